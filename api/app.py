@@ -1,0 +1,70 @@
+"""The ASGI application: GraphQL at /graphql, health at /health."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import HTTPException
+
+from api.auth import InvalidCredentials, resolve_caller
+from api.context import Context
+from api.schema import build_schema
+from app.bootstrap import Services, running_services
+from app.settings import Settings
+
+
+class LoyaltyGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings):
+        super().__init__(
+            build_schema(settings),
+            graphql_ide=None if settings.production else "graphiql",
+            # Queries may use GET (cacheable); mutations never do.
+            allow_queries_via_get=True,
+        )
+        self.services: Services | None = None
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        assert self.services is not None, "the lifespan has not started the services"
+        try:
+            caller = await resolve_caller(self.services, request.headers.get("authorization"))
+        except InvalidCredentials as error:
+            raise HTTPException(401, str(error)) from None
+        return Context(services=self.services, caller=caller)
+
+
+def create_app(settings: Settings | None = None, *, watch_rules: bool = True) -> Starlette:
+    settings = settings or Settings.from_env()
+    graphql = LoyaltyGraphQL(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with running_services(settings, watch_rules=watch_rules) as services:
+            graphql.services = services
+            app.state.services = services
+            yield
+
+    async def health(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        return JSONResponse({"status": "ok", "rulesVersion": services.program.version})
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def app_factory() -> Starlette:
+    """For `uvicorn --factory api.app:app_factory` (each worker builds its own app)."""
+    return create_app()

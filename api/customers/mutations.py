@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from api.context import Info
+from api.customers.types import Customer, Points
+from api.errors import UserError, user_errors
+from api.permissions import any_scope
+from app import customers
+from domain import validation
+from domain.auth import ApiKeyCaller, Scope
+from domain.customers import EnrollmentInput
+from domain.errors import DomainError, ErrorCode
+
+
+@strawberry.input
+class EnrollCustomerInput:
+    external_id: str
+    email: str
+    name: str | None = None
+    birthday: date | None = None
+    referral_code: str | None = None
+    tags: list[str] | None = None
+
+
+@strawberry.type
+class EnrollCustomerPayload:
+    customer: Customer | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AdjustPointsInput:
+    customer_external_id: str
+    points: int = strawberry.field(description="Positive credits, negative debits.")
+    reason: str
+
+
+@strawberry.type
+class AdjustPointsPayload:
+    customer: Customer | None = None
+    points: Points | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class IssueCustomerTokenPayload:
+    token: str | None = None
+    expires_at: datetime | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CustomerMutations:
+    @strawberry.mutation(permission_classes=[any_scope(Scope.CUSTOMERS_WRITE, Scope.ORDERS_WRITE)])
+    async def enroll_customer(self, info: Info, input: EnrollCustomerInput) -> EnrollCustomerPayload:
+        data = EnrollmentInput(
+            external_id=input.external_id,
+            email=input.email,
+            name=input.name,
+            birthday=input.birthday,
+            referral_code=input.referral_code,
+            tags=tuple(input.tags or ()),
+        )
+        try:
+            customer = await customers.enroll_customer(info.context.services.program, data)
+        except DomainError as error:
+            return EnrollCustomerPayload(errors=user_errors(error))
+        return EnrollCustomerPayload(customer=Customer.of(customer))
+
+    @strawberry.mutation(
+        description="A manual credit or debit, audited with the key that made it.",
+        permission_classes=[any_scope(Scope.ADMIN)],
+    )
+    async def adjust_points(self, info: Info, input: AdjustPointsInput) -> AdjustPointsPayload:
+        caller = info.context.caller
+        actor = f"api-key:{caller.name}" if isinstance(caller, ApiKeyCaller) else "unknown"
+        try:
+            customer, balance = await customers.adjust_points(
+                info.context.services.program, input.customer_external_id, input.points, input.reason, actor
+            )
+        except DomainError as error:
+            return AdjustPointsPayload(errors=user_errors(error))
+        return AdjustPointsPayload(
+            customer=Customer.of(customer),
+            points=Points(available=balance.available, pending=balance.pending, lifetime_earned=balance.lifetime_earned),
+        )
+
+    @strawberry.mutation(
+        description="A storefront token for one customer (a JWT whose sub is the external id).",
+        permission_classes=[any_scope(Scope.CUSTOMERS_WRITE)],
+    )
+    async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
+        try:
+            validation.external_id(customer_external_id, ["customerExternalId"])
+            await customers.get_customer(customer_external_id)
+        except DomainError as error:
+            if error.code is ErrorCode.CUSTOMER_NOT_FOUND:
+                error.field = ["customerExternalId"]
+            return IssueCustomerTokenPayload(errors=user_errors(error))
+        issued = info.context.services.tokens.issue(customer_external_id)
+        return IssueCustomerTokenPayload(token=issued.token, expires_at=issued.expires_at)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from api.context import Info
+from api.errors import UserError, user_errors
+from api.orders.types import Order
+from api.permissions import any_scope
+from app import orders
+from domain.auth import Scope
+from domain.errors import DomainError
+from domain.orders import OrderInput, OrderLineInput
+
+
+@strawberry.input(name="OrderLineInput")
+class OrderLineInputGql:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    category: str | None = None
+
+
+@strawberry.input
+class RecordOrderInput:
+    external_id: str
+    customer_external_id: str
+    currency: str
+    lines: list[OrderLineInputGql]
+    placed_at: datetime | None = None
+    shipping_amount: Decimal | None = None
+    coupon_codes: list[str] | None = None
+
+
+@strawberry.type
+class AppliedRule:
+    rule_id: str
+    points: int
+    reason: str
+
+
+@strawberry.type
+class RecordOrderPayload:
+    order: Order | None = None
+    points_earned: int = 0
+    replayed: bool = strawberry.field(
+        default=False, description="True when this order id was already recorded: nothing new was written."
+    )
+    applied_rules: list[AppliedRule] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OrderMutations:
+    @strawberry.mutation(
+        description="Idempotent on externalId: recording an order again returns the first result.",
+        permission_classes=[any_scope(Scope.ORDERS_WRITE)],
+    )
+    async def record_order(self, info: Info, input: RecordOrderInput) -> RecordOrderPayload:
+        data = OrderInput(
+            external_id=input.external_id,
+            customer_external_id=input.customer_external_id,
+            currency=input.currency,
+            lines=tuple(
+                OrderLineInput(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price, category=line.category)
+                for line in input.lines
+            ),
+            placed_at=input.placed_at,
+            shipping_amount=input.shipping_amount,
+            coupon_codes=tuple(input.coupon_codes or ()),
+        )
+        try:
+            result = await orders.record_order(info.context.services.program, data)
+        except DomainError as error:
+            return RecordOrderPayload(errors=user_errors(error))
+        applied = (
+            [AppliedRule(rule_id=a.rule_id, points=a.points, reason=a.reason) for a in result.evaluation.awards]
+            if result.evaluation
+            else []
+        )
+        return RecordOrderPayload(
+            order=Order.of(result.order),
+            points_earned=result.points_earned,
+            replayed=result.replayed,
+            applied_rules=applied,
+        )

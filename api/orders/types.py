@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.context import Info
+from api.customers.types import Customer
+from api.scalars import Money
+from persistence import repositories as repo
+from persistence.repositories import StoredOrder
+
+
+@strawberry.type
+class Order:
+    external_id: str
+    customer_external_id: str
+    placed_at: datetime
+    subtotal: Money
+    shipping_amount: Money
+    points_earned: int
+    rules_version: str
+
+    @classmethod
+    def of(cls, order: StoredOrder) -> Order:
+        return cls(
+            external_id=order.external_id,
+            customer_external_id=order.customer_external_id,
+            placed_at=order.placed_at,
+            subtotal=Money(amount=order.subtotal, currency=order.currency),
+            shipping_amount=Money(amount=order.shipping_amount, currency=order.currency),
+            points_earned=order.points_earned,
+            rules_version=order.rules_version,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        row = await info.context.customers.load(self.customer_external_id)
+        return Customer.of(repo.to_customer(row)) if row else None

@@ -1,0 +1,57 @@
+"""Wires the root types and the limits every request is held to."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from api.customers.mutations import CustomerMutations
+from api.customers.queries import CustomerQueries
+from api.orders.mutations import OrderMutations
+from app.settings import Settings
+
+Query = merge_types("Query", (CustomerQueries,))
+Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations))
+
+# Bounded: the caches are keyed by query text, which any client chooses.
+DOCUMENT_CACHE_SIZE = 512
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    """Mask what the server did wrong, never what the client did wrong."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError | PermissionError)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+        ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        MaxTokensLimiter(max_token_count=settings.max_tokens),
+    ]
+    if settings.production:
+        extensions += [DisableIntrospection(), MaskErrors(should_mask_error=_is_internal)]
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.production),
+    )
+
+
+def export_sdl() -> str:
+    return build_schema(Settings.from_env({})).as_str() + "\n"

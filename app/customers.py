@@ -1,0 +1,69 @@
+"""Use cases on customers: enrolment, reading, manual adjustments."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from app.clock import utcnow
+from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
+from domain import validation
+from domain.customers import Customer, EnrollmentInput, validate_enrollment
+from domain.errors import DomainError, ErrorCode
+from domain.ledger import Balance, adjustment_entry
+from persistence import repositories as repo
+from rules import Program
+
+
+async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
+    now = utcnow()
+    valid = validate_enrollment(data, now.date())
+    entry_tier = program.tier_for(0, Decimal(0))
+    try:
+        async with repo.transaction():
+            if await repo.find_customer(valid.external_id):
+                raise _duplicate(valid.external_id)
+            row = await repo.insert_customer(valid, entry_tier.name if entry_tier else None, now)
+            await repo.add_events(
+                [(CUSTOMER_ENROLLED, valid.external_id, {"email": valid.email, "tier": row.tier})], now
+            )
+    except repo.IntegrityError:
+        raise _duplicate(valid.external_id) from None
+    return repo.to_customer(row)
+
+
+def _duplicate(external_id: str) -> DomainError:
+    return DomainError(
+        ErrorCode.ALREADY_EXISTS,
+        f"A customer with the external id '{external_id}' is already enrolled.",
+        ["externalId"],
+    )
+
+
+async def get_customer(external_id: str) -> Customer:
+    validation.external_id(external_id, ["externalId"])
+    row = await repo.find_customer(external_id)
+    if row is None:
+        raise DomainError(
+            ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
+        )
+    return repo.to_customer(row)
+
+
+async def adjust_points(
+    program: Program, customer_external_id: str, points: int, reason: str, actor: str
+) -> tuple[Customer, Balance]:
+    validation.external_id(customer_external_id, ["customerExternalId"])
+    reason_text = validation.text(reason, ["reason"], 500, required=True) or ""
+    now = utcnow()
+    async with repo.transaction():
+        row = await repo.lock_customer(customer_external_id, ["customerExternalId"])
+        before = Balance(row.points_available, row.points_pending, row.lifetime_earned)
+        entry = adjustment_entry(before, points, reason_text, now)
+        balance = await repo.apply_entries(row, [entry], now=now, source=actor, tier=row.tier)
+        await repo.add_events(
+            [(POINTS_ADJUSTED, customer_external_id, {"points": points, "reason": reason_text, "by": actor})],
+            now,
+        )
+        customer = repo.to_customer(await repo.lock_customer(customer_external_id, ["customerExternalId"]))
+    return customer, balance
+

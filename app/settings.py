@@ -1,0 +1,57 @@
+"""Every setting, read from the environment (or a `.env` file) in one typed place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+from starlette.datastructures import Secret
+
+from rules import DEMO_RULES_DIR
+
+DEFAULT_DATABASE_URL = "sqlite://./loyalty.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    rules_dir: Path
+    bootstrap_api_key: Secret | None
+    token_secret: Secret | None
+    env: str
+    token_ttl_seconds: int
+    max_query_depth: int
+    max_aliases: int
+    max_tokens: int
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        if environ is None:
+            load_dotenv(Path.cwd() / ".env", override=False)
+            environ = dict(os.environ)
+        env = environ.get("LOYALTY_ENV", "development")
+        if env not in ("development", "production", "test"):
+            raise ValueError(f"LOYALTY_ENV must be development, test or production, not {env!r}")
+        bootstrap = environ.get("LOYALTY_BOOTSTRAP_API_KEY")
+        secret = environ.get("LOYALTY_TOKEN_SECRET")
+        return cls(
+            database_url=environ.get("LOYALTY_DATABASE_URL", DEFAULT_DATABASE_URL),
+            rules_dir=Path(environ.get("LOYALTY_RULES_DIR", str(DEMO_RULES_DIR))),
+            bootstrap_api_key=Secret(bootstrap) if bootstrap else None,
+            token_secret=Secret(secret) if secret else None,
+            env=env,
+            token_ttl_seconds=int(environ.get("LOYALTY_TOKEN_TTL_SECONDS", "86400")),
+            max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
+            max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
+            max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+        )

@@ -1,0 +1,209 @@
+"""recordOrder throughput over HTTP against the same transaction in raw asyncpg.
+
+Both sides write the same rows per order on the same PostgreSQL database: find the
+customer, insert the order and its ledger entry, update the balance. The HTTP side adds
+what clients really pay for: HTTP, auth, GraphQL, validation, the rules engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "bench-key-" + uuid.uuid4().hex
+RECORD = (
+    "mutation($input: RecordOrderInput!) { recordOrder(input: $input) "
+    "{ pointsEarned errors { code message } } }"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def ensure_database(admin_url: str, name: str) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = admin_url.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+async def run_for(seconds: float, clients: int, one) -> tuple[int, list[float]]:
+    """Each client loops on `one(client_index, n)` until time is up; returns count, latencies."""
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+
+    async def client(index: int) -> None:
+        n = 0
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            await one(index, n)
+            latencies.append(time.perf_counter() - start)
+            n += 1
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return len(latencies), latencies
+
+
+async def floor(url: str, seconds: float, clients: int, customers: list[str]) -> float:
+    """The same transaction, hand-written on asyncpg: the fastest this write can be."""
+    pool = await asyncpg.create_pool(url, min_size=clients, max_size=clients)
+    run = uuid.uuid4().hex[:8]
+
+    async def one(index: int, n: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            customer = await conn.fetchrow(
+                "SELECT id, points_available FROM customers WHERE external_id = $1 FOR UPDATE",
+                customers[index],
+            )
+            now = time.time()
+            order_id = await conn.fetchval(
+                "INSERT INTO orders (external_id, customer_id, currency, placed_at, subtotal,"
+                " shipping_amount, coupon_codes, points_earned, rules_version, request_hash, created_at)"
+                " VALUES ($1, $2, 'EUR', to_timestamp($3), $4, 0, '[]', 100, 'raw', 'raw', to_timestamp($3))"
+                " RETURNING id",
+                f"raw-{run}-{index}-{n}", customer["id"], now, Decimal("100.00"),
+            )
+            await conn.execute(
+                "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id,"
+                " rules_version, order_id, created_at) VALUES ($1, 'earn', 'available', 100, 'raw',"
+                " 'base', 'raw', $2, to_timestamp($3))",
+                customer["id"], order_id, now,
+            )
+            await conn.execute(
+                "UPDATE customers SET points_available = points_available + 100,"
+                " lifetime_earned = lifetime_earned + 100 WHERE id = $1",
+                customer["id"],
+            )
+
+    await run_for(1.0, clients, one)  # warm up
+    count, _ = await run_for(seconds, clients, one)
+    await pool.close()
+    return count / seconds
+
+
+class HttpClient:
+    """A lean keep-alive HTTP/1.1 client, so the load generator spends little of the CPU
+    that the server under test shares with it."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> bytes:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(
+            b"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + KEY.encode() + b"\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        payload = await self.reader.readexactly(length)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head + payload)
+        return payload
+
+
+async def through_api(url: str, seconds: float, clients: int, customers: list[str], workers: int) -> float:
+    port = free_port()
+    env = {**os.environ, "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://"),
+           "LOYALTY_BOOTSTRAP_API_KEY": KEY, "LOYALTY_ENV": "production"}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/loyalty"), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(200):
+            try:
+                await HttpClient(port).post(b'{"query":"{ __typename }"}')
+                break
+            except (OSError, asyncio.IncompleteReadError):
+                await asyncio.sleep(0.1)
+        conns = [HttpClient(port) for _ in range(clients)]
+        run = uuid.uuid4().hex[:8]
+
+        async def one(index: int, n: int) -> None:
+            body = json.dumps({"query": RECORD, "variables": {"input": {
+                "externalId": f"api-{run}-{index}-{n}", "customerExternalId": customers[index],
+                "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unitPrice": "50.00"}],
+            }}}).encode()
+            answer = json.loads(await conns[index].post(body))
+            if answer.get("errors") or answer["data"]["recordOrder"]["errors"]:
+                raise RuntimeError(answer)
+
+        await run_for(1.0, clients, one)  # warm up: caches, connections, JIT of nothing
+        count, latencies = await run_for(seconds, clients, one)
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        print(f"  api latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        return count / seconds
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+async def prepare(url: str, clients: int) -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    from persistence.database import migrate
+
+    await migrate(url.replace("postgresql://", "postgres://"))
+    conn = await asyncpg.connect(url)
+    run = uuid.uuid4().hex[:8]
+    customers = [f"bench-{run}-{i}" for i in range(clients)]
+    await conn.executemany(
+        "INSERT INTO customers (external_id, email, tags, points_available, points_pending,"
+        " lifetime_earned, lifetime_spend, order_count, enrolled_at)"
+        " VALUES ($1, $1 || '@example.com', '[]', 0, 0, 0, 0, 0, now())",
+        [(c,) for c in customers],
+    )
+    await conn.close()
+    return customers
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+
+    url = await ensure_database(args.database_url, "loyalty_bench")
+    customers = await prepare(url, args.clients)
+    print(f"recordOrder on PostgreSQL, {args.clients} clients, {args.workers} worker(s), {args.seconds:.0f} s each")
+    raw = await floor(url, args.seconds, args.clients, customers)
+    print(f"  floor (raw asyncpg transaction): {raw:8.0f} orders/s")
+    api = await through_api(url, args.seconds, args.clients, customers, args.workers)
+    print(f"  recordOrder over HTTP:           {api:8.0f} orders/s")
+    print(f"  ratio: {api / raw:.2f} of the floor (target >= 0.35)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""The loyalty program's business rules, in plain Python: no web, no database."""

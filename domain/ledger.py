@@ -1,0 +1,112 @@
+"""The points ledger: append-only entries, and balances that are always their sum.
+
+Every entry sits in one bucket. `available` points can be spent; `pending` points are
+earned but still inside a return window. Releasing pending points appends a pair of
+entries (-n pending, +n available) rather than editing the earn entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from domain.errors import DomainError, ErrorCode
+from domain.program import Evaluation
+
+
+class EntryKind(StrEnum):
+    EARN = "earn"
+    REDEEM = "redeem"
+    ADJUST = "adjust"
+    REVERSE = "reverse"
+    EXPIRE = "expire"
+    RELEASE = "release"
+
+
+class Bucket(StrEnum):
+    AVAILABLE = "available"
+    PENDING = "pending"
+
+
+MAX_ADJUSTMENT = 100_000_000
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    kind: EntryKind
+    bucket: Bucket
+    points: int
+    reason: str
+    rule_id: str | None = None
+    rules_version: str | None = None
+    available_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: int = 0
+    pending: int = 0
+    lifetime_earned: int = 0
+
+    def after(self, entries: Iterable[NewEntry]) -> Balance:
+        available, pending, lifetime = self.available, self.pending, self.lifetime_earned
+        for entry in entries:
+            if entry.bucket is Bucket.AVAILABLE:
+                available += entry.points
+            else:
+                pending += entry.points
+            if entry.kind in (EntryKind.EARN, EntryKind.REVERSE):
+                lifetime += entry.points
+        balance = Balance(available, pending, lifetime)
+        # The invariant the whole ledger rests on: nothing spends points it does not have.
+        assert balance.available >= 0 and balance.pending >= 0, balance
+        return balance
+
+    @classmethod
+    def of(cls, entries: Iterable[NewEntry]) -> Balance:
+        return cls().after(entries)
+
+
+def earn_entries(evaluation: Evaluation, now: datetime) -> list[NewEntry]:
+    """One earn entry per award, so that each names the rule and version behind it."""
+    entries = []
+    for award in evaluation.awards:
+        if award.points <= 0:
+            continue
+        pending = award.pending_days > 0
+        entries.append(
+            NewEntry(
+                kind=EntryKind.EARN,
+                bucket=Bucket.PENDING if pending else Bucket.AVAILABLE,
+                points=award.points,
+                reason=award.reason,
+                rule_id=award.rule_id,
+                rules_version=evaluation.rules_version,
+                available_at=now + timedelta(days=award.pending_days) if pending else now,
+                expires_at=(
+                    now + timedelta(days=award.pending_days + award.expires_in_days)
+                    if award.expires_in_days
+                    else None
+                ),
+            )
+        )
+    return entries
+
+
+def adjustment_entry(balance: Balance, points: int, reason: str, now: datetime) -> NewEntry:
+    if points == 0:
+        raise DomainError(ErrorCode.ZERO_POINTS, "An adjustment must credit or debit points.", ["points"])
+    if abs(points) > MAX_ADJUSTMENT:
+        raise DomainError(
+            ErrorCode.INVALID, f"An adjustment is at most {MAX_ADJUSTMENT} points.", ["points"]
+        )
+    if balance.available + points < 0:
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_POINTS,
+            f"The customer has {balance.available} points available; cannot debit {-points}.",
+            ["points"],
+        )
+    return NewEntry(EntryKind.ADJUST, Bucket.AVAILABLE, points, reason, available_at=now)

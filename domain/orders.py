@@ -1,0 +1,120 @@
+"""An order as the store reports it, validated before anything is written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from domain import validation
+from domain.errors import DomainError, DomainErrors, ErrorCode
+from domain.money import parse_amount, validate_currency
+from domain.program import LineFacts, OrderFacts
+
+MAX_LINES = 500
+MAX_QUANTITY = 1_000_000
+
+
+@dataclass(frozen=True)
+class OrderLineInput:
+    sku: str
+    quantity: int
+    unit_price: str | Decimal
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    external_id: str
+    customer_external_id: str
+    currency: str
+    lines: tuple[OrderLineInput, ...]
+    placed_at: datetime | None = None
+    shipping_amount: str | Decimal | None = None
+    coupon_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValidOrder:
+    external_id: str
+    customer_external_id: str
+    placed_at: datetime | None
+    facts: OrderFacts
+
+    @property
+    def request_hash(self) -> str:
+        """Same content, same digest: how a replay is told from a conflicting reuse of an id."""
+        body = {
+            "customer": self.customer_external_id,
+            "currency": self.facts.currency,
+            "shipping": str(self.facts.shipping_amount),
+            "coupons": sorted(self.facts.coupon_codes),
+            "placedAt": self.placed_at.isoformat() if self.placed_at else None,
+            "lines": [
+                [line.sku, line.category, line.quantity, str(line.unit_price)]
+                for line in self.facts.lines
+            ],
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def validate_order(order: OrderInput) -> ValidOrder:
+    """Every problem in the order at once, each naming its field; raises DomainErrors."""
+    errors: list[DomainError] = []
+
+    def check(fn, *args):
+        try:
+            return fn(*args)
+        except DomainError as error:
+            errors.append(error)
+            return None
+
+    check(validation.external_id, order.external_id, ["externalId"])
+    check(validation.external_id, order.customer_external_id, ["customerExternalId"])
+    currency = check(validate_currency, order.currency, ["currency"])
+    if not order.lines:
+        errors.append(DomainError(ErrorCode.EMPTY_ORDER, "An order needs at least one line.", ["lines"]))
+    if len(order.lines) > MAX_LINES:
+        errors.append(
+            DomainError(ErrorCode.INVALID, f"An order has at most {MAX_LINES} lines.", ["lines"])
+        )
+    lines: list[LineFacts] = []
+    for index, line in enumerate(order.lines):
+        where = ["lines", str(index)]
+        sku = check(validation.text, line.sku, [*where, "sku"], 128, True)
+        category = check(validation.text, line.category, [*where, "category"], 128)
+        if not 0 < line.quantity <= MAX_QUANTITY:
+            errors.append(
+                DomainError(
+                    ErrorCode.INVALID_QUANTITY,
+                    f"Quantity must be between 1 and {MAX_QUANTITY}; got {line.quantity}.",
+                    [*where, "quantity"],
+                )
+            )
+        price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"]) if currency else None
+        if sku and price is not None and 0 < line.quantity <= MAX_QUANTITY:
+            lines.append(LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category))
+    shipping = Decimal(0)
+    if order.shipping_amount is not None and currency:
+        shipping = check(parse_amount, order.shipping_amount, currency, ["shippingAmount"]) or Decimal(0)
+    coupons = []
+    for index, code in enumerate(order.coupon_codes):
+        value = check(validation.text, code, ["couponCodes", str(index)], 64, True)
+        if value:
+            coupons.append(value)
+    if errors:
+        raise DomainErrors(errors)
+    assert currency is not None
+    return ValidOrder(
+        external_id=order.external_id,
+        customer_external_id=order.customer_external_id,
+        placed_at=order.placed_at,
+        facts=OrderFacts(
+            currency=currency,
+            lines=tuple(lines),
+            shipping_amount=shipping,
+            coupon_codes=frozenset(coupons),
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Tortoise models, versioned migrations and the repositories behind the use cases."""

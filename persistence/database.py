@@ -1,0 +1,45 @@
+"""Opening and closing the database, and applying the versioned migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+MODELS_MODULE = "persistence.models"
+MIGRATIONS_MODULE = "persistence.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every migration in `persistence/migrations` not yet applied (idempotent)."""
+    await tortoise_migrate(config=tortoise_config(database_url))
+    await Tortoise.close_connections()
+
+
+async def open_database(database_url: str) -> None:
+    await Tortoise.init(config=tortoise_config(database_url))
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+# For Tortoise's own `tortoise makemigrations -c persistence.database.MIGRATIONS_CONFIG`,
+# which a developer runs after changing models; the service never reads it.
+MIGRATIONS_CONFIG = tortoise_config("sqlite://:memory:")

@@ -1,0 +1,141 @@
+"""Tortoise models: the only place that knows table shapes.
+
+Balances on `Customer` are a cache of the ledger kept in the same transaction as the
+entries they sum; `tests/` check the two never disagree.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+MONEY = {"max_digits": 20, "decimal_places": 4}
+
+
+class Customer(Model):
+    id = fields.BigIntField(primary_key=True)
+    external_id = fields.CharField(max_length=128, unique=True)
+    email = fields.CharField(max_length=254)
+    name = fields.CharField(max_length=200, null=True)
+    birthday = fields.DateField(null=True)
+    tags = fields.JSONField(default=list)
+    referral_code = fields.CharField(max_length=64, null=True)
+    tier = fields.CharField(max_length=64, null=True)
+    points_available = fields.BigIntField(default=0)
+    points_pending = fields.BigIntField(default=0)
+    lifetime_earned = fields.BigIntField(default=0)
+    lifetime_spend = fields.DecimalField(**MONEY, default=0)
+    order_count = fields.IntField(default=0)
+    last_order_at = fields.DatetimeField(null=True)
+    enrolled_at = fields.DatetimeField()
+
+    class Meta:
+        table = "customers"
+
+
+class Order(Model):
+    id = fields.BigIntField(primary_key=True)
+    external_id = fields.CharField(max_length=128, unique=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="orders", on_delete=fields.RESTRICT
+    )
+    currency = fields.CharField(max_length=3)
+    placed_at = fields.DatetimeField()
+    subtotal = fields.DecimalField(**MONEY)
+    shipping_amount = fields.DecimalField(**MONEY, default=0)
+    coupon_codes = fields.JSONField(default=list)
+    points_earned = fields.BigIntField(default=0)
+    rules_version = fields.CharField(max_length=64)
+    request_hash = fields.CharField(max_length=64)
+    """Digest of the order as first recorded: a replay with other content is refused."""
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "orders"
+
+
+class OrderLine(Model):
+    id = fields.BigIntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="lines", on_delete=fields.CASCADE
+    )
+    position = fields.IntField()
+    sku = fields.CharField(max_length=128)
+    category = fields.CharField(max_length=128, null=True)
+    quantity = fields.IntField()
+    unit_price = fields.DecimalField(**MONEY)
+
+    class Meta:
+        table = "order_lines"
+        unique_together = (("order", "position"),)
+
+
+class LedgerEntry(Model):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    id = fields.BigIntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="ledger_entries", on_delete=fields.RESTRICT
+    )
+    kind = fields.CharField(max_length=16)
+    bucket = fields.CharField(max_length=16)
+    points = fields.BigIntField()
+    reason = fields.CharField(max_length=500)
+    rule_id = fields.CharField(max_length=128, null=True)
+    rules_version = fields.CharField(max_length=64, null=True)
+    order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
+    )
+    source = fields.CharField(max_length=200, null=True)
+    """Who asked for it: an API key name for adjustments, an event id for engagement."""
+    created_at = fields.DatetimeField()
+    available_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "ledger_entries"
+        indexes = (("customer", "id"),)
+
+
+class RewardEvent(Model):
+    """Outbox of reward events, written in the transaction that caused them; the id
+    orders them so that subscribers can resume after the last one they saw."""
+
+    id = fields.BigIntField(primary_key=True)
+    type = fields.CharField(max_length=64)
+    customer_external_id = fields.CharField(max_length=128, null=True)
+    occurred_at = fields.DatetimeField()
+    payload = fields.JSONField()
+
+    class Meta:
+        table = "reward_events"
+
+
+class RulesVersion(Model):
+    version = fields.CharField(max_length=64, primary_key=True)
+    sources = fields.JSONField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rules_versions"
+
+
+class ApiKey(Model):
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    prefix = fields.CharField(max_length=32, unique=True)
+    key_hash = fields.CharField(max_length=128)
+    scopes = fields.JSONField()
+    created_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_keys"
+
+
+class Setting(Model):
+    key = fields.CharField(max_length=64, primary_key=True)
+    value = fields.TextField()
+
+    class Meta:
+        table = "settings"

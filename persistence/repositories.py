@@ -1,0 +1,325 @@
+"""Repositories: the use cases' view of the database, in domain types.
+
+Call the write functions inside `transaction()`; each use case is one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from domain.customers import Customer, EnrollmentInput
+from domain.errors import DomainError, ErrorCode
+from domain.ledger import Balance, NewEntry
+from domain.orders import ValidOrder
+from persistence import models
+
+__all__ = ["IntegrityError", "transaction"]
+
+
+def transaction():
+    """One database transaction; Tortoise routes every query inside it to its connection."""
+    return in_transaction()
+
+
+def to_customer(row: models.Customer) -> Customer:
+    return Customer(
+        external_id=row.external_id,
+        email=row.email,
+        name=row.name,
+        birthday=row.birthday,
+        tier=row.tier,
+        balance=Balance(row.points_available, row.points_pending, row.lifetime_earned),
+        lifetime_spend=Decimal(row.lifetime_spend),
+        order_count=row.order_count,
+        last_order_at=row.last_order_at,
+        enrolled_at=row.enrolled_at,
+        tags=tuple(row.tags or ()),
+        referral_code=row.referral_code,
+    )
+
+
+def _customer_not_found(external_id: str, field: list[str]) -> DomainError:
+    return DomainError(
+        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", field
+    )
+
+
+# ---- customers ----------------------------------------------------------------------------
+
+
+async def insert_customer(data: EnrollmentInput, tier: str | None, now: datetime) -> models.Customer:
+    return await models.Customer.create(
+        external_id=data.external_id,
+        email=data.email,
+        name=data.name,
+        birthday=data.birthday,
+        tags=list(data.tags),
+        referral_code=data.referral_code,
+        tier=tier,
+        enrolled_at=now,
+    )
+
+
+async def find_customer(external_id: str) -> models.Customer | None:
+    return await models.Customer.get_or_none(external_id=external_id)
+
+
+async def customers_by_external_ids(external_ids: Sequence[str]) -> dict[str, models.Customer]:
+    rows = await models.Customer.filter(external_id__in=list(external_ids))
+    return {row.external_id: row for row in rows}
+
+
+async def lock_customer(external_id: str, field: list[str]) -> models.Customer:
+    """The customer row, locked until the transaction ends: every change to one customer's
+    balance goes through this lock, so concurrent writers queue instead of racing."""
+    row = await models.Customer.filter(external_id=external_id).select_for_update().first()
+    if row is None:
+        raise _customer_not_found(external_id, field)
+    return row
+
+
+async def apply_entries(
+    customer: models.Customer,
+    entries: Sequence[NewEntry],
+    *,
+    now: datetime,
+    order: models.Order | None = None,
+    source: str | None = None,
+    tier: str | None = None,
+    spend: Decimal = Decimal(0),
+    orders: int = 0,
+) -> Balance:
+    """Append entries and move the cached balance by exactly their sum."""
+    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+    after = before.after(entries)
+    if entries:
+        await models.LedgerEntry.bulk_create(
+            [
+                models.LedgerEntry(
+                    customer_id=customer.id,
+                    kind=entry.kind.value,
+                    bucket=entry.bucket.value,
+                    points=entry.points,
+                    reason=entry.reason,
+                    rule_id=entry.rule_id,
+                    rules_version=entry.rules_version,
+                    order_id=order.id if order else None,
+                    source=source,
+                    created_at=now,
+                    available_at=entry.available_at,
+                    expires_at=entry.expires_at,
+                )
+                for entry in entries
+            ]
+        )
+    changes: dict[str, object] = {}
+    if after != before:
+        changes.update(
+            points_available=F("points_available") + (after.available - before.available),
+            points_pending=F("points_pending") + (after.pending - before.pending),
+            lifetime_earned=F("lifetime_earned") + (after.lifetime_earned - before.lifetime_earned),
+        )
+    if tier != customer.tier:
+        changes["tier"] = tier
+    if orders:
+        changes.update(
+            order_count=F("order_count") + orders,
+            lifetime_spend=F("lifetime_spend") + spend,
+            last_order_at=now,
+        )
+    if changes:
+        await models.Customer.filter(id=customer.id).update(**changes)
+    return after
+
+
+# ---- orders -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    external_id: str
+    customer_external_id: str
+    currency: str
+    placed_at: datetime
+    subtotal: Decimal
+    shipping_amount: Decimal
+    points_earned: int
+    rules_version: str
+    request_hash: str
+
+
+async def find_order(external_id: str) -> StoredOrder | None:
+    row = (
+        await models.Order.filter(external_id=external_id)
+        .select_related("customer")
+        .first()
+    )
+    return _stored_order(row) if row else None
+
+
+def _stored_order(row: models.Order) -> StoredOrder:
+    return StoredOrder(
+        external_id=row.external_id,
+        customer_external_id=row.customer.external_id,
+        currency=row.currency,
+        placed_at=row.placed_at,
+        subtotal=Decimal(row.subtotal),
+        shipping_amount=Decimal(row.shipping_amount),
+        points_earned=row.points_earned,
+        rules_version=row.rules_version,
+        request_hash=row.request_hash,
+    )
+
+
+async def insert_order(
+    customer: models.Customer,
+    order: ValidOrder,
+    *,
+    points: int,
+    rules_version: str,
+    now: datetime,
+) -> tuple[models.Order, StoredOrder]:
+    placed_at = order.placed_at or now
+    row = await models.Order.create(
+        external_id=order.external_id,
+        customer_id=customer.id,
+        currency=order.facts.currency,
+        placed_at=placed_at,
+        subtotal=order.facts.subtotal,
+        shipping_amount=order.facts.shipping_amount,
+        coupon_codes=sorted(order.facts.coupon_codes),
+        points_earned=points,
+        rules_version=rules_version,
+        request_hash=order.request_hash,
+        created_at=now,
+    )
+    await models.OrderLine.bulk_create(
+        [
+            models.OrderLine(
+                order_id=row.id,
+                position=index,
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for index, line in enumerate(order.facts.lines)
+        ]
+    )
+    stored = StoredOrder(
+        external_id=row.external_id,
+        customer_external_id=customer.external_id,
+        currency=row.currency,
+        placed_at=placed_at,
+        subtotal=order.facts.subtotal,
+        shipping_amount=order.facts.shipping_amount,
+        points_earned=points,
+        rules_version=rules_version,
+        request_hash=row.request_hash,
+    )
+    return row, stored
+
+
+# ---- ledger -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    kind: str
+    bucket: str
+    points: int
+    reason: str
+    rule_id: str | None
+    rules_version: str | None
+    order_external_id: str | None
+    created_at: datetime
+    available_at: datetime | None
+    expires_at: datetime | None
+
+
+def encode_cursor(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(f"entry:{entry_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind != "entry":
+            raise ValueError(kind)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError(ErrorCode.INVALID, f"'{cursor}' is not a ledger cursor.", ["after"]) from None
+
+
+async def ledger_page(customer_external_id: str, first: int, after: str | None) -> tuple[list[LedgerRow], bool]:
+    """Newest entries first; one extra row tells whether another page exists."""
+    query = models.LedgerEntry.filter(customer__external_id=customer_external_id)
+    if after:
+        query = query.filter(id__lt=decode_cursor(after))
+    rows = await query.order_by("-id").limit(first + 1).select_related("order")
+    page = [
+        LedgerRow(
+            id=row.id,
+            kind=row.kind,
+            bucket=row.bucket,
+            points=row.points,
+            reason=row.reason,
+            rule_id=row.rule_id,
+            rules_version=row.rules_version,
+            order_external_id=row.order.external_id if row.order else None,
+            created_at=row.created_at,
+            available_at=row.available_at,
+            expires_at=row.expires_at,
+        )
+        for row in rows[:first]
+    ]
+    return page, len(rows) > first
+
+
+async def ledger_sums(customer_external_id: str) -> Balance:
+    """The balance recomputed from the entries themselves (for audits and tests)."""
+    rows = await models.LedgerEntry.filter(customer__external_id=customer_external_id).values_list(
+        "kind", "bucket", "points"
+    )
+    available = sum(p for _, b, p in rows if b == "available")
+    pending = sum(p for _, b, p in rows if b == "pending")
+    lifetime = sum(p for k, _, p in rows if k in ("earn", "reverse"))
+    return Balance(available, pending, lifetime)
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+async def add_events(events: Sequence[tuple[str, str | None, dict]], now: datetime) -> None:
+    if events:
+        await models.RewardEvent.bulk_create(
+            [
+                models.RewardEvent(type=t, customer_external_id=c, occurred_at=now, payload=p)
+                for t, c, p in events
+            ]
+        )
+
+
+# ---- rules versions -----------------------------------------------------------------------
+
+
+async def save_rules_version(version: str, sources: dict[str, str], now: datetime) -> None:
+    if not await models.RulesVersion.exists(version=version):
+        try:
+            await models.RulesVersion.create(version=version, sources=sources, created_at=now)
+        except IntegrityError:
+            pass  # another worker stored the same version first
+
+
+async def rules_version_sources(version: str) -> dict[str, str] | None:
+    row = await models.RulesVersion.get_or_none(version=version)
+    return dict(row.sources) if row else None

@@ -1,0 +1,116 @@
+"""Shared fixtures: a real database (SQLite, and PostgreSQL when configured) and a real
+server on it, driven over HTTP as clients drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from app.settings import Settings
+
+POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
+ON_CI = os.environ.get("CI") == "true"
+BOOTSTRAP_KEY = "test-bootstrap-key-" + uuid.uuid4().hex
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def postgres_or_skip() -> str:
+    if not POSTGRES_URL:
+        if ON_CI:
+            pytest.fail("CI must test PostgreSQL: set LOYALTY_TEST_POSTGRES_URL")
+        pytest.skip("PostgreSQL not configured (set LOYALTY_TEST_POSTGRES_URL)")
+    return POSTGRES_URL
+
+
+async def reset_postgres(url: str) -> None:
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_settings(database_url: str, **overrides: str) -> Settings:
+    env = {
+        "LOYALTY_DATABASE_URL": database_url,
+        "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "LOYALTY_ENV": "test",
+        **overrides,
+    }
+    return Settings.from_env(env)
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    settings: Settings
+
+    def client(self, token: str | None = BOOTSTRAP_KEY) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path_factory.mktemp('db') / 'loyalty.db'}"
+    url = postgres_or_skip()
+    await reset_postgres(url)
+    from persistence.database import migrate
+
+    await migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def server(database_url: str) -> AsyncIterator[Server]:
+    """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
+    settings = test_settings(database_url)
+    config = uvicorn.Config(
+        create_app(settings, watch_rules=False),
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
+        lifespan="on",
+    )
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield Server(f"http://127.0.0.1:{config.port}", database_url, settings)
+    finally:
+        uv.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def admin(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with server.client() as client:
+        yield client
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

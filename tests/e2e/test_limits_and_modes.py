@@ -1,0 +1,67 @@
+"""Every mode limits query depth, aliases and tokens; production hides the schema."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from api.app import create_app
+from tests.conftest import BOOTSTRAP_KEY, free_port, test_settings
+from tests.graphql_client import gql_raw
+
+
+async def test_a_deeply_nested_query_is_refused(admin):
+    deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }"
+    body = (await gql_raw(admin, deep)).json()
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+
+async def test_too_many_aliases_are_refused(admin):
+    query = "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }"
+    body = (await gql_raw(admin, query)).json()
+    assert "aliases" in body["errors"][0]["message"].lower()
+
+
+async def test_too_many_tokens_are_refused(admin):
+    query = "{ " + " ".join("__typename" for _ in range(3000)) + " }"
+    body = (await gql_raw(admin, query)).json()
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_production_turns_off_graphiql_introspection_and_suggestions(server):
+    settings = test_settings(server.database_url, LOYALTY_ENV="production")
+    config = uvicorn.Config(create_app(settings, watch_rules=False), port=free_port(), log_level="warning")
+    prod = uvicorn.Server(config)
+    task = asyncio.create_task(prod.serve())
+    while not prod.started:
+        await asyncio.sleep(0.02)
+    try:
+        import httpx
+
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{config.port}", headers={"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
+        ) as client:
+            page = await client.get("/graphql", headers={"Accept": "text/html"})
+            introspection = (await gql_raw(client, "{ __schema { types { name } } }")).json()
+            typo = (await gql_raw(client, '{ custmer(externalId: "x") { email } }')).json()
+    finally:
+        prod.should_exit = True
+        await task
+    assert page.status_code != 200 or "graphiql" not in page.text.lower()
+    assert "introspection" in introspection["errors"][0]["message"].lower()
+    assert "Did you mean" not in typo["errors"][0]["message"]
+
+
+async def test_graphiql_is_served_in_development(server):
+    async with server.client(None) as client:
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
+
+
+async def test_health_names_the_rules_version(server):
+    async with server.client(None) as client:
+        body = (await client.get("/health")).json()
+    assert body["status"] == "ok"
+    assert len(body["rulesVersion"]) >= 12

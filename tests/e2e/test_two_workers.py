@@ -1,0 +1,88 @@
+"""The real deployment shape: `loyalty serve --workers 2` on PostgreSQL, many requests at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from persistence import models
+from persistence import repositories as repo
+from tests.conftest import BOOTSTRAP_KEY, free_port, unique
+from tests.graphql_client import RECORD_ORDER, enroll, gql, order_input
+
+
+@pytest.fixture
+async def two_workers(database_url: str, server):
+    if database_url.startswith("sqlite"):
+        pytest.skip("two workers need PostgreSQL (SQLite serves one worker)")
+    port = free_port()
+    env = {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": database_url,
+        "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "LOYALTY_RULES_DIR": str(server.settings.rules_dir),
+        "LOYALTY_ENV": "test",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {BOOTSTRAP_KEY}"}) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None:
+                    raise RuntimeError(process.stderr.read().decode())
+                await asyncio.sleep(0.1)
+            yield client
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+async def test_twenty_concurrent_recordings_of_one_order_earn_once(two_workers):
+    customer = unique("cust")
+    await enroll(two_workers, customer)
+    request = order_input(unique("order"), customer, ("SKU-1", 3, "19.99"))
+
+    results = await asyncio.gather(*(gql(two_workers, RECORD_ORDER, input=request) for _ in range(20)))
+
+    payloads = [r["recordOrder"] for r in results]
+    assert [p["errors"] for p in payloads] == [[]] * 20
+    assert {p["pointsEarned"] for p in payloads} == {59}
+    assert sum(not p["replayed"] for p in payloads) == 1
+    earn_entries = await models.LedgerEntry.filter(customer__external_id=customer, kind="earn").count()
+    assert earn_entries == 1
+    stored = repo.to_customer(await models.Customer.get(external_id=customer))
+    assert stored.balance == await repo.ledger_sums(customer)
+    assert stored.order_count == 1
+
+
+async def test_many_orders_for_one_customer_at_once_keep_the_balance_exact(two_workers):
+    customer = unique("cust")
+    await enroll(two_workers, customer)
+
+    await asyncio.gather(
+        *(
+            gql(two_workers, RECORD_ORDER, input=order_input(unique("order"), customer, ("S", 1, f"{n}.00")))
+            for n in range(1, 31)
+        )
+    )
+
+    stored = repo.to_customer(await models.Customer.get(external_id=customer))
+    assert stored.balance == await repo.ledger_sums(customer)
+    assert stored.balance.available == sum(range(1, 31))
+    assert stored.order_count == 30

@@ -1,0 +1,81 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from domain.errors import DomainError
+from domain.ledger import Balance, Bucket, EntryKind, NewEntry, adjustment_entry, earn_entries
+from domain.program import Evaluation, PointsAward, Tier
+from domain.tiers import progress, tier_for
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def test_a_balance_is_the_sum_of_its_entries_by_bucket():
+    entries = [
+        NewEntry(EntryKind.EARN, Bucket.AVAILABLE, 100, "order"),
+        NewEntry(EntryKind.EARN, Bucket.PENDING, 40, "order"),
+        NewEntry(EntryKind.ADJUST, Bucket.AVAILABLE, -30, "debit"),
+        NewEntry(EntryKind.RELEASE, Bucket.PENDING, -40, "release"),
+        NewEntry(EntryKind.RELEASE, Bucket.AVAILABLE, 40, "release"),
+    ]
+    assert Balance.of(entries) == Balance(available=110, pending=0, lifetime_earned=140)
+
+
+def test_adjustments_do_not_count_as_lifetime_earnings():
+    assert Balance.of([NewEntry(EntryKind.ADJUST, Bucket.AVAILABLE, 50, "goodwill")]).lifetime_earned == 0
+
+
+def test_a_balance_never_goes_below_zero():
+    with pytest.raises(AssertionError):
+        Balance(available=5).after([NewEntry(EntryKind.REDEEM, Bucket.AVAILABLE, -6, "too much")])
+
+
+def test_a_debit_larger_than_the_balance_is_refused():
+    with pytest.raises(DomainError) as error:
+        adjustment_entry(Balance(available=5), -6, "x", NOW)
+    assert error.value.code == "INSUFFICIENT_POINTS"
+
+
+def test_a_zero_adjustment_is_refused():
+    with pytest.raises(DomainError) as error:
+        adjustment_entry(Balance(), 0, "x", NOW)
+    assert error.value.code == "ZERO_POINTS"
+
+
+def test_each_award_becomes_an_entry_naming_its_rule_and_version():
+    evaluation = Evaluation(
+        "v1",
+        awards=(
+            PointsAward("base", 100, "1 point per EUR"),
+            PointsAward("gold", 50, "Gold x1.5", pending_days=14),
+            PointsAward("nothing", 0, "rounded to zero"),
+        ),
+    )
+    entries = earn_entries(evaluation, NOW)
+    assert [(e.rule_id, e.points, e.bucket, e.rules_version) for e in entries] == [
+        ("base", 100, Bucket.AVAILABLE, "v1"),
+        ("gold", 50, Bucket.PENDING, "v1"),
+    ]
+
+
+TIERS = (Tier("Bronze", 0), Tier("Silver", 500), Tier("Gold", 2000))
+
+
+def test_the_tier_is_the_highest_threshold_reached():
+    assert tier_for(TIERS, 499, Decimal(0)).name == "Bronze"
+    assert tier_for(TIERS, 500, Decimal(0)).name == "Silver"
+    assert tier_for(TIERS, 10_000, Decimal(0)).name == "Gold"
+
+
+def test_progress_names_the_next_tier_and_what_it_needs():
+    p = progress(TIERS, 750, Decimal(0))
+    assert (p.current.name, p.next_tier.name, p.remaining) == ("Silver", "Gold", 1250)
+    top = progress(TIERS, 5000, Decimal(0))
+    assert (top.next_tier, top.remaining) == (None, 0)
+
+
+def test_a_spend_based_tier_measures_spend():
+    tiers = (Tier("Member", 0), Tier("VIP", 1000, basis="spend"))
+    assert tier_for(tiers, 10**6, Decimal("999.99")).name == "Member"
+    assert progress(tiers, 0, Decimal("400")).remaining == Decimal("600")
