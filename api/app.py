@@ -6,13 +6,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http.exceptions import HTTPException
 
 from api.auth import InvalidCredentials, resolve_caller
 from api.context import Context
@@ -40,6 +42,22 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         return Context(services=self.services, caller=caller)
 
 
+class DatabaseContext:
+    """Runs each request inside the app's Tortoise context (see persistence.database)."""
+
+    def __init__(self, app: ASGIApp, graphql: LoyaltyGraphQL):
+        self.app = app
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services = self.graphql.services
+        if services is None or scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        with services.db:
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, *, watch_rules: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     graphql = LoyaltyGraphQL(settings)
@@ -61,6 +79,7 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
+        middleware=[Middleware(DatabaseContext, graphql=graphql)],
         lifespan=lifespan,
     )
 

@@ -9,6 +9,8 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from tortoise.context import TortoiseContext
+
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
 from app.settings import Settings
@@ -26,6 +28,8 @@ class Services:
     rules: RulesRegistry
     api_keys: ApiKeyVerifier
     tokens: CustomerTokens
+    db: TortoiseContext
+    """Entered around every request: Tortoise finds its connections through it."""
 
     @property
     def program(self) -> Program:
@@ -37,7 +41,7 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
-    await database.open_database(settings.database_url)
+    db = await database.open_database(settings.database_url)
     try:
         pending_versions: list[Program] = []
         registry = RulesRegistry(settings.rules_dir, on_activate=pending_versions.append)
@@ -55,11 +59,12 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
                 str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None
             ),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
+            db=db,
         )
         watcher = None
         if watch_rules:
             registry.on_activate = _persist_version
-            watcher = asyncio.create_task(registry.watch(), name="rules-watcher")
+            watcher = asyncio.create_task(_watch(registry, db), name="rules-watcher")
         try:
             yield services
         finally:
@@ -68,7 +73,12 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
     finally:
-        await database.close_database()
+        await database.close_database(db)
+
+
+async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
+    with db:
+        await registry.watch()
 
 
 def _persist_version(program: Program) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from app.clock import utcnow
 from app.events import POINTS_EARNED, TIER_CHANGED
 from domain.errors import DomainError, ErrorCode

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import context
+from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 MODELS_MODULE = "persistence.models"
@@ -28,16 +29,26 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 async def migrate(database_url: str) -> None:
     """Apply every migration in `persistence/migrations` not yet applied (idempotent)."""
-    await tortoise_migrate(config=tortoise_config(database_url))
-    await Tortoise.close_connections()
+    async with TortoiseContext():
+        await tortoise_migrate(config=tortoise_config(database_url))
 
 
-async def open_database(database_url: str) -> None:
-    await Tortoise.init(config=tortoise_config(database_url))
+async def open_database(database_url: str) -> TortoiseContext:
+    """Connect, returning the context that queries must run in.
+
+    Tortoise keeps its connections in a context variable, which tasks started elsewhere
+    (a server's request tasks) do not see: the ASGI app enters the returned context for
+    every request. The first database opened in a process is also the fallback for code
+    outside any context (the CLI, tests).
+    """
+    fallback = context.get_current_context() is None and context._global_context is None
+    with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise_config(database_url), _enable_global_fallback=fallback)
+    return ctx
 
 
-async def close_database() -> None:
-    await Tortoise.close_connections()
+async def close_database(ctx: TortoiseContext) -> None:
+    await ctx.close_connections()
 
 
 # For Tortoise's own `tortoise makemigrations -c persistence.database.MIGRATIONS_CONFIG`,

@@ -46,8 +46,8 @@ class Order(Model):
     coupon_codes = fields.JSONField(default=list)
     points_earned = fields.BigIntField(default=0)
     rules_version = fields.CharField(max_length=64)
+    # Digest of the order as first recorded: a replay with other content is refused.
     request_hash = fields.CharField(max_length=64)
-    """Digest of the order as first recorded: a replay with other content is refused."""
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -70,9 +70,12 @@ class OrderLine(Model):
         unique_together = (("order", "position"),)
 
 
-class LedgerEntry(Model):
-    """Append-only: rows are inserted, never updated or deleted."""
+# Docstrings on models become SQL table comments in Tortoise's migrations, so the notes
+# on tables below are comments.
 
+
+# Append-only: rows are inserted, never updated or deleted.
+class LedgerEntry(Model):
     id = fields.BigIntField(primary_key=True)
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="ledger_entries", on_delete=fields.RESTRICT
@@ -86,21 +89,20 @@ class LedgerEntry(Model):
     order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
         "models.Order", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
     )
+    # Who asked for it: an API key name for adjustments, an event id for engagement.
     source = fields.CharField(max_length=200, null=True)
-    """Who asked for it: an API key name for adjustments, an event id for engagement."""
     created_at = fields.DatetimeField()
     available_at = fields.DatetimeField(null=True)
     expires_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "ledger_entries"
-        indexes = (("customer", "id"),)
+        indexes = (("customer_id", "id"),)
 
 
+# Outbox of reward events, written in the transaction that caused them; the id orders
+# them so that subscribers can resume after the last one they saw.
 class RewardEvent(Model):
-    """Outbox of reward events, written in the transaction that caused them; the id
-    orders them so that subscribers can resume after the last one they saw."""
-
     id = fields.BigIntField(primary_key=True)
     type = fields.CharField(max_length=64)
     customer_external_id = fields.CharField(max_length=128, null=True)

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from domain.customers import Customer, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry
+from domain.money import minor_units
 from domain.orders import ValidOrder
 from persistence import models
 
@@ -166,13 +167,15 @@ async def find_order(external_id: str) -> StoredOrder | None:
 
 
 def _stored_order(row: models.Order) -> StoredOrder:
+    # Columns keep 4 decimals for every currency; amounts leave in the currency's own.
+    exponent = Decimal(1).scaleb(-minor_units(row.currency))
     return StoredOrder(
         external_id=row.external_id,
         customer_external_id=row.customer.external_id,
         currency=row.currency,
         placed_at=row.placed_at,
-        subtotal=Decimal(row.subtotal),
-        shipping_amount=Decimal(row.shipping_amount),
+        subtotal=Decimal(row.subtotal).quantize(exponent),
+        shipping_amount=Decimal(row.shipping_amount).quantize(exponent),
         points_earned=row.points_earned,
         rules_version=row.rules_version,
         request_hash=row.request_hash,

@@ -22,6 +22,8 @@ from app.settings import Settings
 POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
 ON_CI = os.environ.get("CI") == "true"
 BOOTSTRAP_KEY = "test-bootstrap-key-" + uuid.uuid4().hex
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_RULES_DIR = REPO_ROOT / "tests" / "fixtures" / "rules"
 
 
 def unique(prefix: str) -> str:
@@ -50,11 +52,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_settings(database_url: str, **overrides: str) -> Settings:
+def make_settings(database_url: str, **overrides: str) -> Settings:
     env = {
         "LOYALTY_DATABASE_URL": database_url,
         "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
         "LOYALTY_ENV": "test",
+        "LOYALTY_RULES_DIR": str(TEST_RULES_DIR),
         **overrides,
     }
     return Settings.from_env(env)
@@ -71,9 +74,14 @@ class Server:
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
+# One database per test process: Tortoise caches SQL per model for the first dialect it
+# meets, so scripts/test runs the suite once per database (LOYALTY_TEST_DATABASE).
+TEST_DATABASE = os.environ.get("LOYALTY_TEST_DATABASE", "sqlite")
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if TEST_DATABASE == "sqlite":
         return f"sqlite://{tmp_path_factory.mktemp('db') / 'loyalty.db'}"
     url = postgres_or_skip()
     await reset_postgres(url)
@@ -86,7 +94,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 @pytest.fixture(scope="session")
 async def server(database_url: str) -> AsyncIterator[Server]:
     """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
-    settings = test_settings(database_url)
+    settings = make_settings(database_url)
     config = uvicorn.Config(
         create_app(settings, watch_rules=False),
         host="127.0.0.1",
@@ -113,4 +121,3 @@ async def admin(server: Server) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent

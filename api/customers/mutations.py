@@ -85,14 +85,16 @@ class CustomerMutations:
             return AdjustPointsPayload(errors=user_errors(error))
         return AdjustPointsPayload(
             customer=Customer.of(customer),
-            points=Points(available=balance.available, pending=balance.pending, lifetime_earned=balance.lifetime_earned),
+            points=Points.of(balance),
         )
 
     @strawberry.mutation(
         description="A storefront token for one customer (a JWT whose sub is the external id).",
         permission_classes=[any_scope(Scope.CUSTOMERS_WRITE)],
     )
-    async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
+    async def issue_customer_token(
+        self, info: Info, customer_external_id: str
+    ) -> IssueCustomerTokenPayload:
         try:
             validation.external_id(customer_external_id, ["customerExternalId"])
             await customers.get_customer(customer_external_id)

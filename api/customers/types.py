@@ -10,6 +10,7 @@ import strawberry
 from api.context import Info
 from domain import tiers
 from domain.customers import Customer as DomainCustomer
+from domain.ledger import Balance
 from domain.program import Tier as DomainTier
 from persistence import repositories as repo
 
@@ -33,6 +34,10 @@ class Points:
     available: int
     pending: int
     lifetime_earned: int
+
+    @classmethod
+    def of(cls, balance: Balance) -> Points:
+        return cls(available=balance.available, pending=balance.pending, lifetime_earned=balance.lifetime_earned)
 
 
 @strawberry.type
@@ -120,8 +125,7 @@ class Customer:
 
     @strawberry.field
     def points(self) -> Points:
-        b = self.domain.balance
-        return Points(available=b.available, pending=b.pending, lifetime_earned=b.lifetime_earned)
+        return Points.of(self.domain.balance)
 
     @strawberry.field
     def tier(self, info: Info) -> Tier | None:

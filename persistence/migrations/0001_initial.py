@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
                 ('available_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'ledger_entries', 'app': 'models', 'indexes': [Index(fields=['customer', 'id'])], 'pk_attr': 'id', 'table_description': 'Append-only: rows are inserted, never updated or deleted.'},
+            options={'table': 'ledger_entries', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -108,7 +108,7 @@ class Migration(migrations.Migration):
                 ('occurred_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('payload', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
             ],
-            options={'table': 'reward_events', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Outbox of reward events, written in the transaction that caused them; the id'},
+            options={'table': 'reward_events', 'app': 'models', 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -6,7 +6,7 @@ import pytest
 
 from persistence import repositories as repo
 from tests.conftest import unique
-from tests.graphql_client import ADJUST, ENROLL, RECORD_ORDER, enroll, gql, gql_raw, order_input
+from tests.graphql_client import ADJUST, ENROLL, RECORD_ORDER, enroll, gql, order_input
 
 
 async def _errors(admin, query, **variables):
@@ -94,6 +94,7 @@ async def test_a_mutation_over_get_is_refused(server):
     async with server.client() as client:
         response = await client.get(
             "/graphql",
-            params={"query": 'mutation { adjustPoints(input: {customerExternalId: "x", points: 1, reason: "r"}) { errors { code } } }'},
+            params={"query": 'mutation { adjustPoints(input: {customerExternalId: "x", points: 1, reason: "r"})'
+                    " { errors { code } } }"},
         )
     assert response.status_code == 400

@@ -18,7 +18,7 @@ from tests.graphql_client import RECORD_ORDER, enroll, gql, order_input
 
 
 @pytest.fixture
-async def two_workers(database_url: str, server):
+async def two_workers(database_url: str, server, tmp_path):
     if database_url.startswith("sqlite"):
         pytest.skip("two workers need PostgreSQL (SQLite serves one worker)")
     port = free_port()
@@ -29,11 +29,12 @@ async def two_workers(database_url: str, server):
         "LOYALTY_RULES_DIR": str(server.settings.rules_dir),
         "LOYALTY_ENV": "test",
     }
+    log = open(tmp_path / "server.log", "wb")  # closed below, after the server
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -45,12 +46,13 @@ async def two_workers(database_url: str, server):
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None:
-                    raise RuntimeError(process.stderr.read().decode())
+                    raise RuntimeError((tmp_path / "server.log").read_text())
                 await asyncio.sleep(0.1)
             yield client
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+        log.close()
 
 
 async def test_twenty_concurrent_recordings_of_one_order_earn_once(two_workers):
