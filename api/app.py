@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from tortoise.context import _current_context as current_tortoise_context
 
 from api.auth import InvalidCredentials, resolve_caller
 from api.context import Context
@@ -54,8 +55,13 @@ class DatabaseContext:
         if services is None or scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
-        with services.db:
+        # Not `with services.db:` -- that keeps one token on the shared context object,
+        # which concurrent requests would overwrite.
+        token = current_tortoise_context.set(services.db)
+        try:
             await self.app(scope, receive, send)
+        finally:
+            current_tortoise_context.reset(token)
 
 
 def create_app(settings: Settings | None = None, *, watch_rules: bool = True) -> Starlette:

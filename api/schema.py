@@ -8,6 +8,7 @@ from functools import partial
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -39,16 +40,24 @@ def _is_internal(error: GraphQLError) -> bool:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # Factories, not instances: strawberry builds a fresh extension per request.
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
-        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+    # The limiters build new rule classes in every constructor, and ValidationCache keys
+    # on the rule classes: built per request, they made every validation a miss (a third
+    # of recordOrder's CPU, measured). So the rules are built once, here, and each
+    # request's extension (strawberry wants factories, not shared instances) reuses them.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     if settings.production:
-        extensions += [DisableIntrospection, partial(MaskErrors, should_mask_error=_is_internal)]
+        limits += DisableIntrospection().validation_rules
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(AddValidationRules, limits),
+        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+    ]
+    if settings.production:
+        extensions.append(partial(MaskErrors, should_mask_error=_is_internal))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -23,6 +25,9 @@ from pathlib import Path
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)  # noqa: SIM115
+SEQUENCE = itertools.count()
+POOL = os.environ.get("BENCH_POOL", "")  # unique order ids across warm-up and measured runs
 KEY = "bench-key-" + uuid.uuid4().hex
 RECORD = (
     "mutation($input: RecordOrderInput!) { recordOrder(input: $input) "
@@ -53,12 +58,10 @@ async def run_for(seconds: float, clients: int, one) -> tuple[int, list[float]]:
     latencies: list[float] = []
 
     async def client(index: int) -> None:
-        n = 0
         while time.perf_counter() < deadline:
             start = time.perf_counter()
-            await one(index, n)
+            await one(index, next(SEQUENCE))
             latencies.append(time.perf_counter() - start)
-            n += 1
 
     await asyncio.gather(*(client(i) for i in range(clients)))
     return len(latencies), latencies
@@ -132,11 +135,11 @@ class HttpClient:
 
 async def through_api(url: str, seconds: float, clients: int, customers: list[str], workers: int) -> float:
     port = free_port()
-    env = {**os.environ, "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://"),
+    env = {**os.environ, "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://") + POOL,
            "LOYALTY_BOOTSTRAP_API_KEY": KEY, "LOYALTY_ENV": "production"}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/loyalty"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=LOG, stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(200):
@@ -157,13 +160,18 @@ async def through_api(url: str, seconds: float, clients: int, customers: list[st
             if answer.get("errors") or answer["data"]["recordOrder"]["errors"]:
                 raise RuntimeError(answer)
 
-        await run_for(1.0, clients, one)  # warm up: caches, connections, JIT of nothing
+        await run_for(1.0, clients, one)  # warm up: caches, connections
+        if os.environ.get("BENCH_PROFILE"):
+            subprocess.Popen(["py-spy", "record", "-d", "5", "-o", os.environ["BENCH_PROFILE"], "-f", "raw", "-p", str(server.pid)])
         count, latencies = await run_for(seconds, clients, one)
         latencies.sort()
         p50 = latencies[len(latencies) // 2] * 1000
         p99 = latencies[int(len(latencies) * 0.99)] * 1000
         print(f"  api latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         return count / seconds
+    except Exception:
+        print(Path(LOG.name).read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
@@ -180,7 +188,7 @@ async def prepare(url: str, clients: int) -> list[str]:
     await conn.executemany(
         "INSERT INTO customers (external_id, email, tags, points_available, points_pending,"
         " lifetime_earned, lifetime_spend, order_count, enrolled_at)"
-        " VALUES ($1, $1 || '@example.com', '[]', 0, 0, 0, 0, 0, now())",
+        " VALUES ($1::text, $1::text || '@example.com', '[]', 0, 0, 0, 0, 0, now())",
         [(c,) for c in customers],
     )
     await conn.close()

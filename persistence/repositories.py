@@ -6,13 +6,13 @@ Call the write functions inside `transaction()`; each use case is one transactio
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain.customers import Customer, EnrollmentInput
@@ -20,7 +20,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry
 from domain.money import minor_units
 from domain.orders import ValidOrder
-from persistence import models
+from persistence import models, sql
 
 __all__ = ["IntegrityError", "transaction"]
 
@@ -80,11 +80,14 @@ async def customers_by_external_ids(external_ids: Sequence[str]) -> dict[str, mo
 
 async def lock_customer(external_id: str, field: list[str]) -> models.Customer:
     """The customer row, locked until the transaction ends: every change to one customer's
-    balance goes through this lock, so concurrent writers queue instead of racing."""
-    row = await models.Customer.filter(external_id=external_id).select_for_update().first()
-    if row is None:
+    balance goes through this lock, so concurrent writers queue instead of racing.
+    (SQLite has no row locks; Tortoise serialises its transactions instead.)"""
+    conn = sql.connection()
+    lock = " FOR UPDATE" if sql.is_postgres(conn) else ""
+    rows = await sql.fetch(f"SELECT * FROM customers WHERE external_id = $1{lock}", external_id)
+    if not rows:
         raise _customer_not_found(external_id, field)
-    return row
+    return models.Customer._init_from_db(**rows[0])
 
 
 async def apply_entries(
@@ -92,7 +95,7 @@ async def apply_entries(
     entries: Sequence[NewEntry],
     *,
     now: datetime,
-    order: models.Order | None = None,
+    order: int | None = None,
     source: str | None = None,
     tier: str | None = None,
     spend: Decimal = Decimal(0),
@@ -102,42 +105,49 @@ async def apply_entries(
     before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
     after = before.after(entries)
     if entries:
-        await models.LedgerEntry.bulk_create(
+        columns, values = sql.values_rows(
             [
-                models.LedgerEntry(
-                    customer_id=customer.id,
-                    kind=entry.kind.value,
-                    bucket=entry.bucket.value,
-                    points=entry.points,
-                    reason=entry.reason,
-                    rule_id=entry.rule_id,
-                    rules_version=entry.rules_version,
-                    order_id=order.id if order else None,
-                    source=source,
-                    created_at=now,
-                    available_at=entry.available_at,
-                    expires_at=entry.expires_at,
+                (
+                    customer.id,
+                    entry.kind.value,
+                    entry.bucket.value,
+                    entry.points,
+                    entry.reason,
+                    entry.rule_id,
+                    entry.rules_version,
+                    order,
+                    source,
+                    now,
+                    entry.available_at,
+                    entry.expires_at,
                 )
                 for entry in entries
             ]
         )
-    changes: dict[str, object] = {}
-    if after != before:
-        changes.update(
-            points_available=F("points_available") + (after.available - before.available),
-            points_pending=F("points_pending") + (after.pending - before.pending),
-            lifetime_earned=F("lifetime_earned") + (after.lifetime_earned - before.lifetime_earned),
+        await sql.execute(
+            "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id,"
+            " rules_version, order_id, source, created_at, available_at, expires_at) VALUES " + columns,
+            *values,
         )
-    if tier != customer.tier:
-        changes["tier"] = tier
-    if orders:
-        changes.update(
-            order_count=F("order_count") + orders,
-            lifetime_spend=F("lifetime_spend") + spend,
-            last_order_at=now,
+    delta = (
+        after.available - before.available,
+        after.pending - before.pending,
+        after.lifetime_earned - before.lifetime_earned,
+    )
+    if delta != (0, 0, 0) or tier != customer.tier or orders:
+        await sql.execute(
+            "UPDATE customers SET points_available = points_available + $1,"
+            " points_pending = points_pending + $2, lifetime_earned = lifetime_earned + $3,"
+            " tier = $4, order_count = order_count + $5, lifetime_spend = lifetime_spend + $6,"
+            " last_order_at = CASE WHEN $7 > 0 THEN $8 ELSE last_order_at END WHERE id = $9",
+            *delta,
+            tier,
+            orders,
+            spend,
+            orders,
+            now,
+            customer.id,
         )
-    if changes:
-        await models.Customer.filter(id=customer.id).update(**changes)
     return after
 
 
@@ -189,46 +199,50 @@ async def insert_order(
     points: int,
     rules_version: str,
     now: datetime,
-) -> tuple[models.Order, StoredOrder]:
+) -> tuple[int, StoredOrder]:
     placed_at = order.placed_at or now
-    row = await models.Order.create(
+    facts = order.facts
+    # No existence check first: the unique index on external_id refuses a replay, which
+    # then rolls back and is answered from the stored order.
+    [row] = await sql.fetch(
+        "INSERT INTO orders (external_id, customer_id, currency, placed_at, subtotal,"
+        " shipping_amount, coupon_codes, points_earned, rules_version, request_hash, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        order.external_id,
+        customer.id,
+        facts.currency,
+        placed_at,
+        facts.subtotal,
+        facts.shipping_amount,
+        json.dumps(sorted(facts.coupon_codes)),
+        points,
+        rules_version,
+        order.request_hash,
+        now,
+    )
+    order_id = row["id"]
+    columns, values = sql.values_rows(
+        [
+            (order_id, index, line.sku, line.category, line.quantity, line.unit_price)
+            for index, line in enumerate(facts.lines)
+        ]
+    )
+    await sql.execute(
+        "INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price) VALUES " + columns,
+        *values,
+    )
+    stored = StoredOrder(
         external_id=order.external_id,
-        customer_id=customer.id,
-        currency=order.facts.currency,
+        customer_external_id=customer.external_id,
+        currency=facts.currency,
         placed_at=placed_at,
         subtotal=order.facts.subtotal,
         shipping_amount=order.facts.shipping_amount,
-        coupon_codes=sorted(order.facts.coupon_codes),
         points_earned=points,
         rules_version=rules_version,
         request_hash=order.request_hash,
-        created_at=now,
     )
-    await models.OrderLine.bulk_create(
-        [
-            models.OrderLine(
-                order_id=row.id,
-                position=index,
-                sku=line.sku,
-                category=line.category,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-            for index, line in enumerate(order.facts.lines)
-        ]
-    )
-    stored = StoredOrder(
-        external_id=row.external_id,
-        customer_external_id=customer.external_id,
-        currency=row.currency,
-        placed_at=placed_at,
-        subtotal=order.facts.subtotal,
-        shipping_amount=order.facts.shipping_amount,
-        points_earned=points,
-        rules_version=rules_version,
-        request_hash=row.request_hash,
-    )
-    return row, stored
+    return order_id, stored
 
 
 # ---- ledger -------------------------------------------------------------------------------
@@ -304,11 +318,10 @@ async def ledger_sums(customer_external_id: str) -> Balance:
 
 async def add_events(events: Sequence[tuple[str, str | None, dict]], now: datetime) -> None:
     if events:
-        await models.RewardEvent.bulk_create(
-            [
-                models.RewardEvent(type=t, customer_external_id=c, occurred_at=now, payload=p)
-                for t, c, p in events
-            ]
+        columns, values = sql.values_rows([(t, c, now, json.dumps(p)) for t, c, p in events])
+        await sql.execute(
+            "INSERT INTO reward_events (type, customer_external_id, occurred_at, payload) VALUES " + columns,
+            *values,
         )
 
 

@@ -1,0 +1,57 @@
+"""Hand-written SQL for the hot write path, on Tortoise's own transaction connection.
+
+Measured on PostgreSQL: each ORM query cost about 0.5 ms of CPU to build (pypika), five
+to ten times its raw cost, and recordOrder needs six. Statements here are written once
+with `$n` placeholders and rewritten for SQLite; values are plain Python objects that
+both drivers encode the way Tortoise does (sqlite3 adapters registered by Tortoise).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import _get_connection
+
+_PLACEHOLDER = re.compile(r"\$\d+")
+
+
+@lru_cache(maxsize=256)
+def _for_sqlite(sql: str) -> str:
+    return _PLACEHOLDER.sub("?", sql)
+
+
+def connection() -> BaseDBAsyncClient:
+    """The connection of the transaction in progress (or the pool outside one)."""
+    return _get_connection(None)
+
+
+def is_postgres(conn: BaseDBAsyncClient) -> bool:
+    return conn.capabilities.dialect == "postgres"
+
+
+def _sql(conn: BaseDBAsyncClient, sql: str) -> str:
+    return sql if is_postgres(conn) else _for_sqlite(sql)
+
+
+async def fetch(sql: str, *values: Any) -> list[dict]:
+    conn = connection()
+    return await conn.execute_query_dict(_sql(conn, sql), list(values))
+
+
+async def execute(sql: str, *values: Any) -> None:
+    conn = connection()
+    await conn.execute_query(_sql(conn, sql), list(values))
+
+
+def values_rows(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """`($1, $2), ($3, $4)` and the flattened values, for one multi-row INSERT."""
+    groups, flat = [], []
+    for row in rows:
+        start = len(flat)
+        groups.append("(" + ", ".join(f"${start + i + 1}" for i in range(len(row))) + ")")
+        flat.extend(row)
+    return ", ".join(groups), flat
