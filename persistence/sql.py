@@ -9,11 +9,15 @@ both drivers encode the way Tortoise does (sqlite3 adapters registered by Tortoi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import asyncpg
+from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransaction
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import _get_connection
 
 _PLACEHOLDER = re.compile(r"\$\d+")
@@ -37,14 +41,41 @@ def _sql(conn: BaseDBAsyncClient, sql: str) -> str:
     return sql if is_postgres(conn) else _for_sqlite(sql)
 
 
+def _raw_asyncpg(conn: BaseDBAsyncClient) -> asyncpg.Connection | None:
+    """Inside a PostgreSQL transaction, its asyncpg connection: going to it directly
+    skips Tortoise's per-query wrappers (locks, logging, exception translation), a
+    sixth of recordOrder's CPU as measured by py-spy."""
+    if isinstance(conn, AsyncpgTransaction):
+        return conn._connection
+    return None
+
+
 async def fetch(sql: str, *values: Any) -> list[dict]:
     conn = connection()
-    return await conn.execute_query_dict(_sql(conn, sql), list(values))
+    raw = _raw_asyncpg(conn)
+    if raw is None:
+        return await conn.execute_query_dict(_sql(conn, sql), list(values))
+    with _integrity_errors():
+        return [dict(row) for row in await raw.fetch(sql, *values)]
 
 
 async def execute(sql: str, *values: Any) -> None:
     conn = connection()
-    await conn.execute_query(_sql(conn, sql), list(values))
+    raw = _raw_asyncpg(conn)
+    if raw is None:
+        await conn.execute_query(_sql(conn, sql), list(values))
+        return
+    with _integrity_errors():
+        await raw.execute(sql, *values)
+
+
+@contextmanager
+def _integrity_errors() -> Iterator[None]:
+    """Constraint violations surface as Tortoise's IntegrityError, as they do elsewhere."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError(error) from error
 
 
 def values_rows(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
