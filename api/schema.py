@@ -21,13 +21,16 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.orders.mutations import OrderMutations
+from api.rules.mutations import RulesMutations
+from api.rules.queries import RulesQueries
 from app.settings import Settings
 
-Query = merge_types("Query", (CustomerQueries,))
-Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations))
+Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
+Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, RulesMutations))
 
 # Bounded: the caches are keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512

@@ -59,6 +59,7 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
 
 async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
     errors: list[DomainError] = []
+    event_type = ""
     try:
         validation.external_id(event.customer_external_id, ["customerExternalId"])
     except DomainError as error:

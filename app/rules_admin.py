@@ -7,7 +7,6 @@ from datetime import datetime
 
 from app.clock import utcnow
 from domain.program import Reward, Tier
-from persistence import models
 from persistence import repositories as repo
 from rules import RuleError, RulesRegistry
 
@@ -48,17 +47,7 @@ async def rules_version(registry: RulesRegistry) -> RulesVersionInfo:
     program = registry.program
     return RulesVersionInfo(
         version=program.version,
-        activated_at=await _first_stored_at(program.version),
+        activated_at=await repo.rules_version_stored_at(program.version),
         tiers=program.tiers,
         rewards=program.rewards,
     )
-
-
-async def _first_stored_at(version: str) -> datetime | None:
-    """When this version was first stored, i.e. first activated anywhere.
-
-    Belongs in persistence.repositories (as a reader beside save_rules_version); it sits here
-    only while that module is being changed by its owner. Move it there.
-    """
-    row = await models.RulesVersion.get_or_none(version=version).only("version", "created_at")
-    return row.created_at if row else None

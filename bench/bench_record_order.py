@@ -161,8 +161,9 @@ async def through_api(url: str, seconds: float, clients: int, customers: list[st
                 raise RuntimeError(answer)
 
         await run_for(1.0, clients, one)  # warm up: caches, connections
-        if os.environ.get("BENCH_PROFILE"):
-            subprocess.Popen(["py-spy", "record", "-d", "5", "-o", os.environ["BENCH_PROFILE"], "-f", "raw", "-p", str(server.pid)])
+        if os.environ.get("BENCH_PROFILE"):  # a py-spy profile of the server, for digging in
+            profile = ["py-spy", "record", "-d", "5", "-f", "raw", "-o", os.environ["BENCH_PROFILE"]]
+            subprocess.Popen([*profile, "-p", str(server.pid)])
         count, latencies = await run_for(seconds, clients, one)
         latencies.sort()
         p50 = latencies[len(latencies) // 2] * 1000

@@ -339,3 +339,9 @@ async def save_rules_version(version: str, sources: dict[str, str], now: datetim
 async def rules_version_sources(version: str) -> dict[str, str] | None:
     row = await models.RulesVersion.get_or_none(version=version)
     return dict(row.sources) if row else None
+
+
+async def rules_version_stored_at(version: str) -> datetime | None:
+    """When this version was first stored, i.e. first activated by any worker."""
+    row = await models.RulesVersion.get_or_none(version=version).only("version", "created_at")
+    return row.created_at if row else None

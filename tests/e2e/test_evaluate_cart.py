@@ -1,0 +1,211 @@
+"""A storefront previews a cart, a marketer asks why a rule did not fire: nothing is written."""
+
+from __future__ import annotations
+
+from app.credentials import create_api_key
+from persistence import repositories as repo
+from tests.conftest import unique
+from tests.graphql_client import CUSTOMER, RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
+
+EVALUATE_CART = """
+query($input: EvaluateCartInput!) {
+  evaluateCart(input: $input) {
+    pointsToEarn rulesVersion
+    freeShipping { eligible remaining threshold ruleId }
+    suggestions { sku ruleId reason }
+    appliedRules { ruleId points }
+    discounts { ruleId amount }
+    trace { ruleId applied reason }
+    errors { field code message }
+  }
+}"""
+
+EVALUATE_EVENT = """
+query($input: EvaluateEventInput!) {
+  evaluateEvent(input: $input) {
+    pointsToEarn rulesVersion
+    appliedRules { ruleId points }
+    trace { ruleId applied reason }
+    errors { field code message }
+  }
+}"""
+
+
+def cart(*lines: tuple[str, int, str, str | None], **extra) -> dict:
+    return {
+        "currency": "EUR",
+        "lines": [{"sku": s, "quantity": q, "unitPrice": p, "category": c} for s, q, p, c in lines],
+        **extra,
+    }
+
+
+async def evaluate(client, request: dict) -> dict:
+    return (await gql(client, EVALUATE_CART, input=request))["evaluateCart"]
+
+
+async def evaluate_event(client, customer: str, type: str, attributes: object = None) -> dict:
+    request = {"customerExternalId": customer, "type": type, "attributes": attributes}
+    return (await gql(client, EVALUATE_EVENT, input=request))["evaluateEvent"]
+
+
+async def token_for(admin, customer: str) -> str:
+    return (await gql(admin, TOKEN, id=customer))["issueCustomerToken"]["token"]
+
+
+async def test_a_cart_preview_reports_points_and_why_a_rule_did_not_fire_and_writes_nothing(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+    await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("S", 1, "20.00")))
+    before = (await gql(admin, CUSTOMER, id=customer))["customer"]
+
+    result = await evaluate(admin, cart(("LAMP", 2, "20.00", None), customerExternalId=customer))
+
+    assert result["errors"] == []
+    assert result["pointsToEarn"] == 40
+    assert result["appliedRules"] == [{"ruleId": "base-earn", "points": 40}]
+    trace = {t["ruleId"]: t for t in result["trace"]}
+    assert trace["silver-multiplier"] == {
+        "ruleId": "silver-multiplier",
+        "applied": False,
+        "reason": "conditions not met: customer.tier=Silver",
+    }
+    assert trace["base-earn"]["applied"] is True
+    after = (await gql(admin, CUSTOMER, id=customer))["customer"]
+    assert after == before
+    assert (await repo.ledger_sums(customer)).available == 20
+
+
+async def test_a_silver_customer_sees_the_multiplier_in_the_preview(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+    await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("BIG", 1, "600.00")))
+
+    result = await evaluate(admin, cart(("LAMP", 1, "100.00", None), customerExternalId=customer))
+
+    assert result["pointsToEarn"] == 150
+    assert {r["ruleId"]: r["points"] for r in result["appliedRules"]} == {
+        "base-earn": 100,
+        "silver-multiplier": 50,
+        "free-shipping-from-50": 0,
+    }
+
+
+async def test_a_cart_preview_shows_free_shipping_suggestions_and_discounts(admin):
+    result = await evaluate(admin, cart(("CRIB-1", 1, "40.00", "cribs"), couponCodes=["WELCOME10"]))
+
+    assert result["errors"] == []
+    assert result["freeShipping"] == {
+        "eligible": False,
+        "remaining": "10.00",
+        "threshold": "50",
+        "ruleId": "free-shipping-from-50",
+    }
+    assert [(s["sku"], s["ruleId"]) for s in result["suggestions"]] == [("MATT-CRIB", "crib-mattress")]
+    assert result["discounts"] == [{"ruleId": "welcome10", "amount": "10.00"}]
+    applied = {r["ruleId"] for r in result["appliedRules"]}
+    assert applied == {"base-earn", "crib-mattress", "welcome10"}
+
+
+async def test_an_anonymous_cart_earns_base_points_and_says_which_rules_need_a_customer(admin):
+    result = await evaluate(admin, cart(("LAMP", 1, "60.00", None)))
+
+    assert result["pointsToEarn"] == 60
+    assert result["freeShipping"]["eligible"] is True
+    trace = {t["ruleId"]: t["reason"] for t in result["trace"] if not t["applied"]}
+    assert trace["silver-multiplier"] == "needs a customer (anonymous cart)"
+
+
+async def test_a_bad_cart_is_a_user_error_for_each_field(admin):
+    result = await evaluate(admin, {"currency": "EURO", "lines": [{"sku": "S", "quantity": 0, "unitPrice": "1"}]})
+
+    assert result["pointsToEarn"] == 0 and result["trace"] == []
+    assert {(tuple(e["field"]), e["code"]) for e in result["errors"]} == {
+        (("currency",), "UNKNOWN_CURRENCY"),
+        (("lines", "0", "quantity"), "INVALID_QUANTITY"),
+    }
+
+
+async def test_an_unknown_customer_is_a_user_error(admin):
+    result = await evaluate(admin, cart(("S", 1, "1.00", None), customerExternalId="nobody-here"))
+    assert [(e["field"], e["code"]) for e in result["errors"]] == [(["customerExternalId"], "CUSTOMER_NOT_FOUND")]
+
+
+async def test_a_customer_token_previews_its_own_cart_by_default(admin, server):
+    customer = unique("cust")
+    await enroll(admin, customer)
+    await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("BIG", 1, "600.00")))
+
+    async with server.client(await token_for(admin, customer)) as storefront:
+        implicit = await evaluate(storefront, cart(("LAMP", 1, "10.00", None)))
+        explicit = await evaluate(storefront, cart(("LAMP", 1, "10.00", None), customerExternalId=customer))
+
+    # 15, not 10: the Silver multiplier shows the token's customer was evaluated.
+    assert implicit["pointsToEarn"] == explicit["pointsToEarn"] == 15
+
+
+async def test_a_customer_token_cannot_preview_for_another_customer(admin, server):
+    mine, theirs = unique("cust"), unique("cust")
+    await enroll(admin, mine)
+    await enroll(admin, theirs)
+
+    async with server.client(await token_for(admin, mine)) as storefront:
+        body = (
+            await gql_raw(storefront, EVALUATE_CART, input=cart(("S", 1, "1.00", None), customerExternalId=theirs))
+        ).json()
+
+    assert body["data"] is None
+    assert "customer's own token" in body["errors"][0]["message"]
+
+
+async def test_a_cart_preview_needs_credentials_with_the_right_scope(server):
+    rules_key = await create_api_key("rules-editor", ["rules:write"])
+    orders_key = await create_api_key("store", ["orders:write"])
+    request = cart(("S", 1, "1.00", None))
+
+    async with server.client(None) as anonymous:
+        no_credentials = (await gql_raw(anonymous, EVALUATE_CART, input=request)).json()
+    async with server.client(rules_key) as client:
+        wrong_scope = (await gql_raw(client, EVALUATE_CART, input=request)).json()
+    async with server.client(orders_key) as client:
+        allowed = await evaluate(client, request)
+
+    assert no_credentials["data"] is None and no_credentials["errors"]
+    assert wrong_scope["data"] is None and wrong_scope["errors"]
+    assert allowed["pointsToEarn"] == 1
+
+
+async def test_an_event_preview_awards_or_says_why_not_and_writes_nothing(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+
+    five = await evaluate_event(admin, customer, "review.published", {"rating": 5})
+    two = await evaluate_event(admin, customer, "review.published", {"rating": 2})
+
+    assert five["errors"] == [] and five["pointsToEarn"] == 50
+    assert five["appliedRules"] == [{"ruleId": "review-bonus", "points": 50}]
+    assert two["pointsToEarn"] == 0
+    assert two["trace"] == [
+        {"ruleId": "review-bonus", "applied": False, "reason": "conditions not met: event.rating.gte=4"}
+    ]
+    assert (await repo.ledger_sums(customer)).available == 0
+
+
+async def test_an_event_preview_refuses_attributes_that_are_not_an_object(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+    result = await evaluate_event(admin, customer, " ", [1, 2])
+    assert {(tuple(e["field"]), e["code"]) for e in result["errors"]} == {
+        (("type",), "REQUIRED"),
+        (("attributes",), "INVALID"),
+    }
+
+
+async def test_a_customer_token_cannot_preview_an_event_for_another_customer(admin, server):
+    mine, theirs = unique("cust"), unique("cust")
+    await enroll(admin, mine)
+    await enroll(admin, theirs)
+    async with server.client(await token_for(admin, mine)) as storefront:
+        own = await evaluate_event(storefront, mine, "survey.completed")
+        body = (await gql_raw(storefront, EVALUATE_EVENT, input={"customerExternalId": theirs, "type": "x.y"})).json()
+    assert own["errors"] == []
+    assert body["data"] is None and body["errors"]
