@@ -1,0 +1,353 @@
+"""Schema-valid rule documents -> a FolderSpec, plus the errors no schema can see:
+duplicate ids, unknown tiers and rewards, impossible windows, effects that cannot work."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.program import Reward, Tier
+from rules.errors import RuleError
+from rules.model import ORDER, DiscountEffect, FolderSpec, PointsEffect, RuleSpec, Settings
+from rules.yamlsource import Document
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_when(text: str) -> tuple[datetime, bool]:
+    """A date or date-time string as an aware UTC datetime, and whether it was a bare date."""
+    if _DATE.match(text):
+        return datetime.fromisoformat(text).replace(tzinfo=UTC), True
+    value = datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC), False
+
+
+def dec(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+class _Parser:
+    def __init__(self, docs: list[tuple[Document, set[tuple]]]) -> None:
+        self.docs = docs
+        self.errors: list[RuleError] = []
+        self.spec = FolderSpec()
+
+    def err(self, doc: Document, path: tuple, message: str, rule_id: str | None = None, key: str | None = None) -> None:
+        self.errors.append(doc.error(path, message, rule_id, key=key))
+
+    def run(self) -> tuple[FolderSpec, list[RuleError]]:
+        self._settings()
+        tier_nodes = self._tiers()
+        reward_ids = self._rewards()
+        self._rules()
+        self._cross_check(tier_nodes, reward_ids)
+        return self.spec, self.errors
+
+    def _items(self, section: str, include_invalid: bool = False):
+        """Items of a section; by default only those without schema errors."""
+        for doc, bad in self.docs:
+            data = doc.data if isinstance(doc.data, dict) else {}
+            items = data.get(section)
+            for index, item in enumerate(items if isinstance(items, list) else []):
+                if (include_invalid or (section, index) not in bad) and isinstance(item, dict):
+                    yield doc, (section, index), item, (section, index) not in bad
+
+    def _settings(self) -> None:
+        seen: dict[str, Document] = {}
+        values: dict[str, Any] = {}
+        for doc, bad in self.docs:
+            data = doc.data if isinstance(doc.data, dict) else {}
+            for section in ("program", "tier_qualification"):
+                if section not in data or any(b[:1] == (section,) for b in bad):
+                    continue
+                if section in seen:
+                    self.err(
+                        doc, (), f"'{section}' is already set in {seen[section].file}; keep it in one file", key=section
+                    )
+                    continue
+                seen[section] = doc
+                values[section] = data[section] or {}
+        program = values.get("program", {})
+        cap = program.get("max_discount_per_order", {})
+        points = program.get("points", {})
+        qualification = values.get("tier_qualification", {})
+        period = qualification.get("period", "lifetime")
+        self.spec.settings = Settings(
+            name=program.get("name", "Loyalty program"),
+            currency=program.get("currency", "EUR"),
+            max_discount_percent=dec(cap["percent"]) if "percent" in cap else None,
+            max_discount_amount=dec(cap["amount"]) if "amount" in cap else None,
+            pending_days=points.get("pending_days", 0),
+            expires_in_days=points.get("expires_in_days"),
+            tier_basis=qualification.get("basis", "points"),
+            tier_period="rolling" if isinstance(period, dict) else period,
+            tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
+        )
+
+    def _tiers(self) -> dict[str, tuple[Document, tuple]]:
+        settings = self.spec.settings
+        nodes: dict[str, tuple[Document, tuple]] = {}
+        thresholds: dict[int, str] = {}
+        for doc, path, item, _ in self._items("tiers"):
+            name = item["name"]
+            if name in nodes:
+                self.err(doc, path + ("name",), f"tier '{name}' is defined twice (also {nodes[name][0].file})")
+                continue
+            if item["threshold"] in thresholds:
+                self.err(
+                    doc,
+                    path + ("threshold",),
+                    f"tier '{name}': threshold {item['threshold']} is also tier '{thresholds[item['threshold']]}''s",
+                )
+                continue
+            nodes[name] = (doc, path)
+            thresholds[item["threshold"]] = name
+            benefits = item.get("benefits", {})
+            fst = benefits.get("free_shipping_threshold")
+            self.spec.tiers.append(
+                Tier(
+                    name=name,
+                    threshold=item["threshold"],
+                    basis=settings.tier_basis,
+                    multiplier=dec(benefits.get("multiplier", 1)),
+                    free_shipping_threshold=dec(fst) if fst is not None else None,
+                    rewards=tuple(benefits.get("rewards", ())),
+                    period=settings.tier_period,
+                    rolling_days=settings.tier_rolling_days,
+                )
+            )
+        self.spec.tiers.sort(key=lambda t: t.threshold)
+        return nodes
+
+    def _rewards(self) -> dict[str, tuple[Document, tuple]]:
+        seen: dict[str, tuple[Document, tuple]] = {}
+        for doc, path, item, _ in self._items("rewards"):
+            rid, kind = item["id"], item["kind"]
+            if rid in seen:
+                self.err(doc, path + ("id",), f"reward '{rid}' is defined twice (also {seen[rid][0].file})")
+                continue
+            seen[rid] = (doc, path)
+            value = item.get("value")
+            if kind in ("fixed_discount", "percentage_discount", "cashback") and value is None:
+                self.err(doc, path, f"reward '{rid}': a {kind} needs a value")
+            if kind == "percentage_discount" and value is not None and value > 100:
+                self.err(doc, path + ("value",), f"reward '{rid}': a percentage above 100")
+            if kind == "free_product" and "sku" not in item:
+                self.err(doc, path, f"reward '{rid}': a free_product needs a sku")
+            limit = item.get("limit", {})
+            self.spec.rewards.append(
+                Reward(
+                    id=rid,
+                    name=item["name"],
+                    kind=kind,
+                    points_cost=item["points_cost"],
+                    value=dec(value) if value is not None else None,
+                    sku=item.get("sku"),
+                    tiers=tuple(item.get("tiers", ())),
+                    min_order=dec(item["min_order"]) if "min_order" in item else None,
+                    limit_per_customer=limit.get("per_customer"),
+                    limit_period=limit.get("period", "all_time"),
+                    description=item.get("description", ""),
+                )
+            )
+        return seen
+
+    def _window(self, doc: Document, path: tuple, window: dict, rid: str) -> tuple[datetime | None, datetime | None]:
+        start = end = None
+        ok = True
+        for key in ("from", "until"):
+            if key not in window:
+                continue
+            try:
+                value, bare = parse_when(window[key])
+            except ValueError:
+                self.err(doc, path + (key,), f"rule '{rid}': {window[key]!r} is not a real date", rid)
+                ok = False
+                continue
+            if key == "from":
+                start = value
+            else:
+                end = value + timedelta(days=1) if bare else value
+        if ok and start is not None and end is not None and end <= start:
+            self.err(
+                doc,
+                path + ("until",),
+                f"rule '{rid}': the window ends ({window['until']}) before it starts ({window['from']})",
+                rid,
+            )
+        return start, end
+
+    def _rules(self) -> None:
+        seen: dict[str, Document] = {}
+        for position, (doc, path, item, valid) in enumerate(self._items("rules", include_invalid=True)):
+            rid = item.get("id")
+            if not isinstance(rid, str):
+                continue
+            if rid in seen:
+                self.err(doc, path + ("id",), f"rule '{rid}' is defined twice (also in {seen[rid].file})", rid)
+                continue
+            seen[rid] = doc
+            if not valid:
+                continue
+            rule = self._rule(doc, path, item, position)
+            if rule is not None:
+                self.spec.rules.append(rule)
+
+    def _rule(self, doc: Document, path: tuple, item: dict, position: int) -> RuleSpec | None:
+        rid, on = item["id"], item.get("on", ORDER)
+        when, then = item.get("when", {}), item["then"]
+        kind = next(iter(then))
+        before = len(self.errors)
+        start, end = self._window(doc, path + ("active",), item.get("active", {}), rid)
+        if "time" in when and "between" in when["time"]:
+            self._window(doc, path + ("when", "time", "between"), when["time"]["between"], rid)
+        if on == ORDER and "event" in when:
+            self.err(
+                doc,
+                path + ("when",),
+                f"rule '{rid}': event conditions need an event rule (on: <event type>)",
+                rid,
+                key="event",
+            )
+        if on != ORDER:
+            for section in ("order", "cart"):
+                if section in when:
+                    self.err(
+                        doc,
+                        path + ("when",),
+                        f"rule '{rid}': {section} conditions only apply to rules on: order",
+                        rid,
+                        key=section,
+                    )
+            if kind != "points":
+                self.err(doc, path + ("then",), f"rule '{rid}': an event rule can only award points", rid, key=kind)
+        no_line = when.get("cart", {}).get("no_line", {})
+        if len(no_line) > 1:
+            self.err(
+                doc,
+                path + ("when", "cart", "no_line"),
+                f"rule '{rid}': no_line takes a single key (sku, category or tag); write one rule per key",
+                rid,
+            )
+        points = discount = threshold = None
+        if kind == "points":
+            points = self._points(doc, path + ("then", "points"), then["points"], rid, on)
+        elif kind == "discount":
+            d = then["discount"]
+            if ("amount" in d) == ("percent" in d):
+                self.err(
+                    doc,
+                    path + ("then", "discount"),
+                    f"rule '{rid}': a discount needs exactly one of amount, percent",
+                    rid,
+                )
+            if "max" in d and "percent" not in d:
+                self.err(
+                    doc, path + ("then", "discount"), f"rule '{rid}': max only caps a percent discount", rid, key="max"
+                )
+            discount = DiscountEffect(*(dec(d[k]) if k in d else None for k in ("amount", "percent", "max")))
+        elif kind == "free_shipping":
+            fs = then["free_shipping"]
+            threshold = dec(fs.get("threshold", 0)) if isinstance(fs, dict) else Decimal(0)
+        if len(self.errors) > before:
+            return None
+        limit = item.get("limit", {})
+        node = doc.node_at(path)
+        return RuleSpec(
+            id=rid,
+            on=on,
+            kind=kind,
+            when=when,
+            position=position,
+            file=doc.file,
+            line=node.start_mark.line + 1 if node else 1,
+            col=node.start_mark.column + 1 if node else 1,
+            description=item.get("description", ""),
+            active_from=start,
+            active_until=end,
+            priority=item.get("priority", 0),
+            exclusive=item.get("stacking", "stack") == "exclusive",
+            group=item.get("group", kind),
+            limit_per_customer=limit.get("per_customer"),
+            limit_period=limit.get("period", "all_time"),
+            budget_points=item.get("budget", {}).get("points"),
+            points=points,
+            discount=discount,
+            free_shipping_threshold=threshold,
+            suggest=tuple(then.get("suggest", ())),
+            needs_customer="customer" in when or (points is not None and points.multiply == "tier"),
+        )
+
+    def _points(self, doc: Document, path: tuple, p: dict, rid: str, on: str) -> PointsEffect | None:
+        given = [k for k in ("per_unit", "fixed", "multiply") if k in p]
+        if len(given) != 1:
+            self.err(doc, path, f"rule '{rid}': points need exactly one of per_unit, fixed, multiply", rid)
+            return None
+        if on != ORDER and given[0] != "fixed":
+            self.err(doc, path, f"rule '{rid}': {given[0]} points only apply to orders; use fixed", rid, key=given[0])
+            return None
+        multiply = p.get("multiply")
+        return PointsEffect(
+            per_unit=dec(p["per_unit"]) if "per_unit" in p else None,
+            fixed=p.get("fixed"),
+            multiply=multiply if multiply == "tier" or multiply is None else dec(multiply),
+            pending_days=p.get("pending_days"),
+            expires_in_days=p.get("expires_in_days"),
+        )
+
+    def _cross_check(self, tier_nodes: dict, reward_ids: dict) -> None:
+        tiers = set(tier_nodes)
+        known = ", ".join(sorted(tiers)) or "none defined"
+        for doc, path, item, _ in self._items("rules", include_invalid=True):
+            when = item.get("when")
+            customer = when.get("customer") if isinstance(when, dict) else None
+            wanted = customer.get("tier") if isinstance(customer, dict) else None
+            for i, name in enumerate(
+                [wanted] if isinstance(wanted, str) else wanted if isinstance(wanted, list) else []
+            ):
+                if isinstance(name, str) and name not in tiers:
+                    sub = ("when", "customer", "tier") + (() if isinstance(wanted, str) else (i,))
+                    self.err(
+                        doc, path + sub, f"rule '{item['id']}': unknown tier '{name}' (tiers: {known})", item["id"]
+                    )
+        for doc, path, item, _ in self._items("rewards"):
+            for i, name in enumerate(item.get("tiers", [])):
+                if name not in tiers:
+                    self.err(doc, path + ("tiers", i), f"reward '{item['id']}': unknown tier '{name}' (tiers: {known})")
+        for doc, path, item, _ in self._items("tiers"):
+            for i, rid in enumerate(item.get("benefits", {}).get("rewards", [])):
+                if rid not in reward_ids:
+                    self.err(doc, path + ("benefits", "rewards", i), f"tier '{item['name']}': unknown reward '{rid}'")
+        uses_tier_multiplier = any(r.points is not None and r.points.multiply == "tier" for r in self.spec.rules)
+        for tier in self.spec.tiers:
+            if tier.multiplier != 1 and not uses_tier_multiplier and tier.name in tier_nodes:
+                doc, path = tier_nodes[tier.name]
+                self.err(
+                    doc,
+                    path + ("benefits", "multiplier"),
+                    f"tier '{tier.name}' has multiplier {tier.multiplier} but no rule applies tier multipliers;"
+                    " add a rule with then: {points: {multiply: tier}}",
+                )
+        self._link_rewards()
+
+    def _link_rewards(self) -> None:
+        """A reward a tier lists is restricted to that tier too, so both views agree."""
+        by_reward: dict[str, set[str]] = {}
+        for tier in self.spec.tiers:
+            for rid in tier.rewards:
+                by_reward.setdefault(rid, set()).add(tier.name)
+        rewards = []
+        for reward in self.spec.rewards:
+            names = set(reward.tiers) | by_reward.get(reward.id, set())
+            rewards.append(replace(reward, tiers=tuple(t.name for t in self.spec.tiers if t.name in names)))
+        self.spec.rewards = rewards
+        self.spec.tiers = [
+            replace(tier, rewards=tuple(r.id for r in rewards if tier.name in r.tiers)) for tier in self.spec.tiers
+        ]
+
+
+def parse_folder(docs: list[tuple[Document, set[tuple]]]) -> tuple[FolderSpec, list[RuleError]]:
+    return _Parser(docs).run()

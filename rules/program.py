@@ -1,0 +1,323 @@
+"""A compiled rules version: rule files in, effects out."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from domain.program import (
+    CustomerFacts,
+    Evaluation,
+    EventFacts,
+    OrderFacts,
+    Reward,
+    RuleTrace,
+    Tier,
+    UsageSnapshot,
+)
+from rules import engine
+from rules.compiler import KEY_PREFIX, condition_terms, describe, index_keys, plan_chunks, referenced_keys
+from rules.errors import RuleError, RuleFileErrors
+from rules.facts import event_fact, order_fact, order_keys, utc
+from rules.model import ORDER, FolderSpec, RuleSpec, Settings
+from rules.resolve import (
+    Outcome,
+    apply_discounts,
+    apply_free_shipping,
+    apply_points,
+    apply_suggestions,
+    select,
+)
+
+
+def period_start(period: str, now: datetime) -> datetime | None:
+    """Start of the calendar period (UTC) that contains `now`; None for all_time."""
+    day = utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    return None
+
+
+_MAX_KEYS = 200
+"""Key properties per fact: durable-rules allows 255 properties, the base fact uses ~30."""
+
+
+class _Chunk:
+    def __init__(self, rules: list[tuple[RuleSpec, list[dict]]]) -> None:
+        self.rules = [rule for rule, _ in rules]
+        try:
+            self.ruleset = engine.build([(rule.id, terms) for rule, terms in rules])
+        except Exception as exc:  # noqa: BLE001 - re-raised as the culprit rule's error
+            raise _culprit(rules, exc) from exc
+        # Measured: parsing the per-line objects is over a third of an assertion's cost, and
+        # most rulesets never look at them, so they get the fact without `lines`.
+        self.needs_lines = any('"lines"' in json.dumps(terms) for _, terms in rules)
+
+
+class Program:
+    """One rules version. Immutable once built; safe to share between threads and tasks."""
+
+    def __init__(self, spec: FolderSpec, version: str, sources: dict[str, str]) -> None:
+        self.version = version
+        self.sources = dict(sources)
+        self.settings: Settings = spec.settings
+        self.tiers: tuple[Tier, ...] = tuple(spec.tiers)
+        self.rewards: tuple[Reward, ...] = tuple(spec.rewards)
+        self.rules: tuple[RuleSpec, ...] = tuple(spec.rules)
+        self._rules_by_id = {rule.id: rule for rule in self.rules}
+        self._tiers_by_name = {tier.name: tier for tier in self.tiers}
+        self._rewards_by_id = {reward.id: reward for reward in self.rewards}
+        self._descriptions = {rule.id: describe(rule) for rule in self.rules}
+        # "Did not match" entries are built once (RuleTrace is immutable): per rule, the
+        # reason when it is outside its window, when the cart is anonymous, and otherwise.
+        self._not_met = {
+            rule.id: RuleTrace(rule.id, False, f"conditions not met: {self._descriptions[rule.id]}")
+            for rule in self.rules
+        }
+        self._inactive = {rule.id: RuleTrace(rule.id, False, _inactive_reason(rule)) for rule in self.rules}
+        self._anonymous = RuleTrace("", False, "needs a customer (anonymous cart)")
+        self._conditional = {
+            rule.id for rule in self.rules if rule.needs_customer or rule.active_from or rule.active_until
+        }
+        self._compile()
+
+    def _compile(self) -> None:
+        always: list[tuple[RuleSpec, int]] = []
+        indexed: list[tuple[str, RuleSpec, int]] = []
+        by_event: dict[str, list[tuple[RuleSpec, int]]] = defaultdict(list)
+        terms: dict[str, list[dict]] = {}
+        self._positive_keys: set[str] = set()
+        self._negative_keys: set[str] = set()
+        for rule in self.rules:
+            rule_terms, paths = condition_terms(rule)
+            terms[rule.id] = rule_terms
+            positive, negative = referenced_keys(rule)
+            self._positive_keys |= positive
+            self._negative_keys |= negative
+            keys = index_keys(rule)
+            if rule.on != ORDER:
+                by_event[rule.on].append((rule, paths))
+            elif keys:
+                indexed.append((keys[0], rule, paths))
+            else:
+                always.append((rule, paths))
+
+        def build(plan: list[tuple[RuleSpec, int]]) -> list[_Chunk]:
+            return [_Chunk([(r, terms[r.id]) for r in chunk.rules]) for chunk in plan_chunks(plan)]
+
+        self._order_chunks = build(always)
+        self._event_chunks = {on: build(rules) for on, rules in by_event.items()}
+        # Rules sharing a trigger stay together, so one key reaches few rulesets.
+        indexed.sort(key=lambda item: (item[0], item[1].position))
+        self._indexed_chunks = build([(rule, paths) for _, rule, paths in indexed])
+        self._index: dict[str, list[int]] = defaultdict(list)
+        for number, chunk in enumerate(self._indexed_chunks):
+            for rule in chunk.rules:
+                for key in index_keys(rule):
+                    if not self._index[key] or self._index[key][-1] != number:
+                        self._index[key].append(number)
+        self._index = dict(self._index)
+        self._always_rules = [rule for chunk in self._order_chunks for rule in chunk.rules]
+        self._key_rules: dict[str, list[RuleSpec]] = defaultdict(list)
+        for chunk in self._indexed_chunks:
+            for rule in chunk.rules:
+                for key in index_keys(rule):
+                    self._key_rules[key].append(rule)
+        self._key_rules = dict(self._key_rules)
+
+    # --- the interface the service layer uses ---
+
+    @property
+    def ruleset_count(self) -> int:
+        """durable-rules rulesets this version compiled to."""
+        events = sum(len(chunks) for chunks in self._event_chunks.values())
+        return len(self._order_chunks) + len(self._indexed_chunks) + events
+
+    def rule(self, rule_id: str) -> RuleSpec:
+        return self._rules_by_id[rule_id]
+
+    def limited_rules(self, now: datetime) -> dict[str, datetime | None]:
+        """Rules with a per-customer limit or a budget -> start of their current limit period.
+
+        Budgets always count over the rule's whole life (`UsageSnapshot.program_points`).
+        """
+        return {
+            rule.id: period_start(rule.limit_period, now) if rule.limit_per_customer else None
+            for rule in self.rules
+            if rule.is_limited
+        }
+
+    def reward(self, reward_id: str) -> Reward | None:
+        return self._rewards_by_id.get(reward_id)
+
+    def why_not_redeemable(
+        self, reward_id: str, customer: CustomerFacts, order_subtotal: Decimal | None = None, uses: int = 0
+    ) -> str | None:
+        """None when the customer may redeem the reward now, else the reason (catalogue rules
+        only: the points balance is the ledger's business). `uses`: redemptions of it in the
+        reward's current limit period (`period_start(reward.limit_period, now)`)."""
+        reward = self._rewards_by_id.get(reward_id)
+        if reward is None:
+            return f"unknown reward '{reward_id}'"
+        if reward.tiers and customer.tier not in reward.tiers:
+            return f"only for tiers {', '.join(reward.tiers)}"
+        if reward.min_order is not None and (order_subtotal is None or order_subtotal < reward.min_order):
+            return f"needs an order of at least {reward.min_order}"
+        if reward.limit_per_customer is not None and uses >= reward.limit_per_customer:
+            period = "" if reward.limit_period == "all_time" else f" per {reward.limit_period}"
+            return f"limit reached: {uses} of {reward.limit_per_customer}{period}"
+        return None
+
+    def tier_for(self, lifetime_points: int, lifetime_spend: Decimal) -> Tier | None:
+        """The highest tier whose threshold the qualifying amount reaches (basis per tier)."""
+        best = None
+        for tier in self.tiers:
+            amount = lifetime_points if tier.basis == "points" else lifetime_spend
+            if amount >= tier.threshold:
+                best = tier
+        return best
+
+    def evaluate_order(
+        self,
+        customer: CustomerFacts | None,
+        order: OrderFacts,
+        now: datetime,
+        usage: UsageSnapshot | None = None,
+    ) -> Evaluation:
+        now = utc(now)
+        keys = order_keys(order)
+        chunks = list(self._order_chunks)
+        for number in self._chunks_for(keys):
+            chunks.append(self._indexed_chunks[number])
+        matched = self._match(chunks, order_fact(customer, order, now), self._key_batches(keys))
+        out = Outcome()
+        chosen = select(matched, customer, usage, out)
+        tier = self._tiers_by_name.get(customer.tier) if customer and customer.tier else None
+        subtotal = order.subtotal
+        apply_points(chosen, subtotal, tier, self.settings, usage, out)
+        apply_discounts(chosen, subtotal, self.settings, out)
+        apply_free_shipping(chosen, subtotal, tier, out)
+        apply_suggestions(chosen, {line.sku for line in order.lines}, out)
+        return self._evaluation(out, self._considered(keys), customer, now)
+
+    def evaluate_event(
+        self,
+        customer: CustomerFacts,
+        event: EventFacts,
+        now: datetime,
+        usage: UsageSnapshot | None = None,
+    ) -> Evaluation:
+        now = utc(now)
+        chunks = self._event_chunks.get(event.type, [])
+        matched = self._match(chunks, event_fact(customer, event, now))
+        out = Outcome()
+        chosen = select(matched, customer, usage, out)
+        tier = self._tiers_by_name.get(customer.tier) if customer.tier else None
+        apply_points(chosen, None, tier, self.settings, usage, out)
+        considered = [rule for chunk in chunks for rule in chunk.rules]
+        return self._evaluation(out, considered, customer, now)
+
+    # --- internals ---
+
+    def _chunks_for(self, keys: set[str]) -> list[int]:
+        numbers: set[int] = set()
+        index = self._index
+        for key in keys:
+            numbers.update(index.get(key, ()))
+        return sorted(numbers)
+
+    def _key_batches(self, keys: set[str]) -> list[dict[str, int]]:
+        """The cart's key properties that some rule tests, in facts small enough for
+        durable-rules (at most 255 properties per object, error 302).
+
+        A huge cart is split: each batch carries every no_line key (a rule must see all of
+        them) and a share of the any_line keys; a rule tests at most one any_line key, so the
+        union of the batches' matches is exactly the matches of the whole cart.
+        """
+        positive = sorted(f"{KEY_PREFIX}{k}" for k in keys if f"{KEY_PREFIX}{k}" in self._positive_keys)
+        negative = {f"{KEY_PREFIX}{k}": 1 for k in keys if f"{KEY_PREFIX}{k}" in self._negative_keys}
+        room = _MAX_KEYS - len(negative)
+        if room <= 0:
+            raise ValueError(f"cart too large: {len(negative)} distinct skus/categories/tags tested by no_line")
+        if len(positive) <= room:
+            return [{**negative, **dict.fromkeys(positive, 1)}]
+        return [{**negative, **dict.fromkeys(positive[i : i + room], 1)} for i in range(0, len(positive), room)]
+
+    def _considered(self, keys: set[str]) -> list[RuleSpec]:
+        """Rules the trace reports: every unindexed order rule, and the indexed rules whose
+        sku, category or tag is in the cart (not their ruleset neighbours)."""
+        found: dict[str, RuleSpec] = {}
+        for key in keys:
+            for rule in self._key_rules.get(key, ()):
+                found.setdefault(rule.id, rule)
+        return self._always_rules + sorted(found.values(), key=lambda rule: rule.position)
+
+    def _match(self, chunks: list[_Chunk], fact: dict, batches: list[dict[str, int]] | None = None) -> list[RuleSpec]:
+        matched: dict[str, RuleSpec] = {}
+        if not chunks:
+            return []
+        slim = {name: value for name, value in fact.items() if name != "lines"}
+        texts = [engine.fact_json({**fact, **batch}) for batch in batches or [{}]]
+        slim_texts = [engine.fact_json({**slim, **batch}) for batch in batches or [{}]]
+        by_id = self._rules_by_id
+        with engine.LOCK:
+            for chunk in chunks:
+                for text in texts if chunk.needs_lines else slim_texts:
+                    for rule_id in chunk.ruleset.matches(text):
+                        matched.setdefault(rule_id, by_id[rule_id])
+        return list(matched.values())
+
+    def _evaluation(
+        self, out: Outcome, considered: list[RuleSpec], customer: CustomerFacts | None, now: datetime
+    ) -> Evaluation:
+        trace: list[RuleTrace] = []
+        noted, not_met, conditional = out.trace, self._not_met, self._conditional
+        for rule in considered:
+            rule_id = rule.id
+            entry = noted.get(rule_id)
+            if entry is None:
+                entry = not_met[rule_id]
+                if rule_id in conditional:
+                    if not rule.active_at(now):
+                        entry = self._inactive[rule_id]
+                    elif rule.needs_customer and customer is None:
+                        entry = RuleTrace(rule_id, False, self._anonymous.reason)
+            trace.append(entry)
+        return Evaluation(
+            rules_version=self.version,
+            awards=tuple(out.awards),
+            suggestions=tuple(out.suggestions),
+            free_shipping=out.free_shipping,
+            discounts=tuple(out.discounts),
+            trace=tuple(trace),
+        )
+
+    def __repr__(self) -> str:
+        return f"Program(version={self.version!r}, rules={len(self.rules)}, tiers={len(self.tiers)})"
+
+
+def _inactive_reason(rule: RuleSpec) -> str:
+    start = rule.active_from.isoformat() if rule.active_from else "always"
+    end = rule.active_until.isoformat() if rule.active_until else "open-ended"
+    return f"not active now (active from {start} until {end})"
+
+
+def _culprit(rules: list[tuple[RuleSpec, list[dict]]], exc: Exception) -> RuleFileErrors:
+    """durable-rules refused a ruleset: find the rule it refuses alone, and point at it."""
+    for rule, terms in rules:
+        try:
+            engine.build([(rule.id, terms)])
+        except Exception as alone:  # noqa: BLE001 - this is the answer
+            message = f"rule '{rule.id}': durable-rules cannot compile it ({alone})"
+            return RuleFileErrors([RuleError(rule.file, rule.line, rule.col, message, rule.id)])
+    first = rules[0][0]
+    message = f"durable-rules cannot compile the rules from '{first.id}' on together ({exc})"
+    return RuleFileErrors([RuleError(first.file, first.line, first.col, message, first.id)])

@@ -1,0 +1,205 @@
+"""From the rules durable-rules matched to effects: priority, exclusivity, limits, budgets,
+multipliers, the discount cap and free-shipping thresholds.
+
+Order is deterministic: higher `priority` first, then the rule's position in the folder
+(files sorted by path, rules in file order). Within a `group` (by default the effect kind:
+points, discount, free_shipping, suggest) an exclusive rule applies alone: it is skipped when
+a rule ahead of it in the group already applies, and it shuts out every rule after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from domain.program import (
+    CustomerFacts,
+    Discount,
+    FreeShipping,
+    PointsAward,
+    RuleTrace,
+    Suggestion,
+    Tier,
+    UsageSnapshot,
+)
+from rules.model import RuleSpec, Settings
+
+CENT = Decimal("0.01")
+_NO_USAGE = UsageSnapshot()
+
+
+def floor_points(value: Decimal) -> int:
+    """Points are whole: every award rounds down (0.99 points is 0)."""
+    return int(value.to_integral_value(ROUND_DOWN))
+
+
+@dataclass
+class Outcome:
+    awards: list[PointsAward] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
+    discounts: list[Discount] = field(default_factory=list)
+    free_shipping: FreeShipping | None = None
+    trace: dict[str, RuleTrace] = field(default_factory=dict)
+
+    def note(self, rule: RuleSpec, applied: bool, reason: str) -> None:
+        self.trace[rule.id] = RuleTrace(rule.id, applied, reason)
+
+
+def select(
+    matched: Iterable[RuleSpec], customer: CustomerFacts | None, usage: UsageSnapshot | None, out: Outcome
+) -> list[RuleSpec]:
+    """Matched rules that survive limits, budgets and exclusivity, in application order."""
+    usage = usage or _NO_USAGE
+    taken: dict[str, RuleSpec] = {}
+    exclusive_in: dict[str, RuleSpec] = {}
+    chosen: list[RuleSpec] = []
+    for rule in sorted(matched, key=lambda r: (-r.priority, r.position)):
+        if rule.limit_per_customer is not None and customer is not None:
+            used = usage.customer_uses.get(rule.id, 0)
+            if used >= rule.limit_per_customer:
+                period = "" if rule.limit_period == "all_time" else f" per {rule.limit_period}"
+                out.note(rule, False, f"limit reached: used {used} of {rule.limit_per_customer}{period}")
+                continue
+        if rule.budget_points is not None and usage.program_points.get(rule.id, 0) >= rule.budget_points:
+            out.note(rule, False, f"budget exhausted: {rule.budget_points} points already awarded")
+            continue
+        if rule.group in exclusive_in:
+            winner = exclusive_in[rule.group]
+            out.note(rule, False, f"excluded by exclusive rule '{winner.id}' (priority {winner.priority})")
+            continue
+        if rule.exclusive and rule.group in taken:
+            first = taken[rule.group]
+            out.note(rule, False, f"exclusive, but rule '{first.id}' (priority {first.priority}) applies before it")
+            continue
+        taken.setdefault(rule.group, rule)
+        if rule.exclusive:
+            exclusive_in[rule.group] = rule
+        chosen.append(rule)
+    return chosen
+
+
+def _budget(rule: RuleSpec, points: int, usage: UsageSnapshot) -> tuple[int, str]:
+    if rule.budget_points is None:
+        return points, ""
+    left = rule.budget_points - usage.program_points.get(rule.id, 0)
+    return (left, f" (capped: {left} points left in the budget)") if points > left else (points, "")
+
+
+def apply_points(
+    chosen: list[RuleSpec],
+    subtotal: Decimal | None,
+    tier: Tier | None,
+    settings: Settings,
+    usage: UsageSnapshot | None,
+    out: Outcome,
+) -> None:
+    usage = usage or _NO_USAGE
+    spend_points = 0
+    later: list[RuleSpec] = []
+    for rule in chosen:
+        effect = rule.points
+        if effect is None:
+            continue
+        if effect.multiply is not None:
+            later.append(rule)
+            continue
+        if effect.per_unit is not None:
+            raw = floor_points((subtotal or Decimal(0)) * effect.per_unit)
+            why = f"{effect.per_unit} per unit of subtotal {subtotal}"
+        else:
+            raw, why = effect.fixed or 0, "fixed bonus"
+        points, capped = _budget(rule, raw, usage)
+        if effect.per_unit is not None:
+            spend_points += points
+        _award(rule, points, why + capped, settings, out)
+    for rule in later:
+        factor = rule.points.multiply
+        if factor == "tier":
+            if tier is None:
+                out.note(rule, False, "the customer has no tier")
+                continue
+            factor, why = tier.multiplier, f"tier {tier.name} x{tier.multiplier}"
+        else:
+            why = f"x{factor}"
+        raw = floor_points(Decimal(spend_points) * (factor - 1))
+        points, capped = _budget(rule, raw, usage)
+        _award(rule, points, f"{why} on {spend_points} spend points{capped}", settings, out)
+
+
+def _award(rule: RuleSpec, points: int, why: str, settings: Settings, out: Outcome) -> None:
+    if points <= 0:
+        out.note(rule, False, f"earns 0 points ({why})")
+        return
+    effect = rule.points
+    pending = effect.pending_days if effect.pending_days is not None else settings.pending_days
+    expires = effect.expires_in_days if effect.expires_in_days is not None else settings.expires_in_days
+    out.awards.append(PointsAward(rule.id, points, rule.description or why, pending, expires))
+    out.note(rule, True, f"{points} points: {why}")
+
+
+def apply_discounts(chosen: list[RuleSpec], subtotal: Decimal, settings: Settings, out: Outcome) -> None:
+    """Stacked discounts never exceed the subtotal nor the program's per-order cap."""
+    cap = subtotal
+    if settings.max_discount_percent is not None:
+        cap = min(cap, (subtotal * settings.max_discount_percent / 100).quantize(CENT, ROUND_DOWN))
+    if settings.max_discount_amount is not None:
+        cap = min(cap, settings.max_discount_amount)
+    total = Decimal(0)
+    for rule in chosen:
+        effect = rule.discount
+        if effect is None:
+            continue
+        if effect.amount is not None:
+            raw = effect.amount
+        else:
+            raw = subtotal * effect.percent / 100
+            if effect.max is not None:
+                raw = min(raw, effect.max)
+        raw = raw.quantize(CENT, ROUND_DOWN)
+        amount = min(raw, cap - total)
+        if amount <= 0:
+            out.note(rule, False, f"per-order discount cap {cap} already reached")
+            continue
+        total += amount
+        assert total <= cap <= subtotal, "stacked discounts exceed the cap"
+        capped = f" (capped from {raw} by the per-order cap {cap})" if amount < raw else ""
+        out.discounts.append(Discount(rule.id, amount, rule.description or f"{amount} off{capped}"))
+        out.note(rule, True, f"{amount} off{capped}")
+
+
+def apply_free_shipping(chosen: list[RuleSpec], subtotal: Decimal, tier: Tier | None, out: Outcome) -> None:
+    """The lowest threshold on offer wins; `remaining` says how far the cart is from it."""
+    offers: list[tuple[Decimal, str | None, RuleSpec | None]] = [
+        (r.free_shipping_threshold, r.id, r) for r in chosen if r.free_shipping_threshold is not None
+    ]
+    if tier is not None and tier.free_shipping_threshold is not None:
+        offers.append((tier.free_shipping_threshold, f"tier:{tier.name}", None))
+    if not offers:
+        return
+    best = min(offers, key=lambda o: o[0])
+    threshold, rule_id, rule = best
+    eligible = subtotal >= threshold
+    out.free_shipping = FreeShipping(eligible, max(Decimal(0), threshold - subtotal), threshold, rule_id)
+    for other_threshold, _, other in offers:
+        if other is None:
+            continue
+        if other is rule:
+            reason = f"free shipping from {threshold}" + ("" if eligible else f", {threshold - subtotal} to go")
+            out.note(other, eligible, reason)
+        else:
+            out.note(other, False, f"a lower threshold applies: {threshold} ({rule_id}) vs {other_threshold}")
+
+
+def apply_suggestions(chosen: list[RuleSpec], in_cart: set[str], out: Outcome) -> None:
+    seen = set(in_cart)
+    for rule in chosen:
+        new = [sku for sku in rule.suggest if sku not in seen]
+        if not rule.suggest:
+            continue
+        if not new:
+            out.note(rule, False, "suggested skus already in the cart or suggested")
+            continue
+        seen.update(new)
+        out.suggestions.extend(Suggestion(sku, rule.id, rule.description) for sku in new)
+        out.note(rule, True, f"suggests {', '.join(new)}")

@@ -1,0 +1,112 @@
+import json
+import threading
+
+import pytest
+import yaml
+from rules_testkit import NOW, customer, order, points_by_rule, program_of
+
+from domain.program import EventFacts
+from rules import DEMO_RULES_DIR
+from rules.engine import EngineError
+from rules.fastschema import compile_schema
+from rules.schema_check import _schema, validator
+
+
+def test_a_cart_too_big_for_one_fact_is_split_and_still_matches_exactly():
+    lines = ["rules:"]
+    for i in range(300):
+        rule = {
+            "id": f"r{i}",
+            "when": {"cart": {"any_line": {"sku": f"A{i}"}, "no_line": {"sku": "STOP"}}},
+            "then": {"points": {"fixed": 1}},
+        }
+        lines.append("  - " + json.dumps(rule))
+    program = program_of("\n".join(lines) + "\n")
+    big = order(*[(f"A{i}", 1) for i in range(300)])
+    assert program.evaluate_order(customer(), big, NOW).points == 300
+    stopped = order(*[(f"A{i}", 1) for i in range(300)], ("STOP", 1))
+    assert program.evaluate_order(customer(), stopped, NOW).points == 0
+
+
+def test_a_rule_matching_through_several_alternatives_applies_once():
+    program = program_of("rules:\n  - {id: r, when: {cart: {any_line: {sku: [A, B]}}}, then: {points: {fixed: 5}}}\n")
+    assert points_by_rule(program.evaluate_order(customer(), order(("A", 1), ("B", 1)), NOW)) == {"r": 5}
+
+
+def test_an_engine_failure_raises_instead_of_passing_silently():
+    program = program_of("rules:\n  - {id: r, on: custom.big, then: {points: {fixed: 5}}}\n")
+    attributes = {f"a{i}": i for i in range(300)}  # past durable-rules' 255 properties per fact
+    with pytest.raises(EngineError):
+        program.evaluate_event(customer(), EventFacts("custom.big", attributes), NOW)
+    assert program.evaluate_event(customer(), EventFacts("custom.big"), NOW).points == 5
+
+
+def test_evaluations_from_many_threads_agree():
+    program = program_of("""
+        rules:
+          - {id: base, then: {points: {per_unit: 1}}}
+          - {id: crib, when: {cart: {any_line: {category: cribs}}}, then: {suggest: [MATT]}}
+    """)
+    cart = order(("C", 42, {"category": "cribs"}))
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(200):
+                evaluation = program.evaluate_order(customer(), cart, NOW)
+                results.append((evaluation.points, tuple(s.sku for s in evaluation.suggestions)))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and set(results) == {(42, ("MATT",))} and len(results) == 1600
+
+
+def _documents():
+    for path in sorted(DEMO_RULES_DIR.glob("*.yaml")):
+        yield yaml.safe_load(path.read_text())
+    bad = [
+        {"rules": [{"id": "x"}]},
+        {"rules": [{"id": "X!", "then": {"points": {"fixed": 1}}}]},
+        {"rules": [{"id": "x", "then": {"points": {"fixed": 1}, "suggest": ["a"]}}]},
+        {"rules": [{"id": "x", "then": {"points": {"fixed": True}}}]},
+        {"rules": [{"id": "x", "when": {"order": {"subtotal": {"gte": "5"}}}, "then": {"suggest": ["a"]}}]},
+        {"rules": [{"id": "x", "when": {"event": {"Bad": 1}}, "then": {"suggest": ["a"]}}]},
+        {"rules": [{"id": "x", "stacking": "maybe", "then": {"suggest": ["a"]}}]},
+        {"tiers": [{"name": "G", "threshold": -1}]},
+        {"rewards": [{"id": "r", "name": "R", "kind": "cash", "points_cost": 1}]},
+        {"program": {"currency": "eur"}},
+        {"unknown": 1},
+        [],
+    ]
+    yield from bad
+
+
+@pytest.mark.parametrize("document", list(_documents()))
+def test_the_fast_schema_gate_agrees_with_jsonschema(document):
+    fast = compile_schema(_schema("rules"))
+    assert fast(document) == validator("rules").is_valid(document)
+
+
+def test_a_rule_durable_rules_refuses_is_an_error_at_that_rule(monkeypatch):
+    from rules import RuleFileErrors, engine
+
+    real_build = engine.build
+
+    def picky_build(rules):
+        if any(rule_id == "refused" for rule_id, _ in rules):
+            raise engine.EngineError("Could not create ruleset, error code: 102")
+        return real_build(rules)
+
+    monkeypatch.setattr(engine, "build", picky_build)
+    with pytest.raises(RuleFileErrors) as caught:
+        program_of(
+            "rules:\n  - {id: fine, then: {points: {fixed: 1}}}\n  - {id: refused, then: {points: {fixed: 1}}}\n"
+        )
+    assert [str(e) for e in caught.value.errors] == [
+        "f0.yaml:3:5: rule 'refused': durable-rules cannot compile it (Could not create ruleset, error code: 102)"
+    ]

@@ -1,0 +1,134 @@
+import asyncio
+import io
+import shutil
+import textwrap
+
+import pytest
+
+from rules import DEMO_RULES_DIR, RuleFileErrors, RulesRegistry, load_program, load_program_from_sources, run_scenarios
+
+GOOD = "rules:\n  - {id: base, then: {points: {per_unit: 1}}}\n"
+BETTER = "rules:\n  - {id: base, then: {points: {per_unit: 2}}}\n"
+BAD = "rules:\n  - {id: base, then: {points: {per_unit: lots}}}\n"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "earning.yaml").write_text(GOOD)
+    return tmp_path
+
+
+def test_the_registry_activates_a_valid_edit_and_calls_the_hook(folder):
+    activated = []
+    registry = RulesRegistry(folder, on_activate=activated.append)
+    first = registry.program.version
+    (folder / "earning.yaml").write_text(BETTER)
+    version, errors = registry.reload()
+    assert errors == [] and version != first and registry.program.version == version
+    assert [p.version for p in activated] == [first, version]
+
+
+def test_the_registry_keeps_the_old_version_on_a_bad_edit(folder):
+    registry = RulesRegistry(folder)
+    before = registry.program
+    (folder / "earning.yaml").write_text(BAD)
+    version, errors = registry.reload()
+    assert version == before.version and registry.program is before
+    assert [str(e) for e in errors] == [
+        "earning.yaml:2:42: rule 'base', then.points.per_unit: expected a number, got 'lots'"
+    ]
+    assert errors[0].rule_id == "base"
+
+
+def test_an_unchanged_folder_keeps_the_same_program(folder):
+    registry = RulesRegistry(folder)
+    before = registry.program
+    assert registry.reload() == (before.version, []) and registry.program is before
+
+
+def test_a_registry_on_an_invalid_folder_refuses_to_start(folder):
+    (folder / "earning.yaml").write_text(BAD)
+    with pytest.raises(RuleFileErrors):
+        RulesRegistry(folder)
+
+
+def test_a_past_version_reloads_from_its_stored_sources_with_the_same_hash():
+    program = load_program(DEMO_RULES_DIR)
+    again = load_program_from_sources(dict(program.sources))
+    assert again.version == program.version and len(again.rules) == len(program.rules)
+    assert not any(path.startswith("scenarios/") for path in program.sources)
+
+
+async def test_watch_reloads_after_an_edit_and_awaits_an_async_hook(folder):
+    seen = asyncio.Queue()
+
+    async def hook(program):
+        await seen.put(program.version)
+
+    registry = RulesRegistry(folder, on_activate=hook, debounce_ms=50)
+    first = await asyncio.wait_for(seen.get(), 1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(registry.watch(stop_event=stop))
+    await asyncio.sleep(0.3)
+    (folder / "earning.yaml").write_text(BETTER)
+    second = await asyncio.wait_for(seen.get(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert second != first and registry.program.version == second
+
+
+def test_the_demo_scenarios_pass():
+    out = io.StringIO()
+    assert run_scenarios(DEMO_RULES_DIR, out) == 0, out.getvalue()
+
+
+def test_a_failing_scenario_reports_a_clear_diff(tmp_path):
+    shutil.copytree(DEMO_RULES_DIR, tmp_path / "rules", ignore=shutil.ignore_patterns("scenarios"))
+    (tmp_path / "rules" / "scenarios").mkdir()
+    (tmp_path / "rules" / "scenarios" / "s.yaml").write_text(
+        textwrap.dedent("""
+        scenarios:
+          - name: Gold earns double
+            now: 2025-03-04T10:00:00Z
+            customer: {id: c, tier: Gold, order_count: 3, last_order_at: 2025-03-01}
+            order: {lines: [{sku: A, unit_price: 100}]}
+            expect:
+              points: {base-earn: 100, tier-multiplier: 100}
+    """)
+    )
+    out = io.StringIO()
+    assert run_scenarios(tmp_path / "rules", out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "FAIL scenarios/s.yaml:3 Gold earns double"
+    assert (
+        lines[1]
+        == "    points.tier-multiplier: expected 100, got 50 (applied: 50 points: tier Gold x1.5 on 100 spend points)"
+    )
+    assert lines[-1].startswith("0 passed, 1 failed")
+
+
+def test_check_also_validates_scenario_files(tmp_path):
+    from rules import check_folder
+
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "s.yaml").write_text(
+        "scenarios:\n  - name: x\n    now: 2025-01-01\n    expect: {pointz: 1}\n"
+    )
+    out = io.StringIO()
+    assert check_folder(tmp_path, out) == 1
+    assert out.getvalue().splitlines()[0].startswith("scenarios/s.yaml:4:14: ")
+
+
+def test_a_reward_says_why_it_cannot_be_redeemed():
+    from decimal import Decimal
+
+    from domain.program import CustomerFacts
+
+    program = load_program(DEMO_RULES_DIR)
+    bronze, gold = CustomerFacts("c", tier="Bronze"), CustomerFacts("c", tier="Gold")
+    assert program.why_not_redeemable("free-tote", bronze) == "only for tiers Silver, Gold"
+    assert program.why_not_redeemable("free-tote", gold) is None
+    assert program.why_not_redeemable("five-off", gold, Decimal("19.99")) == "needs an order of at least 20"
+    assert program.why_not_redeemable("ten-percent", gold, Decimal(50), uses=1) == "limit reached: 1 of 1 per month"
+    assert program.why_not_redeemable("gold-gift", bronze) == "only for tiers Gold"

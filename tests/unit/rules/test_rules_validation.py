@@ -1,0 +1,213 @@
+import io
+import textwrap
+
+from rules_testkit import TIERS, errors_of
+
+from rules import check_folder
+
+
+def test_an_unknown_tier_is_an_error_at_its_line():
+    errors = errors_of(
+        **{
+            "tiers.yaml": TIERS,
+            "promo.yaml": """
+        rules:
+          - id: platinum-bonus
+            when: {customer: {tier: Platinum}}
+            then: {points: {fixed: 5}}
+    """,
+        }
+    )
+    assert errors == ["promo.yaml:4:29: rule 'platinum-bonus': unknown tier 'Platinum' (tiers: Bronze, Gold, Silver)"]
+
+
+def test_an_unknown_tier_in_a_list_points_at_the_list_item():
+    errors = errors_of(
+        **{
+            "tiers.yaml": TIERS,
+            "promo.yaml": """
+        rules:
+          - id: p
+            when:
+              customer:
+                tier: [Gold, Platnum]
+            then: {points: {fixed: 5}}
+    """,
+        }
+    )
+    assert errors == ["promo.yaml:6:22: rule 'p': unknown tier 'Platnum' (tiers: Bronze, Gold, Silver)"]
+
+
+def test_an_unknown_key_is_an_error_at_the_key_naming_the_rule():
+    (error,) = errors_of(
+        **{
+            "x.yaml": """
+        rules:
+          - id: crib
+            when: {cart: {any_line: {catgory: cribs}}}
+            then: {suggest: [M]}
+    """
+        }
+    )
+    assert error.startswith("x.yaml:4:30: rule 'crib', when.cart.any_line: unknown key 'catgory'")
+
+
+def test_a_wrong_type_is_an_error_at_the_value():
+    (error,) = errors_of(
+        **{
+            "x.yaml": """
+        rules:
+          - id: r
+            priority: high
+            then: {points: {fixed: 1}}
+    """
+        }
+    )
+    assert error == "x.yaml:4:15: rule 'r', priority: expected an integer, got 'high'"
+
+
+def test_a_window_ending_before_it_starts_is_an_error_at_until():
+    (error,) = errors_of(
+        **{
+            "x.yaml": """
+        rules:
+          - id: r
+            active: {from: 2025-06-01, until: 2025-05-31}
+            then: {points: {fixed: 1}}
+    """
+        }
+    )
+    assert error == "x.yaml:4:39: rule 'r': the window ends (2025-05-31) before it starts (2025-06-01)"
+
+
+def test_an_impossible_date_is_an_error():
+    (error,) = errors_of(
+        **{
+            "x.yaml": """
+        rules:
+          - id: r
+            active: {from: 2025-02-30}
+            then: {points: {fixed: 1}}
+    """
+        }
+    )
+    assert error == "x.yaml:4:20: rule 'r': '2025-02-30' is not a real date"
+
+
+def test_a_duplicate_rule_id_is_an_error_at_the_second_one_even_across_files():
+    errors = errors_of(
+        **{
+            "a.yaml": "rules:\n  - id: same\n    then: {points: {fixed: 1}}\n",
+            "b.yaml": (
+                "rules:\n  - {id: other, then: {points: {fixed: 1}}}\n  - id: same\n    then: {points: {fixed: 2}}\n"
+            ),
+        }
+    )
+    assert errors == ["b.yaml:3:9: rule 'same' is defined twice (also in a.yaml)"]
+
+
+def test_an_unknown_reward_in_tier_benefits_is_an_error():
+    errors = errors_of(
+        **{
+            "x.yaml": """
+        tiers:
+          - name: Gold
+            threshold: 10
+            benefits: {rewards: [gift]}
+    """
+        }
+    )
+    assert errors == ["x.yaml:5:26: tier 'Gold': unknown reward 'gift'"]
+
+
+def test_a_duplicate_yaml_key_is_an_error():
+    errors = errors_of(**{"x.yaml": "rules:\n  - id: r\n    id: s\n    then: {points: {fixed: 1}}\n"})
+    assert errors == ["x.yaml:3:5: duplicate key 'id'"]
+
+
+def test_a_yaml_syntax_error_points_at_the_problem():
+    (error,) = errors_of(**{"x.yaml": "rules:\n  - id: r\n   then: [\n"})
+    assert error.startswith("x.yaml:") and "YAML syntax" in error
+
+
+def test_python_tags_are_refused_and_never_executed():
+    errors = errors_of(
+        **{"x.yaml": "rules:\n  - id: !!python/object/apply:os.system [echo hi]\n    then: {points: {fixed: 1}}\n"}
+    )
+    tag = "tag:yaml.org,2002:python/object/apply:os.system"
+    assert f"x.yaml:2:9: unsupported YAML tag {tag}: rule files are plain data" in errors
+
+
+def test_an_effect_that_cannot_work_on_an_event_is_an_error():
+    (error,) = errors_of(
+        **{
+            "x.yaml": """
+        rules:
+          - id: r
+            on: review.published
+            then: {points: {per_unit: 1}}
+    """
+        }
+    )
+    assert error == "x.yaml:5:21: rule 'r': per_unit points only apply to orders; use fixed"
+
+
+def test_two_effects_in_one_rule_are_an_error():
+    (error,) = errors_of(
+        **{
+            "x.yaml": """
+        rules:
+          - id: r
+            then: {points: {fixed: 1}, suggest: [A]}
+    """
+        }
+    )
+    assert error == "x.yaml:4:11: rule 'r', then: give exactly one effect: points, discount, free_shipping or suggest"
+
+
+def test_a_tier_multiplier_without_a_rule_applying_it_is_an_error():
+    errors = errors_of(**{"x.yaml": "tiers:\n  - name: Gold\n    threshold: 1\n    benefits: {multiplier: 2}\n"})
+    assert errors == [
+        "x.yaml:4:28: tier 'Gold' has multiplier 2 but no rule applies tier multipliers; "
+        "add a rule with then: {points: {multiply: tier}}"
+    ]
+
+
+def test_check_prints_every_error_and_returns_one(tmp_path):
+    (tmp_path / "a.yaml").write_text(
+        textwrap.dedent("""
+        rules:
+          - id: r
+            priority: high
+            when: {customer: {tier: Nope}}
+            then: {points: {fixed: 1}}
+    """)
+    )
+    out = io.StringIO()
+    assert check_folder(tmp_path, out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("a.yaml:4:15: rule 'r', priority")
+    assert lines[1].startswith("a.yaml:5:29: rule 'r': unknown tier 'Nope'")
+    assert lines[-1] == "2 error(s)"
+
+
+def test_check_passes_the_demo_folder():
+    from rules import DEMO_RULES_DIR
+
+    out = io.StringIO()
+    assert check_folder(DEMO_RULES_DIR, out) == 0, out.getvalue()
+
+
+def test_whole_numbers_written_with_a_decimal_point_stay_whole_points():
+    from rules_testkit import NOW, customer, order, program_of
+
+    program = program_of("rules:\n  - {id: r, then: {points: {fixed: 5.0}}}\n")
+    (award,) = program.evaluate_order(customer(), order(("A", 1)), NOW).awards
+    assert award.points == 5 and isinstance(award.points, int)
+
+
+def test_a_file_that_is_not_utf8_is_an_error(tmp_path):
+    (tmp_path / "a.yaml").write_bytes(b"rules: \xff\xfe\n")
+    out = io.StringIO()
+    assert check_folder(tmp_path, out) == 1
+    assert out.getvalue().startswith("a.yaml:1:1: not UTF-8 text")
