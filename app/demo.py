@@ -49,7 +49,10 @@ async def load_demo(settings: Settings) -> int:
         token = services.tokens.issue("cust-ada")
         ada = await customers.get_customer("cust-ada")
     print(f"Demo loaded into {settings.database_url.split('@')[-1]} with rules version {services.program.version}.")
-    print(f"  customer cust-ada has {ada.balance.available} points, tier {ada.tier}")
+    print(
+        f"  customer cust-ada: {ada.balance.available} points available,"
+        f" {ada.balance.pending} pending (the return window), tier {ada.tier}"
+    )
     print(f"Admin API key (shown once):  {key}")
     print(f"Customer token for cust-ada: {token.token}")
     return 0
