@@ -4,6 +4,7 @@ server on it, driven over HTTP as clients drive it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -91,10 +92,9 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-async def server(database_url: str) -> AsyncIterator[Server]:
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[Server]:
     """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
-    settings = make_settings(database_url)
     config = uvicorn.Config(
         create_app(settings, watch_rules=False),
         host="127.0.0.1",
@@ -109,10 +109,16 @@ async def server(database_url: str) -> AsyncIterator[Server]:
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield Server(f"http://127.0.0.1:{config.port}", database_url, settings)
+        yield Server(f"http://127.0.0.1:{config.port}", settings.database_url, settings)
     finally:
         uv.should_exit = True
         await task
+
+
+@pytest.fixture(scope="session")
+async def server(database_url: str) -> AsyncIterator[Server]:
+    async with running_server(make_settings(database_url)) as running:
+        yield running
 
 
 @pytest.fixture

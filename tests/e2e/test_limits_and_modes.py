@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import uvicorn
-
-from api.app import create_app
-from tests.conftest import BOOTSTRAP_KEY, free_port, make_settings
+from tests.conftest import make_settings, running_server
 from tests.graphql_client import gql_raw
 
 
@@ -25,23 +20,10 @@ async def test_too_many_tokens_are_refused(admin):
 
 async def test_production_turns_off_graphiql_introspection_and_suggestions(server):
     settings = make_settings(server.database_url, LOYALTY_ENV="production")
-    config = uvicorn.Config(create_app(settings, watch_rules=False), port=free_port(), log_level="warning")
-    prod = uvicorn.Server(config)
-    task = asyncio.create_task(prod.serve())
-    while not prod.started:
-        await asyncio.sleep(0.02)
-    try:
-        import httpx
-
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{config.port}", headers={"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
-        ) as client:
-            page = await client.get("/graphql", headers={"Accept": "text/html"})
-            introspection = (await gql_raw(client, "{ __schema { types { name } } }")).json()
-            typo = (await gql_raw(client, '{ custmer(externalId: "x") { email } }')).json()
-    finally:
-        prod.should_exit = True
-        await task
+    async with running_server(settings) as prod, prod.client() as client:
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        introspection = (await gql_raw(client, "{ __schema { types { name } } }")).json()
+        typo = (await gql_raw(client, '{ custmer(externalId: "x") { email } }')).json()
     assert page.status_code != 200 or "graphiql" not in page.text.lower()
     assert "introspection" in introspection["errors"][0]["message"].lower()
     assert "Did you mean" not in typo["errors"][0]["message"]

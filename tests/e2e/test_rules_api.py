@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from api.app import create_app
 from app.credentials import create_api_key
 from persistence import repositories as repo
-from tests.conftest import TEST_RULES_DIR, Server, free_port, make_settings, unique
+from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
 
 RELOAD = """
@@ -45,18 +42,8 @@ async def rules_dir(tmp_path: Path) -> Path:
 async def editable(server: Server, rules_dir: Path) -> AsyncIterator[Server]:
     """A second server on the same database whose rules folder a test may edit."""
     settings = make_settings(server.database_url, LOYALTY_RULES_DIR=str(rules_dir))
-    config = uvicorn.Config(create_app(settings, watch_rules=False), port=free_port(), log_level="warning")
-    uv = uvicorn.Server(config)
-    task = asyncio.create_task(uv.serve())
-    while not uv.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{config.port}", server.database_url, settings)
-    finally:
-        uv.should_exit = True
-        await task
+    async with running_server(settings) as running:
+        yield running
 
 
 def edit(rules_dir: Path, old: str, new: str) -> None:
