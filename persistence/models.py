@@ -94,10 +94,74 @@ class LedgerEntry(Model):
     created_at = fields.DatetimeField()
     available_at = fields.DatetimeField(null=True)
     expires_at = fields.DatetimeField(null=True)
+    # The entry this one acts on (the earn entry a release, reversal or expiry moves); the
+    # unique index makes each of those happen once, however many jobs run at once.
+    related_entry: fields.ForeignKeyNullableRelation[LedgerEntry] = fields.ForeignKeyField(
+        "models.LedgerEntry", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    event: fields.ForeignKeyNullableRelation[EngagementEvent] = fields.ForeignKeyField(
+        "models.EngagementEvent", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
+    )
 
     class Meta:
         table = "ledger_entries"
-        indexes = (("customer_id", "id"),)
+        indexes = (("customer_id", "id"), ("bucket", "available_at"))
+        unique_together = (("kind", "bucket", "related_entry_id"),)
+
+
+# An engagement event the store reported (review.published, social.followed, ...);
+# idempotent on external_id like orders.
+class EngagementEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    external_id = fields.CharField(max_length=128, unique=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="engagement_events", on_delete=fields.RESTRICT
+    )
+    type = fields.CharField(max_length=64)
+    attributes = fields.JSONField(default=dict)
+    occurred_at = fields.DatetimeField()
+    points_earned = fields.BigIntField(default=0)
+    rules_version = fields.CharField(max_length=64)
+    request_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "engagement_events"
+
+
+# Uses of limited rules (per-customer limits, budgets), append-only like the ledger: a
+# returned order gives its uses back with a row of negative uses dated like the original,
+# so it counts in the period it was taken from.
+class RuleUse(Model):
+    id = fields.BigIntField(primary_key=True)
+    rule_id = fields.CharField(max_length=128)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="rule_uses", on_delete=fields.RESTRICT
+    )
+    order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="rule_uses", null=True, on_delete=fields.RESTRICT
+    )
+    event: fields.ForeignKeyNullableRelation[EngagementEvent] = fields.ForeignKeyField(
+        "models.EngagementEvent", related_name="rule_uses", null=True, on_delete=fields.RESTRICT
+    )
+    uses = fields.IntField()
+    points = fields.BigIntField()
+    used_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rule_uses"
+        indexes = (("customer_id", "rule_id", "used_at"),)
+
+
+# One row per rule with a budget: locked while an award is decided, so that concurrent
+# orders of different customers cannot overspend it.
+class RuleBudget(Model):
+    rule_id = fields.CharField(max_length=128, primary_key=True)
+    points_awarded = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "rule_budgets"
 
 
 # Outbox of reward events, written in the transaction that caused them; the id orders
