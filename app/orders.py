@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.clock import utcnow
 from app.events import POINTS_EARNED, TIER_CHANGED
+from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation
+from persistence import order_writes
 from persistence import repositories as repo
 from persistence.repositories import StoredOrder
 from rules import Program
@@ -44,43 +47,65 @@ async def _record(program: Program, order: ValidOrder) -> OrderResult:
         # No look-up for a replay here: the order id's unique index finds it, and a replay
         # (rare) costs a rolled-back transaction instead of every order paying a query.
         customer = repo.to_customer(customer_row)
-        evaluation = program.evaluate_order(customer.facts(), order.facts, now)
+        facts = customer.facts()
+        evaluation = program.evaluate_order(facts, order.facts, now)
+        # Usage only ever takes awards away, so it is read (and budgets locked) only when
+        # a limited rule applied; then the order is evaluated again against it.
+        limited = _limited_and_applied(program, evaluation, now)
+        budgets = [rule_id for rule_id in limited if program.rule(rule_id).budget_points is not None]
+        if limited:
+            usage = await order_writes.usage_snapshot(customer_row.id, limited, budgets)
+            evaluation = program.evaluate_order(facts, order.facts, now, usage)
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
-        order_id, stored = await repo.insert_order(
-            customer_row, order, points=points, rules_version=evaluation.rules_version, now=now
-        )
         balance = customer.balance.after(entries)
-        spend = customer.lifetime_spend + order.facts.subtotal
-        tier = program.tier_for(balance.lifetime_earned, spend)
+        tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend + order.facts.subtotal)
         tier_name = tier.name if tier else None
-        await repo.apply_entries(
+        order_id, stored = await order_writes.write_order(
             customer_row,
+            order,
             entries,
-            now=now,
-            order=order_id,
+            points=points,
+            rules_version=evaluation.rules_version,
             tier=tier_name,
-            spend=order.facts.subtotal,
-            orders=1,
+            events=_events(customer, order, evaluation, points, tier_name),
+            now=now,
         )
-        events: list[tuple[str, str | None, dict]] = []
-        if points:
-            events.append(
-                (
-                    POINTS_EARNED,
-                    customer.external_id,
-                    {
-                        "orderExternalId": order.external_id,
-                        "points": points,
-                        "rulesVersion": evaluation.rules_version,
-                        "rules": [{"ruleId": a.rule_id, "points": a.points} for a in evaluation.awards],
-                    },
-                )
-            )
-        if tier_name != customer.tier:
-            events.append((TIER_CHANGED, customer.external_id, {"from": customer.tier, "to": tier_name}))
-        await repo.add_events(events, now)
+        if limited:
+            applied = set(evaluation.applied_rule_ids) & set(limited)
+            uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in applied}
+            await order_writes.record_uses(customer_row.id, order_id, uses, budgets, now)
     return OrderResult(stored, points, replayed=False, evaluation=evaluation)
+
+
+def _limited_and_applied(program: Program, evaluation: Evaluation, now: datetime) -> dict[str, datetime | None]:
+    applied = set(evaluation.applied_rule_ids)
+    if not applied:
+        return {}
+    return {rule_id: start for rule_id, start in program.limited_rules(now).items() if rule_id in applied}
+
+
+def _events(
+    customer: Customer, order: ValidOrder, evaluation: Evaluation, points: int, tier: str | None
+) -> list[tuple[str, str | None, dict]]:
+    events: list[tuple[str, str | None, dict]] = []
+    if points:
+        rules = [{"ruleId": a.rule_id, "points": a.points} for a in evaluation.awards]
+        events.append(
+            (
+                POINTS_EARNED,
+                customer.external_id,
+                {
+                    "orderExternalId": order.external_id,
+                    "points": points,
+                    "rulesVersion": evaluation.rules_version,
+                    "rules": rules,
+                },
+            )
+        )
+    if tier != customer.tier:
+        events.append((TIER_CHANGED, customer.external_id, {"from": customer.tier, "to": tier}))
+    return events
 
 
 def _replay(existing: StoredOrder, order: ValidOrder) -> OrderResult:

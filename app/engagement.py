@@ -1,0 +1,91 @@
+"""Recording engagement events (reviews, follows, surveys): evaluate the event rules, write
+the event and its ledger entries at once. The same shape as `app.orders`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from app.clock import utcnow
+from app.events import POINTS_EARNED, TIER_CHANGED
+from domain.errors import DomainError, ErrorCode
+from domain.events import EventInput, ValidEvent, rule_facts, validate_event
+from domain.ledger import earn_entries
+from persistence import engagement as store
+from persistence import repositories as repo
+from persistence.engagement import StoredEvent
+from persistence.entries import LinkedEntry, insert_entries, move_balance
+from rules import Program
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event: StoredEvent
+    points_earned: int
+    replayed: bool
+
+
+async def record_event(program: Program, data: EventInput) -> EventResult:
+    """Idempotent on the event's external id: a replay returns the first result and
+    writes nothing; the same id with other content is refused."""
+    event = validate_event(data)
+    try:
+        return await _record(program, event)
+    except repo.IntegrityError:
+        # Lost a race on the event id's unique index: the winner's result stands.
+        existing = await store.find_event(event.external_id)
+        if existing is None:
+            raise
+        return _replay(existing, event)
+
+
+async def _record(program: Program, event: ValidEvent) -> EventResult:
+    now = utcnow()
+    async with repo.transaction():
+        customer_row = await repo.lock_customer(event.customer_external_id, ["customerExternalId"])
+        customer = repo.to_customer(customer_row)
+        evaluation = program.evaluate_event(customer.facts(), rule_facts(event), now)
+        entries = earn_entries(evaluation, now)
+        points = sum(e.points for e in entries)
+        # The event row first: a replay fails here, on the unique index, before anything else.
+        event_id, stored = await store.insert_event(
+            customer_row, event, points=points, rules_version=evaluation.rules_version, now=now
+        )
+        written = await insert_entries(
+            customer_row.id, [LinkedEntry(e, event_id=event_id) for e in entries], now=now
+        )
+        assert len(written) == len(entries), "earn entries have no related entry: none may conflict"
+        balance = customer.balance.after(written)
+        tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
+        tier_name = tier.name if tier else None
+        await move_balance(customer_row, written, tier_name)
+        events: list[tuple[str, str | None, dict]] = []
+        if points:
+            events.append(
+                (
+                    POINTS_EARNED,
+                    customer.external_id,
+                    {
+                        "eventExternalId": event.external_id,
+                        "eventType": event.facts.type,
+                        "points": points,
+                        "rulesVersion": evaluation.rules_version,
+                        "rules": [{"ruleId": a.rule_id, "points": a.points} for a in evaluation.awards],
+                    },
+                )
+            )
+        if tier_name != customer.tier:
+            events.append((TIER_CHANGED, customer.external_id, {"from": customer.tier, "to": tier_name}))
+        await repo.add_events(events, now)
+    awards = tuple(a for a in evaluation.awards if a.points > 0)
+    return EventResult(replace(stored, awards=awards), points, replayed=False)
+
+
+def _replay(existing: StoredEvent, event: ValidEvent) -> EventResult:
+    if existing.request_hash != event.request_hash:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            f"Event '{event.external_id}' was already recorded with different content; "
+            "an event id can be recorded once (a replay must repeat it exactly).",
+            ["externalId"],
+        )
+    return EventResult(existing, existing.points_earned, replayed=True)

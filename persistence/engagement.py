@@ -1,0 +1,75 @@
+"""Engagement events (a review, a follow, a survey) and the entries they earned."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.events import ValidEvent
+from domain.program import PointsAward
+from persistence import models, sql
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    external_id: str
+    customer_external_id: str
+    type: str
+    occurred_at: datetime
+    points_earned: int
+    rules_version: str
+    request_hash: str
+    awards: tuple[PointsAward, ...] = ()
+    """What each rule gave, read back from the event's earn entries."""
+
+
+async def insert_event(
+    customer: models.Customer, event: ValidEvent, *, points: int, rules_version: str, now: datetime
+) -> tuple[int, StoredEvent]:
+    """No existence check first: the unique index on external_id refuses a replay, which
+    then rolls back and is answered from the stored event."""
+    occurred_at = event.occurred_at or now
+    [row] = await sql.fetch(
+        "INSERT INTO engagement_events (external_id, customer_id, type, attributes, occurred_at,"
+        " points_earned, rules_version, request_hash, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        event.external_id,
+        customer.id,
+        event.facts.type,
+        json.dumps(dict(event.facts.attributes), separators=(",", ":")),
+        occurred_at,
+        points,
+        rules_version,
+        event.request_hash,
+        now,
+    )
+    stored = StoredEvent(
+        external_id=event.external_id,
+        customer_external_id=customer.external_id,
+        type=event.facts.type,
+        occurred_at=occurred_at,
+        points_earned=points,
+        rules_version=rules_version,
+        request_hash=event.request_hash,
+    )
+    return row["id"], stored
+
+
+async def find_event(external_id: str) -> StoredEvent | None:
+    row = await models.EngagementEvent.filter(external_id=external_id).select_related("customer").first()
+    if row is None:
+        return None
+    earned = await models.LedgerEntry.filter(event_id=row.id, kind="earn").order_by("id").values_list(
+        "rule_id", "points", "reason"
+    )
+    return StoredEvent(
+        external_id=row.external_id,
+        customer_external_id=row.customer.external_id,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        points_earned=row.points_earned,
+        rules_version=row.rules_version,
+        request_hash=row.request_hash,
+        awards=tuple(PointsAward(rule_id or "", points, reason) for rule_id, points, reason in earned),
+    )

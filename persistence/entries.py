@@ -1,0 +1,89 @@
+"""Ledger entries that name what they came from (an engagement event, or the earn entry a
+release or expiry acts on), and the balance move that goes with them.
+
+`repositories.apply_entries` writes order entries; these are the same rows with the two
+links it does not set. Call inside `repositories.transaction()`, with the customer locked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.ledger import Balance, Bucket, EntryKind, NewEntry
+from persistence import models, sql
+
+
+@dataclass(frozen=True)
+class LinkedEntry:
+    entry: NewEntry
+    event_id: int | None = None
+    related_entry_id: int | None = None
+
+
+async def insert_entries(
+    customer_id: int,
+    entries: Sequence[LinkedEntry],
+    *,
+    now: datetime,
+    source: str | None = None,
+    skip_conflicts: bool = False,
+) -> list[NewEntry]:
+    """Append entries; returns those actually written. With `skip_conflicts`, an entry the
+    unique index (kind, bucket, related_entry_id) already holds is left out instead of
+    failing the transaction: a job that acts on an earn entry twice acts once."""
+    if not entries:
+        return []
+    columns, values = sql.values_rows(
+        [
+            (
+                customer_id,
+                e.entry.kind.value,
+                e.entry.bucket.value,
+                e.entry.points,
+                e.entry.reason,
+                e.entry.rule_id,
+                e.entry.rules_version,
+                source,
+                now,
+                e.entry.available_at,
+                e.entry.expires_at,
+                e.event_id,
+                e.related_entry_id,
+            )
+            for e in entries
+        ]
+    )
+    conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    rows = await sql.fetch(
+        "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id, rules_version,"
+        " source, created_at, available_at, expires_at, event_id, related_entry_id) VALUES "
+        + columns
+        + conflict
+        + " RETURNING kind, bucket, points, reason",
+        *values,
+    )
+    return [NewEntry(EntryKind(r["kind"]), Bucket(r["bucket"]), r["points"], r["reason"]) for r in rows]
+
+
+async def move_balance(customer: models.Customer, written: Sequence[NewEntry], tier: str | None) -> Balance:
+    """Move the cached balance by exactly the entries written (the same UPDATE shape as
+    `repositories.apply_entries`); returns the balance after."""
+    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+    after = before.after(written)
+    delta = (
+        after.available - before.available,
+        after.pending - before.pending,
+        after.lifetime_earned - before.lifetime_earned,
+    )
+    if delta != (0, 0, 0) or tier != customer.tier:
+        await sql.execute(
+            "UPDATE customers SET points_available = points_available + $1,"
+            " points_pending = points_pending + $2, lifetime_earned = lifetime_earned + $3,"
+            " tier = $4 WHERE id = $5",
+            *delta,
+            tier,
+            customer.id,
+        )
+    return after

@@ -1,0 +1,96 @@
+"""What the scheduled jobs read: earn entries that are due, customer by customer.
+
+Each job pages through customers by id (so a customer with nothing to do is not visited
+twice in a run), then, with the customer locked, reads that customer's due entries again:
+whatever a concurrent run wrote meanwhile is then seen and not repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from persistence import sql
+
+# An earn entry's pending points not yet released: no release pair relates to it.
+_UNRELEASED = (
+    "e.kind = 'earn' AND e.bucket = 'pending' AND e.available_at <= $1 AND NOT EXISTS"
+    " (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id AND r.kind = 'release'"
+    " AND r.bucket = 'available')"
+)
+
+# An earn entry past its expiry whose points are available (earned so, or released) and
+# that no expiry entry relates to yet. Pending points that were never released wait for
+# the release job: they expire on the run after it.
+_UNEXPIRED = (
+    "e.kind = 'earn' AND e.expires_at IS NOT NULL AND e.expires_at <= $1"
+    " AND (e.bucket = 'available' OR EXISTS (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id"
+    " AND r.kind = 'release' AND r.bucket = 'available'))"
+    " AND NOT EXISTS (SELECT 1 FROM ledger_entries x WHERE x.related_entry_id = e.id AND x.kind = 'expire')"
+)
+
+
+@dataclass(frozen=True)
+class DueEntry:
+    id: int
+    points: int
+    """What the entry still holds in the bucket the job moves points out of."""
+    rule_id: str | None
+    rules_version: str | None
+
+
+async def customers_with_releases(now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
+    return await _customers(_UNRELEASED, now, after_id, limit)
+
+
+async def customers_with_expiries(now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
+    return await _customers(_UNEXPIRED, now, after_id, limit)
+
+
+async def _customers(condition: str, now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
+    rows = await sql.fetch(
+        # Placeholders in textual order, each once: SQLite's are positional `?`.
+        "SELECT c.id, c.external_id FROM customers c WHERE EXISTS"
+        f" (SELECT 1 FROM ledger_entries e WHERE {condition} AND e.customer_id = c.id)"
+        " AND c.id > $2 ORDER BY c.id LIMIT $3",
+        now,
+        after_id,
+        limit,
+    )
+    return [(row["id"], row["external_id"]) for row in rows]
+
+
+async def due_releases(customer_id: int, now: datetime) -> list[DueEntry]:
+    """Pending earn entries due for release, with what remains of each in the pending bucket
+    (less any other pending entry related to it, such as a reversal)."""
+    rows = await sql.fetch(
+        "SELECT e.id, e.rule_id, e.rules_version, e.points + COALESCE((SELECT SUM(o.points)"
+        " FROM ledger_entries o WHERE o.related_entry_id = e.id AND o.bucket = 'pending'), 0) AS remaining"
+        f" FROM ledger_entries e WHERE {_UNRELEASED} AND e.customer_id = $2 ORDER BY e.id",
+        now,
+        customer_id,
+    )
+    return [_due(row) for row in rows]
+
+
+async def due_expiries(customer_id: int, now: datetime) -> list[DueEntry]:
+    """Earn entries past their expiry, oldest expiry first, with the points each put into
+    the available bucket (earned there, or released to it, less reversals of it)."""
+    rows = await sql.fetch(
+        "SELECT e.id, e.rule_id, e.rules_version,"
+        " CASE WHEN e.bucket = 'available' THEN e.points ELSE 0 END + COALESCE((SELECT SUM(o.points)"
+        " FROM ledger_entries o WHERE o.related_entry_id = e.id AND o.bucket = 'available'), 0) AS remaining"
+        f" FROM ledger_entries e WHERE {_UNEXPIRED} AND e.customer_id = $2 ORDER BY e.expires_at, e.id",
+        now,
+        customer_id,
+    )
+    return [_due(row) for row in rows]
+
+
+def _due(row: dict) -> DueEntry:
+    return DueEntry(
+        id=row["id"],
+        points=int(row["remaining"]),
+        rule_id=row["rule_id"],
+        rules_version=row["rules_version"],
+    )
