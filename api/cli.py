@@ -1,4 +1,4 @@
-"""The `loyalty` command: serve, migrate, demo, apikey, rules."""
+"""The `loyalty` command: serve, migrate, demo, apikey, rules, jobs."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         sub = rules.add_parser(name, help=text)
         sub.add_argument("dir", nargs="?", type=Path)
 
+    jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
+    run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
+    run.add_argument("name", nargs="?", help="points-release or points-expiry; all when omitted")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "serve":
@@ -49,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = args.dir or settings.rules_dir
         return check_folder(folder) if args.action == "check" else run_scenarios(folder)
+    if args.command == "jobs":
+        return asyncio.run(_run_jobs(settings, args.name))
     return 2
 
 
@@ -92,6 +98,23 @@ async def _create_key(settings: Settings, name: str, scopes: list[str]) -> int:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2
     print(key)
+    return 0
+
+
+async def _run_jobs(settings: Settings, name: str | None) -> int:
+    from app.bootstrap import running_services
+    from app.clock import utcnow
+    from app.jobs import run_jobs
+    from domain.errors import DomainError
+
+    async with running_services(settings):
+        try:
+            reports = await run_jobs(name, utcnow())
+        except DomainError as error:
+            print(f"loyalty: {error.message}", file=sys.stderr)
+            return 2
+    for report in reports:
+        print(report.summary())
     return 0
 
 

@@ -24,13 +24,14 @@ from strawberry.tools import merge_types
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
-from api.orders.mutations import OrderMutations
+from api.events.mutations import EventMutations
+from api.orders.mutations import OrderMutations, ReturnMutations
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from app.settings import Settings
 
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
-Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, RulesMutations))
+Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations))
 
 # Bounded: the caches are keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512

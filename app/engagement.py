@@ -11,6 +11,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries
 from persistence import engagement as store
+from persistence import order_writes
 from persistence import repositories as repo
 from persistence.engagement import StoredEvent
 from persistence.entries import LinkedEntry, insert_entries, move_balance
@@ -43,16 +44,23 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
     async with repo.transaction():
         customer_row = await repo.lock_customer(event.customer_external_id, ["customerExternalId"])
         customer = repo.to_customer(customer_row)
-        evaluation = program.evaluate_event(customer.facts(), rule_facts(event), now)
+        facts, event_facts = customer.facts(), rule_facts(event)
+        evaluation = program.evaluate_event(facts, event_facts, now)
+        # As for orders: usage only takes awards away, so it is read (and budgets locked)
+        # only when a limited rule applied, and the event is then evaluated against it.
+        applied = set(evaluation.applied_rule_ids)
+        limited = {r: start for r, start in program.limited_rules(now).items() if r in applied}
+        budgets = [r for r in limited if program.rule(r).budget_points is not None]
+        if limited:
+            usage = await order_writes.usage_snapshot(customer_row.id, limited, budgets)
+            evaluation = program.evaluate_event(facts, event_facts, now, usage)
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
         # The event row first: a replay fails here, on the unique index, before anything else.
         event_id, stored = await store.insert_event(
             customer_row, event, points=points, rules_version=evaluation.rules_version, now=now
         )
-        written = await insert_entries(
-            customer_row.id, [LinkedEntry(e, event_id=event_id) for e in entries], now=now
-        )
+        written = await insert_entries(customer_row.id, [LinkedEntry(e, event_id=event_id) for e in entries], now=now)
         assert len(written) == len(entries), "earn entries have no related entry: none may conflict"
         balance = customer.balance.after(written)
         tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
@@ -76,6 +84,10 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         if tier_name != customer.tier:
             events.append((TIER_CHANGED, customer.external_id, {"from": customer.tier, "to": tier_name}))
         await repo.add_events(events, now)
+        if limited:
+            used = set(evaluation.applied_rule_ids) & set(limited)
+            uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in used}
+            await store.record_uses(customer_row.id, event_id, uses, budgets, now)
     awards = tuple(a for a in evaluation.awards if a.points > 0)
     return EventResult(replace(stored, awards=awards), points, replayed=False)
 

@@ -26,8 +26,19 @@ _UNEXPIRED = (
     "e.kind = 'earn' AND e.expires_at IS NOT NULL AND e.expires_at <= $1"
     " AND (e.bucket = 'available' OR EXISTS (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id"
     " AND r.kind = 'release' AND r.bucket = 'available'))"
-    " AND NOT EXISTS (SELECT 1 FROM ledger_entries x WHERE x.related_entry_id = e.id AND x.kind = 'expire')"
+    " AND NOT EXISTS (SELECT 1 FROM ledger_entries x WHERE x.related_entry_id = e.id AND x.kind = 'expire'"
+    " AND x.bucket = 'available')"
 )
+
+
+def _reversed(bucket: str) -> str:
+    """Points a return took back from an order's earn entry in this bucket: reversals name
+    the order and the rule (not the entry), one earn entry per rule and order."""
+    return (
+        "COALESCE((SELECT SUM(v.points) FROM ledger_entries v WHERE v.kind = 'reverse'"
+        f" AND v.bucket = '{bucket}' AND v.customer_id = e.customer_id AND v.order_id = e.order_id"
+        " AND v.rule_id = e.rule_id), 0)"
+    )
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,8 @@ async def due_releases(customer_id: int, now: datetime) -> list[DueEntry]:
     (less any other pending entry related to it, such as a reversal)."""
     rows = await sql.fetch(
         "SELECT e.id, e.rule_id, e.rules_version, e.points + COALESCE((SELECT SUM(o.points)"
-        " FROM ledger_entries o WHERE o.related_entry_id = e.id AND o.bucket = 'pending'), 0) AS remaining"
+        " FROM ledger_entries o WHERE o.related_entry_id = e.id AND o.bucket = 'pending'), 0)"
+        f" + {_reversed('pending')} AS remaining"
         f" FROM ledger_entries e WHERE {_UNRELEASED} AND e.customer_id = $2 ORDER BY e.id",
         now,
         customer_id,
@@ -79,7 +91,8 @@ async def due_expiries(customer_id: int, now: datetime) -> list[DueEntry]:
     rows = await sql.fetch(
         "SELECT e.id, e.rule_id, e.rules_version,"
         " CASE WHEN e.bucket = 'available' THEN e.points ELSE 0 END + COALESCE((SELECT SUM(o.points)"
-        " FROM ledger_entries o WHERE o.related_entry_id = e.id AND o.bucket = 'available'), 0) AS remaining"
+        " FROM ledger_entries o WHERE o.related_entry_id = e.id AND o.bucket = 'available'), 0)"
+        f" + {_reversed('available')} AS remaining"
         f" FROM ledger_entries e WHERE {_UNEXPIRED} AND e.customer_id = $2 ORDER BY e.expires_at, e.id",
         now,
         customer_id,

@@ -205,3 +205,32 @@ class Setting(Model):
 
     class Meta:
         table = "settings"
+
+
+# A return the store reported against an order; idempotent on external_id. Its ledger
+# entries are the order's REVERSE entries whose source names it.
+class OrderReturn(Model):
+    id = fields.BigIntField(primary_key=True)
+    external_id = fields.CharField(max_length=128, unique=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="returns", on_delete=fields.RESTRICT
+    )
+    returned_amount = fields.DecimalField(**MONEY)
+    points_reversed = fields.BigIntField()
+    request_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "order_returns"
+
+
+class OrderReturnLine(Model):
+    id = fields.BigIntField(primary_key=True)
+    order_return: fields.ForeignKeyRelation[OrderReturn] = fields.ForeignKeyField(
+        "models.OrderReturn", related_name="lines", on_delete=fields.CASCADE
+    )
+    sku = fields.CharField(max_length=128)
+    quantity = fields.IntField()
+
+    class Meta:
+        table = "order_return_lines"

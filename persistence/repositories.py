@@ -134,7 +134,7 @@ async def apply_entries(
         after.pending - before.pending,
         after.lifetime_earned - before.lifetime_earned,
     )
-    if delta != (0, 0, 0) or tier != customer.tier or orders:
+    if delta != (0, 0, 0) or tier != customer.tier or orders or spend:
         await sql.execute(
             "UPDATE customers SET points_available = points_available + $1,"
             " points_pending = points_pending + $2, lifetime_earned = lifetime_earned + $3,"

@@ -9,10 +9,12 @@ from api.context import Info
 from api.errors import UserError, user_errors
 from api.orders.types import Order
 from api.permissions import any_scope
-from app import orders
+from api.scalars import Money
+from app import orders, returns
 from domain.auth import Scope
 from domain.errors import DomainError
 from domain.orders import OrderInput, OrderLineInput
+from domain.returns import ReturnInput, ReturnLineInput
 
 
 @strawberry.input(name="OrderLineInput")
@@ -85,4 +87,66 @@ class OrderMutations:
             points_earned=result.points_earned,
             replayed=result.replayed,
             applied_rules=applied,
+        )
+
+
+@strawberry.input(name="ReturnLineInput")
+class ReturnLineInputGql:
+    sku: str
+    quantity: int
+
+
+@strawberry.input
+class RecordReturnInput:
+    external_id: str
+    order_external_id: str
+    lines: list[ReturnLineInputGql]
+
+
+@strawberry.type
+class OrderReturn:
+    external_id: str
+    order_external_id: str
+    returned_amount: Money
+    points_reversed: int
+
+
+@strawberry.type
+class RecordReturnPayload:
+    order_return: OrderReturn | None = strawberry.field(name="return", default=None)
+    points_reversed: int = 0
+    points_unrecovered: int = strawberry.field(
+        default=0, description="Points the return should have taken back but the customer had already spent."
+    )
+    replayed: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ReturnMutations:
+    @strawberry.mutation(
+        description="Takes back what the returned part of an order earned; idempotent on externalId.",
+        permission_classes=[any_scope(Scope.ORDERS_WRITE)],
+    )
+    async def record_return(self, info: Info, input: RecordReturnInput) -> RecordReturnPayload:
+        data = ReturnInput(
+            external_id=input.external_id,
+            order_external_id=input.order_external_id,
+            lines=tuple(ReturnLineInput(sku=line.sku, quantity=line.quantity) for line in input.lines),
+        )
+        try:
+            result = await returns.record_return(data)
+        except DomainError as error:
+            return RecordReturnPayload(errors=user_errors(error))
+        stored = result.order_return
+        return RecordReturnPayload(
+            order_return=OrderReturn(
+                external_id=stored.external_id,
+                order_external_id=stored.order_external_id,
+                returned_amount=Money(amount=stored.returned_amount, currency=stored.currency),
+                points_reversed=stored.points_reversed,
+            ),
+            points_reversed=stored.points_reversed,
+            points_unrecovered=result.points_unrecovered,
+            replayed=result.replayed,
         )

@@ -1,0 +1,141 @@
+"""Recording returns: take back what the returned part earned, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from app.clock import utcnow
+from app.events import POINTS_REVERSED
+from domain.errors import DomainError, ErrorCode
+from domain.ledger import Balance, Bucket, EntryKind, NewEntry
+from domain.money import minor_units
+from domain.returns import ReturnInput, ValidReturn, points_to_reverse, returned_value, validate_return
+from persistence import repositories as repo
+from persistence import returns as store
+from persistence.returns import StoredReturn
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    order_return: StoredReturn
+    replayed: bool
+    points_unrecovered: int = 0
+    """Points the return should have taken back but the customer had already spent."""
+
+
+async def record_return(data: ReturnInput) -> ReturnResult:
+    """Idempotent on the return's external id, like orders."""
+    ret = validate_return(data)
+    try:
+        return await _record(ret)
+    except repo.IntegrityError:
+        existing = await store.find_return(ret.external_id)
+        if existing is None:
+            raise
+        return _replay(existing, ret)
+
+
+async def _record(ret: ValidReturn) -> ReturnResult:
+    now = utcnow()
+    async with repo.transaction():
+        order = await store.find_order(ret.order_external_id)
+        if order is None:
+            raise DomainError(
+                ErrorCode.ORDER_NOT_FOUND,
+                f"No order has the external id '{ret.order_external_id}'.",
+                ["orderExternalId"],
+            )
+        customer = await repo.lock_customer(order.customer_external_id, ["orderExternalId"])
+        # Under the customer's lock, returns of one order are serialised: this check and
+        # the cumulative figures below cannot race.
+        existing = await store.find_return(ret.external_id)
+        if existing is not None:
+            return _replay(existing, ret)
+        before = await store.returned_before(order.id)
+        so_far = {sku: before.get(sku, 0) + ret.quantities.get(sku, 0) for sku in {*before, *ret.quantities}}
+        exponent = Decimal(1).scaleb(-minor_units(order.currency))
+        value_now = returned_value(order.lines, ret.quantities).quantize(exponent)
+        value_so_far = returned_value(order.lines, so_far)
+        earned = await store.earned_by_order(order.id)
+        due = points_to_reverse(
+            {part.rule_id: part.points for part in earned},
+            await store.reversed_by_rule(order.id),
+            order.subtotal,
+            value_so_far,
+        )
+        balance = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+        entries, unrecovered = _reversal_entries(earned, due, balance, ret)
+        reversed_points = -sum(e.points for e in entries)
+        await store.insert_return(order.id, ret, value_now, reversed_points, now)
+        await repo.apply_entries(
+            customer,
+            entries,
+            now=now,
+            order=order.id,
+            source=f"return:{ret.external_id}",
+            tier=customer.tier,
+            spend=-value_now,
+        )
+        if value_so_far >= order.subtotal:
+            await store.give_back_uses(order.id, customer.id, now)
+        if reversed_points:
+            await repo.add_events(
+                [
+                    (
+                        POINTS_REVERSED,
+                        order.customer_external_id,
+                        {
+                            "orderExternalId": order.external_id,
+                            "returnExternalId": ret.external_id,
+                            "points": reversed_points,
+                            "unrecovered": unrecovered,
+                        },
+                    )
+                ],
+                now,
+            )
+    stored = StoredReturn(
+        ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash
+    )
+    return ReturnResult(stored, replayed=False, points_unrecovered=unrecovered)
+
+
+def _reversal_entries(
+    earned: list[store.EarnedPart], due: dict[str, int], balance: Balance, ret: ValidReturn
+) -> tuple[list[NewEntry], int]:
+    """Reverse from the bucket the points sit in, never below zero: points already spent
+    cannot be taken back, and are reported as unrecovered instead."""
+    left = {Bucket.AVAILABLE: balance.available, Bucket.PENDING: balance.pending}
+    entries: list[NewEntry] = []
+    unrecovered = 0
+    for part in earned:
+        points = due.pop(part.rule_id, 0)
+        if not points:
+            continue
+        bucket = Bucket.AVAILABLE if part.available else Bucket.PENDING
+        take = min(points, left[bucket])
+        left[bucket] -= take
+        unrecovered += points - take
+        if take:
+            entries.append(
+                NewEntry(
+                    EntryKind.REVERSE,
+                    bucket,
+                    -take,
+                    f"Return {ret.external_id}",
+                    rule_id=part.rule_id,
+                    rules_version=part.rules_version,
+                )
+            )
+    return entries, unrecovered
+
+
+def _replay(existing: StoredReturn, ret: ValidReturn) -> ReturnResult:
+    if existing.request_hash != ret.request_hash or existing.order_external_id != ret.order_external_id:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            f"Return '{ret.external_id}' was already recorded with different content.",
+            ["externalId"],
+        )
+    return ReturnResult(existing, replayed=True)

@@ -1,0 +1,214 @@
+"""Scheduled jobs: pending points become available when due, unspent points expire, and
+a job run twice (or twice at once) acts once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.clock import utcnow
+from app.jobs import expire_points, release_pending_points, run_jobs
+from domain.errors import DomainError
+from persistence import models
+from persistence import repositories as repo
+from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, make_settings, running_server, unique
+from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
+
+PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
+
+
+@pytest.fixture
+async def pending_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
+    """A second server on the same database whose rules keep points pending for 14 days
+    and let them expire 30 days after that."""
+    folder = tmp_path / "rules"
+    shutil.copytree(TEST_RULES_DIR, folder)
+    program = folder / "program.yaml"
+    text = program.read_text()
+    assert "  currency: EUR\n" in text
+    program.write_text(
+        text.replace(
+            "  currency: EUR\n",
+            f"  currency: EUR\n  points: {{pending_days: {PENDING_DAYS}, expires_in_days: {EXPIRES_IN_DAYS}}}\n",
+            1,
+        )
+    )
+    async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
+        yield running
+
+
+async def customer_with_pending_points(server: Server, amount: str) -> str:
+    customer = unique("cust")
+    async with server.client() as admin:
+        await enroll(admin, customer)
+        data = await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("SKU-1", 1, amount)))
+    assert data["recordOrder"]["errors"] == []
+    return customer
+
+
+async def points(server: Server, customer: str) -> dict:
+    async with server.client() as admin:
+        return (await gql(admin, CUSTOMER, id=customer))["customer"]["points"]
+
+
+async def assert_balance_is_the_sum_of_entries(server: Server, customer: str) -> None:
+    seen = await points(server, customer)
+    sums = await repo.ledger_sums(customer)
+    assert (seen["available"], seen["pending"], seen["lifetimeEarned"]) == (
+        sums.available,
+        sums.pending,
+        sums.lifetime_earned,
+    )
+
+
+async def kinds(customer: str) -> list[tuple[str, str, int]]:
+    rows, _ = await repo.ledger_page(customer, 100, None)
+    return sorted((row.kind, row.bucket, row.points) for row in rows)
+
+
+async def outbox(customer: str, event_type: str) -> list[dict]:
+    rows = await models.RewardEvent.filter(customer_external_id=customer, type=event_type).order_by("id")
+    return [row.payload for row in rows]
+
+
+async def test_pending_points_stay_pending_until_their_day(pending_server):
+    customer = await customer_with_pending_points(pending_server, "100.00")
+    assert await points(pending_server, customer) == {"available": 0, "pending": 100, "lifetimeEarned": 100}
+
+    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS - 1))
+
+    assert await points(pending_server, customer) == {"available": 0, "pending": 100, "lifetimeEarned": 100}
+    assert await outbox(customer, "points.pending_released") == []
+
+
+async def test_pending_points_are_released_once_when_due_even_by_two_runs_at_once(pending_server):
+    customer = await customer_with_pending_points(pending_server, "100.00")
+    later = utcnow() + timedelta(days=PENDING_DAYS + 1)
+
+    reports = await asyncio.gather(release_pending_points(later), release_pending_points(later))
+
+    assert sum(report.points for report in reports) >= 100
+    assert await points(pending_server, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 100}
+    assert await kinds(customer) == [
+        ("earn", "pending", 100),
+        ("release", "available", 100),
+        ("release", "pending", -100),
+    ]
+    assert await outbox(customer, "points.pending_released") == [{"points": 100}]
+    await assert_balance_is_the_sum_of_entries(pending_server, customer)
+
+    await release_pending_points(later + timedelta(days=1))
+
+    assert len(await kinds(customer)) == 3
+
+
+async def test_expiry_takes_what_is_left_of_expired_points_and_never_later_earnings(pending_server):
+    customer = await customer_with_pending_points(pending_server, "100.00")
+    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS + 1))
+    async with pending_server.client() as admin:
+        spent = await gql(admin, ADJUST, input={"customerExternalId": customer, "points": -30, "reason": "spent"})
+    assert spent["adjustPoints"]["errors"] == []
+    expired_at = utcnow() + timedelta(days=PENDING_DAYS + EXPIRES_IN_DAYS + 1)
+
+    await asyncio.gather(expire_points(expired_at), expire_points(expired_at))
+
+    assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 100}
+    assert ("expire", "available", -70) in await kinds(customer)
+    assert await outbox(customer, "points.expired") == [{"points": 70}]
+
+    async with pending_server.client() as admin:
+        await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 20, "reason": "goodwill"})
+    await expire_points(expired_at + timedelta(days=1))
+
+    assert (await points(pending_server, customer))["available"] == 20
+    await assert_balance_is_the_sum_of_entries(pending_server, customer)
+
+
+async def test_all_spent_points_expire_nothing_and_are_not_taken_from_later_earnings(pending_server):
+    customer = await customer_with_pending_points(pending_server, "40.00")
+    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS + 1))
+    async with pending_server.client() as admin:
+        await gql(admin, ADJUST, input={"customerExternalId": customer, "points": -40, "reason": "spent"})
+    expired_at = utcnow() + timedelta(days=PENDING_DAYS + EXPIRES_IN_DAYS + 1)
+
+    await expire_points(expired_at)
+    async with pending_server.client() as admin:
+        await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 25, "reason": "goodwill"})
+    await expire_points(expired_at + timedelta(days=1))
+
+    assert ("expire", "available", 0) in await kinds(customer)
+    assert (await points(pending_server, customer))["available"] == 25
+    assert await outbox(customer, "points.expired") == []
+
+
+async def test_running_every_job_releases_then_expires(pending_server):
+    customer = await customer_with_pending_points(pending_server, "60.00")
+    expired_at = utcnow() + timedelta(days=PENDING_DAYS + EXPIRES_IN_DAYS + 1)
+
+    # Expiry alone leaves never-released points to the release job...
+    await expire_points(expired_at)
+    assert await points(pending_server, customer) == {"available": 0, "pending": 60, "lifetimeEarned": 60}
+    # ...which every run does first.
+    reports = await run_jobs(None, expired_at)
+
+    assert [report.name for report in reports] == ["points-release", "points-expiry"]
+    assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 60}
+    await assert_balance_is_the_sum_of_entries(pending_server, customer)
+
+
+async def test_an_unknown_job_is_refused():
+    with pytest.raises(DomainError, match="points-release, points-expiry"):
+        await run_jobs("birthdays-tomorrow", utcnow())
+
+
+def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
+    env = {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": f"sqlite://{tmp_path / 'jobs.db'}",
+        "LOYALTY_RULES_DIR": str(TEST_RULES_DIR),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "jobs", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["points-release", "points-expiry"]
+
+
+RECORD_RETURN = """
+mutation($input: RecordReturnInput!) {
+  recordReturn(input: $input) { pointsReversed errors { field code message } }
+}"""
+
+
+async def test_only_what_a_return_left_pending_is_released(pending_server):
+    customer = unique("cust")
+    returned, kept = unique("order"), unique("order")
+    async with pending_server.client() as admin:
+        await enroll(admin, customer)
+        for order in (returned, kept):
+            request = order_input(order, customer, ("SKU-1", 1, "100.00"))
+            assert (await gql(admin, RECORD_ORDER, input=request))["recordOrder"]["errors"] == []
+        back = {"externalId": unique("return"), "orderExternalId": returned, "lines": [{"sku": "SKU-1", "quantity": 1}]}
+        payload = (await gql(admin, RECORD_RETURN, input=back))["recordReturn"]
+    assert payload == {"pointsReversed": 100, "errors": []}
+
+    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS + 1))
+
+    assert await points(pending_server, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 100}
+    [release] = await models.LedgerEntry.filter(customer__external_id=customer, kind="release", bucket="available")
+    kept_earn = await models.LedgerEntry.get(order__external_id=kept, kind="earn")
+    assert (release.related_entry_id, release.points) == (kept_earn.id, 100)
+    await assert_balance_is_the_sum_of_entries(pending_server, customer)
