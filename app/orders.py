@@ -12,7 +12,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation
-from persistence import order_writes
+from persistence import order_writes, sql
 from persistence import repositories as repo
 from persistence.repositories import StoredOrder
 from rules import Program
@@ -42,7 +42,8 @@ async def record_order(program: Program, data: OrderInput) -> OrderResult:
 
 async def _record(program: Program, order: ValidOrder) -> OrderResult:
     now = utcnow()
-    async with repo.transaction():
+    # Everything below speaks through persistence.sql, so it can run in the lean transaction.
+    async with sql.lean_transaction():
         customer_row = await repo.lock_customer(order.customer_external_id, ["customerExternalId"])
         # No look-up for a replay here: the order id's unique index finds it, and a replay
         # (rare) costs a rolled-back transaction instead of every order paying a query.

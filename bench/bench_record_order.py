@@ -185,6 +185,24 @@ def record_order_over_http(port: int, clients: int, customers: list[str]):
     return one
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the uvicorn workers)."""
+    total = 0.0
+    for proc in [pid, *_children(pid)]:
+        with open(f"/proc/{proc}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
 def percentile(latencies: list[float], q: float) -> float:
     ordered = sorted(latencies)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
@@ -237,13 +255,16 @@ async def main() -> None:
         # figures by a quarter from one run to the next; the median ratio is the figure.
         for number in range(1, args.rounds + 1):
             floor_count, _ = await run_for(args.seconds, args.clients, raw)
+            cpu_before = cpu_seconds(server.pid)
             api_count, latencies = await run_for(args.seconds, args.clients, api)
+            cpu_per_order = (cpu_seconds(server.pid) - cpu_before) / api_count * 1000
             floor_rate, api_rate = floor_count / args.seconds, api_count / args.seconds
             ratios.append(api_rate / floor_rate)
             print(
                 f"  round {number}: floor (raw asyncpg) {floor_rate:6.0f} orders/s;"
                 f" recordOrder over HTTP {api_rate:6.0f} orders/s"
-                f" (p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms);"
+                f" (p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms,"
+                f" server CPU {cpu_per_order:.2f} ms/order);"
                 f" ratio {ratios[-1]:.2f}"
             )
     await pool.close()
