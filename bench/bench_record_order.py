@@ -249,7 +249,7 @@ async def main() -> None:
         await run_for(1.0, args.clients, raw)  # warm up both: caches, connections
         await run_for(1.0, args.clients, api)
         if os.environ.get("BENCH_PROFILE"):  # a py-spy profile of the server, for digging in
-            profile = ["py-spy", "record", "-d", "5", "-f", "raw", "-o", os.environ["BENCH_PROFILE"]]
+            profile = ["py-spy", "record", "-d", "20", "-r", "200", "-f", "raw", "-o", os.environ["BENCH_PROFILE"]]
             subprocess.Popen([*profile, "-p", str(server.pid)])
         # Alternating rounds, because a 2-core machine's background load shifts both
         # figures by a quarter from one run to the next; the median ratio is the figure.
