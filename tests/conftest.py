@@ -93,10 +93,10 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[Server]:
+async def running_server(settings: Settings, *, watch_rules: bool = False) -> AsyncIterator[Server]:
     """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
     config = uvicorn.Config(
-        create_app(settings, watch_rules=False),
+        create_app(settings, watch_rules=watch_rules),
         host="127.0.0.1",
         port=free_port(),
         log_level="warning",
