@@ -11,8 +11,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries
 from persistence import engagement as store
-from persistence import order_writes
 from persistence import repositories as repo
+from persistence import rule_uses
 from persistence.engagement import StoredEvent
 from persistence.entries import LinkedEntry, insert_entries, move_balance
 from rules import Program
@@ -52,7 +52,7 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         limited = {r: start for r, start in program.limited_rules(now).items() if r in applied}
         budgets = [r for r in limited if program.rule(r).budget_points is not None]
         if limited:
-            usage = await order_writes.usage_snapshot(customer_row.id, limited, budgets)
+            usage = await rule_uses.usage_snapshot(customer_row.id, limited, budgets)
             evaluation = program.evaluate_event(facts, event_facts, now, usage)
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
@@ -87,7 +87,7 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         if limited:
             used = set(evaluation.applied_rule_ids) & set(limited)
             uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in used}
-            await store.record_uses(customer_row.id, event_id, uses, budgets, now)
+            await rule_uses.record_uses(customer_row.id, uses, budgets, now, event_id=event_id)
     awards = tuple(a for a in evaluation.awards if a.points > 0)
     return EventResult(replace(stored, awards=awards), points, replayed=False)
 

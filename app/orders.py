@@ -12,7 +12,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation
-from persistence import order_writes, sql
+from persistence import order_writes, rule_uses, sql
 from persistence import repositories as repo
 from persistence.repositories import StoredOrder
 from rules import Program
@@ -55,7 +55,7 @@ async def _record(program: Program, order: ValidOrder) -> OrderResult:
         limited = _limited_and_applied(program, evaluation, now)
         budgets = [rule_id for rule_id in limited if program.rule(rule_id).budget_points is not None]
         if limited:
-            usage = await order_writes.usage_snapshot(customer_row.id, limited, budgets)
+            usage = await rule_uses.usage_snapshot(customer_row.id, limited, budgets)
             evaluation = program.evaluate_order(facts, order.facts, now, usage)
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
@@ -75,7 +75,7 @@ async def _record(program: Program, order: ValidOrder) -> OrderResult:
         if limited:
             applied = set(evaluation.applied_rule_ids) & set(limited)
             uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in applied}
-            await order_writes.record_uses(customer_row.id, order_id, uses, budgets, now)
+            await rule_uses.record_uses(customer_row.id, uses, budgets, now, order_id=order_id)
     return OrderResult(stored, points, replayed=False, evaluation=evaluation)
 
 

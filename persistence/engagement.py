@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,24 +76,3 @@ async def find_event(external_id: str) -> StoredEvent | None:
         awards=tuple(PointsAward(rule_id or "", points, reason) for rule_id, points, reason in earned),
     )
 
-
-async def record_uses(
-    customer_id: int, event_id: int, uses: Mapping[str, int], budget_rules: Sequence[str], now: datetime
-) -> None:
-    """One use per limited rule that applied (with the points it gave), and the budgets'
-    spending moved by the same points (as `order_writes.record_uses`, for an event)."""
-    if uses:
-        columns, values = sql.values_rows(
-            [(rule_id, customer_id, event_id, 1, points, now, now) for rule_id, points in sorted(uses.items())]
-        )
-        await sql.execute(
-            "INSERT INTO rule_uses (rule_id, customer_id, event_id, uses, points, used_at, created_at) VALUES "
-            + columns,
-            *values,
-        )
-    for rule_id in sorted(set(budget_rules) & set(uses)):
-        await sql.execute(
-            "UPDATE rule_budgets SET points_awarded = points_awarded + $1 WHERE rule_id = $2",
-            uses[rule_id],
-            rule_id,
-        )

@@ -1,4 +1,4 @@
-"""Writing a recorded order, and the uses of limited rules that it consumed.
+"""Writing a recorded order.
 
 On PostgreSQL the order, its lines, its ledger entries, the balance move and the outbox
 events go in one statement (data-modifying CTEs over unnest'ed arrays, so its text, and
@@ -9,12 +9,11 @@ five. SQLite, which has no data-modifying CTEs, runs the same writes one by one.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.ledger import Balance, NewEntry
 from domain.orders import ValidOrder
-from domain.program import UsageSnapshot
 from persistence import models, sql
 from persistence import repositories as repo
 
@@ -120,66 +119,3 @@ async def write_order(
         request_hash=order.request_hash,
     )
     return row["id"], stored
-
-
-async def usage_snapshot(
-    customer_id: int, periods: Mapping[str, datetime | None], budget_rules: Sequence[str]
-) -> UsageSnapshot:
-    """This customer's uses of the given rules in their current periods, and the budgets'
-    spending so far. Budget rows are locked until the transaction ends (in rule-id order,
-    after the customer: the one lock order everywhere), so that two customers' orders
-    cannot both spend the last of a budget."""
-    customer_uses: dict[str, int] = {}
-    if periods:
-        rule_ids = sorted(periods)
-        marks = ", ".join(f"${i + 2}" for i in range(len(rule_ids)))
-        rows = await sql.fetch(
-            f"SELECT rule_id, used_at, uses FROM rule_uses WHERE customer_id = $1 AND rule_id IN ({marks})",
-            customer_id,
-            *rule_ids,
-        )
-        for row in rows:
-            start = periods[row["rule_id"]]
-            used_at = row["used_at"]
-            if isinstance(used_at, str):  # SQLite hands back text
-                used_at = datetime.fromisoformat(used_at)
-            if start is None or used_at >= start:
-                customer_uses[row["rule_id"]] = customer_uses.get(row["rule_id"], 0) + row["uses"]
-    program_points: dict[str, int] = {}
-    if budget_rules:
-        conn = sql.connection()
-        lock = " FOR UPDATE" if sql.is_postgres(conn) else ""
-        for rule_id in sorted(budget_rules):
-            await sql.execute(
-                "INSERT INTO rule_budgets (rule_id, points_awarded) VALUES ($1, 0) ON CONFLICT (rule_id) DO NOTHING",
-                rule_id,
-            )
-            [row] = await sql.fetch(f"SELECT points_awarded FROM rule_budgets WHERE rule_id = $1{lock}", rule_id)
-            program_points[rule_id] = int(row["points_awarded"])
-    return UsageSnapshot(customer_uses=customer_uses, program_points=program_points)
-
-
-async def record_uses(
-    customer_id: int,
-    order_id: int,
-    uses: Mapping[str, int],
-    budget_rules: Sequence[str],
-    now: datetime,
-) -> None:
-    """One use per limited rule that applied (with the points it gave), and the budgets'
-    spending moved by the same points."""
-    if uses:
-        columns, values = sql.values_rows(
-            [(rule_id, customer_id, order_id, 1, points, now, now) for rule_id, points in sorted(uses.items())]
-        )
-        await sql.execute(
-            "INSERT INTO rule_uses (rule_id, customer_id, order_id, uses, points, used_at, created_at) VALUES "
-            + columns,
-            *values,
-        )
-    for rule_id in sorted(set(budget_rules) & set(uses)):
-        await sql.execute(
-            "UPDATE rule_budgets SET points_awarded = points_awarded + $1 WHERE rule_id = $2",
-            uses[rule_id],
-            rule_id,
-        )
