@@ -176,3 +176,16 @@ async def test_a_customer_token_cannot_record_events(admin, server):
     assert body["data"] is None
     assert "orders:write" in body["errors"][0]["message"]
     assert (await repo.ledger_sums(customer)).available == 0
+
+
+async def test_a_limited_event_rule_rewards_once_however_often_it_happens(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+
+    def follow() -> dict:
+        return {"externalId": unique("follow"), "customerExternalId": customer, "type": "social.followed"}
+
+    results = await asyncio.gather(*(record(admin, follow()) for _ in range(5)))
+
+    assert sorted(r["pointsEarned"] for r in results) == [0, 0, 0, 0, 25]
+    assert (await repo.ledger_sums(customer)).available == 25
