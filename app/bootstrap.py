@@ -61,9 +61,10 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
         )
+        # From here on a new version is stored before it goes live (see RulesRegistry).
+        registry.on_activate = _persist_version
         watcher = None
         if watch_rules:
-            registry.on_activate = _persist_version
             watcher = asyncio.create_task(_watch(registry, db), name="rules-watcher")
         try:
             yield services
@@ -81,14 +82,6 @@ async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
         await registry.watch()
 
 
-def _persist_version(program: Program) -> None:
+async def _persist_version(program: Program) -> None:
     """Keep every activated version, so the ledger can always say what awarded what."""
-    task = asyncio.get_running_loop().create_task(
-        repo.save_rules_version(program.version, program.sources, utcnow())
-    )
-    task.add_done_callback(_log_failure)
-
-
-def _log_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception():
-        log.error("could not store rules version: %s", task.exception())
+    await repo.save_rules_version(program.version, program.sources, utcnow())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.clock import utcnow
 from domain.program import Reward, Tier
 from persistence import repositories as repo
 from rules import RuleError, RulesRegistry
@@ -29,18 +28,12 @@ class RulesVersionInfo:
 
 
 async def reload_rules(registry: RulesRegistry) -> ReloadResult:
+    """The registry's hook (set by app.bootstrap) stores a new version before it goes live."""
     before = registry.program.version
-    # Synchronous on purpose: the registry's activation hook may schedule work on the
-    # running loop, which it cannot find from a worker thread. Loading blocks the loop for
-    # as long as a compile takes (a 5,000-rule folder: ~0.6 s), acceptable for an admin call.
-    _, errors = registry.reload()
-    program = registry.program
+    version, errors = await registry.reload_async()
     if errors:
-        return ReloadResult(program.version, activated=False, errors=tuple(errors))
-    # Awaited here, not left to the hook: once the caller hears "activated", entries that
-    # name this version can be written, and the ledger must always be able to resolve it.
-    await repo.save_rules_version(program.version, program.sources, utcnow())
-    return ReloadResult(program.version, activated=program.version != before, errors=())
+        return ReloadResult(version, activated=False, errors=tuple(errors))
+    return ReloadResult(version, activated=version != before, errors=())
 
 
 async def rules_version(registry: RulesRegistry) -> RulesVersionInfo:

@@ -21,9 +21,9 @@ class RulesRegistry:
     """Holds the active Program. `reload()` activates a new version only when the whole folder
     validates; on errors the current version stays active and the errors are returned.
 
-    `on_activate(program)` runs after each activation (and at the first load) so the service
-    layer can store `program.version` and `program.sources`; it may be sync or async (an
-    async hook is scheduled on the running loop, or run to completion when there is none).
+    `on_activate(program)` lets the service layer store `program.version` and
+    `program.sources`. Through `reload_async` (and `watch`) it is awaited before the version
+    goes live; through the synchronous `reload` (start-up, tools) it runs after.
     """
 
     def __init__(self, folder: Path, on_activate: OnActivate | None = None, debounce_ms: int = 300) -> None:
@@ -44,34 +44,65 @@ class RulesRegistry:
         return self._program
 
     def reload(self) -> tuple[str, list[RuleError]]:
-        """(active version, errors). An unchanged folder keeps its Program object."""
-        version, errors, activated = self._swap()
-        if activated is not None:
-            self._notify(activated)
-        return version, errors
+        """(active version, errors), synchronously: for start-up and tools. A sync hook runs
+        after activation; an async one is scheduled. Services use `reload_async`."""
+        candidate, errors = self._load()
+        if candidate is None:
+            return self._active_version(), errors
+        self._activate(candidate)
+        self._notify(candidate)
+        return candidate.version, []
 
-    def _swap(self) -> tuple[str, list[RuleError], Program | None]:
+    async def reload_async(self) -> tuple[str, list[RuleError]]:
+        """(active version, errors). Compiles in a worker thread, then awaits the hook
+        *before* the new version goes live, so that whatever the hook stores (the service
+        keeps every version) exists before any ledger entry can name it. A hook that
+        fails leaves the version in force, and says so as an error."""
+        candidate, errors = await asyncio.to_thread(self._load)
+        if candidate is None:
+            return self._active_version(), errors
+        if self.on_activate is not None:
+            try:
+                result = self.on_activate(candidate)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception as exc:
+                log.exception("on_activate hook failed; keeping version %s", self._active_version())
+                error = RuleError("", 0, 0, f"version {candidate.version} not activated: {exc}", None)
+                self.last_errors = [error]
+                return self._active_version(), [error]
+        self._activate(candidate)
+        return candidate.version, []
+
+    def _active_version(self) -> str:
+        return self._program.version if self._program is not None else ""
+
+    def _load(self) -> tuple[Program | None, list[RuleError]]:
+        """A new Program when the folder changed and validates; (None, []) when unchanged,
+        (None, errors) when it does not validate (and the errors are logged)."""
         with self._lock:
             current = self._program
             try:
                 files = read_sources(self.folder)
                 if current is not None and current.sources == files:
                     self.last_errors = []
-                    return current.version, [], None
+                    return None, []
                 program = load_program_from_sources(files)
             except RuleFileErrors as exc:
                 self.last_errors = exc.errors
-                active = current.version if current else ""
                 log.error(
                     "rules not reloaded, keeping version %s:\n%s",
-                    active or "(none)",
+                    self._active_version() or "(none)",
                     "\n".join(str(e) for e in exc.errors),
                 )
-                return active, exc.errors, None
+                return None, exc.errors
+        return program, []
+
+    def _activate(self, program: Program) -> None:
+        with self._lock:
             self._program = program
             self.last_errors = []
         log.info("rules version %s active (%d rules)", program.version, len(program.rules))
-        return program.version, [], program
 
     def _notify(self, program: Program) -> None:
         if self.on_activate is None:
@@ -93,18 +124,8 @@ class RulesRegistry:
             log.error("on_activate hook failed", exc_info=task.exception())
 
     async def watch(self, stop_event: asyncio.Event | None = None) -> None:
-        """Reload on every change under the folder, debounced, until cancelled or stopped.
-
-        Compiling runs in a worker thread; the hook runs (and is awaited) on this loop.
-        """
+        """Reload on every change under the folder, debounced, until cancelled or stopped."""
         from watchfiles import awatch
 
         async for _changes in awatch(self.folder, debounce=self.debounce_ms, stop_event=stop_event):
-            _, _, activated = await asyncio.to_thread(self._swap)
-            if activated is not None and self.on_activate is not None:
-                result = self.on_activate(activated)
-                if asyncio.iscoroutine(result):
-                    try:
-                        await result
-                    except Exception:
-                        log.exception("on_activate hook failed")
+            await self.reload_async()
