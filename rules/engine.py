@@ -35,8 +35,22 @@ class EngineError(RuntimeError):
     pass
 
 
-def _delete_ruleset(handle: int) -> None:
-    with LOCK:
+# Rulesets of programs that are gone, waiting to be freed. A finalizer only queues its
+# handle: the garbage collector runs finalizers at any allocation, including between the
+# C calls of an evaluation on this very thread (LOCK is re-entrant), and freeing a ruleset
+# there would pull memory from under the engine. `free_released()` frees them at a point
+# where no evaluation is in progress.
+_released: list[int] = []
+
+
+def _release_ruleset(handle: int) -> None:
+    _released.append(handle)  # list.append is atomic: safe from any thread, any moment
+
+
+def free_released() -> None:
+    """Free the rulesets of dropped programs. Call with LOCK held, outside an evaluation."""
+    while _released:
+        handle = _released.pop()
         try:
             _engine.delete_ruleset(handle)
         except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to free
@@ -66,8 +80,9 @@ class CompiledRuleset:
         self.rule_ids = rule_ids
         text = json.dumps(definition)
         with LOCK:
+            free_released()
             self.handle = _create(text)
-        weakref.finalize(self, _delete_ruleset, self.handle)
+        weakref.finalize(self, _release_ruleset, self.handle)
 
     def matches(self, fact_json: str) -> list[str]:
         """Rule ids whose conditions the fact meets, in the engine's firing order.

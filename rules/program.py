@@ -269,6 +269,7 @@ class Program:
         slim_texts = [engine.fact_json({**slim, **batch}) for batch in batches or [{}]]
         by_id = self._rules_by_id
         with engine.LOCK:
+            engine.free_released()
             for chunk in chunks:
                 for text in texts if chunk.needs_lines else slim_texts:
                     for rule_id in chunk.ruleset.matches(text):
