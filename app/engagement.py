@@ -7,12 +7,12 @@ from dataclasses import dataclass, replace
 
 from app.clock import utcnow
 from app.events import POINTS_EARNED, TIER_CHANGED
+from app.limits import evaluate_within_limits, record_applied_uses
 from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries
 from persistence import engagement as store
 from persistence import repositories as repo
-from persistence import rule_uses
 from persistence.engagement import StoredEvent
 from persistence.entries import LinkedEntry, insert_entries, move_balance
 from rules import Program
@@ -45,15 +45,10 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         customer_row = await repo.lock_customer(event.customer_external_id, ["customerExternalId"])
         customer = repo.to_customer(customer_row)
         facts, event_facts = customer.facts(), rule_facts(event)
-        evaluation = program.evaluate_event(facts, event_facts, now)
-        # As for orders: usage only takes awards away, so it is read (and budgets locked)
-        # only when a limited rule applied, and the event is then evaluated against it.
-        applied = set(evaluation.applied_rule_ids)
-        limited = {r: start for r, start in program.limited_rules(now).items() if r in applied}
-        budgets = [r for r in limited if program.rule(r).budget_points is not None]
-        if limited:
-            usage = await rule_uses.usage_snapshot(customer_row.id, limited, budgets)
-            evaluation = program.evaluate_event(facts, event_facts, now, usage)
+        limits = await evaluate_within_limits(
+            program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
+        )
+        evaluation = limits.evaluation
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
         # The event row first: a replay fails here, on the unique index, before anything else.
@@ -84,10 +79,7 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         if tier_name != customer.tier:
             events.append((TIER_CHANGED, customer.external_id, {"from": customer.tier, "to": tier_name}))
         await repo.add_events(events, now)
-        if limited:
-            used = set(evaluation.applied_rule_ids) & set(limited)
-            uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in used}
-            await rule_uses.record_uses(customer_row.id, uses, budgets, now, event_id=event_id)
+        await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
     awards = tuple(a for a in evaluation.awards if a.points > 0)
     return EventResult(replace(stored, awards=awards), points, replayed=False)
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from app.clock import utcnow
 from app.events import POINTS_EARNED, TIER_CHANGED
+from app.limits import evaluate_within_limits, record_applied_uses
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation
-from persistence import order_writes, rule_uses, sql
+from persistence import order_writes, sql
 from persistence import repositories as repo
 from persistence.repositories import StoredOrder
 from rules import Program
@@ -49,14 +49,10 @@ async def _record(program: Program, order: ValidOrder) -> OrderResult:
         # (rare) costs a rolled-back transaction instead of every order paying a query.
         customer = repo.to_customer(customer_row)
         facts = customer.facts()
-        evaluation = program.evaluate_order(facts, order.facts, now)
-        # Usage only ever takes awards away, so it is read (and budgets locked) only when
-        # a limited rule applied; then the order is evaluated again against it.
-        limited = _limited_and_applied(program, evaluation, now)
-        budgets = [rule_id for rule_id in limited if program.rule(rule_id).budget_points is not None]
-        if limited:
-            usage = await rule_uses.usage_snapshot(customer_row.id, limited, budgets)
-            evaluation = program.evaluate_order(facts, order.facts, now, usage)
+        limits = await evaluate_within_limits(
+            program, customer_row.id, now, lambda usage: program.evaluate_order(facts, order.facts, now, usage)
+        )
+        evaluation = limits.evaluation
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
         balance = customer.balance.after(entries)
@@ -72,18 +68,8 @@ async def _record(program: Program, order: ValidOrder) -> OrderResult:
             events=_events(customer, order, evaluation, points, tier_name),
             now=now,
         )
-        if limited:
-            applied = set(evaluation.applied_rule_ids) & set(limited)
-            uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in applied}
-            await rule_uses.record_uses(customer_row.id, uses, budgets, now, order_id=order_id)
+        await record_applied_uses(customer_row.id, limits, now, order_id=order_id)
     return OrderResult(stored, points, replayed=False, evaluation=evaluation)
-
-
-def _limited_and_applied(program: Program, evaluation: Evaluation, now: datetime) -> dict[str, datetime | None]:
-    applied = set(evaluation.applied_rule_ids)
-    if not applied:
-        return {}
-    return {rule_id: start for rule_id, start in program.limited_rules(now).items() if rule_id in applied}
 
 
 def _events(

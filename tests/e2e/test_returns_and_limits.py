@@ -128,3 +128,15 @@ async def test_a_budget_is_never_overspent_by_concurrent_orders(admin):
 
     campaign = [r["points"] for _, payload in results for r in payload["appliedRules"] if r["ruleId"] == "campaign"]
     assert sum(campaign) <= 60
+
+
+async def test_an_exclusive_rule_held_back_by_its_limit_lets_the_next_one_apply_only_within_its_own(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+
+    gifts = []
+    for _ in range(3):
+        _, payload = await _order(admin, customer, ("A", 1, "1.00"), couponCodes=["GIFT"])
+        gifts.append({r["ruleId"]: r["points"] for r in payload["appliedRules"] if r["ruleId"].startswith("gift")})
+
+    assert gifts == [{"gift-big": 100}, {"gift-small": 10}, {}]

@@ -1,0 +1,67 @@
+"""Evaluating under per-customer limits and budgets, shared by orders and events.
+
+Usage only ever takes awards away, so a recording is first evaluated without it, and
+usage is read only when a limited rule applied. Then every limited rule's usage is read,
+not just the ones that applied: an exclusive rule held back by its limit can let another
+limited rule apply in its place, and that one's usage must be known too. Budget rows are
+locked (after the customer's row) for the budget rules that apply, in rule-id order; a
+budget rule that only applies once usage is known gets its row locked and the recording
+evaluated once more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.program import Evaluation, UsageSnapshot
+from persistence import rule_uses
+from rules import Program
+
+
+@dataclass(frozen=True)
+class LimitedEvaluation:
+    evaluation: Evaluation
+    limited: dict[str, datetime | None] = field(default_factory=dict)
+    """The program's limited rules and the start of their current periods (empty when
+    no limited rule applied, and then nothing needs recording)."""
+    budgets: tuple[str, ...] = ()
+
+
+async def evaluate_within_limits(
+    program: Program,
+    customer_id: int,
+    now: datetime,
+    evaluate: Callable[[UsageSnapshot | None], Evaluation],
+) -> LimitedEvaluation:
+    evaluation = evaluate(None)
+    limited = program.limited_rules(now)
+    if not set(evaluation.applied_rule_ids) & limited.keys():
+        return LimitedEvaluation(evaluation)
+    budget_rules = {r for r in limited if program.rule(r).budget_points is not None}
+    locked: list[str] = []
+    for _ in range(len(budget_rules) + 1):
+        wanted = sorted((set(evaluation.applied_rule_ids) & budget_rules) - set(locked))
+        usage = await rule_uses.usage_snapshot(customer_id, limited, [*locked, *wanted])
+        locked += wanted
+        evaluation = evaluate(usage)
+        if not (set(evaluation.applied_rule_ids) & budget_rules) - set(locked):
+            break
+    return LimitedEvaluation(evaluation, limited, tuple(locked))
+
+
+async def record_applied_uses(
+    customer_id: int,
+    result: LimitedEvaluation,
+    now: datetime,
+    *,
+    order_id: int | None = None,
+    event_id: int | None = None,
+) -> None:
+    if not result.limited:
+        return
+    evaluation = result.evaluation
+    applied = set(evaluation.applied_rule_ids) & result.limited.keys()
+    uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in applied}
+    await rule_uses.record_uses(customer_id, uses, result.budgets, now, order_id=order_id, event_id=event_id)
