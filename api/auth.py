@@ -21,6 +21,7 @@ async def resolve_caller(services: Services, authorization: str | None) -> Calle
     if scheme.lower() != "bearer" or not credential:
         raise InvalidCredentials("Use 'Authorization: Bearer <API key or customer token>'.")
     bootstrap = services.settings.bootstrap_api_key
+    caller: Caller
     if credential.startswith(f"{KEY_PREFIX}_") or (bootstrap and credential == str(bootstrap)):
         caller = await services.api_keys.verify(credential)
     else:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-MONEY = {"max_digits": 20, "decimal_places": 4}
-
 
 class Customer(Model):
     id = fields.BigIntField(primary_key=True)
@@ -18,13 +16,13 @@ class Customer(Model):
     email = fields.CharField(max_length=254)
     name = fields.CharField(max_length=200, null=True)
     birthday = fields.DateField(null=True)
-    tags = fields.JSONField(default=list)
+    tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
     referral_code = fields.CharField(max_length=64, null=True)
     tier = fields.CharField(max_length=64, null=True)
     points_available = fields.BigIntField(default=0)
     points_pending = fields.BigIntField(default=0)
     lifetime_earned = fields.BigIntField(default=0)
-    lifetime_spend = fields.DecimalField(**MONEY, default=0)
+    lifetime_spend = fields.DecimalField(max_digits=20, decimal_places=4, default=0)
     order_count = fields.IntField(default=0)
     last_order_at = fields.DatetimeField(null=True)
     enrolled_at = fields.DatetimeField()
@@ -41,9 +39,9 @@ class Order(Model):
     )
     currency = fields.CharField(max_length=3)
     placed_at = fields.DatetimeField()
-    subtotal = fields.DecimalField(**MONEY)
-    shipping_amount = fields.DecimalField(**MONEY, default=0)
-    coupon_codes = fields.JSONField(default=list)
+    subtotal = fields.DecimalField(max_digits=20, decimal_places=4)
+    shipping_amount = fields.DecimalField(max_digits=20, decimal_places=4, default=0)
+    coupon_codes: fields.JSONField[list[str]] = fields.JSONField(default=list)
     points_earned = fields.BigIntField(default=0)
     rules_version = fields.CharField(max_length=64)
     # Digest of the order as first recorded: a replay with other content is refused.
@@ -63,7 +61,7 @@ class OrderLine(Model):
     sku = fields.CharField(max_length=128)
     category = fields.CharField(max_length=128, null=True)
     quantity = fields.IntField()
-    unit_price = fields.DecimalField(**MONEY)
+    unit_price = fields.DecimalField(max_digits=20, decimal_places=4)
 
     class Meta:
         table = "order_lines"
@@ -118,7 +116,7 @@ class EngagementEvent(Model):
         "models.Customer", related_name="engagement_events", on_delete=fields.RESTRICT
     )
     type = fields.CharField(max_length=64)
-    attributes = fields.JSONField(default=dict)
+    attributes: fields.JSONField[dict] = fields.JSONField(default=dict)
     occurred_at = fields.DatetimeField()
     points_earned = fields.BigIntField(default=0)
     rules_version = fields.CharField(max_length=64)
@@ -171,7 +169,7 @@ class RewardEvent(Model):
     type = fields.CharField(max_length=64)
     customer_external_id = fields.CharField(max_length=128, null=True)
     occurred_at = fields.DatetimeField()
-    payload = fields.JSONField()
+    payload: fields.JSONField[dict] = fields.JSONField()
 
     class Meta:
         table = "reward_events"
@@ -179,7 +177,7 @@ class RewardEvent(Model):
 
 class RulesVersion(Model):
     version = fields.CharField(max_length=64, primary_key=True)
-    sources = fields.JSONField()
+    sources: fields.JSONField[dict[str, str]] = fields.JSONField()
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -191,7 +189,7 @@ class ApiKey(Model):
     name = fields.CharField(max_length=100)
     prefix = fields.CharField(max_length=32, unique=True)
     key_hash = fields.CharField(max_length=128)
-    scopes = fields.JSONField()
+    scopes: fields.JSONField[list[str]] = fields.JSONField()
     created_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
 
@@ -215,7 +213,7 @@ class OrderReturn(Model):
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
         "models.Order", related_name="returns", on_delete=fields.RESTRICT
     )
-    returned_amount = fields.DecimalField(**MONEY)
+    returned_amount = fields.DecimalField(max_digits=20, decimal_places=4)
     points_reversed = fields.BigIntField()
     request_hash = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()

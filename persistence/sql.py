@@ -111,7 +111,8 @@ def _integrity_errors() -> Iterator[None]:
 
 def values_rows(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
     """`($1, $2), ($3, $4)` and the flattened values, for one multi-row INSERT."""
-    groups, flat = [], []
+    groups: list[str] = []
+    flat: list[Any] = []
     for row in rows:
         start = len(flat)
         groups.append("(" + ", ".join(f"${start + i + 1}" for i in range(len(row))) + ")")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rules import schema_check
 from rules.errors import RuleError, RuleFileErrors
+from rules.model import FolderSpec
 from rules.parse import parse_folder
 from rules.program import Program
 from rules.yamlsource import Document, parse
@@ -48,7 +49,7 @@ def version_of(files: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def validate_sources(files: dict[str, str]) -> tuple[object, list[RuleError]]:
+def validate_sources(files: dict[str, str]) -> tuple[FolderSpec, list[RuleError]]:
     """Parse and validate; returns (FolderSpec, errors)."""
     errors: list[RuleError] = []
     docs: list[tuple[Document, set[tuple]]] = []

@@ -114,14 +114,15 @@ def apply_points(
             spend_points += points
         _award(rule, points, why + capped, settings, out)
     for rule in later:
-        factor = rule.points.multiply
-        if factor == "tier":
+        assert rule.points is not None and rule.points.multiply is not None  # a multiplier rule
+        multiply = rule.points.multiply
+        if multiply == "tier":
             if tier is None:
                 out.note(rule, False, "the customer has no tier")
                 continue
             factor, why = tier.multiplier, f"tier {tier.name} x{tier.multiplier}"
         else:
-            why = f"x{factor}"
+            factor, why = Decimal(multiply), f"x{multiply}"
         raw = floor_points(Decimal(spend_points) * (factor - 1))
         points, capped = _budget(rule, raw, usage)
         _award(rule, points, f"{why} on {spend_points} spend points{capped}", settings, out)
@@ -132,6 +133,7 @@ def _award(rule: RuleSpec, points: int, why: str, settings: Settings, out: Outco
         out.note(rule, False, f"earns 0 points ({why})")
         return
     effect = rule.points
+    assert effect is not None  # only points rules are awarded
     pending = effect.pending_days if effect.pending_days is not None else settings.pending_days
     expires = effect.expires_in_days if effect.expires_in_days is not None else settings.expires_in_days
     out.awards.append(PointsAward(rule.id, points, rule.description or why, pending, expires))
@@ -153,6 +155,7 @@ def apply_discounts(chosen: list[RuleSpec], subtotal: Decimal, settings: Setting
         if effect.amount is not None:
             raw = effect.amount
         else:
+            assert effect.percent is not None  # validation: exactly one of amount, percent
             raw = subtotal * effect.percent / 100
             if effect.max is not None:
                 raw = min(raw, effect.max)
