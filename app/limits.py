@@ -36,9 +36,9 @@ async def evaluate_within_limits(
     evaluate: Callable[[UsageSnapshot | None], Evaluation],
 ) -> LimitedEvaluation:
     evaluation = evaluate(None)
-    limited = program.limited_rules(now)
-    if not set(evaluation.applied_rule_ids) & limited.keys():
+    if not applied_limited_rule(program, evaluation):
         return LimitedEvaluation(evaluation)
+    limited = program.limited_rules(now)
     budget_rules = {r for r in limited if program.rule(r).budget_points is not None}
     locked: list[str] = []
     for _ in range(len(budget_rules) + 1):
@@ -49,6 +49,10 @@ async def evaluate_within_limits(
         if not (set(evaluation.applied_rule_ids) & budget_rules) - set(locked):
             break
     return LimitedEvaluation(evaluation, limited, tuple(locked))
+
+
+def applied_limited_rule(program: Program, evaluation: Evaluation) -> bool:
+    return any(program.rule(rule_id).is_limited for rule_id in evaluation.applied_rule_ids)
 
 
 async def record_applied_uses(

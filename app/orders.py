@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from app.clock import utcnow
 from app.events import POINTS_EARNED, TIER_CHANGED
-from app.limits import evaluate_within_limits, record_applied_uses
+from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries
 from domain.orders import OrderInput, ValidOrder, validate_order
-from domain.program import Evaluation
+from domain.program import Evaluation, UsageSnapshot
 from persistence import order_writes, sql
 from persistence import repositories as repo
 from persistence.repositories import StoredOrder
@@ -40,25 +40,56 @@ async def record_order(program: Program, data: OrderInput) -> OrderResult:
         return _replay(existing, order)
 
 
+# Without the customer's lock, a write whose facts went stale is refused by its guard and
+# tried again; after this many, or when limited rules are involved, the lock is taken.
+UNLOCKED_TRIES = 2
+
+
 async def _record(program: Program, order: ValidOrder) -> OrderResult:
+    if sql.guarded_writes():
+        # PostgreSQL: the common order is one guarded statement after one read, with no
+        # transaction to open and close around them (a tenth of its CPU, measured).
+        for _ in range(UNLOCKED_TRIES):
+            result = await _attempt(program, order, locked=False)
+            if result is not None:
+                return result
+    result = await _attempt(program, order, locked=True)
+    assert result is not None, "under the customer's lock the guard cannot fail"
+    return result
+
+
+async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> OrderResult | None:
+    """None when the unlocked attempt cannot finish: the customer changed meanwhile, or a
+    limited rule applied (limits and budgets are read and recorded only under the lock)."""
     now = utcnow()
-    # Everything below speaks through persistence.sql, so it can run in the lean transaction.
-    async with sql.lean_transaction():
-        customer_row = await repo.lock_customer(order.customer_external_id, ["customerExternalId"])
+    field = ["customerExternalId"]
+    # Everything below speaks through persistence.sql, so it can run on the lean connection.
+    async with sql.lean_transaction() if locked else sql.lean_connection():
+        if locked:
+            customer_row = await repo.lock_customer(order.customer_external_id, field)
+        else:
+            customer_row = await repo.read_customer(order.customer_external_id, field)
         # No look-up for a replay here: the order id's unique index finds it, and a replay
-        # (rare) costs a rolled-back transaction instead of every order paying a query.
+        # (rare) costs a refused statement instead of every order paying a query.
         customer = repo.to_customer(customer_row)
         facts = customer.facts()
-        limits = await evaluate_within_limits(
-            program, customer_row.id, now, lambda usage: program.evaluate_order(facts, order.facts, now, usage)
-        )
+
+        def evaluate(usage: UsageSnapshot | None) -> Evaluation:
+            return program.evaluate_order(facts, order.facts, now, usage)
+
+        if locked:
+            limits = await evaluate_within_limits(program, customer_row.id, now, evaluate)
+        else:
+            limits = LimitedEvaluation(evaluate(None))
+            if applied_limited_rule(program, limits.evaluation):
+                return None
         evaluation = limits.evaluation
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
         balance = customer.balance.after(entries)
         tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend + order.facts.subtotal)
         tier_name = tier.name if tier else None
-        order_id, stored = await order_writes.write_order(
+        written = await order_writes.write_order(
             customer_row,
             order,
             entries,
@@ -68,6 +99,9 @@ async def _record(program: Program, order: ValidOrder) -> OrderResult:
             events=_events(customer, order, evaluation, points, tier_name),
             now=now,
         )
+        if written is None:
+            return None
+        order_id, stored = written
         await record_applied_uses(customer_row.id, limits, now, order_id=order_id)
     return OrderResult(stored, points, replayed=False, evaluation=evaluation)
 

@@ -19,11 +19,24 @@ from persistence import repositories as repo
 
 Event = tuple[str, str | None, dict]
 
+# The balance move comes first and carries a guard: the customer's facts that the rules
+# read must still be what they were when the order was evaluated. Every later write selects
+# FROM the order row, so when the guard fails nothing at all is written.
 _ORDER_CTE = """
-WITH o AS (
+WITH c AS (
+  UPDATE customers SET points_available = points_available + $24,
+         points_pending = points_pending + $25, lifetime_earned = lifetime_earned + $26,
+         tier = $27, order_count = order_count + 1, lifetime_spend = lifetime_spend + $5,
+         last_order_at = $11
+  WHERE id = $2 AND order_count = $31 AND lifetime_earned = $32 AND lifetime_spend = $33
+        AND tier IS NOT DISTINCT FROM $34::varchar
+  RETURNING id
+), o AS (
   INSERT INTO orders (external_id, customer_id, currency, placed_at, subtotal, shipping_amount,
                       coupon_codes, points_earned, rules_version, request_hash, created_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11) RETURNING id
+  SELECT $1::varchar, c.id, $3::varchar, $4::timestamptz, $5::numeric, $6::numeric, $7::jsonb,
+         $8::bigint, $9::varchar, $10::varchar, $11::timestamptz
+  FROM c RETURNING id
 ), l AS (
   INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price)
   SELECT o.id, x.position, x.sku, x.category, x.quantity, x.unit_price
@@ -36,12 +49,6 @@ WITH o AS (
   FROM o, unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[],
                  $22::timestamptz[], $23::timestamptz[])
        AS x(kind, bucket, points, reason, rule_id, available_at, expires_at)
-), c AS (
-  UPDATE customers SET points_available = points_available + $24,
-         points_pending = points_pending + $25, lifetime_earned = lifetime_earned + $26,
-         tier = $27, order_count = order_count + 1, lifetime_spend = lifetime_spend + $5,
-         last_order_at = $11
-  WHERE id = $2
 ), v AS (
   INSERT INTO reward_events (type, customer_external_id, occurred_at, payload)
   SELECT x.type, x.customer, $11, x.payload::jsonb
@@ -61,8 +68,10 @@ async def write_order(
     tier: str | None,
     events: Sequence[Event],
     now: datetime,
-) -> tuple[int, repo.StoredOrder]:
-    """Raises IntegrityError when the order id is taken (a replay, or a race lost)."""
+) -> tuple[int, repo.StoredOrder] | None:
+    """Raises IntegrityError when the order id is taken (a replay, or a race lost). None,
+    with nothing written, when the customer's facts changed since they were read (only
+    possible without the customer's lock: see app.orders)."""
     if not sql.is_postgres(sql.connection()):
         order_id, stored = await repo.insert_order(customer, order, points=points, rules_version=rules_version, now=now)
         await repo.apply_entries(
@@ -74,7 +83,7 @@ async def write_order(
     after = before.after(entries)
     facts = order.facts
     lines = facts.lines
-    [row] = await sql.fetch(
+    rows = await sql.fetch(
         _ORDER_CTE,
         order.external_id,
         customer.id,
@@ -106,7 +115,14 @@ async def write_order(
         [t for t, _, _ in events],
         [c for _, c, _ in events],
         [json.dumps(p) for _, _, p in events],
+        customer.order_count,
+        customer.lifetime_earned,
+        customer.lifetime_spend,
+        customer.tier,
     )
+    if not rows:
+        return None
+    row = rows[0]
     stored = repo.StoredOrder(
         external_id=order.external_id,
         customer_external_id=customer.external_id,

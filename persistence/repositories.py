@@ -78,6 +78,13 @@ async def customers_by_external_ids(external_ids: Sequence[str]) -> dict[str, mo
     return {row.external_id: row for row in rows}
 
 
+async def read_customer(external_id: str, field: list[str]) -> models.Customer:
+    rows = await sql.fetch("SELECT * FROM customers WHERE external_id = $1", external_id)
+    if not rows:
+        raise _customer_not_found(external_id, field)
+    return models.Customer._init_from_db(**rows[0])
+
+
 async def lock_customer(external_id: str, field: list[str]) -> models.Customer:
     """The customer row, locked until the transaction ends: every change to one customer's
     balance goes through this lock, so concurrent writers queue instead of racing.

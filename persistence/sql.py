@@ -35,6 +35,11 @@ def connection() -> BaseDBAsyncClient:
     return _get_connection(None)
 
 
+def guarded_writes() -> bool:
+    """Whether writes may go without the customer's lock, guarded instead (PostgreSQL)."""
+    return is_postgres(connection())
+
+
 def is_postgres(conn: BaseDBAsyncClient) -> bool:
     return conn.capabilities.dialect == "postgres"
 
@@ -44,6 +49,24 @@ def _sql(conn: BaseDBAsyncClient, sql: str) -> str:
 
 
 _LEAN: ContextVar[asyncpg.Connection | None] = ContextVar("lean_transaction", default=None)
+
+
+@asynccontextmanager
+async def lean_connection() -> AsyncIterator[None]:
+    """One pooled asyncpg connection for a few statements that each commit on their own
+    (PostgreSQL only; elsewhere statements go the usual way). Same rule as below: nothing
+    but this module's functions inside."""
+    client = connection()
+    pool = getattr(client, "_pool", None)
+    if _LEAN.get() is not None or not isinstance(client, AsyncpgClient) or pool is None:
+        yield
+        return
+    async with pool.acquire() as conn:
+        token = _LEAN.set(conn)
+        try:
+            yield
+        finally:
+            _LEAN.reset(token)
 
 
 def _raw_asyncpg(conn: BaseDBAsyncClient) -> asyncpg.Connection | None:
