@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from app.clock import utcnow
 from app.events import POINTS_EARNED, TIER_CHANGED
+from app.idempotency import record_once
 from app.limits import evaluate_within_limits, record_applied_uses
 from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
@@ -29,14 +30,11 @@ async def record_event(program: Program, data: EventInput) -> EventResult:
     """Idempotent on the event's external id: a replay returns the first result and
     writes nothing; the same id with other content is refused."""
     event = validate_event(data)
-    try:
-        return await _record(program, event)
-    except repo.IntegrityError:
-        # Lost a race on the event id's unique index: the winner's result stands.
-        existing = await store.find_event(event.external_id)
-        if existing is None:
-            raise
-        return _replay(existing, event)
+    return await record_once(
+        lambda: _record(program, event),
+        lambda: store.find_event(event.external_id),
+        lambda existing: _replay(existing, event),
+    )
 
 
 async def _record(program: Program, event: ValidEvent) -> EventResult:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.clock import utcnow
 from app.events import POINTS_EARNED, TIER_CHANGED
+from app.idempotency import record_once
 from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
@@ -30,14 +31,11 @@ async def record_order(program: Program, data: OrderInput) -> OrderResult:
     """Idempotent on the order's external id: a replay returns the first result and
     writes nothing; the same id with other content is refused."""
     order = validate_order(data)
-    try:
-        return await _record(program, order)
-    except repo.IntegrityError:
-        # Lost a race on the order id's unique index: the winner's result stands.
-        existing = await repo.find_order(order.external_id)
-        if existing is None:
-            raise
-        return _replay(existing, order)
+    return await record_once(
+        lambda: _record(program, order),
+        lambda: repo.find_order(order.external_id),
+        lambda existing: _replay(existing, order),
+    )
 
 
 # Without the customer's lock, a write whose facts went stale is refused by its guard and

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.events import POINTS_REVERSED
+from app.idempotency import record_once
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
 from domain.money import minor_units
@@ -27,13 +28,11 @@ class ReturnResult:
 async def record_return(data: ReturnInput) -> ReturnResult:
     """Idempotent on the return's external id, like orders."""
     ret = validate_return(data)
-    try:
-        return await _record(ret)
-    except repo.IntegrityError:
-        existing = await store.find_return(ret.external_id)
-        if existing is None:
-            raise
-        return _replay(existing, ret)
+    return await record_once(
+        lambda: _record(ret),
+        lambda: store.find_return(ret.external_id),
+        lambda existing: _replay(existing, ret),
+    )
 
 
 async def _record(ret: ValidReturn) -> ReturnResult:

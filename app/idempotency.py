@@ -1,0 +1,27 @@
+"""Recordings that are idempotent on the store's external id (orders, returns, events)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from persistence.repositories import IntegrityError
+
+Result = TypeVar("Result")
+Stored = TypeVar("Stored")
+
+
+async def record_once(
+    record: Callable[[], Awaitable[Result]],
+    find: Callable[[], Awaitable[Stored | None]],
+    replay: Callable[[Stored], Result],
+) -> Result:
+    """`record()`, unless the external id's unique index says it was recorded already (a
+    replay, or a concurrent twin that won the race): then the stored result, replayed."""
+    try:
+        return await record()
+    except IntegrityError:
+        existing = await find()
+        if existing is None:
+            raise
+        return replay(existing)
