@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from app.clock import utcnow
-from app.events import POINTS_EARNED, TIER_CHANGED
-from app.idempotency import record_once
+from app.events import earning_events
+from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
-from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries
 from persistence import engagement as store
@@ -59,23 +58,8 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
         tier_name = tier.name if tier else None
         await move_balance(customer_row, written, tier_name)
-        events: list[tuple[str, str | None, dict]] = []
-        if points:
-            events.append(
-                (
-                    POINTS_EARNED,
-                    customer.external_id,
-                    {
-                        "eventExternalId": event.external_id,
-                        "eventType": event.facts.type,
-                        "points": points,
-                        "rulesVersion": evaluation.rules_version,
-                        "rules": [{"ruleId": a.rule_id, "points": a.points} for a in evaluation.awards],
-                    },
-                )
-            )
-        if tier_name != customer.tier:
-            events.append((TIER_CHANGED, customer.external_id, {"from": customer.tier, "to": tier_name}))
+        source = {"eventExternalId": event.external_id, "eventType": event.facts.type}
+        events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
         await repo.add_events(events, now)
         await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
     awards = tuple(a for a in evaluation.awards if a.points > 0)
@@ -84,10 +68,5 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
 
 def _replay(existing: StoredEvent, event: ValidEvent) -> EventResult:
     if existing.request_hash != event.request_hash:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_CONFLICT,
-            f"Event '{event.external_id}' was already recorded with different content; "
-            "an event id can be recorded once (a replay must repeat it exactly).",
-            ["externalId"],
-        )
+        raise conflict("Event", event.external_id)
     return EventResult(existing, existing.points_earned, replayed=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from domain.errors import DomainError, ErrorCode
 from persistence.repositories import IntegrityError
 
 Result = TypeVar("Result")
@@ -25,3 +26,13 @@ async def record_once(
         if existing is None:
             raise
         return replay(existing)
+
+
+def conflict(what: str, external_id: str) -> DomainError:
+    """The same external id again, with other content: refused, never merged."""
+    return DomainError(
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+        f"{what} '{external_id}' was already recorded with different content; "
+        f"an id can be recorded once (a replay must repeat it exactly).",
+        ["externalId"],
+    )

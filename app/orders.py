@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.clock import utcnow
-from app.events import POINTS_EARNED, TIER_CHANGED
-from app.idempotency import record_once
+from app.events import earning_events
+from app.idempotency import conflict, record_once
 from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
-from domain.customers import Customer
-from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation, UsageSnapshot
@@ -94,7 +92,14 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
             points=points,
             rules_version=evaluation.rules_version,
             tier=tier_name,
-            events=_events(customer, order, evaluation, points, tier_name),
+            events=earning_events(
+                customer.external_id,
+                {"orderExternalId": order.external_id},
+                evaluation,
+                points,
+                customer.tier,
+                tier_name,
+            ),
             now=now,
         )
         if written is None:
@@ -104,35 +109,7 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
     return OrderResult(stored, points, replayed=False, evaluation=evaluation)
 
 
-def _events(
-    customer: Customer, order: ValidOrder, evaluation: Evaluation, points: int, tier: str | None
-) -> list[tuple[str, str | None, dict]]:
-    events: list[tuple[str, str | None, dict]] = []
-    if points:
-        rules = [{"ruleId": a.rule_id, "points": a.points} for a in evaluation.awards]
-        events.append(
-            (
-                POINTS_EARNED,
-                customer.external_id,
-                {
-                    "orderExternalId": order.external_id,
-                    "points": points,
-                    "rulesVersion": evaluation.rules_version,
-                    "rules": rules,
-                },
-            )
-        )
-    if tier != customer.tier:
-        events.append((TIER_CHANGED, customer.external_id, {"from": customer.tier, "to": tier}))
-    return events
-
-
 def _replay(existing: StoredOrder, order: ValidOrder) -> OrderResult:
     if existing.request_hash != order.request_hash:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_CONFLICT,
-            f"Order '{order.external_id}' was already recorded with different content; "
-            "an order id can be recorded once (a replay must repeat it exactly).",
-            ["externalId"],
-        )
+        raise conflict("Order", order.external_id)
     return OrderResult(existing, existing.points_earned, replayed=True)

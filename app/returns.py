@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.events import POINTS_REVERSED
-from app.idempotency import record_once
+from app.idempotency import conflict, record_once
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
 from domain.money import minor_units
@@ -132,9 +132,5 @@ def _reversal_entries(
 
 def _replay(existing: StoredReturn, ret: ValidReturn) -> ReturnResult:
     if existing.request_hash != ret.request_hash or existing.order_external_id != ret.order_external_id:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_CONFLICT,
-            f"Return '{ret.external_id}' was already recorded with different content.",
-            ["externalId"],
-        )
+        raise conflict("Return", ret.external_id)
     return ReturnResult(existing, replayed=True)
