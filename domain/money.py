@@ -37,8 +37,9 @@ def validate_currency(currency: str, field: list[str] | None = None) -> str:
     return currency
 
 
-def parse_amount(value: str | Decimal, currency: str, field: list[str]) -> Decimal:
-    """A non-negative amount with no more decimals than the currency has."""
+def parse_amount(value: str | Decimal, currency: str | None, field: list[str]) -> Decimal:
+    """A non-negative amount with no more decimals than the currency has. With no (known)
+    currency only the number itself is checked, so that its problems are still reported."""
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
@@ -49,6 +50,8 @@ def parse_amount(value: str | Decimal, currency: str, field: list[str]) -> Decim
         raise DomainError(ErrorCode.INVALID_AMOUNT, "The amount must be a finite number.", field)
     if amount < 0:
         raise DomainError(ErrorCode.INVALID_PRICE, "An amount cannot be negative.", field)
+    if currency is None:
+        return amount
     digits = minor_units(currency)
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > digits and amount != amount.quantize(

@@ -93,11 +93,13 @@ def validate_order(order: OrderInput) -> ValidOrder:
                     [*where, "quantity"],
                 )
             )
-        price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"]) if currency else None
+        # Without a known currency the decimals cannot be checked, but a negative or
+        # malformed price is reported all the same.
+        price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"])
         if sku and price is not None and 0 < line.quantity <= MAX_QUANTITY:
             lines.append(LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category))
     shipping = Decimal(0)
-    if order.shipping_amount is not None and currency:
+    if order.shipping_amount is not None:
         shipping = check(parse_amount, order.shipping_amount, currency, ["shippingAmount"]) or Decimal(0)
     coupons = []
     for index, code in enumerate(order.coupon_codes):

@@ -57,7 +57,7 @@ async def test_every_problem_in_an_order_is_reported_at_once(admin):
         RECORD_ORDER,
         input=order_input("bad id!", "cust x", ("S", 0, "-1"), currency="???"),
     )
-    assert {code for code, _ in errors} == {"INVALID_ID", "UNKNOWN_CURRENCY", "INVALID_QUANTITY"}
+    assert {code for code, _ in errors} == {"INVALID_ID", "UNKNOWN_CURRENCY", "INVALID_QUANTITY", "INVALID_PRICE"}
 
 
 async def test_a_malformed_external_id_is_refused(admin):
