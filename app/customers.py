@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from app.clock import utcnow
@@ -64,6 +65,6 @@ async def adjust_points(
             [(POINTS_ADJUSTED, customer_external_id, {"points": points, "reason": reason_text, "by": actor})],
             now,
         )
-        customer = repo.to_customer(await repo.lock_customer(customer_external_id, ["customerExternalId"]))
+        customer = replace(repo.to_customer(row), balance=balance)
     return customer, balance
 

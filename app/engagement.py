@@ -14,7 +14,7 @@ from domain.ledger import earn_entries
 from persistence import engagement as store
 from persistence import repositories as repo
 from persistence.engagement import StoredEvent
-from persistence.entries import LinkedEntry, insert_entries, move_balance
+from persistence.entries import LinkedEntry, insert_entries
 from rules import Program
 
 
@@ -57,7 +57,7 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         balance = customer.balance.after(written)
         tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
         tier_name = tier.name if tier else None
-        await move_balance(customer_row, written, tier_name)
+        await repo.move_balance(customer_row, written, tier=tier_name)
         source = {"eventExternalId": event.external_id, "eventType": event.facts.type}
         events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
         await repo.add_events(events, now)

@@ -26,8 +26,9 @@ from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
 from persistence import jobs as store
 from persistence import repositories as repo
-from persistence.entries import LinkedEntry, insert_entries, move_balance
+from persistence.entries import LinkedEntry, insert_entries
 from persistence.jobs import DueEntry
+from persistence.repositories import move_balance
 
 POINTS_PENDING_RELEASED = "points.pending_released"
 POINTS_EXPIRED = "points.expired"
@@ -105,7 +106,7 @@ async def _release(external_id: str, now: datetime) -> tuple[int, int]:
         written = await insert_entries(customer.id, linked, now=now, source="job:points-release", skip_conflicts=True)
         released = sum(e.points for e in written if e.bucket is Bucket.AVAILABLE)
         assert released == -sum(e.points for e in written if e.bucket is Bucket.PENDING), written
-        await move_balance(customer, written, customer.tier)
+        await move_balance(customer, written, tier=customer.tier)
         if released:
             await repo.add_events([(POINTS_PENDING_RELEASED, external_id, {"points": released})], now)
     return len(written), released
@@ -124,7 +125,7 @@ async def _expire(external_id: str, now: datetime) -> tuple[int, int]:
             )
         written = await insert_entries(customer.id, linked, now=now, source="job:points-expiry", skip_conflicts=True)
         expired = -sum(e.points for e in written)
-        await move_balance(customer, written, customer.tier)
+        await move_balance(customer, written, tier=customer.tier)
         if expired:
             await repo.add_events([(POINTS_EXPIRED, external_id, {"points": expired})], now)
     return len(written), expired

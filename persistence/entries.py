@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.ledger import Balance, Bucket, EntryKind, NewEntry
-from persistence import models, sql
+from domain.ledger import Bucket, EntryKind, NewEntry
+from persistence import sql
 
 
 @dataclass(frozen=True)
@@ -65,25 +65,3 @@ async def insert_entries(
         *values,
     )
     return [NewEntry(EntryKind(r["kind"]), Bucket(r["bucket"]), r["points"], r["reason"]) for r in rows]
-
-
-async def move_balance(customer: models.Customer, written: Sequence[NewEntry], tier: str | None) -> Balance:
-    """Move the cached balance by exactly the entries written (the same UPDATE shape as
-    `repositories.apply_entries`); returns the balance after."""
-    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
-    after = before.after(written)
-    delta = (
-        after.available - before.available,
-        after.pending - before.pending,
-        after.lifetime_earned - before.lifetime_earned,
-    )
-    if delta != (0, 0, 0) or tier != customer.tier:
-        await sql.execute(
-            "UPDATE customers SET points_available = points_available + $1,"
-            " points_pending = points_pending + $2, lifetime_earned = lifetime_earned + $3,"
-            " tier = $4 WHERE id = $5",
-            *delta,
-            tier,
-            customer.id,
-        )
-    return after

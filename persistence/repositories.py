@@ -109,8 +109,6 @@ async def apply_entries(
     orders: int = 0,
 ) -> Balance:
     """Append entries and move the cached balance by exactly their sum."""
-    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
-    after = before.after(entries)
     if entries:
         columns, values = sql.values_rows(
             [
@@ -136,6 +134,22 @@ async def apply_entries(
             " rules_version, order_id, source, created_at, available_at, expires_at) VALUES " + columns,
             *values,
         )
+    return await move_balance(customer, entries, tier=tier, now=now, spend=spend, orders=orders)
+
+
+async def move_balance(
+    customer: models.Customer,
+    entries: Sequence[NewEntry],
+    *,
+    tier: str | None,
+    now: datetime | None = None,
+    spend: Decimal = Decimal(0),
+    orders: int = 0,
+) -> Balance:
+    """Move the cached balance by exactly the sum of entries already written (and the
+    customer's tier, spend and order count with it); returns the balance after."""
+    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+    after = before.after(entries)
     delta = (
         after.available - before.available,
         after.pending - before.pending,
