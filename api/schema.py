@@ -25,6 +25,7 @@ from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
+from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
@@ -62,12 +63,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.production:
         extensions.append(partial(MaskErrors, should_mask_error=_is_internal))
-    return strawberry.Schema(
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )
+    compile_inputs(schema)
+    return schema
 
 
 def export_sdl() -> str:

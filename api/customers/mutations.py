@@ -92,9 +92,7 @@ class CustomerMutations:
         description="A storefront token for one customer (a JWT whose sub is the external id).",
         permission_classes=[any_scope(Scope.CUSTOMERS_WRITE)],
     )
-    async def issue_customer_token(
-        self, info: Info, customer_external_id: str
-    ) -> IssueCustomerTokenPayload:
+    async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
         try:
             validation.external_id(customer_external_id, ["customerExternalId"])
             await customers.get_customer(customer_external_id)
