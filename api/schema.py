@@ -27,6 +27,7 @@ from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
+from api.prepared import PreparedSchema
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from app.settings import Settings
@@ -42,6 +43,12 @@ def _is_internal(error: GraphQLError) -> bool:
     """Mask what the server did wrong, never what the client did wrong."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError | PermissionError)
+
+
+def _mask(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """What MaskErrors(should_mask_error=_is_internal) does to a result's errors."""
+    masker = MaskErrors()
+    return [masker.anonymise_error(error) if _is_internal(error) else error for error in errors]
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -63,11 +70,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.production:
         extensions.append(partial(MaskErrors, should_mask_error=_is_internal))
-    schema = strawberry.Schema(
+    schema = PreparedSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
+    )
+    schema.prepare(
+        limits=limits,
+        max_tokens=settings.max_tokens,
+        maxsize=DOCUMENT_CACHE_SIZE,
+        mask=_mask if settings.production else None,
     )
     compile_inputs(schema)
     return schema

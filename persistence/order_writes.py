@@ -72,7 +72,7 @@ async def write_order(
     """Raises IntegrityError when the order id is taken (a replay, or a race lost). None,
     with nothing written, when the customer's facts changed since they were read (only
     possible without the customer's lock: see app.orders)."""
-    if not sql.is_postgres(sql.connection()):
+    if not sql.on_postgres():
         order_id, stored = await repo.insert_order(customer, order, points=points, rules_version=rules_version, now=now)
         await repo.apply_entries(
             customer, entries, now=now, order=order_id, tier=tier, spend=order.facts.subtotal, orders=1

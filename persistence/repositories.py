@@ -89,8 +89,7 @@ async def lock_customer(external_id: str, field: list[str]) -> models.Customer:
     """The customer row, locked until the transaction ends: every change to one customer's
     balance goes through this lock, so concurrent writers queue instead of racing.
     (SQLite has no row locks; Tortoise serialises its transactions instead.)"""
-    conn = sql.connection()
-    lock = " FOR UPDATE" if sql.is_postgres(conn) else ""
+    lock = " FOR UPDATE" if sql.on_postgres() else ""
     rows = await sql.fetch(f"SELECT * FROM customers WHERE external_id = $1{lock}", external_id)
     if not rows:
         raise _customer_not_found(external_id, field)

@@ -35,8 +35,7 @@ async def usage_snapshot(
                 customer_uses[row["rule_id"]] = customer_uses.get(row["rule_id"], 0) + row["uses"]
     program_points: dict[str, int] = {}
     if budget_rules:
-        conn = sql.connection()
-        lock = " FOR UPDATE" if sql.is_postgres(conn) else ""
+        lock = " FOR UPDATE" if sql.on_postgres() else ""
         for rule_id in sorted(budget_rules):
             await sql.execute(
                 "INSERT INTO rule_budgets (rule_id, points_awarded) VALUES ($1, 0) ON CONFLICT (rule_id) DO NOTHING",
