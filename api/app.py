@@ -19,6 +19,7 @@ from tortoise.context import _current_context as current_tortoise_context
 
 from api.auth import InvalidCredentials, resolve_caller
 from api.context import Context
+from api.json_posts import JsonPosts
 from api.schema import build_schema
 from app.bootstrap import Services, running_services
 from app.settings import Settings
@@ -35,11 +36,15 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         self.services: Services | None = None
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        assert self.services is not None, "the lifespan has not started the services"
         try:
-            caller = await resolve_caller(self.services, request.headers.get("authorization"))
+            return await self.context_for(request.headers.get("authorization"))
         except InvalidCredentials as error:
             raise HTTPException(401, str(error)) from None
+
+    async def context_for(self, authorization: str | None) -> Context:
+        """Raises InvalidCredentials when credentials are presented and wrong."""
+        assert self.services is not None, "the lifespan has not started the services"
+        caller = await resolve_caller(self.services, authorization)
         return Context(services=self.services, caller=caller)
 
 
@@ -85,7 +90,7 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(DatabaseContext, graphql=graphql)],
+        middleware=[Middleware(DatabaseContext, graphql=graphql), Middleware(JsonPosts, graphql=graphql)],
         lifespan=lifespan,
     )
 
