@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import context
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -17,11 +19,23 @@ MIGRATIONS_MODULE = "persistence.migrations"
 DEFAULT_POOL = "minsize=2&maxsize=20"
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Returning a connection to the pool skips asyncpg's reset query (CLOSE ALL, UNLISTEN,
+    RESET ALL, advisory unlocks): a round trip on every release, a fourteenth of
+    recordOrder's CPU, measured, for session state that nothing here creates (no SET,
+    LISTEN, cursors or session advisory locks; keep it so). An open transaction is still
+    rolled back, by the pool itself, before this runs."""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
-    if database_url.startswith(("postgres://", "asyncpg://")) and "maxsize=" not in database_url:
-        database_url += ("&" if "?" in database_url else "?") + DEFAULT_POOL
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith(("postgres://", "asyncpg://")):
+        if "maxsize=" not in database_url:
+            database_url += ("&" if "?" in database_url else "?") + DEFAULT_POOL
+        connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = _keep_session
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
