@@ -70,6 +70,16 @@ async def run_for(seconds: float, clients: int, one) -> tuple[int, list[float]]:
     return len(latencies), latencies
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    pass
+
+
+async def floor_pool(url: str, clients: int) -> asyncpg.Pool:
+    """The floor's connections, released as the service releases its own: without
+    asyncpg's reset query (see persistence.database), so neither side pays that trip."""
+    return await asyncpg.create_pool(url, min_size=clients, max_size=clients, reset=_keep_session)
+
+
 async def raw_transaction(pool: asyncpg.Pool, customers: list[str]):
     """The same transaction, hand-written on asyncpg: the fastest this write can be."""
     run = uuid.uuid4().hex[:8]
@@ -241,7 +251,7 @@ async def main() -> None:
         f"recordOrder on PostgreSQL: {args.clients} clients, {args.workers} worker(s),"
         f" {args.rounds} rounds of {args.seconds:.0f} s each for the floor and the API"
     )
-    pool = await asyncpg.create_pool(url, min_size=args.clients, max_size=args.clients)
+    pool = await floor_pool(url, args.clients)
     raw = await raw_transaction(pool, customers)
     ratios = []
     async with api_server(url, args.workers) as (server, port):

@@ -18,8 +18,6 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -27,6 +25,7 @@ from bench.bench_record_order import (  # noqa: E402
     RECORD,
     SEQUENCE,
     ensure_database,
+    floor_pool,
     prepare,
     raw_transaction,
 )
@@ -99,7 +98,7 @@ async def main() -> None:
     from api.app import create_app
 
     app = create_app(watch_rules=False)
-    pool = await asyncpg.create_pool(url, min_size=args.clients, max_size=args.clients)
+    pool = await floor_pool(url, args.clients)
     raw = await raw_transaction(pool, customers)
     floor_cpu, api_cpu = [], []
     async with app.router.lifespan_context(app):
