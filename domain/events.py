@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from domain import validation
@@ -38,7 +39,7 @@ class ValidEvent:
     occurred_at: datetime | None
     facts: EventFacts
 
-    @property
+    @cached_property
     def request_hash(self) -> str:
         """Same content, same digest: how a replay is told from a conflicting reuse of an id."""
         body = {

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
@@ -43,7 +44,7 @@ class ValidOrder:
     placed_at: datetime | None
     facts: OrderFacts
 
-    @property
+    @cached_property
     def request_hash(self) -> str:
         """Same content, same digest: how a replay is told from a conflicting reuse of an id."""
         body = {

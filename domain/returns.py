@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
@@ -39,7 +40,7 @@ class ValidReturn:
     quantities: Mapping[str, int]
     """sku -> quantity returned now (lines naming one sku are added up)."""
 
-    @property
+    @cached_property
     def request_hash(self) -> str:
         body = {"order": self.order_external_id, "lines": sorted(self.quantities.items())}
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()
