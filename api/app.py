@@ -11,14 +11,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http.ides import get_graphql_ide_html
 from tortoise.context import _current_context as current_tortoise_context
 
 from api.auth import InvalidCredentials, resolve_caller
 from api.context import Context
+from api.graphiql import MOUNT as GRAPHIQL_MOUNT
+from api.graphiql import assets_dir, local_page
 from api.json_posts import JsonPosts
 from api.schema import build_schema
 from app.bootstrap import Services, running_services
@@ -34,6 +38,12 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=True,
         )
         self.services: Services | None = None
+        cdn_page = get_graphql_ide_html("graphiql")
+        self._ide_page = local_page(cdn_page, assets_dir()) or cdn_page
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self._ide_page
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         try:
@@ -84,12 +94,15 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
         services: Services = request.app.state.services
         return JSONResponse({"status": "ok", "rulesVersion": services.program.version})
 
+    routes = [
+        Route("/health", health),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if not settings.production and assets_dir().is_dir():
+        routes.append(Mount(GRAPHIQL_MOUNT, app=StaticFiles(directory=assets_dir()), name="graphiql"))
     return Starlette(
-        routes=[
-            Route("/health", health),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-        ],
+        routes=routes,
         middleware=[Middleware(DatabaseContext, graphql=graphql), Middleware(JsonPosts, graphql=graphql)],
         lifespan=lifespan,
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import make_settings, running_server
+import pytest
+from strawberry.http.ides import get_graphql_ide_html
+
+from api.graphiql import MOUNT, assets_dir, page_assets
+from tests.conftest import ON_CI, make_settings, running_server
 from tests.graphql_client import gql_raw
 
 
@@ -41,3 +45,20 @@ async def test_health_names_the_rules_version(server):
         body = (await client.get("/health")).json()
     assert body["status"] == "ok"
     assert len(body["rulesVersion"]) >= 12
+
+
+async def test_graphiql_loads_its_scripts_from_this_server(server):
+    """scripts/setup fetched them; every one the page names is served, as the page hashed it."""
+    directory = assets_dir()
+    if not directory.is_dir():
+        if ON_CI:
+            pytest.fail(f"scripts/setup did not fetch GraphiQL's files into {directory}")
+        pytest.skip("GraphiQL's files are not installed (run python -m api.graphiql)")
+    async with server.client(None) as client:
+        page = (await client.get("/graphql", headers={"Accept": "text/html"})).text
+        assets = page_assets(get_graphql_ide_html("graphiql"))
+        assert assets and "unpkg.com" not in page
+        for asset in assets:
+            assert f"{MOUNT}/{asset.local_path}" in page
+            response = await client.get(f"{MOUNT}/{asset.local_path}")
+            assert response.status_code == 200 and asset.matches(response.content)
