@@ -43,20 +43,21 @@ class JsonPosts:
             await self.app(scope, receive, send)
             return
         authorization = None
+        is_json = False
         for name, value in scope["headers"]:
             if name == b"content-type":
-                if value.split(b";", 1)[0].strip().lower() != b"application/json":
-                    break
+                is_json = value.split(b";", 1)[0].strip().lower() == b"application/json"
             elif name == b"accept":
                 # Streaming transports (multipart/mixed, text/event-stream) are the view's.
                 if b"multipart" in value or b"event-stream" in value:
+                    is_json = False
                     break
             elif name == b"authorization":
                 authorization = value.decode("latin-1")
-        else:
+        if is_json:
             await self._answer(scope, receive, send, authorization)
-            return
-        await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, authorization: str | None) -> None:
         body = await _read_body(receive)

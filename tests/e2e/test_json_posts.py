@@ -41,6 +41,7 @@ def _requests(customer: str) -> list[tuple[dict[str, str], bytes]]:
         ({"Authorization": "Basic abc", **JSON}, body(query="{ __typename }")),
         ({**AUTH, "Content-Type": "application/json; charset=utf-8"}, body(query="{ __typename }")),
         ({**AUTH, "Content-Type": "text/plain"}, body(query="{ __typename }")),
+        ({**AUTH}, body(query="{ __typename }")),  # no content type
     ]
 
 
@@ -82,8 +83,8 @@ async def test_the_fast_path_answers_as_the_view_does(
     # Only what ends in an HTTP error, or is not plain JSON, reached the view: no query,
     # a query that is not a string, variables that are not an object, a body that is not
     # JSON or not an object, an unknown operation name, a subscription (not over POST),
-    # wrong credentials (2), text/plain.
-    assert viewed == 10
+    # wrong credentials (2), text/plain, no content type.
+    assert viewed == 11
     monkeypatch.setattr(json_posts, "_operation", lambda body: None)  # every request to the view
     view = await _answers(server, customer)
     assert fast == view
