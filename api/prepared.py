@@ -7,9 +7,9 @@ py-spy, around work that was already done. So a query text is parsed (with the t
 limit) and validated (with every rule the schema enforces, limits included) once; while
 it stays in the bounded cache, requests for it go to graphql-core's `execute` with the
 same arguments strawberry gives it, and their errors are logged and masked as the
-pipeline would. Anything else (a text seen for the first time that fails, an operation
-type the transport does not allow, an unknown operation name) takes strawberry's own path,
-which reports it exactly as before.
+pipeline would. Anything else (a text that failed, an operation type the transport does
+not allow, an unknown operation name) takes strawberry's own path, which reports it exactly
+as before.
 """
 
 from __future__ import annotations
@@ -31,19 +31,22 @@ from strawberry.utils.operation import get_operation_type
 
 
 class PreparedDocuments:
-    """Query texts that parsed and validated, by text; bounded, least recently used out."""
+    """Query texts and what preparing them gave: the document, or None when it failed to
+    parse or validate (so a failing text is not prepared again on every request; the
+    pipeline's own caches answer it). Bounded, least recently used out."""
 
     def __init__(self, maxsize: int):
         self.maxsize = maxsize
-        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._documents: OrderedDict[str, DocumentNode | None] = OrderedDict()
 
-    def get(self, query: str) -> DocumentNode | None:
-        document = self._documents.get(query)
-        if document is not None:
-            self._documents.move_to_end(query)
-        return document
+    def get(self, query: str) -> tuple[bool, DocumentNode | None]:
+        """(whether the text was prepared before, its document or None if it failed)."""
+        if query not in self._documents:
+            return False, None
+        self._documents.move_to_end(query)
+        return True, self._documents[query]
 
-    def put(self, query: str, document: DocumentNode) -> None:
+    def put(self, query: str, document: DocumentNode | None) -> None:
         self._documents[query] = document
         if len(self._documents) > self.maxsize:
             self._documents.popitem(last=False)
@@ -77,15 +80,15 @@ class PreparedSchema(strawberry.Schema):
     def _document(self, query: str | None) -> DocumentNode | None:
         if not query or self._prepared is None:
             return None
-        document = self._prepared.get(query)
-        if document is not None:
+        seen, document = self._prepared.get(query)
+        if seen:
             return document
         try:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLSyntaxError:
-            return None
-        if validate_document(self._schema, document, self._rules):
-            return None
+            document = None
+        if document is not None and validate_document(self._schema, document, self._rules):
+            document = None
         self._prepared.put(query, document)
         return document
 

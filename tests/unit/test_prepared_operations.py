@@ -52,7 +52,9 @@ async def test_internal_errors_are_masked_in_production_on_the_prepared_path():
     schema = build_schema(Settings.from_env({"LOYALTY_ENV": "production"}))
     result = await schema.execute("{ rulesVersion { version } }")
     assert result.errors and [e.message for e in result.errors] == ["Unexpected error."]
-    assert schema._prepared is not None and schema._prepared.get("{ rulesVersion { version } }") is not None  # type: ignore[attr-defined]
+    assert isinstance(schema, PreparedSchema) and schema._prepared is not None
+    seen, document = schema._prepared.get("{ rulesVersion { version } }")
+    assert seen and document is not None
 
 
 async def test_an_operation_type_the_transport_refuses_is_refused():
@@ -62,11 +64,15 @@ async def test_an_operation_type_the_transport_refuses_is_refused():
         await schema.execute(query, allowed_operation_types=[OperationType.QUERY])
 
 
-async def test_documents_that_fail_validation_are_not_kept():
+async def test_documents_that_fail_validation_are_never_run_and_not_prepared_again():
     schema = build_schema(Settings.from_env(LIMITS))
     too_deep = '{ customer(externalId: "x") { ledger { edges { node { points } } } } }'
-    await schema.execute(too_deep)
-    assert schema._prepared is not None and schema._prepared.get(too_deep) is None  # type: ignore[attr-defined]
+    first = await schema.execute(too_deep)
+    assert isinstance(schema, PreparedSchema) and schema._prepared is not None
+    assert schema._prepared.get(too_deep) == (True, None)  # remembered as failed: no document to run
+    again = await schema.execute(too_deep)
+    assert first.errors and "exceeds maximum operation depth" in first.errors[0].message
+    assert process_result(again) == process_result(first)
 
 
 def test_the_cache_is_bounded():
@@ -77,4 +83,4 @@ def test_the_cache_is_bounded():
     documents = PreparedDocuments(maxsize=2)
     for text in ("{ a }", "{ b }", "{ c }"):
         documents.put(text, parse(text))
-    assert documents.get("{ a }") is None and documents.get("{ c }") is not None
+    assert documents.get("{ a }") == (False, None) and documents.get("{ c }")[1] is not None
