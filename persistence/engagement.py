@@ -75,4 +75,3 @@ async def find_event(external_id: str) -> StoredEvent | None:
         request_hash=row.request_hash,
         awards=tuple(PointsAward(rule_id or "", points, reason) for rule_id, points, reason in earned),
     )
-

@@ -22,7 +22,7 @@ Event = tuple[str, str | None, dict]
 # The balance move comes first and carries a guard: the customer's facts that the rules
 # read must still be what they were when the order was evaluated. Every later write selects
 # FROM the order row, so when the guard fails nothing at all is written.
-_ORDER_CTE = """
+_ORDER_CTE = f"""
 WITH c AS (
   UPDATE customers SET points_available = points_available + $24,
          points_pending = points_pending + $25, lifetime_earned = lifetime_earned + $26,
@@ -32,8 +32,7 @@ WITH c AS (
         AND tier IS NOT DISTINCT FROM $34::varchar
   RETURNING id
 ), o AS (
-  INSERT INTO orders (external_id, customer_id, currency, placed_at, subtotal, shipping_amount,
-                      coupon_codes, points_earned, rules_version, request_hash, created_at)
+  INSERT INTO orders ({repo.ORDER_COLUMNS})
   SELECT $1::varchar, c.id, $3::varchar, $4::timestamptz, $5::numeric, $6::numeric, $7::jsonb,
          $8::bigint, $9::varchar, $10::varchar, $11::timestamptz
   FROM c RETURNING id
@@ -81,21 +80,11 @@ async def write_order(
         return order_id, stored
     before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
     after = before.after(entries)
-    facts = order.facts
-    lines = facts.lines
+    lines = order.facts.lines
+    row_values, stored = repo.new_order_row(customer, order, points=points, rules_version=rules_version, now=now)
     rows = await sql.fetch(
         _ORDER_CTE,
-        order.external_id,
-        customer.id,
-        facts.currency,
-        order.placed_at or now,
-        facts.subtotal,
-        facts.shipping_amount,
-        json.dumps(sorted(facts.coupon_codes)),
-        points,
-        rules_version,
-        order.request_hash,
-        now,
+        *row_values,  # $1-$11
         list(range(len(lines))),
         [line.sku for line in lines],
         [line.category for line in lines],
@@ -122,16 +111,4 @@ async def write_order(
     )
     if not rows:
         return None
-    row = rows[0]
-    stored = repo.StoredOrder(
-        external_id=order.external_id,
-        customer_external_id=customer.external_id,
-        currency=facts.currency,
-        placed_at=order.placed_at or now,
-        subtotal=facts.subtotal,
-        shipping_amount=facts.shipping_amount,
-        points_earned=points,
-        rules_version=rules_version,
-        request_hash=order.request_hash,
-    )
-    return row["id"], stored
+    return rows[0]["id"], stored

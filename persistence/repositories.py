@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -48,9 +49,7 @@ def to_customer(row: models.Customer) -> Customer:
 
 
 def _customer_not_found(external_id: str, field: list[str]) -> DomainError:
-    return DomainError(
-        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", field
-    )
+    return DomainError(ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", field)
 
 
 # ---- customers ----------------------------------------------------------------------------
@@ -188,11 +187,7 @@ class StoredOrder:
 
 
 async def find_order(external_id: str) -> StoredOrder | None:
-    row = (
-        await models.Order.filter(external_id=external_id)
-        .select_related("customer")
-        .first()
-    )
+    row = await models.Order.filter(external_id=external_id).select_related("customer").first()
     return _stored_order(row) if row else None
 
 
@@ -220,14 +215,41 @@ async def insert_order(
     rules_version: str,
     now: datetime,
 ) -> tuple[int, StoredOrder]:
-    placed_at = order.placed_at or now
-    facts = order.facts
+    row_values, stored = new_order_row(customer, order, points=points, rules_version=rules_version, now=now)
     # No existence check first: the unique index on external_id refuses a replay, which
     # then rolls back and is answered from the stored order.
     [row] = await sql.fetch(
-        "INSERT INTO orders (external_id, customer_id, currency, placed_at, subtotal,"
-        " shipping_amount, coupon_codes, points_earned, rules_version, request_hash, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO orders (" + ORDER_COLUMNS + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        *row_values,
+    )
+    order_id = row["id"]
+    columns, values = sql.values_rows(
+        [
+            (order_id, index, line.sku, line.category, line.quantity, line.unit_price)
+            for index, line in enumerate(order.facts.lines)
+        ]
+    )
+    await sql.execute(
+        "INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price) VALUES " + columns,
+        *values,
+    )
+    return order_id, stored
+
+
+ORDER_COLUMNS = (
+    "external_id, customer_id, currency, placed_at, subtotal, shipping_amount,"
+    " coupon_codes, points_earned, rules_version, request_hash, created_at"
+)
+
+
+def new_order_row(
+    customer: models.Customer, order: ValidOrder, *, points: int, rules_version: str, now: datetime
+) -> tuple[tuple[Any, ...], StoredOrder]:
+    """A new order's values for ORDER_COLUMNS, in that order, and the order as stored:
+    the same for every database's way of writing it."""
+    facts = order.facts
+    placed_at = order.placed_at or now
+    values = (
         order.external_id,
         customer.id,
         facts.currency,
@@ -240,29 +262,18 @@ async def insert_order(
         order.request_hash,
         now,
     )
-    order_id = row["id"]
-    columns, values = sql.values_rows(
-        [
-            (order_id, index, line.sku, line.category, line.quantity, line.unit_price)
-            for index, line in enumerate(facts.lines)
-        ]
-    )
-    await sql.execute(
-        "INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price) VALUES " + columns,
-        *values,
-    )
     stored = StoredOrder(
         external_id=order.external_id,
         customer_external_id=customer.external_id,
         currency=facts.currency,
         placed_at=placed_at,
-        subtotal=order.facts.subtotal,
-        shipping_amount=order.facts.shipping_amount,
+        subtotal=facts.subtotal,
+        shipping_amount=facts.shipping_amount,
         points_earned=points,
         rules_version=rules_version,
         request_hash=order.request_hash,
     )
-    return order_id, stored
+    return values, stored
 
 
 # ---- ledger -------------------------------------------------------------------------------
