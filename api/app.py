@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from tortoise.context import _current_context as current_tortoise_context
 
 from api.auth import InvalidCredentials, resolve_caller
+from api.body_limit import BodyLimit
 from api.context import Context
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
@@ -44,6 +46,17 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
     @property
     def graphql_ide_html(self) -> str:
         return self._ide_page
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body that is not UTF-8 JSON, or whose JSON is not an object (or a batch's
+        list), is the client's mistake: 400, not the 500 of strawberry's `.get()` on it."""
+        try:
+            decoded = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            raise HTTPException(400, "Unable to parse request body as JSON (UTF-8)") from None
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object: {query, variables, operationName}")
+        return decoded
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         try:
@@ -103,7 +116,11 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
         routes.append(Mount(GRAPHIQL_MOUNT, app=StaticFiles(directory=assets_dir()), name="graphiql"))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(DatabaseContext, graphql=graphql), Middleware(JsonPosts, graphql=graphql)],
+        middleware=[
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(DatabaseContext, graphql=graphql),
+            Middleware(JsonPosts, graphql=graphql),
+        ],
         lifespan=lifespan,
     )
 

@@ -75,6 +75,7 @@ def validate_order(order: OrderInput) -> ValidOrder:
     check(validation.external_id, order.external_id, ["externalId"])
     check(validation.external_id, order.customer_external_id, ["customerExternalId"])
     currency = check(validate_currency, order.currency, ["currency"])
+    check(validation.moment, order.placed_at, ["placedAt"])
     if not order.lines:
         errors.append(DomainError(ErrorCode.EMPTY_ORDER, "An order needs at least one line.", ["lines"]))
     if len(order.lines) > MAX_LINES:

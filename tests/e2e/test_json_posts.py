@@ -85,7 +85,7 @@ async def test_the_fast_path_answers_as_the_view_does(
     # JSON or not an object, an unknown operation name, a subscription (not over POST),
     # wrong credentials (2), text/plain, no content type.
     assert viewed == 11
-    monkeypatch.setattr(json_posts, "_operation", lambda body: None)  # every request to the view
+    monkeypatch.setattr(json_posts, "_operation", lambda view, body: None)  # every request to the view
     view = await _answers(server, customer)
     assert fast == view
     assert fast[0] == (
