@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from cross_web import HTTPException
@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
 from strawberry.http.ides import get_graphql_ide_html
 from tortoise.context import _current_context as current_tortoise_context
 
@@ -32,9 +33,9 @@ from app.settings import Settings
 
 
 class LoyaltyGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, extensions: Sequence[Callable[[], SchemaExtension]] = ()):
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, extensions),
             graphql_ide=None if settings.production else "graphiql",
             # Queries may use GET (cacheable); mutations never do.
             allow_queries_via_get=True,
@@ -92,9 +93,16 @@ class DatabaseContext:
             current_tortoise_context.reset(token)
 
 
-def create_app(settings: Settings | None = None, *, watch_rules: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    watch_rules: bool = True,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> Starlette:
+    """`extensions`: schema extensions (factories) to run on every operation, whichever
+    path serves it, after the service's own."""
     settings = settings or Settings.from_env()
-    graphql = LoyaltyGraphQL(settings)
+    graphql = LoyaltyGraphQL(settings, extensions)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
