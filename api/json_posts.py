@@ -48,7 +48,7 @@ SKIPPED_VIEW_HOOKS = (
 
 
 class JsonPosts:
-    def __init__(self, app: ASGIApp, graphql: GraphQL, path: str = "/graphql"):
+    def __init__(self, app: ASGIApp, graphql: GraphQL[Any, Any], path: str = "/graphql"):
         check_view(type(graphql))
         self.app = app
         self.graphql = graphql
@@ -111,7 +111,7 @@ class JsonPosts:
         await response(scope, receive, send)
 
 
-def check_view(view: type[GraphQL]) -> None:
+def check_view(view: type[GraphQL[Any, Any]]) -> None:
     """Start-up fails when the view overrides a step this path does not take."""
     for name in SKIPPED_VIEW_HOOKS:
         if getattr(view, name) is not getattr(GraphQL, name):
@@ -121,7 +121,7 @@ def check_view(view: type[GraphQL]) -> None:
             )
 
 
-def _operation(view: GraphQL, body: bytes) -> tuple[str, dict | None, str | None, dict | None] | None:
+def _operation(view: GraphQL[Any, Any], body: bytes) -> tuple[str, dict | None, str | None, dict | None] | None:
     """The one operation a JSON body asks for; None for anything the view should judge."""
     try:
         data: Any = view.decode_json(body)

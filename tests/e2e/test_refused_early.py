@@ -115,7 +115,8 @@ async def test_a_field_with_ten_directives_gets_one_error(server: Server, env: s
     """graphql-cop's "Directive Overloading" check: ten errors for ten directives."""
     settings = make_settings(server.database_url, LOYALTY_ENV=env)
     async with running_server(settings) as running, running.client() as client:
-        body = (await client.post("/graphql", json={"query": "query cop { __typename @aa@aa@aa@aa@aa@aa@aa@aa@aa@aa }"})).json()
+        query = "query cop { __typename @aa@aa@aa@aa@aa@aa@aa@aa@aa@aa }"
+        body = (await client.post("/graphql", json={"query": query})).json()
     assert [error["message"] for error in body["errors"]] == [
         "A field may carry at most 4 directives; '__typename' carries 10."
     ]
@@ -209,7 +210,9 @@ async def test_an_order_id_ending_in_a_newline_is_refused(admin):
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID_ID", ["externalId"])]
 
 
-@pytest.mark.parametrize("placed_at", ["0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00", "1969-12-31T23:00:00Z"])
+@pytest.mark.parametrize(
+    "placed_at", ["0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00", "1969-12-31T23:00:00Z"]
+)
 async def test_an_order_placed_outside_a_sane_range_is_refused(admin, placed_at):
     customer = unique("moment")
     await enroll(admin, customer)
@@ -234,3 +237,12 @@ async def test_a_refused_long_value_is_not_echoed_back_whole(admin):
     assert {e["code"] for e in payload["errors"]} == {"INVALID_ID", "INVALID_EMAIL"}
     assert len(messages) < 500
     assert "10001 characters" in messages
+
+
+async def test_an_event_type_ending_in_a_newline_is_refused(admin):
+    from tests.e2e.test_record_event import RECORD_EVENT, review
+
+    customer = unique("event")
+    await enroll(admin, customer)
+    payload = await _post(admin, RECORD_EVENT, input=review(customer, type="review.published\n"))
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", ["type"])]
