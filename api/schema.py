@@ -10,7 +10,6 @@ from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -27,7 +26,14 @@ from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
-from api.prepared import CheckedQueries, CheckedTexts, Limits, QueryChecker, graphql_core_schema
+from api.prepared import (
+    CheckedQueries,
+    CheckedTexts,
+    Limits,
+    MaskInternalErrors,
+    QueryChecker,
+    graphql_core_schema,
+)
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from app.settings import Settings
@@ -81,7 +87,7 @@ def build_schema(
     )
     extensions: list[Callable[[], SchemaExtension]] = [partial(CheckedQueries, checker)]
     if settings.production:
-        extensions.append(partial(MaskErrors, should_mask_error=_is_internal))
+        extensions.append(partial(MaskInternalErrors, should_mask_error=_is_internal))
     extensions += extra_extensions
     _check_extensions(extensions)
     schema = strawberry.Schema(
