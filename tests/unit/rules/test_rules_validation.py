@@ -206,8 +206,36 @@ def test_whole_numbers_written_with_a_decimal_point_stay_whole_points():
     assert award.points == 5 and isinstance(award.points, int)
 
 
-def test_a_file_that_is_not_utf8_is_an_error(tmp_path):
-    (tmp_path / "a.yaml").write_bytes(b"rules: \xff\xfe\n")
+def test_a_byte_that_is_not_utf8_is_an_error_at_that_byte_and_the_other_files_are_still_checked(tmp_path):
+    (tmp_path / "a.yaml").write_bytes("rules:\n  - {id: caf\u00e9, note: \xe9t\xe9}\n".encode("utf-8").replace(b"\xc3\xa9t", b"\xe9t"))
+    (tmp_path / "b.yaml").write_text("rules:\n  - {id: base, then: {points: {per_unit: lots}}}\n")
     out = io.StringIO()
     assert check_folder(tmp_path, out) == 1
-    assert out.getvalue().startswith("a.yaml:1:1: not UTF-8 text")
+    printed = out.getvalue().splitlines()
+    assert printed[0].startswith("a.yaml:2:22: not UTF-8 text: byte 0xe9")
+    assert printed[1].startswith("b.yaml:2:42: rule 'base', then.points.per_unit")
+
+
+def test_a_scenario_file_that_is_not_utf8_is_an_error_not_a_traceback(tmp_path):
+    from rules import run_scenarios
+
+    (tmp_path / "r.yaml").write_text("rules:\n  - {id: base, then: {points: {per_unit: 1}}}\n")
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "s.yaml").write_bytes(b"scenarios:\n  - name: \xff\n")
+    for run in (check_folder, run_scenarios):
+        out = io.StringIO()
+        assert run(tmp_path, out) == 1
+        assert "scenarios/s.yaml:2:11: not UTF-8 text: byte 0xff" in out.getvalue()
+
+
+def test_a_yaml_alias_bomb_is_an_error_at_the_alias_not_a_crash(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join([*lines, "rules: *a8"]) + "\n")
+    (tmp_path / "deep.yaml").write_text("rules: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    out = io.StringIO()
+    assert check_folder(tmp_path, out) == 1
+    assert out.getvalue().splitlines()[:2] == [
+        "bomb.yaml:1:34: YAML aliases expand to more than 2,000,000 values here: rule files are plain data",
+        "deep.yaml:1:208: YAML syntax: nested more than 200 levels deep",
+    ]
