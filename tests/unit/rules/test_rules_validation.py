@@ -207,7 +207,9 @@ def test_whole_numbers_written_with_a_decimal_point_stay_whole_points():
 
 
 def test_a_byte_that_is_not_utf8_is_an_error_at_that_byte_and_the_other_files_are_still_checked(tmp_path):
-    (tmp_path / "a.yaml").write_bytes("rules:\n  - {id: caf\u00e9, note: \xe9t\xe9}\n".encode("utf-8").replace(b"\xc3\xa9t", b"\xe9t"))
+    (tmp_path / "a.yaml").write_bytes(
+        "rules:\n  - {id: caf\u00e9, note: \xe9t\xe9}\n".encode("utf-8").replace(b"\xc3\xa9t", b"\xe9t")
+    )
     (tmp_path / "b.yaml").write_text("rules:\n  - {id: base, then: {points: {per_unit: lots}}}\n")
     out = io.StringIO()
     assert check_folder(tmp_path, out) == 1
