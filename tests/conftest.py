@@ -125,3 +125,5 @@ async def server(database_url: str) -> AsyncIterator[Server]:
 async def admin(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with server.client() as client:
         yield client
+
+
