@@ -37,7 +37,7 @@ def check_folder(folder: Path, out: TextIO = sys.stdout) -> int:
     `check` accepts always loads."""
     folder = Path(folder)
     files, errors = read_folder(folder)
-    spec, invalid = validate_sources(files) if files or not errors else (None, [])
+    spec, invalid = validate_sources(files, complete=not errors) if files or not errors else (None, [])
     errors = errors + invalid
     if not errors:
         try:

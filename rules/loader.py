@@ -73,8 +73,9 @@ def version_of(files: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def validate_sources(files: dict[str, str]) -> tuple[FolderSpec, list[RuleError]]:
-    """Parse and validate; returns (FolderSpec, errors)."""
+def validate_sources(files: dict[str, str], complete: bool = True) -> tuple[FolderSpec, list[RuleError]]:
+    """Parse and validate; returns (FolderSpec, errors). `complete=False`: other rule files
+    of the folder could not be read (see parse_folder)."""
     errors: list[RuleError] = []
     docs: list[tuple[Document, set[tuple]]] = []
     for relative in sorted(files):
@@ -82,6 +83,7 @@ def validate_sources(files: dict[str, str]) -> tuple[FolderSpec, list[RuleError]
             continue
         doc, syntax = parse(relative, files[relative])
         errors.extend(syntax)
+        complete = complete and not syntax
         if doc is None:
             continue
         schema_errors, bad = schema_check.check(doc)
@@ -91,7 +93,7 @@ def validate_sources(files: dict[str, str]) -> tuple[FolderSpec, list[RuleError]
         if syntax:
             bad = bad | {("program",), ("tier_qualification",)} | _all_items(doc)
         docs.append((doc, bad))
-    spec, semantic = parse_folder(docs)
+    spec, semantic = parse_folder(docs, complete)
     errors.extend(semantic)
     if not files:
         errors.append(RuleError("(folder)", 1, 1, "no rule files (*.yaml) in the rules folder"))

@@ -1,9 +1,10 @@
 import io
+import shutil
 import textwrap
 
 from rules_testkit import TIERS, errors_of
 
-from rules import check_folder
+from rules import DEMO_RULES_DIR, check_folder
 
 
 def test_an_unknown_tier_is_an_error_at_its_line():
@@ -94,7 +95,7 @@ def test_an_impossible_date_is_an_error():
     assert error == "x.yaml:4:20: rule 'r': '2025-02-30' is not a real date"
 
 
-def test_a_duplicate_rule_id_is_an_error_at_the_second_one_even_across_files():
+def test_a_duplicate_rule_id_is_an_error_at_every_copy_even_across_files():
     errors = errors_of(
         **{
             "a.yaml": "rules:\n  - id: same\n    then: {points: {fixed: 1}}\n",
@@ -103,7 +104,22 @@ def test_a_duplicate_rule_id_is_an_error_at_the_second_one_even_across_files():
             ),
         }
     )
-    assert errors == ["b.yaml:3:9: rule 'same' is defined twice (also in a.yaml)"]
+    # which copy is new only the marketer knows: b.yaml may be the file just edited, or a.yaml
+    assert errors == [
+        "a.yaml:2:9: rule 'same' is defined 2 times (also at b.yaml:3)",
+        "b.yaml:3:9: rule 'same' is defined 2 times (also at a.yaml:2)",
+    ]
+
+
+def test_a_bad_indent_is_the_only_error_reported_not_false_ones_in_untouched_files(tmp_path):
+    shutil.copytree(DEMO_RULES_DIR, tmp_path / "rules")
+    earning = tmp_path / "rules" / "earning.yaml"
+    earning.write_text(earning.read_text().replace("\n    then:", "\n   then:", 1))
+    out = io.StringIO()
+    assert check_folder(tmp_path / "rules", out) == 1
+    [error, count] = out.getvalue().splitlines()
+    assert error.startswith("earning.yaml:") and "YAML syntax" in error and count == "1 error(s)"
+
 
 
 def test_an_unknown_reward_in_tier_benefits_is_an_error():
