@@ -12,6 +12,13 @@ sid, and a handled fact's state is deleted before the next one. Also measured: c
 it is only called after a handled one; an unhandled fact is never stored, so the sid's empty
 state is harmless to reuse. The library keeps global handle tables and is not thread-safe:
 one lock serialises every call into it.
+
+That lingering state is also why reloads leaked (~2.5 MB per reload of a 5,000-rule program,
+more the more rulesets an order reaches): `delete_ruleset` frees the state pool but not what
+each state node owns (its message pool, per-node frames: state.c deleteStateNode frees them),
+so a ruleset whose last assertion went unhandled leaked its state on deletion. Every ruleset
+therefore has a DRAIN rule, matched only by DRAIN_FACT: before a ruleset is deleted it is
+given that fact, which is handled, so `delete_state` frees the state the normal way.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ _names = itertools.count(1)
 
 _NOT_HANDLED = 1
 _DEFERRED = 3
+
+DRAIN = "drain"
+_DRAIN_KIND = "$drain"  # no order or event fact has this kind
+DRAIN_FACT = json.dumps({"kind": _DRAIN_KIND, "sid": SID, "id": "f"})
 
 
 class EngineError(RuntimeError):
@@ -52,9 +63,22 @@ def free_released() -> None:
     while _released:
         handle = _released.pop()
         try:
+            _drain(handle)
             _engine.delete_ruleset(handle)
         except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to free
             pass
+
+
+def _drain(handle: int) -> None:
+    """Free the sid's state through a handled assertion (see the module docstring)."""
+    code, state_handle = _engine.assert_fact(handle, DRAIN_FACT)
+    if code == _NOT_HANDLED:
+        return
+    result = _engine.start_action_for_state(handle, state_handle)
+    while result:
+        following = _engine.complete_and_start_action(handle, state_handle)
+        result = (None, following) if following else None
+    _engine.delete_state(handle, SID)
 
 
 def _create(text: str) -> int:
@@ -129,4 +153,5 @@ def build(rules: list[tuple[str, list[dict]]]) -> CompiledRuleset:
         condition = terms[0] if len(terms) == 1 else {"$and": terms}
         definition[name] = {"all": [{"m": condition}]}
         ids[name] = rule_id
+    definition[DRAIN] = {"all": [{"m": {"kind": _DRAIN_KIND}}]}
     return CompiledRuleset(definition, ids)
