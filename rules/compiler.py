@@ -104,6 +104,19 @@ def _no_line(spec: dict) -> tuple[dict, int]:
     return {"$or": [{"line_count": 0}, {"$iall": {"lines": pred}}]}, 2
 
 
+def _all_lines(spec: dict) -> tuple[dict, int]:
+    """(term, alpha paths)."""
+    return {"$iall": {"lines": _line(spec)}}, 1
+
+
+_CART = (
+    ("any_line", _any_line, value_lists.any_line),
+    ("all_lines", _all_lines, value_lists.all_lines),
+    ("no_line", _no_line, value_lists.no_line),
+)
+"""Cart conditions: how durable-rules tests each, and how Python does when a list is long."""
+
+
 def referenced_keys(rule: RuleSpec) -> tuple[set[str], set[str]]:
     """(keys any_line tests as properties, keys no_line tests): what order facts must carry."""
     cart = rule.when.get("cart", {})
@@ -148,23 +161,13 @@ def condition_terms(rule: RuleSpec) -> tuple[list[dict], int, list[Check]]:
         else:
             terms.extend(_compare(name, spec, name in _MONEY))
     cart = when.get("cart", {})
-    if "any_line" in cart:
-        if value_lists.has_long(cart["any_line"]):
-            checks.append(value_lists.any_line(cart["any_line"]))
+    for key, in_engine, in_python in _CART:
+        if key not in cart:
+            continue
+        if value_lists.has_long(cart[key]):
+            checks.append(in_python(cart[key]))
         else:
-            term, more = _any_line(cart["any_line"])
-            terms.append(term)
-            paths *= more
-    if "all_lines" in cart:
-        if value_lists.has_long(cart["all_lines"]):
-            checks.append(value_lists.all_lines(cart["all_lines"]))
-        else:
-            terms.append({"$iall": {"lines": _line(cart["all_lines"])}})
-    if "no_line" in cart:
-        if value_lists.has_long(cart["no_line"]):
-            checks.append(value_lists.no_line(cart["no_line"]))
-        else:
-            term, more = _no_line(cart["no_line"])
+            term, more = in_engine(cart[key])
             terms.append(term)
             paths *= more
     for name, spec in when.get("customer", {}).items():

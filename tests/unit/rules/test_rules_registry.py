@@ -139,6 +139,13 @@ BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 )
 
 
+async def _until(condition) -> None:
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+
+
 async def test_the_watcher_survives_a_yaml_bomb_and_loads_the_next_valid_edit(folder, caplog):
     registry = RulesRegistry(folder, quiet_ms=100)
     first = registry.program.version
@@ -146,20 +153,14 @@ async def test_the_watcher_survives_a_yaml_bomb_and_loads_the_next_valid_edit(fo
     task = asyncio.create_task(registry.watch(stop_event=stop))
     await asyncio.sleep(0.3)
     (folder / "bomb.yaml").write_text(BOMB)
-    for _ in range(100):
-        if registry.last_errors:
-            break
-        await asyncio.sleep(0.1)
+    await _until(lambda: registry.last_errors)
     assert [str(e) for e in registry.last_errors] == [
         "bomb.yaml:1:34: YAML aliases expand to more than 2,000,000 values here: rule files are plain data"
     ]
     assert not task.done()
     (folder / "bomb.yaml").unlink()
     (folder / "earning.yaml").write_text(BETTER)
-    for _ in range(100):
-        if registry.program.version != first:
-            break
-        await asyncio.sleep(0.1)
+    await _until(lambda: registry.program.version != first)
     stop.set()
     await asyncio.wait_for(task, 10)
     assert registry.program.sources == {"earning.yaml": BETTER}
@@ -177,17 +178,11 @@ async def test_the_watcher_follows_a_folder_replaced_by_another(tmp_path):
     (tmp_path / "rules.new" / "earning.yaml").write_text(BETTER)
     rules.rename(tmp_path / "rules.old")
     (tmp_path / "rules.new").rename(rules)
-    for _ in range(100):
-        if registry.program.sources == {"earning.yaml": BETTER}:
-            break
-        await asyncio.sleep(0.1)
+    await _until(lambda: registry.program.sources == {"earning.yaml": BETTER})
     assert registry.program.sources == {"earning.yaml": BETTER}
     best = BETTER.replace("per_unit: 2", "per_unit: 3")
     (rules / "earning.yaml").write_text(best)  # an edit after the swap is loaded too
-    for _ in range(100):
-        if registry.program.sources == {"earning.yaml": best}:
-            break
-        await asyncio.sleep(0.1)
+    await _until(lambda: registry.program.sources == {"earning.yaml": best})
     stop.set()
     await asyncio.wait_for(task, 10)
     assert registry.program.sources == {"earning.yaml": best}
@@ -202,10 +197,7 @@ async def test_a_two_file_edit_activates_only_the_finished_folder(folder):
     (folder / "earning.yaml").write_text(BETTER)  # valid alone, but not what was deployed
     await asyncio.sleep(0.5)
     (folder / "bonus.yaml").write_text("rules:\n  - {id: bonus, then: {points: {fixed: 5}}}\n")
-    for _ in range(100):
-        if len(activated) > 1:
-            break
-        await asyncio.sleep(0.1)
+    await _until(lambda: len(activated) > 1)
     await asyncio.sleep(1)
     stop.set()
     await asyncio.wait_for(task, 10)
