@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
 
+from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
 from app.rules_sync import follow_activations, put_in_force
 from app.settings import Settings
 from persistence import database
+from persistence import repositories as repo
 from persistence.credentials import stored_token_secret
 from rules import Program, RulesRegistry
 
@@ -47,8 +49,12 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
         registry = RulesRegistry(settings.rules_dir, quiet_ms=settings.rules_quiet_ms)
         if registry.program is None:
             raise RuntimeError(f"the rules folder {settings.rules_dir} does not load")
-        # The folder a worker starts with is in force (the newest deploy), for every worker.
-        await put_in_force(registry.program)
+        if watch_rules:
+            # The folder a serving worker starts with is the newest deploy: in force for all.
+            await put_in_force(registry.program)
+        else:
+            # A tool (`loyalty jobs run`...) stores its version but changes nothing in force.
+            await repo.save_rules_version(registry.program.version, registry.program.sources, utcnow())
         secret = (
             settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
         )

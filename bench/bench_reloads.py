@@ -57,7 +57,8 @@ def reloads(count: int, order_count: int) -> None:
             for customer, order in work:
                 registry.program.evaluate_order(customer, order, NOW)
             figures.append(rss_mb())
-            print(f"reload {number:3}: {took:5.2f} s, RSS {figures[-1]:7.1f} MB ({figures[-1] - figures[0]:+6.1f} vs first)")
+            growth = figures[-1] - figures[0]
+            print(f"reload {number:3}: {took:5.2f} s, RSS {figures[-1]:7.1f} MB ({growth:+6.1f} vs first)")
     tail = figures[-40:] if len(figures) > 40 else figures
     per_reload = (tail[-1] - tail[0]) / max(1, len(tail) - 1)
     print(
@@ -114,7 +115,9 @@ def long_lists(values: int, order_count: int) -> bool:
         if not customer.tags & tag_set:
             expected.add("no-tag")
         wrong += got != expected
-    print(f"{values:,}-value lists: loaded in {loaded:.2f} s; {order_count:,} orders, {wrong} answers differ from Python")
+    print(
+        f"{values:,}-value lists: loaded in {loaded:.2f} s; {order_count:,} orders, {wrong} answers differ from Python"
+    )
     for name, figures in timings.items():
         figures.sort()
         p99 = figures[int(len(figures) * 0.99)]
