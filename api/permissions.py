@@ -24,6 +24,20 @@ def any_scope(*scopes: Scope) -> type[BasePermission]:
     return HasScope
 
 
+def all_scopes(*scopes: Scope) -> type[BasePermission]:
+    names = " and ".join(s.value for s in scopes)
+
+    class HasScopes(BasePermission):
+        message = f"This needs an API key with the scopes {names} (or admin)."
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            caller = info.context.caller
+            return isinstance(caller, ApiKeyCaller) and all(caller.allows(s) for s in scopes)
+
+    HasScopes.__name__ = f"HasScopes_{'_'.join(s.name for s in scopes)}"
+    return HasScopes
+
+
 class IsCustomer(BasePermission):
     message = "This needs a customer token (Authorization: Bearer <token>)."
 
