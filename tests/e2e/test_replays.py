@@ -148,9 +148,10 @@ async def test_an_idempotency_key_reused_with_other_content_is_refused_and_write
     customer = unique("cust")
     await enroll(admin, customer)
     key = unique("key")
-    await _call(admin, ADJUST, "adjustPoints", customerExternalId=customer, points=5, reason="A", idempotencyKey=key)
+    request = {"customerExternalId": customer, "points": 5, "reason": "A", "idempotencyKey": key}
+    await _call(admin, ADJUST, "adjustPoints", **request)
 
-    other = await _call(admin, ADJUST, "adjustPoints", customerExternalId=customer, points=6, reason="A", idempotencyKey=key)
+    other = await _call(admin, ADJUST, "adjustPoints", **{**request, "points": 6})
 
     assert [(e["code"], e["field"]) for e in other["errors"]] == [("IDEMPOTENCY_CONFLICT", ["idempotencyKey"])]
     assert (await repo.ledger_sums(customer)).available == 5
