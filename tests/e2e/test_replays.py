@@ -7,7 +7,7 @@ from typing import Any
 
 from persistence import repositories as repo
 from tests.conftest import unique
-from tests.graphql_client import enroll, gql, order_input
+from tests.graphql_client import RECORD_RETURN, enroll, gql, order_input
 
 ORDER = """
 mutation($input: RecordOrderInput!) {
@@ -18,15 +18,6 @@ mutation($input: RecordOrderInput!) {
     }
     pointsEarned replayed
     appliedRules { ruleId points reason }
-    errors { field code message }
-  }
-}"""
-
-RETURN = """
-mutation($input: RecordReturnInput!) {
-  recordReturn(input: $input) {
-    return { externalId orderExternalId returnedAmount { amount currency } pointsReversed }
-    pointsReversed pointsUnrecovered replayed
     errors { field code message }
   }
 }"""
@@ -92,8 +83,8 @@ async def test_a_replayed_return_answers_the_points_it_could_not_take_back(admin
     assert spent["errors"] == []
     request = {"externalId": unique("ret"), "orderExternalId": order, "lines": [{"sku": "A", "quantity": 1}]}
 
-    first = await _call(admin, RETURN, "recordReturn", **request)
-    again = await _call(admin, RETURN, "recordReturn", **request)
+    first = await _call(admin, RECORD_RETURN, "recordReturn", **request)
+    again = await _call(admin, RECORD_RETURN, "recordReturn", **request)
 
     assert (first["pointsReversed"], first["pointsUnrecovered"]) == (10, 20)
     assert_same_answer(first, again)
