@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -16,32 +17,43 @@ from tests.conftest import POSTGRES_URL, TEST_DATABASE, make_settings
 on_postgres = pytest.mark.skipif(TEST_DATABASE != "postgres", reason="SQLite migrates itself on start")
 
 
-async def _fresh_postgres_database() -> str:
-    """An empty database beside the test one (its name suffixed), created afresh."""
+def _admin_url() -> str:
+    assert POSTGRES_URL
+    return POSTGRES_URL.replace("postgres://", "postgresql://", 1)
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(_admin_url())
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def never_migrated() -> Iterator[str]:
+    """An empty database beside the test one (its name suffixed), dropped afterwards."""
     assert POSTGRES_URL
     base, _, name = POSTGRES_URL.rpartition("/")
     fresh = f"{name.split('?')[0]}_unmigrated"
-    conn = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{fresh}"'))
+    asyncio.run(_admin(f'CREATE DATABASE "{fresh}"'))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{fresh}"')
-        await conn.execute(f'CREATE DATABASE "{fresh}"')
+        yield f"{base}/{fresh}"
     finally:
-        await conn.close()
-    return f"{base}/{fresh}"
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{fresh}"'))
 
 
 @on_postgres
-async def test_the_service_will_not_start_on_a_database_never_migrated():
-    url = await _fresh_postgres_database()
+async def test_the_service_will_not_start_on_a_database_never_migrated(never_migrated):
     with pytest.raises(DatabaseNotMigrated, match="run `loyalty migrate`"):
-        async with running_services(make_settings(url)):
+        async with running_services(make_settings(never_migrated)):
             pass
 
 
 @on_postgres
-def test_loyalty_serve_on_a_database_never_migrated_says_to_migrate(monkeypatch, capsys):
-    url = asyncio.run(_fresh_postgres_database())
-    monkeypatch.setenv("LOYALTY_DATABASE_URL", url)
+def test_loyalty_serve_on_a_database_never_migrated_says_to_migrate(never_migrated, monkeypatch, capsys):
+    monkeypatch.setenv("LOYALTY_DATABASE_URL", never_migrated)
 
     assert main(["serve"]) == 1
 
