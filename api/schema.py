@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 
 import strawberry
@@ -28,6 +29,7 @@ from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
+from api.scalars import DECIMAL
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from app.settings import Settings
@@ -74,7 +76,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=settings.production),
+        config=StrawberryConfig(disable_field_suggestions=settings.production, scalar_map={Decimal: DECIMAL}),
     )
     schema.prepare(
         limits=limits,

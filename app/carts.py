@@ -13,7 +13,9 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.customers import get_customer
 from domain import validation
+from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
+from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import CustomerFacts, Evaluation, EventFacts
 from rules import Program
@@ -51,10 +53,15 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
             lines=cart.lines,
             shipping_amount=cart.shipping_amount,
             coupon_codes=cart.coupon_codes,
-        )
+        ),
+        program.exchange,
     )
-    customer = await _customer_facts(cart.customer_external_id) if cart.customer_external_id else None
-    return program.evaluate_order(customer, order.facts, utcnow())
+    customer = await _customer(cart.customer_external_id) if cart.customer_external_id else None
+    now = utcnow()
+    evaluation = program.evaluate_order(customer.facts() if customer else None, order.converted.facts, now)
+    # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
+    (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
+    return evaluation
 
 
 async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
@@ -78,10 +85,13 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
 
 
 async def _customer_facts(external_id: str) -> CustomerFacts:
+    return (await _customer(external_id)).facts()
+
+
+async def _customer(external_id: str) -> Customer:
     try:
-        customer = await get_customer(external_id)
+        return await get_customer(external_id)
     except DomainError as error:
         # get_customer names its own argument; here the client sent customerExternalId.
         error.field = ["customerExternalId"]
         raise
-    return customer.facts()
