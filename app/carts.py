@@ -17,7 +17,7 @@ from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
-from domain.program import CustomerFacts, Evaluation, EventFacts
+from domain.program import Evaluation, EventFacts
 from rules import Program
 
 DRY_RUN_ID = "dry-run"
@@ -79,13 +79,12 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer = await _customer_facts(event.customer_external_id)
+    customer = await _customer(event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
-    return program.evaluate_event(customer, EventFacts(event_type, dict(event.attributes)), utcnow())
-
-
-async def _customer_facts(external_id: str) -> CustomerFacts:
-    return (await _customer(external_id)).facts()
+    now = utcnow()
+    evaluation = program.evaluate_event(customer.facts(), EventFacts(event_type, dict(event.attributes)), now)
+    customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
+    return evaluation
 
 
 async def _customer(external_id: str) -> Customer:

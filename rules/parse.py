@@ -15,6 +15,9 @@ from rules.errors import RuleError
 from rules.model import ORDER, DiscountEffect, FolderSpec, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
 
+MAX_RATE = Decimal(10) ** 9
+"""The largest exchange rate (what the orders' rate column holds, with 12 decimals)."""
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -111,6 +114,14 @@ class _Parser:
             elif code == currency:
                 self.err(
                     doc, ("exchange_rates",), f"'{code}' is the program currency; it needs no rate", key=code
+                )
+            elif isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+                continue  # the schema has said so
+            elif dec(rate) > MAX_RATE or -dec(rate).as_tuple().exponent > 12:  # type: ignore[operator]
+                self.err(
+                    doc,
+                    ("exchange_rates", code),
+                    f"the rate of {code} must be at most {MAX_RATE:,}, with at most 12 decimal places",
                 )
             else:
                 accepted[code] = dec(rate)
