@@ -243,3 +243,17 @@ def test_exchange_rates_name_real_currencies_other_than_the_program_s_with_sensi
 def test_a_negative_rate_is_refused_by_the_schema():
     errors = errors_of(**{"rates.yaml": "exchange_rates: {USD: -1, GBP: one}\n", "tiers.yaml": TIERS})
     assert [e.split(": ")[0] for e in errors] == ["rates.yaml:1:23", "rates.yaml:1:32"]
+
+
+def test_points_and_days_in_rule_files_fit_what_they_are_stored_and_served_in():
+    errors = errors_of(
+        **{
+            "tiers.yaml": "tiers:\n  - {name: Bronze, threshold: 0}\n  - {name: Gold, threshold: 3000000000}\n",
+            "rules.yaml": """
+        rules:
+          - id: huge
+            then: {points: {fixed: 3000000150, expires_in_days: 100000000000}}
+    """,
+        }
+    )
+    assert [e.split(": ")[0] for e in errors] == ["rules.yaml:4:28", "rules.yaml:4:57", "tiers.yaml:3:29"]
