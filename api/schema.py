@@ -29,9 +29,9 @@ from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
-from api.scalars import DECIMAL
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
+from api.scalars import DECIMAL
 from app.settings import Settings
 
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))

@@ -15,7 +15,9 @@ from tests.e2e.test_evaluate_cart import cart, evaluate
 from tests.e2e.test_returns_and_limits import _return
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 
-RECORD = RECORD_ORDER.replace("subtotal { amount currency }", "subtotal { amount currency } spend { amount currency } exchangeRate")
+RECORD = RECORD_ORDER.replace(
+    "subtotal { amount currency }", "subtotal { amount currency } spend { amount currency } exchangeRate"
+)
 
 
 async def record(admin, customer: str, *lines, order: str | None = None, **extra) -> dict:

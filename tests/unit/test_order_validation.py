@@ -3,11 +3,10 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import DomainErrors
-from domain.money import parse_amount
 from domain.exchange import ExchangeRates
+from domain.money import parse_amount
 from domain.orders import OrderInput, OrderLineInput
 from domain.orders import validate_order as validate
-
 
 EUR_ONLY = ExchangeRates("EUR")
 
