@@ -35,13 +35,24 @@ class ExchangeRates:
     def accepts(self, currency: str) -> bool:
         return currency == self.program_currency or currency in self.rates
 
+    def check_accepted(self, currency: str) -> str:
+        if not self.accepts(currency):
+            accepted = ", ".join([self.program_currency, *sorted(self.rates)])
+            raise DomainError(
+                ErrorCode.CURRENCY_NOT_ACCEPTED,
+                f"This program does not accept {currency}; it accepts {accepted}.",
+                ["currency"],
+            )
+        return currency
+
     def convert(self, facts: OrderFacts) -> Converted:
         """Each unit price and the shipping converted and rounded (half even) to the program
         currency's minor units; the subtotal is the sum of the converted lines, so the rules
         and the spend see the same figures."""
+        self.check_accepted(facts.currency)
         if facts.currency == self.program_currency:
             converted = Converted(facts, self.program_currency, Decimal(1))
-        elif facts.currency in self.rates:
+        else:
             rate = self.rates[facts.currency]
             unit = Decimal(1).scaleb(-minor_units(self.program_currency))
 
@@ -57,13 +68,6 @@ class ExchangeRates:
                 self.program_currency,
                 rate,
             )
-        else:
-            accepted = ", ".join([self.program_currency, *sorted(self.rates)])
-            raise DomainError(
-                ErrorCode.CURRENCY_NOT_ACCEPTED,
-                f"This program does not accept {facts.currency}; it accepts {accepted}.",
-                ["currency"],
-            )
         if converted.subtotal > MAX_AMOUNT or converted.facts.shipping_amount > MAX_AMOUNT:
-            raise too_large(["lines"], f"An order's subtotal (in {self.program_currency})")
+            raise too_large(["lines"], f"An order's subtotal or shipping (in {self.program_currency})")
         return converted

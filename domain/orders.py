@@ -80,8 +80,8 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     check(validation.external_id, order.external_id, ["externalId"])
     check(validation.external_id, order.customer_external_id, ["customerExternalId"])
     currency = check(validate_currency, order.currency, ["currency"])
-    if currency is not None and not exchange.accepts(currency):
-        check(exchange.convert, OrderFacts(currency=currency, lines=()))
+    if currency is not None:
+        check(exchange.check_accepted, currency)
     if not order.lines:
         errors.append(DomainError(ErrorCode.EMPTY_ORDER, "An order needs at least one line.", ["lines"]))
     if len(order.lines) > MAX_LINES:
