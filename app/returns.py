@@ -11,7 +11,14 @@ from app.idempotency import conflict, record_once
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
 from domain.money import minor_units
-from domain.returns import ReturnInput, ValidReturn, points_to_reverse, returned_value, validate_return
+from domain.returns import (
+    ReturnInput,
+    ValidReturn,
+    points_to_reverse,
+    returned_value,
+    spend_returned,
+    validate_return,
+)
 from persistence import repositories as repo
 from persistence import returns as store
 from persistence.returns import StoredReturn
@@ -54,6 +61,13 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         exponent = Decimal(1).scaleb(-minor_units(order.currency))
         value_now = returned_value(order.lines, ret.quantities).quantize(exponent)
         value_so_far = returned_value(order.lines, so_far)
+        spend_now = spend_returned(
+            order.subtotal,
+            order.program_subtotal,
+            order.program_currency,
+            returned_value(order.lines, before),
+            value_so_far,
+        )
         earned = await store.earned_by_order(order.id)
         due = points_to_reverse(
             {part.rule_id: part.points for part in earned},
@@ -72,7 +86,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
             order=order.id,
             source=f"return:{ret.external_id}",
             tier=customer.tier,
-            spend=-value_now,
+            spend=-spend_now,
         )
         if value_so_far >= order.subtotal:
             await store.give_back_uses(order.id, customer.id, now)

@@ -32,6 +32,11 @@ class Bucket(StrEnum):
 
 MAX_ADJUSTMENT = 100_000_000
 
+MAX_POINTS = 2**31 - 1
+"""Points are a GraphQL Int (32-bit): no balance, lifetime total or award may pass this, or
+every later answer about the customer would fail. A customer's available and pending
+points together, and the lifetime earned, stay within it."""
+
 
 @dataclass(frozen=True)
 class NewEntry:
@@ -63,7 +68,22 @@ class Balance:
         balance = Balance(available, pending, lifetime)
         # The invariant the whole ledger rests on: nothing spends points it does not have.
         assert balance.available >= 0 and balance.pending >= 0, balance
+        self._check_limit(balance)
         return balance
+
+    def _check_limit(self, after: Balance) -> None:
+        """Refuses a change that takes a total past MAX_POINTS; one that lowers a total
+        already past it (written before the bound existed) is let through."""
+        held, held_before = after.available + after.pending, self.available + self.pending
+        if (held > MAX_POINTS and held > held_before) or (
+            after.lifetime_earned > MAX_POINTS and after.lifetime_earned > self.lifetime_earned
+        ):
+            raise DomainError(
+                ErrorCode.POINTS_LIMIT,
+                f"This would take the customer's points past {MAX_POINTS:,}, the most a balance"
+                f" can hold (they hold {held_before:,}, {self.lifetime_earned:,} earned in all).",
+                ["points"],
+            )
 
     @classmethod
     def of(cls, entries: Iterable[NewEntry]) -> Balance:

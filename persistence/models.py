@@ -41,6 +41,13 @@ class Order(Model):
     placed_at = fields.DatetimeField()
     subtotal = fields.DecimalField(max_digits=20, decimal_places=4)
     shipping_amount = fields.DecimalField(max_digits=20, decimal_places=4, default=0)
+    # The order counts in the program currency: its subtotal converted at the rate the
+    # rules version in force declared (1 when the order is in the program currency). The
+    # columns above keep the order's own currency and amounts. Always written; nullable only
+    # so that migration 0004 could add them to existing rows before filling them in.
+    program_currency = fields.CharField(max_length=3, null=True)
+    program_subtotal = fields.DecimalField(max_digits=20, decimal_places=4, null=True)
+    exchange_rate = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
     coupon_codes: fields.JSONField[list[str]] = fields.JSONField(default=list)
     points_earned = fields.BigIntField(default=0)
     rules_version = fields.CharField(max_length=64)

@@ -20,6 +20,9 @@ class OrderForReturn:
     currency: str
     subtotal: Decimal
     lines: tuple[OrderedLine, ...]
+    program_currency: str
+    program_subtotal: Decimal
+    """What the order counted for as spend, in the program currency."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ async def find_order(external_id: str) -> OrderForReturn | None:
         currency=row.currency,
         subtotal=Decimal(row.subtotal),
         lines=tuple(OrderedLine(line.sku, line.quantity, Decimal(line.unit_price)) for line in lines),
+        program_currency=row.program_currency or row.currency,
+        program_subtotal=Decimal(row.program_subtotal if row.program_subtotal is not None else row.subtotal),
     )
 
 

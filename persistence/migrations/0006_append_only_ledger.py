@@ -51,7 +51,7 @@ def _script(postgres: str, sqlite: str):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0004_idempotent_replays")]
+    dependencies = [("models", "0005_idempotent_replays")]
 
     initial = False
 

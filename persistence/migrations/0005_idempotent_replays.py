@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_order_returns')]
+    dependencies = [('models', '0004_order_currencies')]
 
     initial = False
 
