@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -36,6 +37,7 @@ _POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # done here. Overriding one of them changes what the view does, and this path would not
 # follow, so start-up refuses it.
 SKIPPED_VIEW_HOOKS = (
+    "__call__",
     "run",
     "parse_http_body",
     "parse_json",
@@ -78,9 +80,10 @@ class JsonPosts:
         sub_response = await view.get_sub_response(request)
         try:
             context = await view.get_context(request, response=sub_response)
-        except HTTPException:
-            # Wrong credentials: the view refuses them too, before it reads the body.
-            await self.app(scope, receive, send)
+        except HTTPException as error:
+            # Wrong credentials, refused before the body is read, as the view's __call__
+            # answers its HTTPExceptions (and get_context has counted the failure once).
+            await PlainTextResponse(error.reason, status_code=error.status_code)(scope, receive, send)
             return
         body = await _read_body(receive)
         operation = _operation(view, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from functools import partial
 
 import strawberry
@@ -36,6 +37,7 @@ from api.prepared import (
 )
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
+from api.scalars import DECIMAL
 from app.settings import Settings
 
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
@@ -94,10 +96,14 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=settings.production),
+        config=schema_config(settings),
     )
     compile_inputs(schema)
     return schema
+
+
+def schema_config(settings: Settings) -> StrawberryConfig:
+    return StrawberryConfig(disable_field_suggestions=settings.production, scalar_map={Decimal: DECIMAL})
 
 
 def _check_extensions(extensions: Sequence[Callable[[], SchemaExtension]]) -> None:

@@ -30,6 +30,15 @@ class Settings:
     max_directives: int
     max_errors: int
     document_cache_bytes: int
+    rules_watch: bool = True
+    """Watch the rules folder (LOYALTY_RULES_WATCH=0 to reload only through `reloadRules`)."""
+    rules_quiet_ms: int = 2000
+    """How long the rules folder must stay unchanged before the watcher loads it."""
+    rules_sync_ms: int = 500
+    """How often a worker checks which rules version the others put in force."""
+    auth_failure_limit: int = 10
+    """Failed authentications a client may make per window before it is refused (0: no limit)."""
+    auth_failure_window_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -64,4 +73,9 @@ class Settings:
             max_directives=int(environ.get("LOYALTY_MAX_DIRECTIVES", "4")),
             max_errors=int(environ.get("LOYALTY_MAX_ERRORS", "20")),
             document_cache_bytes=int(environ.get("LOYALTY_DOCUMENT_CACHE_BYTES", str(4 * 1024 * 1024))),
+            rules_watch=environ.get("LOYALTY_RULES_WATCH", "1") not in ("0", "false", "no"),
+            rules_quiet_ms=int(environ.get("LOYALTY_RULES_QUIET_MS", "2000")),
+            rules_sync_ms=int(environ.get("LOYALTY_RULES_SYNC_MS", "500")),
+            auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
+            auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
         )

@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from domain.money import is_currency
 from domain.program import Reward, Tier
 from rules.errors import RuleError
 from rules.model import ORDER, DiscountEffect, FolderSpec, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
+
+MAX_RATE = Decimal(10) ** 9
+"""The largest exchange rate (what the orders' rate column holds, with 12 decimals)."""
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -30,8 +34,10 @@ def dec(value: Any) -> Decimal:
 
 
 class _Parser:
-    def __init__(self, docs: list[tuple[Document, set[tuple]]]) -> None:
+    def __init__(self, docs: list[tuple[Document, set[tuple]]], complete: bool) -> None:
         self.docs = docs
+        self.complete = complete
+        """False when a file could not be read: what others refer to may be defined there."""
         self.errors: list[RuleError] = []
         self.spec = FolderSpec()
 
@@ -43,7 +49,9 @@ class _Parser:
         tier_nodes = self._tiers()
         reward_ids = self._rewards()
         self._rules()
-        self._cross_check(tier_nodes, reward_ids)
+        if self.complete:
+            self._cross_check(tier_nodes, reward_ids)
+        self._link_rewards()
         return self.spec, self.errors
 
     def _items(self, section: str, include_invalid: bool = False):
@@ -60,7 +68,7 @@ class _Parser:
         values: dict[str, Any] = {}
         for doc, bad in self.docs:
             data = doc.data if isinstance(doc.data, dict) else {}
-            for section in ("program", "tier_qualification"):
+            for section in ("program", "tier_qualification", "exchange_rates"):
                 if section not in data or any(b[:1] == (section,) for b in bad):
                     continue
                 if section in seen:
@@ -75,9 +83,11 @@ class _Parser:
         points = program.get("points", {})
         qualification = values.get("tier_qualification", {})
         period = qualification.get("period", "lifetime")
+        currency = self._currency(seen.get("program"), program.get("currency", "EUR"))
         self.spec.settings = Settings(
             name=program.get("name", "Loyalty program"),
-            currency=program.get("currency", "EUR"),
+            currency=currency,
+            exchange_rates=self._rates(seen.get("exchange_rates"), values.get("exchange_rates", {}), currency),
             max_discount_percent=dec(cap["percent"]) if "percent" in cap else None,
             max_discount_amount=dec(cap["amount"]) if "amount" in cap else None,
             pending_days=points.get("pending_days", 0),
@@ -86,6 +96,40 @@ class _Parser:
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
         )
+
+    def _currency(self, doc: Document | None, code: str) -> str:
+        if doc is not None and not is_currency(code):
+            self.err(
+                doc,
+                ("program", "currency"),
+                f"program currency '{code}' is not an ISO 4217 currency code (for example EUR, USD, JPY)",
+            )
+        return code
+
+    def _rates(self, doc: Document | None, rates: dict[str, Any], currency: str) -> dict[str, Decimal]:
+        """The accepted currencies and their rates; they are part of the rule files, so a
+        new rate is a new rules version, and every order records the rate it was converted at."""
+        accepted: dict[str, Decimal] = {}
+        for code, rate in rates.items():
+            if doc is None:
+                break
+            if not is_currency(code):
+                self.err(doc, ("exchange_rates",), f"'{code}' is not an ISO 4217 currency code", key=code)
+            elif code == currency:
+                self.err(
+                    doc, ("exchange_rates",), f"'{code}' is the program currency; it needs no rate", key=code
+                )
+            elif isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+                continue  # the schema has said so
+            elif dec(rate) > MAX_RATE or -dec(rate).as_tuple().exponent > 12:  # type: ignore[operator]
+                self.err(
+                    doc,
+                    ("exchange_rates", code),
+                    f"the rate of {code} must be at most {MAX_RATE:,}, with at most 12 decimal places",
+                )
+            else:
+                accepted[code] = dec(rate)
+        return accepted
 
     def _tiers(self) -> dict[str, tuple[Document, tuple]]:
         settings = self.spec.settings
@@ -181,20 +225,33 @@ class _Parser:
         return start, end
 
     def _rules(self) -> None:
-        seen: dict[str, Document] = {}
+        self._duplicate_rule_ids()
+        seen: set[str] = set()
         for position, (doc, path, item, valid) in enumerate(self._items("rules", include_invalid=True)):
             rid = item.get("id")
-            if not isinstance(rid, str):
+            if not isinstance(rid, str) or rid in seen:
                 continue
-            if rid in seen:
-                self.err(doc, path + ("id",), f"rule '{rid}' is defined twice (also in {seen[rid].file})", rid)
-                continue
-            seen[rid] = doc
+            seen.add(rid)
             if not valid:
                 continue
             rule = self._rule(doc, path, item, position)
             if rule is not None:
                 self.spec.rules.append(rule)
+
+    def _duplicate_rule_ids(self) -> None:
+        """An error at every copy of a duplicated id, naming the others: which one is the new
+        copy only the marketer knows, so each is pointed at."""
+        places: dict[str, list[tuple[Document, tuple]]] = {}
+        for doc, path, item, _ in self._items("rules", include_invalid=True):
+            if isinstance(item.get("id"), str):
+                places.setdefault(item["id"], []).append((doc, path + ("id",)))
+        for rid, copies in places.items():
+            if len(copies) < 2:
+                continue
+            where = [doc.error(path, "") for doc, path in copies]
+            for number, (doc, path) in enumerate(copies):
+                others = ", ".join(f"{e.file}:{e.line}" for i, e in enumerate(where) if i != number)
+                self.err(doc, path, f"rule '{rid}' is defined {len(copies)} times (also at {others})", rid)
 
     def _rule(self, doc: Document, path: tuple, item: dict, position: int) -> RuleSpec | None:
         rid, on = item["id"], item.get("on", ORDER)
@@ -331,7 +388,6 @@ class _Parser:
                     f"tier '{tier.name}' has multiplier {tier.multiplier} but no rule applies tier multipliers;"
                     " add a rule with then: {points: {multiply: tier}}",
                 )
-        self._link_rewards()
 
     def _link_rewards(self) -> None:
         """A reward a tier lists is restricted to that tier too, so both views agree."""
@@ -349,5 +405,8 @@ class _Parser:
         ]
 
 
-def parse_folder(docs: list[tuple[Document, set[tuple]]]) -> tuple[FolderSpec, list[RuleError]]:
-    return _Parser(docs).run()
+def parse_folder(docs: list[tuple[Document, set[tuple]]], complete: bool = True) -> tuple[FolderSpec, list[RuleError]]:
+    """`complete=False` when some rule file could not be read: references between files
+    (tiers, rewards, the tier multiplier rule) are then not checked, as what they refer to
+    may be in that file, and errors there would be false."""
+    return _Parser(docs, complete).run()

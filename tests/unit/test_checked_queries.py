@@ -11,12 +11,11 @@ from graphql import GraphQLSchema, parse
 from strawberry.asgi import GraphQL
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.http import process_result
-from strawberry.schema.config import StrawberryConfig
 from tortoise import context as tortoise_context
 
 from api.json_posts import check_view
 from api.prepared import Checked, CheckedTexts, graphql_core_schema
-from api.schema import Mutation, Query, _is_internal, build_schema, limits
+from api.schema import Mutation, Query, _is_internal, build_schema, limits, schema_config
 from app.settings import Settings
 
 LIMITS = {"LOYALTY_MAX_QUERY_DEPTH": "3", "LOYALTY_MAX_ALIASES": "2", "LOYALTY_MAX_TOKENS": "40"}
@@ -45,7 +44,7 @@ def _strawberrys_own(settings: Settings) -> strawberry.Schema:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_internal))
     return strawberry.Schema(
         query=Query, mutation=Mutation, extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=settings.production),
+        config=schema_config(settings),
     )
 
 
