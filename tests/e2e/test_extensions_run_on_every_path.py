@@ -14,6 +14,7 @@ from strawberry.extensions import SchemaExtension
 from api import json_posts
 from api.app import LoyaltyGraphQL
 from tests.conftest import BOOTSTRAP_KEY, Server, make_settings, running_server
+from tests.e2e.test_json_posts import ViewRuns
 
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
 QUERY = "query Version { rulesVersion { version } }"
@@ -61,18 +62,9 @@ async def test_a_counting_extension_runs_every_hook_on_every_request(
     server: Server, monkeypatch: pytest.MonkeyPatch, env: str, path: str
 ):
     Counting.calls = Counter()
-    viewed = 0
-    view_run = LoyaltyGraphQL.run
-
-    async def counted_run(self: LoyaltyGraphQL, *args: Any, **kwargs: Any) -> Any:
-        nonlocal viewed
-        viewed += 1
-        return await view_run(self, *args, **kwargs)
-
     settings = make_settings(server.database_url, LOYALTY_ENV=env)
     async with running_server(settings, extensions=[Counting]) as running, running.client() as client:
-        # Only once the app has started: start-up refuses a view whose `run` is overridden.
-        monkeypatch.setattr(LoyaltyGraphQL, "run", counted_run)
+        viewed = ViewRuns(monkeypatch)
         if path == "view post":
             monkeypatch.setattr(json_posts, "_operation", lambda view, body: None)  # every POST to the view
         answers = [await _send(client, path) for _ in range(3)]
@@ -80,7 +72,7 @@ async def test_a_counting_extension_runs_every_hook_on_every_request(
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert [a.json()["extensions"] for a in answers] == [{"counted": 1}, {"counted": 2}, {"counted": 3}]
     assert answers[0].json()["data"]["rulesVersion"]["version"]
-    assert viewed == (0 if path == "json post" else 3)
+    assert viewed.count == (0 if path == "json post" else 3)
     # rulesVersion and version: two fields resolved per request.
     assert Counting.calls == {
         "on_operation": 3, "on_parse": 3, "on_validate": 3, "on_execute": 3, "resolve": 6, "get_results": 3
