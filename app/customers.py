@@ -40,16 +40,6 @@ def _duplicate(external_id: str) -> DomainError:
     )
 
 
-async def get_customer(external_id: str) -> Customer:
-    validation.external_id(external_id, ["externalId"])
-    row = await repo.find_customer(external_id)
-    if row is None:
-        raise DomainError(
-            ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
-        )
-    return repo.to_customer(row)
-
-
 async def adjust_points(
     program: Program, customer_external_id: str, points: int, reason: str, actor: str
 ) -> tuple[Customer, Balance]:
@@ -67,4 +57,3 @@ async def adjust_points(
         )
         customer = replace(repo.to_customer(row), balance=balance)
     return customer, balance
-
