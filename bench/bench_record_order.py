@@ -117,8 +117,9 @@ class HttpClient:
     """A lean keep-alive HTTP/1.1 client, so the load generator spends little of the CPU
     that the server under test shares with it."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, credential: str = KEY):
         self.port = port
+        self.authorization = b"Authorization: Bearer " + credential.encode() + b"\r\n"
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -139,7 +140,7 @@ class HttpClient:
         assert self.reader is not None
         self.writer.write(
             b"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            b"Authorization: Bearer " + KEY.encode() + b"\r\n"
+            + self.authorization +
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )
         head = await self.reader.readuntil(b"\r\n\r\n")

@@ -103,7 +103,15 @@ class LedgerEntry(Model):
 
     class Meta:
         table = "ledger_entries"
-        indexes = (("customer_id", "id"), ("bucket", "available_at"))
+        # Every foreign key a query filters on has its own index (returns by order_id,
+        # engagement by event_id, releases and expiries by related_entry_id).
+        indexes = (
+            ("customer_id", "id"),
+            ("bucket", "available_at"),
+            ("order_id",),
+            ("event_id",),
+            ("related_entry_id",),
+        )
         unique_together = (("kind", "bucket", "related_entry_id"),)
 
 
@@ -149,7 +157,7 @@ class RuleUse(Model):
 
     class Meta:
         table = "rule_uses"
-        indexes = (("customer_id", "rule_id", "used_at"),)
+        indexes = (("customer_id", "rule_id", "used_at"), ("order_id",))
 
 
 # One row per rule with a budget: locked while an award is decided, so that concurrent
@@ -220,6 +228,7 @@ class OrderReturn(Model):
 
     class Meta:
         table = "order_returns"
+        indexes = (("order_id",),)
 
 
 class OrderReturnLine(Model):
@@ -232,3 +241,4 @@ class OrderReturnLine(Model):
 
     class Meta:
         table = "order_return_lines"
+        indexes = (("order_return_id",),)
