@@ -21,6 +21,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from api import unavailable
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
@@ -40,9 +41,14 @@ DOCUMENT_CACHE_SIZE = 512
 
 
 def _is_internal(error: GraphQLError) -> bool:
-    """Mask what the server did wrong, never what the client did wrong."""
+    """Mask what the server did wrong, never what the client did wrong; a database out of
+    reach is not masked but answered as such (api/unavailable.py)."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | PermissionError)
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError | PermissionError)
+        and not unavailable.database_unavailable(error)
+    )
 
 
 def _mask(errors: list[GraphQLError]) -> list[GraphQLError]:

@@ -41,7 +41,7 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
-    db = await database.open_database(settings.database_url)
+    db = await database.open_database(settings.database_url, settings.workers)
     try:
         pending_versions: list[Program] = []
         registry = RulesRegistry(settings.rules_dir, on_activate=pending_versions.append)

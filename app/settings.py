@@ -25,6 +25,8 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    workers: int = 1
+    """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
 
     @property
     def production(self) -> bool:
@@ -54,4 +56,5 @@ class Settings:
             max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+            workers=int(environ.get("LOYALTY_WORKERS", "1")),
         )

@@ -50,9 +50,8 @@ ME = json.dumps({"query": "{ me { " + FIELDS + " } }"}).encode()
 
 
 def customer_query(external_id: str) -> bytes:
-    return json.dumps(
-        {"query": "query($id: String!) { customer(externalId: $id) { " + FIELDS + " } }", "variables": {"id": external_id}}
-    ).encode()
+    query = "query($id: String!) { customer(externalId: $id) { " + FIELDS + " } }"
+    return json.dumps({"query": query, "variables": {"id": external_id}}).encode()
 
 
 # The same statements the service sends (persistence/reads.py), on raw asyncpg.
@@ -98,7 +97,8 @@ async def load(url: str) -> None:
         # One order per ten entries, so that a page joins to real orders.
         orders = []
         for i, (ext, n) in enumerate(plan):
-            orders += [(len(orders) + 1, f"{ext}-o{k}", i + 1, "EUR", start, 100, 0, "[]", 100, "bench", "bench", start)
+            base = len(orders)
+            orders += [(base + k + 1, f"{ext}-o{k}", i + 1, "EUR", start, 100, 0, "[]", 100, "bench", "bench", start)
                        for k in range(max(1, n // 10))]
         await conn.copy_records_to_table(
             "orders",
@@ -201,7 +201,8 @@ async def main() -> None:
                 ratios.append(api_rate / floor_rate)
                 p50s.append(percentile(latencies, 0.5))
                 print(
-                    f"  {label}, round {number}: floor {floor_rate:6.0f}/s (p50 {percentile(floor_latencies, 0.5):.1f} ms);"
+                    f"  {label}, round {number}: floor {floor_rate:6.0f}/s"
+                    f" (p50 {percentile(floor_latencies, 0.5):.1f} ms);"
                     f" API {api_rate:6.0f}/s (p50 {p50s[-1]:.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms,"
                     f" server CPU {cpu:.2f} ms/request); ratio {ratios[-1]:.2f}"
                 )
