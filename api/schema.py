@@ -27,6 +27,7 @@ from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
+from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
 from api.rules.mutations import RulesMutations
@@ -80,6 +81,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=LeanExecutionContext,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )
     schema.prepare(

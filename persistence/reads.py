@@ -6,7 +6,9 @@ join on `customers.external_id`, so PostgreSQL could not walk the `(customer_id,
 index and a page's cost grew with the customer's history. Here each read is one statement
 whose plan is an index walk: the customer by its unique `external_id`, the page by
 `(customer_id, id)` below the cursor. Functions take plain values and return domain
-types or plain dataclasses; nothing here holds a connection between calls.
+types or plain dataclasses; nothing here holds a connection between calls. Each statement
+runs on a pooled asyncpg connection directly (`sql.lean_connection`), not through
+Tortoise's per-query wrappers.
 """
 
 from __future__ import annotations
@@ -56,17 +58,19 @@ class LedgerRow:
 
 
 async def customer(external_id: str) -> Customer | None:
-    rows = await sql.fetch(_CUSTOMER, external_id)
+    async with sql.lean_connection():
+        rows = await sql.fetch(_CUSTOMER, external_id)
     return _customer(rows[0]) if rows else None
 
 
 async def ledger_page(customer_external_id: str, first: int, before_id: int | None) -> tuple[list[LedgerRow], bool]:
     """Newest entries first, those older than `before_id` when given; one extra row tells
     whether another page exists."""
-    if before_id is None:
-        rows = await sql.fetch(_FIRST_PAGE, customer_external_id, first + 1)
-    else:
-        rows = await sql.fetch(_PAGE_AFTER, customer_external_id, before_id, first + 1)
+    async with sql.lean_connection():
+        if before_id is None:
+            rows = await sql.fetch(_FIRST_PAGE, customer_external_id, first + 1)
+        else:
+            rows = await sql.fetch(_PAGE_AFTER, customer_external_id, before_id, first + 1)
     page = [
         LedgerRow(
             id=row["id"],
