@@ -24,15 +24,17 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-Plan = tuple[StrawberryField, Callable[[Any], Any], bool]
+Plan = tuple[Callable[[Any, str], Any], str, Callable[[Any], Any], bool]
 
 # Keyed by the GraphQLField's id, holding the field so the id stays its own.
 _plans: dict[int, tuple[GraphQLField, Plan | None]] = {}
 
 
-def plan(field_def: GraphQLField) -> Plan | None:
-    """(the strawberry field, the leaf type's serialize, whether null is allowed), or None
-    when graphql-core's path must answer this field."""
+def plan(field_def: GraphQLField | None) -> Plan | None:
+    """(strawberry's attribute reader, the attribute, the leaf type's serialize, whether
+    null is allowed), or None when graphql-core's path must answer this field."""
+    if field_def is None:
+        return None
     known = _plans.get(id(field_def))
     if known is not None and known[0] is field_def:
         return known[1]
@@ -44,15 +46,61 @@ def plan(field_def: GraphQLField) -> Plan | None:
     if (
         isinstance(strawberry_field, StrawberryField)
         and strawberry_field.is_basic_field
+        and strawberry_field.base_resolver is None
         and not field_def.args
         and isinstance(leaf, GraphQLScalarType | GraphQLEnumType)
     ):
-        found = (strawberry_field, leaf.serialize, nullable)
+        # What StrawberryField.get_result does for a field without a resolver.
+        found = (strawberry_field.default_resolver, strawberry_field.python_name, leaf.serialize, nullable)
     _plans[id(field_def)] = (field_def, found)
     return found
 
 
+_REFUSED = object()
+
+
+def _leaf(leaf: Plan, source: Any) -> Any:
+    """The field's answer, or _REFUSED when graphql-core's path must give it."""
+    read, name, serialize, nullable = leaf
+    try:
+        value = read(source, name)
+        if value is None:
+            return None if nullable else _REFUSED
+        serialized = serialize(value)
+    except Exception:  # noqa: BLE001  # graphql-core's path reports it
+        return _REFUSED
+    return _REFUSED if serialized is Undefined or serialized is None else serialized
+
+
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def _plain(self) -> bool:
+        # Field middleware (a strawberry extension's resolve hook) must see every field.
+        middleware = self.middleware_manager
+        return middleware is None or not middleware.middlewares
+
+    def execute_fields(  # type: ignore[override]  # same signature as graphql-core's
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """An object whose selected fields are all plain leaves is answered in one loop."""
+        if self._plain():
+            fields = parent_type.fields
+            results: dict[str, Any] = {}
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                leaf = None if node.arguments else plan(fields.get(node.name.value))
+                value = _REFUSED if leaf is None else _leaf(leaf, source_value)
+                if value is _REFUSED:
+                    break
+                results[response_name] = value
+            else:
+                return results
+        return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+
     def execute_field(  # type: ignore[override]  # same signature as graphql-core's
         self,
         parent_type: GraphQLObjectType,
@@ -61,23 +109,11 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
+        """A plain leaf among other fields."""
         node = field_details_list[0].node
-        field_def = parent_type.fields.get(node.name.value)
-        # Field middleware (a strawberry extension's resolve hook) must see every field.
-        middleware = self.middleware_manager
-        plain = middleware is None or not middleware.middlewares
-        leaf = plan(field_def) if field_def is not None and plain else None
+        leaf = None if node.arguments or not self._plain() else plan(parent_type.fields.get(node.name.value))
         if leaf is not None:
-            strawberry_field, serialize, nullable = leaf
-            try:
-                value = strawberry_field.get_result(source, None, [], {})
-                if value is None:
-                    if nullable:
-                        return None
-                else:
-                    serialized = serialize(value)
-                    if serialized is not Undefined and serialized is not None:
-                        return serialized
-            except Exception:  # noqa: BLE001, S110  # graphql-core's path reports it, below
-                pass
+            value = _leaf(leaf, source)
+            if value is not _REFUSED:
+                return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)

@@ -82,7 +82,7 @@ async def load(url: str) -> None:
             "TRUNCATE order_return_lines, order_returns, rule_uses, ledger_entries, order_lines, orders,"
             " engagement_events, customers RESTART IDENTITY CASCADE"
         )
-        fillers = (TOTAL_ENTRIES - BIG_ENTRIES - SMALL_ENTRIES) // FILLER_ENTRIES
+        fillers = -(-(TOTAL_ENTRIES - BIG_ENTRIES - SMALL_ENTRIES) // FILLER_ENTRIES)  # rounded up
         plan = [(BIG, BIG_ENTRIES), (SMALL, SMALL_ENTRIES)] + [
             (f"reads-filler-{n}", FILLER_ENTRIES) for n in range(fillers)
         ]
