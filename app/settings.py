@@ -27,6 +27,9 @@ class Settings:
     max_tokens: int
     workers: int = 1
     """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
+    auth_failure_limit: int = 10
+    """Failed authentications a client may make per window before it is refused (0: no limit)."""
+    auth_failure_window_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -57,4 +60,6 @@ class Settings:
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
             workers=int(environ.get("LOYALTY_WORKERS", "1")),
+            auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
+            auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
         )
