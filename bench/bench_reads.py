@@ -9,7 +9,6 @@ customers, so a page's cost can be seen not to grow with a customer's history.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -27,6 +26,7 @@ from bench.bench_record_order import (  # noqa: E402
     KEY,
     HttpClient,
     api_server,
+    arguments,
     cpu_seconds,
     ensure_database,
     floor_pool,
@@ -160,14 +160,7 @@ def api_read(port: int, clients: int, credential: str, body: bytes, name: str):
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--database-name", default="loyalty_bench_reads")
-    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="floor and API alternate this many times")
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
+    args = arguments(__doc__, "loyalty_bench_reads")
 
     url = await ensure_database(args.database_url, args.database_name)
     began = time.perf_counter()
