@@ -76,12 +76,12 @@ async def load(url: str) -> None:
     await migrate(url.replace("postgresql://", "postgres://"))
     conn = await asyncpg.connect(url)
     try:
-        if await conn.fetchval("SELECT count(*) FROM ledger_entries") >= TOTAL_ENTRIES:
+        present = await conn.fetchval("SELECT count(*) FROM ledger_entries")
+        if present >= TOTAL_ENTRIES:
             return
-        await conn.execute(
-            "TRUNCATE order_return_lines, order_returns, rule_uses, ledger_entries, order_lines, orders,"
-            " engagement_events, customers RESTART IDENTITY CASCADE"
-        )
+        if present:
+            # The ledger is append-only (it refuses DELETE and TRUNCATE): start afresh.
+            raise SystemExit(f"{present:,} entries but not the bench's: drop the database and run again")
         fillers = -(-(TOTAL_ENTRIES - BIG_ENTRIES - SMALL_ENTRIES) // FILLER_ENTRIES)  # rounded up
         plan = [(BIG, BIG_ENTRIES), (SMALL, SMALL_ENTRIES)] + [
             (f"reads-filler-{n}", FILLER_ENTRIES) for n in range(fillers)
