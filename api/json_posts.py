@@ -108,7 +108,7 @@ class JsonPosts:
         response_data = await view.process_result(request, result)
         if result.errors:
             # Strawberry's hook for error reporting (Sentry's integration overrides it);
-            # tests/unit/test_json_posts_hooks.py fails if an upgrade renames it.
+            # tests/e2e/test_extensions_run_on_every_path.py fails if an upgrade renames it.
             view._handle_errors(result.errors, response_data)
         response = view.create_response(response_data=response_data, sub_response=sub_response)
         await response(scope, receive, send)

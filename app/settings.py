@@ -30,6 +30,8 @@ class Settings:
     max_directives: int
     max_errors: int
     document_cache_bytes: int
+    workers: int = 1
+    """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
     rules_watch: bool = True
     """Watch the rules folder (LOYALTY_RULES_WATCH=0 to reload only through `reloadRules`)."""
     rules_quiet_ms: int = 2000
@@ -73,6 +75,7 @@ class Settings:
             max_directives=int(environ.get("LOYALTY_MAX_DIRECTIVES", "4")),
             max_errors=int(environ.get("LOYALTY_MAX_ERRORS", "20")),
             document_cache_bytes=int(environ.get("LOYALTY_DOCUMENT_CACHE_BYTES", str(4 * 1024 * 1024))),
+            workers=int(environ.get("LOYALTY_WORKERS", "1")),
             rules_watch=environ.get("LOYALTY_RULES_WATCH", "1") not in ("0", "false", "no"),
             rules_quiet_ms=int(environ.get("LOYALTY_RULES_QUIET_MS", "2000")),
             rules_sync_ms=int(environ.get("LOYALTY_RULES_SYNC_MS", "500")),
