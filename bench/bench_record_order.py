@@ -245,10 +245,6 @@ def arguments(description: str | None, database_name: str) -> argparse.Namespace
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="floor and API alternate this many times")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument(
-        "--database-name", default=os.environ.get("BENCH_DATABASE", "loyalty_bench"),
-        help="created on the server if missing (one per engineer on a shared server)",
-    )
     parser.add_argument("--workers", type=int, default=1)
     return parser.parse_args()
 

@@ -87,10 +87,6 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument(
-        "--database-name", default=os.environ.get("BENCH_DATABASE", "loyalty_bench"),
-        help="created on the server if missing (one per engineer on a shared server)",
-    )
     args = parser.parse_args()
 
     url = await ensure_database(args.database_url, args.database_name)
