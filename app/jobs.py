@@ -58,16 +58,23 @@ async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobRe
 
 
 JOBS: dict[str, Callable[[datetime], Awaitable[JobReport]]] = {
+    # `loyalty serve` schedules every job listed here (app.scheduler), in this order.
     # In this order: points released by the first may expire in the second.
     "points-release": release_pending_points,
     "points-expiry": expire_points,
 }
 
 
-async def run_jobs(name: str | None, now: datetime) -> list[JobReport]:
-    """One job by name, or every job in order."""
-    if name is not None and name not in JOBS:
+def job_named(name: str) -> Callable[[datetime], Awaitable[JobReport]]:
+    if name not in JOBS:
         raise DomainError(ErrorCode.NOT_FOUND, f"No job is called '{name}'; the jobs are {', '.join(JOBS)}.", ["name"])
+    return JOBS[name]
+
+
+async def run_jobs(name: str | None, now: datetime) -> list[JobReport]:
+    """One job by name, or every job in order, without leases (see app.scheduler for those)."""
+    if name is not None:
+        job_named(name)
     return [await job(now) for job_name, job in JOBS.items() if name in (None, job_name)]
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,30 +17,9 @@ from app.jobs import expire_points, release_pending_points, run_jobs
 from domain.errors import DomainError
 from persistence import models
 from persistence import repositories as repo
-from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, make_settings, running_server, unique
+from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, unique
+from tests.e2e.conftest import EXPIRES_IN_DAYS, PENDING_DAYS
 from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
-
-PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
-
-
-@pytest.fixture
-async def pending_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
-    """A second server on the same database whose rules keep points pending for 14 days
-    and let them expire 30 days after that."""
-    folder = tmp_path / "rules"
-    shutil.copytree(TEST_RULES_DIR, folder)
-    program = folder / "program.yaml"
-    text = program.read_text()
-    assert "  currency: EUR\n" in text
-    program.write_text(
-        text.replace(
-            "  currency: EUR\n",
-            f"  currency: EUR\n  points: {{pending_days: {PENDING_DAYS}, expires_in_days: {EXPIRES_IN_DAYS}}}\n",
-            1,
-        )
-    )
-    async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
-        yield running
 
 
 async def customer_with_pending_points(server: Server, amount: str) -> str:

@@ -1,0 +1,33 @@
+"""Fixtures the end-to-end tests of jobs share."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server
+
+PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
+
+
+@pytest.fixture
+async def pending_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
+    """A second server on the same database whose rules keep points pending for 14 days
+    and let them expire 30 days after that."""
+    folder = tmp_path / "rules"
+    shutil.copytree(TEST_RULES_DIR, folder)
+    program = folder / "program.yaml"
+    text = program.read_text()
+    assert "  currency: EUR\n" in text
+    program.write_text(
+        text.replace(
+            "  currency: EUR\n",
+            f"  currency: EUR\n  points: {{pending_days: {PENDING_DAYS}, expires_in_days: {EXPIRES_IN_DAYS}}}\n",
+            1,
+        )
+    )
+    async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
+        yield running

@@ -1,0 +1,95 @@
+"""The scheduler: jobs run themselves, one runner at a time, as of the (movable) clock; and
+`loyalty jobs run --at` replays a day."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+from app.clock import clock, utcnow
+from app.scheduler import Scheduler, run_jobs, run_once
+from persistence import job_leases
+from tests.conftest import REPO_ROOT, TEST_RULES_DIR, unique
+from tests.e2e.conftest import PENDING_DAYS
+from tests.e2e.test_jobs import customer_with_pending_points, outbox, points
+
+
+async def test_a_moved_clock_lets_the_scheduler_release_pending_points_once(pending_server):
+    customer = await customer_with_pending_points(pending_server, "100.00")
+    scheduler = Scheduler(every=timedelta(0))
+    try:
+        clock.advance(timedelta(days=PENDING_DAYS + 1))
+        await scheduler.tick()
+        await scheduler.tick()
+    finally:
+        clock.reset()
+
+    assert await points(pending_server, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 100}
+    assert await outbox(customer, "points.pending_released") == [{"points": 100}]
+
+
+async def test_two_schedulers_at_once_run_each_job_once(pending_server):
+    name = "points-release"
+    outcomes = await asyncio.gather(
+        *(run_once(name, utcnow(), holder=unique("holder"), only_when_due=False) for _ in range(2))
+    )
+
+    assert sorted(outcome.status for outcome in outcomes) in (["held", "succeeded"], ["succeeded", "succeeded"])
+    # Whoever ran second found the lease given back; never both inside it at once.
+    runs = [run for run in await job_leases.latest_runs() if run.name == name]
+    assert runs and runs[0].status == "succeeded"
+
+
+async def test_a_held_lease_is_not_run_until_it_runs_out(pending_server):
+    name = "points-expiry"
+    now = datetime.now(UTC)
+    assert await job_leases.take(name, "killed-runner", now=now, until=now + timedelta(hours=1), due_by=now)
+
+    held = await run_jobs(name, utcnow())
+    assert [outcome.status for outcome in held] == ["held"]
+
+    # The runner was killed: its lease runs out and the next runner goes ahead.
+    await job_leases.give_back(name, "killed-runner", now=now, next_run_at=now)
+    ran = await run_jobs(name, utcnow())
+    assert [outcome.status for outcome in ran] == ["succeeded"]
+
+
+async def test_a_job_not_yet_due_waits_for_its_turn(pending_server):
+    holder = unique("holder")
+    name = "points-release"
+    first = await run_once(name, utcnow(), holder=holder, every=timedelta(hours=1), only_when_due=False)
+    again = await run_once(name, utcnow(), holder=holder, every=timedelta(hours=1), only_when_due=True)
+
+    assert (first.status, again.status) == ("succeeded", "held")
+    await run_once(name, utcnow(), holder=holder, every=timedelta(0), only_when_due=False)
+
+
+def test_jobs_run_at_a_given_time_replays_that_day(tmp_path):
+    env = {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": f"sqlite://{tmp_path / 'jobs.db'}",
+        "LOYALTY_RULES_DIR": str(TEST_RULES_DIR),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "jobs", "run", "points-release", "--at", "2027-03-01T09:00:00+01:00"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("points-release: 0 points"), done.stdout
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "api.cli", "jobs", "run", "--at", "yesterday"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2 and "not an ISO 8601 time" in refused.stderr
