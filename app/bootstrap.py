@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
 
+from app import program_in_force
 from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
@@ -83,7 +84,8 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             if settings.scheduler:
                 tasks.append(asyncio.create_task(_schedule(db, settings), name="scheduler"))
         try:
-            yield services
+            with program_in_force.installed(lambda: registry.program):
+                yield services
         finally:
             for task in tasks:
                 task.cancel()

@@ -26,5 +26,12 @@ def earning_events(
         payload = {**source, "points": points, "rulesVersion": evaluation.rules_version, "rules": rules}
         events.append((POINTS_EARNED, customer_external_id, payload))
     if tier_after != tier_before:
-        events.append((TIER_CHANGED, customer_external_id, {"from": tier_before, "to": tier_after}))
+        # Tier history is these events: from, to, why, when (the event's time), rules version.
+        payload = {
+            "from": tier_before,
+            "to": tier_after,
+            "reason": "threshold",
+            "rulesVersion": evaluation.rules_version,
+        }
+        events.append((TIER_CHANGED, customer_external_id, payload))
     return events

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app import tier_reviews
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
 from persistence import jobs as store
@@ -57,11 +58,18 @@ async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobRe
     return await _each_customer("points-expiry", store.customers_with_expiries, _expire, now, batch_size)
 
 
+async def review_tiers(now: datetime) -> JobReport:
+    """Applies the tier reviews due by `now` (see app.tier_reviews)."""
+    report = await tier_reviews.review_tiers(now)
+    return JobReport("tier-review", customers=report.customers, entries=report.lowered)
+
+
 JOBS: dict[str, Callable[[datetime], Awaitable[JobReport]]] = {
     # `loyalty serve` schedules every job listed here (app.scheduler), in this order.
     # In this order: points released by the first may expire in the second.
     "points-release": release_pending_points,
     "points-expiry": expire_points,
+    "tier-review": review_tiers,
 }
 
 

@@ -77,7 +77,9 @@ async def run_once(
         await job_leases.finish_run(run_id, now=wall_now(), status="failed", error=repr(error))
         return RunOutcome(name, "failed", error=repr(error))
     finally:
-        await job_leases.give_back(name, holder, now=wall_now(), next_run_at=started + every)
+        # A run by hand (`jobs run`) leaves the schedule as it was.
+        next_run_at = started + every if only_when_due else None
+        await job_leases.give_back(name, holder, now=wall_now(), next_run_at=next_run_at)
     await job_leases.finish_run(
         run_id,
         now=wall_now(),

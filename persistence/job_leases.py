@@ -32,9 +32,11 @@ async def take(name: str, holder: str, *, now: datetime, until: datetime, due_by
     return bool(rows)
 
 
-async def give_back(name: str, holder: str, *, now: datetime, next_run_at: datetime) -> None:
+async def give_back(name: str, holder: str, *, now: datetime, next_run_at: datetime | None) -> None:
+    """Frees the lease; `next_run_at` None keeps the schedule as it was (a run by hand)."""
     await sql.execute(
-        "UPDATE job_leases SET leased_until = $1, next_run_at = $2 WHERE name = $3 AND holder = $4",
+        "UPDATE job_leases SET leased_until = $1, next_run_at = COALESCE($2, next_run_at)"
+        " WHERE name = $3 AND holder = $4",
         now,
         next_run_at,
         name,

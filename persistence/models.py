@@ -26,6 +26,9 @@ class Customer(Model):
     order_count = fields.IntField(default=0)
     last_order_at = fields.DatetimeField(null=True)
     enrolled_at = fields.DatetimeField()
+    # The date of the last tier review applied to the customer (app.tier_reviews): a review
+    # is applied once, whichever runner gets to it.
+    tier_reviewed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "customers"
@@ -188,6 +191,8 @@ class RewardEvent(Model):
 
     class Meta:
         table = "reward_events"
+        # A customer's tier history is their tier.changed events.
+        indexes = (("customer_external_id", "type"),)
 
 
 class RulesVersion(Model):

@@ -136,7 +136,7 @@ async def test_running_every_job_releases_then_expires(pending_server):
     # ...which every run does first.
     reports = await run_jobs(None, expired_at)
 
-    assert [report.name for report in reports] == ["points-release", "points-expiry"]
+    assert [report.name for report in reports] == ["points-release", "points-expiry", "tier-review"]
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 60}
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
 
@@ -161,7 +161,8 @@ def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["points-release", "points-expiry"]
+    names = [line.split(":")[0] for line in done.stdout.splitlines()]
+    assert names == ["points-release", "points-expiry", "tier-review"]
 
 
 RECORD_RETURN = """

@@ -57,14 +57,19 @@ async def test_a_held_lease_is_not_run_until_it_runs_out(pending_server):
     assert [outcome.status for outcome in ran] == ["succeeded"]
 
 
-async def test_a_job_not_yet_due_waits_for_its_turn(pending_server):
-    holder = unique("holder")
+async def test_a_job_not_yet_due_waits_for_its_turn_and_a_run_by_hand_keeps_the_schedule(pending_server):
     name = "points-release"
-    first = await run_once(name, utcnow(), holder=holder, every=timedelta(hours=1), only_when_due=False)
-    again = await run_once(name, utcnow(), holder=holder, every=timedelta(hours=1), only_when_due=True)
+    hourly = Scheduler(every=timedelta(hours=1))
+    await job_leases.give_back(name, "test", now=datetime.now(UTC), next_run_at=datetime.now(UTC))
+    await job_leases.take(name, "test", now=datetime.now(UTC), until=datetime.now(UTC), due_by=datetime.now(UTC))
 
-    assert (first.status, again.status) == ("succeeded", "held")
-    await run_once(name, utcnow(), holder=holder, every=timedelta(0), only_when_due=False)
+    first = await run_once(name, utcnow(), holder=hourly.holder, every=hourly.every, only_when_due=True)
+    by_hand = await run_jobs(name, utcnow())
+    again = await run_once(name, utcnow(), holder=hourly.holder, every=hourly.every, only_when_due=True)
+
+    assert (first.status, by_hand[0].status, again.status) == ("succeeded", "succeeded", "held")
+    # Put back on schedule for the other tests.
+    await job_leases.give_back(name, hourly.holder, now=datetime.now(UTC), next_run_at=datetime.now(UTC))
 
 
 def test_jobs_run_at_a_given_time_replays_that_day(tmp_path):
