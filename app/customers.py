@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
+from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED, balance_payload
 from domain import validation
 from domain.customers import Customer, EnrollmentInput, validate_enrollment
 from domain.errors import DomainError, ErrorCode
@@ -25,7 +25,9 @@ async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
                 raise _duplicate(valid.external_id)
             row = await repo.insert_customer(valid, entry_tier.name if entry_tier else None, now)
             await repo.add_events(
-                [(CUSTOMER_ENROLLED, valid.external_id, {"email": valid.email, "tier": row.tier})], now
+                [(CUSTOMER_ENROLLED, valid.external_id, {"email": valid.email, "tier": row.tier})],
+                now,
+                program.version,
             )
     except repo.IntegrityError:
         raise _duplicate(valid.external_id) from None
@@ -62,8 +64,15 @@ async def adjust_points(
         entry = adjustment_entry(before, points, reason_text, now)
         balance = await repo.apply_entries(row, [entry], now=now, source=actor, tier=row.tier)
         await repo.add_events(
-            [(POINTS_ADJUSTED, customer_external_id, {"points": points, "reason": reason_text, "by": actor})],
+            [
+                (
+                    POINTS_ADJUSTED,
+                    customer_external_id,
+                    {"points": points, "reason": reason_text, "by": actor, "balanceAfter": balance_payload(balance)},
+                )
+            ],
             now,
+            program.version,
         )
         customer = replace(repo.to_customer(row), balance=balance)
     return customer, balance

@@ -11,6 +11,7 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 MODELS_MODULE = "persistence.models"
+EVENT_MODELS_MODULE = "persistence.event_models"
 MIGRATIONS_MODULE = "persistence.migrations"
 
 
@@ -38,7 +39,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": connection},
         "apps": {
             "models": {
-                "models": [MODELS_MODULE],
+                "models": [MODELS_MODULE, EVENT_MODELS_MODULE],
                 "default_connection": "default",
                 "migrations": MIGRATIONS_MODULE,
             }

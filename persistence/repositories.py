@@ -21,7 +21,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry
 from domain.money import minor_units
 from domain.orders import ValidOrder
-from persistence import models, sql
+from persistence import models, outbox, sql
 
 __all__ = ["IntegrityError", "transaction"]
 
@@ -347,13 +347,10 @@ async def ledger_sums(customer_external_id: str) -> Balance:
 # ---- events -------------------------------------------------------------------------------
 
 
-async def add_events(events: Sequence[tuple[str, str | None, dict]], now: datetime) -> None:
-    if events:
-        columns, values = sql.values_rows([(t, c, now, json.dumps(p)) for t, c, p in events])
-        await sql.execute(
-            "INSERT INTO reward_events (type, customer_external_id, occurred_at, payload) VALUES " + columns,
-            *values,
-        )
+async def add_events(
+    events: Sequence[tuple[str, str | None, dict]], now: datetime, rules_version: str | None = None
+) -> None:
+    await outbox.add_events(events, now, rules_version)
 
 
 # ---- rules versions -----------------------------------------------------------------------
