@@ -25,6 +25,8 @@ from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
+from api.events.reward_events import RewardEventQueries, RewardEventSubscriptions
+from api.events.webhooks import WebhookMutations, WebhookQueries
 from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
@@ -32,8 +34,12 @@ from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from app.settings import Settings
 
-Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
-Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations))
+Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries, RewardEventQueries, WebhookQueries))
+Mutation = merge_types(
+    "Mutation",
+    (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations, WebhookMutations),
+)
+Subscription = merge_types("Subscription", (RewardEventSubscriptions,))
 
 # Bounded: the caches are keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512
@@ -73,6 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     schema = PreparedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

@@ -25,6 +25,7 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    webhooks_allow_private_targets: bool = False
 
     @property
     def production(self) -> bool:
@@ -54,4 +55,12 @@ class Settings:
             max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+            webhooks_allow_private_targets=_flag(environ, "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
         )
+
+
+def _flag(environ: dict[str, str], name: str) -> bool:
+    value = environ.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return value in ("true", "1", "yes")
