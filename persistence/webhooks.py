@@ -121,11 +121,12 @@ async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[C
     rows = await sql.fetch(
         "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN ("
         " SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
-        " WHERE d.status = $2 AND d.next_attempt_at <= $3 AND (d.locked_until IS NULL OR d.locked_until < $3)"
-        f" AND w.enabled ORDER BY d.next_attempt_at LIMIT $4{lock})"
+        " WHERE d.status = $2 AND d.next_attempt_at <= $3 AND (d.locked_until IS NULL OR d.locked_until < $4)"
+        f" AND w.enabled ORDER BY d.next_attempt_at LIMIT $5{lock})"
         " RETURNING id, webhook_id, event_id, attempts, created_at",
         locked_until,
         PENDING,
+        now,
         now,
         limit,
     )
