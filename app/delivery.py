@@ -40,9 +40,6 @@ log = logging.getLogger("loyalty.webhooks")
 CLAIM_BATCH = 200
 CONCURRENCY = 64
 FAN_OUT_BATCH = 1000
-TIMEOUT_SECONDS = 10.0
-# A claim outlives the slowest attempt of its batch; after that another worker may retry.
-CLAIM_SECONDS = 60
 POLL_SECONDS = 1.0
 
 
@@ -85,12 +82,18 @@ class DeliveryWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def claim_time(self) -> timedelta:
+        """A claim outlives the slowest attempt of its batch and the recording after it;
+        then, if this worker died, another sends the delivery again."""
+        return timedelta(seconds=self.settings.webhooks_timeout_seconds * 3 + 1)
+
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             if self._client is None:
                 self._client = await stack.enter_async_context(
                     httpx.AsyncClient(
-                        timeout=TIMEOUT_SECONDS,
+                        timeout=self.settings.webhooks_timeout_seconds,
                         follow_redirects=False,
                         limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
                     )
@@ -123,7 +126,7 @@ class DeliveryWorker:
     async def deliver_due(self) -> int:
         now = utcnow()
         async with repo.transaction():
-            claims = await store.claim_due(now, now + timedelta(seconds=CLAIM_SECONDS), CLAIM_BATCH)
+            claims = await store.claim_due(now, now + self.claim_time, CLAIM_BATCH)
         if not claims:
             return 0
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -166,7 +169,7 @@ class DeliveryWorker:
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
             except httpx.TimeoutException:
-                error = f"no answer within {TIMEOUT_SECONDS:g} s"
+                error = f"no answer within {self.settings.webhooks_timeout_seconds:g} s"
             except httpx.HTTPError as failure:
                 error = f"{type(failure).__name__}: {failure}"[:1000]
         latency = round((time.perf_counter() - started) * 1000)

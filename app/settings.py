@@ -26,6 +26,7 @@ class Settings:
     max_aliases: int
     max_tokens: int
     webhooks_allow_private_targets: bool = False
+    webhooks_timeout_seconds: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -56,6 +57,7 @@ class Settings:
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
             webhooks_allow_private_targets=_flag(environ, "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
+            webhooks_timeout_seconds=float(environ.get("LOYALTY_WEBHOOKS_TIMEOUT_SECONDS", "10")),
         )
 
 
