@@ -37,8 +37,8 @@ class Receiver:
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     handlers: set[asyncio.Task] = field(default_factory=set)
 
-    async def wait_for(self, count: int, timeout: float = 15) -> list[Delivery]:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, count: int, within: float = 15) -> list[Delivery]:
+        async with asyncio.timeout(within):
             while len(self.deliveries) < count:
                 self.arrived.clear()
                 await self.arrived.wait()

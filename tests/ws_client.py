@@ -23,10 +23,10 @@ class Subscription:
         self.ws = ws
         self.id = operation_id
 
-    async def next(self, timeout: float = 10) -> dict[str, Any]:
+    async def next(self, within: float = 10) -> dict[str, Any]:
         """The next `next` payload's data; raises on `error` or `complete`."""
         while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), within))
             if message["type"] == "ping":
                 await self.ws.send(json.dumps({"type": "pong"}))
                 continue
@@ -41,8 +41,8 @@ class Subscription:
                 raise SubscriptionError(message["payload"])
             raise SubscriptionError([{"message": f"unexpected {message['type']}"}])
 
-    async def take(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
-        return [await self.next(timeout) for _ in range(count)]
+    async def take(self, count: int, within: float = 10) -> list[dict[str, Any]]:
+        return [await self.next(within) for _ in range(count)]
 
     async def nothing_within(self, seconds: float) -> bool:
         with contextlib.suppress(TimeoutError):

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import websockets
 
+from persistence import models
 from tests.conftest import BOOTSTRAP_KEY, Server, unique
 from tests.graphql_client import ADJUST, RECORD_ORDER, enroll, gql, order_input
 from tests.ws_client import SubscriptionError, connected, subscribe, subscribed
@@ -145,3 +146,18 @@ async def test_partners_that_poll_page_through_the_same_events(server: Server, a
     mine = [e for e in seen if e["customerExternalId"] == customer]
     assert [e["payload"]["points"] for e in mine] == [1, 2, 3]
     assert [e["sequence"] for e in mine] == [2, 3, 4]
+
+
+async def test_concurrent_changes_to_one_customer_number_its_events_without_gap_or_repeat(server: Server, admin):
+    customer = unique("seq")
+    await enroll(admin, customer)
+    orders = [order_input(unique("o"), customer, ("SKU-1", 1, "20.00")) for _ in range(8)]
+    await asyncio.gather(
+        *(gql(admin, RECORD_ORDER, input=order) for order in orders),
+        *(adjust(admin, customer, 1) for _ in range(8)),
+    )
+
+    rows = await models.RewardEvent.filter(customer_external_id=customer).order_by("id")
+    sequences = [row.customer_sequence for row in rows]
+    assert sorted(sequences) == list(range(1, len(rows) + 1))
+    assert len(rows) >= 1 + 8 + 8  # enrolment, adjustments, earnings (and tier changes)
