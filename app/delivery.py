@@ -78,6 +78,7 @@ class DeliveryWorker:
         self.tail = tail
         self._client = client
         self._wake = asyncio.Event()
+        self._fanned_upto = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -118,10 +119,14 @@ class DeliveryWorker:
         return fanned == FAN_OUT_BATCH or sent == CLAIM_BATCH
 
     async def fan_out(self) -> int:
-        if self.tail is None or not self.tail.ready.is_set():
+        if self.tail is None or not self.tail.ready.is_set() or self.tail.position <= self._fanned_upto:
             return 0
+        upto = self.tail.position
         async with repo.transaction():
-            return await store.fan_out(self.tail.position, utcnow(), FAN_OUT_BATCH) or 0
+            count = await store.fan_out(upto, utcnow(), FAN_OUT_BATCH)
+        if count is not None and count < FAN_OUT_BATCH:
+            self._fanned_upto = upto
+        return count or 0
 
     async def deliver_due(self) -> int:
         now = utcnow()
@@ -180,11 +185,11 @@ class DeliveryWorker:
         if self.settings.webhooks_allow_private_targets:
             return None
         if url not in checked:
-            checked[url] = asyncio.ensure_future(_target_refusal(url))
+            checked[url] = asyncio.ensure_future(target_refusal(url))
         return await checked[url]
 
 
-async def _target_refusal(url: str) -> str | None:
+async def target_refusal(url: str) -> str | None:
     try:
         await check_target(validate_url(url, allow_private=False, field=["url"]), allow_private=False, field=["url"])
     except DomainError as refused:

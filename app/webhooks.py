@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from app.clock import utcnow
+from app.event_stream import START_WINDOW
 from app.events import EVENT_TYPES
 from domain.errors import DomainError, ErrorCode
 from domain.webhooks import WebhookTarget, refused_address, validate_event_types, validate_url
 from persistence import event_models as m
+from persistence import outbox
+from persistence import repositories as repo
 from persistence import webhooks as store
 
 SECRET_BYTES = 32  # at least 24, as the Standard Webhooks specification asks
@@ -53,7 +56,11 @@ async def register_webhook(url: str, event_types: Sequence[str] | None, *, by: s
     target = validate_url(url, allow_private=allow_private, field=["url"])
     types = validate_event_types(event_types, EVENT_TYPES, ["eventTypes"])
     await check_target(target, allow_private=allow_private, field=["url"])
-    return await store.insert_webhook(target.url, types, new_secret(), by, utcnow())
+    async with repo.transaction():
+        # Events still being written when it registers have lower ids than the newest:
+        # the fan-out starts a window back, and takes those that occur from now on.
+        await store.start_fan_out_after(max(0, await outbox.last_event_id() - START_WINDOW))
+        return await store.insert_webhook(target.url, types, new_secret(), by, utcnow())
 
 
 async def get_webhook(webhook_id: str) -> m.Webhook:

@@ -52,23 +52,17 @@ async def delete_webhook(webhook_id: int) -> bool:
 
 async def fan_out(upto: int, now: datetime, limit: int) -> int | None:
     """Within a transaction: deliveries for events after the shared cursor, up to `upto`.
-    The number of events read, or None when another worker holds the cursor."""
-    await sql.execute(
-        "INSERT INTO outbox_cursors (name, last_event_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        FAN_OUT_CURSOR,
-        0,
-    )
+    The number of events read, or None when another worker holds the cursor. Writes
+    nothing when no endpoint is enabled (idle workers must not hold SQLite's write lock)."""
+    hooks = await m.Webhook.filter(enabled=True).values("id", "event_types", "created_at")
+    if not hooks:
+        return 0
     lock = " FOR UPDATE SKIP LOCKED" if sql.on_postgres() else ""
     rows = await sql.fetch(f"SELECT last_event_id FROM outbox_cursors WHERE name = $1{lock}", FAN_OUT_CURSOR)
     if not rows:
         return None
     cursor = int(rows[0]["last_event_id"])
     if cursor >= upto:
-        return 0
-    hooks = await m.Webhook.filter(enabled=True).values("id", "event_types", "created_at")
-    if not hooks:
-        # Nothing to deliver to: endpoints registered later take events from then on.
-        await _move_cursor(upto)
         return 0
     events = await outbox.events_after(cursor, upto, None, limit)
     pairs = [
@@ -79,11 +73,22 @@ async def fan_out(upto: int, now: datetime, limit: int) -> int | None:
         and event.occurred_at >= hook["created_at"]
     ]
     await _insert_deliveries(pairs, now)
-    if events:
-        await _move_cursor(events[-1].id if len(events) == limit else upto)
-    else:
-        await _move_cursor(upto)
+    await _move_cursor(events[-1].id if len(events) == limit else upto)
     return len(events)
+
+
+async def start_fan_out_after(event_id: int) -> None:
+    """Within a transaction, when an endpoint is registered: the fan-out need not read
+    events older than this (they occurred before any endpoint now enabled existed)."""
+    rows = await sql.fetch("SELECT last_event_id FROM outbox_cursors WHERE name = $1", FAN_OUT_CURSOR)
+    if not rows:
+        await sql.execute(
+            "INSERT INTO outbox_cursors (name, last_event_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            FAN_OUT_CURSOR,
+            event_id,
+        )
+    elif int(rows[0]["last_event_id"]) < event_id:
+        await _move_cursor(event_id)
 
 
 async def _move_cursor(last_event_id: int) -> None:
@@ -117,6 +122,10 @@ class Claim:
 async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[Claim]:
     """Takes due deliveries for this worker until `locked_until` (then, if it died, another
     worker takes them again). SKIP LOCKED keeps concurrent workers off each other's rows."""
+    if not await sql.fetch(
+        "SELECT 1 AS due FROM webhook_deliveries WHERE status = $1 AND next_attempt_at <= $2 LIMIT 1", PENDING, now
+    ):
+        return []  # and no write: idle workers must not take SQLite's write lock
     lock = " FOR UPDATE OF d SKIP LOCKED" if sql.on_postgres() else ""
     rows = await sql.fetch(
         "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN ("

@@ -35,13 +35,21 @@ query($id: String!) {
   }
 }"""
 
-PRIVATE_TARGETS = {"LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true", "LOYALTY_WEBHOOKS_TIMEOUT_SECONDS": "1"}
+PRIVATE_TARGETS = {"LOYALTY_WEBHOOKS_TIMEOUT_SECONDS": "1"}
 
 
 @pytest.fixture(scope="module")
 async def hooks_server(database_url: str) -> AsyncIterator[Server]:
     async with running_server(make_settings(database_url, **PRIVATE_TARGETS)) as running:
         yield running
+
+
+@pytest.fixture
+async def strict(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A server as deployed: webhook URLs must point to public addresses."""
+    settings = make_settings(database_url, LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS="false")
+    async with running_server(settings) as running, running.client() as client:
+        yield client
 
 
 @pytest.fixture
@@ -181,8 +189,8 @@ async def test_any_event_can_be_redelivered_with_its_id(partner):
         "https://[fd00:ec2::254]/hook",
     ],
 )
-async def test_a_url_that_points_inside_the_network_is_refused_at_registration(admin, url):
-    data = await gql(admin, REGISTER, input={"url": url})
+async def test_a_url_that_points_inside_the_network_is_refused_at_registration(strict, url):
+    data = await gql(strict, REGISTER, input={"url": url})
     assert data["registerWebhook"]["webhook"] is None
     [error] = data["registerWebhook"]["errors"]
     assert (error["code"], error["field"]) == ("WEBHOOK_TARGET_REFUSED", ["url"])
@@ -198,11 +206,11 @@ async def test_a_url_that_points_inside_the_network_is_refused_at_registration(a
         ("https://example.com/hook", [], ["eventTypes"]),
     ],
 )
-async def test_a_bad_webhook_is_refused_naming_the_field_and_nothing_is_registered(admin, url, types, field):
-    before = (await gql(admin, "{ webhooks { id } }"))["webhooks"]
-    data = await gql(admin, REGISTER, input={"url": url, "eventTypes": types})
+async def test_a_bad_webhook_is_refused_naming_the_field_and_nothing_is_registered(strict, url, types, field):
+    before = (await gql(strict, "{ webhooks { id } }"))["webhooks"]
+    data = await gql(strict, REGISTER, input={"url": url, "eventTypes": types})
     assert [e["field"] for e in data["registerWebhook"]["errors"]] == [field]
-    assert (await gql(admin, "{ webhooks { id } }"))["webhooks"] == before
+    assert (await gql(strict, "{ webhooks { id } }"))["webhooks"] == before
 
 
 async def test_webhooks_need_an_api_key_with_events_read(server: Server):
@@ -243,3 +251,11 @@ def test_the_first_retry_comes_within_ten_seconds_and_the_schedule_spans_about_t
     assert all(timedelta(seconds=4) <= retry_delay(1) <= timedelta(seconds=6) for _ in range(100))
     assert timedelta(days=3) <= sum(RETRY_DELAYS, timedelta()) <= timedelta(days=3, hours=6)
     assert retry_delay(MAX_ATTEMPTS) is None
+
+
+async def test_a_target_is_checked_again_at_delivery_since_its_address_may_have_changed():
+    from app.delivery import target_refusal
+
+    refusal = await target_refusal("https://localhost:9/hook")
+    assert refusal is not None and "loopback" in refusal
+    assert await target_refusal("https://93.184.215.14/hook") is None

@@ -1,0 +1,294 @@
+"""Reward events end to end, on PostgreSQL, against floors measured in the same run.
+
+1. Subscription latency: a graphql-transport-ws subscriber on `loyalty serve`; clients
+   send `adjustPoints` and note when they sent it and when its answer came. The event
+   was committed between the two, so `received - answered` bounds the commit-to-subscriber
+   latency from below and `received - sent` from above. Floor: PostgreSQL's own NOTIFY
+   to LISTEN latency between two raw connections (what any worker-to-worker path pays).
+2. Webhook throughput: W endpoints on one local receiver, E events, so W x E signed
+   deliveries; deliveries per second from the first to the last received. Floor: the same
+   receiver fed the same bodies by a bare httpx client at the worker's concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import websockets
+from standardwebhooks import Webhook
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG = tempfile.NamedTemporaryFile(prefix="bench-events-", suffix=".log", delete=False)  # noqa: SIM115
+KEY = "bench-key-" + uuid.uuid4().hex
+ADJUST = "mutation($i: AdjustPointsInput!) { adjustPoints(input: $i) { errors { code message } } }"
+ENROLL = "mutation($i: EnrollCustomerInput!) { enrollCustomer(input: $i) { errors { code message } } }"
+REGISTER = (
+    "mutation($i: RegisterWebhookInput!) { registerWebhook(input: $i) { webhook { id secret } errors { code } } }"
+)
+SUBSCRIBE = 'subscription { rewardEvents(types: ["points.adjusted"]) { id payload } }'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def fresh_database(admin_url: str, name: str) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    sys.path.insert(0, str(ROOT))
+    from persistence.database import migrate
+
+    await migrate(url.replace("postgresql://", "postgres://"))
+    return url
+
+
+@contextlib.asynccontextmanager
+async def api_server(url: str):
+    port = free_port()
+    env = {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://"),
+        "LOYALTY_BOOTSTRAP_API_KEY": KEY,
+        "LOYALTY_ENV": "production",
+        "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+    }
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/loyalty"), "serve", "--port", str(port)], env=env, stdout=LOG, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            yield client, port
+    except Exception:
+        print(Path(LOG.name).read_text()[-3000:], file=sys.stderr)
+        raise
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+async def gql(client: httpx.AsyncClient, query: str, **variables) -> dict:
+    body = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def notify_floor(url: str, count: int) -> list[float]:
+    """NOTIFY on one raw connection to LISTEN on another, committed one at a time."""
+    listener, sender = await asyncpg.connect(url), await asyncpg.connect(url)
+    arrived: asyncio.Queue[float] = asyncio.Queue()
+    await listener.add_listener("bench_floor", lambda *_: arrived.put_nowait(time.perf_counter()))
+    latencies = []
+    try:
+        for _ in range(count):
+            sent = time.perf_counter()
+            await sender.execute("NOTIFY bench_floor")
+            latencies.append(await asyncio.wait_for(arrived.get(), 5) - sent)
+    finally:
+        await listener.close()
+        await sender.close()
+    return latencies
+
+
+async def subscription_latency(client: httpx.AsyncClient, port: int, customers: list[str], count: int):
+    """(received - answered, received - sent) per event, in seconds."""
+    sent: dict[int, tuple[float, float]] = {}
+    received: dict[int, float] = {}
+    async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {KEY}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        await asyncio.sleep(0.3)
+
+        async def listen() -> None:
+            while len(received) < count:
+                message = json.loads(await ws.recv())
+                if message["type"] == "next":
+                    marker = message["payload"]["data"]["rewardEvents"]["payload"]["points"]
+                    received[marker] = time.perf_counter()
+
+        async def produce(index: int) -> None:
+            for n in range(index + 1, count + 1, len(customers)):
+                start = time.perf_counter()
+                data = await gql(client, ADJUST, i={"customerExternalId": customers[index], "points": n, "reason": "b"})
+                assert not data["adjustPoints"]["errors"], data
+                sent[n] = (start, time.perf_counter())
+                await asyncio.sleep(0.005)
+
+        listener = asyncio.create_task(listen())
+        await asyncio.gather(*(produce(i) for i in range(len(customers))))
+        await asyncio.wait_for(listener, 30)
+    after_answer = [max(0.0, received[n] - sent[n][1]) for n in sent]
+    after_send = [received[n] - sent[n][0] for n in sent]
+    return after_answer, after_send
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.samples: list[tuple[dict[str, str], bytes]] = []
+        self.expected = 0
+        self.done = asyncio.Event()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                del line
+                headers = {}
+                while (h := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = h.decode().partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.times.append(time.perf_counter())
+                if len(self.samples) < 5:
+                    self.samples.append((headers, body))
+                writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                if len(self.times) >= self.expected:
+                    self.done.set()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+async def receiver_floor(url: str, bodies: int, concurrency: int) -> float:
+    """Bodies per second a bare httpx client gets through the receiver."""
+    body = json.dumps({"type": "points.adjusted", "timestamp": "x", "data": {"id": "1", "points": 1}})
+    signer = Webhook("whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
+
+        async def one(n: int) -> None:
+            async with limit:
+                now = time.time()
+                from datetime import UTC, datetime
+
+                at = datetime.fromtimestamp(now, UTC)
+                headers = {"webhook-id": str(n), "webhook-timestamp": str(int(now))}
+                headers["webhook-signature"] = signer.sign(str(n), at, body)
+                await client.post(url, content=body, headers=headers)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in range(bodies)))
+        return bodies / (time.perf_counter() - start)
+
+
+async def webhook_throughput(client: httpx.AsyncClient, customers: list[str], endpoints: int, events: int):
+    receiver = Receiver()
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    async with server:
+        floor = receiver_floor(url, endpoints * events, concurrency=64)
+        receiver.expected = endpoints * events
+        floor_rate = await floor
+        receiver.times.clear()
+        receiver.samples.clear()
+        receiver.done.clear()
+        secrets = []
+        for _ in range(endpoints):
+            data = await gql(client, REGISTER, i={"url": url, "eventTypes": ["points.adjusted"]})
+            secrets.append(data["registerWebhook"]["webhook"]["secret"])
+
+        async def produce(index: int) -> None:
+            for _ in range(index, events, len(customers)):
+                await gql(client, ADJUST, i={"customerExternalId": customers[index], "points": 1, "reason": "w"})
+
+        started = time.perf_counter()
+        await asyncio.gather(*(produce(i) for i in range(len(customers))))
+        produced = time.perf_counter() - started
+        await asyncio.wait_for(receiver.done.wait(), 120)
+        span = receiver.times[-1] - receiver.times[0]
+        for headers, body in receiver.samples:  # every sample verifies with one endpoint's secret
+            assert any(_verifies(secret, headers, body) for secret in secrets)
+        server.close()
+    return len(receiver.times) / span, floor_rate, events / produced
+
+
+def _verifies(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    try:
+        Webhook(secret).verify(body, headers)
+    except Exception:
+        return False
+    return True
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default="loyalty_bench_events", help="created afresh (dropped first)")
+    parser.add_argument("--events", type=int, default=500, help="events for the latency run")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--endpoints", type=int, default=10)
+    parser.add_argument("--webhook-events", type=int, default=300)
+    args = parser.parse_args()
+
+    url = await fresh_database(args.database_url, args.database)
+    floor = await notify_floor(url, args.events)
+    async with api_server(url) as (client, port):
+        customers = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(args.clients)]
+        for customer in customers:
+            await gql(client, ENROLL, i={"externalId": customer, "email": f"{customer}@example.com"})
+        # A warm-up round, then the measured one.
+        await subscription_latency(client, port, customers, 50)
+        after_answer, after_send = await subscription_latency(client, port, customers, args.events)
+        rate, floor_rate, produced_rate = await webhook_throughput(
+            client, customers, args.endpoints, args.webhook_events
+        )
+
+    ms = 1000
+    print(f"subscription latency over {args.events} events, {args.clients} concurrent writers (ms):")
+    print(
+        f"  commit -> subscriber, lower bound (after the answer): p50 {percentile(after_answer, 50) * ms:.1f}"
+        f"  p99 {percentile(after_answer, 99) * ms:.1f}"
+    )
+    print(
+        f"  commit -> subscriber, upper bound (after the request): p50 {percentile(after_send, 50) * ms:.1f}"
+        f"  p99 {percentile(after_send, 99) * ms:.1f}   target p99 < 50"
+    )
+    print(
+        f"  floor, raw NOTIFY -> LISTEN: p50 {percentile(floor, 50) * ms:.2f}  p99 {percentile(floor, 99) * ms:.2f}"
+        f"  (mean {statistics.mean(floor) * ms:.2f})"
+    )
+    print(
+        f"webhooks: {args.endpoints} endpoints x {args.webhook_events} events = {args.endpoints * args.webhook_events}"
+    )
+    print(f"  signed deliveries/s: {rate:,.0f}   target >= 500")
+    print(f"  floor, bare httpx to the same receiver: {floor_rate:,.0f}/s   ratio {rate / floor_rate:.2f}")
+    print(f"  (events produced at {produced_rate:,.0f}/s meanwhile)")
+    print(f"server log: {LOG.name}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
