@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
 
+from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
 from app.delivery import DeliveryWorker
@@ -35,6 +36,7 @@ class Services:
     """Entered around every request: Tortoise finds its connections through it."""
     events: OutboxTail
     """This worker's reader of the outbox (running only when the service serves events)."""
+    auth_throttle: FailedAuthThrottle
 
     @property
     def program(self) -> Program:
@@ -50,6 +52,9 @@ async def running_services(
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
+    else:
+        # Said plainly now, rather than as a missing table on the first request.
+        await database.check_migrated(settings.database_url)
     db = await database.open_database(settings.database_url)
     try:
         pending_versions: list[Program] = []
@@ -70,6 +75,7 @@ async def running_services(
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
             events=OutboxTail(),
+            auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
         registry.on_activate = _persist_version

@@ -27,6 +27,9 @@ class Settings:
     max_tokens: int
     webhooks_allow_private_targets: bool = False
     webhooks_timeout_seconds: float = 10.0
+    auth_failure_limit: int = 10
+    """Failed authentications a client may make per window before it is refused (0: no limit)."""
+    auth_failure_window_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -58,6 +61,8 @@ class Settings:
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
             webhooks_allow_private_targets=_flag(environ, "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
             webhooks_timeout_seconds=float(environ.get("LOYALTY_WEBHOOKS_TIMEOUT_SECONDS", "10")),
+            auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
+            auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
         )
 
 

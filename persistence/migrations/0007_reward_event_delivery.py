@@ -40,7 +40,7 @@ NOTIFY_REVERSE_SQL = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_order_returns')]
+    dependencies = [('models', '0006_append_only_ledger')]
 
     initial = False
 
