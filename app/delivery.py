@@ -143,12 +143,9 @@ class DeliveryWorker:
 
         outcomes = await asyncio.gather(*(one(claim) for claim in claims))
         done = utcnow()
+        disables = {o.claim.webhook.id: r for o in outcomes if (r := disable_reason(o))}
         async with repo.transaction():
-            await store.record(outcomes, done)
-            for outcome in outcomes:
-                reason = disable_reason(outcome)
-                if reason:
-                    await store.disable(outcome.claim.webhook.id, reason, done)
+            await store.record(outcomes, disables, done)
         return len(claims)
 
     async def attempt(self, claim: Claim, checked: dict[str, Awaitable[str | None]]) -> Outcome:

@@ -167,8 +167,17 @@ class Outcome:
     """When to try again; None with delivered False: the delivery has failed for good."""
 
 
-async def record(outcomes: Sequence[Outcome], now: datetime) -> None:
-    """Within a transaction: the attempts, the deliveries' new state, endpoints' last success."""
+async def record(outcomes: Sequence[Outcome], disables: dict[int, str], now: datetime) -> None:
+    """Within a transaction: endpoints' last success and those to disable, then the
+    attempts and the deliveries' new state. Endpoint rows are locked first and in id order,
+    as deleting an endpoint locks it before its deliveries (cascade): another order
+    deadlocked with it, and with other workers."""
+    succeeded = {o.claim.webhook.id for o in outcomes if o.delivered}
+    for webhook_id in sorted(succeeded | disables.keys()):
+        if webhook_id in disables:
+            await disable(webhook_id, disables[webhook_id], now)
+        else:
+            await sql.execute("UPDATE webhooks SET last_success_at = $1 WHERE id = $2", now, webhook_id)
     for start in range(0, len(outcomes), _CHUNK):
         columns, values = sql.values_rows(
             [
@@ -206,10 +215,6 @@ async def record(outcomes: Sequence[Outcome], now: datetime) -> None:
                 o.next_attempt_at,
                 o.claim.delivery_id,
             )
-    succeeded = sorted({o.claim.webhook.id for o in outcomes if o.delivered})
-    if succeeded:
-        marks, values = _marks(succeeded, 2)
-        await sql.execute(f"UPDATE webhooks SET last_success_at = $1 WHERE id IN ({marks})", now, *values)
 
 
 async def disable(webhook_id: int, reason: str, now: datetime) -> None:
