@@ -143,10 +143,6 @@ class OutboxTail:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)
-
     async def run(self) -> None:
         reader = SettledReader(max(0, await outbox.last_event_id() - START_WINDOW), self.grace)
         await self._catch_up(reader, old_before=utcnow() - timedelta(seconds=self.grace))

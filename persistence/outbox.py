@@ -73,12 +73,6 @@ async def add_events(events: Sequence[Event], now: datetime, rules_version: str 
         listener()
 
 
-def notify_written() -> None:
-    """For writers outside `add_events` (the order statement) on the SQLite default."""
-    for listener in list(written_listeners):
-        listener()
-
-
 _COLUMNS = "id, type, customer_external_id, customer_sequence, occurred_at, rules_version, payload"
 
 

@@ -223,16 +223,6 @@ async def disable(webhook_id: int, reason: str, now: datetime) -> None:
     )
 
 
-async def next_due_at() -> datetime | None:
-    row = (
-        await m.WebhookDelivery.filter(status=PENDING, webhook__enabled=True)
-        .order_by("next_attempt_at")
-        .first()
-        .values("next_attempt_at")
-    )
-    return row["next_attempt_at"] if row else None
-
-
 # ---- the delivery log ---------------------------------------------------------------------
 
 
