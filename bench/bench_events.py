@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -43,6 +44,9 @@ ENROLL = "mutation($i: EnrollCustomerInput!) { enrollCustomer(input: $i) { error
 REGISTER = (
     "mutation($i: RegisterWebhookInput!) { registerWebhook(input: $i) { webhook { id secret } errors { code } } }"
 )
+# Each writer's pause between events: latency is measured at a steady rate (4 writers:
+# up to 200 events/s), not at saturation, where it would measure the queue instead.
+PACE_SECONDS = 0.02
 SUBSCRIBE = 'subscription { rewardEvents(types: ["points.adjusted"]) { id payload } }'
 
 
@@ -125,49 +129,10 @@ async def notify_floor(url: str, count: int) -> list[float]:
     return latencies
 
 
-async def commit_latency(url: str, port: int, writers: int, count: int) -> list[float]:
-    """Seconds from COMMIT returning to the subscriber receiving, for outbox rows written
-    by raw transactions (as the service's writers write them), `writers` at once."""
-    received: dict[int, float] = {}
-    committed: dict[int, float] = {}
-    conns = [await asyncpg.connect(url) for _ in range(writers)]
-    try:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {KEY}"}}))
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
-            await asyncio.sleep(0.3)
-
-            async def listen() -> None:
-                while len(received) < count:
-                    message = json.loads(await ws.recv())
-                    if message["type"] == "next":
-                        received[message["payload"]["data"]["rewardEvents"]["payload"]["points"]] = time.perf_counter()
-
-            async def write(index: int) -> None:
-                conn = conns[index]
-                for n in range(index + 1, count + 1, writers):
-                    async with conn.transaction():
-                        await conn.execute(
-                            "INSERT INTO reward_events (type, customer_external_id, occurred_at, payload)"
-                            " VALUES ('points.adjusted', NULL, now(), $1::jsonb)",
-                            json.dumps({"points": n}),
-                        )
-                    committed[n] = time.perf_counter()
-                    await asyncio.sleep(0.005)
-
-            listener = asyncio.create_task(listen())
-            await asyncio.gather(*(write(i) for i in range(writers)))
-            await asyncio.wait_for(listener, 30)
-    finally:
-        for conn in conns:
-            await conn.close()
-    return [max(0.0, received[n] - committed[n]) for n in committed]
-
-
-async def subscription_latency(client: httpx.AsyncClient, port: int, customers: list[str], count: int):
-    """(received - answered, received - sent) per event, in seconds."""
-    sent: dict[int, tuple[float, float]] = {}
+@contextlib.asynccontextmanager
+async def arrivals(port: int, count: int) -> AsyncIterator[dict[int, float]]:
+    """A subscriber to points.adjusted; maps each event's `points` (the marker each
+    producer writes) to when it arrived. On exit, waits until `count` have arrived."""
     received: dict[int, float] = {}
     async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {KEY}"}}))
@@ -179,20 +144,54 @@ async def subscription_latency(client: httpx.AsyncClient, port: int, customers: 
             while len(received) < count:
                 message = json.loads(await ws.recv())
                 if message["type"] == "next":
-                    marker = message["payload"]["data"]["rewardEvents"]["payload"]["points"]
-                    received[marker] = time.perf_counter()
-
-        async def produce(index: int) -> None:
-            for n in range(index + 1, count + 1, len(customers)):
-                start = time.perf_counter()
-                data = await gql(client, ADJUST, i={"customerExternalId": customers[index], "points": n, "reason": "b"})
-                assert not data["adjustPoints"]["errors"], data
-                sent[n] = (start, time.perf_counter())
-                await asyncio.sleep(0.005)
+                    received[message["payload"]["data"]["rewardEvents"]["payload"]["points"]] = time.perf_counter()
 
         listener = asyncio.create_task(listen())
-        await asyncio.gather(*(produce(i) for i in range(len(customers))))
+        yield received
         await asyncio.wait_for(listener, 30)
+
+
+async def commit_latency(url: str, port: int, writers: int, count: int) -> list[float]:
+    """Seconds from COMMIT returning to the subscriber receiving, for outbox rows written
+    by raw transactions (as the service's writers write them), `writers` at once."""
+    committed: dict[int, float] = {}
+    conns = [await asyncpg.connect(url) for _ in range(writers)]
+
+    async def write(index: int) -> None:
+        conn = conns[index]
+        for n in range(index + 1, count + 1, writers):
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO reward_events (type, customer_external_id, occurred_at, payload)"
+                    " VALUES ('points.adjusted', NULL, now(), $1::jsonb)",
+                    json.dumps({"points": n}),
+                )
+            committed[n] = time.perf_counter()
+            await asyncio.sleep(PACE_SECONDS)
+
+    try:
+        async with arrivals(port, count) as received:
+            await asyncio.gather(*(write(i) for i in range(writers)))
+    finally:
+        for conn in conns:
+            await conn.close()
+    return [max(0.0, received[n] - committed[n]) for n in committed]
+
+
+async def subscription_latency(client: httpx.AsyncClient, port: int, customers: list[str], count: int):
+    """(received - answered, received - sent) per event, in seconds."""
+    sent: dict[int, tuple[float, float]] = {}
+
+    async def produce(index: int) -> None:
+        for n in range(index + 1, count + 1, len(customers)):
+            start = time.perf_counter()
+            data = await gql(client, ADJUST, i={"customerExternalId": customers[index], "points": n, "reason": "b"})
+            assert not data["adjustPoints"]["errors"], data
+            sent[n] = (start, time.perf_counter())
+            await asyncio.sleep(PACE_SECONDS)
+
+    async with arrivals(port, count) as received:
+        await asyncio.gather(*(produce(i) for i in range(len(customers))))
     after_answer = [max(0.0, received[n] - sent[n][1]) for n in sent]
     after_send = [received[n] - sent[n][0] for n in sent]
     return after_answer, after_send
