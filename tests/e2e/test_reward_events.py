@@ -7,7 +7,9 @@ import asyncio
 import pytest
 import websockets
 
+from app.clock import utcnow
 from persistence import models
+from persistence import repositories as repo
 from tests.conftest import BOOTSTRAP_KEY, Server, unique
 from tests.graphql_client import ADJUST, RECORD_ORDER, enroll, gql, order_input
 from tests.ws_client import SubscriptionError, connected, subscribe, subscribed
@@ -161,3 +163,23 @@ async def test_concurrent_changes_to_one_customer_number_its_events_without_gap_
     sequences = [row.customer_sequence for row in rows]
     assert sorted(sequences) == list(range(1, len(rows) + 1))
     assert len(rows) >= 1 + 8 + 8  # enrolment, adjustments, earnings (and tier changes)
+
+
+async def test_a_rolled_back_change_leaves_no_event_and_no_hole_in_the_sequence(server: Server, admin):
+    customer = unique("rollback")
+    await enroll(admin, customer)
+    async with subscribed(server.url, BOOTSTRAP_KEY, types=["points.adjusted"]) as events:
+        await asyncio.sleep(0.1)
+        with pytest.raises(RuntimeError):
+            async with repo.transaction():
+                await repo.add_events([("points.adjusted", customer, {"points": 99})], utcnow())
+                raise RuntimeError("the change failed after writing its event")
+        await adjust(admin, customer, 3)
+        received = await events.next()
+
+    assert received["payload"]["points"] == 3
+    assert received["sequence"] == 2
+    assert [
+        row.payload["points"]
+        for row in await models.RewardEvent.filter(customer_external_id=customer, type="points.adjusted")
+    ] == [3]
