@@ -90,9 +90,9 @@ async def update_webhook(
         await check_target(target, allow_private=allow_private, field=["url"])
         webhook.url = target.url
     if every_type:
-        webhook.event_types = None  # type: ignore[assignment]
+        webhook.event_types = None
     elif event_types is not None:
-        webhook.event_types = validate_event_types(event_types, EVENT_TYPES, ["eventTypes"])  # type: ignore[assignment]
+        webhook.event_types = validate_event_types(event_types, EVENT_TYPES, ["eventTypes"])
     now = utcnow()
     if enabled is True:
         webhook.enabled, webhook.disabled_reason, webhook.disabled_at = True, None, None

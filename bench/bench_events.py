@@ -56,6 +56,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (steadier than rates on a shared machine)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -97,7 +104,7 @@ async def api_server(url: str):
                     if (await client.get("/health")).status_code == 200:
                         break
                 await asyncio.sleep(0.1)
-            yield client, port
+            yield client, port, server.pid
     except Exception:
         print(Path(LOG.name).read_text()[-3000:], file=sys.stderr)
         raise
@@ -246,25 +253,27 @@ async def main():
                            "webhook-timestamp": str(int(at.timestamp())),
                            "webhook-signature": signer.sign(str(n), at, body)}
                 await client.post(url, content=body, headers=headers)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        print(count / (time.perf_counter() - start))
+        print(count / (time.perf_counter() - start), (time.process_time() - cpu) / count)
 
 asyncio.run(main())
 """
 
 
-async def receiver_floor(url: str, bodies: int, concurrency: int) -> float:
+async def receiver_floor(url: str, bodies: int, concurrency: int) -> tuple[float, float]:
     """Signed bodies per second a bare httpx client in another process (as the service's
-    worker is) gets through the same receiver, at the worker's concurrency."""
+    worker is) gets through the same receiver, at the worker's concurrency, and its CPU
+    seconds per body."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", FLOOR_SENDER, url, str(bodies), str(concurrency), stdout=asyncio.subprocess.PIPE
     )
     out, _ = await process.communicate()
-    return float(out)
+    rate, cpu = out.split()
+    return float(rate), float(cpu)
 
 
-async def webhook_throughput(client: httpx.AsyncClient, customers: list[str], endpoints: int, events: int):
+async def webhook_throughput(client: httpx.AsyncClient, pid: int, customers: list[str], endpoints: int, events: int):
     """Deliveries per second while the worker drains the backlog left when production
     stops (production is slower than delivery, so the run before it measures production)."""
     receiver = Receiver()
@@ -272,7 +281,7 @@ async def webhook_throughput(client: httpx.AsyncClient, customers: list[str], en
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
     async with server:
         receiver.expected = endpoints * events
-        floor_rate = await receiver_floor(url, endpoints * events, concurrency=64)
+        floor_rate, floor_cpu = await receiver_floor(url, endpoints * events, concurrency=64)
         receiver.times.clear()
         receiver.samples.clear()
         receiver.done.clear()
@@ -287,15 +296,17 @@ async def webhook_throughput(client: httpx.AsyncClient, customers: list[str], en
 
         started = time.perf_counter()
         await asyncio.gather(*(produce(i) for i in range(len(customers))))
-        ended = time.perf_counter()
+        ended, cpu_at_end = time.perf_counter(), cpu_seconds(pid)
         await asyncio.wait_for(receiver.done.wait(), 300)
+        server_cpu = cpu_seconds(pid) - cpu_at_end
         backlog = [t for t in receiver.times if t > ended]
         for headers, body in receiver.samples:  # every sample verifies with one endpoint's secret
             assert any(_verifies(secret, headers, body) for secret in secrets)
         server.close()
     drain_rate = len(backlog) / (backlog[-1] - ended) if len(backlog) > 1 else float("nan")
     overall = len(receiver.times) / (receiver.times[-1] - receiver.times[0])
-    return drain_rate, len(backlog), overall, floor_rate, events / (ended - started)
+    cpu_per_delivery = server_cpu / len(backlog) if backlog else float("nan")
+    return drain_rate, len(backlog), overall, floor_rate, events / (ended - started), cpu_per_delivery, floor_cpu
 
 
 def _verifies(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -318,7 +329,7 @@ async def main() -> None:
 
     url = await fresh_database(args.database_url, args.database)
     floor = await notify_floor(url, args.events)
-    async with api_server(url) as (client, port):
+    async with api_server(url) as (client, port, pid):
         customers = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(args.clients)]
         for customer in customers:
             await gql(client, ENROLL, i={"externalId": customer, "email": f"{customer}@example.com"})
@@ -326,8 +337,8 @@ async def main() -> None:
         await subscription_latency(client, port, customers, 50)
         after_answer, after_send = await subscription_latency(client, port, customers, args.events)
         after_commit = await commit_latency(url, port, args.clients, args.events)
-        drain, backlog, overall, floor_rate, produced_rate = await webhook_throughput(
-            client, customers, args.endpoints, args.webhook_events
+        drain, backlog, overall, floor_rate, produced_rate, cpu_each, floor_cpu = await webhook_throughput(
+            client, pid, customers, args.endpoints, args.webhook_events
         )
 
     ms = 1000
@@ -354,6 +365,10 @@ async def main() -> None:
     print(f"  from first to last delivery, production included: {overall:,.0f}/s")
     print(f"  floor, a bare httpx sender to the same receiver: {floor_rate:,.0f}/s   ratio {drain / floor_rate:.2f}")
     print(f"  (events produced at {produced_rate:,.0f}/s meanwhile)")
+    print(
+        f"  server CPU per delivery while draining: {cpu_each * ms:.2f} ms ({1 / cpu_each:,.0f} per CPU-second);"
+        f" the bare sender's: {floor_cpu * ms:.2f} ms ({1 / floor_cpu:,.0f} per CPU-second)"
+    )
     print(f"server log: {LOG.name}")
 
 

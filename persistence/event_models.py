@@ -32,7 +32,7 @@ class OutboxCursor(Model):
 class Webhook(Model):
     id = fields.BigIntField(primary_key=True)
     url = fields.CharField(max_length=2000)
-    event_types: fields.JSONField[list[str]] = fields.JSONField()
+    event_types: fields.JSONField[list[str] | None] = fields.JSONField(null=True)
     secret = fields.CharField(max_length=128)
     previous_secret = fields.CharField(max_length=128, null=True)
     previous_secret_until = fields.DatetimeField(null=True)

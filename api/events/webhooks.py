@@ -157,6 +157,24 @@ def _allow_private(info: Info) -> bool:
     return info.context.services.settings.webhooks_allow_private_targets
 
 
+async def _update(info: Info, input: UpdateWebhookInput) -> WebhookPayload:
+    every_type = input.event_types is None
+    types = None if input.event_types is strawberry.UNSET else input.event_types
+    try:
+        row = await webhooks.update_webhook(
+            input.id,
+            url=input.url,
+            event_types=types,
+            every_type=every_type,
+            enabled=input.enabled,
+            by=_caller_name(info),
+            allow_private=_allow_private(info),
+        )
+    except DomainError as error:
+        return WebhookPayload(errors=user_errors(error))
+    return WebhookPayload(webhook=Webhook.of(row))
+
+
 @strawberry.type
 class WebhookQueries:
     @strawberry.field(description="Every webhook endpoint.", permission_classes=MANAGE)
@@ -191,25 +209,11 @@ class WebhookMutations:
         permission_classes=MANAGE,
     )
     async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
-        every_type = input.event_types is None
-        types = None if input.event_types is strawberry.UNSET else input.event_types
-        try:
-            row = await webhooks.update_webhook(
-                input.id,
-                url=input.url,
-                event_types=types,
-                every_type=every_type,
-                enabled=input.enabled,
-                by=_caller_name(info),
-                allow_private=_allow_private(info),
-            )
-        except DomainError as error:
-            return WebhookPayload(errors=user_errors(error))
-        return WebhookPayload(webhook=Webhook.of(row))
+        return await _update(info, input)
 
     @strawberry.mutation(description="Stops deliveries until enabled again.", permission_classes=MANAGE)
     async def disable_webhook(self, info: Info, id: str) -> WebhookPayload:
-        return await WebhookMutations.update_webhook(self, info, UpdateWebhookInput(id=id, enabled=False))
+        return await _update(info, UpdateWebhookInput(id=id, enabled=False))
 
     @strawberry.mutation(description="The endpoint, its deliveries and their log.", permission_classes=MANAGE)
     async def delete_webhook(self, info: Info, id: str) -> DeleteWebhookPayload:

@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('url', fields.CharField(max_length=2000)),
-                ('event_types', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('event_types', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('secret', fields.CharField(max_length=128)),
                 ('previous_secret', fields.CharField(null=True, max_length=128)),
                 ('previous_secret_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),

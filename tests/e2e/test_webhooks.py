@@ -35,7 +35,6 @@ query($id: String!) {
 }"""
 
 
-
 @pytest.fixture(scope="module")
 async def strict(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """A server as deployed: webhook URLs must point to public addresses. (Its delivery
@@ -237,3 +236,35 @@ async def test_an_event_committed_before_a_crash_goes_out_after_restart_with_the
     assert first.id == second.id
     assert second.verified(hook["secret"])["data"]["points"] == 9
     assert log[0]["node"]["status"] == "delivered"
+
+
+async def test_an_endpoint_can_be_disabled_updated_enabled_and_deleted(partner):
+    hook = await register(partner, "http://127.0.0.1:9/hook")
+    fields = "webhook { id url enabled disabledReason eventTypes } errors { field code }"
+
+    disabled = await gql(partner, f"mutation($id: String!) {{ disableWebhook(id: $id) {{ {fields} }} }}", id=hook["id"])
+    updated = await gql(
+        partner,
+        f"mutation($input: UpdateWebhookInput!) {{ updateWebhook(input: $input) {{ {fields} }} }}",
+        input={"id": hook["id"], "url": "http://127.0.0.1:10/hook", "eventTypes": None, "enabled": True},
+    )
+    bad = await gql(
+        partner,
+        f"mutation($input: UpdateWebhookInput!) {{ updateWebhook(input: $input) {{ {fields} }} }}",
+        input={"id": hook["id"], "eventTypes": ["nope"]},
+    )
+    deleted = await gql(partner, "mutation($id: String!) { deleteWebhook(id: $id) { deletedId } }", id=hook["id"])
+    missing = await gql(partner, "mutation($id: String!) { deleteWebhook(id: $id) { errors { code } } }", id=hook["id"])
+
+    assert disabled["disableWebhook"]["webhook"]["enabled"] is False
+    assert "Disabled by" in disabled["disableWebhook"]["webhook"]["disabledReason"]
+    assert updated["updateWebhook"]["webhook"] == {
+        "id": hook["id"],
+        "url": "http://127.0.0.1:10/hook",
+        "enabled": True,
+        "disabledReason": None,
+        "eventTypes": None,
+    }
+    assert bad["updateWebhook"]["errors"] == [{"field": ["eventTypes", "0"], "code": "INVALID"}]
+    assert deleted["deleteWebhook"]["deletedId"] == hook["id"]
+    assert missing["deleteWebhook"]["errors"] == [{"code": "NOT_FOUND"}]
