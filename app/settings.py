@@ -27,6 +27,14 @@ class Settings:
     max_tokens: int
     webhooks_allow_private_targets: bool = False
     webhooks_timeout_seconds: float = 10.0
+    workers: int = 1
+    """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
+    rules_watch: bool = True
+    """Watch the rules folder (LOYALTY_RULES_WATCH=0 to reload only through `reloadRules`)."""
+    rules_quiet_ms: int = 2000
+    """How long the rules folder must stay unchanged before the watcher loads it."""
+    rules_sync_ms: int = 500
+    """How often a worker checks which rules version the others put in force."""
     auth_failure_limit: int = 10
     """Failed authentications a client may make per window before it is refused (0: no limit)."""
     auth_failure_window_seconds: int = 60
@@ -61,6 +69,10 @@ class Settings:
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
             webhooks_allow_private_targets=_flag(environ, "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
             webhooks_timeout_seconds=float(environ.get("LOYALTY_WEBHOOKS_TIMEOUT_SECONDS", "10")),
+            workers=int(environ.get("LOYALTY_WORKERS", "1")),
+            rules_watch=environ.get("LOYALTY_RULES_WATCH", "1") not in ("0", "false", "no"),
+            rules_quiet_ms=int(environ.get("LOYALTY_RULES_QUIET_MS", "2000")),
+            rules_sync_ms=int(environ.get("LOYALTY_RULES_SYNC_MS", "500")),
             auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
             auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
         )

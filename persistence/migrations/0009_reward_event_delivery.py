@@ -40,7 +40,7 @@ NOTIFY_REVERSE_SQL = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_append_only_ledger')]
+    dependencies = [('models', '0008_foreign_key_indexes')]
 
     initial = False
 
