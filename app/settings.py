@@ -25,6 +25,11 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    max_body_bytes: int
+    max_query_bytes: int
+    max_directives: int
+    max_errors: int
+    document_cache_bytes: int
     webhooks_allow_private_targets: bool = False
     webhooks_timeout_seconds: float = 10.0
     workers: int = 1
@@ -67,6 +72,11 @@ class Settings:
             max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+            max_body_bytes=int(environ.get("LOYALTY_MAX_BODY_BYTES", str(1024 * 1024))),
+            max_query_bytes=int(environ.get("LOYALTY_MAX_QUERY_BYTES", str(100 * 1024))),
+            max_directives=int(environ.get("LOYALTY_MAX_DIRECTIVES", "4")),
+            max_errors=int(environ.get("LOYALTY_MAX_ERRORS", "20")),
+            document_cache_bytes=int(environ.get("LOYALTY_DOCUMENT_CACHE_BYTES", str(4 * 1024 * 1024))),
             webhooks_allow_private_targets=_flag(environ, "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
             webhooks_timeout_seconds=float(environ.get("LOYALTY_WEBHOOKS_TIMEOUT_SECONDS", "10")),
             workers=int(environ.get("LOYALTY_WORKERS", "1")),
