@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         help="run as of this time (ISO 8601, e.g. 2026-03-01T09:00:00+01:00; UTC when no offset): replays a day",
     )
 
+    webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(dest="action", required=True)
+    webhooks.add_parser("deliver", help="deliver webhooks until stopped (loyalty serve also does)")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "serve":
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_folder(folder) if args.action == "check" else run_scenarios(folder)
     if args.command == "jobs":
         return asyncio.run(_run_jobs(settings, args.name, args.at))
+    if args.command == "webhooks":
+        return asyncio.run(_deliver_webhooks(settings))
     return 2
 
 
@@ -149,6 +154,16 @@ async def _run_jobs(settings: Settings, name: str | None, at: datetime | None) -
     for outcome in outcomes:
         print(outcome.summary())
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
+
+
+async def _deliver_webhooks(settings: Settings) -> int:
+    """The outbox tail and the delivery worker of `loyalty serve`, without the API."""
+    from app.bootstrap import running_services
+
+    async with running_services(settings, serve_events=True):
+        print("delivering webhooks; stop with Ctrl-C", flush=True)
+        await asyncio.Event().wait()
+    return 0
 
 
 if __name__ == "__main__":

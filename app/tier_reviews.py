@@ -78,7 +78,7 @@ async def review_tiers(now: datetime, *, batch_size: int = BATCH_SIZE) -> Review
                         "reviewDate": date.date().isoformat(),
                         "rulesVersion": program.version,
                     }
-                    await repo.add_events([(TIER_CHANGED, candidate.external_id, payload)], now)
+                    await repo.add_events([(TIER_CHANGED, candidate.external_id, payload)], now, program.version)
     return ReviewReport(reviewed, lowered)
 
 

@@ -1,10 +1,9 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
-from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_scheduled_jobs')]
+    dependencies = [('models', '0010_scheduled_jobs')]
 
     initial = False
 
@@ -13,9 +12,5 @@ class Migration(migrations.Migration):
             model_name='Customer',
             name='tier_reviewed_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
-        ),
-        ops.AddIndex(
-            model_name='RewardEvent',
-            index=Index(fields=['customer_external_id', 'type']),
         ),
     ]
