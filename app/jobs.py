@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app import tier_reviews
+from app import birthdays, tier_reviews
 from app.events import balance_payload
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
@@ -65,12 +65,19 @@ async def review_tiers(now: datetime) -> JobReport:
     return JobReport("tier-review", customers=report.customers, entries=report.lowered)
 
 
+async def celebrate_birthdays(now: datetime) -> JobReport:
+    """`customer.birthday` for every customer whose birthday it is (see app.birthdays)."""
+    report = await birthdays.celebrate_birthdays(now)
+    return JobReport("birthdays", customers=report.customers, points=report.points)
+
+
 JOBS: dict[str, Callable[[datetime], Awaitable[JobReport]]] = {
     # `loyalty serve` schedules every job listed here (app.scheduler), in this order.
     # In this order: points released by the first may expire in the second.
     "points-release": release_pending_points,
     "points-expiry": expire_points,
     "tier-review": review_tiers,
+    "birthdays": celebrate_birthdays,
 }
 
 

@@ -29,6 +29,8 @@ class Customer(Model):
     # The date of the last tier review applied to the customer (app.tier_reviews): a review
     # is applied once, whichever runner gets to it.
     tier_reviewed_at = fields.DatetimeField(null=True)
+    # The last year the birthday job wished the customer a happy birthday (once a year).
+    birthday_year = fields.IntField(null=True)
 
     class Meta:
         table = "customers"

@@ -140,7 +140,7 @@ async def test_running_every_job_releases_then_expires(pending_server):
     # ...which every run does first.
     reports = await run_jobs(None, expired_at)
 
-    assert [report.name for report in reports] == ["points-release", "points-expiry", "tier-review"]
+    assert [report.name for report in reports] == ["points-release", "points-expiry", "tier-review", "birthdays"]
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 60}
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
 
@@ -166,7 +166,7 @@ def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     names = [line.split(":")[0] for line in done.stdout.splitlines()]
-    assert names == ["points-release", "points-expiry", "tier-review"]
+    assert names == ["points-release", "points-expiry", "tier-review", "birthdays"]
 
 
 RECORD_RETURN = """
