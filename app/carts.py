@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.customers import get_customer
+from app.limits import evaluate_within_limits
 from domain import validation
-from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import Evaluation, EventFacts
+from persistence import models
+from persistence import repositories as repo
 from rules import Program
 
 DRY_RUN_ID = "dry-run"
@@ -34,6 +35,7 @@ class CartInput:
     lines: tuple[OrderLineInput, ...]
     shipping_amount: str | Decimal | None = None
     coupon_codes: tuple[str, ...] = ()
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,22 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
             lines=cart.lines,
             shipping_amount=cart.shipping_amount,
             coupon_codes=cart.coupon_codes,
+            country=cart.country,
         ),
         program.exchange,
     )
-    customer = await _customer(cart.customer_external_id) if cart.customer_external_id else None
+    row = await _customer_row(cart.customer_external_id) if cart.customer_external_id else None
+    customer = repo.to_customer(row) if row else None
+    facts = customer.facts() if customer else None
     now = utcnow()
-    evaluation = program.evaluate_order(customer.facts() if customer else None, order.converted.facts, now)
+    limited = await evaluate_within_limits(
+        program,
+        row.id if row else None,
+        now,
+        lambda usage: program.evaluate_order(facts, order.converted.facts, now, usage),
+        dry_run=True,
+    )
+    evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
     return evaluation
@@ -79,18 +91,24 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer = await _customer(event.customer_external_id)
+    row = await _customer_row(event.customer_external_id)
+    customer = repo.to_customer(row)
     assert isinstance(event.attributes, Mapping)
     now = utcnow()
-    evaluation = program.evaluate_event(customer.facts(), EventFacts(event_type, dict(event.attributes)), now)
+    facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
+    limited = await evaluate_within_limits(
+        program, row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage), dry_run=True
+    )
+    evaluation = limited.evaluation
     customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
     return evaluation
 
 
-async def _customer(external_id: str) -> Customer:
-    try:
-        return await get_customer(external_id)
-    except DomainError as error:
-        # get_customer names its own argument; here the client sent customerExternalId.
-        error.field = ["customerExternalId"]
-        raise
+async def _customer_row(external_id: str) -> models.Customer:
+    validation.external_id(external_id, ["customerExternalId"])
+    row = await repo.find_customer(external_id)
+    if row is None:
+        raise DomainError(
+            ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["customerExternalId"]
+        )
+    return row

@@ -8,10 +8,10 @@ from strawberry.permission import BasePermission
 from api.carts.types import CartEvaluation, EvaluateCartInput, EvaluateEventInput, EventEvaluation
 from api.context import Info
 from api.errors import user_errors
+from api.orders.mutations import line_inputs
 from app import carts
 from domain.auth import ApiKeyCaller, CustomerCaller, Scope
 from domain.errors import DomainError
-from domain.orders import OrderLineInput
 
 
 class MayEvaluateFor(BasePermission):
@@ -49,12 +49,10 @@ class CartQueries:
         cart = carts.CartInput(
             customer_external_id=_for_caller(info, input.customer_external_id),
             currency=input.currency,
-            lines=tuple(
-                OrderLineInput(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price, category=line.category)
-                for line in input.lines
-            ),
+            lines=line_inputs(input.lines),
             shipping_amount=input.shipping_amount,
             coupon_codes=tuple(input.coupon_codes or ()),
+            country=input.country,
         )
         try:
             evaluation = await carts.evaluate_cart(info.context.services.program, cart)

@@ -20,6 +20,7 @@ class EvaluateCartInput:
     )
     shipping_amount: Decimal | None = None
     coupon_codes: list[str] | None = None
+    country: str | None = strawberry.field(default=None, description="The shipping country (ISO 3166-1 alpha-2).")
 
 
 @strawberry.input
