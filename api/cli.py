@@ -107,9 +107,9 @@ async def _run_jobs(settings: Settings, name: str | None) -> int:
     from app.jobs import run_jobs
     from domain.errors import DomainError
 
-    async with running_services(settings):
+    async with running_services(settings) as services:
         try:
-            reports = await run_jobs(name, utcnow())
+            reports = await run_jobs(name, utcnow(), services.program)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2

@@ -26,6 +26,7 @@ from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
+from api.feedback.mutations import FeedbackMutations
 from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
@@ -35,7 +36,10 @@ from api.scalars import DECIMAL
 from app.settings import Settings
 
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
-Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations))
+Mutation = merge_types(
+    "Mutation",
+    (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations, FeedbackMutations),
+)
 
 # Bounded: the caches are keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.limits import evaluate_within_limits
+from app.suggestions import with_learned_suggestions
 from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance, earn_entries
@@ -73,7 +74,7 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
-    return evaluation
+    return await with_learned_suggestions(program, order.converted.facts, evaluation)
 
 
 async def evaluate_event(program: Program, event: EventInput) -> Evaluation:

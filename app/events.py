@@ -9,6 +9,7 @@ POINTS_EARNED = "points.earned"
 POINTS_ADJUSTED = "points.adjusted"
 POINTS_REVERSED = "points.reversed"
 TIER_CHANGED = "tier.changed"
+REFERRAL_COMPLETED = "referral.completed"
 
 
 def earning_events(

@@ -23,6 +23,7 @@ class Customer(Model):
     referred_by: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="referred_friends", null=True, on_delete=fields.RESTRICT
     )
+    referred_by_id: int | None
     tier = fields.CharField(max_length=64, null=True)
     points_available = fields.BigIntField(default=0)
     points_pending = fields.BigIntField(default=0)
