@@ -11,7 +11,7 @@ from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
-from domain.ledger import earn_entries
+from domain.ledger import earn_entries, earned_awards
 from persistence import engagement as store
 from persistence import models
 from persistence import repositories as repo
@@ -85,8 +85,8 @@ async def award_event(
     events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
     await repo.add_events(events, now)
     await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
-    awards = tuple(a for a in evaluation.awards if a.points > 0)
-    return AwardedEvent(event_id, replace(stored, awards=awards), points)
+    # What the entries record, as a replay reads it back from them.
+    return AwardedEvent(event_id, replace(stored, awards=earned_awards(entries)), points)
 
 
 def _replay(existing: StoredEvent, event: ValidEvent) -> EventResult:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.clock import utcnow
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
 from domain.errors import DomainError, ErrorCode
-from domain.ledger import earn_entries
+from domain.ledger import earn_entries, earned_awards
 from domain.money import MAX_LIFETIME_SPEND
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation, UsageSnapshot
@@ -24,7 +24,6 @@ class OrderResult:
     order: StoredOrder
     points_earned: int
     replayed: bool
-    evaluation: Evaluation | None = None
 
 
 async def record_order(program: Program, data: OrderInput) -> OrderResult:
@@ -115,7 +114,8 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
             return None
         order_id, stored = written
         await record_applied_uses(customer_row.id, limits, now, order_id=order_id)
-    return OrderResult(stored, points, replayed=False, evaluation=evaluation)
+    # What the entries record, as a replay reads it back from them.
+    return OrderResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
 
 
 def _replay(existing: StoredOrder, order: ValidOrder) -> OrderResult:

@@ -30,8 +30,6 @@ from persistence.returns import StoredReturn
 class ReturnResult:
     order_return: StoredReturn
     replayed: bool
-    points_unrecovered: int = 0
-    """Points the return should have taken back but the customer had already spent."""
 
 
 async def record_return(data: ReturnInput) -> ReturnResult:
@@ -82,7 +80,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         balance = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
         entries, unrecovered = reversal_entries(earned, due, balance, f"Return {ret.external_id}")
         reversed_points = -sum(e.points for e in entries)
-        await store.insert_return(order.id, ret, value_now, reversed_points, now)
+        await store.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
         await repo.apply_entries(
             customer,
             entries,
@@ -112,9 +110,9 @@ async def _record(ret: ValidReturn) -> ReturnResult:
                 now,
             )
     stored = StoredReturn(
-        ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash
+        ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash, unrecovered
     )
-    return ReturnResult(stored, replayed=False, points_unrecovered=unrecovered)
+    return ReturnResult(stored, replayed=False)
 
 
 def _replay(existing: StoredReturn, ret: ValidReturn) -> ReturnResult:

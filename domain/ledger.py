@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import DomainError, ErrorCode
-from domain.program import Evaluation
+from domain.program import Evaluation, PointsAward
 
 
 class EntryKind(StrEnum):
@@ -114,6 +114,16 @@ def earn_entries(evaluation: Evaluation, now: datetime) -> list[NewEntry]:
             )
         )
     return entries
+
+
+def earned_awards(entries: Iterable[NewEntry]) -> tuple[PointsAward, ...]:
+    """What each rule earned, as its earn entries record it. A recording answers with this,
+    and so does its replay (from the stored entries): the two cannot differ."""
+    return tuple(
+        PointsAward(entry.rule_id or "", entry.points, entry.reason)
+        for entry in entries
+        if entry.kind is EntryKind.EARN
+    )
 
 
 def adjustment_entry(balance: Balance, points: int, reason: str, now: datetime) -> NewEntry:

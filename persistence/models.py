@@ -228,6 +228,9 @@ class OrderReturn(Model):
     )
     returned_amount = fields.DecimalField(max_digits=20, decimal_places=4)
     points_reversed = fields.BigIntField()
+    # What the return should have taken back but the customer had already spent: kept so
+    # that a replay answers what the first recording answered.
+    points_unrecovered = fields.BigIntField(db_default=0)
     request_hash = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
 
@@ -305,3 +308,21 @@ class LearnedPair(Model):
     class Meta:
         table = "learned_pairs"
         unique_together = (("sku", "suggested_sku"),)
+
+
+# A manual adjustment that came with an idempotency key: the key's unique index makes a
+# retried adjustment write nothing; the ledger entry it wrote answers the replay.
+class Adjustment(Model):
+    id = fields.BigIntField(primary_key=True)
+    idempotency_key = fields.CharField(max_length=128, unique=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="adjustments", on_delete=fields.RESTRICT
+    )
+    entry: fields.ForeignKeyRelation[LedgerEntry] = fields.ForeignKeyField(
+        "models.LedgerEntry", related_name=False, on_delete=fields.RESTRICT
+    )
+    request_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "adjustments"

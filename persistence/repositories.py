@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,10 +18,12 @@ from tortoise.transactions import in_transaction
 
 from domain.customers import Customer, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
-from domain.ledger import Balance, NewEntry
+from domain.ledger import Balance, NewEntry, earned_awards
 from domain.money import minor_units
 from domain.orders import ValidOrder
+from domain.program import PointsAward
 from persistence import models, sql
+from persistence.entries import earn_entries_of
 
 __all__ = ["IntegrityError", "transaction"]
 
@@ -192,11 +194,15 @@ class StoredOrder:
     program_subtotal: Decimal
     """The subtotal converted to the program currency: what counted as spend."""
     exchange_rate: Decimal
+    awards: tuple[PointsAward, ...] = ()
+    """What each rule earned, as the order's earn entries record it."""
 
 
 async def find_order(external_id: str) -> StoredOrder | None:
     row = await models.Order.filter(external_id=external_id).select_related("customer").first()
-    return _stored_order(row) if row else None
+    if row is None:
+        return None
+    return replace(_stored_order(row), awards=earned_awards(await earn_entries_of(order_id=row.id)))
 
 
 def _stored_order(row: models.Order) -> StoredOrder:
@@ -264,7 +270,8 @@ def new_order_row(
     """A new order's values for ORDER_COLUMNS, in that order, and the order as stored:
     the same for every database's way of writing it."""
     facts = order.facts
-    placed_at = order.placed_at or now
+    # In UTC, as the database gives it back, so that a replay answers the same instant alike.
+    placed_at = sql.as_utc(order.placed_at or now)
     values = (
         order.external_id,
         customer.id,

@@ -33,6 +33,8 @@ class StoredReturn:
     returned_amount: Decimal
     points_reversed: int
     request_hash: str
+    points_unrecovered: int = 0
+    """Points the return should have taken back but the customer had already spent."""
 
 
 async def find_order(external_id: str) -> OrderForReturn | None:
@@ -63,6 +65,7 @@ async def find_return(external_id: str) -> StoredReturn | None:
         returned_amount=Decimal(row.returned_amount).quantize(Decimal(1).scaleb(-minor_units(row.order.currency))),
         points_reversed=row.points_reversed,
         request_hash=row.request_hash,
+        points_unrecovered=row.points_unrecovered,
     )
 
 
@@ -119,14 +122,17 @@ async def reversed_by_rule(order_id: int) -> dict[str, int]:
     return {row["rule_id"]: -int(row["points"]) for row in rows}
 
 
-async def insert_return(order_id: int, ret: ValidReturn, amount: Decimal, points: int, now: datetime) -> None:
+async def insert_return(
+    order_id: int, ret: ValidReturn, amount: Decimal, points: int, unrecovered: int, now: datetime
+) -> None:
     [row] = await sql.fetch(
-        "INSERT INTO order_returns (external_id, order_id, returned_amount, points_reversed, request_hash,"
-        " created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO order_returns (external_id, order_id, returned_amount, points_reversed, points_unrecovered,"
+        " request_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         ret.external_id,
         order_id,
         amount,
         points,
+        unrecovered,
         ret.request_hash,
         now,
     )
