@@ -40,7 +40,9 @@ def skus() -> dict[str, str]:
 async def learned_server(server: Server, tmp_path: Path, skus: dict[str, str]) -> AsyncIterator[Server]:
     folder = tmp_path / "rules"
     shutil.copytree(TEST_RULES_DIR, folder)
-    (folder / "learned.yaml").write_text(LEARNED.format(excluded_sku=skus["X"], excluded_category=skus["S"] + "-samples"))
+    (folder / "learned.yaml").write_text(
+        LEARNED.format(excluded_sku=skus["X"], excluded_category=skus["S"] + "-samples")
+    )
     async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
         yield running
 
