@@ -237,3 +237,14 @@ async def test_one_friend_enrolling_twice_at_once_gets_one_referrer(referral_ser
     for r in results:
         assert [e["code"] for e in r["errors"]] in ([], ["ALREADY_EXISTS"], ["ALREADY_REFERRED"])
     assert await models.Referral.filter(friend__external_id=friend).count() == 1
+
+
+async def test_the_completion_job_run_twice_at_once_rewards_once(referral_server):
+    referrer, friend = unique("referrer"), unique("friend")
+    async with referral_server.client() as admin:
+        await enroll(admin, referrer)
+        await enroll(admin, friend, referralCode=await code_of(admin, referrer))
+        await gql(admin, RECORD_ORDER, input=order_input(unique("order"), friend, ("SKU-1", 1, "10.00")))
+        await asyncio.gather(*(run_referral_job(referral_server, RETURN_WINDOW + 1) for _ in range(3)))
+        assert (await state(admin, referrer))["points"] == {"available": 300, "pending": 0}
+    assert await models.RewardEvent.filter(type="referral.completed", customer_external_id=referrer).count() == 1
