@@ -35,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
     run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
-    run.add_argument("name", nargs="?", help="points-release or points-expiry; all when omitted")
+    run.add_argument(
+        "name",
+        nargs="?",
+        help="points-release, points-expiry, referral-completion or learned-suggestions; all when omitted",
+    )
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()

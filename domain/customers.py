@@ -58,25 +58,14 @@ class Customer:
 
 
 def validate_enrollment(data: EnrollmentInput, today: date) -> EnrollmentInput:
-    errors: list[DomainError] = []
-
-    def check(fn, *args):
-        try:
-            return fn(*args)
-        except DomainError as error:
-            errors.append(error)
-            return None
-
+    problems = validation.Problems()
+    check, errors = problems.check, problems.errors
     check(validation.external_id, data.external_id, ["externalId"])
     email = check(validation.email, data.email, ["email"])
     name = check(validation.text, data.name, ["name"], 200)
     referral = check(validation.text, data.referral_code, ["referralCode"], 64)
     referral = normalise_code(referral) if referral else None
-    tags = []
-    for index, tag in enumerate(data.tags):
-        value = check(validation.text, tag, ["tags", str(index)], 64, True)
-        if value:
-            tags.append(value)
+    tags = problems.texts(data.tags, ["tags"], 64)
     if data.birthday and not date(1900, 1, 1) <= data.birthday <= today:
         errors.append(
             DomainError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain import validation
-from domain.errors import DomainError, DomainErrors, ErrorCode
+from domain.errors import DomainError, ErrorCode
 
 MAX_COMMENT = 2000
 FEEDBACK_EVENT = "feedback.submitted"
@@ -22,25 +22,17 @@ class FeedbackInput:
 
 
 def validate_feedback(data: FeedbackInput) -> FeedbackInput:
-    errors: list[DomainError] = []
-
-    def check(fn, *args):
-        try:
-            return fn(*args)
-        except DomainError as error:
-            errors.append(error)
-            return None
-
+    problems = validation.Problems()
+    check = problems.check
     check(validation.external_id, data.customer_external_id, ["customerExternalId"])
     if data.order_external_id is not None:
         check(validation.external_id, data.order_external_id, ["orderExternalId"])
     if isinstance(data.score, bool) or not isinstance(data.score, int) or not 0 <= data.score <= 10:
-        errors.append(
+        problems.errors.append(
             DomainError(ErrorCode.INVALID, f"A score is a whole number from 0 to 10; got {data.score}.", ["score"])
         )
     comment = check(validation.text, data.comment, ["comment"], MAX_COMMENT)
-    if errors:
-        raise DomainErrors(errors)
+    problems.raise_any()
     return FeedbackInput(data.customer_external_id, data.score, comment, data.order_external_id)
 
 

@@ -79,15 +79,8 @@ class ValidOrder:
 def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     """Every problem in the order at once, each naming its field; raises DomainErrors.
     `exchange` says which currencies the program accepts and how they convert."""
-    errors: list[DomainError] = []
-
-    def check(fn, *args):
-        try:
-            return fn(*args)
-        except DomainError as error:
-            errors.append(error)
-            return None
-
+    problems = validation.Problems()
+    check, errors = problems.check, problems.errors
     check(validation.external_id, order.external_id, ["externalId"])
     check(validation.external_id, order.customer_external_id, ["customerExternalId"])
     currency = check(validate_currency, order.currency, ["currency"])
@@ -115,7 +108,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
         # Without a known currency the decimals cannot be checked, but a negative or
         # malformed price is reported all the same.
         price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"])
-        tags = _tags(line.tags, [*where, "tags"], errors)
+        tags = _tags(line.tags, [*where, "tags"], problems)
         if sku and price is not None and 0 < line.quantity <= MAX_QUANTITY:
             lines.append(
                 LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category, tags=tags)
@@ -123,11 +116,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     shipping = Decimal(0)
     if order.shipping_amount is not None:
         shipping = check(parse_amount, order.shipping_amount, currency, ["shippingAmount"]) or Decimal(0)
-    coupons = []
-    for index, code in enumerate(order.coupon_codes):
-        value = check(validation.text, code, ["couponCodes", str(index)], 64, True)
-        if value:
-            coupons.append(value)
+    coupons = problems.texts(order.coupon_codes, ["couponCodes"], 64)
     country = check(validate_country, order.country, ["country"]) if order.country is not None else None
     if errors:
         raise DomainErrors(errors)
@@ -150,17 +139,8 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     )
 
 
-def _tags(tags: tuple[str, ...], where: list[str], errors: list[DomainError]) -> frozenset[str]:
+def _tags(tags: tuple[str, ...], where: list[str], problems: validation.Problems) -> frozenset[str]:
     if len(tags) > MAX_LINE_TAGS:
-        errors.append(DomainError(ErrorCode.INVALID, f"A line has at most {MAX_LINE_TAGS} tags.", where))
+        problems.errors.append(DomainError(ErrorCode.INVALID, f"A line has at most {MAX_LINE_TAGS} tags.", where))
         return frozenset()
-    valid: set[str] = set()
-    for index, tag in enumerate(tags):
-        try:
-            value = validation.text(tag, [*where, str(index)], 64, True)
-        except DomainError as error:
-            errors.append(error)
-            continue
-        if value:
-            valid.add(value)
-    return frozenset(valid)
+    return frozenset(problems.texts(tags, where, 64))

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from strawberry.permission import BasePermission
 
 from api.context import Info
 from api.errors import UserError, user_errors
+from api.permissions import own_customer_or_scope
 from app import feedback
-from domain.auth import ApiKeyCaller, CustomerCaller, Scope
+from domain.auth import CustomerCaller, Scope
 from domain.errors import DomainError, ErrorCode
 from domain.feedback import FeedbackInput
 
@@ -41,19 +40,7 @@ class SubmitFeedbackPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-class MaySubmitFor(BasePermission):
-    """A customer token for its own customer; an API key that writes customers or orders,
-    on any customer's behalf."""
-
-    message = "This needs the customer's own token, or an API key with customers:write or orders:write."
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        caller = info.context.caller
-        if isinstance(caller, ApiKeyCaller):
-            return caller.allows(Scope.CUSTOMERS_WRITE) or caller.allows(Scope.ORDERS_WRITE)
-        if isinstance(caller, CustomerCaller):
-            return kwargs["input"].customer_external_id in (None, caller.external_id)
-        return False
+MaySubmitFor = own_customer_or_scope(Scope.CUSTOMERS_WRITE, Scope.ORDERS_WRITE)
 
 
 @strawberry.type
