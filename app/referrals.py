@@ -9,6 +9,7 @@ each other in a cycle.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from app.engagement import award_event
@@ -25,7 +26,7 @@ from persistence.returns import earned_by_event
 from rules import Program
 
 REFERRAL_EVENT = "referral.completed"
-ROLES = ("referrer", "friend")
+log = logging.getLogger("loyalty")
 
 
 def _party(row: models.Customer) -> Party:
@@ -73,7 +74,13 @@ async def complete_due_referrals(program: Program, now: datetime, batch_size: in
     while page := await store.due_referrals(placed_before, after_id, batch_size):
         for due in page:
             after_id = due.id
-            done = await _complete(program, due, placed_before, now)
+            try:
+                done = await _complete(program, due, placed_before, now)
+            except DomainError as error:
+                # One side cannot take the award (POINTS_LIMIT): nothing of it was written,
+                # it stays linked for a later run, and the other referrals go on.
+                log.warning("referral %s not completed: %s", due.id, error.message)
+                continue
             if done is not None:
                 completed += 1
                 entries += done[0]
