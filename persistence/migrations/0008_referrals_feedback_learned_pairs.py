@@ -20,7 +20,7 @@ async def _own_codes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_append_only_ledger')]
+    dependencies = [('models', '0007_rules_activations')]
 
     initial = False
 
