@@ -14,6 +14,10 @@ is written per earn entry, even of 0 points when everything was spent: it record
 the entry was handled, so that points earned later are never taken by an old expiry.
 Pending points that were never released are left to the release job (which `loyalty jobs
 run` runs first) and expire on the run after their release.
+
+Two more jobs need the rules in force: referral completion (app.referrals: one transaction
+per referral, the friend and then the referrer locked) and the learned-suggestions rebuild
+(app.suggestions: one statement over the order history).
 """
 
 from __future__ import annotations
