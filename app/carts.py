@@ -12,14 +12,14 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.limits import evaluate_within_limits
+from app.reads import get_customer_with_id
 from app.suggestions import with_learned_suggestions
 from domain import validation
+from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import Evaluation, EventFacts
-from persistence import models
-from persistence import repositories as repo
 from rules import Program
 
 DRY_RUN_ID = "dry-run"
@@ -60,13 +60,12 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
         ),
         program.exchange,
     )
-    row = await _customer_row(cart.customer_external_id) if cart.customer_external_id else None
-    customer = repo.to_customer(row) if row else None
+    customer_id, customer = await _customer(cart.customer_external_id) if cart.customer_external_id else (None, None)
     facts = customer.facts() if customer else None
     now = utcnow()
     limited = await evaluate_within_limits(
         program,
-        row.id if row else None,
+        customer_id,
         now,
         lambda usage: program.evaluate_order(facts, order.converted.facts, now, usage),
         dry_run=True,
@@ -92,24 +91,22 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    row = await _customer_row(event.customer_external_id)
-    customer = repo.to_customer(row)
+    customer_id, customer = await _customer(event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
     now = utcnow()
     facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
     limited = await evaluate_within_limits(
-        program, row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage), dry_run=True
+        program, customer_id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage), dry_run=True
     )
     evaluation = limited.evaluation
     customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
     return evaluation
 
 
-async def _customer_row(external_id: str) -> models.Customer:
-    validation.external_id(external_id, ["customerExternalId"])
-    row = await repo.find_customer(external_id)
-    if row is None:
-        raise DomainError(
-            ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["customerExternalId"]
-        )
-    return row
+async def _customer(external_id: str) -> tuple[int, Customer]:
+    try:
+        return await get_customer_with_id(external_id)
+    except DomainError as error:
+        # get_customer names its own argument; here the client sent customerExternalId.
+        error.field = ["customerExternalId"]
+        raise

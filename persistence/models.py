@@ -116,7 +116,15 @@ class LedgerEntry(Model):
 
     class Meta:
         table = "ledger_entries"
-        indexes = (("customer_id", "id"), ("bucket", "available_at"))
+        # Every foreign key a query filters on has its own index (returns by order_id,
+        # engagement by event_id, releases and expiries by related_entry_id).
+        indexes = (
+            ("customer_id", "id"),
+            ("bucket", "available_at"),
+            ("order_id",),
+            ("event_id",),
+            ("related_entry_id",),
+        )
         unique_together = (("kind", "bucket", "related_entry_id"),)
 
 
@@ -162,7 +170,7 @@ class RuleUse(Model):
 
     class Meta:
         table = "rule_uses"
-        indexes = (("customer_id", "rule_id", "used_at"),)
+        indexes = (("customer_id", "rule_id", "used_at"), ("order_id",))
 
 
 # One row per rule with a budget: locked while an award is decided, so that concurrent
@@ -249,6 +257,7 @@ class OrderReturn(Model):
 
     class Meta:
         table = "order_returns"
+        indexes = (("order_id",),)
 
 
 class OrderReturnLine(Model):
@@ -261,6 +270,7 @@ class OrderReturnLine(Model):
 
     class Meta:
         table = "order_return_lines"
+        indexes = (("order_return_id",),)
 
 
 # A referral's progress: linked at enrolment; completed (both rewarded) once the friend's
@@ -283,7 +293,7 @@ class Referral(Model):
 
     class Meta:
         table = "referrals"
-        indexes = (("status", "id"),)
+        indexes = (("status", "id"), ("first_order_id",))
 
 
 # A customer's recommendation score (0-10, NPS), at most one per order: the unique index

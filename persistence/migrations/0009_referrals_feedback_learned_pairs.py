@@ -20,7 +20,7 @@ async def _own_codes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_rules_activations')]
+    dependencies = [('models', '0008_foreign_key_indexes')]
 
     initial = False
 
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 ('linked_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('completed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'referrals', 'app': 'models', 'indexes': [Index(fields=['status', 'id'])], 'pk_attr': 'id'},
+            options={'table': 'referrals', 'app': 'models', 'indexes': [Index(fields=['status', 'id']), Index(fields=['first_order_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.RunPython(_own_codes, reverse_code=ops.RunPython.noop),
