@@ -82,7 +82,7 @@ async def award_event(
     customer_row.points_available, customer_row.points_pending = balance.available, balance.pending
     customer_row.lifetime_earned, customer_row.tier = balance.lifetime_earned, tier_name
     source = source or {"eventExternalId": event.external_id, "eventType": event.facts.type}
-    events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
+    events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name, balance)
     await repo.add_events(events, now)
     await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
     # What the entries record, as a replay reads it back from them.

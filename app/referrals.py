@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from app.engagement import award_event
-from app.events import POINTS_REVERSED, REFERRAL_COMPLETED
+from app.events import POINTS_REVERSED, REFERRAL_COMPLETED, balance_payload
 from app.reversals import reversal_entries
 from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, validate_event
@@ -172,7 +172,7 @@ async def take_back_referral(order_id: int, order_external_id: str, friend: mode
         row = await repo.lock_customer(row.external_id, ["orderExternalId"])
         balance = Balance(row.points_available, row.points_pending, row.lifetime_earned)
         entries, unrecovered = reversal_entries(earned, due, balance, reason)
-        await repo.apply_entries(row, entries, now=now, source=f"referral:{referral.id}", tier=row.tier)
+        balance = await repo.apply_entries(row, entries, now=now, source=f"referral:{referral.id}", tier=row.tier)
         taken = -sum(e.points for e in entries)
         if taken:
             payload = {
@@ -180,6 +180,7 @@ async def take_back_referral(order_id: int, order_external_id: str, friend: mode
                 "referral": str(referral.id),
                 "points": taken,
                 "unrecovered": unrecovered,
+                "balanceAfter": balance_payload(balance),
             }
             await repo.add_events([(POINTS_REVERSED, row.external_id, payload)], now)
     await store.settle(referral.id, ReferralStatus.TAKEN_BACK, order_id)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.events import POINTS_REVERSED
+from app.events import POINTS_REVERSED, balance_payload
 from app.idempotency import conflict, record_once
 from app.referrals import take_back_referral
 from app.reversals import reversal_entries
@@ -81,7 +81,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         entries, unrecovered = reversal_entries(earned, due, balance, f"Return {ret.external_id}")
         reversed_points = -sum(e.points for e in entries)
         await store.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
-        await repo.apply_entries(
+        balance = await repo.apply_entries(
             customer,
             entries,
             now=now,
@@ -92,7 +92,6 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         )
         if value_so_far >= order.subtotal:
             await store.give_back_uses(order.id, customer.id, now)
-            await take_back_referral(order.id, order.external_id, customer, now)
         if reversed_points:
             await repo.add_events(
                 [
@@ -104,11 +103,15 @@ async def _record(ret: ValidReturn) -> ReturnResult:
                             "returnExternalId": ret.external_id,
                             "points": reversed_points,
                             "unrecovered": unrecovered,
+                            "balanceAfter": balance_payload(balance),
                         },
                     )
                 ],
                 now,
             )
+        if value_so_far >= order.subtotal:
+            # After the return's own event, whose balance it then moves on from.
+            await take_back_referral(order.id, order.external_id, customer, now)
     stored = StoredReturn(
         ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash, unrecovered
     )

@@ -18,7 +18,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from persistence.database import migrate, tortoise_config
 from tests.conftest import POSTGRES_URL, TEST_DATABASE
 
-BEFORE = "models.0008_foreign_key_indexes"
+BEFORE = "models.0009_reward_event_delivery"
 OLD_CUSTOMERS = [(f"old-{n}", "FRIENDS10" if n < 3 else None) for n in range(4)]
 INSERT = (
     "INSERT INTO customers (external_id, email, tags, referral_code, points_available, points_pending,"

@@ -20,7 +20,7 @@ async def _own_codes(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_foreign_key_indexes')]
+    dependencies = [('models', '0009_reward_event_delivery')]
 
     initial = False
 
