@@ -145,9 +145,9 @@ async def _run_jobs(settings: Settings, name: str | None, at: datetime | None) -
     from app.scheduler import run_jobs
     from domain.errors import DomainError
 
-    async with running_services(settings):
+    async with running_services(settings) as services:
         try:
-            outcomes = await run_jobs(name, at or utcnow())
+            outcomes = await run_jobs(name, at or utcnow(), services.program)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2

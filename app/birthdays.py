@@ -14,11 +14,11 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app import program_in_force
 from app.engagement import record_event
 from domain.events import EventInput
 from persistence import birthdays as store
 from persistence import repositories as repo
+from rules import Program
 
 CUSTOMER_BIRTHDAY = "customer.birthday"
 BATCH_SIZE = 500
@@ -42,8 +42,7 @@ def event_id(customer_external_id: str, year: int) -> str:
     return f"birthday:{year}:{customer_external_id}"
 
 
-async def celebrate_birthdays(now: datetime, *, batch_size: int = BATCH_SIZE) -> BirthdayReport:
-    program = program_in_force.program()
+async def celebrate_birthdays(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> BirthdayReport:
     today = now.astimezone(UTC)
     days, year = birthdays_on(today), today.year
     wished = points = 0

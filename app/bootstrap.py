@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
 
-from app import program_in_force
 from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
@@ -92,14 +91,13 @@ async def running_services(
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(_watch(registry, db), name="rules-watcher"))
             if settings.scheduler:
-                tasks.append(asyncio.create_task(_schedule(db, settings), name="scheduler"))
+                tasks.append(asyncio.create_task(_schedule(registry, db, settings), name="scheduler"))
         try:
-            with program_in_force.installed(lambda: registry.program):
-                if serve_events:
-                    async with serving_events(services):
-                        yield services
-                else:
+            if serve_events:
+                async with serving_events(services):
                     yield services
+            else:
+                yield services
         finally:
             for task in tasks:
                 task.cancel()
@@ -149,10 +147,10 @@ async def _follow(registry: RulesRegistry, db: TortoiseContext, settings: Settin
         await follow_activations(registry, settings.rules_sync_ms / 1000)
 
 
-async def _schedule(db: TortoiseContext, settings: Settings) -> None:
+async def _schedule(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
     from datetime import timedelta
 
     from app.scheduler import Scheduler
 
     with db:
-        await Scheduler(every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()
+        await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()

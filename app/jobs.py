@@ -14,6 +14,10 @@ is written per earn entry, even of 0 points when everything was spent: it record
 the entry was handled, so that points earned later are never taken by an old expiry.
 Pending points that were never released are left to the release job (which `loyalty jobs
 run` runs first) and expire on the run after their release.
+
+Two more jobs need the rules in force: referral completion (app.referrals: one transaction
+per referral, the friend and then the referrer locked) and the learned-suggestions rebuild
+(app.suggestions: one statement over the order history).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app import birthdays, tier_reviews
+from app import birthdays, referrals, suggestions, tier_reviews
 from app.events import balance_payload
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
@@ -31,6 +35,7 @@ from persistence import repositories as repo
 from persistence.entries import LinkedEntry, insert_entries
 from persistence.jobs import DueEntry
 from persistence.repositories import move_balance
+from rules import Program
 
 POINTS_PENDING_RELEASED = "points.pending_released"
 POINTS_EXPIRED = "points.expired"
@@ -59,39 +64,67 @@ async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobRe
     return await _each_customer("points-expiry", store.customers_with_expiries, _expire, now, batch_size)
 
 
-async def review_tiers(now: datetime) -> JobReport:
+async def complete_referrals(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+    """Rewards both sides of every referral whose friend's first order is past its return
+    window (see app.referrals)."""
+    completed, entries, points = await referrals.complete_due_referrals(program, now, batch_size)
+    return JobReport("referral-completion", completed, entries, points)
+
+
+async def refresh_learned_suggestions(program: Program, now: datetime) -> JobReport:
+    """Rebuilds the "bought together" pairs from order history (see app.suggestions)."""
+    pairs = await suggestions.refresh_learned_pairs(program, now)
+    return LearnedReport("learned-suggestions", pairs=pairs)
+
+
+@dataclass(frozen=True)
+class LearnedReport(JobReport):
+    pairs: int | None = None
+
+    def summary(self) -> str:
+        if self.pairs is None:
+            return f"{self.name}: off (no learned_suggestions in the rule files)"
+        return f"{self.name}: {self.pairs} pairs"
+
+
+async def review_tiers(program: Program, now: datetime) -> JobReport:
     """Applies the tier reviews due by `now` (see app.tier_reviews)."""
-    report = await tier_reviews.review_tiers(now)
+    report = await tier_reviews.review_tiers(program, now)
     return JobReport("tier-review", customers=report.customers, entries=report.lowered)
 
 
-async def celebrate_birthdays(now: datetime) -> JobReport:
+async def celebrate_birthdays(program: Program, now: datetime) -> JobReport:
     """`customer.birthday` for every customer whose birthday it is (see app.birthdays)."""
-    report = await birthdays.celebrate_birthdays(now)
+    report = await birthdays.celebrate_birthdays(program, now)
     return JobReport("birthdays", customers=report.customers, points=report.points)
 
 
-JOBS: dict[str, Callable[[datetime], Awaitable[JobReport]]] = {
+Job = Callable[[datetime, Program], Awaitable[JobReport]]
+
+JOBS: dict[str, Job] = {
     # `loyalty serve` schedules every job listed here (app.scheduler), in this order.
     # In this order: points released by the first may expire in the second.
-    "points-release": release_pending_points,
-    "points-expiry": expire_points,
-    "tier-review": review_tiers,
-    "birthdays": celebrate_birthdays,
+    "points-release": lambda now, program: release_pending_points(now),
+    "points-expiry": lambda now, program: expire_points(now),
+    "referral-completion": lambda now, program: complete_referrals(program, now),
+    "learned-suggestions": lambda now, program: refresh_learned_suggestions(program, now),
+    "tier-review": lambda now, program: review_tiers(program, now),
+    "birthdays": lambda now, program: celebrate_birthdays(program, now),
 }
 
 
-def job_named(name: str) -> Callable[[datetime], Awaitable[JobReport]]:
+def job_named(name: str) -> Job:
     if name not in JOBS:
         raise DomainError(ErrorCode.NOT_FOUND, f"No job is called '{name}'; the jobs are {', '.join(JOBS)}.", ["name"])
     return JOBS[name]
 
 
-async def run_jobs(name: str | None, now: datetime) -> list[JobReport]:
-    """One job by name, or every job in order, without leases (see app.scheduler for those)."""
+async def run_jobs(name: str | None, now: datetime, program: Program) -> list[JobReport]:
+    """One job by name, or every job in order, under the rules in force (`program`), without
+    leases (app.scheduler runs them with leases)."""
     if name is not None:
         job_named(name)
-    return [await job(now) for job_name, job in JOBS.items() if name in (None, job_name)]
+    return [await job(now, program) for job_name, job in JOBS.items() if name in (None, job_name)]
 
 
 Pager = Callable[[datetime, int, int], Awaitable[list[tuple[int, str]]]]

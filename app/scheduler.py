@@ -18,12 +18,14 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.clock import utcnow, wall_now
 from app.jobs import JOBS, JobReport, job_named
 from persistence import job_leases
+from rules import Program
 
 log = logging.getLogger("loyalty.jobs")
 
@@ -57,6 +59,7 @@ class RunOutcome:
 async def run_once(
     name: str,
     as_of: datetime,
+    program: Program,
     *,
     holder: str,
     every: timedelta = DEFAULT_EVERY,
@@ -71,7 +74,7 @@ async def run_once(
         return RunOutcome(name, "held")
     run_id = await job_leases.start_run(name, holder, as_of=as_of, now=started)
     try:
-        report = await job(as_of)
+        report = await job(as_of, program)
     except Exception as error:  # noqa: BLE001 - recorded and logged; the next run retries it
         log.exception("job %s failed", name)
         await job_leases.finish_run(run_id, now=wall_now(), status="failed", error=repr(error))
@@ -91,17 +94,27 @@ async def run_once(
     return RunOutcome(name, "succeeded", report)
 
 
-async def run_jobs(name: str | None, as_of: datetime, *, holder: str | None = None) -> list[RunOutcome]:
+async def run_jobs(
+    name: str | None, as_of: datetime, program: Program, *, holder: str | None = None
+) -> list[RunOutcome]:
     """`loyalty jobs run [NAME] [--at TIME]`: one job, or every job in order, once, as of `as_of`."""
     if name is not None:
         job_named(name)
     names = [name] if name is not None else list(JOBS)
     holder = holder or holder_name()
-    return [await run_once(job_name, as_of, holder=holder) for job_name in names]
+    return [await run_once(job_name, as_of, program, holder=holder) for job_name in names]
 
 
 class Scheduler:
-    def __init__(self, *, every: timedelta = DEFAULT_EVERY, tick: timedelta = timedelta(seconds=5)) -> None:
+    def __init__(
+        self,
+        program: Callable[[], Program],
+        *,
+        every: timedelta = DEFAULT_EVERY,
+        tick: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self.program = program
+        """The rules in force at each tick (a reload between ticks is seen by the next)."""
         self.every = every
         self.tick_seconds = tick.total_seconds()
         self.holder = holder_name()
@@ -110,7 +123,9 @@ class Scheduler:
         """Every due job whose lease this runner takes, in `JOBS` order, as of the clock's now."""
         outcomes = []
         for name in list(JOBS):
-            outcome = await run_once(name, utcnow(), holder=self.holder, every=self.every, only_when_due=True)
+            outcome = await run_once(
+                name, utcnow(), self.program(), holder=self.holder, every=self.every, only_when_due=True
+            )
             if outcome.status != "held":
                 log.info("%s", outcome.summary())
             outcomes.append(outcome)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from app import program_in_force
 from domain import tiers as rules_of_tiers
 from domain.customers import Customer
 from domain.program import Tier
@@ -36,9 +35,8 @@ class ReviewReport:
     lowered: int
 
 
-async def review_tiers(now: datetime, *, batch_size: int = BATCH_SIZE) -> ReviewReport:
+async def review_tiers(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> ReviewReport:
     """Applies every review whose verdict is due by `now` (review date + grace)."""
-    program = program_in_force.program()
     review = program.settings.tier_review
     tiers = sorted(program.tiers, key=lambda t: t.threshold)
     if review is None or len(tiers) < 2:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.clock import Clock, clock
+from rules import Program, load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server
 
 PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
@@ -55,3 +56,8 @@ async def review_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]
     )
     async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
         yield running
+
+
+def program_of(server: Server) -> Program:
+    """The rules a test server runs, for jobs run by the test itself."""
+    return load_program(server.settings.rules_dir)
