@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -158,20 +159,20 @@ async def test_an_unknown_job_is_refused():
         await run_jobs("birthdays-tomorrow", utcnow(), load_program(TEST_RULES_DIR))
 
 
-def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
+def loyalty(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The `loyalty` command on a fresh SQLite database with the test rules."""
     env = {
         **os.environ,
         "LOYALTY_DATABASE_URL": f"sqlite://{tmp_path / 'jobs.db'}",
         "LOYALTY_RULES_DIR": str(TEST_RULES_DIR),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "jobs", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
+    done = loyalty(tmp_path, "jobs", "run")
     assert done.returncode == 0, done.stderr
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
         "points-release",
@@ -208,3 +209,12 @@ async def test_only_what_a_return_left_pending_is_released(pending_server):
     kept_earn = await models.LedgerEntry.get(order__external_id=kept, kind="earn")
     assert (release.related_entry_id, release.points) == (kept_earn.id, 100)
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
+
+
+def test_jobs_run_at_a_given_time_replays_that_day(tmp_path):
+    done = loyalty(tmp_path, "jobs", "run", "points-release", "--at", "2027-03-01T09:00:00+01:00")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("points-release: 0 points"), done.stdout
+
+    refused = loyalty(tmp_path, "jobs", "run", "--at", "yesterday")
+    assert refused.returncode == 2 and "not an ISO 8601 time" in refused.stderr

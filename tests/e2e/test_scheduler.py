@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 from app.clock import clock, utcnow
 from app.scheduler import Scheduler, run_jobs, run_once
 from persistence import job_leases
-from tests.conftest import REPO_ROOT, TEST_RULES_DIR, unique
+from tests.conftest import unique
 from tests.e2e.conftest import PENDING_DAYS, program_of
 from tests.e2e.test_jobs import customer_with_pending_points, outbox, points
 
@@ -74,31 +71,3 @@ async def test_a_job_not_yet_due_waits_for_its_turn_and_a_run_by_hand_keeps_the_
     assert (first.status, by_hand[0].status, again.status) == ("succeeded", "succeeded", "held")
     # Put back on schedule for the other tests.
     await job_leases.give_back(name, hourly.holder, now=datetime.now(UTC), next_run_at=datetime.now(UTC))
-
-
-def test_jobs_run_at_a_given_time_replays_that_day(tmp_path):
-    env = {
-        **os.environ,
-        "LOYALTY_DATABASE_URL": f"sqlite://{tmp_path / 'jobs.db'}",
-        "LOYALTY_RULES_DIR": str(TEST_RULES_DIR),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "jobs", "run", "points-release", "--at", "2027-03-01T09:00:00+01:00"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("points-release: 0 points"), done.stdout
-
-    refused = subprocess.run(
-        [sys.executable, "-m", "api.cli", "jobs", "run", "--at", "yesterday"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert refused.returncode == 2 and "not an ISO 8601 time" in refused.stderr
