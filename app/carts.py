@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.customers import get_customer
+from app.redemptions import plain_coupons, usable_redemptions
 from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.orders import OrderInput, OrderLineInput, validate_order
@@ -54,7 +55,12 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
         )
     )
     customer = await _customer_facts(cart.customer_external_id) if cart.customer_external_id else None
-    return program.evaluate_order(customer, order.facts, utcnow())
+    now = utcnow()
+    # A redemption's code shows what it gives (or raises why it cannot be used); a minimum
+    # order it does not reach is in the trace, as rules' conditions are.
+    redeemed = await usable_redemptions(cart.coupon_codes, cart.customer_external_id, now)
+    rewards = [r.reward for r in redeemed]
+    return program.evaluate_order(customer, plain_coupons(order.facts), now, redeemed=rewards)
 
 
 async def evaluate_event(program: Program, event: EventInput) -> Evaluation:

@@ -9,6 +9,10 @@ POINTS_EARNED = "points.earned"
 POINTS_ADJUSTED = "points.adjusted"
 POINTS_REVERSED = "points.reversed"
 TIER_CHANGED = "tier.changed"
+POINTS_REDEEMED = "points.redeemed"
+REWARD_REDEEMED = "reward.redeemed"
+POINTS_REFUNDED = "points.refunded"
+"""A cancelled or expired redemption gave its points back."""
 
 
 def earning_events(

@@ -182,10 +182,9 @@ def points_to_restore(spent: Sequence[SpentLot], untraced: int, now: datetime) -
     return restored, sum(lot.points for lot in restored) + untraced, lapsed
 
 
-def redeem_entry(reward: Reward, code_hint: str, now: datetime) -> NewEntry:
-    return NewEntry(
-        EntryKind.REDEEM, Bucket.AVAILABLE, -reward.points_cost, f"Redeemed {reward.name} ({code_hint})", available_at=now
-    )
+def redeem_entry(reward: Reward, what: str, now: datetime) -> NewEntry:
+    reason = f"Redeemed {reward.name} ({what})"
+    return NewEntry(EntryKind.REDEEM, Bucket.AVAILABLE, -reward.points_cost, reason, available_at=now)
 
 
 def refund_entry(points: int, why: str, now: datetime) -> NewEntry:
