@@ -28,12 +28,17 @@ from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
+from api.rewards.mutations import RewardMutations
+from api.rewards.queries import RewardQueries
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from app.settings import Settings
 
-Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
-Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations))
+Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries, RewardQueries))
+Mutation = merge_types(
+    "Mutation",
+    (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations, RewardMutations),
+)
 
 # Bounded: the caches are keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512
