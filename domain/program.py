@@ -53,6 +53,9 @@ class Reward:
     """Days a redemption's coupon code stays usable; unused, its points come back."""
 
 
+REWARD_TRACE_PREFIX = "reward:"
+
+
 @dataclass(frozen=True)
 class RedeemedReward:
     """What a redemption's coupon code gives an order: the reward as it was when redeemed
@@ -68,7 +71,7 @@ class RedeemedReward:
     @property
     def trace_id(self) -> str:
         """How evaluations name it; rule ids cannot contain ':', so it never collides."""
-        return f"reward:{self.reward_id}"
+        return f"{REWARD_TRACE_PREFIX}{self.reward_id}"
 
 
 @dataclass(frozen=True)
@@ -193,4 +196,5 @@ class Evaluation:
 
     @property
     def applied_rule_ids(self) -> tuple[str, ...]:
-        return tuple(t.rule_id for t in self.trace if t.applied)
+        """Rules that applied (redeemed rewards' coupon codes are traced too, but are no rules)."""
+        return tuple(t.rule_id for t in self.trace if t.applied and not t.rule_id.startswith(REWARD_TRACE_PREFIX))

@@ -211,7 +211,7 @@ def apply_discounts(
 def _within_cap(raw: Decimal, cap: Decimal, total: Decimal) -> tuple[Decimal, str]:
     """The amount a discount gives after those before it (rounded down to the cent), and why."""
     raw = raw.quantize(CENT, ROUND_DOWN)
-    amount = min(raw, cap - total)
+    amount = min(raw, cap - total).quantize(CENT, ROUND_DOWN)
     if amount <= 0:
         return amount, f"per-order discount cap {cap} already reached"
     capped = f" (capped from {raw} by the per-order cap {cap})" if amount < raw else ""

@@ -57,6 +57,7 @@ class LedgerEntryKind(Enum):
     REVERSE = "reverse"
     EXPIRE = "expire"
     RELEASE = "release"
+    REFUND = "refund"
 
 
 @strawberry.enum

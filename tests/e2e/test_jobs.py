@@ -159,13 +159,13 @@ async def test_running_every_job_releases_then_expires(pending_server):
     # ...which every run does first.
     reports = await run_jobs(None, expired_at)
 
-    assert [report.name for report in reports] == ["points-release", "points-expiry"]
+    assert [report.name for report in reports] == ["points-release", "redemption-expiry", "points-expiry"]
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 60}
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
 
 
 async def test_an_unknown_job_is_refused():
-    with pytest.raises(DomainError, match="points-release, points-expiry"):
+    with pytest.raises(DomainError, match="points-release, redemption-expiry, points-expiry"):
         await run_jobs("birthdays-tomorrow", utcnow())
 
 
@@ -184,7 +184,11 @@ def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["points-release", "points-expiry"]
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
+        "points-release",
+        "redemption-expiry",
+        "points-expiry",
+    ]
 
 
 RECORD_RETURN = """
