@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 
 import strawberry
@@ -32,6 +33,7 @@ from api.rewards.mutations import RewardMutations
 from api.rewards.queries import RewardQueries
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
+from api.scalars import DECIMAL
 from app.settings import Settings
 
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries, RewardQueries))
@@ -79,7 +81,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=settings.production),
+        config=StrawberryConfig(disable_field_suggestions=settings.production, scalar_map={Decimal: DECIMAL}),
     )
     schema.prepare(
         limits=limits,

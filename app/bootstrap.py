@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
 
+from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
 from app.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     tokens: CustomerTokens
     db: TortoiseContext
     """Entered around every request: Tortoise finds its connections through it."""
+    auth_throttle: FailedAuthThrottle
 
     @property
     def program(self) -> Program:
@@ -41,6 +43,9 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
+    else:
+        # Said plainly now, rather than as a missing table on the first request.
+        await database.check_migrated(settings.database_url)
     db = await database.open_database(settings.database_url)
     try:
         pending_versions: list[Program] = []
@@ -60,6 +65,7 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             ),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
+            auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
         registry.on_activate = _persist_version

@@ -14,9 +14,11 @@ from app.clock import utcnow
 from app.customers import get_customer
 from app.redemptions import plain_coupons, usable_redemptions
 from domain import validation
+from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
+from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
-from domain.program import CustomerFacts, Evaluation, EventFacts
+from domain.program import Evaluation, EventFacts
 from rules import Program
 
 DRY_RUN_ID = "dry-run"
@@ -52,15 +54,20 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
             lines=cart.lines,
             shipping_amount=cart.shipping_amount,
             coupon_codes=cart.coupon_codes,
-        )
+        ),
+        program.exchange,
     )
-    customer = await _customer_facts(cart.customer_external_id) if cart.customer_external_id else None
+    customer = await _customer(cart.customer_external_id) if cart.customer_external_id else None
     now = utcnow()
     # A redemption's code shows what it gives (or raises why it cannot be used); a minimum
     # order it does not reach is in the trace, as rules' conditions are.
     redeemed = await usable_redemptions(cart.coupon_codes, cart.customer_external_id, now)
     rewards = [r.reward for r in redeemed]
-    return program.evaluate_order(customer, plain_coupons(order.facts), now, redeemed=rewards)
+    facts = plain_coupons(order.converted.facts)
+    evaluation = program.evaluate_order(customer.facts() if customer else None, facts, now, redeemed=rewards)
+    # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
+    (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
+    return evaluation
 
 
 async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
@@ -78,16 +85,18 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer = await _customer_facts(event.customer_external_id)
+    customer = await _customer(event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
-    return program.evaluate_event(customer, EventFacts(event_type, dict(event.attributes)), utcnow())
+    now = utcnow()
+    evaluation = program.evaluate_event(customer.facts(), EventFacts(event_type, dict(event.attributes)), now)
+    customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
+    return evaluation
 
 
-async def _customer_facts(external_id: str) -> CustomerFacts:
+async def _customer(external_id: str) -> Customer:
     try:
-        customer = await get_customer(external_id)
+        return await get_customer(external_id)
     except DomainError as error:
         # get_customer names its own argument; here the client sent customerExternalId.
         error.field = ["customerExternalId"]
         raise
-    return customer.facts()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from app.clock import utcnow
 from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
+from app.idempotency import conflict, record_once
 from domain import validation
+from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, EnrollmentInput, validate_enrollment
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, adjustment_entry
+from persistence import adjustments
 from persistence import repositories as repo
+from persistence.adjustments import StoredAdjustment
 from rules import Program
 
 
@@ -50,21 +54,67 @@ async def get_customer(external_id: str) -> Customer:
     return repo.to_customer(row)
 
 
+@dataclass(frozen=True)
+class AdjustmentResult:
+    customer: Customer
+    balance: Balance
+    """The customer's balance right after the adjustment."""
+    replayed: bool = False
+
+
 async def adjust_points(
-    program: Program, customer_external_id: str, points: int, reason: str, actor: str
-) -> tuple[Customer, Balance]:
-    validation.external_id(customer_external_id, ["customerExternalId"])
-    reason_text = validation.text(reason, ["reason"], 500, required=True) or ""
+    program: Program,
+    customer_external_id: str,
+    points: int,
+    reason: str,
+    actor: str,
+    idempotency_key: str | None = None,
+) -> AdjustmentResult:
+    """With an idempotency key, a retry writes nothing and answers what the first call
+    answered (as an order's replay does); the key again with other content is refused."""
+    adjustment = validate_adjustment(customer_external_id, points, reason, idempotency_key)
+    if adjustment.idempotency_key is None:
+        return await _adjust(adjustment, actor)
+    key = adjustment.idempotency_key
+    return await record_once(
+        lambda: _adjust(adjustment, actor),
+        lambda: _find_adjustment(key),
+        lambda existing: _replay(existing, adjustment),
+    )
+
+
+async def _find_adjustment(key: str) -> tuple[StoredAdjustment, Customer] | None:
+    """The adjustment made with this key, and its customer as they are now."""
+    existing = await adjustments.find_adjustment(key)
+    if existing is None:
+        return None
+    return existing, await get_customer(existing.customer_external_id)
+
+
+async def _adjust(adjustment: ValidAdjustment, actor: str) -> AdjustmentResult:
     now = utcnow()
+    external_id = adjustment.customer_external_id
     async with repo.transaction():
-        row = await repo.lock_customer(customer_external_id, ["customerExternalId"])
+        row = await repo.lock_customer(external_id, ["customerExternalId"])
+        if adjustment.idempotency_key is not None:
+            # Before the balance is checked: a retried debit is answered, not refused.
+            existing = await _find_adjustment(adjustment.idempotency_key)
+            if existing is not None:
+                return _replay(existing, adjustment)
         before = Balance(row.points_available, row.points_pending, row.lifetime_earned)
-        entry = adjustment_entry(before, points, reason_text, now)
+        entry = adjustment_entry(before, adjustment.points, adjustment.reason, now)
         balance = await repo.apply_entries(row, [entry], now=now, source=actor, tier=row.tier)
-        await repo.add_events(
-            [(POINTS_ADJUSTED, customer_external_id, {"points": points, "reason": reason_text, "by": actor})],
-            now,
-        )
+        if adjustment.idempotency_key is not None:
+            await adjustments.insert_adjustment(adjustment.idempotency_key, row.id, adjustment.request_hash, now)
+        payload = {"points": adjustment.points, "reason": adjustment.reason, "by": actor}
+        await repo.add_events([(POINTS_ADJUSTED, external_id, payload)], now)
         customer = replace(repo.to_customer(row), balance=balance)
-    return customer, balance
+    return AdjustmentResult(customer, balance)
+
+
+def _replay(existing: tuple[StoredAdjustment, Customer], adjustment: ValidAdjustment) -> AdjustmentResult:
+    stored, customer = existing
+    if stored.request_hash != adjustment.request_hash:
+        raise conflict("An adjustment", stored.idempotency_key, ["idempotencyKey"])
+    return AdjustmentResult(customer, stored.balance_after, replayed=True)
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.clock import utcnow
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
 from app.redemptions import coupons_of, plain_coupons, redemption_codes, use_coupons
-from domain.ledger import earn_entries
+from domain.errors import DomainError, ErrorCode
+from domain.ledger import earn_entries, earned_awards
+from domain.money import MAX_LIFETIME_SPEND
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation, UsageSnapshot
 from persistence import order_writes, sql
@@ -23,13 +25,12 @@ class OrderResult:
     order: StoredOrder
     points_earned: int
     replayed: bool
-    evaluation: Evaluation | None = None
 
 
 async def record_order(program: Program, data: OrderInput) -> OrderResult:
     """Idempotent on the order's external id: a replay returns the first result and
     writes nothing; the same id with other content is refused."""
-    order = validate_order(data)
+    order = validate_order(data, program.exchange)
     return await record_once(
         lambda: _record(program, order),
         lambda: repo.find_order(order.external_id),
@@ -72,7 +73,7 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
         customer = repo.to_customer(customer_row)
         facts = customer.facts()
         redeemed = await coupons_of(order, customer.external_id, now) if locked else []
-        order_facts = plain_coupons(order.facts)
+        order_facts = plain_coupons(order.converted.facts)
         rewards = [r.reward for r in redeemed]
 
         def evaluate(usage: UsageSnapshot | None) -> Evaluation:
@@ -87,8 +88,15 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
         evaluation = limits.evaluation
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
-        balance = customer.balance.after(entries)
-        tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend + order.facts.subtotal)
+        balance = customer.balance.after(entries)  # refuses points past MAX_POINTS
+        spend = customer.lifetime_spend + order.converted.subtotal
+        if spend > MAX_LIFETIME_SPEND:
+            raise DomainError(
+                ErrorCode.INVALID_AMOUNT,
+                f"The customer's lifetime spend would pass {MAX_LIFETIME_SPEND:,}, the most it can hold.",
+                ["lines"],
+            )
+        tier = program.tier_for(balance.lifetime_earned, spend)
         tier_name = tier.name if tier else None
         written = await order_writes.write_order(
             customer_row,
@@ -112,7 +120,8 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
         order_id, stored = written
         await use_coupons(redeemed, order_id, now)
         await record_applied_uses(customer_row.id, limits, now, order_id=order_id)
-    return OrderResult(stored, points, replayed=False, evaluation=evaluation)
+    # What the entries record, as a replay reads it back from them.
+    return OrderResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
 
 
 def _replay(existing: StoredOrder, order: ValidOrder) -> OrderResult:

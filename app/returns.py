@@ -11,7 +11,14 @@ from app.idempotency import conflict, record_once
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
 from domain.money import minor_units
-from domain.returns import ReturnInput, ValidReturn, points_to_reverse, returned_value, validate_return
+from domain.returns import (
+    ReturnInput,
+    ValidReturn,
+    points_to_reverse,
+    returned_value,
+    spend_returned,
+    validate_return,
+)
 from persistence import redemptions
 from persistence import repositories as repo
 from persistence import returns as store
@@ -22,8 +29,6 @@ from persistence.returns import StoredReturn
 class ReturnResult:
     order_return: StoredReturn
     replayed: bool
-    points_unrecovered: int = 0
-    """Points the return should have taken back but the customer had already spent."""
 
 
 async def record_return(data: ReturnInput) -> ReturnResult:
@@ -57,6 +62,13 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         exponent = Decimal(1).scaleb(-minor_units(order.currency))
         value_now = returned_value(order.lines, ret.quantities).quantize(exponent)
         value_so_far = returned_value(order.lines, so_far)
+        spend_now = spend_returned(
+            order.subtotal,
+            order.program_subtotal,
+            order.program_currency,
+            returned_value(order.lines, before),
+            value_so_far,
+        )
         earned = await store.earned_by_order(order.id)
         due = points_to_reverse(
             {part.rule_id: part.points for part in earned},
@@ -67,7 +79,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         balance = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
         entries, unrecovered = _reversal_entries(earned, due, balance, ret)
         reversed_points = -sum(e.points for e in entries)
-        await store.insert_return(order.id, ret, value_now, reversed_points, now)
+        await store.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
         await repo.apply_entries(
             customer,
             entries,
@@ -75,7 +87,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
             order=order.id,
             source=f"return:{ret.external_id}",
             tier=customer.tier,
-            spend=-value_now,
+            spend=-spend_now,
         )
         if value_so_far >= order.subtotal:
             await store.give_back_uses(order.id, customer.id, now)
@@ -98,9 +110,9 @@ async def _record(ret: ValidReturn) -> ReturnResult:
                 now,
             )
     stored = StoredReturn(
-        ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash
+        ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash, unrecovered
     )
-    return ReturnResult(stored, replayed=False, points_unrecovered=unrecovered)
+    return ReturnResult(stored, replayed=False)
 
 
 def _reversal_entries(

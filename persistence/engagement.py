@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.events import ValidEvent
+from domain.ledger import earned_awards
 from domain.program import PointsAward
 from persistence import models, sql
+from persistence.entries import earn_entries_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ async def insert_event(
 ) -> tuple[int, StoredEvent]:
     """No existence check first: the unique index on external_id refuses a replay, which
     then rolls back and is answered from the stored event."""
-    occurred_at = event.occurred_at or now
+    # In UTC, as the database gives it back, so that a replay answers the same instant alike.
+    occurred_at = sql.as_utc(event.occurred_at or now)
     [row] = await sql.fetch(
         "INSERT INTO engagement_events (external_id, customer_id, type, attributes, occurred_at,"
         " points_earned, rules_version, request_hash, created_at)"
@@ -60,11 +63,6 @@ async def find_event(external_id: str) -> StoredEvent | None:
     row = await models.EngagementEvent.filter(external_id=external_id).select_related("customer").first()
     if row is None:
         return None
-    earned = (
-        await models.LedgerEntry.filter(event_id=row.id, kind="earn")
-        .order_by("id")
-        .values_list("rule_id", "points", "reason")
-    )
     return StoredEvent(
         external_id=row.external_id,
         customer_external_id=row.customer.external_id,
@@ -73,5 +71,5 @@ async def find_event(external_id: str) -> StoredEvent | None:
         points_earned=row.points_earned,
         rules_version=row.rules_version,
         request_hash=row.request_hash,
-        awards=tuple(PointsAward(rule_id or "", points, reason) for rule_id, points, reason in earned),
+        awards=earned_awards(await earn_entries_of(event_id=row.id)),
     )

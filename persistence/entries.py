@@ -65,3 +65,20 @@ async def insert_entries(
         *values,
     )
     return [NewEntry(EntryKind(r["kind"]), Bucket(r["bucket"]), r["points"], r["reason"]) for r in rows]
+
+
+async def earn_entries_of(*, order_id: int | None = None, event_id: int | None = None) -> list[NewEntry]:
+    """The earn entries an order or an engagement event wrote, in the order written."""
+    column, value = ("order_id", order_id) if order_id is not None else ("event_id", event_id)
+    assert value is not None, "name an order or an event"
+    rows = await sql.fetch(
+        "SELECT kind, bucket, points, reason, rule_id, rules_version FROM ledger_entries"
+        f" WHERE {column} = $1 AND kind = 'earn' ORDER BY id",
+        value,
+    )
+    return [
+        NewEntry(
+            EntryKind(r["kind"]), Bucket(r["bucket"]), r["points"], r["reason"], r["rule_id"], r["rules_version"]
+        )
+        for r in rows
+    ]

@@ -26,7 +26,7 @@ _ORDER_CTE = f"""
 WITH c AS (
   UPDATE customers SET points_available = points_available + $24,
          points_pending = points_pending + $25, lifetime_earned = lifetime_earned + $26,
-         tier = $27, order_count = order_count + 1, lifetime_spend = lifetime_spend + $5,
+         tier = $27, order_count = order_count + 1, lifetime_spend = lifetime_spend + $36,
          last_order_at = $11
   WHERE id = $2 AND order_count = $31 AND lifetime_earned = $32 AND lifetime_spend = $33
         AND tier IS NOT DISTINCT FROM $34::varchar
@@ -34,7 +34,7 @@ WITH c AS (
 ), o AS (
   INSERT INTO orders ({repo.ORDER_COLUMNS})
   SELECT $1::varchar, c.id, $3::varchar, $4::timestamptz, $5::numeric, $6::numeric, $7::jsonb,
-         $8::bigint, $9::varchar, $10::varchar, $11::timestamptz
+         $8::bigint, $9::varchar, $10::varchar, $11::timestamptz, $35::varchar, $36::numeric, $37::numeric
   FROM c RETURNING id
 ), l AS (
   INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price)
@@ -74,7 +74,7 @@ async def write_order(
     if not sql.on_postgres():
         order_id, stored = await repo.insert_order(customer, order, points=points, rules_version=rules_version, now=now)
         await repo.apply_entries(
-            customer, entries, now=now, order=order_id, tier=tier, spend=order.facts.subtotal, orders=1
+            customer, entries, now=now, order=order_id, tier=tier, spend=order.converted.subtotal, orders=1
         )
         await repo.add_events(events, now)
         return order_id, stored
@@ -84,7 +84,7 @@ async def write_order(
     row_values, stored = repo.new_order_row(customer, order, points=points, rules_version=rules_version, now=now)
     rows = await sql.fetch(
         _ORDER_CTE,
-        *row_values,  # $1-$11
+        *row_values[:11],  # $1-$11
         list(range(len(lines))),
         [line.sku for line in lines],
         [line.category for line in lines],
@@ -108,6 +108,7 @@ async def write_order(
         customer.lifetime_earned,
         customer.lifetime_spend,
         customer.tier,
+        *row_values[11:],  # $35-$37: the program currency, the subtotal in it, the rate
     )
     if not rows:
         return None

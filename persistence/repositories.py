@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,10 +18,12 @@ from tortoise.transactions import in_transaction
 
 from domain.customers import Customer, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
-from domain.ledger import Balance, NewEntry
+from domain.ledger import Balance, NewEntry, earned_awards
 from domain.money import minor_units
 from domain.orders import ValidOrder
+from domain.program import PointsAward
 from persistence import models, sql
+from persistence.entries import earn_entries_of
 
 __all__ = ["IntegrityError", "transaction"]
 
@@ -184,11 +186,19 @@ class StoredOrder:
     points_earned: int
     rules_version: str
     request_hash: str
+    program_currency: str
+    program_subtotal: Decimal
+    """The subtotal converted to the program currency: what counted as spend."""
+    exchange_rate: Decimal
+    awards: tuple[PointsAward, ...] = ()
+    """What each rule earned, as the order's earn entries record it."""
 
 
 async def find_order(external_id: str) -> StoredOrder | None:
     row = await models.Order.filter(external_id=external_id).select_related("customer").first()
-    return _stored_order(row) if row else None
+    if row is None:
+        return None
+    return replace(_stored_order(row), awards=earned_awards(await earn_entries_of(order_id=row.id)))
 
 
 def _stored_order(row: models.Order) -> StoredOrder:
@@ -204,6 +214,11 @@ def _stored_order(row: models.Order) -> StoredOrder:
         points_earned=row.points_earned,
         rules_version=row.rules_version,
         request_hash=row.request_hash,
+        program_currency=row.program_currency or row.currency,
+        program_subtotal=Decimal(row.program_subtotal if row.program_subtotal is not None else row.subtotal).quantize(
+            Decimal(1).scaleb(-minor_units(row.program_currency or row.currency))
+        ),
+        exchange_rate=Decimal(row.exchange_rate if row.exchange_rate is not None else 1).normalize(),
     )
 
 
@@ -219,7 +234,9 @@ async def insert_order(
     # No existence check first: the unique index on external_id refuses a replay, which
     # then rolls back and is answered from the stored order.
     [row] = await sql.fetch(
-        "INSERT INTO orders (" + ORDER_COLUMNS + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO orders (" + ORDER_COLUMNS + ") VALUES ("
+        + ", ".join(f"${n}" for n in range(1, len(row_values) + 1))
+        + ") RETURNING id",
         *row_values,
     )
     order_id = row["id"]
@@ -238,7 +255,8 @@ async def insert_order(
 
 ORDER_COLUMNS = (
     "external_id, customer_id, currency, placed_at, subtotal, shipping_amount,"
-    " coupon_codes, points_earned, rules_version, request_hash, created_at"
+    " coupon_codes, points_earned, rules_version, request_hash, created_at,"
+    " program_currency, program_subtotal, exchange_rate"
 )
 
 
@@ -248,7 +266,8 @@ def new_order_row(
     """A new order's values for ORDER_COLUMNS, in that order, and the order as stored:
     the same for every database's way of writing it."""
     facts = order.facts
-    placed_at = order.placed_at or now
+    # In UTC, as the database gives it back, so that a replay answers the same instant alike.
+    placed_at = sql.as_utc(order.placed_at or now)
     values = (
         order.external_id,
         customer.id,
@@ -261,6 +280,9 @@ def new_order_row(
         rules_version,
         order.request_hash,
         now,
+        order.converted.program_currency,
+        order.converted.subtotal,
+        order.converted.rate,
     )
     stored = StoredOrder(
         external_id=order.external_id,
@@ -272,6 +294,9 @@ def new_order_row(
         points_earned=points,
         rules_version=rules_version,
         request_hash=order.request_hash,
+        program_currency=order.converted.program_currency,
+        program_subtotal=order.converted.subtotal,
+        exchange_rate=order.converted.rate,
     )
     return values, stored
 

@@ -20,6 +20,9 @@ class OrderForReturn:
     currency: str
     subtotal: Decimal
     lines: tuple[OrderedLine, ...]
+    program_currency: str
+    program_subtotal: Decimal
+    """What the order counted for as spend, in the program currency."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class StoredReturn:
     returned_amount: Decimal
     points_reversed: int
     request_hash: str
+    points_unrecovered: int = 0
+    """Points the return should have taken back but the customer had already spent."""
 
 
 async def find_order(external_id: str) -> OrderForReturn | None:
@@ -44,6 +49,8 @@ async def find_order(external_id: str) -> OrderForReturn | None:
         currency=row.currency,
         subtotal=Decimal(row.subtotal),
         lines=tuple(OrderedLine(line.sku, line.quantity, Decimal(line.unit_price)) for line in lines),
+        program_currency=row.program_currency or row.currency,
+        program_subtotal=Decimal(row.program_subtotal if row.program_subtotal is not None else row.subtotal),
     )
 
 
@@ -58,6 +65,7 @@ async def find_return(external_id: str) -> StoredReturn | None:
         returned_amount=Decimal(row.returned_amount).quantize(Decimal(1).scaleb(-minor_units(row.order.currency))),
         points_reversed=row.points_reversed,
         request_hash=row.request_hash,
+        points_unrecovered=row.points_unrecovered,
     )
 
 
@@ -104,14 +112,17 @@ async def reversed_by_rule(order_id: int) -> dict[str, int]:
     return {row["rule_id"]: -int(row["points"]) for row in rows}
 
 
-async def insert_return(order_id: int, ret: ValidReturn, amount: Decimal, points: int, now: datetime) -> None:
+async def insert_return(
+    order_id: int, ret: ValidReturn, amount: Decimal, points: int, unrecovered: int, now: datetime
+) -> None:
     [row] = await sql.fetch(
-        "INSERT INTO order_returns (external_id, order_id, returned_amount, points_reversed, request_hash,"
-        " created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO order_returns (external_id, order_id, returned_amount, points_reversed, points_unrecovered,"
+        " request_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         ret.external_id,
         order_id,
         amount,
         points,
+        unrecovered,
         ret.request_hash,
         now,
     )

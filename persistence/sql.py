@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -137,6 +138,12 @@ def _integrity_errors() -> Iterator[None]:
         yield
     except asyncpg.IntegrityConstraintViolationError as error:
         raise IntegrityError(error) from error
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time as it comes back from either database (Tortoise's use_tz, in UTC); a naive
+    time is taken to be UTC, as Tortoise takes it."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def values_rows(rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:

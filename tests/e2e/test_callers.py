@@ -77,3 +77,47 @@ async def test_an_api_key_with_a_narrow_scope_is_limited_to_it(server):
         body = (await gql_raw(client, CUSTOMER, id="cust-ada")).json()
     assert body["data"]["customer"] is None
     assert body["errors"][0]["message"] == "You may not see this customer."
+
+
+async def test_a_key_with_only_customers_write_cannot_issue_a_token(server):
+    from app.credentials import create_api_key
+
+    customer = unique("cust")
+    async with server.client() as admin:
+        await enroll(admin, customer)
+    key = await create_api_key("writer", ["customers:write"])
+    async with server.client(key) as client:
+        body = (await gql_raw(client, TOKEN, id=customer)).json()
+    assert body["data"] is None
+    assert "customers:read and customers:write" in body["errors"][0]["message"]
+
+
+async def test_a_key_that_may_read_and_write_customers_issues_tokens(server):
+    from app.credentials import create_api_key
+
+    customer = unique("cust")
+    async with server.client() as admin:
+        await enroll(admin, customer)
+    key = await create_api_key("reader-writer", ["customers:read", "customers:write"])
+    async with server.client(key) as client:
+        assert await _token(client, customer)
+
+
+async def test_the_database_refuses_to_update_or_delete_ledger_entries(admin):
+    import pytest
+
+    from persistence import sql
+    from persistence.repositories import IntegrityError, find_customer, ledger_sums
+
+    customer = unique("cust")
+    await enroll(admin, customer)
+    await gql(admin, RECORD_ORDER, input=order_input(unique("o"), customer, ("S", 1, "12.00")))
+    row = await find_customer(customer)
+    assert row is not None
+
+    for statement in ("UPDATE ledger_entries SET points = 0 WHERE customer_id = $1",
+                      "DELETE FROM ledger_entries WHERE customer_id = $1"):
+        with pytest.raises(IntegrityError, match="append-only"):
+            await sql.execute(statement, row.id)
+
+    assert (await ledger_sums(customer)).available == 12

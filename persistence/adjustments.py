@@ -1,0 +1,60 @@
+"""Adjustments made with an idempotency key, and what a retry of one is answered with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.ledger import Balance
+from persistence import sql
+
+
+@dataclass(frozen=True)
+class StoredAdjustment:
+    idempotency_key: str
+    customer_external_id: str
+    request_hash: str
+    balance_after: Balance
+    """The customer's balance right after the adjustment, summed from the ledger."""
+
+
+async def insert_adjustment(idempotency_key: str, customer_id: int, request_hash: str, now: datetime) -> None:
+    """Call right after the adjustment's entry is appended, with the customer locked: the
+    customer's newest entry is then that one. The unique index on the key refuses a retry,
+    and the whole adjustment rolls back."""
+    await sql.execute(
+        "INSERT INTO adjustments (idempotency_key, customer_id, entry_id, request_hash, created_at)"
+        " SELECT $1, $2, MAX(id), $3, $4 FROM ledger_entries WHERE customer_id = $5",
+        idempotency_key,
+        customer_id,
+        request_hash,
+        now,
+        customer_id,
+    )
+
+
+async def find_adjustment(idempotency_key: str) -> StoredAdjustment | None:
+    rows = await sql.fetch(
+        "SELECT a.customer_id, a.entry_id, a.request_hash, c.external_id FROM adjustments a"
+        " JOIN customers c ON c.id = a.customer_id WHERE a.idempotency_key = $1",
+        idempotency_key,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    # Every entry of a customer is appended under the customer's lock, so the entries up to
+    # this one are exactly those its balance was the sum of when it was written.
+    [sums] = await sql.fetch(
+        "SELECT COALESCE(SUM(CASE WHEN bucket = 'available' THEN points ELSE 0 END), 0) AS available,"
+        " COALESCE(SUM(CASE WHEN bucket = 'pending' THEN points ELSE 0 END), 0) AS pending,"
+        " COALESCE(SUM(CASE WHEN kind IN ('earn', 'reverse') THEN points ELSE 0 END), 0) AS lifetime"
+        " FROM ledger_entries WHERE customer_id = $1 AND id <= $2",
+        row["customer_id"],
+        row["entry_id"],
+    )
+    return StoredAdjustment(
+        idempotency_key=idempotency_key,
+        customer_external_id=row["external_id"],
+        request_hash=row["request_hash"],
+        balance_after=Balance(int(sums["available"]), int(sums["pending"]), int(sums["lifetime"])),
+    )
