@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 
 from app.clock import utcnow
 from app.jobs import run_jobs
 from persistence import models
 from persistence import repositories as repo
-from tests.conftest import unique
+from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
 
 REWARDS = """
@@ -456,3 +460,71 @@ async def test_fifty_concurrent_orders_using_one_code_consume_it_once(admin):
     assert {e["code"] for p in payloads for e in p["errors"]} == {"COUPON_USED"}
     assert await models.Order.filter(customer__external_id=customer).count() == 2  # the first order, and this one
     await assert_balance_is_the_sum_of_entries(admin, customer)
+
+
+# ---- expiry stays right ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def expiring_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
+    """A second server on the same database whose points expire after 30 days, except those
+    of the coupon LONG, which last 90."""
+    folder = tmp_path / "rules"
+    shutil.copytree(TEST_RULES_DIR, folder)
+    program = folder / "program.yaml"
+    program.write_text(
+        program.read_text().replace("  currency: EUR\n", "  currency: EUR\n  points: {expires_in_days: 30}\n", 1)
+    )
+    (folder / "long.yaml").write_text(
+        "rules:\n  - id: long-bonus\n    when: {order: {coupon: LONG}}\n"
+        "    then: {points: {fixed: 100, expires_in_days: 90}}\n"
+    )
+    async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
+        yield running
+
+
+async def customer_with_short_and_long_points(admin: httpx.AsyncClient) -> str:
+    """100 points expiring in 30 days, then 1 more, and 100 expiring in 90 days."""
+    customer = await customer_with_points(admin, 100)
+    long = order_input(unique("order"), customer, ("S", 1, "1.00"), couponCodes=["LONG"])
+    assert (await gql(admin, RECORD_ORDER, input=long))["recordOrder"]["pointsEarned"] == 101
+    return customer
+
+
+async def test_points_spent_on_a_reward_never_expire_later_and_points_that_last_longer_stay(expiring_server):
+    async with expiring_server.client() as admin:
+        customer = await customer_with_short_and_long_points(admin)
+        code = await redeemed_code(admin, "coffee", customer)  # 100 points: the first 30-day lot
+        used = (await gql(admin, RECORD_ORDER, input=order_with(customer, "30.00", code)))["recordOrder"]
+        assert used["errors"] == [] and used["pointsEarned"] == 30
+
+        await run_jobs(None, utcnow() + timedelta(days=31))
+
+        # Expired: the 1 point and the 30 just earned; the 100 spent are not taken twice, so
+        # the 90-day points are all still there.
+        assert await balance(admin, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 231}
+        await assert_balance_is_the_sum_of_entries(admin, customer)
+
+
+async def test_an_unused_redemption_that_outlives_its_points_gives_back_only_what_has_not_expired(expiring_server):
+    async with expiring_server.client() as admin:
+        customer = await customer_with_short_and_long_points(admin)
+        await redeemed_code(admin, "coffee", customer)
+
+        await run_jobs(None, utcnow() + timedelta(days=31))
+
+        assert await outbox(customer, "points.refunded") == [
+            {"redemptionId": ANY_ID, "rewardId": "coffee", "points": 0, "lapsed": 100, "reason": "expired"}
+        ]
+        assert await balance(admin, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 201}
+        await assert_balance_is_the_sum_of_entries(admin, customer)
+
+
+class _AnyId(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.isdigit()
+
+    __hash__ = str.__hash__
+
+
+ANY_ID = _AnyId()
