@@ -48,3 +48,24 @@ def may_see_customer(info: Info, external_id: str) -> bool:
     if isinstance(caller, CustomerCaller):
         return caller.external_id == external_id
     return isinstance(caller, ApiKeyCaller) and caller.allows(Scope.CUSTOMERS_READ)
+
+
+def key_or_own_customer(*scopes: Scope) -> type[BasePermission]:
+    """An API key with one of the scopes (or admin) for any customer; a customer token only
+    when the `input` names no customer or its own. Checked before the resolver runs."""
+    names = " or ".join(s.value for s in scopes)
+
+    class KeyOrOwnCustomer(BasePermission):
+        message = f"This needs an API key with {names}, or the customer's own token."
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            caller = info.context.caller
+            if isinstance(caller, ApiKeyCaller):
+                return any(caller.allows(s) for s in scopes)
+            if isinstance(caller, CustomerCaller):
+                data = kwargs.get("input")
+                return data is None or data.customer_external_id in (None, caller.external_id)
+            return False
+
+    KeyOrOwnCustomer.__name__ = f"KeyOrOwnCustomer_{'_'.join(s.name for s in scopes)}"
+    return KeyOrOwnCustomer

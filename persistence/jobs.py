@@ -62,11 +62,17 @@ async def customers_with_expiries(now: datetime, after_id: int, limit: int) -> l
 
 
 async def _customers(condition: str, now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
+    return await customers_page(
+        f"SELECT 1 FROM ledger_entries e WHERE {condition} AND e.customer_id = c.id", now, after_id, limit
+    )
+
+
+async def customers_page(exists: str, now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """A page of customers (c) after `after_id` for whom the subquery `exists` finds a row;
+    it may compare with `now` as $1."""
     rows = await sql.fetch(
         # Placeholders in textual order, each once: SQLite's are positional `?`.
-        "SELECT c.id, c.external_id FROM customers c WHERE EXISTS"
-        f" (SELECT 1 FROM ledger_entries e WHERE {condition} AND e.customer_id = c.id)"
-        " AND c.id > $2 ORDER BY c.id LIMIT $3",
+        f"SELECT c.id, c.external_id FROM customers c WHERE EXISTS ({exists}) AND c.id > $2 ORDER BY c.id LIMIT $3",
         now,
         after_id,
         limit,

@@ -17,7 +17,7 @@ from domain.money import minor_units
 from domain.program import RedeemedReward, Reward
 from domain.rewards import Lot, Redemption, RedemptionState, SpentLot
 from persistence import sql
-from persistence.jobs import IN_AVAILABLE_NOT_EXPIRED, available_remaining
+from persistence.jobs import IN_AVAILABLE_NOT_EXPIRED, available_remaining, customers_page
 
 _COLUMNS = (
     "r.id, r.code, c.external_id AS customer_external_id, r.reward_id, r.reward_name, r.kind, r.value, r.sku,"
@@ -276,15 +276,8 @@ async def give_back_codes(order_id: int) -> list[str]:
 
 
 async def customers_with_expired(now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
-    rows = await sql.fetch(
-        "SELECT c.id, c.external_id FROM customers c WHERE EXISTS (SELECT 1 FROM redemptions r"
-        " WHERE r.customer_id = c.id AND r.state = 'active' AND r.expires_at <= $1)"
-        " AND c.id > $2 ORDER BY c.id LIMIT $3",
-        now,
-        after_id,
-        limit,
-    )
-    return [(row["id"], row["external_id"]) for row in rows]
+    exists = "SELECT 1 FROM redemptions r WHERE r.customer_id = c.id AND r.state = 'active' AND r.expires_at <= $1"
+    return await customers_page(exists, now, after_id, limit)
 
 
 async def expired_of(customer_id: int, now: datetime) -> list[StoredRedemption]:

@@ -1,32 +1,18 @@
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
-from strawberry.permission import BasePermission
 
 from api.context import Info
 from api.errors import user_errors
+from api.permissions import key_or_own_customer
 from api.rewards.types import CancelRedemptionPayload, RedeemRewardInput, RedeemRewardPayload, Redemption
 from app import redemptions
-from domain.auth import ApiKeyCaller, CustomerCaller, Scope
+from domain.auth import CustomerCaller, Scope
 from domain.errors import DomainError, ErrorCode
 
-
-class MaySpendFor(BasePermission):
-    """An API key with customers:write or orders:write for any customer; a customer token
-    for its own customer only."""
-
-    message = "This needs an API key with customers:write or orders:write, or the customer's own token."
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        caller = info.context.caller
-        if isinstance(caller, ApiKeyCaller):
-            return caller.allows(Scope.CUSTOMERS_WRITE) or caller.allows(Scope.ORDERS_WRITE)
-        if isinstance(caller, CustomerCaller):
-            data = kwargs.get("input")
-            return data is None or data.customer_external_id in (None, caller.external_id)
-        return False
+# Spending points is writing for the customer: customers:write or orders:write (a store back
+# end redeeming at checkout), or the customer's own token.
+MaySpendFor = key_or_own_customer(Scope.CUSTOMERS_WRITE, Scope.ORDERS_WRITE)
 
 
 @strawberry.type

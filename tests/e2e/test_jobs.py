@@ -21,6 +21,7 @@ from persistence import models
 from persistence import repositories as repo
 from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
+from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
 
 PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
 
@@ -60,23 +61,12 @@ async def points(server: Server, customer: str) -> dict:
 
 
 async def assert_balance_is_the_sum_of_entries(server: Server, customer: str) -> None:
-    seen = await points(server, customer)
-    sums = await repo.ledger_sums(customer)
-    assert (seen["available"], seen["pending"], seen["lifetimeEarned"]) == (
-        sums.available,
-        sums.pending,
-        sums.lifetime_earned,
-    )
+    await assert_points_are_the_sum_of_entries(await points(server, customer), customer)
 
 
 async def kinds(customer: str) -> list[tuple[str, str, int]]:
     rows, _ = await repo.ledger_page(customer, 100, None)
     return sorted((row.kind, row.bucket, row.points) for row in rows)
-
-
-async def outbox(customer: str, event_type: str) -> list[dict]:
-    rows = await models.RewardEvent.filter(customer_external_id=customer, type=event_type).order_by("id")
-    return [row.payload for row in rows]
 
 
 async def test_pending_points_stay_pending_until_their_day(pending_server):

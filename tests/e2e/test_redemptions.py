@@ -17,9 +17,9 @@ import pytest
 from app.clock import utcnow
 from app.jobs import run_jobs
 from persistence import models
-from persistence import repositories as repo
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
+from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
 
 REWARDS = """
 query($customer: String, $subtotal: Decimal) {
@@ -94,19 +94,8 @@ async def redeemed_code(client: httpx.AsyncClient, reward: str, customer: str) -
     return payload["redemption"]["code"]
 
 
-async def outbox(customer: str, event_type: str) -> list[dict]:
-    rows = await models.RewardEvent.filter(customer_external_id=customer, type=event_type).order_by("id")
-    return [row.payload for row in rows]
-
-
 async def assert_balance_is_the_sum_of_entries(admin: httpx.AsyncClient, customer: str) -> None:
-    seen = await balance(admin, customer)
-    sums = await repo.ledger_sums(customer)
-    assert (seen["available"], seen["pending"], seen["lifetimeEarned"]) == (
-        sums.available,
-        sums.pending,
-        sums.lifetime_earned,
-    )
+    await assert_points_are_the_sum_of_entries(await balance(admin, customer), customer)
 
 
 def order_with(customer: str, amount: str, *codes: str, external_id: str | None = None) -> dict:
