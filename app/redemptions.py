@@ -287,8 +287,14 @@ async def usable_redemptions(
     found = await store.find_by_codes(wanted)
     usable = []
     for code in wanted:
+        if customer_external_id is None:
+            raise DomainError(
+                ErrorCode.REQUIRED,
+                f"Coupon code '{code}' is a redemption's: name the customer who redeemed it.",
+                ["customerExternalId"],
+            )
         stored = found.get(code)
-        if stored is None or customer_external_id is None:
+        if stored is None:
             raise DomainError(ErrorCode.COUPON_NOT_FOUND, f"No redemption has the code '{code}'.", ["couponCodes"])
         redemption = stored.redemption
         replayed = redemption.state is RedemptionState.USED and redemption.order_external_id == order_external_id

@@ -45,6 +45,12 @@ def _amount(value: object, currency: str) -> Decimal | None:
     return Decimal(str(value)).quantize(Decimal(1).scaleb(-minor_units(currency)))
 
 
+def _percent(value: object) -> Decimal:
+    """As the rule file wrote it: 12.5, not 12.5000 (the column keeps 4 decimals)."""
+    percent = Decimal(str(value))
+    return percent.quantize(Decimal(1)) if percent == percent.to_integral_value() else percent.normalize()
+
+
 def _stored(row: Mapping) -> StoredRedemption:
     currency = row["currency"]
     redemption = Redemption(
@@ -55,7 +61,7 @@ def _stored(row: Mapping) -> StoredRedemption:
             code=row["code"],
             reward_id=row["reward_id"],
             kind=row["kind"],
-            value=_amount(row["value"], currency) if row["kind"] != "percentage_discount" else Decimal(row["value"]),
+            value=_percent(row["value"]) if row["kind"] == "percentage_discount" else _amount(row["value"], currency),
             sku=row["sku"],
             min_order=_amount(row["min_order"], currency),
         ),

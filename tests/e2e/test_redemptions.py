@@ -209,6 +209,7 @@ async def test_a_retry_with_the_same_key_returns_the_same_redemption_and_other_i
 
     assert first["errors"] == [] and again["errors"] == []
     assert again["redemption"] == first["redemption"] and again["replayed"] is True
+    assert (first["redemption"]["percent"], first["redemption"]["value"]) == ("50", None)
     assert other["redemption"] is None
     assert [(e["code"], e["field"]) for e in other["errors"]] == [("IDEMPOTENCY_CONFLICT", ["idempotencyKey"])]
     assert (await balance(admin, customer))["available"] == 80
@@ -276,6 +277,9 @@ async def test_a_cart_with_codes_shows_the_discount_within_the_cap_free_shipping
         "reason": "per-order discount cap 25 already reached",
     }
     assert "capped from 50.00" in trace["reward:half-off"]["reason"]
+    anonymous = {**cart(customer, "100.00", half), "customerExternalId": None}
+    refused = (await gql(admin, EVALUATE_CART, input=anonymous))["evaluateCart"]
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("REQUIRED", ["customerExternalId"])]
 
 
 async def test_a_cart_shows_a_free_product_and_a_minimum_order_not_reached(admin, server):
