@@ -98,6 +98,16 @@ async def find_by_codes(codes: Sequence[str]) -> dict[str, StoredRedemption]:
     return {row["code"]: _stored(row) for row in rows}
 
 
+async def of_customer(customer_external_id: str, active_only: bool, limit: int) -> list[StoredRedemption]:
+    state = " AND r.state = 'active'" if active_only else ""
+    rows = await sql.fetch(
+        f"SELECT {_COLUMNS}, r.customer_id{_FROM} WHERE c.external_id = $1{state} ORDER BY r.id DESC LIMIT $2",
+        customer_external_id,
+        limit,
+    )
+    return [_stored(row) for row in rows]
+
+
 # ---- what a customer may spend, and has redeemed ----------------------------------------
 
 

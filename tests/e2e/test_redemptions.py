@@ -381,6 +381,10 @@ async def test_cancelling_gives_the_points_back_once_and_the_code_stops_working(
         cancelled = (await gql(storefront, CANCEL, code=code))["cancelRedemption"]
         twice = (await gql(storefront, CANCEL, code=code))["cancelRedemption"]
 
+    async with await token_client(server, admin, customer) as storefront:
+        mine = (await gql(storefront, "{ me { redemptions { code state } } }"))["me"]["redemptions"]
+        active = (await gql(storefront, "{ me { redemptions(activeOnly: true) { code } } }"))["me"]["redemptions"]
+    assert mine == [{"code": code, "state": "cancelled"}] and active == []
     assert cancelled["errors"] == [] and cancelled["pointsRefunded"] == 20
     assert cancelled["redemption"] == {"code": code, "state": "cancelled", "pointsSpent": 20}
     assert [e["code"] for e in twice["errors"]] == ["COUPON_CANCELLED"]
