@@ -525,3 +525,17 @@ class _AnyId(str):
 
 
 ANY_ID = _AnyId()
+
+
+async def test_marketers_plain_coupons_keep_working_beside_a_redemptions_code(admin):
+    customer = await customer_with_points(admin, 100)
+    ship = await redeemed_code(admin, "ship-free", customer)
+
+    result = (await gql(admin, EVALUATE_CART, input=cart(customer, "40.00", "welcome10", ship)))["evaluateCart"]
+
+    assert result["errors"] == []
+    assert result["discounts"] == [{"ruleId": "welcome10", "amount": "10.00"}]
+    assert result["freeShipping"] == {"eligible": True, "ruleId": "reward:ship-free"}
+    order = order_with(customer, "40.00", "WELCOME10", ship)
+    assert (await gql(admin, RECORD_ORDER, input=order))["recordOrder"]["errors"] == []
+    assert (await models.Redemption.get(code=ship)).state == "used"
