@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.events import POINTS_REDEEMED, POINTS_REFUNDED, REWARD_REDEEMED
-from app.idempotency import record_once
+from app.idempotency import conflict, record_once
 from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
@@ -123,11 +123,7 @@ async def redeem_reward(
 
     def replay(existing: StoredRedemption) -> RedeemResult:
         if existing.redemption.request_hash != request_hash:
-            raise DomainError(
-                ErrorCode.IDEMPOTENCY_CONFLICT,
-                f"Idempotency key '{key}' was already used for another redemption; a retry must repeat it exactly.",
-                ["idempotencyKey"],
-            )
+            raise conflict("Redemption with idempotency key", key or "", ["idempotencyKey"])
         return RedeemResult(existing.redemption, replayed=True)
 
     async def find() -> StoredRedemption | None:
