@@ -318,7 +318,7 @@ async def coupons_of(order: ValidOrder, customer_external_id: str, now: datetime
         tuple(order.facts.coupon_codes),
         customer_external_id,
         now,
-        subtotal=order.facts.subtotal,
+        subtotal=order.converted.subtotal,  # minimum orders are in the program currency
         order_external_id=order.external_id,
     )
 
