@@ -5,7 +5,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_append_only_ledger')]
+    dependencies = [('models', '0007_rules_activations')]
 
     initial = False
 
