@@ -227,7 +227,7 @@ async def end_redemption(
     restored, points, lapsed = points_to_restore(spent, stored.points_untraced, now)
     await store.add_lots(redemption.id, [(lot.entry_id, -lot.points) for lot in restored], now)
     why = f"Redemption {redemption.id} {state.value}" + (f"; {lapsed} points had expired meanwhile" if lapsed else "")
-    redeem_id = await store.redeem_entry_id(redemption.id)
+    redeem_id = await store.redeem_entry_id(customer_row.id, redemption.id)
     written = await insert_entries(
         customer_row.id,
         [LinkedEntry(refund_entry(points, why, now), related_entry_id=redeem_id)],

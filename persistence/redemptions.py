@@ -241,9 +241,12 @@ async def spent_lots(redemption_id: int) -> list[SpentLot]:
     ]
 
 
-async def redeem_entry_id(redemption_id: int) -> int:
+async def redeem_entry_id(customer_id: int, redemption_id: int) -> int:
+    # By customer first: the (customer_id, id) index finds the entry among few.
     [row] = await sql.fetch(
-        "SELECT id FROM ledger_entries WHERE source = $1 AND kind = 'redeem'", source_of(redemption_id)
+        "SELECT id FROM ledger_entries WHERE customer_id = $1 AND source = $2 AND kind = 'redeem'",
+        customer_id,
+        source_of(redemption_id),
     )
     return int(row["id"])
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from app import reads
 from app.clock import utcnow
 from app.jobs import expire_points, release_pending_points, run_jobs
 from domain.errors import DomainError
 from persistence import models
-from persistence import repositories as repo
 from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
@@ -65,7 +65,7 @@ async def assert_balance_is_the_sum_of_entries(server: Server, customer: str) ->
 
 
 async def kinds(customer: str) -> list[tuple[str, str, int]]:
-    rows, _ = await repo.ledger_page(customer, 100, None)
+    rows, _ = await reads.ledger_page(customer, 100, None)
     return sorted((row.kind, row.bucket, row.points) for row in rows)
 
 

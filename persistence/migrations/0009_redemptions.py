@@ -5,7 +5,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_rules_activations')]
+    dependencies = [('models', '0008_foreign_key_indexes')]
 
     initial = False
 
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('ended_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'redemptions', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'reward_id', 'created_at']), Index(fields=['state', 'expires_at'])], 'pk_attr': 'id'},
+            options={'table': 'redemptions', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'reward_id', 'created_at']), Index(fields=['state', 'expires_at']), Index(fields=['order_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('points', fields.BigIntField()),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'redemption_lots', 'app': 'models', 'indexes': [Index(fields=['entry_id'])], 'pk_attr': 'id'},
+            options={'table': 'redemption_lots', 'app': 'models', 'indexes': [Index(fields=['entry_id']), Index(fields=['redemption_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
