@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.events import POINTS_REDEEMED, POINTS_REFUNDED, REWARD_REDEEMED
+from app.events import POINTS_REDEEMED, POINTS_REFUNDED, REWARD_REDEEMED, balance_payload
 from app.idempotency import conflict, record_once
 from domain import validation
 from domain.customers import Customer
@@ -134,9 +134,7 @@ async def redeem_reward(
     reward = program.reward(reward_id)
     if reward is None:
         raise DomainError(ErrorCode.REWARD_NOT_FOUND, f"No reward has the id '{reward_id}'.", ["rewardId"])
-    return await record_once(
-        lambda: _redeem(program, reward, customer_external_id, key, request_hash), find, replay
-    )
+    return await record_once(lambda: _redeem(program, reward, customer_external_id, key, request_hash), find, replay)
 
 
 async def _redeem(
@@ -153,6 +151,7 @@ async def _redeem(
         check_redeemable(reward, _standing(customer, spendable, used.get(reward.id, 0), stock_left), now)
         taken = plan_spending(reward.points_cost, customer.balance.available, lots, now)
         code = new_code()
+        expires_at = redemption_expiry(reward, now)
         redemption_id = await store.insert(
             row.id,
             reward,
@@ -163,20 +162,36 @@ async def _redeem(
             idempotency_key=key,
             request_hash=request_hash,
             now=now,
-            expires_at=redemption_expiry(reward, now),
+            expires_at=expires_at,
         )
         await store.add_lots(redemption_id, taken, now)
         entry = redeem_entry(reward, f"redemption {redemption_id}", now)
-        await repo.apply_entries(row, [entry], now=now, source=store.source_of(redemption_id), tier=row.tier)
+        balance = await repo.apply_entries(row, [entry], now=now, source=store.source_of(redemption_id), tier=row.tier)
         if reward.stock is not None:
             await store.move_stock(reward.id, 1)
-        payload = {"redemptionId": str(redemption_id), "rewardId": reward.id, "points": reward.points_cost}
+        spent = {"redemptionId": str(redemption_id), "rewardId": reward.id}
         await repo.add_events(
             [
-                (POINTS_REDEEMED, customer_external_id, payload),
-                (REWARD_REDEEMED, customer_external_id, {**payload, "kind": reward.kind, "rewardName": reward.name}),
+                (
+                    POINTS_REDEEMED,
+                    customer_external_id,
+                    {**spent, "points": -reward.points_cost, "balanceAfter": balance_payload(balance)},
+                ),
+                (
+                    REWARD_REDEEMED,
+                    customer_external_id,
+                    {
+                        **spent,
+                        "rewardName": reward.name,
+                        "kind": reward.kind,
+                        "code": code,
+                        "pointsSpent": reward.points_cost,
+                        "expiresAt": expires_at.isoformat(),
+                    },
+                ),
             ],
             now,
+            program.version,
         )
         stored = await store.find_by_code(code)
     assert stored is not None
@@ -238,22 +253,15 @@ async def end_redemption(
     # The row stays the customer as it now is, for whatever the transaction does next.
     customer_row.points_available = balance.available
     await store.move_stock(redemption.reward.reward_id, -1)
-    await repo.add_events(
-        [
-            (
-                POINTS_REFUNDED,
-                redemption.customer_external_id,
-                {
-                    "redemptionId": str(redemption.id),
-                    "rewardId": redemption.reward.reward_id,
-                    "points": points,
-                    "lapsed": lapsed,
-                    "reason": state.value,
-                },
-            )
-        ],
-        now,
-    )
+    payload = {
+        "redemptionId": str(redemption.id),
+        "rewardId": redemption.reward.reward_id,
+        "points": points,
+        "lapsed": lapsed,
+        "reason": state.value,
+        "balanceAfter": balance_payload(balance),
+    }
+    await repo.add_events([(POINTS_REFUNDED, redemption.customer_external_id, payload)], now)
     return Refund(replace(redemption, state=state), points, lapsed)
 
 

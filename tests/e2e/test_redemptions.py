@@ -191,10 +191,18 @@ async def test_a_customer_redeems_with_their_token_for_a_code_that_cannot_be_gue
     assert await balance(admin, customer) == {"available": 50, "pending": 0, "lifetimeEarned": 150}
     ledger = (await gql(admin, CUSTOMER, id=customer))["customer"]["ledger"]["edges"]
     assert (ledger[0]["node"]["kind"], ledger[0]["node"]["points"]) == ("REDEEM", -100)
-    event = {"redemptionId": redemption["id"], "rewardId": "coffee", "points": 100}
-    assert await outbox(customer, "points.redeemed") == [event]
+    spent = {"redemptionId": redemption["id"], "rewardId": "coffee"}
+    after = {"available": 50, "pending": 0, "lifetimeEarned": 150}
+    assert await outbox(customer, "points.redeemed") == [{**spent, "points": -100, "balanceAfter": after}]
     assert await outbox(customer, "reward.redeemed") == [
-        {**event, "kind": "fixed_discount", "rewardName": "10 EUR off an order of 30 EUR or more"}
+        {
+            **spent,
+            "kind": "fixed_discount",
+            "rewardName": "10 EUR off an order of 30 EUR or more",
+            "code": redemption["code"],
+            "pointsSpent": 100,
+            "expiresAt": redemption["expiresAt"],
+        }
     ]
     await assert_balance_is_the_sum_of_entries(admin, customer)
 
@@ -511,7 +519,14 @@ async def test_an_unused_redemption_that_outlives_its_points_gives_back_only_wha
         await run_jobs(None, utcnow() + timedelta(days=31))
 
         assert await outbox(customer, "points.refunded") == [
-            {"redemptionId": ANY_ID, "rewardId": "coffee", "points": 0, "lapsed": 100, "reason": "expired"}
+            {
+                "redemptionId": ANY_ID,
+                "rewardId": "coffee",
+                "points": 0,
+                "lapsed": 100,
+                "reason": "expired",
+                "balanceAfter": {"available": 101, "pending": 0, "lifetimeEarned": 201},
+            }
         ]
         assert await balance(admin, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 201}
         await assert_balance_is_the_sum_of_entries(admin, customer)
