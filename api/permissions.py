@@ -35,6 +35,30 @@ def _api_key_with(
     return HasScope
 
 
+def own_customer_or_scope(*scopes: Scope) -> type[BasePermission]:
+    """A customer token for its own customer (the `input`'s customerExternalId, when there is
+    an input and it names one); an API key with one of `scopes` (or admin) for any customer. Checked on the input
+    before the resolver runs, like every other permission."""
+    names = " or ".join(s.value for s in scopes)
+
+    class OwnCustomerOrScope(BasePermission):
+        message = f"This needs the customer's own token, or an API key with {names}."
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            caller = info.context.caller
+            if isinstance(caller, ApiKeyCaller):
+                return any(caller.allows(s) for s in scopes)
+            if isinstance(caller, CustomerCaller):
+                # An operation without an input (cancelRedemption) acts on its own customer's
+                # things only; the use case checks whose they are.
+                data = kwargs.get("input")
+                return data is None or data.customer_external_id in (None, caller.external_id)
+            return False
+
+    OwnCustomerOrScope.__name__ = f"OwnCustomerOr_{'_'.join(s.name for s in scopes)}"
+    return OwnCustomerOrScope
+
+
 class IsCustomer(BasePermission):
     message = "This needs a customer token (Authorization: Bearer <token>)."
 
@@ -49,23 +73,3 @@ def may_see_customer(info: Info, external_id: str) -> bool:
         return caller.external_id == external_id
     return isinstance(caller, ApiKeyCaller) and caller.allows(Scope.CUSTOMERS_READ)
 
-
-def key_or_own_customer(*scopes: Scope) -> type[BasePermission]:
-    """An API key with one of the scopes (or admin) for any customer; a customer token only
-    when the `input` names no customer or its own. Checked before the resolver runs."""
-    names = " or ".join(s.value for s in scopes)
-
-    class KeyOrOwnCustomer(BasePermission):
-        message = f"This needs an API key with {names}, or the customer's own token."
-
-        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-            caller = info.context.caller
-            if isinstance(caller, ApiKeyCaller):
-                return any(caller.allows(s) for s in scopes)
-            if isinstance(caller, CustomerCaller):
-                data = kwargs.get("input")
-                return data is None or data.customer_external_id in (None, caller.external_id)
-            return False
-
-    KeyOrOwnCustomer.__name__ = f"KeyOrOwnCustomer_{'_'.join(s.name for s in scopes)}"
-    return KeyOrOwnCustomer

@@ -28,6 +28,7 @@ from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.events.reward_events import RewardEventQueries, RewardEventSubscriptions
 from api.events.webhooks import WebhookMutations, WebhookQueries
+from api.feedback.mutations import FeedbackMutations
 from api.inputs import compile_inputs
 from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
@@ -59,6 +60,7 @@ Mutation = merge_types(
         EventMutations,
         RewardMutations,
         WebhookMutations,
+        FeedbackMutations,
     ),
 )
 Subscription = merge_types("Subscription", (RewardEventSubscriptions,))

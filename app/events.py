@@ -14,6 +14,7 @@ POINTS_REDEEMED = "points.redeemed"
 REWARD_REDEEMED = "reward.redeemed"
 POINTS_REFUNDED = "points.refunded"
 """A cancelled or expired redemption gave its points back."""
+REFERRAL_COMPLETED = "referral.completed"
 
 # Every type a partner may subscribe to: those written today and those the contract
 # names for features still to come (expiry notices, carts, referrals).
@@ -30,7 +31,7 @@ EVENT_TYPES = (
     TIER_CHANGED,
     REWARD_REDEEMED,
     "cart.abandoned",
-    "referral.completed",
+    REFERRAL_COMPLETED,
 )
 
 

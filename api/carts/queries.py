@@ -5,13 +5,13 @@ import strawberry
 from api.carts.types import CartEvaluation, EvaluateCartInput, EvaluateEventInput, EventEvaluation
 from api.context import Info
 from api.errors import user_errors
-from api.permissions import key_or_own_customer
+from api.orders.mutations import line_inputs
+from api.permissions import own_customer_or_scope
 from app import carts
 from domain.auth import CustomerCaller, Scope
 from domain.errors import DomainError
-from domain.orders import OrderLineInput
 
-MayEvaluateFor = key_or_own_customer(Scope.CUSTOMERS_READ, Scope.ORDERS_WRITE)
+MayEvaluateFor = own_customer_or_scope(Scope.CUSTOMERS_READ, Scope.ORDERS_WRITE)
 
 
 def _for_caller(info: Info, customer_external_id: str | None) -> str | None:
@@ -33,12 +33,10 @@ class CartQueries:
         cart = carts.CartInput(
             customer_external_id=_for_caller(info, input.customer_external_id),
             currency=input.currency,
-            lines=tuple(
-                OrderLineInput(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price, category=line.category)
-                for line in input.lines
-            ),
+            lines=line_inputs(input.lines),
             shipping_amount=input.shipping_amount,
             coupon_codes=tuple(input.coupon_codes or ()),
+            country=input.country,
         )
         try:
             evaluation = await carts.evaluate_cart(info.context.services.program, cart)

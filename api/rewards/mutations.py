@@ -4,7 +4,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import user_errors
-from api.permissions import key_or_own_customer
+from api.permissions import own_customer_or_scope
 from api.rewards.types import CancelRedemptionPayload, RedeemRewardInput, RedeemRewardPayload, Redemption
 from app import redemptions
 from domain.auth import CustomerCaller, Scope
@@ -12,7 +12,7 @@ from domain.errors import DomainError, ErrorCode
 
 # Spending points is writing for the customer: customers:write or orders:write (a store back
 # end redeeming at checkout), or the customer's own token.
-MaySpendFor = key_or_own_customer(Scope.CUSTOMERS_WRITE, Scope.ORDERS_WRITE)
+MaySpendFor = own_customer_or_scope(Scope.CUSTOMERS_WRITE, Scope.ORDERS_WRITE)
 
 
 @strawberry.type

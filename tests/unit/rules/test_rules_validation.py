@@ -2,7 +2,7 @@ import io
 import shutil
 import textwrap
 
-from rules_testkit import TIERS, errors_of
+from rules_testkit import NOW, TIERS, errors_of, program_of
 
 from rules import DEMO_RULES_DIR, check_folder
 
@@ -331,3 +331,37 @@ def test_a_negative_stock_is_an_error_at_the_value():
         }
     )
     assert len(errors) == 1 and errors[0].startswith("rewards.yaml:3:") and "-1" in errors[0]
+
+
+def test_learned_suggestions_take_a_support_a_maximum_and_exclusions():
+    program = program_of(
+        """
+        learned_suggestions:
+          min_support: 4
+          exclude: {skus: GIFT-CARD, categories: [samples]}
+        """
+    )
+    learned = program.settings.learned
+    assert learned is not None
+    assert (learned.min_support, learned.max) == (4, 3)
+    assert not learned.allows("GIFT-CARD", None) and not learned.allows("X", "samples")
+    assert learned.allows("X", "toys")
+    assert program_of("rules: []").settings.learned is None
+
+
+def test_rules_can_test_whether_a_customer_was_referred():
+    from domain.program import CustomerFacts, EventFacts
+
+    program = program_of(
+        """
+        rules:
+          - id: friend-welcome
+            on: referral.completed
+            when: {event: {role: friend}, customer: {referred: true}}
+            then: {points: {fixed: 150}}
+        """
+    )
+    event = EventFacts("referral.completed", {"role": "friend"})
+    referred = program.evaluate_event(CustomerFacts("f", referred=True), event, NOW)
+    not_referred = program.evaluate_event(CustomerFacts("f"), event, NOW)
+    assert (referred.points, not_referred.points) == (150, 0)
