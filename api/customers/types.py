@@ -8,8 +8,10 @@ from enum import Enum
 import strawberry
 
 from api.context import Info
+from api.rewards.types import Redemption
 from app import reads, tier_reviews
 from app.clock import utcnow
+from app.redemptions import list_redemptions
 from domain.customers import Customer as DomainCustomer
 from domain.ledger import Balance
 from domain.program import Tier as DomainTier
@@ -75,6 +77,7 @@ class LedgerEntryKind(Enum):
     REVERSE = "reverse"
     EXPIRE = "expire"
     RELEASE = "release"
+    REFUND = "refund"
 
 
 @strawberry.enum
@@ -182,6 +185,11 @@ class Customer:
             )
             for c in await tier_reviews.tier_history(self.external_id)
         ]
+
+    @strawberry.field(description="The customer's redemptions, newest first (at most 100).")
+    async def redemptions(self, active_only: bool = False, first: int = 20) -> list[Redemption]:
+        found = await list_redemptions(self.external_id, active_only, max(0, min(first, MAX_PAGE)))
+        return [Redemption.of(r) for r in found]
 
     @strawberry.field(description="Newest entries first.")
     async def ledger(self, first: int = 20, after: str | None = None) -> LedgerEntryConnection:

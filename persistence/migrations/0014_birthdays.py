@@ -3,14 +3,14 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_scheduled_jobs')]
+    dependencies = [('models', '0013_tier_reviews')]
 
     initial = False
 
     operations = [
         ops.AddField(
             model_name='Customer',
-            name='tier_reviewed_at',
-            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+            name='birthday_year',
+            field=fields.IntField(null=True),
         ),
     ]
