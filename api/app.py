@@ -1,7 +1,9 @@
-"""The ASGI application: GraphQL at /graphql, health at /health."""
+"""The ASGI application: GraphQL at /graphql, health at /health/live and /health/ready,
+metrics at /metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,7 +12,6 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,8 +25,14 @@ from api.auth_throttle import RefuseThrottledClients, client_address
 from api.context import Context
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
+from api.health import ROUTES as HEALTH_ROUTES
 from api.json_posts import JsonPosts
+from api.lifecycle import Lifecycle
+from api.metrics import ROUTES as METRICS_ROUTES
+from api.metrics import keep_gauges_fresh, worker_exited
+from api.observed import ObserveRequests
 from api.schema import build_schema
+from api.tracing import start_from_environment
 from app.bootstrap import Services, running_services
 from app.settings import Settings
 
@@ -83,23 +90,39 @@ class DatabaseContext:
             current_tortoise_context.reset(token)
 
 
-def create_app(settings: Settings | None = None, *, watch_rules: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, watch_rules: bool = True, drain_on_signals: bool = False
+) -> Starlette:
+    """`drain_on_signals`: SIGTERM drains before uvicorn stops (api/lifecycle.py); for a
+    server process of its own, not for an app that tests run inside their process."""
     settings = settings or Settings.from_env()
+    start_from_environment()
     graphql = LoyaltyGraphQL(settings)
+    lifecycle = Lifecycle()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running_services(settings, watch_rules=watch_rules) as services:
             graphql.services = services
             app.state.services = services
-            yield
-
-    async def health(request: Request) -> JSONResponse:
-        services: Services = request.app.state.services
-        return JSONResponse({"status": "ok", "rulesVersion": services.program.version})
+            app.state.lifecycle = lifecycle
+            if drain_on_signals:
+                lifecycle.drain_on_signals(
+                    drain_seconds=settings.shutdown_drain_seconds, grace_seconds=settings.shutdown_grace_seconds
+                )
+            gauges = asyncio.create_task(keep_gauges_fresh(services), name="metrics-gauges")
+            try:
+                yield
+            finally:
+                lifecycle.begin_drain()
+                gauges.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await gauges
+                worker_exited()
 
     routes = [
-        Route("/health", health),
+        *HEALTH_ROUTES,
+        *METRICS_ROUTES,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]
@@ -108,6 +131,12 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(
+                ObserveRequests,
+                lifecycle=lifecycle,
+                request_metrics=settings.request_metrics,
+                access_log=settings.access_log,
+            ),
             Middleware(DatabaseContext, graphql=graphql),
             Middleware(RefuseThrottledClients, graphql=graphql),
             Middleware(JsonPosts, graphql=graphql),
@@ -118,4 +147,4 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
 
 def app_factory() -> Starlette:
     """For `uvicorn --factory api.app:app_factory` (each worker builds its own app)."""
-    return create_app()
+    return create_app(drain_on_signals=True)

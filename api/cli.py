@@ -1,23 +1,39 @@
-"""The `loyalty` command: serve, migrate, demo, apikey, rules, jobs."""
+"""The `loyalty` command: serve, migrate, demo, apikey, rules, jobs, config."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-from app.settings import Settings
+from app.settings import ConfigError, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loyalty", description="The loyalty service.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the API (GraphQL at /graphql, health at /health)")
+    serve = commands.add_parser("serve", help="run the API (GraphQL at /graphql, health at /health/ready)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--root-path", default="", help="the path prefix a proxy serves this under (e.g. /loyalty), for links"
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For/-Proto from the addresses in --forwarded-allow-ips",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="comma-separated addresses or networks of trusted proxies (default: 127.0.0.1)",
+    )
+    commands.add_parser("config", help="print the effective configuration, secrets masked")
 
     migrate = commands.add_parser("migrate", help="apply the versioned schema migrations to the configured database")
     migrate.add_argument("--check", action="store_true", help="apply nothing; exit 1 when some are pending")
@@ -38,9 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("name", nargs="?", help="points-release or points-expiry; all when omitted")
 
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"loyalty: {error}", file=sys.stderr)
+        return 2
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.workers)
+        return _serve(settings, args)
+    if args.command == "config":
+        for variable, value in settings.described():
+            print(f"{variable}={value}")
+        return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings, check=args.check))
     if args.command == "demo":
@@ -59,9 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.logging_setup import configure, uvicorn_log_config
+
+    configure(settings.log_format)
+    host, port, workers = args.host, args.port, args.workers
     if settings.is_sqlite and workers > 1:
         print("loyalty: SQLite serves one worker; use PostgreSQL for --workers > 1", file=sys.stderr)
         return 2
@@ -73,16 +101,25 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         except DatabaseNotMigrated as error:
             print(f"loyalty: {error}", file=sys.stderr)
             return 1
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Set before any worker starts (they inherit it): prometheus-client then keeps
+        # each worker's values in files that /metrics sums.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loyalty-metrics-")
     if not settings.production:
-        print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
+        print(f"GraphiQL: http://{host}:{port}{args.root_path}/graphql", flush=True)
     uvicorn.run(
         "api.app:app_factory",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
-        access_log=False,
+        log_config=uvicorn_log_config(settings.log_format),
+        access_log=False,  # the service logs one line per request itself (api/observed.py)
+        root_path=args.root_path,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        # What is still running when the drain (api/lifecycle.py) hands over gets this long.
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
     )
     return 0
 

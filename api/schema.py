@@ -27,11 +27,13 @@ from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
+from api.operations_observed import ObservedSchema, ObserveOperations
 from api.orders.mutations import OrderMutations, ReturnMutations
-from api.prepared import PreparedSchema
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
+from api.tracing import TraceOperations
+from app import tracing
 from app.settings import Settings
 
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
@@ -72,7 +74,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.production:
         extensions.append(partial(MaskErrors, should_mask_error=_is_internal))
-    schema = PreparedSchema(
+    extensions.append(ObserveOperations)
+    if tracing.tracer() is not None:
+        extensions.append(TraceOperations)
+    schema = ObservedSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
