@@ -31,6 +31,7 @@ from api.lifecycle import Lifecycle
 from api.metrics import ROUTES as METRICS_ROUTES
 from api.metrics import keep_gauges_fresh, worker_exited
 from api.observed import ObserveRequests
+from api.operations_observed import quiet_strawberry_errors
 from api.schema import build_schema
 from api.tracing import start_from_environment
 from app.bootstrap import Services, running_services
@@ -97,6 +98,7 @@ def create_app(
     server process of its own, not for an app that tests run inside their process."""
     settings = settings or Settings.from_env()
     start_from_environment()
+    quiet_strawberry_errors()
     graphql = LoyaltyGraphQL(settings)
     lifecycle = Lifecycle()
 

@@ -13,6 +13,7 @@ load balancer it is one that was routed before the balancer saw readiness turn o
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 from collections.abc import Callable
@@ -77,7 +78,12 @@ class Lifecycle:
                     return
                 self.begin_drain()
                 log.info("%s: draining (%d requests in flight)", signal.Signals(signum).name, self.in_flight)
-                loop.call_soon_threadsafe(self._start_drain, server_handler, signum, drain_seconds, grace_seconds)
+                # A fresh context: the signal interrupts whichever request was running,
+                # and the drain must not carry that request's id into its log lines.
+                fresh = contextvars.Context()
+                loop.call_soon_threadsafe(
+                    self._start_drain, server_handler, signum, drain_seconds, grace_seconds, context=fresh
+                )
 
             signal.signal(sig, handler)
 

@@ -125,6 +125,7 @@ class ObserveRequests:
             outcome,
             exc_info=(type(error), error, error.__traceback__) if error else None,
             extra={
+                "request_id": record.request_id,
                 "method": scope["method"],
                 "path": path,
                 "status": status,

@@ -2,11 +2,11 @@
 the operation, the caller's kind, and its errors sorted into the client's mistakes and
 the server's faults.
 
-Strawberry logs every error with its traceback (`Schema.process_errors`), a client's
-mistake included: the issue counted four tracebacks for three permission errors and a
-bad cursor. `process_errors` is the hook strawberry documents for changing that; here it
-only sorts the errors, and the request's one log line reports them (a traceback only for
-the server's faults). Outside a request (a test executing the schema) it logs them itself.
+Strawberry logs every error with its traceback (`Schema.process_errors`, to the
+`strawberry.execution` logger), a client's mistake included: the issue counted four
+tracebacks for three permission errors and a bad cursor. Within a request those records
+are dropped (`QuietStrawberryErrors`) and the request's one line reports the errors, with
+a traceback only for the server's faults. Outside a request strawberry's logging stands.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from typing import Any
 
 from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionContext
 
-from api.observed import current_record
-from api.prepared import PreparedSchema
+from api.observed import RequestRecord, current_record
 from domain.auth import ApiKeyCaller, CustomerCaller
 from domain.errors import DomainError
 
-log = logging.getLogger("loyalty.graphql")
+STRAWBERRY_ERRORS = "strawberry.execution"
 
 # More root fields than this in one operation are labelled as a batch: labels stay few.
 MAX_LABELLED_FIELDS = 3
@@ -36,26 +34,34 @@ def is_client_mistake(error: GraphQLError) -> bool:
     return original is None or isinstance(original, GraphQLError | PermissionError | DomainError)
 
 
-class ObservedSchema(PreparedSchema):
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        record = current_record()
-        for error in errors:
-            mistake = is_client_mistake(error)
-            if record is None:
-                if mistake:
-                    log.info("GraphQL error: %s", error.message)
-                else:
-                    log.error("GraphQL error: %s", error.message, exc_info=error.original_error)
-            elif mistake:
-                record.client_errors.append(error.message)
-            else:
-                assert error.original_error is not None
-                record.internal_errors.append(error.original_error)
+class QuietStrawberryErrors(logging.Filter):
+    """Drops strawberry's per-error log records (with their tracebacks) within a request:
+    the request's one line reports the errors, with a traceback for the server's faults."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return current_record() is None
+
+
+def quiet_strawberry_errors() -> None:
+    logger = logging.getLogger(STRAWBERRY_ERRORS)
+    if not any(isinstance(f, QuietStrawberryErrors) for f in logger.filters):
+        logger.addFilter(QuietStrawberryErrors())
 
 
 class ObserveOperations(SchemaExtension):
     """Names the operation and the caller in the request's record; when the server
     failed, gives the client the request id (`extensions.requestId`) to quote."""
+
+    def on_operation(self) -> Generator[None, None, None]:
+        record = current_record()
+        context = self.execution_context
+        if record is not None:
+            record.caller = caller_kind(getattr(context.context, "caller", None))
+        yield
+        if record is not None:
+            # Before MaskErrors (listed earlier, so it exits later) hides what failed.
+            errors = context.result.errors if context.result is not None else context.pre_execution_errors
+            sort_errors(record, errors or [])
 
     def on_execute(self) -> Generator[None, None, None]:
         record = current_record()
@@ -63,7 +69,6 @@ class ObserveOperations(SchemaExtension):
             context = self.execution_context
             record.operation_name = context.operation_name
             record.operation = operation_label(context.graphql_document, context.operation_name)
-            record.caller = caller_kind(getattr(context.context, "caller", None))
         yield
 
     def get_results(self) -> dict[str, Any]:
@@ -71,6 +76,15 @@ class ObserveOperations(SchemaExtension):
         if record is not None and record.internal_errors:
             return {"requestId": record.request_id}
         return {}
+
+
+def sort_errors(record: RequestRecord, errors: list[GraphQLError]) -> None:
+    for error in errors:
+        if is_client_mistake(error):
+            record.client_errors.append(error.message)
+        else:
+            assert error.original_error is not None
+            record.internal_errors.append(error.original_error)
 
 
 def caller_kind(caller: object) -> str:

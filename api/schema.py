@@ -27,8 +27,9 @@ from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
-from api.operations_observed import ObservedSchema, ObserveOperations
+from api.operations_observed import ObserveOperations
 from api.orders.mutations import OrderMutations, ReturnMutations
+from api.prepared import PreparedSchema
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
@@ -77,7 +78,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     extensions.append(ObserveOperations)
     if tracing.tracer() is not None:
         extensions.append(TraceOperations)
-    schema = ObservedSchema(
+    schema = PreparedSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

@@ -8,6 +8,7 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
 from app.idempotency import conflict, record_once
+from app.metrics import ledger_written
 from domain import validation
 from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, EnrollmentInput, validate_enrollment
@@ -109,6 +110,7 @@ async def _adjust(adjustment: ValidAdjustment, actor: str) -> AdjustmentResult:
         payload = {"points": adjustment.points, "reason": adjustment.reason, "by": actor}
         await repo.add_events([(POINTS_ADJUSTED, external_id, payload)], now)
         customer = replace(repo.to_customer(row), balance=balance)
+    ledger_written("adjustment", 1)
     return AdjustmentResult(customer, balance)
 
 

@@ -9,6 +9,7 @@ from app.clock import utcnow
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
+from app.metrics import ledger_written
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries, earned_awards
 from persistence import engagement as store
@@ -62,6 +63,7 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
         await repo.add_events(events, now)
         await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
+    ledger_written("event", len(entries))
     # What the entries record, as a replay reads it back from them.
     return EventResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
 

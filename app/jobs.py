@@ -18,10 +18,12 @@ run` runs first) and expire on the run after their release.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app import metrics
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
 from persistence import jobs as store
@@ -68,7 +70,20 @@ async def run_jobs(name: str | None, now: datetime) -> list[JobReport]:
     """One job by name, or every job in order."""
     if name is not None and name not in JOBS:
         raise DomainError(ErrorCode.NOT_FOUND, f"No job is called '{name}'; the jobs are {', '.join(JOBS)}.", ["name"])
-    return [await job(now) for job_name, job in JOBS.items() if name in (None, job_name)]
+    return [await _run(job_name, job, now) for job_name, job in JOBS.items() if name in (None, job_name)]
+
+
+async def _run(name: str, job: Callable[[datetime], Awaitable[JobReport]], now: datetime) -> JobReport:
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        report = await job(now)
+        outcome = "ok"
+    finally:
+        metrics.JOB_RUNS.labels(name, outcome).inc()
+        metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+    metrics.ledger_written(f"job:{name}", report.entries)
+    return report
 
 
 Pager = Callable[[datetime, int, int], Awaitable[list[tuple[int, str]]]]

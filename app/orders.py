@@ -8,6 +8,8 @@ from app.clock import utcnow
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
+from app.metrics import ledger_written
+from app.tracing import span
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries, earned_awards
 from domain.money import MAX_LIFETIME_SPEND
@@ -72,7 +74,8 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
         facts = customer.facts()
 
         def evaluate(usage: UsageSnapshot | None) -> Evaluation:
-            return program.evaluate_order(facts, order.converted.facts, now, usage)
+            with span("rules.evaluate", **{"loyalty.rules_version": program.version}):
+                return program.evaluate_order(facts, order.converted.facts, now, usage)
 
         if locked:
             limits = await evaluate_within_limits(program, customer_row.id, now, evaluate)
@@ -114,6 +117,7 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
             return None
         order_id, stored = written
         await record_applied_uses(customer_row.id, limits, now, order_id=order_id)
+    ledger_written("order", len(entries))
     # What the entries record, as a replay reads it back from them.
     return OrderResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
 
