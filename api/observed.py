@@ -102,7 +102,7 @@ class ObserveRequests:
             _record.reset(record_token)
 
     def _observed(self, scope: Scope, record: RequestRecord, status: int, seconds: float) -> None:
-        path = scope["path"]
+        path = route_path(scope)
         if path in _QUIET_PATHS:
             return
         outcome = _outcome(record, status)
@@ -138,6 +138,15 @@ class ObserveRequests:
                 "internal_errors": [repr(e) for e in record.internal_errors] or None,
             },
         )
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: uvicorn puts --root-path in front of the request's."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
 
 
 def _request_id(scope: Scope) -> str:

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from api.app import create_app
 from app.settings import Settings
@@ -69,6 +70,7 @@ class Server:
     url: str
     database_url: str
     settings: Settings
+    app: Starlette | None = None
 
     def client(self, token: str | None = BOOTSTRAP_KEY) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -93,14 +95,19 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings, *, watch_rules: bool = False) -> AsyncIterator[Server]:
-    """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
+async def running_server(
+    settings: Settings, *, watch_rules: bool = False, **uvicorn_options: object
+) -> AsyncIterator[Server]:
+    """The real ASGI app under uvicorn, in this process and event loop, on a free port
+    (`uvicorn_options` as `loyalty serve` passes them: root_path, proxy_headers...)."""
+    app = create_app(settings, watch_rules=watch_rules)
     config = uvicorn.Config(
-        create_app(settings, watch_rules=watch_rules),
+        app,
         host="127.0.0.1",
         port=free_port(),
         log_level="warning",
         lifespan="on",
+        **uvicorn_options,  # type: ignore[arg-type]
     )
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
@@ -109,7 +116,7 @@ async def running_server(settings: Settings, *, watch_rules: bool = False) -> As
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield Server(f"http://127.0.0.1:{config.port}", settings.database_url, settings)
+        yield Server(f"http://127.0.0.1:{config.port}", settings.database_url, settings, app)
     finally:
         uv.should_exit = True
         await task
