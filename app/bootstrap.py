@@ -14,6 +14,7 @@ from tortoise.context import TortoiseContext
 from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
+from app.rules_sync import follow_activations, put_in_force
 from app.settings import Settings
 from persistence import database
 from persistence import repositories as repo
@@ -40,6 +41,8 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def running_services(settings: Settings, *, watch_rules: bool = False) -> AsyncIterator[Services]:
+    """`watch_rules`: a serving worker, which follows the versions the others put in force and
+    (unless settings.rules_watch is off) watches the rules folder."""
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
@@ -48,12 +51,15 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
         await database.check_migrated(settings.database_url)
     db = await database.open_database(settings.database_url)
     try:
-        pending_versions: list[Program] = []
-        registry = RulesRegistry(settings.rules_dir, on_activate=pending_versions.append)
+        registry = RulesRegistry(settings.rules_dir, quiet_ms=settings.rules_quiet_ms)
         if registry.program is None:
             raise RuntimeError(f"the rules folder {settings.rules_dir} does not load")
-        for program in [registry.program, *pending_versions]:
-            await repo.save_rules_version(program.version, program.sources, utcnow())
+        if watch_rules:
+            # The folder a serving worker starts with is the newest deploy: in force for all.
+            await put_in_force(registry.program)
+        else:
+            # A tool (`loyalty jobs run`...) stores its version but changes nothing in force.
+            await repo.save_rules_version(registry.program.version, registry.program.sources, utcnow())
         secret = (
             settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
         )
@@ -68,17 +74,19 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
-        registry.on_activate = _persist_version
-        watcher = None
+        registry.on_activate = put_in_force
+        tasks = []
         if watch_rules:
-            watcher = asyncio.create_task(_watch(registry, db), name="rules-watcher")
+            tasks.append(asyncio.create_task(_follow(registry, db, settings), name="rules-sync"))
+            if settings.rules_watch:
+                tasks.append(asyncio.create_task(_watch(registry, db), name="rules-watcher"))
         try:
             yield services
         finally:
-            if watcher:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
     finally:
         await database.close_database(db)
 
@@ -88,6 +96,6 @@ async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
         await registry.watch()
 
 
-async def _persist_version(program: Program) -> None:
-    """Keep every activated version, so the ledger can always say what awarded what."""
-    await repo.save_rules_version(program.version, program.sources, utcnow())
+async def _follow(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
+    with db:
+        await follow_activations(registry, settings.rules_sync_ms / 1000)

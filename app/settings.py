@@ -22,6 +22,8 @@ DATABASE_SCHEMES = ("sqlite://", "postgres://", "asyncpg://", "psycopg://")
 LOOPBACK = "127.0.0.0/8,::1/128"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
+_ON = ("on", "1", "true", "yes")
+_OFF = ("off", "0", "false", "no")
 _ENVS = ("development", "test", "production")
 _URL_FORM = "a Tortoise URL: " + ", ".join(f"{scheme}…" for scheme in DATABASE_SCHEMES)
 _VARIABLES = {"request_metrics": "LOYALTY_METRICS", "env": "LOYALTY_ENV"}
@@ -43,6 +45,12 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    rules_watch: bool = True
+    """Watch the rules folder (LOYALTY_RULES_WATCH=0 to reload only through `reloadRules`)."""
+    rules_quiet_ms: int = 2000
+    """How long the rules folder must stay unchanged before the watcher loads it."""
+    rules_sync_ms: int = 500
+    """How often a worker checks which rules version the others put in force."""
     auth_failure_limit: int = 10
     """Failed authentications a client may make per window before it is refused (0: no limit)."""
     auth_failure_window_seconds: int = 60
@@ -86,6 +94,9 @@ class Settings:
             max_query_depth=read.count("LOYALTY_MAX_QUERY_DEPTH", "10", minimum=1),
             max_aliases=read.count("LOYALTY_MAX_ALIASES", "15", minimum=1),
             max_tokens=read.count("LOYALTY_MAX_TOKENS", "2000", minimum=1),
+            rules_watch=read.flag("LOYALTY_RULES_WATCH", "1"),
+            rules_quiet_ms=read.count("LOYALTY_RULES_QUIET_MS", "2000", minimum=0),
+            rules_sync_ms=read.count("LOYALTY_RULES_SYNC_MS", "500", minimum=1),
             auth_failure_limit=read.count("LOYALTY_AUTH_FAILURE_LIMIT", "10", minimum=0),
             auth_failure_window_seconds=read.count("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60", minimum=1),
             metrics_allow=read("LOYALTY_METRICS_ALLOW", LOOPBACK, _networks, _NETWORKS_FORM),
@@ -160,7 +171,7 @@ class _Reader:
         return self(name, default, parse, "a number of seconds from 0 to 3600")
 
     def flag(self, name: str, default: str) -> bool:
-        return self(name, default, _one_of("on", "off"), "on or off") == "on"
+        return self(name, default, _one_of(*_ON, *_OFF), "on or off (1/0, true/false, yes/no)") in _ON
 
 
 def _one_of(*allowed: str) -> Callable[[str], str]:
