@@ -21,7 +21,7 @@ from app.bootstrap import Services
 from app.settings import Settings
 from persistence.pool_use import pool_use
 
-REFRESH_SECONDS = 5.0
+REFRESH_SECONDS = 1.0
 
 
 def _allowed(settings: Settings, host: str | None) -> bool:
@@ -54,14 +54,22 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 _shown_version: str | None = None
+_seen_refusal: object = None
 
 
 def refresh_gauges(services: Services) -> None:
-    global _shown_version
+    global _shown_version, _seen_refusal
     version = services.program.version
     if version != _shown_version:
         metrics.rules_version_changed(_shown_version, version)
         _shown_version = version
+    # The registry keeps the errors of its last refused reload, a new list for each
+    # refusal (from the watcher or reloadRules): counted when first seen here, so two
+    # refusals between refreshes count once.
+    refused = services.rules.last_errors
+    if refused and refused is not _seen_refusal:
+        metrics.RULES_RELOAD_FAILURES.inc()
+    _seen_refusal = refused
     use = pool_use()
     if use is not None:
         metrics.POOL_CONNECTIONS.labels("in_use").set(use.in_use)

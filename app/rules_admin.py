@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.metrics import RULES_RELOAD_FAILURES
 from domain.program import Reward, Tier
 from persistence import repositories as repo
 from rules import RuleError, RulesRegistry
@@ -33,7 +32,6 @@ async def reload_rules(registry: RulesRegistry) -> ReloadResult:
     before = registry.program.version
     version, errors = await registry.reload_async()
     if errors:
-        RULES_RELOAD_FAILURES.inc()
         return ReloadResult(version, activated=False, errors=tuple(errors))
     return ReloadResult(version, activated=version != before, errors=())
 

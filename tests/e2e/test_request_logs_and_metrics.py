@@ -5,13 +5,14 @@ path, api/json_posts.py) and a GET (strawberry's view)."""
 from __future__ import annotations
 
 import logging
+import shutil
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import rules_admin
-from tests.conftest import make_settings, running_server, unique
+from tests.conftest import TEST_RULES_DIR, make_settings, running_server, unique
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 
 RULES_VERSION = "query Version { rulesVersion { version } }"
@@ -144,3 +145,17 @@ async def test_metrics_are_refused_to_networks_not_allowed(database_url):
     async with running_server(settings) as running, running.client() as client:
         response = await client.get("/metrics")
     assert response.status_code == 403
+
+
+async def test_a_refused_rules_reload_is_counted(database_url, tmp_path):
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(TEST_RULES_DIR, rules_dir)
+    settings = make_settings(database_url, LOYALTY_RULES_DIR=str(rules_dir), LOYALTY_RULES_WATCH="0")
+    async with running_server(settings) as running, running.client() as admin:
+        before = await metrics(admin)
+        (rules_dir / "broken.yaml").write_text("rules:\n  - id: half-written\n    then: {points: {fixed: 5}\n")
+        reloaded = await gql(admin, "mutation { reloadRules { activated } }")
+        after = await metrics(admin)
+
+    assert reloaded["reloadRules"]["activated"] is False
+    assert delta(after, before, "loyalty_rules_reload_failures_total") == 1
