@@ -84,6 +84,8 @@ class ObserveRequests:
             await send(message)
 
         self.lifecycle.request_started()
+        if self.request_metrics:
+            metrics.IN_FLIGHT.inc()
         started = time.perf_counter()
         try:
             with tracing.span(
@@ -97,6 +99,8 @@ class ObserveRequests:
         finally:
             seconds = time.perf_counter() - started
             self.lifecycle.request_finished()
+            if self.request_metrics:
+                metrics.IN_FLIGHT.dec()
             self._observed(scope, record, status, seconds)
             current_request_id.reset(id_token)
             _record.reset(record_token)
