@@ -239,6 +239,18 @@ async def prepare(url: str, clients: int) -> list[str]:
     return customers
 
 
+async def set_up(args: argparse.Namespace, rounds: str):
+    """The bench database, its customers, and the floor's pool and transaction."""
+    url = await ensure_database(args.database_url, args.database_name)
+    customers = await prepare(url, args.clients)
+    print(
+        f"recordOrder on PostgreSQL: {args.clients} clients, {args.workers} worker(s),"
+        f" {args.rounds} rounds of {args.seconds:.0f} s each {rounds}"
+    )
+    pool = await floor_pool(url, args.clients)
+    return url, customers, pool, await raw_transaction(pool, customers)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -256,14 +268,7 @@ async def main() -> None:
         await compare_observability(args)
         return
 
-    url = await ensure_database(args.database_url, args.database_name)
-    customers = await prepare(url, args.clients)
-    print(
-        f"recordOrder on PostgreSQL: {args.clients} clients, {args.workers} worker(s),"
-        f" {args.rounds} rounds of {args.seconds:.0f} s each for the floor and the API"
-    )
-    pool = await floor_pool(url, args.clients)
-    raw = await raw_transaction(pool, customers)
+    url, customers, pool, raw = await set_up(args, "for the floor and the API")
     ratios = []
     async with api_server(url, args.workers, observed=args.observability == "on") as (server, port):
         api = record_order_over_http(port, args.clients, customers)
@@ -295,14 +300,7 @@ async def main() -> None:
 async def compare_observability(args: argparse.Namespace) -> None:
     """What the request metrics and the log line cost: rounds of the floor, the service with
     them and the service without them, each against the floor of its round."""
-    url = await ensure_database(args.database_url, args.database_name)
-    customers = await prepare(url, args.clients)
-    print(
-        f"recordOrder on PostgreSQL, metrics and request log on and off: {args.clients} clients,"
-        f" {args.workers} worker(s), {args.rounds} rounds of {args.seconds:.0f} s each"
-    )
-    pool = await floor_pool(url, args.clients)
-    raw = await raw_transaction(pool, customers)
+    url, customers, pool, raw = await set_up(args, "for the floor, then with metrics and request log and without")
     on_ratios, off_ratios = [], []
     async with api_server(url, args.workers, observed=True) as (_, on_port), \
             api_server(url, args.workers, observed=False) as (_, off_port):

@@ -54,6 +54,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_env(database_url: str, rules_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `loyalty serve` subprocess on the test database."""
+    return {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": database_url,
+        "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "LOYALTY_RULES_DIR": str(rules_dir),
+        "LOYALTY_ENV": "test",
+        **extra,
+    }
+
+
 def make_settings(database_url: str, **overrides: str) -> Settings:
     env = {
         "LOYALTY_DATABASE_URL": database_url,

@@ -5,7 +5,7 @@ order the service acknowledged is in the database."""
 from __future__ import annotations
 
 import asyncio
-import os
+import json
 import signal
 import subprocess
 import sys
@@ -16,7 +16,7 @@ import pytest
 
 from persistence import models
 from persistence import repositories as repo
-from tests.conftest import BOOTSTRAP_KEY, free_port, unique
+from tests.conftest import BOOTSTRAP_KEY, free_port, serve_env, unique
 from tests.graphql_client import RECORD_ORDER, enroll, order_input
 
 BURST = 200
@@ -27,16 +27,13 @@ async def serve_process(database_url: str, server, tmp_path):
     if database_url.startswith("sqlite"):
         pytest.skip("checks the database a second process writes: PostgreSQL")
     port = free_port()
-    env = {
-        **os.environ,
-        "LOYALTY_DATABASE_URL": database_url,
-        "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
-        "LOYALTY_RULES_DIR": str(server.settings.rules_dir),
-        "LOYALTY_ENV": "test",
-        # Long enough to see readiness off while the service still answers.
-        "LOYALTY_SHUTDOWN_DRAIN_SECONDS": "1",
-        "LOYALTY_SHUTDOWN_GRACE_SECONDS": "30",
-    }
+    # A drain long enough to see readiness off while the service still answers.
+    env = serve_env(
+        database_url,
+        server.settings.rules_dir,
+        LOYALTY_SHUTDOWN_DRAIN_SECONDS="1",
+        LOYALTY_SHUTDOWN_GRACE_SECONDS="30",
+    )
     log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -107,11 +104,17 @@ async def test_sigterm_during_a_burst_of_orders_finishes_them_and_loses_nothing(
     counts = Counter(outcome if outcome in ("ok", "refused", "unavailable") else "other" for outcome in outcomes)
     assert counts["other"] == 0, [o for o in outcomes if o not in ("ok", "refused", "unavailable")][:5]
     assert counts["ok"] > 0
+    acknowledged = [order["externalId"] for order, outcome in zip(orders, outcomes, strict=True) if outcome == "ok"]
     # uvicorn ends by re-raising the signal it handled, as a process stopped by it exits.
     assert exit_code == -signal.SIGTERM, log_path.read_text()[-3000:]
     log = log_path.read_text()
     assert "SIGTERM: draining" in log and "Cancel" not in log
-    acknowledged = [order["externalId"] for order, outcome in zip(orders, outcomes, strict=True) if outcome == "ok"]
+    # Off a terminal the log is one JSON object a line; each order has one, with its id.
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    answered = [line for line in lines if line["logger"] == "loyalty.request" and line["path"] == "/graphql"]
+    assert len(answered) == 1 + len(acknowledged)  # and the enrolment
+    assert all(len(line["request_id"]) == 32 and line.get("caller") == "api_key" for line in answered)
+    assert BOOTSTRAP_KEY not in log
     assert await models.Order.filter(external_id__in=acknowledged).count() == len(acknowledged)
     stored = repo.to_customer(await models.Customer.get(external_id=customer))
     assert stored.order_count == len(acknowledged)
