@@ -88,11 +88,18 @@ class ObserveRequests:
             metrics.IN_FLIGHT.inc()
         started = time.perf_counter()
         try:
-            with tracing.span(
-                f"{scope['method']} {scope['path']}",
-                **{"http.request.method": scope["method"], "url.path": scope["path"], "loyalty.request_id": request_id},
-            ):
+            if tracing.tracer() is None:
                 await self.app(scope, receive, send_with_id)
+            else:
+                with tracing.span(
+                    f"{scope['method']} {scope['path']}",
+                    **{
+                        "http.request.method": scope["method"],
+                        "url.path": scope["path"],
+                        "loyalty.request_id": request_id,
+                    },
+                ):
+                    await self.app(scope, receive, send_with_id)
         except Exception as error:
             record.internal_errors.append(error)
             raise
