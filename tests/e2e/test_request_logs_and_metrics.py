@@ -4,6 +4,7 @@ path, api/json_posts.py) and a GET (strawberry's view)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 
@@ -13,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import rules_admin
 from tests.conftest import TEST_RULES_DIR, make_settings, running_server, unique
+from tests.e2e.test_two_workers import serving_two_workers
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 
 RULES_VERSION = "query Version { rulesVersion { version } }"
@@ -159,3 +161,20 @@ async def test_a_refused_rules_reload_is_counted(database_url, tmp_path):
 
     assert reloaded["reloadRules"]["activated"] is False
     assert delta(after, before, "loyalty_rules_reload_failures_total") == 1
+
+
+async def test_with_two_workers_metrics_sum_what_every_worker_served(database_url, server, tmp_path):
+    async with serving_two_workers(database_url, server.settings.rules_dir, tmp_path) as client:
+        before = await metrics(client)
+        # Many at once, so that both workers serve some.
+        await asyncio.gather(*(client.post("/graphql", json={"query": RULES_VERSION}) for _ in range(40)))
+        scrapes = [await metrics(client) for _ in range(4)]
+
+    served = [
+        sum(v for (name, _), v in scrape.items() if name == "loyalty_requests_total")
+        - sum(v for (name, _), v in before.items() if name == "loyalty_requests_total")
+        for scrape in scrapes
+    ]
+    assert served == [40] * 4
+    pool = {labels: value for (name, labels), value in scrapes[-1].items() if name == "loyalty_db_pool_connections"}
+    assert pool[(("state", "max"),)] == 40  # two pools of 20
