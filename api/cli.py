@@ -107,6 +107,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loyalty-metrics-")
     if not settings.production:
         print(f"GraphiQL: http://{host}:{port}{args.root_path}/graphql", flush=True)
+    # Each worker reads its settings anew; this is how they learn how many share the database.
+    os.environ["LOYALTY_WORKERS"] = str(workers)
     uvicorn.run(
         "api.app:app_factory",
         factory=True,

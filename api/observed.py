@@ -28,7 +28,8 @@ log = logging.getLogger("loyalty.request")
 # into logs and headers); anything else is replaced.
 _GOOD_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _QUIET_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
-_OUTCOME_BY_STATUS = {401: "unauthenticated", 429: "throttled"}
+# 503: the database is out of reach (api/unavailable.py answers and logs it).
+_OUTCOME_BY_STATUS = {401: "unauthenticated", 429: "throttled", 503: "unavailable"}
 
 
 @dataclass
@@ -168,10 +169,10 @@ def _request_id(scope: Scope) -> str:
 
 
 def _outcome(record: RequestRecord, status: int) -> str:
-    if record.internal_errors or status >= 500:
-        return "internal_error"
     if status in _OUTCOME_BY_STATUS:
         return _OUTCOME_BY_STATUS[status]
+    if record.internal_errors or status >= 500:
+        return "internal_error"
     if record.client_errors or status >= 400:
         return "client_error"
     return "ok"

@@ -45,6 +45,8 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    workers: int = 1
+    """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
     rules_watch: bool = True
     """Watch the rules folder (LOYALTY_RULES_WATCH=0 to reload only through `reloadRules`)."""
     rules_quiet_ms: int = 2000
@@ -94,6 +96,7 @@ class Settings:
             max_query_depth=read.count("LOYALTY_MAX_QUERY_DEPTH", "10", minimum=1),
             max_aliases=read.count("LOYALTY_MAX_ALIASES", "15", minimum=1),
             max_tokens=read.count("LOYALTY_MAX_TOKENS", "2000", minimum=1),
+            workers=read.count("LOYALTY_WORKERS", "1", minimum=1),
             rules_watch=read.flag("LOYALTY_RULES_WATCH", "1"),
             rules_quiet_ms=read.count("LOYALTY_RULES_QUIET_MS", "2000", minimum=0),
             rules_sync_ms=read.count("LOYALTY_RULES_SYNC_MS", "500", minimum=1),
