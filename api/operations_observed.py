@@ -53,23 +53,19 @@ class ObserveOperations(SchemaExtension):
     failed, gives the client the request id (`extensions.requestId`) to quote."""
 
     def on_operation(self) -> Generator[None, None, None]:
+        # One hook, everything read after the operation: strawberry wraps each hook of
+        # each extension on every request, so fewer hooks cost less.
+        yield
         record = current_record()
+        if record is None:
+            return
         context = self.execution_context
-        if record is not None:
-            record.caller = caller_kind(getattr(context.context, "caller", None))
-        yield
-        if record is not None:
-            # Before MaskErrors (listed earlier, so it exits later) hides what failed.
-            errors = context.result.errors if context.result is not None else context.pre_execution_errors
-            sort_errors(record, errors or [])
-
-    def on_execute(self) -> Generator[None, None, None]:
-        record = current_record()
-        if record is not None:
-            context = self.execution_context
-            record.operation_name = context.operation_name
-            record.operation = operation_label(context.graphql_document, context.operation_name)
-        yield
+        record.caller = caller_kind(getattr(context.context, "caller", None))
+        record.operation_name = context.operation_name
+        record.operation = operation_label(context.graphql_document, context.operation_name)
+        # Before MaskErrors (listed earlier, so it exits later) hides what failed.
+        errors = context.result.errors if context.result is not None else context.pre_execution_errors
+        sort_errors(record, errors or [])
 
     def get_results(self) -> dict[str, Any]:
         record = current_record()
