@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.reads import get_customer
+from app.tracing import span
 from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
@@ -58,7 +59,8 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
     )
     customer = await _customer(cart.customer_external_id) if cart.customer_external_id else None
     now = utcnow()
-    evaluation = program.evaluate_order(customer.facts() if customer else None, order.converted.facts, now)
+    with span("rules.evaluate", **{"loyalty.rules_version": program.version}):
+        evaluation = program.evaluate_order(customer.facts() if customer else None, order.converted.facts, now)
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
     return evaluation
@@ -82,7 +84,8 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
     customer = await _customer(event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
     now = utcnow()
-    evaluation = program.evaluate_event(customer.facts(), EventFacts(event_type, dict(event.attributes)), now)
+    with span("rules.evaluate", **{"loyalty.rules_version": program.version}):
+        evaluation = program.evaluate_event(customer.facts(), EventFacts(event_type, dict(event.attributes)), now)
     customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
     return evaluation
 

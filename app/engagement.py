@@ -10,8 +10,10 @@ from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
 from app.metrics import ledger_written
+from app.tracing import span
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries, earned_awards
+from domain.program import Evaluation, UsageSnapshot
 from persistence import engagement as store
 from persistence import repositories as repo
 from persistence.engagement import StoredEvent
@@ -43,9 +45,11 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         customer_row = await repo.lock_customer(event.customer_external_id, ["customerExternalId"])
         customer = repo.to_customer(customer_row)
         facts, event_facts = customer.facts(), rule_facts(event)
-        limits = await evaluate_within_limits(
-            program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
-        )
+        def evaluate(usage: UsageSnapshot | None) -> Evaluation:
+            with span("rules.evaluate", **{"loyalty.rules_version": program.version}):
+                return program.evaluate_event(facts, event_facts, now, usage)
+
+        limits = await evaluate_within_limits(program, customer_row.id, now, evaluate)
         evaluation = limits.evaluation
         entries = earn_entries(evaluation, now)
         points = sum(e.points for e in entries)
