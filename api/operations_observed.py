@@ -56,22 +56,34 @@ class ObserveOperations(SchemaExtension):
         # One hook, everything read after the operation: strawberry wraps each hook of
         # each extension on every request, so fewer hooks cost less.
         yield
-        record = current_record()
-        if record is None:
-            return
         context = self.execution_context
-        record.caller = caller_kind(getattr(context.context, "caller", None))
-        record.operation_name = context.operation_name
-        record.operation = operation_label(context.graphql_document, context.operation_name)
         # Before MaskErrors (listed earlier, so it exits later) hides what failed.
         errors = context.result.errors if context.result is not None else context.pre_execution_errors
-        sort_errors(record, errors or [])
+        observe_operation(context.context, context.graphql_document, context.operation_name, errors)
 
     def get_results(self) -> dict[str, Any]:
-        record = current_record()
-        if record is not None and record.internal_errors:
-            return {"requestId": record.request_id}
-        return {}
+        return request_id_for_faults()
+
+
+def observe_operation(
+    context: object, document: DocumentNode | None, operation_name: str | None, errors: list[GraphQLError] | None
+) -> None:
+    """Writes what the operation was, who asked and what failed into the request's record."""
+    record = current_record()
+    if record is None:
+        return
+    record.caller = caller_kind(getattr(context, "caller", None))
+    record.operation_name = operation_name
+    record.operation = operation_label(document, operation_name)
+    sort_errors(record, errors or [])
+
+
+def request_id_for_faults() -> dict[str, Any]:
+    """The result's `extensions` when the server failed: the request id, to quote."""
+    record = current_record()
+    if record is not None and record.internal_errors:
+        return {"requestId": record.request_id}
+    return {}
 
 
 def sort_errors(record: RequestRecord, errors: list[GraphQLError]) -> None:
