@@ -126,29 +126,35 @@ class ObserveRequests:
         if not self.access_log:
             return
         level = logging.ERROR if outcome == "internal_error" else logging.WARNING if outcome != "ok" else logging.INFO
+        if not log.isEnabledFor(level):
+            return
         error = record.internal_errors[0] if record.internal_errors else None
-        log.log(
-            level,
-            "%s %s %d %s %s",
-            scope["method"],
-            path,
-            status,
-            record.operation or "-",
-            outcome,
-            exc_info=(type(error), error, error.__traceback__) if error else None,
-            extra={
-                "request_id": record.request_id,
-                "method": scope["method"],
-                "path": path,
-                "status": status,
-                "operation": record.operation,
-                "operation_name": record.operation_name,
-                "caller": record.caller,
-                "outcome": outcome,
-                "duration_ms": round(seconds * 1000, 2),
-                "errors": record.client_errors or None,
-                "internal_errors": [repr(e) for e in record.internal_errors] or None,
-            },
+        # makeRecord and handle rather than log.log(): the same record, without the walk up
+        # the stack for a caller's file and line, which say nothing here (measured: a
+        # fifth of the line's cost).
+        log.handle(
+            log.makeRecord(
+                log.name,
+                level,
+                __file__,
+                0,
+                "%s %s %d %s %s",
+                (scope["method"], path, status, record.operation or "-", outcome),
+                (type(error), error, error.__traceback__) if error else None,
+                extra={
+                    "request_id": record.request_id,
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status,
+                    "operation": record.operation,
+                    "operation_name": record.operation_name,
+                    "caller": record.caller,
+                    "outcome": outcome,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "errors": record.client_errors or None,
+                    "internal_errors": [repr(e) for e in record.internal_errors] or None,
+                },
+            )
         )
 
 

@@ -37,9 +37,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and value is not None:
-                line[key] = value
+        fields = record.__dict__
+        for key in fields.keys() - _STANDARD:  # a set difference in C: a request's line is hot
+            if fields[key] is not None:
+                line[key] = fields[key]
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
