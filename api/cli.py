@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--forwarded-allow-ips",
         default=None,
-        help="comma-separated addresses or networks of trusted proxies (default: 127.0.0.1)",
+        help="comma-separated addresses or networks of trusted proxies (default: 127.0.0.1); implies --proxy-headers",
     )
     commands.add_parser("config", help="print the effective configuration, secrets masked")
 
@@ -118,7 +118,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=uvicorn_log_config(settings.log_format),
         access_log=False,  # the service logs one line per request itself (api/observed.py)
         root_path=args.root_path,
-        proxy_headers=args.proxy_headers,
+        # Off unless asked: a client could otherwise name any address in X-Forwarded-For
+        # to a service reached without a proxy. Naming the proxies asks for it too.
+        proxy_headers=args.proxy_headers or args.forwarded_allow_ips is not None,
         forwarded_allow_ips=args.forwarded_allow_ips,
         # What is still running when the drain (api/lifecycle.py) hands over gets this long.
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
