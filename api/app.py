@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from cross_web import HTTPException
@@ -18,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
@@ -26,6 +28,7 @@ from tortoise.context import _current_context as current_tortoise_context
 from api import unavailable
 from api.auth import InvalidCredentials, resolve_caller
 from api.auth_throttle import RefuseThrottledClients, client_address
+from api.body_limit import BodyLimit
 from api.context import Context
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
@@ -35,17 +38,18 @@ from api.lifecycle import Lifecycle
 from api.metrics import ROUTES as METRICS_ROUTES
 from api.metrics import keep_gauges_fresh, worker_exited
 from api.observed import ObserveRequests
-from api.operations_observed import quiet_strawberry_errors
+from api.operations_observed import ObserveOperations, quiet_strawberry_errors
 from api.schema import build_schema
-from api.tracing import start_from_environment
+from api.tracing import TraceOperations, start_from_environment
+from app import tracing
 from app.bootstrap import Services, running_services
 from app.settings import Settings
 
 
 class LoyaltyGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, extensions: Sequence[Callable[[], SchemaExtension]] = ()):
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, extensions),
             graphql_ide=None if settings.production else "graphiql",
             # Queries may use GET (cacheable); mutations never do.
             allow_queries_via_get=True,
@@ -57,6 +61,17 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
     @property
     def graphql_ide_html(self) -> str:
         return self._ide_page
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body that is not UTF-8 JSON, or whose JSON is not an object (or a batch's
+        list), is the client's mistake: 400, not the 500 of strawberry's `.get()` on it."""
+        try:
+            decoded = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            raise HTTPException(400, "Unable to parse request body as JSON (UTF-8)") from None
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object: {query, variables, operationName}")
+        return decoded
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         return process_result(unavailable.answer(result)[1])
@@ -111,15 +126,28 @@ class DatabaseContext:
             current_tortoise_context.reset(token)
 
 
+def observing_extensions() -> list[Callable[[], SchemaExtension]]:
+    """The request's observation (operation, caller, errors) and, when tracing is on,
+    its spans: schema extensions, so they run whichever path serves the request."""
+    return [ObserveOperations, TraceOperations] if tracing.tracer() is not None else [ObserveOperations]
+
+
 def create_app(
-    settings: Settings | None = None, *, watch_rules: bool = True, drain_on_signals: bool = False
+    settings: Settings | None = None,
+    *,
+    watch_rules: bool = True,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    drain_on_signals: bool = False,
 ) -> Starlette:
-    """`drain_on_signals`: SIGTERM drains before uvicorn stops (api/lifecycle.py); for a
-    server process of its own, not for an app that tests run inside their process."""
+    """`extensions`: schema extensions (factories) to run on every operation, whichever
+    path serves it, after the service's own (which include its request observation and,
+    when on, tracing). `drain_on_signals`: SIGTERM drains before uvicorn stops
+    (api/lifecycle.py); for a server process of its own, not for an app that tests run
+    inside their process."""
     settings = settings or Settings.from_env()
     start_from_environment()
     quiet_strawberry_errors()
-    graphql = LoyaltyGraphQL(settings)
+    graphql = LoyaltyGraphQL(settings, [*observing_extensions(), *extensions])
     lifecycle = Lifecycle()
 
     @contextlib.asynccontextmanager
@@ -159,6 +187,7 @@ def create_app(
                 request_metrics=settings.request_metrics,
                 access_log=settings.access_log,
             ),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(DatabaseContext, graphql=graphql),
             Middleware(RefuseThrottledClients, graphql=graphql),
             Middleware(JsonPosts, graphql=graphql),

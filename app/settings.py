@@ -45,6 +45,11 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    max_body_bytes: int
+    max_query_bytes: int
+    max_directives: int
+    max_errors: int
+    document_cache_bytes: int
     workers: int = 1
     """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
     rules_watch: bool = True
@@ -96,6 +101,11 @@ class Settings:
             max_query_depth=read.count("LOYALTY_MAX_QUERY_DEPTH", "10", minimum=1),
             max_aliases=read.count("LOYALTY_MAX_ALIASES", "15", minimum=1),
             max_tokens=read.count("LOYALTY_MAX_TOKENS", "2000", minimum=1),
+            max_body_bytes=read.count("LOYALTY_MAX_BODY_BYTES", str(1024 * 1024), minimum=1),
+            max_query_bytes=read.count("LOYALTY_MAX_QUERY_BYTES", str(100 * 1024), minimum=1),
+            max_directives=read.count("LOYALTY_MAX_DIRECTIVES", "4", minimum=0),
+            max_errors=read.count("LOYALTY_MAX_ERRORS", "20", minimum=1),
+            document_cache_bytes=read.count("LOYALTY_DOCUMENT_CACHE_BYTES", str(4 * 1024 * 1024), minimum=0),
             workers=read.count("LOYALTY_WORKERS", "1", minimum=1),
             rules_watch=read.flag("LOYALTY_RULES_WATCH", "1"),
             rules_quiet_ms=read.count("LOYALTY_RULES_QUIET_MS", "2000", minimum=0),

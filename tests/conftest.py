@@ -8,7 +8,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from strawberry.extensions import SchemaExtension
 
 from api.app import create_app
 from app.settings import Settings
@@ -108,11 +109,15 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    settings: Settings, *, watch_rules: bool = False, **uvicorn_options: object
+    settings: Settings,
+    *,
+    watch_rules: bool = False,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    **uvicorn_options: object,
 ) -> AsyncIterator[Server]:
     """The real ASGI app under uvicorn, in this process and event loop, on a free port
     (`uvicorn_options` as `loyalty serve` passes them: root_path, proxy_headers...)."""
-    app = create_app(settings, watch_rules=watch_rules)
+    app = create_app(settings, watch_rules=watch_rules, extensions=extensions)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
