@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.lifecycle import Lifecycle
+from api.paths import route_path
 from app import metrics, tracing
 from app.logging_setup import request_id as current_request_id
 
@@ -156,15 +157,6 @@ class ObserveRequests:
                 },
             )
         )
-
-
-def route_path(scope: Scope) -> str:
-    """The path the app routes on: uvicorn puts --root-path in front of the request's."""
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    if root and path.startswith(root + "/"):
-        return path[len(root) :]
-    return path
 
 
 def _request_id(scope: Scope) -> str:

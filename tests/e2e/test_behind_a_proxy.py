@@ -10,6 +10,7 @@ import pytest
 
 from api.graphiql import assets_dir
 from tests.conftest import make_settings, running_server
+from tests.e2e.test_json_posts import ViewRuns
 
 PREFIX = "/loyalty"
 
@@ -43,3 +44,11 @@ async def test_metrics_judge_the_client_by_the_address_a_trusted_proxy_forwards(
         allowed = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
         refused = await client.get("/metrics", headers={"X-Forwarded-For": "198.51.100.7"})
     assert (allowed.status_code, refused.status_code) == (200, 403)
+
+
+async def test_under_a_path_prefix_a_json_post_takes_the_fast_path(proxied, monkeypatch):
+    viewed = ViewRuns(monkeypatch)
+    async with proxied.client() as client:
+        response = await client.post("/graphql", json={"query": "{ rulesVersion { version } }"})
+    assert response.status_code == 200 and response.json()["data"]["rulesVersion"]["version"]
+    assert viewed.count == 0
