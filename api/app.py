@@ -126,10 +126,16 @@ class DatabaseContext:
             current_tortoise_context.reset(token)
 
 
-def observing_extensions() -> list[Callable[[], SchemaExtension]]:
+def observing_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """The request's observation (operation, caller, errors) and, when tracing is on,
-    its spans: schema extensions, so they run whichever path serves the request."""
-    return [ObserveOperations, TraceOperations] if tracing.tracer() is not None else [ObserveOperations]
+    its spans: schema extensions, so they run whichever path serves the request. With
+    metrics and the request line both off (only to measure their cost) nothing observes."""
+    observing: list[Callable[[], SchemaExtension]] = []
+    if settings.request_metrics or settings.access_log:
+        observing.append(ObserveOperations)
+    if tracing.tracer() is not None:
+        observing.append(TraceOperations)
+    return observing
 
 
 def create_app(
@@ -147,7 +153,7 @@ def create_app(
     settings = settings or Settings.from_env()
     start_from_environment()
     quiet_strawberry_errors()
-    graphql = LoyaltyGraphQL(settings, [*observing_extensions(), *extensions])
+    graphql = LoyaltyGraphQL(settings, [*observing_extensions(settings), *extensions])
     lifecycle = Lifecycle()
 
     @contextlib.asynccontextmanager

@@ -10,12 +10,14 @@ extension and error hook (api/operations_observed.py).
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import re
 import time
 import uuid
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.lifecycle import Lifecycle
@@ -122,8 +124,8 @@ class ObserveRequests:
         is_graphql = path == self.graphql_path
         if is_graphql and self.request_metrics:
             operation = record.operation or "none"
-            metrics.REQUESTS.labels(operation, outcome).inc()
-            metrics.REQUEST_SECONDS.labels(operation).observe(seconds)
+            _counter(operation, outcome).inc()
+            _latency(operation).observe(seconds)
         if not self.access_log:
             return
         level = logging.ERROR if outcome == "internal_error" else logging.WARNING if outcome != "ok" else logging.INFO
@@ -157,6 +159,18 @@ class ObserveRequests:
                 },
             )
         )
+
+
+# The labelled children, kept: `labels()` validates and locks on every call. The label
+# values are bounded (root fields of the schema, a few outcomes), and so are these caches.
+@functools.cache
+def _counter(operation: str, outcome: str) -> Counter:
+    return metrics.REQUESTS.labels(operation, outcome)
+
+
+@functools.cache
+def _latency(operation: str) -> Histogram:
+    return metrics.REQUEST_SECONDS.labels(operation)
 
 
 def _request_id(scope: Scope) -> str:

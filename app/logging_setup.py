@@ -29,10 +29,25 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# One encoder: json.dumps(..., default=str) builds a new one for every line.
+_ENCODER = json.JSONEncoder(default=str)
+
+
 class JsonFormatter(logging.Formatter):
+    _second = -1
+    _second_text = ""
+
+    def _time(self, created: float) -> str:
+        """ISO 8601 in UTC to the millisecond; the seconds' text made once per second."""
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -43,7 +58,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = fields[key]
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODER.encode(line)
 
 
 class TextFormatter(logging.Formatter):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 from app.logging_setup import JsonFormatter, RequestIdFilter, TextFormatter, request_id
 
@@ -35,7 +36,10 @@ def test_a_json_line_has_time_level_request_id_and_the_extra_fields():
 
     assert "\n" not in line
     parsed = json.loads(line)
-    assert parsed["time"].endswith("+00:00") and parsed["level"] == "ERROR"
+    assert datetime.fromisoformat(parsed["time"]) == datetime.fromtimestamp(record.created, UTC).replace(
+        microsecond=int(record.created % 1 * 1000) * 1000
+    )
+    assert parsed["level"] == "ERROR"
     assert (parsed["request_id"], parsed["operation"], parsed["duration_ms"]) == ("req-42", "recordOrder", 3.5)
     assert parsed["message"] == "POST /graphql 200"
 
