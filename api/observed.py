@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import os
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Histogram
@@ -177,7 +177,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and _GOOD_ID.fullmatch(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID
 
 
 def _outcome(record: RequestRecord, status: int) -> str:

@@ -7,6 +7,8 @@ sums (api/metrics.py). Gauges say how they are summed across processes.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 # Request latency from a few milliseconds (a cached query) to the grace period.
@@ -52,7 +54,13 @@ IN_FLIGHT = Gauge(
 
 def ledger_written(source: str, entries: int) -> None:
     if entries:
-        LEDGER_WRITES.labels(source).inc(entries)
+        _ledger_writes(source).inc(entries)
+
+
+@functools.cache
+def _ledger_writes(source: str) -> Counter:
+    """The labelled child, kept: `labels()` validates and locks on every call."""
+    return LEDGER_WRITES.labels(source)
 
 
 def rules_version_changed(old: str | None, new: str) -> None:
