@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.events import POINTS_REVERSED
+from app.events import POINTS_REVERSED, balance_payload
 from app.idempotency import conflict, record_once
 from app.metrics import ledger_written
 from domain.errors import DomainError, ErrorCode
@@ -80,7 +80,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         entries, unrecovered = _reversal_entries(earned, due, balance, ret)
         reversed_points = -sum(e.points for e in entries)
         await store.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
-        await repo.apply_entries(
+        balance = await repo.apply_entries(
             customer,
             entries,
             now=now,
@@ -102,6 +102,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
                             "returnExternalId": ret.external_id,
                             "points": reversed_points,
                             "unrecovered": unrecovered,
+                            "balanceAfter": balance_payload(balance),
                         },
                     )
                 ],

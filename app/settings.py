@@ -50,6 +50,8 @@ class Settings:
     max_directives: int
     max_errors: int
     document_cache_bytes: int
+    webhooks_allow_private_targets: bool = False
+    webhooks_timeout_seconds: float = 10.0
     workers: int = 1
     """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
     rules_watch: bool = True
@@ -106,6 +108,8 @@ class Settings:
             max_directives=read.count("LOYALTY_MAX_DIRECTIVES", "4", minimum=0),
             max_errors=read.count("LOYALTY_MAX_ERRORS", "20", minimum=1),
             document_cache_bytes=read.count("LOYALTY_DOCUMENT_CACHE_BYTES", str(4 * 1024 * 1024), minimum=0),
+            webhooks_allow_private_targets=read.flag("LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "false"),
+            webhooks_timeout_seconds=read.seconds("LOYALTY_WEBHOOKS_TIMEOUT_SECONDS", "10"),
             workers=read.count("LOYALTY_WORKERS", "1", minimum=1),
             rules_watch=read.flag("LOYALTY_RULES_WATCH", "1"),
             rules_quiet_ms=read.count("LOYALTY_RULES_QUIET_MS", "2000", minimum=0),
