@@ -24,7 +24,7 @@ log = logging.getLogger("loyalty.lifecycle")
 
 # How long no request must have been in flight before the drain counts as done: long
 # enough for the event loop to read requests that have arrived on open connections.
-QUIET_SECONDS = 0.2
+QUIET_SECONDS = 1.0
 _TICK = 0.05
 
 
