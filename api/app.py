@@ -1,7 +1,9 @@
-"""The ASGI application: GraphQL at /graphql, health at /health."""
+"""The ASGI application: GraphQL at /graphql, health at /health/live and /health/ready,
+metrics at /metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -11,7 +13,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,8 +34,16 @@ from api.body_limit import BodyLimit
 from api.context import Context
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
+from api.health import ROUTES as HEALTH_ROUTES
 from api.json_posts import JsonPosts
+from api.lifecycle import Lifecycle
+from api.metrics import ROUTES as METRICS_ROUTES
+from api.metrics import keep_gauges_fresh, worker_exited
+from api.observed import ObserveRequests
+from api.operations_observed import ObserveOperations, quiet_strawberry_errors
 from api.schema import build_schema
+from api.tracing import TraceOperations, start_from_environment
+from app import tracing
 from app.bootstrap import Services, running_services
 from app.settings import Settings
 
@@ -132,30 +142,59 @@ class DatabaseContext:
             current_tortoise_context.reset(token)
 
 
+def observing_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """The request's observation (operation, caller, errors) and, when tracing is on,
+    its spans: schema extensions, so they run whichever path serves the request. With
+    metrics and the request line both off (only to measure their cost) nothing observes."""
+    observing: list[Callable[[], SchemaExtension]] = []
+    if settings.request_metrics or settings.access_log:
+        observing.append(ObserveOperations)
+    if tracing.tracer() is not None:
+        observing.append(TraceOperations)
+    return observing
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     watch_rules: bool = True,
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    drain_on_signals: bool = False,
 ) -> Starlette:
     """`extensions`: schema extensions (factories) to run on every operation, whichever
-    path serves it, after the service's own."""
+    path serves it, after the service's own (which include its request observation and,
+    when on, tracing). `drain_on_signals`: SIGTERM drains before uvicorn stops
+    (api/lifecycle.py); for a server process of its own, not for an app that tests run
+    inside their process."""
     settings = settings or Settings.from_env()
-    graphql = LoyaltyGraphQL(settings, extensions)
+    start_from_environment()
+    quiet_strawberry_errors()
+    graphql = LoyaltyGraphQL(settings, [*observing_extensions(settings), *extensions])
+    lifecycle = Lifecycle()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running_services(settings, watch_rules=watch_rules, serve_events=True) as services:
             graphql.services = services
             app.state.services = services
-            yield
-
-    async def health(request: Request) -> JSONResponse:
-        services: Services = request.app.state.services
-        return JSONResponse({"status": "ok", "rulesVersion": services.program.version})
+            app.state.lifecycle = lifecycle
+            if drain_on_signals:
+                lifecycle.drain_on_signals(
+                    drain_seconds=settings.shutdown_drain_seconds, grace_seconds=settings.shutdown_grace_seconds
+                )
+            gauges = asyncio.create_task(keep_gauges_fresh(services), name="metrics-gauges")
+            try:
+                yield
+            finally:
+                lifecycle.begin_drain()
+                gauges.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await gauges
+                worker_exited()
 
     routes = [
-        Route("/health", health),
+        *HEALTH_ROUTES,
+        *METRICS_ROUTES,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]
@@ -164,6 +203,12 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(
+                ObserveRequests,
+                lifecycle=lifecycle,
+                request_metrics=settings.request_metrics,
+                access_log=settings.access_log,
+            ),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(DatabaseContext, graphql=graphql),
             Middleware(RefuseThrottledClients, graphql=graphql),
@@ -175,4 +220,4 @@ def create_app(
 
 def app_factory() -> Starlette:
     """For `uvicorn --factory api.app:app_factory` (each worker builds its own app)."""
-    return create_app()
+    return create_app(drain_on_signals=True)

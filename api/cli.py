@@ -1,4 +1,4 @@
-"""The `loyalty` command: serve, migrate, demo, apikey, rules, jobs."""
+"""The `loyalty` command: serve, migrate, demo, apikey, rules, jobs, config."""
 
 from __future__ import annotations
 
@@ -6,20 +6,35 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.settings import Settings
+from app.settings import ConfigError, Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="loyalty", description="The loyalty service.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the API (GraphQL at /graphql, health at /health)")
+    serve = commands.add_parser("serve", help="run the API (GraphQL at /graphql, health at /health/ready)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--root-path", default="", help="the path prefix a proxy serves this under (e.g. /loyalty), for links"
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For/-Proto from the addresses in --forwarded-allow-ips",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="comma-separated addresses or networks of trusted proxies (default: 127.0.0.1); implies --proxy-headers",
+    )
+    commands.add_parser("config", help="print the effective configuration, secrets masked")
 
     migrate = commands.add_parser("migrate", help="apply the versioned schema migrations to the configured database")
     migrate.add_argument("--check", action="store_true", help="apply nothing; exit 1 when some are pending")
@@ -48,9 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     webhooks.add_parser("deliver", help="deliver webhooks until stopped (loyalty serve also does)")
 
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"loyalty: {error}", file=sys.stderr)
+        return 2
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.workers)
+        return _serve(settings, args)
+    if args.command == "config":
+        for variable, value in settings.described():
+            print(f"{variable}={value}")
+        return 0
     if args.command == "migrate":
         return asyncio.run(_migrate(settings, check=args.check))
     if args.command == "demo":
@@ -71,9 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.logging_setup import configure, uvicorn_log_config
+
+    configure(settings.log_format)
+    host, port, workers = args.host, args.port, args.workers
     if settings.is_sqlite and workers > 1:
         print("loyalty: SQLite serves one worker; use PostgreSQL for --workers > 1", file=sys.stderr)
         return 2
@@ -85,8 +112,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         except DatabaseNotMigrated as error:
             print(f"loyalty: {error}", file=sys.stderr)
             return 1
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Set before any worker starts (they inherit it): prometheus-client then keeps
+        # each worker's values in files that /metrics sums.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loyalty-metrics-")
     if not settings.production:
-        print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
+        print(f"GraphiQL: http://{host}:{port}{args.root_path}/graphql", flush=True)
     # Each worker reads its settings anew; this is how they learn how many share the database.
     os.environ["LOYALTY_WORKERS"] = str(workers)
     uvicorn.run(
@@ -95,8 +126,15 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
-        access_log=False,
+        log_config=uvicorn_log_config(settings.log_format),
+        access_log=False,  # the service logs one line per request itself (api/observed.py)
+        root_path=args.root_path,
+        # Off unless asked: a client could otherwise name any address in X-Forwarded-For
+        # to a service reached without a proxy. Naming the proxies asks for it too.
+        proxy_headers=args.proxy_headers or args.forwarded_allow_ips is not None,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        # What is still running when the drain (api/lifecycle.py) hands over gets this long.
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
     )
     return 0
 

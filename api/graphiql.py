@@ -59,12 +59,16 @@ def page_assets(html: str) -> list[Asset]:
 
 
 def local_page(html: str, directory: Path) -> str | None:
-    """The page loading every asset from MOUNT, or None when any file is missing."""
+    """The page loading every asset from MOUNT, or None when any file is missing.
+
+    The addresses are relative (`graphiql/...`), resolved against the page's own
+    (`.../graphql`): behind a proxy that serves the service under a path prefix
+    (`loyalty serve --root-path /loyalty`), an absolute `/graphiql/...` would miss it."""
     assets = page_assets(html)
     if not assets or not all((directory / asset.local_path).is_file() for asset in assets):
         return None
     for asset in assets:
-        html = html.replace(asset.url, f"{MOUNT}/{asset.local_path}")
+        html = html.replace(asset.url, f"{MOUNT.lstrip('/')}/{asset.local_path}")
     return html
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
+from tortoise.context import _current_context as current_tortoise_context
 
 from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
@@ -138,13 +139,13 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
 
 
 async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
-    with db:
-        await registry.watch()
+    _use_in_this_task(db)
+    await registry.watch()
 
 
 async def _follow(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
-    with db:
-        await follow_activations(registry, settings.rules_sync_ms / 1000)
+    _use_in_this_task(db)
+    await follow_activations(registry, settings.rules_sync_ms / 1000)
 
 
 async def _schedule(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
@@ -152,5 +153,13 @@ async def _schedule(registry: RulesRegistry, db: TortoiseContext, settings: Sett
 
     from app.scheduler import Scheduler
 
-    with db:
-        await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()
+    _use_in_this_task(db)
+    await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()
+
+
+def _use_in_this_task(db: TortoiseContext) -> None:
+    """Not `with db:`: that keeps its reset token on the one shared context object, which
+    the other task's `with` overwrote, so cancelling both at shutdown raised ValueError
+    and failed the shutdown. A task runs in its own copy of the context variables, so
+    setting Tortoise's there needs no reset (as api.app.DatabaseContext does per request)."""
+    current_tortoise_context.set(db)

@@ -9,6 +9,7 @@ from app import referrals
 from app.clock import utcnow
 from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED, balance_payload
 from app.idempotency import conflict, record_once
+from app.metrics import ledger_written
 from app.reads import get_customer
 from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, EnrollmentInput, validate_enrollment
@@ -128,6 +129,7 @@ async def _adjust(adjustment: ValidAdjustment, actor: str, rules_version: str) -
         }
         await repo.add_events([(POINTS_ADJUSTED, external_id, payload)], now, rules_version)
         customer = replace(repo.to_customer(row), balance=balance)
+    ledger_written("adjustment", 1)
     return AdjustmentResult(customer, balance)
 
 

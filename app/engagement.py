@@ -11,6 +11,7 @@ from app.clock import utcnow
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
+from app.metrics import ledger_written
 from app.tier_reviews import tier_after_earning
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries, earned_awards
@@ -95,6 +96,7 @@ async def award_event(
     events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name, balance)
     await repo.add_events(events, now)
     await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
+    ledger_written("event", len(entries))
     # What the entries record, as a replay reads it back from them.
     return AwardedEvent(event_id, replace(stored, awards=earned_awards(entries)), points)
 

@@ -23,11 +23,12 @@ per referral, the friend and then the referrer locked) and the learned-suggestio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app import birthdays, referrals, suggestions, tier_reviews
+from app import birthdays, metrics, referrals, suggestions, tier_reviews
 from app.events import balance_payload
 from app.redemptions import end_redemption
 from domain.errors import DomainError, ErrorCode
@@ -138,7 +139,22 @@ async def run_jobs(name: str | None, now: datetime, program: Program) -> list[Jo
     leases (app.scheduler runs them with leases)."""
     if name is not None:
         job_named(name)
-    return [await job(now, program) for job_name, job in JOBS.items() if name in (None, job_name)]
+    return [await run_job(job_name, now, program) for job_name in JOBS if name in (None, job_name)]
+
+
+async def run_job(name: str, now: datetime, program: Program) -> JobReport:
+    """One job, counted and timed for /metrics, whoever runs it (the scheduler or `jobs run`)."""
+    job = job_named(name)
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        report = await job(now, program)
+        outcome = "ok"
+    finally:
+        metrics.JOB_RUNS.labels(name, outcome).inc()
+        metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+    metrics.ledger_written(f"job:{name}", report.entries)
+    return report
 
 
 Pager = Callable[[datetime, int, int], Awaitable[list[tuple[int, str]]]]

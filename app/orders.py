@@ -8,8 +8,10 @@ from app.clock import utcnow
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
+from app.metrics import ledger_written
 from app.redemptions import coupons_of, plain_coupons, redemption_codes, use_coupons
 from app.tier_reviews import tier_after_earning
+from app.tracing import span
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries, earned_awards
 from domain.money import MAX_LIFETIME_SPEND
@@ -78,7 +80,8 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
         rewards = [r.reward for r in redeemed]
 
         def evaluate(usage: UsageSnapshot | None) -> Evaluation:
-            return program.evaluate_order(facts, order_facts, now, usage, rewards)
+            with span("rules.evaluate", **{"loyalty.rules_version": program.version}):
+                return program.evaluate_order(facts, order_facts, now, usage, rewards)
 
         if locked:
             limits = await evaluate_within_limits(program, customer_row.id, now, evaluate)
@@ -130,6 +133,7 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
         order_id, stored = written
         await use_coupons(redeemed, order_id, now)
         await record_applied_uses(customer_row.id, limits, now, order_id=order_id)
+    ledger_written("order", len(entries))
     # What the entries record, as a replay reads it back from them.
     return OrderResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
 

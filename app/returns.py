@@ -8,6 +8,7 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.events import POINTS_REVERSED, balance_payload
 from app.idempotency import conflict, record_once
+from app.metrics import ledger_written
 from app.referrals import take_back_referral
 from app.reversals import reversal_entries
 from domain.errors import DomainError, ErrorCode
@@ -118,6 +119,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
     stored = StoredReturn(
         ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash, unrecovered
     )
+    ledger_written("return", len(entries))
     return ReturnResult(stored, replayed=False)
 
 

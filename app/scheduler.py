@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.clock import utcnow, wall_now
-from app.jobs import JOBS, JobReport, job_named
+from app.jobs import JOBS, JobReport, job_named, run_job
 from persistence import job_leases
 from rules import Program
 
@@ -67,14 +67,14 @@ async def run_once(
     only_when_due: bool = False,
 ) -> RunOutcome:
     """Runs job `name` as of `as_of` if its lease is free (and, for the scheduler, it is due)."""
-    job = job_named(name)
+    job_named(name)  # an unknown name is refused before any lease is taken
     started = wall_now()
     due_by = started if only_when_due else started + _FOREVER
     if not await job_leases.take(name, holder, now=started, until=started + lease, due_by=due_by):
         return RunOutcome(name, "held")
     run_id = await job_leases.start_run(name, holder, as_of=as_of, now=started)
     try:
-        report = await job(as_of, program)
+        report = await run_job(name, as_of, program)
     except Exception as error:  # noqa: BLE001 - recorded and logged; the next run retries it
         log.exception("job %s failed", name)
         await job_leases.finish_run(run_id, now=wall_now(), status="failed", error=repr(error))

@@ -155,11 +155,14 @@ class HttpClient:
 
 
 @contextlib.asynccontextmanager
-async def api_server(url: str, workers: int):
-    """`loyalty serve` on the bench database, as production runs it."""
+async def api_server(url: str, workers: int, observed: bool = True):
+    """`loyalty serve` on the bench database, as production runs it (`observed`: with the
+    request metrics and the per-request log line, which production keeps on)."""
     port = free_port()
+    switch = "on" if observed else "off"
     env = {**os.environ, "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://") + POOL,
-           "LOYALTY_BOOTSTRAP_API_KEY": KEY, "LOYALTY_ENV": "production"}
+           "LOYALTY_BOOTSTRAP_API_KEY": KEY, "LOYALTY_ENV": "production", "LOYALTY_LOG_FORMAT": "json",
+           "LOYALTY_METRICS": switch, "LOYALTY_ACCESS_LOG": switch}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/loyalty"), "serve", "--port", str(port), "--workers", str(workers)],
         env=env, stdout=LOG, stderr=subprocess.STDOUT,
@@ -237,7 +240,19 @@ async def prepare(url: str, clients: int) -> list[str]:
     return customers
 
 
-def arguments(description: str | None, database_name: str) -> argparse.Namespace:
+async def set_up(args: argparse.Namespace, rounds: str):
+    """The bench database, its customers, and the floor's pool and transaction."""
+    url = await ensure_database(args.database_url, args.database_name)
+    customers = await prepare(url, args.clients)
+    print(
+        f"recordOrder on PostgreSQL: {args.clients} clients, {args.workers} worker(s),"
+        f" {args.rounds} rounds of {args.seconds:.0f} s each {rounds}"
+    )
+    pool = await floor_pool(url, args.clients)
+    return url, customers, pool, await raw_transaction(pool, customers)
+
+
+def arguments(description: str | None, database_name: str, *, observability: bool = False) -> argparse.Namespace:
     """The options of the HTTP benchmarks that alternate a floor and the API."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -246,22 +261,23 @@ def arguments(description: str | None, database_name: str) -> argparse.Namespace
     parser.add_argument("--rounds", type=int, default=3, help="floor and API alternate this many times")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    if observability:
+        parser.add_argument(
+            "--observability", choices=["on", "off", "both"], default="on",
+            help="request metrics and log lines; both: a server with them and one without, measured in turn",
+        )
     return parser.parse_args()
 
 
 async def main() -> None:
-    args = arguments(__doc__, "loyalty_bench")
+    args = arguments(__doc__, "loyalty_bench", observability=True)
+    if args.observability == "both":
+        await compare_observability(args)
+        return
 
-    url = await ensure_database(args.database_url, args.database_name)
-    customers = await prepare(url, args.clients)
-    print(
-        f"recordOrder on PostgreSQL: {args.clients} clients, {args.workers} worker(s),"
-        f" {args.rounds} rounds of {args.seconds:.0f} s each for the floor and the API"
-    )
-    pool = await floor_pool(url, args.clients)
-    raw = await raw_transaction(pool, customers)
+    url, customers, pool, raw = await set_up(args, "for the floor and the API")
     ratios = []
-    async with api_server(url, args.workers) as (server, port):
+    async with api_server(url, args.workers, observed=args.observability == "on") as (server, port):
         api = record_order_over_http(port, args.clients, customers)
         await run_for(1.0, args.clients, raw)  # warm up both: caches, connections
         await run_for(1.0, args.clients, api)
@@ -286,6 +302,39 @@ async def main() -> None:
             )
     await pool.close()
     print(f"  median ratio: {statistics.median(ratios):.2f} of the floor (target >= 0.35)")
+
+
+async def compare_observability(args: argparse.Namespace) -> None:
+    """What the request metrics and the log line cost: rounds of the floor, the service with
+    them and the service without them, each against the floor of its round."""
+    url, customers, pool, raw = await set_up(args, "for the floor, then with metrics and request log and without")
+    on_ratios, off_ratios = [], []
+    async with api_server(url, args.workers, observed=True) as (_, on_port), \
+            api_server(url, args.workers, observed=False) as (_, off_port):
+        with_them = record_order_over_http(on_port, args.clients, customers)
+        without = record_order_over_http(off_port, args.clients, customers)
+        for warm in (raw, with_them, without):
+            await run_for(1.0, args.clients, warm)
+        for number in range(1, args.rounds + 1):
+            # Each round measures in a new order, so a drift of the machine's load does
+            # not always fall on the same side.
+            sides = [("on", with_them), ("off", without)][:: 1 if number % 2 else -1]
+            floor_rate = (await run_for(args.seconds, args.clients, raw))[0] / args.seconds
+            rates = {}
+            for name, one in sides:
+                rates[name] = (await run_for(args.seconds, args.clients, one))[0] / args.seconds
+            on_ratios.append(rates["on"] / floor_rate)
+            off_ratios.append(rates["off"] / floor_rate)
+            print(
+                f"  round {number}: floor {floor_rate:6.0f} orders/s; with metrics and log {rates['on']:6.0f}"
+                f" ({on_ratios[-1]:.2f} of the floor); without {rates['off']:6.0f} ({off_ratios[-1]:.2f})"
+            )
+    await pool.close()
+    on, off = statistics.median(on_ratios), statistics.median(off_ratios)
+    print(
+        f"  median ratio to the floor: {on:.2f} with, {off:.2f} without;"
+        f" they cost {(1 - on / off) * 100:.1f}% of throughput (target < 10%)"
+    )
 
 
 if __name__ == "__main__":

@@ -104,6 +104,8 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
             database_url += ("&" if "?" in database_url else "?") + f"minsize=2&maxsize={MAX_POOL}"
         connection = expand_db_url(database_url)
         connection["credentials"]["reset"] = _keep_session
+        if connection["engine"] == "tortoise.backends.asyncpg":
+            connection["engine"] = "persistence.pool_use"  # the same client; see there
     return {
         "connections": {"default": connection},
         "apps": {

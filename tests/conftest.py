@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 from strawberry.extensions import SchemaExtension
 
 from api.app import create_app
@@ -54,6 +55,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_env(database_url: str, rules_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `loyalty serve` subprocess on the test database."""
+    return {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": database_url,
+        "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
+        "LOYALTY_RULES_DIR": str(rules_dir),
+        "LOYALTY_ENV": "test",
+        **extra,
+    }
+
+
 def make_settings(database_url: str, **overrides: str) -> Settings:
     env = {
         "LOYALTY_DATABASE_URL": database_url,
@@ -75,6 +88,7 @@ class Server:
     url: str
     database_url: str
     settings: Settings
+    app: Starlette | None = None
 
     def client(self, token: str | None = BOOTSTRAP_KEY) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -100,15 +114,22 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    settings: Settings, *, watch_rules: bool = False, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    settings: Settings,
+    *,
+    watch_rules: bool = False,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    **uvicorn_options: object,
 ) -> AsyncIterator[Server]:
-    """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
+    """The real ASGI app under uvicorn, in this process and event loop, on a free port
+    (`uvicorn_options` as `loyalty serve` passes them: root_path, proxy_headers...)."""
+    app = create_app(settings, watch_rules=watch_rules, extensions=extensions)
     config = uvicorn.Config(
-        create_app(settings, watch_rules=watch_rules, extensions=extensions),
+        app,
         host="127.0.0.1",
         port=free_port(),
         log_level="warning",
         lifespan="on",
+        **uvicorn_options,  # type: ignore[arg-type]
     )
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
@@ -117,7 +138,7 @@ async def running_server(
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield Server(f"http://127.0.0.1:{config.port}", settings.database_url, settings)
+        yield Server(f"http://127.0.0.1:{config.port}", settings.database_url, settings, app)
     finally:
         uv.should_exit = True
         await task

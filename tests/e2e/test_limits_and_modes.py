@@ -59,6 +59,6 @@ async def test_graphiql_loads_its_scripts_from_this_server(server):
         assets = page_assets(get_graphql_ide_html("graphiql"))
         assert assets and "unpkg.com" not in page
         for asset in assets:
-            assert f"{MOUNT}/{asset.local_path}" in page
+            assert f'"{MOUNT.lstrip("/")}/{asset.local_path}"' in page  # relative: see api.graphiql.local_page
             response = await client.get(f"{MOUNT}/{asset.local_path}")
             assert response.status_code == 200 and asset.matches(response.content)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 
 from persistence import models
 from persistence import repositories as repo
-from tests.conftest import BOOTSTRAP_KEY, TEST_RULES_DIR, free_port, unique
+from tests.conftest import BOOTSTRAP_KEY, TEST_RULES_DIR, free_port, serve_env, unique
 from tests.graphql_client import RECORD_ORDER, enroll, gql, order_input
 
 
@@ -31,14 +30,7 @@ async def serving_two_workers(database_url: str, rules_dir: Path, tmp_path: Path
     if database_url.startswith("sqlite"):
         pytest.skip("two workers need PostgreSQL (SQLite serves one worker)")
     port = free_port()
-    env = {
-        **os.environ,
-        "LOYALTY_DATABASE_URL": database_url,
-        "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
-        "LOYALTY_RULES_DIR": str(rules_dir),
-        "LOYALTY_ENV": "test",
-        **extra_env,
-    }
+    env = serve_env(database_url, rules_dir, **extra_env)
     log = open(tmp_path / "server.log", "wb")  # closed below, after the server
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
