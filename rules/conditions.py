@@ -89,8 +89,13 @@ def _negate_item(term: dict) -> dict:
     return {"$neq": dict(term)}
 
 
-def negate(term: dict) -> dict:
+def negate(term: dict, guard: bool = True) -> dict:
+    """The term's negation. `guard`: also accept an absent optional property; a guarded
+    negation `{$or: [{$nex: p}, X]}` negates back to X's plain negation (false when p is
+    absent), so double negations do not grow (grown ones hit durable-rules' error 113)."""
     ((op, arg),) = term.items()
+    if op == "$or" and len(arg) == 2 and "$nex" in arg[0]:
+        return negate(arg[1], guard=False)
     if op == "$and":
         return {"$or": [negate(t) for t in arg]}
     if op == "$or":
@@ -98,7 +103,7 @@ def negate(term: dict) -> dict:
     if op in ("$iany", "$iall"):
         ((name, item),) = arg.items()
         flipped = {("$iall" if op == "$iany" else "$iany"): {name: _negate_item(item)}}
-        return {"$or": [{"$nex": {name: 1}}, flipped]} if _optional(name) else flipped
+        return {"$or": [{"$nex": {name: 1}}, flipped]} if guard and _optional(name) else flipped
     if op in ("$ex", "$nex"):
         return {("$nex" if op == "$ex" else "$ex"): arg}
     ((name, value),) = arg.items() if op.startswith("$") else term.items()
@@ -108,7 +113,7 @@ def negate(term: dict) -> dict:
         flipped = {name: value}
     else:
         flipped = {"$neq": {name: value}}
-    return {"$or": [{"$nex": {name: 1}}, flipped]} if _optional(name) else flipped
+    return {"$or": [{"$nex": {name: 1}}, flipped]} if guard and _optional(name) else flipped
 
 
 class WhenCompiler:

@@ -196,6 +196,9 @@ def apply_discounts(chosen: list[RuleSpec], order: OrderFacts, settings: Setting
         if rule.discount is None:
             continue
         raw = _discount(rule, order).quantize(CENT, ROUND_DOWN)
+        if raw <= 0 and rule.discount.lines is not None:
+            out.note(rule, False, "no matching line to discount (or none above the fixed price)")
+            continue
         amount = min(raw, cap - total)
         if amount <= 0:
             out.note(rule, False, f"per-order discount cap {cap} already reached")
