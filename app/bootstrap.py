@@ -49,7 +49,7 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
     else:
         # Said plainly now, rather than as a missing table on the first request.
         await database.check_migrated(settings.database_url)
-    db = await database.open_database(settings.database_url)
+    db = await database.open_database(settings.database_url, settings.workers)
     try:
         registry = RulesRegistry(settings.rules_dir, quiet_ms=settings.rules_quiet_ms)
         if registry.program is None:

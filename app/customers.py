@@ -8,7 +8,7 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
 from app.idempotency import conflict, record_once
-from domain import validation
+from app.reads import get_customer
 from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, EnrollmentInput, validate_enrollment
 from domain.errors import DomainError, ErrorCode
@@ -42,16 +42,6 @@ def _duplicate(external_id: str) -> DomainError:
         f"A customer with the external id '{external_id}' is already enrolled.",
         ["externalId"],
     )
-
-
-async def get_customer(external_id: str) -> Customer:
-    validation.external_id(external_id, ["externalId"])
-    row = await repo.find_customer(external_id)
-    if row is None:
-        raise DomainError(
-            ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
-        )
-    return repo.to_customer(row)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import asyncpg
@@ -9,6 +10,7 @@ from tortoise import context
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -17,8 +19,69 @@ MIGRATIONS_MODULE = "persistence.migrations"
 
 
 # asyncpg's pool defaults to 5 connections, which queued 16 concurrent writers (measured
-# in bench/); a URL that names maxsize keeps its own.
-DEFAULT_POOL = "minsize=2&maxsize=20"
+# in bench/): each worker's pool holds up to MAX_POOL, fewer when the server's
+# max_connections, shared by all workers, cannot give every worker that many (see
+# pool_size). A URL that names maxsize keeps its own.
+MAX_POOL = 20
+# Connections left for everything but the service's workers: `loyalty migrate`, `loyalty
+# jobs run`, an operator's psql, monitoring.
+RESERVED_CONNECTIONS = 10
+
+log = logging.getLogger("loyalty.database")
+
+
+def pool_size(max_connections: int, superuser_reserved: int, workers: int) -> int:
+    """Connections per worker's pool: an equal share of what PostgreSQL allows once its
+    superuser slots and RESERVED_CONNECTIONS are set aside, at most MAX_POOL, at least 1."""
+    share = (max_connections - superuser_reserved - RESERVED_CONNECTIONS) // max(1, workers)
+    return max(1, min(MAX_POOL, share))
+
+
+async def sized_url(database_url: str, workers: int) -> str:
+    """A PostgreSQL URL with its pool sized against the server's max_connections (asked
+    of the server) and the worker count; other URLs, and those naming maxsize, as given."""
+    if not database_url.startswith(("postgres://", "asyncpg://")) or "maxsize=" in database_url:
+        return database_url
+    # asyncpg would send the URL's query (Tortoise's options) as server settings.
+    dsn = "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
+    conn = await asyncpg.connect(dsn)
+    try:
+        max_connections = int(await conn.fetchval("SHOW max_connections"))
+        superuser_reserved = int(await conn.fetchval("SHOW superuser_reserved_connections"))
+    finally:
+        await conn.close()
+    size = pool_size(max_connections, superuser_reserved, workers)
+    log.info(
+        "database pool: %d connections per worker (%d workers, max_connections %d, %d reserved for superusers, %d"
+        " for other clients)",
+        size,
+        workers,
+        max_connections,
+        superuser_reserved,
+        RESERVED_CONNECTIONS,
+    )
+    return database_url + ("&" if "?" in database_url else "?") + f"minsize={min(2, size)}&maxsize={size}"
+
+
+# What a request meets when PostgreSQL refuses connections (max_connections reached, the
+# server starting or shutting down) or cannot be reached at all.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.PostgresConnectionError,
+    DBConnectionError,
+    ConnectionError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an error (or one it was raised from) says the database is out of reach."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, UNAVAILABLE_ERRORS):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -33,7 +96,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     connection: str | dict[str, Any] = database_url
     if database_url.startswith(("postgres://", "asyncpg://")):
         if "maxsize=" not in database_url:
-            database_url += ("&" if "?" in database_url else "?") + DEFAULT_POOL
+            database_url += ("&" if "?" in database_url else "?") + f"minsize=2&maxsize={MAX_POOL}"
         connection = expand_db_url(database_url)
         connection["credentials"]["reset"] = _keep_session
     return {
@@ -85,8 +148,9 @@ async def check_migrated(database_url: str) -> None:
         raise DatabaseNotMigrated(database_url, pending)
 
 
-async def open_database(database_url: str) -> TortoiseContext:
-    """Connect, returning the context that queries must run in.
+async def open_database(database_url: str, workers: int = 1) -> TortoiseContext:
+    """Connect (the pool sized for `workers` processes, see sized_url), returning the
+    context that queries must run in.
 
     Tortoise keeps its connections in a context variable, which tasks started elsewhere
     (a server's request tasks) do not see: the ASGI app enters the returned context for
@@ -95,7 +159,7 @@ async def open_database(database_url: str) -> TortoiseContext:
     """
     fallback = context.get_current_context() is None and context._global_context is None
     with TortoiseContext() as ctx:
-        await ctx.init(config=tortoise_config(database_url), _enable_global_fallback=fallback)
+        await ctx.init(config=tortoise_config(await sized_url(database_url, workers)), _enable_global_fallback=fallback)
     return ctx
 
 

@@ -5,7 +5,6 @@ Call the write functions inside `transaction()`; each use case is one transactio
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -302,60 +301,6 @@ def new_order_row(
 
 
 # ---- ledger -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    id: int
-    kind: str
-    bucket: str
-    points: int
-    reason: str
-    rule_id: str | None
-    rules_version: str | None
-    order_external_id: str | None
-    created_at: datetime
-    available_at: datetime | None
-    expires_at: datetime | None
-
-
-def encode_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"entry:{entry_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "entry":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise DomainError(ErrorCode.INVALID, f"'{cursor}' is not a ledger cursor.", ["after"]) from None
-
-
-async def ledger_page(customer_external_id: str, first: int, after: str | None) -> tuple[list[LedgerRow], bool]:
-    """Newest entries first; one extra row tells whether another page exists."""
-    query = models.LedgerEntry.filter(customer__external_id=customer_external_id)
-    if after:
-        query = query.filter(id__lt=decode_cursor(after))
-    rows = await query.order_by("-id").limit(first + 1).select_related("order")
-    page = [
-        LedgerRow(
-            id=row.id,
-            kind=row.kind,
-            bucket=row.bucket,
-            points=row.points,
-            reason=row.reason,
-            rule_id=row.rule_id,
-            rules_version=row.rules_version,
-            order_external_id=row.order.external_id if row.order else None,
-            created_at=row.created_at,
-            available_at=row.available_at,
-            expires_at=row.expires_at,
-        )
-        for row in rows[:first]
-    ]
-    return page, len(rows) > first
 
 
 async def ledger_sums(customer_external_id: str) -> Balance:

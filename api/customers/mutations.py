@@ -8,7 +8,7 @@ from api.context import Info
 from api.customers.types import Customer, Points
 from api.errors import UserError, user_errors
 from api.permissions import all_scopes, any_scope
-from app import customers
+from app import customers, reads
 from domain import validation
 from domain.auth import ApiKeyCaller, Scope
 from domain.customers import EnrollmentInput
@@ -110,7 +110,7 @@ class CustomerMutations:
     async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
         try:
             validation.external_id(customer_external_id, ["customerExternalId"])
-            await customers.get_customer(customer_external_id)
+            await reads.get_customer(customer_external_id)
         except DomainError as error:
             if error.code is ErrorCode.CUSTOMER_NOT_FOUND:
                 error.field = ["customerExternalId"]

@@ -8,11 +8,11 @@ from enum import Enum
 import strawberry
 
 from api.context import Info
+from app import reads
 from domain import tiers
 from domain.customers import Customer as DomainCustomer
 from domain.ledger import Balance
 from domain.program import Tier as DomainTier
-from persistence import repositories as repo
 
 MAX_PAGE = 100
 
@@ -151,10 +151,10 @@ class Customer:
     @strawberry.field(description="Newest entries first.")
     async def ledger(self, first: int = 20, after: str | None = None) -> LedgerEntryConnection:
         first = max(0, min(first, MAX_PAGE))
-        rows, more = await repo.ledger_page(self.external_id, first, after)
+        rows, more = await reads.ledger_page(self.external_id, first, after)
         edges = [
             LedgerEntryEdge(
-                cursor=repo.encode_cursor(row.id),
+                cursor=reads.encode_cursor(row.id),
                 node=LedgerEntry(
                     kind=LedgerEntryKind(row.kind),
                     bucket=PointsBucket(row.bucket),

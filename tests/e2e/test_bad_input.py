@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app import reads
 from persistence import repositories as repo
 from tests.conftest import unique
 from tests.graphql_client import ADJUST, ENROLL, RECORD_ORDER, enroll, gql, order_input
@@ -86,7 +87,7 @@ async def test_a_manual_adjustment_is_audited_in_the_ledger(admin):
     await enroll(admin, customer)
     data = await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 25, "reason": "late parcel"})
     assert data["adjustPoints"]["points"]["available"] == 25
-    rows, _ = await repo.ledger_page(customer, 10, None)
+    rows, _ = await reads.ledger_page(customer, 10, None)
     assert [(r.kind, r.points, r.reason) for r in rows] == [("adjust", 25, "late parcel")]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app import reads
 from app.clock import utcnow
 from app.jobs import expire_points, release_pending_points, run_jobs
 from domain.errors import DomainError
@@ -70,7 +71,7 @@ async def assert_balance_is_the_sum_of_entries(server: Server, customer: str) ->
 
 
 async def kinds(customer: str) -> list[tuple[str, str, int]]:
-    rows, _ = await repo.ledger_page(customer, 100, None)
+    rows, _ = await reads.ledger_page(customer, 100, None)
     return sorted((row.kind, row.bucket, row.points) for row in rows)
 
 

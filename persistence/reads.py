@@ -1,0 +1,113 @@
+"""The storefront's reads: a customer and a page of their ledger, as plain statements.
+
+Measured on PostgreSQL (bench/bench_reads.py): building these through Tortoise's query
+builder and models was most of `me`'s server CPU, and the ledger page filtered through a
+join on `customers.external_id`, so PostgreSQL could not walk the `(customer_id, id)`
+index and a page's cost grew with the customer's history. Here each read is one statement
+whose plan is an index walk: the customer by its unique `external_id`, the page by
+`(customer_id, id)` below the cursor. Functions take plain values and return domain
+types or plain dataclasses; nothing here holds a connection between calls. Each statement
+runs on a pooled asyncpg connection directly (`sql.lean_connection`), not through
+Tortoise's per-query wrappers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.customers import Customer
+from domain.ledger import Balance
+from persistence import sql
+
+_CUSTOMER = (
+    "SELECT external_id, email, name, birthday, tags, referral_code, tier, points_available,"
+    " points_pending, lifetime_earned, lifetime_spend, order_count, last_order_at, enrolled_at"
+    " FROM customers WHERE external_id = $1"
+)
+
+# The customer's id comes from the unique index on external_id (an InitPlan run once),
+# so the page itself is a backward walk of (customer_id, id) that stops after $2 rows.
+_PAGE_COLUMNS = (
+    "SELECT e.id, e.kind, e.bucket, e.points, e.reason, e.rule_id, e.rules_version,"
+    " o.external_id AS order_external_id, e.created_at, e.available_at, e.expires_at"
+    " FROM ledger_entries e LEFT JOIN orders o ON o.id = e.order_id"
+    " WHERE e.customer_id = (SELECT id FROM customers WHERE external_id = $1)"
+)
+_FIRST_PAGE = _PAGE_COLUMNS + " ORDER BY e.id DESC LIMIT $2"
+# Placeholders in textual order: SQLite's are positional.
+_PAGE_AFTER = _PAGE_COLUMNS + " AND e.id < $2 ORDER BY e.id DESC LIMIT $3"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    kind: str
+    bucket: str
+    points: int
+    reason: str
+    rule_id: str | None
+    rules_version: str | None
+    order_external_id: str | None
+    created_at: datetime
+    available_at: datetime | None
+    expires_at: datetime | None
+
+
+async def customer(external_id: str) -> Customer | None:
+    async with sql.lean_connection():
+        rows = await sql.fetch(_CUSTOMER, external_id)
+    return _customer(rows[0]) if rows else None
+
+
+async def ledger_page(customer_external_id: str, first: int, before_id: int | None) -> tuple[list[LedgerRow], bool]:
+    """Newest entries first, those older than `before_id` when given; one extra row tells
+    whether another page exists."""
+    async with sql.lean_connection():
+        if before_id is None:
+            rows = await sql.fetch(_FIRST_PAGE, customer_external_id, first + 1)
+        else:
+            rows = await sql.fetch(_PAGE_AFTER, customer_external_id, before_id, first + 1)
+    page = [
+        LedgerRow(
+            id=row["id"],
+            kind=row["kind"],
+            bucket=row["bucket"],
+            points=row["points"],
+            reason=row["reason"],
+            rule_id=row["rule_id"],
+            rules_version=row["rules_version"],
+            order_external_id=row["order_external_id"],
+            created_at=_timestamp(row["created_at"]),
+            available_at=_timestamp(row["available_at"]),
+            expires_at=_timestamp(row["expires_at"]),
+        )
+        for row in rows[:first]
+    ]
+    return page, len(rows) > first
+
+
+def _customer(row: dict[str, Any]) -> Customer:
+    tags = row["tags"]
+    return Customer(
+        external_id=row["external_id"],
+        email=row["email"],
+        name=row["name"],
+        birthday=date.fromisoformat(row["birthday"]) if isinstance(row["birthday"], str) else row["birthday"],
+        tier=row["tier"],
+        balance=Balance(row["points_available"], row["points_pending"], row["lifetime_earned"]),
+        lifetime_spend=Decimal(str(row["lifetime_spend"])),
+        order_count=row["order_count"],
+        last_order_at=_timestamp(row["last_order_at"]),
+        enrolled_at=_timestamp(row["enrolled_at"]),
+        tags=tuple(json.loads(tags) if isinstance(tags, str) else tags or ()),
+        referral_code=row["referral_code"],
+    )
+
+
+def _timestamp(value: Any) -> Any:
+    # asyncpg decodes timestamps; SQLite hands back the ISO text Tortoise stored.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
