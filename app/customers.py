@@ -10,7 +10,7 @@ from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
 from app.idempotency import conflict, record_once
 from app.reads import get_customer
 from domain.adjustments import ValidAdjustment, validate_adjustment
-from domain.customers import Customer, EnrollmentInput, validate_enrollment
+from domain.customers import Customer, CustomerUpdate, EnrollmentInput, validate_enrollment, validate_update
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, adjustment_entry
 from persistence import adjustments
@@ -21,7 +21,7 @@ from rules import Program
 
 async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
     now = utcnow()
-    valid = validate_enrollment(data, now.date())
+    valid = validate_enrollment(data, now.date(), program.attribute_errors(dict(data.attributes)))
     entry_tier = program.tier_for(0, Decimal(0))
     try:
         async with repo.transaction():
@@ -33,6 +33,17 @@ async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
             )
     except repo.IntegrityError:
         raise _duplicate(valid.external_id) from None
+    return repo.to_customer(row)
+
+
+async def update_customer(program: Program, data: CustomerUpdate) -> Customer:
+    """Changes what is given; attributes are checked against the rules version in force."""
+    valid = validate_update(data, program.attribute_errors(dict(data.attributes or {})))
+    async with repo.transaction():
+        row = await repo.lock_customer(valid.external_id, ["externalId"])
+        await repo.update_customer(
+            row, email=valid.email, name=valid.name, tags=valid.tags, attributes=valid.applied_to(row.attributes or {})
+        )
     return repo.to_customer(row)
 
 

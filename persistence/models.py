@@ -17,6 +17,8 @@ class Customer(Model):
     name = fields.CharField(max_length=200, null=True)
     birthday = fields.DateField(null=True)
     tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # Custom attributes the rule files declare (customer_attributes), checked on the way in.
+    attributes: fields.JSONField[dict] = fields.JSONField(default=dict)
     referral_code = fields.CharField(max_length=64, null=True)
     tier = fields.CharField(max_length=64, null=True)
     points_available = fields.BigIntField(default=0)
@@ -107,6 +109,8 @@ class LedgerEntry(Model):
     event: fields.ForeignKeyNullableRelation[EngagementEvent] = fields.ForeignKeyField(
         "models.EngagementEvent", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
     )
+    # `experiment/variant` when the rule that earned it belongs to an experiment (A/B).
+    variant = fields.CharField(max_length=160, null=True)
 
     class Meta:
         table = "ledger_entries"

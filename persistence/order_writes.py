@@ -43,11 +43,12 @@ WITH c AS (
        AS x(position, sku, category, quantity, unit_price)
 ), e AS (
   INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id, rules_version,
-                              order_id, created_at, available_at, expires_at)
-  SELECT $2, x.kind, x.bucket, x.points, x.reason, x.rule_id, $9, o.id, $11, x.available_at, x.expires_at
+                              order_id, created_at, available_at, expires_at, variant)
+  SELECT $2, x.kind, x.bucket, x.points, x.reason, x.rule_id, $9, o.id, $11, x.available_at, x.expires_at,
+         x.variant
   FROM o, unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[],
-                 $22::timestamptz[], $23::timestamptz[])
-       AS x(kind, bucket, points, reason, rule_id, available_at, expires_at)
+                 $22::timestamptz[], $23::timestamptz[], $38::text[])
+       AS x(kind, bucket, points, reason, rule_id, available_at, expires_at, variant)
 ), v AS (
   INSERT INTO reward_events (type, customer_external_id, occurred_at, payload)
   SELECT x.type, x.customer, $11, x.payload::jsonb
@@ -109,6 +110,7 @@ async def write_order(
         customer.lifetime_spend,
         customer.tier,
         *row_values[11:],  # $35-$37: the program currency, the subtotal in it, the rate
+        [e.variant for e in entries],  # $38
     )
     if not rows:
         return None

@@ -372,6 +372,11 @@ def _culprit(rules: list[tuple[RuleSpec, list[dict]]], exc: Exception) -> RuleFi
             engine.build([(rule.id, terms)])
         except Exception as alone:  # noqa: BLE001 - this is the answer
             message = f"rule '{rule.id}': durable-rules cannot compile it ({alone})"
+            if "error code: 113" in str(alone):  # measured: ~14 composite alternatives in one $or
+                message = (
+                    f"rule '{rule.id}': its conditions have too many alternatives once any/not are written out"
+                    " for durable-rules (error 113); split it into several rules in one exclusive group"
+                )
             return RuleFileErrors([RuleError(rule.file, rule.line, rule.col, message, rule.id)])
     first = rules[0][0]
     message = f"durable-rules cannot compile the rules from '{first.id}' on together ({exc})"

@@ -6,6 +6,7 @@ from decimal import Decimal
 from enum import Enum
 
 import strawberry
+from strawberry.scalars import JSON
 
 from api.context import Info
 from app import reads
@@ -73,6 +74,9 @@ class LedgerEntry:
     reason: str
     rule_id: str | None
     rules_version: str | None
+    variant: str | None = strawberry.field(
+        description="experiment/variant when the rule that earned it belongs to an experiment (A/B)."
+    )
     order_external_id: str | None
     created_at: datetime
     available_at: datetime | None
@@ -107,6 +111,7 @@ class Customer:
     order_count: int
     last_order_at: datetime | None
     tags: list[str]
+    attributes: JSON = strawberry.field(description="Custom attributes (the rule files' customer_attributes).")
     domain: strawberry.Private[DomainCustomer]
 
     @classmethod
@@ -120,6 +125,7 @@ class Customer:
             order_count=customer.order_count,
             last_order_at=customer.last_order_at,
             tags=list(customer.tags),
+            attributes=dict(customer.attributes),
             domain=customer,
         )
 
@@ -162,6 +168,7 @@ class Customer:
                     reason=row.reason,
                     rule_id=row.rule_id,
                     rules_version=row.rules_version,
+                    variant=row.variant,
                     order_external_id=row.order_external_id,
                     created_at=row.created_at,
                     available_at=row.available_at,

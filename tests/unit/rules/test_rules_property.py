@@ -177,11 +177,13 @@ def rule(draw: st.DrawFn, number: int) -> dict:
     return item
 
 
+# Each example compiles a program (~0.2 s on a shared machine), so: 60 examples, no example
+# database in the repo, and no shrinking (it compiles hundreds more; minutes for one failure).
 @settings(
-    max_examples=150,
+    max_examples=60,
     deadline=None,
     database=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 @given(
@@ -193,8 +195,8 @@ def test_durable_rules_matches_exactly_the_rules_whose_conditions_hold(zone, rul
     text = yaml.safe_dump({**HEADER, "program": {"time_zone": zone}, "rules": list(rules)}, sort_keys=False)
     try:
         program = load_program_from_sources({"program.yaml": text})
-    except RuleFileErrors as exc:  # a rule with too many alternatives is refused; that is tested elsewhere
-        assume(not all("alternatives" in e.message for e in exc.errors))
+    except RuleFileErrors as exc:  # a rule with too many alternatives is refused, with that message
+        assume(not all("alternatives once" in e.message for e in exc.errors))
         raise
     for who, cart, now in cases:
         evaluation = program.evaluate_order(who, cart, now)

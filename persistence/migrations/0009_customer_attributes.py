@@ -1,0 +1,24 @@
+"""Custom customer attributes (issue 13): the values, as JSON, of the attributes the rule
+files declare under `customer_attributes`."""
+
+import functools
+from json import dumps, loads
+
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0008_foreign_key_indexes")]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name="Customer",
+            name="attributes",
+            field=fields.JSONField(
+                default=dict, encoder=functools.partial(dumps, separators=(",", ":")), decoder=loads
+            ),
+        ),
+    ]
