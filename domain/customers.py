@@ -86,7 +86,9 @@ class _Checker:
             raise DomainErrors(self.errors)
 
 
-def validate_enrollment(data: EnrollmentInput, today: date, attribute_problems: AttributeProblems = ()) -> EnrollmentInput:
+def validate_enrollment(
+    data: EnrollmentInput, today: date, attribute_problems: AttributeProblems = ()
+) -> EnrollmentInput:
     check = _Checker()
     check(validation.external_id, data.external_id, ["externalId"])
     email = check(validation.email, data.email, ["email"])

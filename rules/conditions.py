@@ -160,7 +160,9 @@ class WhenCompiler:
         for sub in when.get("all", []):
             terms.extend(self.terms(sub, nested=True))
         if "any" in when:
-            terms.append({"$or": [conjunction(self.terms(sub, nested=True) or [{"$ex": {"kind": 1}}]) for sub in when["any"]]})
+            terms.append(
+                {"$or": [conjunction(self.terms(sub, nested=True) or [{"$ex": {"kind": 1}}]) for sub in when["any"]]}
+            )
         if "not" in when:
             inner = self.terms(when["not"], nested=True)
             if inner:

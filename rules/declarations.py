@@ -130,7 +130,9 @@ def _attribute_condition(declared: AttributeType | None, name: str, condition: A
         if not all(isinstance(v, str) for v in values):
             return f"attribute '{name}' is text: test it with a value or a list of values"
         unknown = [v for v in values if kind == "one_of" and v not in declared.choices]
-        return f"attribute '{name}' is one of {', '.join(declared.choices)}, not {', '.join(unknown)}" if unknown else None
+        return (
+            f"attribute '{name}' is one of {', '.join(declared.choices)}, not {', '.join(unknown)}" if unknown else None
+        )
     if kind == "date":
         if not isinstance(condition, dict) or any(
             op != "month" and not isinstance(v, str) for op, v in condition.items()

@@ -310,8 +310,8 @@ class _Parser:
                     rid,
                     key="fixed_price",
                 )
-            amounts = (dec(d[k]) if k in d else None for k in ("amount", "percent", "max", "fixed_price"))
-            discount = DiscountEffect(*amounts, lines=d.get("lines"))
+            amounts = {k: dec(d[k]) for k in ("amount", "percent", "max", "fixed_price") if k in d}
+            discount = DiscountEffect(**amounts, lines=d.get("lines"))
         elif kind == "free_shipping":
             fs = then["free_shipping"]
             threshold = dec(fs.get("threshold", 0)) if isinstance(fs, dict) else Decimal(0)
@@ -359,7 +359,8 @@ class _Parser:
             return None
         multiply = p.get("multiply")
         if "lines" in p and "fixed" in p:
-            self.err(doc, path, f"rule '{rid}': lines apply to per_unit and multiply points, not fixed", rid, key="lines")
+            message = f"rule '{rid}': lines apply to per_unit and multiply points, not fixed"
+            self.err(doc, path, message, rid, key="lines")
             return None
         return PointsEffect(
             lines=p.get("lines"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from zoneinfo import ZoneInfo
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from domain.exchange import ExchangeRates
 from domain.program import (
@@ -19,8 +19,7 @@ from domain.program import (
     Tier,
     UsageSnapshot,
 )
-from rules import engine
-from rules import customer_fields
+from rules import customer_fields, engine
 from rules.compiler import KEY_PREFIX, MAX_PATHS, condition_terms, describe, index_keys, plan_chunks, referenced_keys
 from rules.errors import RuleError, RuleFileErrors
 from rules.facts import event_fact, order_fact, order_keys, utc

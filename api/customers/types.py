@@ -4,6 +4,7 @@ import math
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -125,7 +126,7 @@ class Customer:
             order_count=customer.order_count,
             last_order_at=customer.last_order_at,
             tags=list(customer.tags),
-            attributes=dict(customer.attributes),
+            attributes=cast(JSON, dict(customer.attributes)),
             domain=customer,
         )
 

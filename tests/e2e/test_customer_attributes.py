@@ -50,7 +50,9 @@ async def test_an_attribute_set_by_update_customer_makes_a_rule_apply(admin):
     assert "new-parent-bonus" not in await order_points(admin, customer)
 
     payload = (
-        await gql(admin, UPDATE, input={"externalId": customer, "attributes": {"new_parent": True, "segment": "premium"}})
+        await gql(
+            admin, UPDATE, input={"externalId": customer, "attributes": {"new_parent": True, "segment": "premium"}}
+        )
     )["updateCustomer"]
 
     assert payload["errors"] == []
@@ -60,15 +62,27 @@ async def test_an_attribute_set_by_update_customer_makes_a_rule_apply(admin):
 
 async def test_update_customer_merges_attributes_and_null_removes_one(admin):
     customer = unique("cust")
-    await gql(admin, ENROLL_WITH_ATTRIBUTES, input={
-        "externalId": customer, "email": f"{customer}@example.com",
-        "attributes": {"new_parent": True, "due_date": "2026-03-14"},
-    })
+    await gql(
+        admin,
+        ENROLL_WITH_ATTRIBUTES,
+        input={
+            "externalId": customer,
+            "email": f"{customer}@example.com",
+            "attributes": {"new_parent": True, "due_date": "2026-03-14"},
+        },
+    )
 
     payload = (
-        await gql(admin, UPDATE, input={
-            "externalId": customer, "name": "Ada", "tags": ["vip"], "attributes": {"new_parent": None, "segment": "budget"},
-        })
+        await gql(
+            admin,
+            UPDATE,
+            input={
+                "externalId": customer,
+                "name": "Ada",
+                "tags": ["vip"],
+                "attributes": {"new_parent": None, "segment": "budget"},
+            },
+        )
     )["updateCustomer"]
 
     assert payload["errors"] == []
@@ -83,10 +97,15 @@ async def test_an_undeclared_or_mistyped_attribute_is_refused_and_nothing_is_wri
     await enroll(admin, customer)
 
     payload = (
-        await gql(admin, UPDATE, input={
-            "externalId": customer, "name": "Changed",
-            "attributes": {"new_parent": "yes", "shoe_size": 42, "segment": "gold", "due_date": "2026-02-30"},
-        })
+        await gql(
+            admin,
+            UPDATE,
+            input={
+                "externalId": customer,
+                "name": "Changed",
+                "attributes": {"new_parent": "yes", "shoe_size": 42, "segment": "gold", "due_date": "2026-02-30"},
+            },
+        )
     )["updateCustomer"]
 
     assert payload["customer"] is None
@@ -104,9 +123,15 @@ async def test_an_undeclared_or_mistyped_attribute_is_refused_and_nothing_is_wri
 async def test_enrolment_refuses_an_undeclared_attribute(admin):
     customer = unique("cust")
     payload = (
-        await gql(admin, ENROLL_WITH_ATTRIBUTES, input={
-            "externalId": customer, "email": f"{customer}@example.com", "attributes": {"pregnant": True},
-        })
+        await gql(
+            admin,
+            ENROLL_WITH_ATTRIBUTES,
+            input={
+                "externalId": customer,
+                "email": f"{customer}@example.com",
+                "attributes": {"pregnant": True},
+            },
+        )
     )["enrollCustomer"]
     assert payload["customer"] is None
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [(["attributes", "pregnant"], "INVALID_ATTRIBUTE")]

@@ -144,8 +144,9 @@ def _time(spec: dict, now: datetime, local: datetime) -> bool:
     return True
 
 
-def holds(when: dict, customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo,
-          settings: Settings) -> bool:
+def holds(
+    when: dict, customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo, settings: Settings
+) -> bool:
     local = now.astimezone(zone)
     for key, spec in when.items():
         if key == "order":
@@ -187,8 +188,9 @@ def _order(name: str, value: Any, order: OrderFacts) -> bool:
     raise AssertionError(name)
 
 
-def matches(rule: RuleSpec, customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo,
-            settings: Settings) -> bool:
+def matches(
+    rule: RuleSpec, customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo, settings: Settings
+) -> bool:
     """Whether the rule's conditions hold: its window, customer, experiment and `when`."""
     if not rule.active_at(now):
         return False

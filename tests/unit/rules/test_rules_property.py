@@ -106,8 +106,12 @@ sections = st.fixed_dictionaries(
 
 def _nested(children: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(
-        st.builds(lambda base, subs: {**base, "any": subs}, sections | st.just({}), st.lists(children, min_size=1, max_size=2)),
-        st.builds(lambda base, subs: {**base, "all": subs}, sections | st.just({}), st.lists(children, min_size=1, max_size=2)),
+        st.builds(
+            lambda base, subs: {**base, "any": subs}, sections | st.just({}), st.lists(children, min_size=1, max_size=2)
+        ),
+        st.builds(
+            lambda base, subs: {**base, "all": subs}, sections | st.just({}), st.lists(children, min_size=1, max_size=2)
+        ),
         st.builds(lambda base, sub: {**base, "not": sub}, sections | st.just({}), children),
     )
 
