@@ -19,7 +19,7 @@ from typing import Any
 
 from domain.program import LineFacts, OrderFacts
 from rules.facts import cents
-from rules.value_lists import as_list
+from rules.value_lists import COMPARISONS, as_list
 
 MONEY_KEYS = ("unit_price", "total")
 LinePredicate = Callable[[LineFacts], bool]
@@ -51,15 +51,7 @@ def other_field(spec: dict) -> str:
 def _compare(value: Decimal | int, spec: Any) -> bool:
     if not isinstance(spec, dict):
         return value == Decimal(str(spec))
-    ops = {
-        "gte": lambda a, b: a >= b,
-        "gt": lambda a, b: a > b,
-        "lte": lambda a, b: a <= b,
-        "lt": lambda a, b: a < b,
-        "eq": lambda a, b: a == b,
-        "ne": lambda a, b: a != b,
-    }
-    return all(ops[op](value, Decimal(str(limit))) for op, limit in spec.items())
+    return all(COMPARISONS[op](value, Decimal(str(limit))) for op, limit in spec.items())
 
 
 def predicate(spec: dict | None) -> LinePredicate:

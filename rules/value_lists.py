@@ -68,7 +68,7 @@ def _line_matcher(spec: dict) -> Callable[[dict[str, Any]], bool]:
     return matches
 
 
-_OPS: dict[str, Callable[[int, int], bool]] = {
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {  # the rule files' comparison keys
     "gte": lambda a, b: a >= b,
     "gt": lambda a, b: a > b,
     "lte": lambda a, b: a <= b,
@@ -82,7 +82,7 @@ def _in_cents(value: int, limits: Any) -> bool:
     """A line's money (cents, as the fact holds it) against a comparison in currency units."""
     if not isinstance(limits, dict):
         return value == cents(limits)
-    return all(_OPS[op](value, cents(limit)) for op, limit in limits.items())
+    return all(COMPARISONS[op](value, cents(limit)) for op, limit in limits.items())
 
 
 def any_line(spec: dict) -> Check:

@@ -26,7 +26,7 @@ mutation($input: EnrollCustomerInput!) {
 LEDGER = """
 query($id: String!) {
   customer(externalId: $id) {
-    attributes
+    name attributes
     ledger(first: 10) { edges { node { ruleId points variant } } }
   }
 }"""
@@ -35,6 +35,15 @@ RECORD_EVENT = """
 mutation($input: RecordEventInput!) {
   recordEvent(input: $input) { pointsEarned errors { field code message } }
 }"""
+
+
+async def enroll_with(client, customer: str, attributes: dict) -> dict:
+    request = {"externalId": customer, "email": f"{customer}@example.com", "attributes": attributes}
+    return (await gql(client, ENROLL_WITH_ATTRIBUTES, input=request))["enrollCustomer"]
+
+
+async def update(client, customer: str, **changes) -> dict:
+    return (await gql(client, UPDATE, input={"externalId": customer, **changes}))["updateCustomer"]
 
 
 async def order_points(client, customer: str) -> dict[str, int]:
@@ -49,11 +58,7 @@ async def test_an_attribute_set_by_update_customer_makes_a_rule_apply(admin):
     await enroll(admin, customer)
     assert "new-parent-bonus" not in await order_points(admin, customer)
 
-    payload = (
-        await gql(
-            admin, UPDATE, input={"externalId": customer, "attributes": {"new_parent": True, "segment": "premium"}}
-        )
-    )["updateCustomer"]
+    payload = await update(admin, customer, attributes={"new_parent": True, "segment": "premium"})
 
     assert payload["errors"] == []
     assert payload["customer"]["attributes"] == {"new_parent": True, "segment": "premium"}
@@ -62,28 +67,11 @@ async def test_an_attribute_set_by_update_customer_makes_a_rule_apply(admin):
 
 async def test_update_customer_merges_attributes_and_null_removes_one(admin):
     customer = unique("cust")
-    await gql(
-        admin,
-        ENROLL_WITH_ATTRIBUTES,
-        input={
-            "externalId": customer,
-            "email": f"{customer}@example.com",
-            "attributes": {"new_parent": True, "due_date": "2026-03-14"},
-        },
-    )
+    await enroll_with(admin, customer, {"new_parent": True, "due_date": "2026-03-14"})
 
-    payload = (
-        await gql(
-            admin,
-            UPDATE,
-            input={
-                "externalId": customer,
-                "name": "Ada",
-                "tags": ["vip"],
-                "attributes": {"new_parent": None, "segment": "budget"},
-            },
-        )
-    )["updateCustomer"]
+    payload = await update(
+        admin, customer, name="Ada", tags=["vip"], attributes={"new_parent": None, "segment": "budget"}
+    )
 
     assert payload["errors"] == []
     assert payload["customer"]["name"] == "Ada"
@@ -96,17 +84,8 @@ async def test_an_undeclared_or_mistyped_attribute_is_refused_and_nothing_is_wri
     customer = unique("cust")
     await enroll(admin, customer)
 
-    payload = (
-        await gql(
-            admin,
-            UPDATE,
-            input={
-                "externalId": customer,
-                "name": "Changed",
-                "attributes": {"new_parent": "yes", "shoe_size": 42, "segment": "gold", "due_date": "2026-02-30"},
-            },
-        )
-    )["updateCustomer"]
+    wrong = {"new_parent": "yes", "shoe_size": 42, "segment": "gold", "due_date": "2026-02-30"}
+    payload = await update(admin, customer, name="Changed", attributes=wrong)
 
     assert payload["customer"] is None
     problems = {tuple(e["field"]): e["code"] for e in payload["errors"]}
@@ -117,28 +96,18 @@ async def test_an_undeclared_or_mistyped_attribute_is_refused_and_nothing_is_wri
         ("attributes", "due_date"): "INVALID_ATTRIBUTE",
     }
     seen = (await gql(admin, LEDGER, id=customer))["customer"]
-    assert seen["attributes"] == {}
+    assert (seen["name"], seen["attributes"]) == (None, {})
 
 
 async def test_enrolment_refuses_an_undeclared_attribute(admin):
     customer = unique("cust")
-    payload = (
-        await gql(
-            admin,
-            ENROLL_WITH_ATTRIBUTES,
-            input={
-                "externalId": customer,
-                "email": f"{customer}@example.com",
-                "attributes": {"pregnant": True},
-            },
-        )
-    )["enrollCustomer"]
+    payload = await enroll_with(admin, customer, {"pregnant": True})
     assert payload["customer"] is None
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [(["attributes", "pregnant"], "INVALID_ATTRIBUTE")]
 
 
 async def test_updating_an_unknown_customer_is_customer_not_found(admin):
-    payload = (await gql(admin, UPDATE, input={"externalId": unique("nobody"), "name": "X"}))["updateCustomer"]
+    payload = await update(admin, unique("nobody"), name="X")
     assert [e["code"] for e in payload["errors"]] == ["CUSTOMER_NOT_FOUND"]
 
 
