@@ -96,6 +96,8 @@ def check_when(parser: _Parser, doc: Document, path: tuple, item: dict) -> None:
             parser.err(doc, where, f"rule '{rid}': event conditions need an event rule (on: <event type>)", rid)
         if section == "customer" and "attributes" in spec:
             for name, condition in spec["attributes"].items():
+                if name not in attributes_declared and not parser.complete:
+                    continue  # it may be declared in the file that could not be read
                 problem = _attribute_condition(attributes_declared.get(name), name, condition)
                 if problem:
                     parser.err(doc, where + ("attributes", name), f"rule '{rid}': {problem}", rid)
