@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
     run.add_argument("name", nargs="?", help="points-release or points-expiry; all when omitted")
 
+    webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(dest="action", required=True)
+    webhooks.add_parser("deliver", help="deliver webhooks until stopped (loyalty serve also does)")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "serve":
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_folder(folder) if args.action == "check" else run_scenarios(folder)
     if args.command == "jobs":
         return asyncio.run(_run_jobs(settings, args.name))
+    if args.command == "webhooks":
+        return asyncio.run(_deliver_webhooks(settings))
     return 2
 
 
@@ -134,6 +139,16 @@ async def _run_jobs(settings: Settings, name: str | None) -> int:
             return 2
     for report in reports:
         print(report.summary())
+    return 0
+
+
+async def _deliver_webhooks(settings: Settings) -> int:
+    """The outbox tail and the delivery worker of `loyalty serve`, without the API."""
+    from app.bootstrap import running_services
+
+    async with running_services(settings, serve_events=True):
+        print("delivering webhooks; stop with Ctrl-C", flush=True)
+        await asyncio.Event().wait()
     return 0
 
 

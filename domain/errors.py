@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     ZERO_POINTS = "ZERO_POINTS"
     RULES_INVALID = "RULES_INVALID"
     PERMISSION_DENIED = "PERMISSION_DENIED"
+    WEBHOOK_TARGET_REFUSED = "WEBHOOK_TARGET_REFUSED"
     INVALID_ATTRIBUTE = "INVALID_ATTRIBUTE"
     """A customer attribute the rule files do not declare, or a value of the wrong type."""
 

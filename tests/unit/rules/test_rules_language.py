@@ -197,7 +197,8 @@ def test_any_all_not_nest_at_most_three_deep():
 
 def test_a_rule_too_complex_for_durable_rules_is_refused_with_advice():
     alternatives = ", ".join(f"{{order: {{subtotal: {i}, item_count: {i}}}}}" for i in range(14))
-    errors = errors_of(**{"p.yaml": f"rules: [{{id: wide, when: {{any: [{alternatives}]}}, then: {{points: {{fixed: 1}}}}}}]"})
+    rule = f"{{id: wide, when: {{any: [{alternatives}]}}, then: {{points: {{fixed: 1}}}}}}"
+    errors = errors_of(**{"p.yaml": f"rules: [{rule}]"})
     assert len(errors) == 1
     assert "rule 'wide': its conditions have too many alternatives" in errors[0]
     assert "split it into several rules" in errors[0]

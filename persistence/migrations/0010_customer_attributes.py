@@ -9,7 +9,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0008_foreign_key_indexes")]
+    dependencies = [("models", "0009_reward_event_delivery")]
 
     initial = False
 
