@@ -11,6 +11,7 @@ from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance
 from domain.program import CustomerFacts
+from domain.referrals import normalise_code
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class EnrollmentInput:
     name: str | None = None
     birthday: date | None = None
     referral_code: str | None = None
+    """The code of the customer who referred this one (not this customer's own code)."""
     tags: tuple[str, ...] = ()
     attributes: Mapping[str, object] = field(default_factory=dict)
     """Custom attributes; checked against the rule files' declarations by the service."""
@@ -39,6 +41,9 @@ class Customer:
     enrolled_at: datetime
     tags: tuple[str, ...] = ()
     referral_code: str | None = None
+    """The customer's own code, for friends to give at enrolment."""
+    referred: bool = False
+    """Whether another customer referred this one."""
     attributes: Mapping[str, object] = field(default_factory=dict)
 
     def facts(self) -> CustomerFacts:
@@ -52,6 +57,7 @@ class Customer:
             last_order_at=self.last_order_at,
             birthday=self.birthday,
             enrolled_at=self.enrolled_at,
+            referred=self.referred,
             attributes=self.attributes,
         )
 
@@ -60,52 +66,37 @@ AttributeProblems = Sequence[tuple[str, str]]
 """(attribute name, what is wrong), as the rules version in force judges the values."""
 
 
-class _Checker:
-    """Collects every problem of one input, so that all are reported together."""
-
-    def __init__(self) -> None:
-        self.errors: list[DomainError] = []
-
-    def __call__(self, fn, *args):
-        try:
-            return fn(*args)
-        except DomainError as error:
-            self.errors.append(error)
-            return None
-
-    def tags(self, given: Sequence[str]) -> tuple[str, ...]:
-        tags = [self(validation.text, tag, ["tags", str(index)], 64, True) for index, tag in enumerate(given)]
-        return tuple(dict.fromkeys(tag for tag in tags if tag))
-
-    def attributes(self, problems: AttributeProblems) -> None:
-        for name, message in problems:
-            self.errors.append(DomainError(ErrorCode.INVALID_ATTRIBUTE, message, ["attributes", name]))
-
-    def done(self) -> None:
-        if self.errors:
-            raise DomainErrors(self.errors)
+def _attribute_errors(problems: AttributeProblems) -> list[DomainError]:
+    return [DomainError(ErrorCode.INVALID_ATTRIBUTE, message, ["attributes", name]) for name, message in problems]
 
 
 def validate_enrollment(
     data: EnrollmentInput, today: date, attribute_problems: AttributeProblems = ()
 ) -> EnrollmentInput:
-    check = _Checker()
+    problems = validation.Problems()
+    check, errors = problems.check, problems.errors
     check(validation.external_id, data.external_id, ["externalId"])
     email = check(validation.email, data.email, ["email"])
     name = check(validation.text, data.name, ["name"], 200)
     referral = check(validation.text, data.referral_code, ["referralCode"], 64)
-    tags = check.tags(data.tags)
+    referral = normalise_code(referral) if referral else None
+    tags = problems.texts(data.tags, ["tags"], 64)
     if data.birthday and not date(1900, 1, 1) <= data.birthday <= today:
-        check.errors.append(DomainError(ErrorCode.INVALID, "The birthday must be a past date.", ["birthday"]))
-    check.attributes(attribute_problems)
-    check.done()
+        errors.append(
+            DomainError(
+                ErrorCode.INVALID, "The birthday must be a past date.", ["birthday"]
+            )
+        )
+    errors.extend(_attribute_errors(attribute_problems))
+    if errors:
+        raise DomainErrors(errors)
     return EnrollmentInput(
         external_id=data.external_id,
         email=email or "",
         name=name,
         birthday=data.birthday,
         referral_code=referral,
-        tags=tags,
+        tags=tuple(dict.fromkeys(tags)),
         attributes={k: v for k, v in data.attributes.items() if v is not None},
     )
 
@@ -127,11 +118,12 @@ class CustomerUpdate:
 
 
 def validate_update(data: CustomerUpdate, attribute_problems: AttributeProblems = ()) -> CustomerUpdate:
-    check = _Checker()
+    problems = validation.Problems()
+    check = problems.check
     check(validation.external_id, data.external_id, ["externalId"])
     email = check(validation.email, data.email, ["email"]) if data.email is not None else None
     name = check(validation.text, data.name, ["name"], 200) if data.name is not None else None
-    tags = check.tags(data.tags) if data.tags is not None else None
-    check.attributes(attribute_problems)
-    check.done()
+    tags = tuple(dict.fromkeys(problems.texts(data.tags, ["tags"], 64))) if data.tags is not None else None
+    problems.errors.extend(_attribute_errors(attribute_problems))
+    problems.raise_any()
     return CustomerUpdate(data.external_id, email, name, tags, data.attributes)

@@ -60,6 +60,8 @@ class CustomerFacts:
     attributes: Mapping[str, object] = field(default_factory=dict)
     """Custom attributes (`new_parent`, `due_date`...) as the rule files declare them;
     JSON values (dates as ISO strings)."""
+    referred: bool = False
+    """Another customer referred this one (`customer: {referred: true}`)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class Suggestion:
     sku: str
     rule_id: str
     reason: str = ""
+    learned: bool = False
+    """From order history ("bought together"), not from a rule."""
 
 
 @dataclass(frozen=True)

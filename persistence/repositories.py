@@ -47,6 +47,7 @@ def to_customer(row: models.Customer) -> Customer:
         tags=tuple(row.tags or ()),
         referral_code=row.referral_code,
         attributes=dict(row.attributes or {}),
+        referred=row.referred_by_id is not None,
     )
 
 
@@ -57,7 +58,9 @@ def _customer_not_found(external_id: str, field: list[str]) -> DomainError:
 # ---- customers ----------------------------------------------------------------------------
 
 
-async def insert_customer(data: EnrollmentInput, tier: str | None, now: datetime) -> models.Customer:
+async def insert_customer(
+    data: EnrollmentInput, tier: str | None, now: datetime, *, own_code: str, referred_by: int | None = None
+) -> models.Customer:
     return await models.Customer.create(
         external_id=data.external_id,
         email=data.email,
@@ -65,7 +68,8 @@ async def insert_customer(data: EnrollmentInput, tier: str | None, now: datetime
         birthday=data.birthday,
         tags=list(data.tags),
         attributes=dict(data.attributes),
-        referral_code=data.referral_code,
+        referral_code=own_code,
+        referred_by_id=referred_by,
         tier=tier,
         enrolled_at=now,
     )

@@ -179,8 +179,8 @@ class WhenCompiler:
                 self.checks.append(value_lists.none_of("customer_tags", spec))
             elif name == "no_tag":
                 terms.append({"$iall": {"customer_tags": none_of(_as_list(spec))}})
-            elif name == "birthday_month":
-                terms.append({"birthday_month": 1 if spec else 0})
+            elif name in ("birthday_month", "referred"):
+                terms.append({name: 1 if spec else 0})
             elif name == "attributes":
                 for attribute, condition in spec.items():
                     terms.extend(self._attribute(attribute, condition))

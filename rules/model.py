@@ -31,6 +31,8 @@ class Settings:
     attributes: Mapping[str, AttributeType] = field(default_factory=dict)
     """Declared customer attributes, by name."""
     experiments: Mapping[str, Experiment] = field(default_factory=dict)
+    learned: LearnedSuggestions | None = None
+    """None: the rule files do not ask for learned suggestions."""
 
 
 ATTRIBUTE_KINDS = ("boolean", "integer", "number", "string", "date")
@@ -51,6 +53,19 @@ class Experiment:
 
     id: str
     variants: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class LearnedSuggestions:
+    """`learned_suggestions:` in a rule file: "bought together" pairs from order history."""
+
+    min_support: int = 2
+    max: int = 3
+    exclude_skus: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+
+    def allows(self, sku: str, category: str | None) -> bool:
+        return sku not in self.exclude_skus and (category is None or category not in self.exclude_categories)
 
 
 @dataclass(frozen=True)

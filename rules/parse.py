@@ -13,7 +13,7 @@ from domain.money import is_currency
 from domain.program import Reward, Tier
 from rules import declarations
 from rules.errors import RuleError
-from rules.model import ORDER, DiscountEffect, FolderSpec, PointsEffect, RuleSpec, Settings
+from rules.model import ORDER, DiscountEffect, FolderSpec, LearnedSuggestions, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
 
 MAX_RATE = Decimal(10) ** 9
@@ -69,7 +69,8 @@ class _Parser:
         values: dict[str, Any] = {}
         for doc, bad in self.docs:
             data = doc.data if isinstance(doc.data, dict) else {}
-            for section in ("program", "tier_qualification", "exchange_rates", "customer_attributes"):
+            sections = ("program", "tier_qualification", "exchange_rates", "customer_attributes", "learned_suggestions")
+            for section in sections:
                 if section not in data or any(b[:1] == (section,) for b in bad):
                     continue
                 if section in seen:
@@ -99,6 +100,7 @@ class _Parser:
             time_zone=declarations.time_zone(self, seen.get("program"), program.get("time_zone", "UTC")),
             attributes=declarations.attributes(values.get("customer_attributes", {})),
             experiments=declarations.experiments(self),
+            learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
         )
 
     def _currency(self, doc: Document | None, code: str) -> str:
@@ -419,6 +421,20 @@ class _Parser:
         self.spec.tiers = [
             replace(tier, rewards=tuple(r.id for r in rewards if tier.name in r.tiers)) for tier in self.spec.tiers
         ]
+
+
+def _learned(section: dict) -> LearnedSuggestions:
+    exclude = section.get("exclude") or {}
+
+    def strings(value: Any) -> frozenset[str]:
+        return frozenset([value] if isinstance(value, str) else value or ())
+
+    return LearnedSuggestions(
+        min_support=section.get("min_support", 2),
+        max=section.get("max", 3),
+        exclude_skus=strings(exclude.get("skus")),
+        exclude_categories=strings(exclude.get("categories")),
+    )
 
 
 def parse_folder(docs: list[tuple[Document, set[tuple]]], complete: bool = True) -> tuple[FolderSpec, list[RuleError]]:

@@ -34,6 +34,7 @@ def _customer(data: dict | None) -> CustomerFacts | None:
         birthday=date.fromisoformat(data["birthday"][:10]) if "birthday" in data else None,
         enrolled_at=when.get("enrolled_at"),
         attributes=dict(data.get("attributes", {})),
+        referred=bool(data.get("referred", False)),
     )
 
 

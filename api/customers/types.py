@@ -113,6 +113,10 @@ class Customer:
     last_order_at: datetime | None
     tags: list[str]
     attributes: JSON = strawberry.field(description="Custom attributes (the rule files' customer_attributes).")
+    referral_code: str | None = strawberry.field(
+        description="The customer's own code: a friend who gives it at enrolment is linked to this customer."
+    )
+    referred: bool = strawberry.field(description="Whether another customer referred this one.")
     domain: strawberry.Private[DomainCustomer]
 
     @classmethod
@@ -127,6 +131,8 @@ class Customer:
             last_order_at=customer.last_order_at,
             tags=list(customer.tags),
             attributes=cast(JSON, dict(customer.attributes)),
+            referral_code=customer.referral_code,
+            referred=customer.referred,
             domain=customer,
         )
 

@@ -9,7 +9,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0009_reward_event_delivery")]
+    dependencies = [("models", "0010_referrals_feedback_learned_pairs")]
 
     initial = False
 
