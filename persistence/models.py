@@ -18,7 +18,9 @@ class Customer(Model):
     birthday = fields.DateField(null=True)
     tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
     # Custom attributes the rule files declare (customer_attributes), checked on the way in.
-    attributes: fields.JSONField[dict] = fields.JSONField(default=dict)
+    # Nullable so that migration 0011 can add it to a table that already has customers
+    # (NULL reads as no attributes); every enrolment writes an object.
+    attributes: fields.JSONField[dict] = fields.JSONField(default=dict, null=True)
     referral_code = fields.CharField(max_length=64, null=True)
     # The customer's own code, given to friends (`enrollCustomer(referralCode)`).
     referral_code = fields.CharField(max_length=64, null=True, unique=True)

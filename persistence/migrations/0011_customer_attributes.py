@@ -1,5 +1,6 @@
 """Custom customer attributes (issue 13): the values, as JSON, of the attributes the rule
-files declare under `customer_attributes`."""
+files declare under `customer_attributes`. Nullable: customers enrolled before it have
+none (NULL), and a NOT NULL column cannot be added to a table with rows."""
 
 import functools
 from json import dumps, loads
@@ -18,7 +19,7 @@ class Migration(migrations.Migration):
             model_name="Customer",
             name="attributes",
             field=fields.JSONField(
-                default=dict, encoder=functools.partial(dumps, separators=(",", ":")), decoder=loads
+                default=dict, null=True, encoder=functools.partial(dumps, separators=(",", ":")), decoder=loads
             ),
         ),
     ]
