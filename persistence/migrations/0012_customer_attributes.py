@@ -10,7 +10,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0010_referrals_feedback_learned_pairs")]
+    dependencies = [("models", "0011_redemptions")]
 
     initial = False
 
