@@ -43,6 +43,11 @@ class Settings:
     auth_failure_limit: int = 10
     """Failed authentications a client may make per window before it is refused (0: no limit)."""
     auth_failure_window_seconds: int = 60
+    scheduler: bool = True
+    """Run the scheduled jobs from `loyalty serve` (LOYALTY_SCHEDULER=0 to leave them to
+    `loyalty jobs run`); off by default in tests, which run jobs as of the times they choose."""
+    jobs_every_seconds: int = 300
+    """How often each scheduled job runs."""
 
     @property
     def production(self) -> bool:
@@ -85,6 +90,8 @@ class Settings:
             rules_sync_ms=int(environ.get("LOYALTY_RULES_SYNC_MS", "500")),
             auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
             auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
+            scheduler=environ.get("LOYALTY_SCHEDULER", "0" if env == "test" else "1") not in ("0", "false", "no"),
+            jobs_every_seconds=int(environ.get("LOYALTY_JOBS_EVERY_SECONDS", "300")),
         )
 
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.tiers import TierReview
+
 ORDER = "order"
 EFFECT_KINDS = ("points", "discount", "free_shipping", "suggest")
 
@@ -31,6 +33,8 @@ class Settings:
     attributes: Mapping[str, AttributeType] = field(default_factory=dict)
     """Declared customer attributes, by name."""
     experiments: Mapping[str, Experiment] = field(default_factory=dict)
+    tier_review: TierReview | None = None
+    """When tiers may go down; None: never."""
     learned: LearnedSuggestions | None = None
     """None: the rule files do not ask for learned suggestions."""
 

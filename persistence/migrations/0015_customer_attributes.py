@@ -10,7 +10,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0011_redemptions")]
+    dependencies = [("models", "0014_birthdays")]
 
     initial = False
 

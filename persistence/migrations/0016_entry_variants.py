@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0012_customer_attributes")]
+    dependencies = [("models", "0015_customer_attributes")]
 
     initial = False
 
