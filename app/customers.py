@@ -12,7 +12,7 @@ from app.idempotency import conflict, record_once
 from app.metrics import ledger_written
 from app.reads import get_customer
 from domain.adjustments import ValidAdjustment, validate_adjustment
-from domain.customers import Customer, EnrollmentInput, validate_enrollment
+from domain.customers import Customer, CustomerUpdate, EnrollmentInput, validate_enrollment, validate_update
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, adjustment_entry
 from domain.referrals import Party, new_referral_code
@@ -29,7 +29,7 @@ async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
     refused, except to give a friend's code the customer did not give at enrolment (see
     `app.referrals`): then the link is made and the customer returned."""
     now = utcnow()
-    valid = validate_enrollment(data, now.date())
+    valid = validate_enrollment(data, now.date(), program.attribute_errors(dict(data.attributes)))
     entry_tier = program.tier_for(0, Decimal(0))
     try:
         async with repo.transaction():
@@ -58,6 +58,17 @@ async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
     except repo.IntegrityError:
         # The same new customer enrolled twice at once: one wins (with its referrer).
         raise _duplicate(valid.external_id) from None
+    return repo.to_customer(row)
+
+
+async def update_customer(program: Program, data: CustomerUpdate) -> Customer:
+    """Changes what is given; attributes are checked against the rules version in force."""
+    valid = validate_update(data, program.attribute_errors(dict(data.attributes or {})))
+    async with repo.transaction():
+        row = await repo.lock_customer(valid.external_id, ["externalId"])
+        await repo.update_customer(
+            row, email=valid.email, name=valid.name, tags=valid.tags, attributes=valid.applied_to(row.attributes or {})
+        )
     return repo.to_customer(row)
 
 

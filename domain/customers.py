@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -22,6 +23,8 @@ class EnrollmentInput:
     referral_code: str | None = None
     """The code of the customer who referred this one (not this customer's own code)."""
     tags: tuple[str, ...] = ()
+    attributes: Mapping[str, object] = field(default_factory=dict)
+    """Custom attributes; checked against the rule files' declarations by the service."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Customer:
     """The customer's own code, for friends to give at enrolment."""
     referred: bool = False
     """Whether another customer referred this one."""
+    attributes: Mapping[str, object] = field(default_factory=dict)
 
     def facts(self) -> CustomerFacts:
         return CustomerFacts(
@@ -54,10 +58,21 @@ class Customer:
             birthday=self.birthday,
             enrolled_at=self.enrolled_at,
             referred=self.referred,
+            attributes=self.attributes,
         )
 
 
-def validate_enrollment(data: EnrollmentInput, today: date) -> EnrollmentInput:
+AttributeProblems = Sequence[tuple[str, str]]
+"""(attribute name, what is wrong), as the rules version in force judges the values."""
+
+
+def _attribute_errors(problems: AttributeProblems) -> list[DomainError]:
+    return [DomainError(ErrorCode.INVALID_ATTRIBUTE, message, ["attributes", name]) for name, message in problems]
+
+
+def validate_enrollment(
+    data: EnrollmentInput, today: date, attribute_problems: AttributeProblems = ()
+) -> EnrollmentInput:
     problems = validation.Problems()
     check, errors = problems.check, problems.errors
     check(validation.external_id, data.external_id, ["externalId"])
@@ -72,6 +87,7 @@ def validate_enrollment(data: EnrollmentInput, today: date) -> EnrollmentInput:
                 ErrorCode.INVALID, "The birthday must be a past date.", ["birthday"]
             )
         )
+    errors.extend(_attribute_errors(attribute_problems))
     if errors:
         raise DomainErrors(errors)
     return EnrollmentInput(
@@ -81,4 +97,33 @@ def validate_enrollment(data: EnrollmentInput, today: date) -> EnrollmentInput:
         birthday=data.birthday,
         referral_code=referral,
         tags=tuple(dict.fromkeys(tags)),
+        attributes={k: v for k, v in data.attributes.items() if v is not None},
     )
+
+
+@dataclass(frozen=True)
+class CustomerUpdate:
+    """What `updateCustomer` changes; None leaves a field as it is. Attributes are merged
+    into the stored ones, and an attribute given as None is removed."""
+
+    external_id: str
+    email: str | None = None
+    name: str | None = None
+    tags: tuple[str, ...] | None = None
+    attributes: Mapping[str, object] | None = None
+
+    def applied_to(self, attributes: Mapping[str, object]) -> dict[str, object]:
+        merged = {**attributes, **(self.attributes or {})}
+        return {name: value for name, value in merged.items() if value is not None}
+
+
+def validate_update(data: CustomerUpdate, attribute_problems: AttributeProblems = ()) -> CustomerUpdate:
+    problems = validation.Problems()
+    check = problems.check
+    check(validation.external_id, data.external_id, ["externalId"])
+    email = check(validation.email, data.email, ["email"]) if data.email is not None else None
+    name = check(validation.text, data.name, ["name"], 200) if data.name is not None else None
+    tags = tuple(dict.fromkeys(problems.texts(data.tags, ["tags"], 64))) if data.tags is not None else None
+    problems.errors.extend(_attribute_errors(attribute_problems))
+    problems.raise_any()
+    return CustomerUpdate(data.external_id, email, name, tags, data.attributes)

@@ -44,6 +44,8 @@ class ErrorCode(StrEnum):
     REFERRAL_TOO_LATE = "REFERRAL_TOO_LATE"
     FEEDBACK_ALREADY_SUBMITTED = "FEEDBACK_ALREADY_SUBMITTED"
     WEBHOOK_TARGET_REFUSED = "WEBHOOK_TARGET_REFUSED"
+    INVALID_ATTRIBUTE = "INVALID_ATTRIBUTE"
+    """A customer attribute the rule files do not declare, or a value of the wrong type."""
 
 
 class DomainError(Exception):

@@ -50,6 +50,8 @@ class NewEntry:
     rules_version: str | None = None
     available_at: datetime | None = None
     expires_at: datetime | None = None
+    variant: str | None = None
+    """`experiment/variant` of the rule that earned it (PointsAward.variant)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def earn_entries(evaluation: Evaluation, now: datetime) -> list[NewEntry]:
                 reason=award.reason,
                 rule_id=award.rule_id,
                 rules_version=evaluation.rules_version,
+                variant=award.variant,
                 available_at=now + timedelta(days=award.pending_days) if pending else now,
                 expires_at=(
                     now + timedelta(days=award.pending_days + award.expires_in_days)

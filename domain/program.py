@@ -85,6 +85,9 @@ class CustomerFacts:
     last_order_at: datetime | None = None
     birthday: date | None = None
     enrolled_at: datetime | None = None
+    attributes: Mapping[str, object] = field(default_factory=dict)
+    """Custom attributes (`new_parent`, `due_date`...) as the rule files declare them;
+    JSON values (dates as ISO strings)."""
     referred: bool = False
     """Another customer referred this one (`customer: {referred: true}`)."""
 
@@ -140,6 +143,8 @@ class PointsAward:
     pending_days: int = 0
     """Days the points stay pending (a return window) before they become available."""
     expires_in_days: int | None = None
+    variant: str | None = None
+    """`experiment/variant` when the rule belongs to an experiment (for comparing variants)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,7 @@ class Discount:
     rule_id: str
     amount: Decimal
     reason: str = ""
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,8 @@ class Evaluation:
     discounts: tuple[Discount, ...] = ()
     free_products: tuple[FreeProduct, ...] = ()
     trace: tuple[RuleTrace, ...] = ()
+    variants: Mapping[str, str] = field(default_factory=dict)
+    """experiment id -> the customer's variant, for every experiment of the program."""
 
     @property
     def points(self) -> int:

@@ -51,6 +51,7 @@ async def insert_entries(
                 e.entry.expires_at,
                 e.event_id,
                 e.related_entry_id,
+                e.entry.variant,
             )
             for e in entries
         ]
@@ -58,7 +59,7 @@ async def insert_entries(
     conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
     rows = await sql.fetch(
         "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id, rules_version,"
-        " source, created_at, available_at, expires_at, event_id, related_entry_id) VALUES "
+        " source, created_at, available_at, expires_at, event_id, related_entry_id, variant) VALUES "
         + columns
         + conflict
         + " RETURNING kind, bucket, points, reason",

@@ -17,6 +17,11 @@ class Customer(Model):
     name = fields.CharField(max_length=200, null=True)
     birthday = fields.DateField(null=True)
     tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # Custom attributes the rule files declare (customer_attributes), checked on the way in.
+    # Nullable so that migration 0015 can add it to a table that already has customers
+    # (NULL reads as no attributes); every enrolment writes an object.
+    attributes: fields.JSONField[dict] = fields.JSONField(default=dict, null=True)
+    referral_code = fields.CharField(max_length=64, null=True)
     # The customer's own code, given to friends (`enrollCustomer(referralCode)`).
     referral_code = fields.CharField(max_length=64, null=True, unique=True)
     # Who referred this customer: set once, at most one referrer (see app.referrals).
@@ -118,6 +123,8 @@ class LedgerEntry(Model):
     event: fields.ForeignKeyNullableRelation[EngagementEvent] = fields.ForeignKeyField(
         "models.EngagementEvent", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
     )
+    # `experiment/variant` when the rule that earned it belongs to an experiment (A/B).
+    variant = fields.CharField(max_length=160, null=True)
 
     class Meta:
         table = "ledger_entries"

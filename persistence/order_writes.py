@@ -45,11 +45,12 @@ WITH c AS (
        AS x(position, sku, category, quantity, unit_price)
 ), e AS (
   INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id, rules_version,
-                              order_id, created_at, available_at, expires_at)
-  SELECT $2, x.kind, x.bucket, x.points, x.reason, x.rule_id, $9, o.id, $11, x.available_at, x.expires_at
+                              order_id, created_at, available_at, expires_at, variant)
+  SELECT $2, x.kind, x.bucket, x.points, x.reason, x.rule_id, $9, o.id, $11, x.available_at, x.expires_at,
+         x.variant
   FROM o, unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[],
-                 $22::timestamptz[], $23::timestamptz[])
-       AS x(kind, bucket, points, reason, rule_id, available_at, expires_at)
+                 $22::timestamptz[], $23::timestamptz[], $40::text[])
+       AS x(kind, bucket, points, reason, rule_id, available_at, expires_at, variant)
 ), s AS (
   INSERT INTO customer_event_sequences (customer_external_id, last_sequence)
   SELECT ($29::text[])[1], cardinality($29::text[]) FROM o WHERE cardinality($29::text[]) > 0
@@ -119,6 +120,7 @@ async def write_order(
         *row_values[11:],  # $35-$37: the program currency, the subtotal in it, the rate
         customer.points_available,  # $38, $39: the balance its events report
         customer.points_pending,
+        [e.variant for e in entries],  # $40: the experiment variant of each entry
     )
     if not rows:
         return None

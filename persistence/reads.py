@@ -24,7 +24,7 @@ from domain.ledger import Balance
 from persistence import sql
 
 _CUSTOMER = (
-    "SELECT id, external_id, email, name, birthday, tags, referral_code, tier, points_available,"
+    "SELECT id, external_id, email, name, birthday, tags, attributes, referral_code, tier, points_available,"
     " points_pending, lifetime_earned, lifetime_spend, order_count, last_order_at, enrolled_at,"
     " referred_by_id IS NOT NULL AS referred"
     " FROM customers WHERE external_id = $1"
@@ -33,7 +33,7 @@ _CUSTOMER = (
 # The customer's id comes from the unique index on external_id (an InitPlan run once),
 # so the page itself is a backward walk of (customer_id, id) that stops after $2 rows.
 _PAGE_COLUMNS = (
-    "SELECT e.id, e.kind, e.bucket, e.points, e.reason, e.rule_id, e.rules_version,"
+    "SELECT e.id, e.kind, e.bucket, e.points, e.reason, e.rule_id, e.rules_version, e.variant,"
     " o.external_id AS order_external_id, e.created_at, e.available_at, e.expires_at"
     " FROM ledger_entries e LEFT JOIN orders o ON o.id = e.order_id"
     " WHERE e.customer_id = (SELECT id FROM customers WHERE external_id = $1)"
@@ -52,6 +52,7 @@ class LedgerRow:
     reason: str
     rule_id: str | None
     rules_version: str | None
+    variant: str | None
     order_external_id: str | None
     created_at: datetime
     available_at: datetime | None
@@ -87,6 +88,7 @@ async def ledger_page(customer_external_id: str, first: int, before_id: int | No
             reason=row["reason"],
             rule_id=row["rule_id"],
             rules_version=row["rules_version"],
+            variant=row["variant"],
             order_external_id=row["order_external_id"],
             created_at=_timestamp(row["created_at"]),
             available_at=_timestamp(row["available_at"]),
@@ -110,10 +112,16 @@ def _customer(row: dict[str, Any]) -> Customer:
         order_count=row["order_count"],
         last_order_at=_timestamp(row["last_order_at"]),
         enrolled_at=_timestamp(row["enrolled_at"]),
-        tags=tuple(json.loads(tags) if isinstance(tags, str) else tags or ()),
+        tags=tuple(_json(tags) or ()),
         referral_code=row["referral_code"],
+        attributes=_json(row["attributes"]) or {},
         referred=bool(row["referred"]),
     )
+
+
+def _json(value: Any) -> Any:
+    # asyncpg hands JSON columns back as text, like SQLite (no codec is registered).
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _timestamp(value: Any) -> Any:

@@ -46,6 +46,7 @@ def to_customer(row: models.Customer) -> Customer:
         enrolled_at=row.enrolled_at,
         tags=tuple(row.tags or ()),
         referral_code=row.referral_code,
+        attributes=dict(row.attributes or {}),
         referred=row.referred_by_id is not None,
     )
 
@@ -66,11 +67,33 @@ async def insert_customer(
         name=data.name,
         birthday=data.birthday,
         tags=list(data.tags),
+        attributes=dict(data.attributes),
         referral_code=own_code,
         referred_by_id=referred_by,
         tier=tier,
         enrolled_at=now,
     )
+
+
+async def update_customer(
+    row: models.Customer,
+    *,
+    email: str | None,
+    name: str | None,
+    tags: Sequence[str] | None,
+    attributes: dict[str, object],
+) -> None:
+    """Writes the given profile fields (None: unchanged) on the locked row, and onto `row`."""
+    changes: dict[str, object] = {"attributes": attributes}
+    if email is not None:
+        changes["email"] = email
+    if name is not None:
+        changes["name"] = name
+    if tags is not None:
+        changes["tags"] = list(tags)
+    for name_, value in changes.items():
+        setattr(row, name_, value)
+    await row.save(update_fields=list(changes))
 
 
 async def find_customer(external_id: str) -> models.Customer | None:
@@ -128,13 +151,14 @@ async def apply_entries(
                     now,
                     entry.available_at,
                     entry.expires_at,
+                    entry.variant,
                 )
                 for entry in entries
             ]
         )
         await sql.execute(
             "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id,"
-            " rules_version, order_id, source, created_at, available_at, expires_at) VALUES " + columns,
+            " rules_version, order_id, source, created_at, available_at, expires_at, variant) VALUES " + columns,
             *values,
         )
     return await move_balance(customer, entries, tier=tier, now=now, spend=spend, orders=orders)

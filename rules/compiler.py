@@ -16,59 +16,34 @@ alternative for `no_line: {min_quantity}`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from rules import value_lists
+from rules import conditions, value_lists
+from rules.conditions import WhenCompiler, one_of
 from rules.facts import cents
-from rules.model import ORDER, RuleSpec
-from rules.parse import parse_when
+from rules.model import ORDER, AttributeType, RuleSpec
 from rules.value_lists import FLAT_KEYS, Check, is_long
 from rules.value_lists import as_list as _as_list
 
 MAX_PATHS = 32
 """Alpha paths per ruleset: half the C engine's stack, so no fact can overflow it."""
 
-_OPS = {"gte": "$gte", "gt": "$gt", "lte": "$lte", "lt": "$lt", "ne": "$neq"}
-_MONEY = {"subtotal", "shipping_amount", "lifetime_spend"}
-
-
-def _compare(name: str, spec: Any, money: bool) -> list[dict]:
-    conv = cents if money else (lambda v: v)
-    if not isinstance(spec, dict):
-        return [{name: conv(spec)}]
-    terms = []
-    for op, value in spec.items():
-        terms.append({name: conv(value)} if op == "eq" else {_OPS[op]: {name: conv(value)}})
-    return terms
-
-
-def _one_of(values: list, item: str = "$i") -> dict:
-    alternatives = [{item: v} for v in values]
-    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
-
-
-def _in(name: str, value: Any) -> dict:
-    """`name` (a list field, see facts.py) holds one of the values."""
-    return {"$iany": {name: _one_of(_as_list(value))}}
-
-
-def _none_of(values: list, item: str = "$i") -> dict:
-    terms = [{"$neq": {item: v}} for v in values]
-    return terms[0] if len(terms) == 1 else {"$and": terms}
-
 
 def _line(spec: dict) -> dict:
     terms = []
     if "sku" in spec:
-        terms.append(_one_of(_as_list(spec["sku"]), "$i.sku"))
+        terms.append(one_of(_as_list(spec["sku"]), "$i.sku"))
     if "category" in spec:
-        terms.append(_one_of(_as_list(spec["category"]), "$i.category"))
+        terms.append(one_of(_as_list(spec["category"]), "$i.category"))
     if "tag" in spec:
-        terms.append({"$iany": {"$i.tags": _one_of(_as_list(spec["tag"]))}})
+        terms.append({"$iany": {"$i.tags": one_of(_as_list(spec["tag"]))}})
     if "min_quantity" in spec:
         terms.append({"$gte": {"$i.quantity": spec["min_quantity"]}})
+    for key in ("unit_price", "total"):
+        if key in spec:
+            terms.extend(conditions.compare(f"$i.{key}", spec[key], cents))
     return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
@@ -95,13 +70,11 @@ def _any_line(spec: dict) -> tuple[dict, int]:
 
 
 def _no_line(spec: dict) -> tuple[dict, int]:
-    """(term, alpha paths)."""
+    """(term, alpha paths) of a single sku, category or tag key; other line filters are
+    tested by their matching-line count (conditions.WhenCompiler.counted)."""
     ((key, value),) = spec.items()
-    if key in FLAT_KEYS:
-        terms = [{"$nex": {fact_key(key, v): 1}} for v in _as_list(value)]
-        return (terms[0] if len(terms) == 1 else {"$and": terms}), 1
-    pred = {"$lt": {"$i.quantity": value}}
-    return {"$or": [{"line_count": 0}, {"$iall": {"lines": pred}}]}, 2
+    terms = [{"$nex": {fact_key(key, v): 1}} for v in _as_list(value)]
+    return (terms[0] if len(terms) == 1 else {"$and": terms}), 1
 
 
 def _all_lines(spec: dict) -> tuple[dict, int]:
@@ -133,82 +106,51 @@ def referenced_keys(rule: RuleSpec) -> tuple[set[str], set[str]]:
     return positive, negative
 
 
-def condition_terms(rule: RuleSpec) -> tuple[list[dict], int, list[Check]]:
-    """The rule's conditions as a conjunction of durable-rules terms, its alpha path count, and
-    the conditions on long value lists, checked in Python on what the engine matched."""
-    when = rule.when
-    checks: list[Check] = []
+def experiment_field(experiment: str) -> str:
+    return f"x:{experiment}"
 
-    def one_of(field: str, values: Any) -> None:
-        if is_long(values):
-            checks.append(value_lists.any_of(field, values))
-        else:
-            terms.append(_in(field, values))
 
+@dataclass
+class Compiled:
+    """A rule's durable-rules terms (a conjunction), their alpha paths, the conditions left
+    to Python (long value lists) and the line filters whose sums the order fact must carry."""
+
+    terms: list[dict]
+    paths: int
+    checks: list[Check]
+    filters: dict[str, dict]
+
+
+def condition_terms(rule: RuleSpec, attributes: Mapping[str, AttributeType] | None = None) -> Compiled:
+    compiler = WhenCompiler(attributes or {})
     terms: list[dict] = [{"kind": "order"}] if rule.on == ORDER else [{"event_type": rule.on}]
-    paths = 1
     if rule.active_from is not None:
         terms.append({"$gte": {"now": int(rule.active_from.timestamp())}})
     if rule.active_until is not None:
         terms.append({"$lt": {"now": int(rule.active_until.timestamp())}})
     if rule.needs_customer:
         terms.append({"customer": 1})
-    for name, spec in when.get("order", {}).items():
-        if name in ("currency", "country"):
-            one_of(name, spec)
-        elif name == "coupon":
-            one_of("coupons", [c.upper() for c in _as_list(spec)])
-        else:
-            terms.extend(_compare(name, spec, name in _MONEY))
-    cart = when.get("cart", {})
-    for key, in_engine, in_python in _CART:
-        if key not in cart:
-            continue
-        if value_lists.has_long(cart[key]):
-            checks.append(in_python(cart[key]))
-        else:
-            term, more = in_engine(cart[key])
-            terms.append(term)
-            paths *= more
-    for name, spec in when.get("customer", {}).items():
-        if name == "tier":
-            one_of("tier", spec)
-        elif name == "tag":
-            one_of("customer_tags", spec)
-        elif name == "no_tag" and is_long(spec):
-            checks.append(value_lists.none_of("customer_tags", spec))
-        elif name == "no_tag":
-            terms.append({"$iall": {"customer_tags": _none_of(_as_list(spec))}})
-        elif name in ("birthday_month", "referred"):
-            terms.append({name: 1 if spec else 0})
-        else:
-            terms.extend(_compare(name, spec, name in _MONEY))
-    for name, spec in when.get("time", {}).items():
-        if name in ("weekday", "month"):
-            one_of(name, spec)
-        elif name == "hour":
-            terms.extend(_compare("hour", spec, False))
-        elif name == "between":
-            terms.extend(_window_terms(spec))
-    for name, spec in when.get("event", {}).items():
-        field_name = f"e_{name}"
-        if isinstance(spec, bool):
-            terms.append({field_name: 1 if spec else 0})
-        elif isinstance(spec, str) or (isinstance(spec, list) and all(isinstance(v, str) for v in spec)):
-            one_of(field_name, spec)
-        else:
-            terms.extend(_compare(field_name, spec, False))
-    return terms, paths, checks
+    if rule.experiment is not None:
+        terms.append({"$iany": {experiment_field(rule.experiment): {"$i": rule.variant}}})
 
+    def cart_terms(cart: dict) -> list[dict]:
+        found = []
+        for key, in_engine, in_python in _CART:
+            if key not in cart:
+                continue
+            if value_lists.has_long(cart[key]):
+                compiler.checks.append(in_python(cart[key]))
+            elif key == "no_line" and not (len(cart[key]) == 1 and next(iter(cart[key])) in FLAT_KEYS):
+                found.extend(compiler.counted({key: cart[key]}))
+            else:
+                found.append(in_engine(cart[key])[0])
+        return found
 
-def _window_terms(window: dict) -> list[dict]:
-    terms = []
-    if "from" in window:
-        terms.append({"$gte": {"now": int(parse_when(window["from"])[0].timestamp())}})
-    if "until" in window:
-        until, bare = parse_when(window["until"])
-        terms.append({"$lt": {"now": int((until + timedelta(days=1) if bare else until).timestamp())}})
-    return terms
+    terms.extend(compiler.terms(rule.when, cart_terms=cart_terms))
+    paths = 1
+    for term in terms:
+        paths *= conditions.paths(term)
+    return Compiled(terms, paths, compiler.checks, compiler.filters)
 
 
 def index_keys(rule: RuleSpec) -> tuple[str, ...]:

@@ -14,7 +14,8 @@ such tests costs about what one costs.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import calendar
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -32,18 +33,28 @@ def utc(now: datetime) -> datetime:
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
-def _base(kind: str, customer: CustomerFacts | None, now: datetime) -> dict[str, Any]:
+def week_of_month(day: int, days_in_month: int) -> list[int]:
+    """Days 1-7 are week 1 (so "the first Monday" is weekday mon, week 1); the month's
+    last seven days are also week -1 ("last")."""
+    weeks = [(day - 1) // 7 + 1]
+    return weeks + [-1] if day > days_in_month - 7 else weeks
+
+
+def _base(kind: str, customer: CustomerFacts | None, now: datetime, zone: tzinfo = UTC) -> dict[str, Any]:
     now = utc(now)
+    local = now.astimezone(zone)
     fact: dict[str, Any] = {
         "kind": kind,
         "now": int(now.timestamp()),
-        "weekday": [WEEKDAYS[now.weekday()]],
-        "month": [now.month],
-        "hour": now.hour,
+        "weekday": [WEEKDAYS[local.weekday()], SENTINEL],
+        "month": [local.month, 0],
+        "hour": local.hour,
+        "day": local.day,
+        "week_of_month": [*week_of_month(local.day, calendar.monthrange(local.year, local.month)[1]), 0],
     }
     if customer is not None:
         fact["customer"] = 1
-        fact["tier"] = [customer.tier] if customer.tier else []
+        fact["tier"] = [customer.tier, SENTINEL] if customer.tier else [SENTINEL]
         fact["customer_tags"] = [*sorted(customer.tags), SENTINEL]
         fact["lifetime_spend"] = cents(customer.lifetime_spend)
         fact["lifetime_points"] = customer.lifetime_points
@@ -54,17 +65,19 @@ def _base(kind: str, customer: CustomerFacts | None, now: datetime) -> dict[str,
         if customer.enrolled_at is not None:
             fact["days_since_enrolled"] = (now - utc(customer.enrolled_at)).days
         if customer.birthday is not None:
-            fact["birthday_month"] = 1 if customer.birthday.month == now.month else 0
+            fact["birthday_month"] = 1 if customer.birthday.month == local.month else 0
     return fact
 
 
-def order_fact(customer: CustomerFacts | None, order: OrderFacts, now: datetime) -> dict[str, Any]:
-    fact = _base("order", customer, now)
+def order_fact(
+    customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo = UTC
+) -> dict[str, Any]:
+    fact = _base("order", customer, now, zone)
     fact.update(
         subtotal=cents(order.subtotal),
         shipping_amount=cents(order.shipping_amount),
-        currency=[order.currency],
-        country=[order.country] if order.country else [],
+        currency=[order.currency, SENTINEL],
+        country=[order.country, SENTINEL] if order.country else [SENTINEL],
         coupons=[*sorted(c.upper() for c in order.coupon_codes), SENTINEL],
         line_count=len(order.lines),
         item_count=sum(line.quantity for line in order.lines),
@@ -74,6 +87,8 @@ def order_fact(customer: CustomerFacts | None, order: OrderFacts, now: datetime)
                 "category": line.category or SENTINEL,
                 "tags": [*sorted(line.tags), SENTINEL],
                 "quantity": line.quantity,
+                "unit_price": cents(line.unit_price),
+                "total": cents(line.total),
             }
             for line in order.lines
         ],
@@ -81,8 +96,8 @@ def order_fact(customer: CustomerFacts | None, order: OrderFacts, now: datetime)
     return fact
 
 
-def event_fact(customer: CustomerFacts, event: EventFacts, now: datetime) -> dict[str, Any]:
-    fact = _base("event", customer, now)
+def event_fact(customer: CustomerFacts, event: EventFacts, now: datetime, zone: tzinfo = UTC) -> dict[str, Any]:
+    fact = _base("event", customer, now, zone)
     fact["event_type"] = event.type
     for name, value in event.attributes.items():
         if isinstance(value, bool):
@@ -90,7 +105,7 @@ def event_fact(customer: CustomerFacts, event: EventFacts, now: datetime) -> dic
         elif isinstance(value, int | float | Decimal):
             fact[f"e_{name}"] = float(value) if isinstance(value, Decimal) else value
         elif isinstance(value, str):
-            fact[f"e_{name}"] = [value]
+            fact[f"e_{name}"] = [value, SENTINEL]
     return fact
 
 

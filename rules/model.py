@@ -28,10 +28,35 @@ class Settings:
     tier_period: str = "lifetime"
     """lifetime, calendar_year or rolling."""
     tier_rolling_days: int | None = None
+    time_zone: str = "UTC"
+    """An IANA zone (zoneinfo): time conditions (weekday, hour, day...) are read in it."""
+    attributes: Mapping[str, AttributeType] = field(default_factory=dict)
+    """Declared customer attributes, by name."""
+    experiments: Mapping[str, Experiment] = field(default_factory=dict)
     tier_review: TierReview | None = None
     """When tiers may go down; None: never."""
     learned: LearnedSuggestions | None = None
     """None: the rule files do not ask for learned suggestions."""
+
+
+ATTRIBUTE_KINDS = ("boolean", "integer", "number", "string", "date")
+
+
+@dataclass(frozen=True)
+class AttributeType:
+    """A declared customer attribute: one of ATTRIBUTE_KINDS, or `one_of` a list of strings."""
+
+    name: str
+    kind: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An A/B split: each customer falls, deterministically, in one variant (shares in %)."""
+
+    id: str
+    variants: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,8 @@ class LearnedSuggestions:
 
 @dataclass(frozen=True)
 class PointsEffect:
+    lines: dict | None = None
+    """A line filter (rules/lines.py): per_unit and multiply count only these lines' value."""
     per_unit: Decimal | None = None
     fixed: int | None = None
     multiply: Decimal | str | None = None
@@ -62,6 +89,10 @@ class DiscountEffect:
     amount: Decimal | None = None
     percent: Decimal | None = None
     max: Decimal | None = None
+    fixed_price: Decimal | None = None
+    """Each matching unit sells at this price (needs `lines`)."""
+    lines: dict | None = None
+    """A line filter: the discount counts on, and is capped by, these lines' value."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +122,14 @@ class RuleSpec:
     free_shipping_threshold: Decimal | None = None
     suggest: tuple[str, ...] = ()
     needs_customer: bool = False
+    experiment: str | None = None
+    variant: str | None = None
+    """The rule applies only to customers in this variant of the experiment."""
+
+    @property
+    def variant_label(self) -> str | None:
+        """What every effect of the rule records: `experiment/variant`."""
+        return f"{self.experiment}/{self.variant}" if self.experiment else None
 
     @property
     def is_limited(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from domain.money import is_currency
 from domain.program import Reward, Tier
 from domain.tiers import TierReview
+from rules import declarations
 from rules.errors import RuleError
 from rules.model import ORDER, DiscountEffect, FolderSpec, LearnedSuggestions, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
@@ -69,7 +70,8 @@ class _Parser:
         values: dict[str, Any] = {}
         for doc, bad in self.docs:
             data = doc.data if isinstance(doc.data, dict) else {}
-            for section in ("program", "tier_qualification", "exchange_rates", "learned_suggestions"):
+            sections = ("program", "tier_qualification", "exchange_rates", "customer_attributes", "learned_suggestions")
+            for section in sections:
                 if section not in data or any(b[:1] == (section,) for b in bad):
                     continue
                 if section in seen:
@@ -96,6 +98,9 @@ class _Parser:
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
+            time_zone=declarations.time_zone(self, seen.get("program"), program.get("time_zone", "UTC")),
+            attributes=declarations.attributes(values.get("customer_attributes", {})),
+            experiments=declarations.experiments(self),
             tier_review=self._review(seen.get("tier_qualification"), qualification),
             learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
         )
@@ -328,31 +333,33 @@ class _Parser:
                     )
             if kind != "points":
                 self.err(doc, path + ("then",), f"rule '{rid}': an event rule can only award points", rid, key=kind)
-        no_line = when.get("cart", {}).get("no_line", {})
-        if len(no_line) > 1:
-            self.err(
-                doc,
-                path + ("when", "cart", "no_line"),
-                f"rule '{rid}': no_line takes a single key (sku, category or tag); write one rule per key",
-                rid,
-            )
+        declarations.check_when(self, doc, path, item)
         points = discount = threshold = None
         if kind == "points":
             points = self._points(doc, path + ("then", "points"), then["points"], rid, on)
         elif kind == "discount":
             d = then["discount"]
-            if ("amount" in d) == ("percent" in d):
+            if sum(k in d for k in ("amount", "percent", "fixed_price")) != 1:
                 self.err(
                     doc,
                     path + ("then", "discount"),
-                    f"rule '{rid}': a discount needs exactly one of amount, percent",
+                    f"rule '{rid}': a discount needs exactly one of amount, percent, fixed_price",
                     rid,
                 )
             if "max" in d and "percent" not in d:
                 self.err(
                     doc, path + ("then", "discount"), f"rule '{rid}': max only caps a percent discount", rid, key="max"
                 )
-            discount = DiscountEffect(*(dec(d[k]) if k in d else None for k in ("amount", "percent", "max")))
+            if "fixed_price" in d and "lines" not in d:
+                self.err(
+                    doc,
+                    path + ("then", "discount"),
+                    f"rule '{rid}': a fixed_price needs lines (which items sell at that price)",
+                    rid,
+                    key="fixed_price",
+                )
+            amounts = {k: dec(d[k]) for k in ("amount", "percent", "max", "fixed_price") if k in d}
+            discount = DiscountEffect(**amounts, lines=d.get("lines"))
         elif kind == "free_shipping":
             fs = then["free_shipping"]
             threshold = dec(fs.get("threshold", 0)) if isinstance(fs, dict) else Decimal(0)
@@ -360,6 +367,7 @@ class _Parser:
             return None
         limit = item.get("limit", {})
         node = doc.node_at(path)
+        experiment = item.get("experiment", {})
         return RuleSpec(
             id=rid,
             on=on,
@@ -382,7 +390,11 @@ class _Parser:
             discount=discount,
             free_shipping_threshold=threshold,
             suggest=tuple(then.get("suggest", ())),
-            needs_customer="customer" in when or (points is not None and points.multiply == "tier"),
+            needs_customer=declarations.mentions(when, "customer")
+            or bool(experiment)
+            or (points is not None and points.multiply == "tier"),
+            experiment=experiment.get("id"),
+            variant=experiment.get("variant"),
         )
 
     def _points(self, doc: Document, path: tuple, p: dict, rid: str, on: str) -> PointsEffect | None:
@@ -394,7 +406,12 @@ class _Parser:
             self.err(doc, path, f"rule '{rid}': {given[0]} points only apply to orders; use fixed", rid, key=given[0])
             return None
         multiply = p.get("multiply")
+        if "lines" in p and "fixed" in p:
+            message = f"rule '{rid}': lines apply to per_unit and multiply points, not fixed"
+            self.err(doc, path, message, rid, key="lines")
+            return None
         return PointsEffect(
+            lines=p.get("lines"),
             per_unit=dec(p["per_unit"]) if "per_unit" in p else None,
             fixed=p.get("fixed"),
             multiply=multiply if multiply == "tier" or multiply is None else dec(multiply),

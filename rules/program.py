@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from domain.exchange import ExchangeRates
 from domain.program import (
@@ -21,10 +22,11 @@ from domain.program import (
     UsageSnapshot,
 )
 from domain.rewards import Standing, reasons_not_redeemable
-from rules import engine
-from rules.compiler import KEY_PREFIX, condition_terms, describe, index_keys, plan_chunks, referenced_keys
+from rules import customer_fields, engine
+from rules.compiler import KEY_PREFIX, MAX_PATHS, condition_terms, describe, index_keys, plan_chunks, referenced_keys
 from rules.errors import RuleError, RuleFileErrors
 from rules.facts import event_fact, order_fact, order_keys, utc
+from rules.lines import LineSums
 from rules.model import ORDER, FolderSpec, RuleSpec, Settings
 from rules.resolve import (
     Outcome,
@@ -96,6 +98,7 @@ class Program:
         self._conditional = {
             rule.id for rule in self.rules if rule.needs_customer or rule.active_from or rule.active_until
         }
+        self._zone = ZoneInfo(self.settings.time_zone)
         self._compile()
 
     def _compile(self) -> None:
@@ -106,11 +109,20 @@ class Program:
         self._checks: dict[str, list[Check]] = {}
         self._positive_keys: set[str] = set()
         self._negative_keys: set[str] = set()
+        self._filters: dict[str, dict] = {}
+        too_many: list[RuleError] = []
         for rule in self.rules:
-            rule_terms, paths, checks = condition_terms(rule)
-            terms[rule.id] = rule_terms
-            if checks:
-                self._checks[rule.id] = checks
+            compiled = condition_terms(rule, self.settings.attributes)
+            terms[rule.id], paths = compiled.terms, compiled.paths
+            if paths > MAX_PATHS:
+                message = (
+                    f"rule '{rule.id}': its conditions have {paths} alternatives once any/not are written out"
+                    f" (at most {MAX_PATHS}); split it into several rules in one exclusive group"
+                )
+                too_many.append(RuleError(rule.file, rule.line, rule.col, message, rule.id))
+            if compiled.checks:
+                self._checks[rule.id] = compiled.checks
+            self._filters.update(compiled.filters)
             positive, negative = referenced_keys(rule)
             self._positive_keys |= positive
             self._negative_keys |= negative
@@ -121,6 +133,8 @@ class Program:
                 indexed.append((keys[0], rule, paths))
             else:
                 always.append((rule, paths))
+        if too_many:
+            raise RuleFileErrors(too_many)
 
         def build(plan: list[tuple[RuleSpec, int]]) -> list[_Chunk]:
             return [_Chunk([(r, terms[r.id]) for r in chunk.rules]) for chunk in plan_chunks(plan)]
@@ -215,19 +229,23 @@ class Program:
         chunks = list(self._order_chunks)
         for number in self._chunks_for(keys):
             chunks.append(self._indexed_chunks[number])
-        matched = self._match(chunks, order_fact(customer, order, now), self._key_batches(keys))
+        fact = order_fact(customer, order, now, self._zone)
+        for spec in self._filters.values():
+            fact.update(LineSums.of(order, spec).fields(spec))
+        variants = self._customer_fields(fact, customer)
+        matched = self._match(chunks, fact, self._key_batches(keys))
         out = Outcome()
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer and customer.tier else None
         subtotal = order.subtotal
-        apply_points(chosen, subtotal, tier, self.settings, usage, out)
+        apply_points(chosen, order, tier, self.settings, usage, out)
         rewards = usable_rewards(redeemed, subtotal, out)
-        apply_discounts(chosen, subtotal, self.settings, out, rewards)
+        apply_discounts(chosen, order, self.settings, out, rewards)
         # A guest ships as a newly enrolled customer would: the entry tier's threshold.
         apply_free_shipping(chosen, subtotal, tier if customer else self._entry_tier, out)
         apply_redeemed_benefits(rewards, out)
         apply_suggestions(chosen, {line.sku for line in order.lines}, out)
-        return self._evaluation(out, self._considered(keys), customer, now)
+        return self._evaluation(out, self._considered(keys), customer, now, variants)
 
     def evaluate_event(
         self,
@@ -238,15 +256,33 @@ class Program:
     ) -> Evaluation:
         now = utc(now)
         chunks = self._event_chunks.get(event.type, [])
-        matched = self._match(chunks, event_fact(customer, event, now))
+        fact = event_fact(customer, event, now, self._zone)
+        variants = self._customer_fields(fact, customer)
+        matched = self._match(chunks, fact)
         out = Outcome()
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer.tier else None
         apply_points(chosen, None, tier, self.settings, usage, out)
         considered = [rule for chunk in chunks for rule in chunk.rules]
-        return self._evaluation(out, considered, customer, now)
+        return self._evaluation(out, considered, customer, now, variants)
+
+    def variants_of(self, customer_id: str) -> dict[str, str]:
+        """experiment id -> the customer's variant, for every experiment of the program."""
+        return customer_fields.variants(self.settings, customer_id)
+
+    def attribute_errors(self, attributes: dict[str, object]) -> list[tuple[str, str]]:
+        """(attribute name, what is wrong) for values that do not fit the declarations."""
+        return customer_fields.attribute_errors(self.settings, attributes)
 
     # --- internals ---
+
+    def _customer_fields(self, fact: dict, customer: CustomerFacts | None) -> dict[str, str]:
+        """Adds the customer's attributes and experiment variants to the fact; the variants."""
+        if customer is None:
+            return {}
+        variants = self.variants_of(customer.external_id)
+        fact.update(customer_fields.fields(self.settings, customer.attributes, variants))
+        return variants
 
     def _chunks_for(self, keys: set[str]) -> list[int]:
         numbers: set[int] = set()
@@ -303,7 +339,12 @@ class Program:
         return list(matched.values())
 
     def _evaluation(
-        self, out: Outcome, considered: list[RuleSpec], customer: CustomerFacts | None, now: datetime
+        self,
+        out: Outcome,
+        considered: list[RuleSpec],
+        customer: CustomerFacts | None,
+        now: datetime,
+        variants: dict[str, str],
     ) -> Evaluation:
         trace: list[RuleTrace] = []
         noted, not_met, conditional = out.trace, self._not_met, self._conditional
@@ -327,6 +368,7 @@ class Program:
             discounts=tuple(out.discounts),
             free_products=tuple(out.free_products),
             trace=tuple(trace),
+            variants=variants,
         )
 
     def __repr__(self) -> str:
@@ -346,6 +388,11 @@ def _culprit(rules: list[tuple[RuleSpec, list[dict]]], exc: Exception) -> RuleFi
             engine.build([(rule.id, terms)])
         except Exception as alone:  # noqa: BLE001 - this is the answer
             message = f"rule '{rule.id}': durable-rules cannot compile it ({alone})"
+            if "error code: 113" in str(alone):  # measured: ~14 composite alternatives in one $or
+                message = (
+                    f"rule '{rule.id}': its conditions have too many alternatives once any/not are written out"
+                    " for durable-rules (error 113); split it into several rules in one exclusive group"
+                )
             return RuleFileErrors([RuleError(rule.file, rule.line, rule.col, message, rule.id)])
     first = rules[0][0]
     message = f"durable-rules cannot compile the rules from '{first.id}' on together ({exc})"

@@ -18,6 +18,7 @@ from domain.program import (
     Discount,
     FreeProduct,
     FreeShipping,
+    OrderFacts,
     PointsAward,
     RedeemedReward,
     RuleTrace,
@@ -25,6 +26,7 @@ from domain.program import (
     Tier,
     UsageSnapshot,
 )
+from rules.lines import LineSums, predicate
 from rules.model import RuleSpec, Settings
 
 CENT = Decimal("0.01")
@@ -94,16 +96,28 @@ def _budget(rule: RuleSpec, points: int, usage: UsageSnapshot) -> tuple[int, str
     return (left, f" (capped: {left} points left in the budget)") if points > left else (points, "")
 
 
+def _value(order: OrderFacts | None, lines: dict | None) -> tuple[Decimal, str]:
+    """The money a points or discount effect counts on: the subtotal, or its filtered lines'."""
+    if order is None:
+        return Decimal(0), "subtotal"
+    if lines is None:
+        return order.subtotal, "subtotal"
+    return LineSums.of(order, lines).value, "matching lines"
+
+
 def apply_points(
     chosen: list[RuleSpec],
-    subtotal: Decimal | None,
+    order: OrderFacts | None,
     tier: Tier | None,
     settings: Settings,
     usage: UsageSnapshot | None,
     out: Outcome,
 ) -> None:
+    """Spend points are the per_unit awards; a multiplier with `lines` multiplies what the
+    unfiltered per_unit rules give on those lines' value alone."""
     usage = usage or _NO_USAGE
     spend_points = 0
+    rates: list[Decimal] = []
     later: list[RuleSpec] = []
     for rule in chosen:
         effect = rule.points
@@ -113,13 +127,16 @@ def apply_points(
             later.append(rule)
             continue
         if effect.per_unit is not None:
-            raw = floor_points((subtotal or Decimal(0)) * effect.per_unit)
-            why = f"{effect.per_unit} per unit of subtotal {subtotal}"
+            value, what = _value(order, effect.lines)
+            raw = floor_points(value * effect.per_unit)
+            why = f"{effect.per_unit} per unit of {what} {value}"
         else:
             raw, why = effect.fixed or 0, "fixed bonus"
         points, capped = _budget(rule, raw, usage)
         if effect.per_unit is not None:
             spend_points += points
+            if effect.lines is None and points > 0:
+                rates.append(effect.per_unit)
         _award(rule, points, why + capped, settings, out)
     for rule in later:
         assert rule.points is not None and rule.points.multiply is not None  # a multiplier rule
@@ -131,9 +148,14 @@ def apply_points(
             factor, why = tier.multiplier, f"tier {tier.name} x{tier.multiplier}"
         else:
             factor, why = Decimal(multiply), f"x{multiply}"
-        raw = floor_points(Decimal(spend_points) * (factor - 1))
+        base = spend_points
+        if rule.points.lines is not None:
+            value = _value(order, rule.points.lines)[0]
+            base = sum(floor_points(value * rate) for rate in rates)
+        raw = floor_points(Decimal(base) * (factor - 1))
         points, capped = _budget(rule, raw, usage)
-        _award(rule, points, f"{why} on {spend_points} spend points{capped}", settings, out)
+        on = "" if rule.points.lines is None else " of matching lines"
+        _award(rule, points, f"{why} on {base} spend points{on}{capped}", settings, out)
 
 
 def _award(rule: RuleSpec, points: int, why: str, settings: Settings, out: Outcome) -> None:
@@ -144,8 +166,29 @@ def _award(rule: RuleSpec, points: int, why: str, settings: Settings, out: Outco
     assert effect is not None  # only points rules are awarded
     pending = effect.pending_days if effect.pending_days is not None else settings.pending_days
     expires = effect.expires_in_days if effect.expires_in_days is not None else settings.expires_in_days
-    out.awards.append(PointsAward(rule.id, points, rule.description or why, pending, expires))
+    out.awards.append(PointsAward(rule.id, points, rule.description or why, pending, expires, rule.variant_label))
     out.note(rule, True, f"{points} points: {why}")
+
+
+def _discount(rule: RuleSpec, order: OrderFacts) -> Decimal:
+    """The discount before the per-order cap: never more than the value it counts on."""
+    effect = rule.discount
+    assert effect is not None  # only discount rules get here
+    value = _value(order, effect.lines)[0]
+    if effect.fixed_price is not None:  # lines dearer than the price come down to it
+        test, price = predicate(effect.lines), effect.fixed_price
+        raw = sum(
+            (max(line.unit_price - price, Decimal(0)) * line.quantity for line in order.lines if test(line)),
+            Decimal(0),
+        )
+    elif effect.amount is not None:
+        raw = effect.amount
+    else:
+        assert effect.percent is not None  # validation: exactly one of amount, percent, fixed_price
+        raw = value * effect.percent / 100
+        if effect.max is not None:
+            raw = min(raw, effect.max)
+    return raw if effect.lines is None else max(Decimal(0), min(raw, value))
 
 
 def usable_rewards(redeemed: Iterable[RedeemedReward], subtotal: Decimal, out: Outcome) -> list[RedeemedReward]:
@@ -161,7 +204,7 @@ def usable_rewards(redeemed: Iterable[RedeemedReward], subtotal: Decimal, out: O
 
 def apply_discounts(
     chosen: list[RuleSpec],
-    subtotal: Decimal,
+    order: OrderFacts,
     settings: Settings,
     out: Outcome,
     redeemed: Iterable[RedeemedReward] = (),
@@ -170,6 +213,7 @@ def apply_discounts(
 
     Redeemed rewards' discounts come first: the customer paid points for them, so the
     rules' discounts are the ones the cap cuts."""
+    subtotal = order.subtotal
     cap = subtotal
     if settings.max_discount_percent is not None:
         cap = min(cap, (subtotal * settings.max_discount_percent / 100).quantize(CENT, ROUND_DOWN))
@@ -188,23 +232,19 @@ def apply_discounts(
         out.discounts.append(Discount(reward.trace_id, amount, f"coupon {reward.code}: {why}"))
         out.note_reward(reward, True, why)
     for rule in chosen:
-        effect = rule.discount
-        if effect is None:
+        if rule.discount is None:
             continue
-        if effect.amount is not None:
-            raw = effect.amount
-        else:
-            assert effect.percent is not None  # validation: exactly one of amount, percent
-            raw = subtotal * effect.percent / 100
-            if effect.max is not None:
-                raw = min(raw, effect.max)
+        raw = _discount(rule, order)
+        if raw.quantize(CENT, ROUND_DOWN) <= 0 and rule.discount.lines is not None:
+            out.note(rule, False, "no matching line to discount (or none above the fixed price)")
+            continue
         amount, why = _within_cap(raw, cap, total)
         if amount <= 0:
             out.note(rule, False, why)
             continue
         total += amount
         assert total <= cap <= subtotal, "stacked discounts exceed the cap"
-        out.discounts.append(Discount(rule.id, amount, rule.description or why))
+        out.discounts.append(Discount(rule.id, amount, rule.description or why, rule.variant_label))
         out.note(rule, True, why)
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rules.facts import cents
+
 MAX_ENGINE_VALUES = 64
 """Values one condition may hand to durable-rules; well below its 511 siblings per node."""
 
@@ -52,6 +54,7 @@ def _line_matcher(spec: dict) -> Callable[[dict[str, Any]], bool]:
     categories = frozenset(as_list(spec["category"])) if "category" in spec else None
     tags = frozenset(as_list(spec["tag"])) if "tag" in spec else None
     min_quantity = spec.get("min_quantity")
+    money = {key: spec[key] for key in ("unit_price", "total") if key in spec}
 
     def matches(line: dict[str, Any]) -> bool:
         return (
@@ -59,9 +62,27 @@ def _line_matcher(spec: dict) -> Callable[[dict[str, Any]], bool]:
             and (categories is None or line["category"] in categories)
             and (tags is None or not tags.isdisjoint(line["tags"]))
             and (min_quantity is None or line["quantity"] >= min_quantity)
+            and all(_in_cents(line[key], limits) for key, limits in money.items())
         )
 
     return matches
+
+
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {  # the rule files' comparison keys
+    "gte": lambda a, b: a >= b,
+    "gt": lambda a, b: a > b,
+    "lte": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+}
+
+
+def _in_cents(value: int, limits: Any) -> bool:
+    """A line's money (cents, as the fact holds it) against a comparison in currency units."""
+    if not isinstance(limits, dict):
+        return value == cents(limits)
+    return all(COMPARISONS[op](value, cents(limit)) for op, limit in limits.items())
 
 
 def any_line(spec: dict) -> Check:

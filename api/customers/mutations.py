@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from api.context import Info
 from api.customers.types import Customer, Points
@@ -11,7 +12,7 @@ from api.permissions import all_scopes, any_scope
 from app import customers, reads
 from domain import validation
 from domain.auth import ApiKeyCaller, Scope
-from domain.customers import EnrollmentInput
+from domain.customers import CustomerUpdate, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
 
 
@@ -27,10 +28,31 @@ class EnrollCustomerInput:
         " enrolled (and who has not ordered yet), it links the referral instead of refusing.",
     )
     tags: list[str] | None = None
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Custom attributes the rule files declare (customer_attributes), as a JSON object."
+    )
 
 
 @strawberry.type
 class EnrollCustomerPayload:
+    customer: Customer | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateCustomerInput:
+    external_id: str
+    email: str | None = None
+    name: str | None = None
+    tags: list[str] | None = strawberry.field(default=None, description="Replaces the customer's tags.")
+    attributes: JSON | None = strawberry.field(
+        default=None,
+        description="Merged into the customer's attributes (a JSON object); an attribute set to null is removed.",
+    )
+
+
+@strawberry.type
+class UpdateCustomerPayload:
     customer: Customer | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -75,12 +97,30 @@ class CustomerMutations:
             birthday=input.birthday,
             referral_code=input.referral_code,
             tags=tuple(input.tags or ()),
+            attributes=input.attributes if isinstance(input.attributes, dict) else {},
         )
         try:
+            _object(input.attributes)
             customer = await customers.enroll_customer(info.context.services.program, data)
         except DomainError as error:
             return EnrollCustomerPayload(errors=user_errors(error))
         return EnrollCustomerPayload(customer=Customer.of(customer))
+
+    @strawberry.mutation(permission_classes=[any_scope(Scope.CUSTOMERS_WRITE)])
+    async def update_customer(self, info: Info, input: UpdateCustomerInput) -> UpdateCustomerPayload:
+        data = CustomerUpdate(
+            external_id=input.external_id,
+            email=input.email,
+            name=input.name,
+            tags=tuple(input.tags) if input.tags is not None else None,
+            attributes=input.attributes if isinstance(input.attributes, dict) else None,
+        )
+        try:
+            _object(input.attributes)
+            customer = await customers.update_customer(info.context.services.program, data)
+        except DomainError as error:
+            return UpdateCustomerPayload(errors=user_errors(error))
+        return UpdateCustomerPayload(customer=Customer.of(customer))
 
     @strawberry.mutation(
         description="A manual credit or debit, audited with the key that made it.",
@@ -121,3 +161,8 @@ class CustomerMutations:
             return IssueCustomerTokenPayload(errors=user_errors(error))
         issued = info.context.services.tokens.issue(customer_external_id)
         return IssueCustomerTokenPayload(token=issued.token, expires_at=issued.expires_at)
+
+
+def _object(attributes: object) -> None:
+    if attributes is not None and not isinstance(attributes, dict):
+        raise DomainError(ErrorCode.INVALID_ATTRIBUTE, "attributes must be a JSON object.", ["attributes"])

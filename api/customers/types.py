@@ -4,8 +4,10 @@ import math
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import cast
 
 import strawberry
+from strawberry.scalars import JSON
 
 from api.context import Info
 from api.rewards.types import Redemption
@@ -94,6 +96,9 @@ class LedgerEntry:
     reason: str
     rule_id: str | None
     rules_version: str | None
+    variant: str | None = strawberry.field(
+        description="experiment/variant when the rule that earned it belongs to an experiment (A/B)."
+    )
     order_external_id: str | None
     created_at: datetime
     available_at: datetime | None
@@ -128,6 +133,7 @@ class Customer:
     order_count: int
     last_order_at: datetime | None
     tags: list[str]
+    attributes: JSON = strawberry.field(description="Custom attributes (the rule files' customer_attributes).")
     referral_code: str | None = strawberry.field(
         description="The customer's own code: a friend who gives it at enrolment is linked to this customer."
     )
@@ -145,6 +151,7 @@ class Customer:
             order_count=customer.order_count,
             last_order_at=customer.last_order_at,
             tags=list(customer.tags),
+            attributes=cast(JSON, dict(customer.attributes)),
             referral_code=customer.referral_code,
             referred=customer.referred,
             domain=customer,
@@ -205,6 +212,7 @@ class Customer:
                     reason=row.reason,
                     rule_id=row.rule_id,
                     rules_version=row.rules_version,
+                    variant=row.variant,
                     order_external_id=row.order_external_id,
                     created_at=row.created_at,
                     available_at=row.available_at,

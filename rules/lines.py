@@ -1,0 +1,114 @@
+"""Line filters: one construct ("lines matching this") that conditions, sums and effects share.
+
+A filter takes `sku`, `category`, `tag` (one or a list each), `min_quantity`, and money
+comparisons on a line's `unit_price` and `total` (unit price x quantity); every key given must
+hold on the same line. durable-rules cannot add numbers up, so for every filter a program
+uses, the order fact carries the matching lines' count, quantity and value (cents), computed
+here (`LineSums`); conditions on them are durable-rules conditions on those fields, like the
+other sums facts.py precomputes (subtotal, item_count).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from domain.program import LineFacts, OrderFacts
+from rules.facts import cents
+from rules.value_lists import COMPARISONS, as_list
+
+MONEY_KEYS = ("unit_price", "total")
+LinePredicate = Callable[[LineFacts], bool]
+
+
+def filter_id(spec: dict) -> str:
+    """A short stable name for a filter: its fact fields are `n:<id>`, `q:<id>`, `v:<id>`."""
+    text = json.dumps(canonical(spec), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def count_field(spec: dict) -> str:
+    return f"n:{filter_id(spec)}"
+
+
+def quantity_field(spec: dict) -> str:
+    return f"q:{filter_id(spec)}"
+
+
+def value_field(spec: dict) -> str:
+    return f"v:{filter_id(spec)}"
+
+
+def other_field(spec: dict) -> str:
+    """Lines that do not match (so "all lines match" is "none other", a plain comparison)."""
+    return f"m:{filter_id(spec)}"
+
+
+def _compare(value: Decimal | int, spec: Any) -> bool:
+    if not isinstance(spec, dict):
+        return value == Decimal(str(spec))
+    return all(COMPARISONS[op](value, Decimal(str(limit))) for op, limit in spec.items())
+
+
+def predicate(spec: dict | None) -> LinePredicate:
+    """The filter as a test on one line; None (no filter) matches every line."""
+    if not spec:
+        return lambda line: True
+    skus = frozenset(as_list(spec["sku"])) if "sku" in spec else None
+    categories = frozenset(as_list(spec["category"])) if "category" in spec else None
+    tags = frozenset(as_list(spec["tag"])) if "tag" in spec else None
+    min_quantity = spec.get("min_quantity")
+    unit_price, total = spec.get("unit_price"), spec.get("total")
+
+    def matches(line: LineFacts) -> bool:
+        return (
+            (skus is None or line.sku in skus)
+            and (categories is None or line.category in categories)
+            and (tags is None or not tags.isdisjoint(line.tags))
+            and (min_quantity is None or line.quantity >= min_quantity)
+            and (unit_price is None or _compare(line.unit_price, unit_price))
+            and (total is None or _compare(line.total, total))
+        )
+
+    return matches
+
+
+@dataclass(frozen=True)
+class LineSums:
+    """What a filter picks out of an order."""
+
+    count: int
+    quantity: int
+    value: Decimal
+    others: int = 0
+
+    @classmethod
+    def of(cls, order: OrderFacts, spec: dict | None) -> LineSums:
+        test = predicate(spec)
+        picked = [line for line in order.lines if test(line)]
+        value = sum((line.total for line in picked), Decimal(0))
+        return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))
+
+    def fields(self, spec: dict) -> dict[str, int]:
+        """The order-fact fields of this filter (value in cents, like all money there)."""
+        return {
+            count_field(spec): self.count,
+            quantity_field(spec): self.quantity,
+            value_field(spec): cents(self.value),
+            other_field(spec): self.others,
+        }
+
+
+def canonical(spec: dict) -> dict:
+    """Filters equal in meaning share fields: scalars and one-element lists are alike."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in ("sku", "category", "tag"):
+            out[key] = sorted({str(v) for v in as_list(value)})
+        else:
+            out[key] = value
+    return out
