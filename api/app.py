@@ -30,6 +30,7 @@ from api.auth import InvalidCredentials, resolve_caller
 from api.auth_throttle import RefuseThrottledClients, client_address
 from api.body_limit import BodyLimit
 from api.context import Context
+from api.cors import cors
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
 from api.json_posts import JsonPosts
@@ -164,6 +165,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
+            *cors(settings.cors_origins),  # outermost: every answer, the fast path's included
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(DatabaseContext, graphql=graphql),
             Middleware(RefuseThrottledClients, graphql=graphql),

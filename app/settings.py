@@ -43,6 +43,8 @@ class Settings:
     auth_failure_limit: int = 10
     """Failed authentications a client may make per window before it is refused (0: no limit)."""
     auth_failure_window_seconds: int = 60
+    cors_origins: tuple[str, ...] = ()
+    """Origins whose pages may call the API from a browser (`*`: any); none by default."""
 
     @property
     def production(self) -> bool:
@@ -85,6 +87,7 @@ class Settings:
             rules_sync_ms=int(environ.get("LOYALTY_RULES_SYNC_MS", "500")),
             auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
             auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
+            cors_origins=_origins(environ.get("LOYALTY_CORS_ORIGINS", "")),
         )
 
 
@@ -93,3 +96,19 @@ def _flag(environ: dict[str, str], name: str) -> bool:
     if value not in ("true", "false", "1", "0", "yes", "no"):
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return value in ("true", "1", "yes")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """`https://shop.example.com,http://localhost:3000`, or `*` for any origin. An origin is a
+    scheme and a host (and a port), never a path: a browser sends exactly that."""
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*":
+            continue
+        scheme, sep, host = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not host or "/" in host:
+            raise ValueError(
+                f"LOYALTY_CORS_ORIGINS: {origin!r} is not an origin; write scheme://host[:port],"
+                " e.g. https://shop.example.com"
+            )
+    return origins

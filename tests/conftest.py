@@ -100,13 +100,17 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    settings: Settings, *, watch_rules: bool = False, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    settings: Settings,
+    *,
+    watch_rules: bool = False,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    port: int | None = None,
 ) -> AsyncIterator[Server]:
     """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
     config = uvicorn.Config(
         create_app(settings, watch_rules=watch_rules, extensions=extensions),
         host="127.0.0.1",
-        port=free_port(),
+        port=port or free_port(),
         log_level="warning",
         lifespan="on",
     )
