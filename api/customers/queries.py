@@ -5,7 +5,7 @@ from graphql import GraphQLError
 
 from api.context import Info
 from api.customers.types import Customer
-from api.permissions import IsCustomer, may_see_customer
+from api.permissions import FORBIDDEN, IsCustomer, may_see_customer
 from app import reads
 from domain.auth import CustomerCaller
 from domain.errors import DomainError
@@ -16,7 +16,7 @@ class CustomerQueries:
     @strawberry.field(description="A customer, for an API key with customers:read or that customer's token.")
     async def customer(self, info: Info, external_id: str) -> Customer | None:
         if not may_see_customer(info, external_id):
-            raise GraphQLError("You may not see this customer.", extensions={"code": "PERMISSION_DENIED"})
+            raise GraphQLError("You may not see this customer.", extensions=dict(FORBIDDEN))
         try:
             return Customer.of(await reads.get_customer(external_id))
         except DomainError:

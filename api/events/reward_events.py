@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from api.context import Info
+from api.error_codes import TopLevelCode
 from api.permissions import any_scope
 from app.event_stream import SlowSubscriber, events_page, reward_events
 from app.events import EVENT_TYPES
@@ -62,7 +63,7 @@ class RewardEventConnection:
 
 
 def _bad_input(message: str, field: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "INVALID", "field": [field]})
+    return GraphQLError(message, extensions={"code": TopLevelCode.BAD_USER_INPUT.value, "field": [field]})
 
 
 def _after(after: str | None) -> int | None:
