@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 
 from api.context import Info
+from api.paging import PageInfo, page_info, page_size
 from app import reads
 from domain import tiers
 from domain.customers import Customer as DomainCustomer
@@ -86,12 +87,6 @@ class LedgerEntryEdge:
 
 
 @strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
 class LedgerEntryConnection:
     edges: list[LedgerEntryEdge]
     page_info: PageInfo
@@ -150,7 +145,7 @@ class Customer:
 
     @strawberry.field(description="Newest entries first.")
     async def ledger(self, first: int = 20, after: str | None = None) -> LedgerEntryConnection:
-        first = max(0, min(first, MAX_PAGE))
+        first = page_size(first, MAX_PAGE)
         rows, more = await reads.ledger_page(self.external_id, first, after)
         edges = [
             LedgerEntryEdge(
@@ -172,5 +167,5 @@ class Customer:
         ]
         return LedgerEntryConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            page_info=page_info(edges, more=more, after=after),
         )
