@@ -29,6 +29,7 @@ from api.error_codes import ErrorCodes
 from api.events.mutations import EventMutations
 from api.events.reward_events import RewardEventQueries, RewardEventSubscriptions
 from api.events.webhooks import WebhookMutations, WebhookQueries
+from api.feedback.mutations import FeedbackMutations
 from api.inputs import compile_inputs
 from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
@@ -48,7 +49,15 @@ from app.settings import Settings
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries, RewardEventQueries, WebhookQueries))
 Mutation = merge_types(
     "Mutation",
-    (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations, WebhookMutations),
+    (
+        CustomerMutations,
+        OrderMutations,
+        ReturnMutations,
+        RulesMutations,
+        EventMutations,
+        WebhookMutations,
+        FeedbackMutations,
+    ),
 )
 Subscription = merge_types("Subscription", (RewardEventSubscriptions,))
 
