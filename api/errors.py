@@ -33,6 +33,13 @@ CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.RULES_INVALID: "The rule files do not validate: the rules in force stay in force.",
     ErrorCode.PERMISSION_DENIED: "The caller may not do this.",
     ErrorCode.WEBHOOK_TARGET_REFUSED: "The webhook URL points somewhere deliveries may not go.",
+    ErrorCode.INVALID_COUNTRY: "Not an ISO 3166-1 alpha-2 country code (such as FR or DE).",
+    ErrorCode.REFERRAL_CODE_UNKNOWN: "No customer has this referral code.",
+    ErrorCode.SELF_REFERRAL: "A customer cannot refer themselves.",
+    ErrorCode.ALREADY_REFERRED: "The customer was already referred by someone.",
+    ErrorCode.REFERRER_ENROLLED_LATER: "The referrer enrolled after the customer they would refer.",
+    ErrorCode.REFERRAL_TOO_LATE: "The customer has already ordered; a referral must come before the first order.",
+    ErrorCode.FEEDBACK_ALREADY_SUBMITTED: "Feedback on this order was already submitted.",
 }
 
 # The domain's codes as a GraphQL enum: in JSON each is the same string as before, and

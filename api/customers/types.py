@@ -4,6 +4,7 @@ import math
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -18,90 +19,92 @@ from domain.program import Tier as DomainTier
 MAX_PAGE = 100
 
 
-@strawberry.type
+@strawberry.type(description="A level of the program (program.yaml `tiers`), reached by points or spend.")
 class Tier:
-    name: str
-    threshold: int
-    basis: str
-    multiplier: Decimal
+    name: str = strawberry.field(description="As the rule files name it, e.g. gold.")
+    threshold: int = strawberry.field(description="What reaching this tier takes, in its basis.")
+    basis: str = strawberry.field(
+        description="points (lifetime earned) or spend (lifetime, in whole units of the program currency)."
+    )
+    multiplier: Decimal = strawberry.field(description="Points earned in this tier are multiplied by it.")
 
     @classmethod
     def of(cls, tier: DomainTier) -> Tier:
         return cls(name=tier.name, threshold=tier.threshold, basis=tier.basis, multiplier=tier.multiplier)
 
 
-@strawberry.type
+@strawberry.type(description="A customer's balance: the sums of their ledger entries.")
 class Points:
-    available: int
-    pending: int
-    lifetime_earned: int
+    available: int = strawberry.field(description="Points that may be spent now.")
+    pending: int = strawberry.field(description="Earned points still in their return window, not yet spendable.")
+    lifetime_earned: int = strawberry.field(description="Every point ever earned, less reversals: tiers count it.")
 
     @classmethod
     def of(cls, balance: Balance) -> Points:
         return cls(available=balance.available, pending=balance.pending, lifetime_earned=balance.lifetime_earned)
 
 
-@strawberry.type
+@strawberry.type(description="How far a customer is from the next tier.")
 class TierProgress:
-    next_tier: Tier | None
+    next_tier: Tier | None = strawberry.field(description="Null at the top tier.")
     remaining: int = strawberry.field(
         description="What the next tier still needs, in its basis (points, or whole currency"
         " units of spend); 0 at the top tier."
     )
 
 
-@strawberry.enum
+@strawberry.enum(description="Why a ledger entry was written.")
 class LedgerEntryKind(Enum):
-    EARN = "earn"
-    REDEEM = "redeem"
-    ADJUST = "adjust"
-    REVERSE = "reverse"
-    EXPIRE = "expire"
-    RELEASE = "release"
+    EARN = strawberry.enum_value("earn", description="Points earned by an order or event, under a rule.")
+    REDEEM = strawberry.enum_value("redeem", description="Points spent.")
+    ADJUST = strawberry.enum_value("adjust", description="A manual credit or debit (adjustPoints).")
+    REVERSE = strawberry.enum_value("reverse", description="Points taken back by a return.")
+    EXPIRE = strawberry.enum_value("expire", description="Unspent points that expired.")
+    RELEASE = strawberry.enum_value("release", description="Pending points made available when their day came.")
 
 
-@strawberry.enum
+@strawberry.enum(description="Which part of the balance an entry moves.")
 class PointsBucket(Enum):
-    AVAILABLE = "available"
-    PENDING = "pending"
+    AVAILABLE = strawberry.enum_value("available", description="Spendable points.")
+    PENDING = strawberry.enum_value("pending", description="Points waiting for their return window to end.")
 
 
-@strawberry.type
+@strawberry.type(description="One line of a customer's ledger; entries are never changed or removed.")
 class LedgerEntry:
-    kind: LedgerEntryKind
-    bucket: PointsBucket
-    points: int
-    reason: str
-    rule_id: str | None
-    rules_version: str | None
-    order_external_id: str | None
-    created_at: datetime
-    available_at: datetime | None
-    expires_at: datetime | None
+    kind: LedgerEntryKind = strawberry.field(description="Why it was written.")
+    bucket: PointsBucket = strawberry.field(description="Which part of the balance it moves.")
+    points: int = strawberry.field(description="Positive: credited; negative: debited.")
+    reason: str = strawberry.field(description="For the customer to read: the rule's or the adjuster's words.")
+    rule_id: str | None = strawberry.field(description="The rule that earned it, when a rule did.")
+    rules_version: str | None = strawberry.field(description="The rules version in force when it was written.")
+    order_external_id: str | None = strawberry.field(description="The order it comes from, when one.")
+    created_at: datetime = strawberry.field(description="When it was written.")
+    available_at: datetime | None = strawberry.field(description="For pending points: when they become available.")
+    expires_at: datetime | None = strawberry.field(description="When these points expire unless spent first.")
 
 
-@strawberry.type
+@strawberry.type(description="A ledger entry and its cursor.")
 class LedgerEntryEdge:
-    cursor: str
-    node: LedgerEntry
+    cursor: str = strawberry.field(description="Pass as `after` to read the entries after this one.")
+    node: LedgerEntry = strawberry.field(description="The entry.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a customer's ledger (a Relay connection).")
 class LedgerEntryConnection:
-    edges: list[LedgerEntryEdge]
-    page_info: PageInfo
+    edges: list[LedgerEntryEdge] = strawberry.field(description="The entries of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits, and how to ask for the next.")
 
 
-@strawberry.type
+@strawberry.type(description="A member of the loyalty program.")
 class Customer:
-    external_id: str
-    email: str
-    name: str | None
-    birthday: date | None
-    enrolled_at: datetime
-    order_count: int
-    last_order_at: datetime | None
-    tags: list[str]
+    external_id: str = strawberry.field(description="The store's own id for the customer.")
+    email: str = strawberry.field(description="Where the customer is told about their points.")
+    name: str | None = strawberry.field(description="As the store gave it.")
+    birthday: date | None = strawberry.field(description="For birthday rewards, when known.")
+    enrolled_at: datetime = strawberry.field(description="When the customer joined the program.")
+    order_count: int = strawberry.field(description="Orders recorded for the customer.")
+    last_order_at: datetime | None = strawberry.field(description="When the last order was placed.")
+    tags: list[str] = strawberry.field(description="Segments the store set (updateCustomer); rules may test them.")
     referral_code: str | None = strawberry.field(
         description="The customer's own code: a friend who gives it at enrolment is linked to this customer."
     )
@@ -124,11 +127,11 @@ class Customer:
             domain=customer,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The balance, from the ledger.")
     def points(self) -> Points:
         return Points.of(self.domain.balance)
 
-    @strawberry.field
+    @strawberry.field(description="The tier the customer holds; null when the program has none to give.")
     def tier(self, info: Info) -> Tier | None:
         name = self.domain.tier
         found = next((t for t in info.context.services.program.tiers if t.name == name), None)
@@ -137,7 +140,7 @@ class Customer:
         # A tier removed from the rules still names the customer's standing until review.
         return Tier(name=name, threshold=0, basis="points", multiplier=Decimal(1)) if name else None
 
-    @strawberry.field
+    @strawberry.field(description="What the next tier still needs.")
     def tier_progress(self, info: Info) -> TierProgress:
         p = tiers.progress(
             info.context.services.program.tiers,
@@ -149,8 +152,14 @@ class Customer:
             remaining=math.ceil(p.remaining),
         )
 
-    @strawberry.field(description="Newest entries first.")
-    async def ledger(self, first: int = 20, after: str | None = None) -> LedgerEntryConnection:
+    @strawberry.field(description="The customer's ledger entries, newest first.")
+    async def ledger(
+        self,
+        first: Annotated[int, strawberry.argument(description=f"How many entries, 1 to {MAX_PAGE}.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="A cursor: the entries after it (endCursor of a page).")
+        ] = None,
+    ) -> LedgerEntryConnection:
         first = page_size(first, MAX_PAGE)
         rows, more = await reads.ledger_page(self.external_id, first, after)
         edges = [
