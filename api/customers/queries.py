@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from graphql import GraphQLError
+from strawberry import relay
 
 from api.context import Info
 from api.customers.types import Customer
@@ -21,6 +24,17 @@ class CustomerQueries:
             return Customer.of(await reads.get_customer(external_id))
         except DomainError:
             return None
+
+    @strawberry.field(
+        description="Any object with an id (Customer, LedgerEntry), by that id, for clients' caches"
+        " (Relay's refetch); null when it does not exist or the caller may not see it."
+    )
+    async def node(
+        self, info: Info, id: Annotated[relay.GlobalID, strawberry.argument(description="The object's id.")]
+    ) -> relay.Node | None:
+        # A resolver rather than relay.node(): that field's extension rewrites the field
+        # in place, so a second schema built in one process (tests, workers) fails.
+        return await id.resolve_node(info, required=False)
 
     @strawberry.field(description="The customer whose token is presented.", permission_classes=[IsCustomer])
     async def me(self, info: Info) -> Customer | None:

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated
 
 import strawberry
+from strawberry import relay
 
 from api.context import Info
 from api.paging import PageInfo, page_info, page_size
+from api.permissions import may_see_customer
 from app import reads
+from app.reads import LedgerRow
 from domain import tiers
 from domain.customers import Customer as DomainCustomer
+from domain.errors import DomainError
 from domain.ledger import Balance
 from domain.program import Tier as DomainTier
 
@@ -70,7 +75,7 @@ class PointsBucket(Enum):
 
 
 @strawberry.type(description="One line of a customer's ledger; entries are never changed or removed.")
-class LedgerEntry:
+class LedgerEntry(relay.Node):
     kind: LedgerEntryKind = strawberry.field(description="Why it was written.")
     bucket: PointsBucket = strawberry.field(description="Which part of the balance it moves.")
     points: int = strawberry.field(description="Positive: credited; negative: debited.")
@@ -81,6 +86,36 @@ class LedgerEntry:
     created_at: datetime = strawberry.field(description="When it was written.")
     available_at: datetime | None = strawberry.field(description="For pending points: when they become available.")
     expires_at: datetime | None = strawberry.field(description="When these points expire unless spent first.")
+    entry_id: strawberry.Private[int]
+    customer_external_id: strawberry.Private[str]
+
+    @classmethod
+    def of(cls, row: LedgerRow, customer_external_id: str) -> LedgerEntry:
+        return cls(
+            kind=LedgerEntryKind(row.kind),
+            bucket=PointsBucket(row.bucket),
+            points=row.points,
+            reason=row.reason,
+            rule_id=row.rule_id,
+            rules_version=row.rules_version,
+            order_external_id=row.order_external_id,
+            created_at=row.created_at,
+            available_at=row.available_at,
+            expires_at=row.expires_at,
+            entry_id=row.id,
+            customer_external_id=customer_external_id,
+        )
+
+    @classmethod
+    def resolve_id(cls, root: LedgerEntry, *, info: Info) -> str:
+        # The entry's id first: a customer's external id may itself hold colons.
+        return f"{root.entry_id}:{root.customer_external_id}"
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[LedgerEntry | None]:
+        return [await _visible_entry(info, node_id) for node_id in node_ids]
 
 
 @strawberry.type(description="A ledger entry and its cursor.")
@@ -96,7 +131,7 @@ class LedgerEntryConnection:
 
 
 @strawberry.type(description="A member of the loyalty program.")
-class Customer:
+class Customer(relay.Node):
     external_id: str = strawberry.field(description="The store's own id for the customer.")
     email: str = strawberry.field(description="Where the customer is told about their points.")
     name: str | None = strawberry.field(description="As the store gave it.")
@@ -126,6 +161,16 @@ class Customer:
             referred=customer.referred,
             domain=customer,
         )
+
+    @classmethod
+    def resolve_id(cls, root: Customer, *, info: Info) -> str:
+        return root.external_id
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Customer | None]:
+        return [await visible_customer(info, node_id) for node_id in node_ids]
 
     @strawberry.field(description="The balance, from the ledger.")
     def points(self) -> Points:
@@ -163,24 +208,34 @@ class Customer:
         first = page_size(first, MAX_PAGE)
         rows, more = await reads.ledger_page(self.external_id, first, after)
         edges = [
-            LedgerEntryEdge(
-                cursor=reads.encode_cursor(row.id),
-                node=LedgerEntry(
-                    kind=LedgerEntryKind(row.kind),
-                    bucket=PointsBucket(row.bucket),
-                    points=row.points,
-                    reason=row.reason,
-                    rule_id=row.rule_id,
-                    rules_version=row.rules_version,
-                    order_external_id=row.order_external_id,
-                    created_at=row.created_at,
-                    available_at=row.available_at,
-                    expires_at=row.expires_at,
-                ),
-            )
+            LedgerEntryEdge(cursor=reads.encode_cursor(row.id), node=LedgerEntry.of(row, self.external_id))
             for row in rows
         ]
         return LedgerEntryConnection(
             edges=edges,
             page_info=page_info(edges, more=more, after=after),
         )
+
+
+async def visible_customer(info: Info, external_id: str) -> Customer | None:
+    """The customer, when it exists and the caller may see it (node(id:) answers null
+    otherwise, as Relay's servers do, rather than telling which ids exist)."""
+    if not may_see_customer(info, external_id):
+        return None
+    try:
+        return Customer.of(await reads.get_customer(external_id))
+    except DomainError:
+        return None
+
+
+async def _visible_entry(info: Info, node_id: str) -> LedgerEntry | None:
+    entry, _, customer = node_id.partition(":")
+    if not entry.isdigit() or len(entry) > 18 or not customer or not may_see_customer(info, customer):
+        return None
+    try:
+        # The customer's ledger page that starts at this entry (pages run newest first,
+        # strictly before their cursor): the read every ledger page makes, no other query.
+        rows, _ = await reads.ledger_page(customer, 1, reads.encode_cursor(int(entry) + 1))
+    except DomainError:
+        return None
+    return LedgerEntry.of(rows[0], customer) if rows and rows[0].id == int(entry) else None
