@@ -78,3 +78,19 @@ def test_user_error_codes_are_the_domains_codes_each_described():
     assert isinstance(code_type, GraphQLEnumType)
     assert list(code_type.values) == [code.value for code in ErrorCode]
     assert set(CODE_DESCRIPTIONS) == set(ErrorCode)
+
+
+# Decimals that are not amounts of money (every amount is a Money { amount currency }).
+NOT_MONEY = {"Money.amount", "Order.exchangeRate", "Tier.multiplier"}
+
+
+def test_every_amount_of_money_answered_is_a_money_with_its_currency():
+    schema = served_schema()
+    decimals = {
+        f"{named.name}.{field_name}"
+        for named in _ours(schema)
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
+        for field_name, field in named.fields.items()
+        if graphql.get_named_type(field.type).name == "Decimal"
+    }
+    assert decimals == NOT_MONEY
