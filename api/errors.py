@@ -40,6 +40,15 @@ CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.REFERRER_ENROLLED_LATER: "The referrer enrolled after the customer they would refer.",
     ErrorCode.REFERRAL_TOO_LATE: "The customer has already ordered; a referral must come before the first order.",
     ErrorCode.FEEDBACK_ALREADY_SUBMITTED: "Feedback on this order was already submitted.",
+    ErrorCode.REWARD_NOT_FOUND: "No reward has this id.",
+    ErrorCode.REWARD_NOT_REDEEMABLE: "The reward cannot be redeemed now (the message says why).",
+    ErrorCode.OUT_OF_STOCK: "The reward has no stock left.",
+    ErrorCode.COUPON_NOT_FOUND: "No redemption has this code.",
+    ErrorCode.COUPON_NOT_YOURS: "The coupon code belongs to another customer.",
+    ErrorCode.COUPON_USED: "The coupon code was already used.",
+    ErrorCode.COUPON_EXPIRED: "The coupon code has expired.",
+    ErrorCode.COUPON_CANCELLED: "The coupon code was cancelled.",
+    ErrorCode.COUPON_NOT_APPLICABLE: "The coupon does not apply to this order (the message says why).",
 }
 
 # The domain's codes as a GraphQL enum: in JSON each is the same string as before, and

@@ -13,8 +13,10 @@ from strawberry import relay
 from api.context import Info
 from api.paging import PageInfo, page_info, page_size
 from api.permissions import may_see_customer
+from api.rewards.types import Redemption
 from app import reads
 from app.reads import LedgerRow
+from app.redemptions import list_redemptions
 from domain import tiers
 from domain.customers import Customer as DomainCustomer
 from domain.errors import DomainError
@@ -61,11 +63,12 @@ class TierProgress:
 @strawberry.enum(description="Why a ledger entry was written.")
 class LedgerEntryKind(Enum):
     EARN = strawberry.enum_value("earn", description="Points earned by an order or event, under a rule.")
-    REDEEM = strawberry.enum_value("redeem", description="Points spent.")
+    REDEEM = strawberry.enum_value("redeem", description="Points spent on a reward.")
     ADJUST = strawberry.enum_value("adjust", description="A manual credit or debit (adjustPoints).")
     REVERSE = strawberry.enum_value("reverse", description="Points taken back by a return.")
     EXPIRE = strawberry.enum_value("expire", description="Unspent points that expired.")
     RELEASE = strawberry.enum_value("release", description="Pending points made available when their day came.")
+    REFUND = strawberry.enum_value("refund", description="Points given back when a redemption was cancelled.")
 
 
 @strawberry.enum(description="Which part of the balance an entry moves.")
@@ -196,6 +199,17 @@ class Customer(relay.Node):
             next_tier=Tier.of(p.next_tier) if p.next_tier else None,
             remaining=math.ceil(p.remaining),
         )
+
+    @strawberry.field(description="The customer's redemptions, newest first (at most 100).")
+    async def redemptions(
+        self,
+        active_only: Annotated[
+            bool, strawberry.argument(description="Only the redemptions whose code may still be used.")
+        ] = False,
+        first: Annotated[int, strawberry.argument(description=f"How many, 1 to {MAX_PAGE}.")] = 20,
+    ) -> list[Redemption]:
+        found = await list_redemptions(self.external_id, active_only, page_size(first, MAX_PAGE))
+        return [Redemption.of(r) for r in found]
 
     @strawberry.field(description="The customer's ledger entries, newest first.")
     async def ledger(
