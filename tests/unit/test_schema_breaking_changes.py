@@ -1,5 +1,5 @@
 """A change that can break a client already built against the published schema (main's
-schema.graphql) fails here unless it is declared in api/declared_breaking_changes.txt."""
+schema.graphql, where this branch last merged it) fails here unless it is declared in api/declared_breaking_changes.txt."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ BASELINE_REF = os.environ.get("LOYALTY_SCHEMA_BASELINE", "main")
 DECLARED = REPO_ROOT / "api" / "declared_breaking_changes.txt"
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+
+
 def _published() -> str:
+    """schema.graphql where this branch last met the baseline (their merge base): a branch
+    behind main is judged on its own changes, not on what main added since."""
     try:
-        return subprocess.run(
-            ["git", "show", f"{BASELINE_REF}:schema.graphql"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        return _git("show", f"{_git('merge-base', 'HEAD', BASELINE_REF).strip()}:schema.graphql")
     except (OSError, subprocess.CalledProcessError):
         if os.environ.get("CI") == "true":
             raise
