@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.settings import Settings
@@ -36,10 +37,11 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
     run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
+    run.add_argument("name", nargs="?", help="one job (points-release, points-expiry, ...); all when omitted")
     run.add_argument(
-        "name",
-        nargs="?",
-        help="points-release, points-expiry, referral-completion or learned-suggestions; all when omitted",
+        "--at",
+        type=_moment,
+        help="run as of this time (ISO 8601, e.g. 2026-03-01T09:00:00+01:00; UTC when no offset): replays a day",
     )
 
     webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(dest="action", required=True)
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.dir or settings.rules_dir
         return check_folder(folder) if args.action == "check" else run_scenarios(folder)
     if args.command == "jobs":
-        return asyncio.run(_run_jobs(settings, args.name))
+        return asyncio.run(_run_jobs(settings, args.name, args.at))
     if args.command == "webhooks":
         return asyncio.run(_deliver_webhooks(settings))
     return 2
@@ -129,21 +131,29 @@ async def _create_key(settings: Settings, name: str, scopes: list[str]) -> int:
     return 0
 
 
-async def _run_jobs(settings: Settings, name: str | None) -> int:
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _run_jobs(settings: Settings, name: str | None, at: datetime | None) -> int:
     from app.bootstrap import running_services
     from app.clock import utcnow
-    from app.jobs import run_jobs
+    from app.scheduler import run_jobs
     from domain.errors import DomainError
 
     async with running_services(settings) as services:
         try:
-            reports = await run_jobs(name, utcnow(), services.program)
+            outcomes = await run_jobs(name, at or utcnow(), services.program)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2
-    for report in reports:
-        print(report.summary())
-    return 0
+    for outcome in outcomes:
+        print(outcome.summary())
+    return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
 async def _deliver_webhooks(settings: Settings) -> int:

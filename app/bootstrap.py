@@ -90,6 +90,8 @@ async def running_services(
             tasks.append(asyncio.create_task(_follow(registry, db, settings), name="rules-sync"))
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(_watch(registry, db), name="rules-watcher"))
+            if settings.scheduler:
+                tasks.append(asyncio.create_task(_schedule(registry, db, settings), name="scheduler"))
         try:
             if serve_events:
                 async with serving_events(services):
@@ -143,3 +145,12 @@ async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
 async def _follow(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
     with db:
         await follow_activations(registry, settings.rules_sync_ms / 1000)
+
+
+async def _schedule(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
+    from datetime import timedelta
+
+    from app.scheduler import Scheduler
+
+    with db:
+        await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from app.clock import utcnow
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
+from app.tier_reviews import tier_after_earning
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries, earned_awards
 from persistence import engagement as store
@@ -75,8 +77,16 @@ async def award_event(
     written = await insert_entries(customer_row.id, [LinkedEntry(e, event_id=event_id) for e in entries], now=now)
     assert len(written) == len(entries), "earn entries have no related entry: none may conflict"
     balance = customer.balance.after(written)
-    tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
-    tier_name = tier.name if tier else None
+    tier_name = await tier_after_earning(
+        program,
+        customer_row.id,
+        customer.tier,
+        lifetime_points=balance.lifetime_earned,
+        lifetime_spend=customer.lifetime_spend,
+        points_added=points,
+        spend_added=Decimal(0),
+        now=now,
+    )
     await repo.move_balance(customer_row, written, tier=tier_name)
     # The row now holds what the customer has, for a caller that awards it more.
     customer_row.points_available, customer_row.points_pending = balance.available, balance.pending

@@ -57,7 +57,14 @@ def earning_events(
         }
         events.append((POINTS_EARNED, customer_external_id, payload))
     if tier_after != tier_before:
-        payload = {**source, "from": tier_before, "to": tier_after, "rulesVersion": evaluation.rules_version}
+        # Tier history is these events: from, to, why (reason), when, rules version.
+        payload = {
+            **source,
+            "from": tier_before,
+            "to": tier_after,
+            "reason": "threshold",
+            "rulesVersion": evaluation.rules_version,
+        }
         events.append((TIER_CHANGED, customer_external_id, payload))
     return events
 

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app import referrals, suggestions
+from app import birthdays, referrals, suggestions, tier_reviews
 from app.events import balance_payload
 from app.redemptions import end_redemption
 from domain.errors import DomainError, ErrorCode
@@ -99,7 +99,22 @@ class LearnedReport(JobReport):
         return f"{self.name}: {self.pairs} pairs"
 
 
-JOBS: dict[str, Callable[[datetime, Program], Awaitable[JobReport]]] = {
+async def review_tiers(program: Program, now: datetime) -> JobReport:
+    """Applies the tier reviews due by `now` (see app.tier_reviews)."""
+    report = await tier_reviews.review_tiers(program, now)
+    return JobReport("tier-review", customers=report.customers, entries=report.lowered)
+
+
+async def celebrate_birthdays(program: Program, now: datetime) -> JobReport:
+    """`customer.birthday` for every customer whose birthday it is (see app.birthdays)."""
+    report = await birthdays.celebrate_birthdays(program, now)
+    return JobReport("birthdays", customers=report.customers, points=report.points)
+
+
+Job = Callable[[datetime, Program], Awaitable[JobReport]]
+
+JOBS: dict[str, Job] = {
+    # `loyalty serve` schedules every job listed here (app.scheduler), in this order.
     # In this order: points released by the first may expire in points-expiry, and so may
     # points an expired redemption gives back.
     "points-release": lambda now, program: release_pending_points(now),
@@ -107,13 +122,22 @@ JOBS: dict[str, Callable[[datetime, Program], Awaitable[JobReport]]] = {
     "points-expiry": lambda now, program: expire_points(now),
     "referral-completion": lambda now, program: complete_referrals(program, now),
     "learned-suggestions": lambda now, program: refresh_learned_suggestions(program, now),
+    "tier-review": lambda now, program: review_tiers(program, now),
+    "birthdays": lambda now, program: celebrate_birthdays(program, now),
 }
 
 
-async def run_jobs(name: str | None, now: datetime, program: Program) -> list[JobReport]:
-    """One job by name, or every job in order, under the rules in force (`program`)."""
-    if name is not None and name not in JOBS:
+def job_named(name: str) -> Job:
+    if name not in JOBS:
         raise DomainError(ErrorCode.NOT_FOUND, f"No job is called '{name}'; the jobs are {', '.join(JOBS)}.", ["name"])
+    return JOBS[name]
+
+
+async def run_jobs(name: str | None, now: datetime, program: Program) -> list[JobReport]:
+    """One job by name, or every job in order, under the rules in force (`program`), without
+    leases (app.scheduler runs them with leases)."""
+    if name is not None:
+        job_named(name)
     return [await job(now, program) for job_name, job in JOBS.items() if name in (None, job_name)]
 
 

@@ -9,6 +9,7 @@ from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
 from app.redemptions import coupons_of, plain_coupons, redemption_codes, use_coupons
+from app.tier_reviews import tier_after_earning
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries, earned_awards
 from domain.money import MAX_LIFETIME_SPEND
@@ -96,8 +97,16 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
                 f"The customer's lifetime spend would pass {MAX_LIFETIME_SPEND:,}, the most it can hold.",
                 ["lines"],
             )
-        tier = program.tier_for(balance.lifetime_earned, spend)
-        tier_name = tier.name if tier else None
+        tier_name = await tier_after_earning(
+            program,
+            customer_row.id,
+            customer.tier,
+            lifetime_points=balance.lifetime_earned,
+            lifetime_spend=spend,
+            points_added=points,
+            spend_added=order.converted.subtotal,
+            now=now,
+        )
         written = await order_writes.write_order(
             customer_row,
             order,

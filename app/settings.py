@@ -45,6 +45,11 @@ class Settings:
     auth_failure_window_seconds: int = 60
     cors_origins: tuple[str, ...] = ()
     """Origins whose pages may call the API from a browser (`*`: any); none by default."""
+    scheduler: bool = True
+    """Run the scheduled jobs from `loyalty serve` (LOYALTY_SCHEDULER=0 to leave them to
+    `loyalty jobs run`); off by default in tests, which run jobs as of the times they choose."""
+    jobs_every_seconds: int = 300
+    """How often each scheduled job runs."""
 
     @property
     def production(self) -> bool:
@@ -88,6 +93,8 @@ class Settings:
             auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
             auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
             cors_origins=_origins(environ.get("LOYALTY_CORS_ORIGINS", "")),
+            scheduler=environ.get("LOYALTY_SCHEDULER", "0" if env == "test" else "1") not in ("0", "false", "no"),
+            jobs_every_seconds=int(environ.get("LOYALTY_JOBS_EVERY_SECONDS", "300")),
         )
 
 

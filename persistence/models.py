@@ -32,6 +32,11 @@ class Customer(Model):
     order_count = fields.IntField(default=0)
     last_order_at = fields.DatetimeField(null=True)
     enrolled_at = fields.DatetimeField()
+    # The date of the last tier review applied to the customer (app.tier_reviews): a review
+    # is applied once, whichever runner gets to it.
+    tier_reviewed_at = fields.DatetimeField(null=True)
+    # The last year the birthday job wished the customer a happy birthday (once a year).
+    birthday_year = fields.IntField(null=True)
 
     class Meta:
         table = "customers"
@@ -353,6 +358,40 @@ class Adjustment(Model):
 
     class Meta:
         table = "adjustments"
+
+
+# One row per scheduled job: whoever holds an unexpired lease runs it, so that several
+# workers or hosts run each job one at a time. The lease is taken and given back in
+# statements of their own (no connection is held while the job runs); a holder killed
+# half-way leaves a lease that simply runs out.
+class JobLease(Model):
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=200)
+    leased_until = fields.DatetimeField()
+    next_run_at = fields.DatetimeField()
+
+    class Meta:
+        table = "job_leases"
+
+
+# Each run of a job, scheduled or by `loyalty jobs run`: when, as of which time, what it
+# did, and how it ended (what operators count and alert on).
+class JobRun(Model):
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=64)
+    holder = fields.CharField(max_length=200)
+    as_of = fields.DatetimeField()
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    status = fields.CharField(max_length=16)
+    customers = fields.BigIntField(default=0)
+    entries = fields.BigIntField(default=0)
+    points = fields.BigIntField(default=0)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        table = "job_runs"
+        indexes = (("name", "started_at"),)
 
 
 # One customer's redemption of a reward: the reward as it was when redeemed (a later rules

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.tiers import TierReview
+
 ORDER = "order"
 EFFECT_KINDS = ("points", "discount", "free_shipping", "suggest")
 
@@ -26,6 +28,8 @@ class Settings:
     tier_period: str = "lifetime"
     """lifetime, calendar_year or rolling."""
     tier_rolling_days: int | None = None
+    tier_review: TierReview | None = None
+    """When tiers may go down; None: never."""
     learned: LearnedSuggestions | None = None
     """None: the rule files do not ask for learned suggestions."""
 

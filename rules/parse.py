@@ -11,6 +11,7 @@ from typing import Any
 
 from domain.money import is_currency
 from domain.program import Reward, Tier
+from domain.tiers import TierReview
 from rules.errors import RuleError
 from rules.model import ORDER, DiscountEffect, FolderSpec, LearnedSuggestions, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
@@ -95,8 +96,45 @@ class _Parser:
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
+            tier_review=self._review(seen.get("tier_qualification"), qualification),
             learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
         )
+
+    def _review(self, doc: Document | None, qualification: dict[str, Any]) -> TierReview | None:
+        """The tier review policy; one that could never lower a tier, or names a day that
+        is not in every year, is an error at its line."""
+        review = qualification.get("review")
+        if doc is None or review is None:
+            for key in ("grace_days", "drop_at_most_one_tier"):
+                if doc is not None and key in qualification:
+                    self.err(doc, ("tier_qualification", key), f"'{key}' needs a 'review' to apply to", key=key)
+            return None
+        if qualification.get("period", "lifetime") == "lifetime":
+            self.err(
+                doc,
+                ("tier_qualification", "review"),
+                "a tier review over a lifetime period never finds a customer below their tier:"
+                " set period to calendar_year or {rolling_days: N}",
+                key="review",
+            )
+        grace = qualification.get("grace_days", 0)
+        drop_one = qualification.get("drop_at_most_one_tier", False)
+        if review == "anniversary":
+            return TierReview(anniversary=True, grace_days=grace, drop_at_most_one_tier=drop_one)
+        text = review["date"]
+        month, day = int(text[:2]), int(text[3:])
+        try:
+            # 2001 has no February 29: a review date must come every year.
+            datetime(2001, month, day)
+        except ValueError:
+            self.err(
+                doc,
+                ("tier_qualification", "review", "date"),
+                f"review date '{text}' is not a day of every year (MM-DD, e.g. 01-01; February 29 is refused)",
+                key="date",
+            )
+            return None
+        return TierReview(anniversary=False, month=month, day=day, grace_days=grace, drop_at_most_one_tier=drop_one)
 
     def _currency(self, doc: Document | None, code: str) -> str:
         if doc is not None and not is_currency(code):

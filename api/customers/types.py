@@ -14,10 +14,10 @@ from api.context import Info
 from api.paging import PageInfo, page_info, page_size
 from api.permissions import may_see_customer
 from api.rewards.types import Redemption
-from app import reads
+from app import reads, tier_reviews
+from app.clock import utcnow
 from app.reads import LedgerRow
 from app.redemptions import list_redemptions
-from domain import tiers
 from domain.customers import Customer as DomainCustomer
 from domain.errors import DomainError
 from domain.ledger import Balance
@@ -56,8 +56,26 @@ class TierProgress:
     next_tier: Tier | None = strawberry.field(description="Null at the top tier.")
     remaining: int = strawberry.field(
         description="What the next tier still needs, in its basis (points, or whole currency"
-        " units of spend); 0 at the top tier."
+        " units of spend) over the program's qualifying window; 0 at the top tier."
     )
+    next_review_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the current tier is next reviewed (the verdict comes the program's"
+        " grace days later); null when tiers never go down or at the lowest tier.",
+    )
+    remaining_to_keep: int | None = strawberry.field(
+        default=None,
+        description="What keeping the current tier at that review still needs, in its basis.",
+    )
+
+
+@strawberry.type(description="One change of a customer's tier.")
+class TierChange:
+    from_tier: str | None = strawberry.field(description="The tier before; null when there was none.")
+    to_tier: str | None = strawberry.field(description="The tier after; null when none is held any more.")
+    reason: str = strawberry.field(description="threshold (points or spend reached it) or review.")
+    changed_at: datetime = strawberry.field(description="When it changed.")
+    rules_version: str | None = strawberry.field(description="The rules version in force then.")
 
 
 @strawberry.enum(description="Why a ledger entry was written.")
@@ -188,17 +206,28 @@ class Customer(relay.Node):
         # A tier removed from the rules still names the customer's standing until review.
         return Tier(name=name, threshold=0, basis="points", multiplier=Decimal(1)) if name else None
 
-    @strawberry.field(description="What the next tier still needs.")
-    def tier_progress(self, info: Info) -> TierProgress:
-        p = tiers.progress(
-            info.context.services.program.tiers,
-            self.domain.balance.lifetime_earned,
-            self.domain.lifetime_spend,
-        )
+    @strawberry.field(description="What the next tier still needs, and what keeping this one takes.")
+    async def tier_progress(self, info: Info) -> TierProgress:
+        ahead, keep = await tier_reviews.progress(info.context.services.program, self.domain, utcnow())
         return TierProgress(
-            next_tier=Tier.of(p.next_tier) if p.next_tier else None,
-            remaining=math.ceil(p.remaining),
+            next_tier=Tier.of(ahead.next_tier) if ahead.next_tier else None,
+            remaining=math.ceil(ahead.remaining),
+            next_review_at=keep.review_at if keep else None,
+            remaining_to_keep=math.ceil(keep.remaining) if keep else None,
         )
+
+    @strawberry.field(description="Every change of the customer's tier, oldest first.")
+    async def tier_history(self) -> list[TierChange]:
+        return [
+            TierChange(
+                from_tier=c.from_tier,
+                to_tier=c.to_tier,
+                reason=c.reason,
+                changed_at=c.changed_at,
+                rules_version=c.rules_version,
+            )
+            for c in await tier_reviews.tier_history(self.external_id)
+        ]
 
     @strawberry.field(description="The customer's redemptions, newest first (at most 100).")
     async def redemptions(

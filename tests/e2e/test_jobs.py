@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,31 +18,10 @@ from app.jobs import expire_points, release_pending_points, run_jobs
 from domain.errors import DomainError
 from persistence import models
 from rules import load_program
-from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, make_settings, running_server, unique
+from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, unique
+from tests.e2e.conftest import EXPIRES_IN_DAYS, PENDING_DAYS
 from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
-
-PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
-
-
-@pytest.fixture
-async def pending_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
-    """A second server on the same database whose rules keep points pending for 14 days
-    and let them expire 30 days after that."""
-    folder = tmp_path / "rules"
-    shutil.copytree(TEST_RULES_DIR, folder)
-    program = folder / "program.yaml"
-    text = program.read_text()
-    assert "  currency: EUR\n" in text
-    program.write_text(
-        text.replace(
-            "  currency: EUR\n",
-            f"  currency: EUR\n  points: {{pending_days: {PENDING_DAYS}, expires_in_days: {EXPIRES_IN_DAYS}}}\n",
-            1,
-        )
-    )
-    async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
-        yield running
 
 
 async def customer_with_pending_points(server: Server, amount: str) -> str:
@@ -160,6 +137,8 @@ async def test_running_every_job_releases_then_expires(pending_server):
         "points-expiry",
         "referral-completion",
         "learned-suggestions",
+        "tier-review",
+        "birthdays",
     ]
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 60}
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
@@ -170,20 +149,20 @@ async def test_an_unknown_job_is_refused():
         await run_jobs("birthdays-tomorrow", utcnow(), load_program(TEST_RULES_DIR))
 
 
-def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
+def loyalty(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The `loyalty` command on a fresh SQLite database with the test rules."""
     env = {
         **os.environ,
         "LOYALTY_DATABASE_URL": f"sqlite://{tmp_path / 'jobs.db'}",
         "LOYALTY_RULES_DIR": str(TEST_RULES_DIR),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "jobs", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
+    done = loyalty(tmp_path, "jobs", "run")
     assert done.returncode == 0, done.stderr
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
         "points-release",
@@ -191,6 +170,8 @@ def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
         "points-expiry",
         "referral-completion",
         "learned-suggestions",
+        "tier-review",
+        "birthdays",
     ]
 
 
@@ -219,3 +200,12 @@ async def test_only_what_a_return_left_pending_is_released(pending_server):
     kept_earn = await models.LedgerEntry.get(order__external_id=kept, kind="earn")
     assert (release.related_entry_id, release.points) == (kept_earn.id, 100)
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
+
+
+def test_jobs_run_at_a_given_time_replays_that_day(tmp_path):
+    done = loyalty(tmp_path, "jobs", "run", "points-release", "--at", "2027-03-01T09:00:00+01:00")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("points-release: 0 points"), done.stdout
+
+    refused = loyalty(tmp_path, "jobs", "run", "--at", "yesterday")
+    assert refused.returncode == 2 and "not an ISO 8601 time" in refused.stderr

@@ -1,5 +1,6 @@
 """A change that can break a client already built against the published schema (main's
-schema.graphql, where this branch last merged it) fails here unless it is declared in api/declared_breaking_changes.txt."""
+schema.graphql, where this branch last merged it) fails here unless it is declared in
+api/declared_breaking_changes.txt."""
 
 from __future__ import annotations
 

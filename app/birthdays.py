@@ -1,0 +1,72 @@
+"""The birthday job: `customer.birthday` once per customer per year, on the day.
+
+The day is the program's (UTC until the rule files name a time zone). A customer born on
+February 29 is wished a happy birthday on February 28 in the years without one. The
+event rules (`on: customer.birthday`) reward it as they reward the event sent by hand:
+it is recorded as an engagement event whose id names the customer and the year, so a
+rerun, or a run killed half-way, never rewards twice. Then, in one transaction, the year
+is marked and `customer.birthday` written to the outbox.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.engagement import record_event
+from domain.events import EventInput
+from persistence import birthdays as store
+from persistence import repositories as repo
+from rules import Program
+
+CUSTOMER_BIRTHDAY = "customer.birthday"
+BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class BirthdayReport:
+    customers: int
+    points: int
+
+
+def birthdays_on(today: datetime) -> list[str]:
+    """The birthdays ('MM-DD') celebrated on `today`."""
+    days = [today.strftime("%m-%d")]
+    if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
+        days.append("02-29")
+    return days
+
+
+def event_id(customer_external_id: str, year: int) -> str:
+    return f"birthday:{year}:{customer_external_id}"
+
+
+async def celebrate_birthdays(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> BirthdayReport:
+    today = now.astimezone(UTC)
+    days, year = birthdays_on(today), today.year
+    wished = points = 0
+    after_id = 0
+    while page := await store.due(days, year, after_id, batch_size):
+        for customer_id, external_id in page:
+            after_id = customer_id
+            result = await record_event(
+                program,
+                EventInput(
+                    external_id=event_id(external_id, year),
+                    customer_external_id=external_id,
+                    type=CUSTOMER_BIRTHDAY,
+                    occurred_at=now,
+                ),
+            )
+            async with repo.transaction():
+                if await store.mark(customer_id, year):
+                    payload = {
+                        "year": year,
+                        "eventExternalId": event_id(external_id, year),
+                        "points": result.points_earned,
+                    }
+                    await repo.add_events([(CUSTOMER_BIRTHDAY, external_id, payload)], now)
+                    wished += 1
+                    points += result.points_earned
+    return BirthdayReport(wished, points)

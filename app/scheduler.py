@@ -1,0 +1,140 @@
+"""Runs every job in `app.jobs.JOBS` on its own, one runner at a time across workers and hosts.
+
+Each worker of `loyalty serve` ticks every few seconds; at a tick, each job that is due
+(its `next_run_at` has come) is run by whichever worker takes its lease first. The lease
+is a row (`persistence.job_leases`) taken and given back by single statements, so no pooled
+connection is held while a job runs. A job killed half-way leaves its lease to run out
+(`lease`); whoever runs it next writes only what is left, because every job relates what it
+writes to what it acts on under unique indexes.
+
+`loyalty jobs run` goes through the same leases (a job another runner holds is reported
+as held, not run twice) and records its runs in `job_runs` like the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.clock import utcnow, wall_now
+from app.jobs import JOBS, JobReport, job_named
+from persistence import job_leases
+from rules import Program
+
+log = logging.getLogger("loyalty.jobs")
+
+DEFAULT_EVERY = timedelta(minutes=5)
+DEFAULT_LEASE = timedelta(minutes=30)
+"""Longer than any run: a lease that runs out while its job still runs lets a second
+runner start (harmless for the ledger, wasted work)."""
+_FOREVER = timedelta(days=365 * 100)
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    name: str
+    status: str
+    """'succeeded', 'failed', or 'held' (another runner holds the lease, or it is not due)."""
+    report: JobReport | None = None
+    error: str | None = None
+
+    def summary(self) -> str:
+        if self.report is not None:
+            return self.report.summary()
+        if self.status == "held":
+            return f"{self.name}: not run, another runner holds it"
+        return f"{self.name}: failed: {self.error}"
+
+
+async def run_once(
+    name: str,
+    as_of: datetime,
+    program: Program,
+    *,
+    holder: str,
+    every: timedelta = DEFAULT_EVERY,
+    lease: timedelta = DEFAULT_LEASE,
+    only_when_due: bool = False,
+) -> RunOutcome:
+    """Runs job `name` as of `as_of` if its lease is free (and, for the scheduler, it is due)."""
+    job = job_named(name)
+    started = wall_now()
+    due_by = started if only_when_due else started + _FOREVER
+    if not await job_leases.take(name, holder, now=started, until=started + lease, due_by=due_by):
+        return RunOutcome(name, "held")
+    run_id = await job_leases.start_run(name, holder, as_of=as_of, now=started)
+    try:
+        report = await job(as_of, program)
+    except Exception as error:  # noqa: BLE001 - recorded and logged; the next run retries it
+        log.exception("job %s failed", name)
+        await job_leases.finish_run(run_id, now=wall_now(), status="failed", error=repr(error))
+        return RunOutcome(name, "failed", error=repr(error))
+    finally:
+        # A run by hand (`jobs run`) leaves the schedule as it was.
+        next_run_at = started + every if only_when_due else None
+        await job_leases.give_back(name, holder, now=wall_now(), next_run_at=next_run_at)
+    await job_leases.finish_run(
+        run_id,
+        now=wall_now(),
+        status="succeeded",
+        customers=report.customers,
+        entries=report.entries,
+        points=report.points,
+    )
+    return RunOutcome(name, "succeeded", report)
+
+
+async def run_jobs(
+    name: str | None, as_of: datetime, program: Program, *, holder: str | None = None
+) -> list[RunOutcome]:
+    """`loyalty jobs run [NAME] [--at TIME]`: one job, or every job in order, once, as of `as_of`."""
+    if name is not None:
+        job_named(name)
+    names = [name] if name is not None else list(JOBS)
+    holder = holder or holder_name()
+    return [await run_once(job_name, as_of, program, holder=holder) for job_name in names]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        program: Callable[[], Program],
+        *,
+        every: timedelta = DEFAULT_EVERY,
+        tick: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self.program = program
+        """The rules in force at each tick (a reload between ticks is seen by the next)."""
+        self.every = every
+        self.tick_seconds = tick.total_seconds()
+        self.holder = holder_name()
+
+    async def tick(self) -> list[RunOutcome]:
+        """Every due job whose lease this runner takes, in `JOBS` order, as of the clock's now."""
+        outcomes = []
+        for name in list(JOBS):
+            outcome = await run_once(
+                name, utcnow(), self.program(), holder=self.holder, every=self.every, only_when_due=True
+            )
+            if outcome.status != "held":
+                log.info("%s", outcome.summary())
+            outcomes.append(outcome)
+        return outcomes
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - a database gone for a while must not stop the schedule
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(self.tick_seconds)
