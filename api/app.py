@@ -32,6 +32,7 @@ from api.auth import InvalidCredentials, resolve_caller
 from api.auth_throttle import RefuseThrottledClients, client_address
 from api.body_limit import BodyLimit
 from api.context import Context
+from api.cors import cors
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
 from api.health import ROUTES as HEALTH_ROUTES
@@ -203,6 +204,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
+            *cors(settings.cors_origins),  # outermost: every answer, the fast path's included
             Middleware(
                 ObserveRequests,
                 lifecycle=lifecycle,

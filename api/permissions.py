@@ -8,7 +8,11 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from api.context import Info
+from api.error_codes import TopLevelCode
 from domain.auth import ApiKeyCaller, CustomerCaller, Scope
+
+# api.error_codes answers UNAUTHENTICATED instead when no credentials were sent.
+FORBIDDEN = {"code": TopLevelCode.FORBIDDEN.value}
 
 
 def any_scope(*scopes: Scope) -> type[BasePermission]:
@@ -26,6 +30,7 @@ def _api_key_with(
 ) -> type[BasePermission]:
     class HasScope(BasePermission):
         message = f"This needs an API key with {names} (or admin)."
+        error_extensions = FORBIDDEN
 
         def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
             caller = info.context.caller
@@ -61,6 +66,7 @@ def own_customer_or_scope(*scopes: Scope) -> type[BasePermission]:
 
 class IsCustomer(BasePermission):
     message = "This needs a customer token (Authorization: Bearer <token>)."
+    error_extensions = FORBIDDEN
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return isinstance(info.context.caller, CustomerCaller)

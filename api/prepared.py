@@ -38,6 +38,8 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionResult
 
+from api.error_codes import TopLevelCode
+
 
 @dataclass(frozen=True)
 class Checked:
@@ -122,7 +124,10 @@ class QueryChecker:
         # len() counts characters, each one to four bytes in UTF-8: encode only when unsure.
         if len(query) * 4 <= limit or (len(query) <= limit and len(query.encode("utf-8", "replace")) <= limit):
             return None
-        return QueryTooLong(f"The query is longer than {limit} bytes; send a shorter one.")
+        return QueryTooLong(
+            f"The query is longer than {limit} bytes; send a shorter one.",
+            extensions={"code": TopLevelCode.GRAPHQL_VALIDATION_FAILED.value},
+        )
 
     def check(self, query: str) -> Checked | None:
         """None when the text does not parse: strawberry's own parse then reports why."""

@@ -25,6 +25,7 @@ from api import unavailable
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
+from api.error_codes import ErrorCodes
 from api.events.mutations import EventMutations
 from api.events.reward_events import RewardEventQueries, RewardEventSubscriptions
 from api.events.webhooks import WebhookMutations, WebhookQueries
@@ -114,7 +115,8 @@ def build_schema(
     checker = QueryChecker(
         graphql_schema, limits(settings), CheckedTexts(DOCUMENT_CACHE_SIZE, settings.document_cache_bytes)
     )
-    extensions: list[Callable[[], SchemaExtension]] = [partial(CheckedQueries, checker)]
+    # ErrorCodes before the masking: its hook ends after masking's, so masked errors get a code.
+    extensions: list[Callable[[], SchemaExtension]] = [partial(CheckedQueries, checker), ErrorCodes]
     if settings.production:
         extensions.append(partial(MaskInternalErrors, should_mask_error=_is_internal))
     extensions += extra_extensions

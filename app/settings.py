@@ -63,6 +63,8 @@ class Settings:
     auth_failure_limit: int = 10
     """Failed authentications a client may make per window before it is refused (0: no limit)."""
     auth_failure_window_seconds: int = 60
+    cors_origins: tuple[str, ...] = ()
+    """Origins whose pages may call the API from a browser (`*`: any); none by default."""
     scheduler: bool = True
     """Run the scheduled jobs from `loyalty serve` (LOYALTY_SCHEDULER=0 to leave them to
     `loyalty jobs run`); off by default in tests, which run jobs as of the times they choose."""
@@ -130,6 +132,7 @@ class Settings:
             shutdown_drain_seconds=read.seconds("LOYALTY_SHUTDOWN_DRAIN_SECONDS", "0"),
             scheduler=read.flag("LOYALTY_SCHEDULER", "off" if env == "test" else "on"),
             jobs_every_seconds=read.count("LOYALTY_JOBS_EVERY_SECONDS", "300", minimum=1),
+            cors_origins=read("LOYALTY_CORS_ORIGINS", "", _origins, "origins, comma-separated (scheme://host:port), or *"),
         )
 
     def described(self) -> list[tuple[str, str]]:
@@ -216,3 +219,19 @@ def _database_url(raw: str) -> str:
 
 def _networks(raw: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """`https://shop.example.com,http://localhost:3000`, or `*` for any origin. An origin is a
+    scheme and a host (and a port), never a path: a browser sends exactly that."""
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*":
+            continue
+        scheme, sep, host = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not host or "/" in host:
+            raise ValueError(
+                f"LOYALTY_CORS_ORIGINS: {origin!r} is not an origin; write scheme://host[:port],"
+                " e.g. https://shop.example.com"
+            )
+    return origins

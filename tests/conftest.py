@@ -118,6 +118,7 @@ async def running_server(
     *,
     watch_rules: bool = False,
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    port: int | None = None,
     **uvicorn_options: object,
 ) -> AsyncIterator[Server]:
     """The real ASGI app under uvicorn, in this process and event loop, on a free port
@@ -126,7 +127,7 @@ async def running_server(
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=free_port(),
+        port=port or free_port(),
         log_level="warning",
         lifespan="on",
         **uvicorn_options,  # type: ignore[arg-type]

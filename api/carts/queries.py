@@ -39,10 +39,11 @@ class CartQueries:
             country=input.country,
         )
         try:
-            evaluation = await carts.evaluate_cart(info.context.services.program, cart)
+            program = info.context.services.program  # one version for the evaluation and its currency
+            evaluation = await carts.evaluate_cart(program, cart)
         except DomainError as error:
             return CartEvaluation(errors=user_errors(error))
-        return CartEvaluation.of(evaluation)
+        return CartEvaluation.of(evaluation, program.exchange.program_currency)
 
     @strawberry.field(
         description="A dry run of an event (review.published, ...) for a customer: no side effects.",

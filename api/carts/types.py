@@ -7,6 +7,7 @@ from strawberry.scalars import JSON
 
 from api.errors import UserError
 from api.orders.mutations import AppliedRule, OrderLineInputGql
+from api.scalars import Money
 from domain.program import Evaluation
 
 
@@ -33,10 +34,8 @@ class EvaluateEventInput:
 @strawberry.type(description="Free shipping the cart gets, or how far it is from it.")
 class FreeShipping:
     eligible: bool
-    remaining: Decimal = strawberry.field(
-        description="Subtotal still needed, in the program currency; 0 when eligible."
-    )
-    threshold: Decimal | None
+    remaining: Money = strawberry.field(description="Subtotal still needed, in the program currency; 0 when eligible.")
+    threshold: Money | None = strawberry.field(description="The subtotal that ships free, when one does.")
     rule_id: str | None = strawberry.field(description="The rule, or tier:<name>, that offers it.")
 
 
@@ -53,14 +52,14 @@ class Suggestion:
 @strawberry.type
 class Discount:
     rule_id: str
-    amount: Decimal = strawberry.field(description="In the program currency.")
+    amount: Money = strawberry.field(description="In the program currency.")
     reason: str
 
 
 @strawberry.type(description="A product the order gets free (from a redeemed reward's coupon code).")
 class FreeProduct:
-    sku: str
-    quantity: int
+    sku: str = strawberry.field(description="The product given free.")
+    quantity: int = strawberry.field(description="How many of it.")
     rule_id: str = strawberry.field(description="reward:<id> for a redeemed reward.")
 
 
@@ -97,20 +96,27 @@ class CartEvaluation:
     suggestions: list[Suggestion] = strawberry.field(default_factory=list)
     applied_rules: list[AppliedRule] = strawberry.field(default_factory=list)
     discounts: list[Discount] = strawberry.field(default_factory=list)
-    free_products: list[FreeProduct] = strawberry.field(default_factory=list)
+    free_products: list[FreeProduct] = strawberry.field(
+        default_factory=list, description="Products the cart's coupon codes give free."
+    )
     trace: list[RuleTrace] = strawberry.field(default_factory=list)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, evaluation: Evaluation) -> CartEvaluation:
+    def of(cls, evaluation: Evaluation, currency: str) -> CartEvaluation:
+        """`currency`: the program's, which the evaluation's amounts are in."""
         shipping = evaluation.free_shipping
+
+        def money(amount: Decimal) -> Money:
+            return Money(amount=amount, currency=currency)
+
         return cls(
             rules_version=evaluation.rules_version,
             points_to_earn=evaluation.points,
             free_shipping=FreeShipping(
                 eligible=shipping.eligible,
-                remaining=shipping.remaining,
-                threshold=shipping.threshold,
+                remaining=money(shipping.remaining),
+                threshold=money(shipping.threshold) if shipping.threshold is not None else None,
                 rule_id=shipping.rule_id,
             )
             if shipping
@@ -120,7 +126,9 @@ class CartEvaluation:
                 for s in evaluation.suggestions
             ],
             applied_rules=_applied_rules(evaluation),
-            discounts=[Discount(rule_id=d.rule_id, amount=d.amount, reason=d.reason) for d in evaluation.discounts],
+            discounts=[
+                Discount(rule_id=d.rule_id, amount=money(d.amount), reason=d.reason) for d in evaluation.discounts
+            ],
             free_products=[
                 FreeProduct(sku=p.sku, quantity=p.quantity, rule_id=p.rule_id) for p in evaluation.free_products
             ],

@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from api.context import Info
+from api.paging import PageInfo, bad_input, page_info, page_size
 from api.permissions import any_scope
 from app.event_stream import SlowSubscriber, events_page, reward_events
 from app.events import EVENT_TYPES
@@ -50,33 +51,23 @@ class RewardEventEdge:
 
 
 @strawberry.type
-class RewardEventPageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
 class RewardEventConnection:
     edges: list[RewardEventEdge]
-    page_info: RewardEventPageInfo
-
-
-def _bad_input(message: str, field: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "INVALID", "field": [field]})
+    page_info: PageInfo
 
 
 def _after(after: str | None) -> int | None:
     if after is None:
         return None
     if not after.isdigit() or len(after) > 18:
-        raise _bad_input(f"'{after}' is not a reward event id.", "after")
+        raise bad_input(f"'{after}' is not a reward event id.", "after")
     return int(after)
 
 
 def _types(types: list[str] | None) -> list[str] | None:
     unknown = [t for t in types or [] if t not in EVENT_TYPES]
     if unknown:
-        raise _bad_input(f"'{unknown[0]}' is not an event type; one of: {', '.join(EVENT_TYPES)}.", "types")
+        raise bad_input(f"'{unknown[0]}' is not an event type; one of: {', '.join(EVENT_TYPES)}.", "types")
     return types or None
 
 
@@ -90,13 +81,14 @@ class RewardEventQueries:
     async def reward_events_page(
         self, info: Info, first: int = 100, after: str | None = None, types: list[str] | None = None
     ) -> RewardEventConnection:
-        if not 0 < first <= MAX_PAGE:
-            raise _bad_input(f"first must be between 1 and {MAX_PAGE}.", "first")
-        rows, more = await events_page(info.context.services.events, _after(after), _types(types), first)
+        rows, more = await events_page(
+            info.context.services.events, _after(after), _types(types), page_size(first, MAX_PAGE)
+        )
         edges = [RewardEventEdge(cursor=str(row.id), node=RewardEvent.of(row)) for row in rows]
         return RewardEventConnection(
             edges=edges,
-            page_info=RewardEventPageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else after),
+            # An empty page's end is where it was asked from: polling resumes there.
+            page_info=page_info(edges, more=more, after=after, empty_end=after),
         )
 
 

@@ -9,6 +9,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import UserError, user_errors
+from api.paging import PageInfo, page_info, page_size
 from api.permissions import any_scope
 from app import webhooks
 from domain.auth import ApiKeyCaller, Scope
@@ -16,6 +17,7 @@ from domain.errors import DomainError
 from persistence import event_models as m
 
 MANAGE = [any_scope(Scope.EVENTS_READ)]
+MAX_DELIVERIES_PAGE = 100  # as app.webhooks.deliveries holds it
 
 
 @strawberry.type(description="One HTTP attempt of a delivery.")
@@ -75,8 +77,9 @@ class WebhookDeliveryEdge:
 @strawberry.type
 class WebhookDeliveryConnection:
     edges: list[WebhookDeliveryEdge]
-    has_next_page: bool
-    end_cursor: str | None
+    page_info: PageInfo
+    has_next_page: bool = strawberry.field(deprecation_reason="Use pageInfo.hasNextPage.")
+    end_cursor: str | None = strawberry.field(deprecation_reason="Use pageInfo.endCursor.")
 
 
 @strawberry.type(description="A partner's endpoint for reward events, signed per the Standard Webhooks specification.")
@@ -109,10 +112,11 @@ class Webhook:
 
     @strawberry.field(description="The delivery log, newest first.")
     async def deliveries(self, first: int = 20, after: str | None = None) -> WebhookDeliveryConnection:
-        rows, attempts, more = await webhooks.deliveries(self.id, first, after)
+        rows, attempts, more = await webhooks.deliveries(self.id, page_size(first, MAX_DELIVERIES_PAGE), after)
         edges = [WebhookDeliveryEdge(cursor=str(r.id), node=WebhookDelivery.of(r, attempts[r.id])) for r in rows]
+        info = page_info(edges, more=more, after=after)
         return WebhookDeliveryConnection(
-            edges=edges, has_next_page=more, end_cursor=edges[-1].cursor if edges else None
+            edges=edges, page_info=info, has_next_page=info.has_next_page, end_cursor=info.end_cursor
         )
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from api.context import Info
@@ -23,7 +25,13 @@ class RewardMutations:
         permission_classes=[MaySpendFor],
     )
     async def redeem_reward(
-        self, info: Info, input: RedeemRewardInput, idempotency_key: str | None = None
+        self,
+        info: Info,
+        input: Annotated[RedeemRewardInput, strawberry.argument(description="The reward, and for whom.")],
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(description="Makes the call safe to retry: the same key returns the same redemption."),
+        ] = None,
     ) -> RedeemRewardPayload:
         caller = info.context.caller
         customer = caller.external_id if isinstance(caller, CustomerCaller) else input.customer_external_id
@@ -44,7 +52,9 @@ class RewardMutations:
         " lapse), and its coupon code no longer works.",
         permission_classes=[MaySpendFor],
     )
-    async def cancel_redemption(self, info: Info, code: str) -> CancelRedemptionPayload:
+    async def cancel_redemption(
+        self, info: Info, code: Annotated[str, strawberry.argument(description="The redemption's coupon code.")]
+    ) -> CancelRedemptionPayload:
         caller = info.context.caller
         own = caller.external_id if isinstance(caller, CustomerCaller) else None
         try:

@@ -40,7 +40,10 @@ class RewardQueries:
     async def rewards(
         self,
         info: Info,
-        customer_external_id: str | None = None,
+        customer_external_id: Annotated[
+            str | None,
+            strawberry.argument(description="With an API key: the customer to judge the rewards for."),
+        ] = None,
         cart_subtotal: Annotated[
             Decimal | None, strawberry.argument(description="Checks rewards' minimum order against this subtotal.")
         ] = None,

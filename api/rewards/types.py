@@ -18,7 +18,7 @@ class RewardUnavailable:
         description="INSUFFICIENT_POINTS, TIER, MIN_ORDER, LIMIT_REACHED, OUT_OF_STOCK, NOT_YET_VALID"
         " or NO_LONGER_VALID."
     )
-    message: str
+    message: str = strawberry.field(description="The reason, for the customer to read.")
     points_missing: int | None = strawberry.field(description="For INSUFFICIENT_POINTS: how many points are missing.")
 
     @classmethod
@@ -35,13 +35,13 @@ class Reward:
     )
     points_cost: int
     tiers: list[str] = strawberry.field(description="Only these tiers may redeem it; empty: every tier.")
-    description: str = ""
+    description: str = strawberry.field(default="", description="For the customer to read; may be empty.")
     value: Decimal | None = strawberry.field(
         default=None, description="An amount (fixed_discount, cashback) or a percentage (percentage_discount)."
     )
     sku: str | None = strawberry.field(default=None, description="The free product's sku.")
     min_order: Decimal | None = strawberry.field(default=None, description="The order subtotal its code needs.")
-    valid_from: datetime | None = None
+    valid_from: datetime | None = strawberry.field(default=None, description="Redeemable from then on; null: now.")
     valid_until: datetime | None = strawberry.field(default=None, description="Exclusive.")
     code_expires_in_days: int = strawberry.field(default=30, description="How long a redemption's code is usable.")
     stock_left: int | None = strawberry.field(
@@ -79,19 +79,19 @@ class Reward:
 
 @strawberry.type(description="One customer's redemption of a reward, and its coupon code.")
 class Redemption:
-    id: str
+    id: str = strawberry.field(description="The redemption's id.")
     code: str = strawberry.field(description="The coupon code to send with the order (recordOrder couponCodes).")
-    customer_external_id: str
-    reward_id: str
-    reward_name: str
-    kind: str
+    customer_external_id: str = strawberry.field(description="The customer who redeemed it.")
+    reward_id: str = strawberry.field(description="The reward redeemed.")
+    reward_name: str = strawberry.field(description="The reward's name when it was redeemed.")
+    kind: str = strawberry.field(description="The reward's kind (see Reward.kind).")
     value: Money | None = strawberry.field(description="The amount of a fixed discount or cashback.")
     percent: Decimal | None = strawberry.field(description="The percentage of a percentage discount.")
     sku: str | None = strawberry.field(description="The free product's sku.")
-    min_order: Money | None
-    points_spent: int
+    min_order: Money | None = strawberry.field(description="The order subtotal its code needs, when one.")
+    points_spent: int = strawberry.field(description="Points the redemption took.")
     state: str = strawberry.field(description="active, used, cancelled or expired.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was redeemed.")
     expires_at: datetime = strawberry.field(description="Unused by then, it gives its points back.")
     order_external_id: str | None = strawberry.field(description="The order that used its code.")
 
@@ -118,25 +118,25 @@ class Redemption:
         )
 
 
-@strawberry.input
+@strawberry.input(description="Which reward to redeem, and for whom.")
 class RedeemRewardInput:
-    reward_id: str
+    reward_id: str = strawberry.field(description="The reward's id (Reward.id).")
     customer_external_id: str | None = strawberry.field(
         default=None, description="Required with an API key; a customer token redeems for its own customer."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The redemption made, or why not.")
 class RedeemRewardPayload:
-    redemption: Redemption | None = None
+    redemption: Redemption | None = strawberry.field(default=None, description="Null when there are errors.")
     replayed: bool = strawberry.field(
         default=False, description="True when this idempotency key was already used: nothing new was written."
     )
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was redeemed.")
 
 
-@strawberry.type
+@strawberry.type(description="The cancelled redemption, or why not.")
 class CancelRedemptionPayload:
-    redemption: Redemption | None = None
-    points_refunded: int = 0
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    redemption: Redemption | None = strawberry.field(default=None, description="Null when there are errors.")
+    points_refunded: int = strawberry.field(default=0, description="Points given back to the customer.")
+    errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was cancelled.")

@@ -5,6 +5,7 @@ from datetime import datetime
 import strawberry
 
 from api.customers.types import Tier
+from api.errors import UserErrorCode, error_code
 from api.rewards.types import Reward
 from app.rules_admin import RulesVersionInfo
 from domain.errors import ErrorCode
@@ -17,7 +18,7 @@ from rules import RuleError
 )
 class RuleFileError:
     field: list[str] | None = strawberry.field(description="Always null: the problem is in a file, not the input.")
-    code: str
+    code: UserErrorCode  # type: ignore[valid-type]
     message: str = strawberry.field(description="`file:line:column: what is wrong`.")
     file: str = strawberry.field(description="Path relative to the rules folder.")
     line: int
@@ -28,7 +29,7 @@ class RuleFileError:
     def of(cls, error: RuleError) -> RuleFileError:
         return cls(
             field=None,
-            code=ErrorCode.RULES_INVALID.value,
+            code=error_code(ErrorCode.RULES_INVALID),
             message=str(error),
             file=error.file,
             line=error.line,

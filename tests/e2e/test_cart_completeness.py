@@ -21,7 +21,7 @@ EVALUATE_CART = """
 query($input: EvaluateCartInput!) {
   evaluateCart(input: $input) {
     pointsToEarn
-    freeShipping { eligible remaining threshold ruleId }
+    freeShipping { eligible remaining { amount currency } threshold { amount currency } ruleId }
     suggestions { sku ruleId learned }
     appliedRules { ruleId points }
     trace { ruleId applied reason }
@@ -55,14 +55,14 @@ async def test_the_demos_tag_and_country_rules_fire_for_a_guest_cart(demo_server
     # A guest ships like a new member: the entry tier's threshold (there was no answer before).
     assert plain["freeShipping"] == {
         "eligible": False,
-        "remaining": "30.00",
-        "threshold": "60",
+        "remaining": {"amount": "30.00", "currency": "EUR"},
+        "threshold": {"amount": "60", "currency": "EUR"},
         "ruleId": "tier:Bronze",
     }
     assert france["freeShipping"] == {
         "eligible": False,
-        "remaining": "5.00",
-        "threshold": "35",
+        "remaining": {"amount": "5.00", "currency": "EUR"},
+        "threshold": {"amount": "35", "currency": "EUR"},
         "ruleId": "free-shipping-fr",
     }
     assert bulky["freeShipping"]["eligible"] is True

@@ -11,10 +11,10 @@ EVALUATE_CART = """
 query($input: EvaluateCartInput!) {
   evaluateCart(input: $input) {
     pointsToEarn rulesVersion
-    freeShipping { eligible remaining threshold ruleId }
+    freeShipping { eligible remaining { amount currency } threshold { amount currency } ruleId }
     suggestions { sku ruleId reason }
     appliedRules { ruleId points }
-    discounts { ruleId amount }
+    discounts { ruleId amount { amount currency } }
     trace { ruleId applied reason }
     errors { field code message }
   }
@@ -96,12 +96,12 @@ async def test_a_cart_preview_shows_free_shipping_suggestions_and_discounts(admi
     assert result["errors"] == []
     assert result["freeShipping"] == {
         "eligible": False,
-        "remaining": "10.00",
-        "threshold": "50",
+        "remaining": {"amount": "10.00", "currency": "EUR"},
+        "threshold": {"amount": "50", "currency": "EUR"},
         "ruleId": "free-shipping-from-50",
     }
     assert [(s["sku"], s["ruleId"]) for s in result["suggestions"]] == [("MATT-CRIB", "crib-mattress")]
-    assert result["discounts"] == [{"ruleId": "welcome10", "amount": "10.00"}]
+    assert result["discounts"] == [{"ruleId": "welcome10", "amount": {"amount": "10.00", "currency": "EUR"}}]
     applied = {r["ruleId"] for r in result["appliedRules"]}
     assert applied == {"base-earn", "crib-mattress", "welcome10"}
 

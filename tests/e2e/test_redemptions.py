@@ -51,7 +51,7 @@ mutation($code: String!) {
 EVALUATE_CART = """
 query($input: EvaluateCartInput!) {
   evaluateCart(input: $input) {
-    discounts { ruleId amount }
+    discounts { ruleId amount { amount currency } }
     freeShipping { eligible ruleId }
     freeProducts { sku quantity ruleId }
     trace { ruleId applied reason }
@@ -277,7 +277,7 @@ async def test_a_cart_with_codes_shows_the_discount_within_the_cap_free_shipping
 
     assert result["errors"] == []
     # The program caps discounts at 25.00 an order: the reward (paid for) comes first.
-    assert result["discounts"] == [{"ruleId": "reward:half-off", "amount": "25.00"}]
+    assert result["discounts"] == [{"ruleId": "reward:half-off", "amount": {"amount": "25.00", "currency": "EUR"}}]
     assert result["freeShipping"] == {"eligible": True, "ruleId": "reward:ship-free"}
     trace = {t["ruleId"]: t for t in result["trace"]}
     assert trace["welcome10"] == {
@@ -551,7 +551,7 @@ async def test_marketers_plain_coupons_keep_working_beside_a_redemptions_code(ad
     result = (await gql(admin, EVALUATE_CART, input=cart(customer, "40.00", "welcome10", ship)))["evaluateCart"]
 
     assert result["errors"] == []
-    assert result["discounts"] == [{"ruleId": "welcome10", "amount": "10.00"}]
+    assert result["discounts"] == [{"ruleId": "welcome10", "amount": {"amount": "10.00", "currency": "EUR"}}]
     assert result["freeShipping"] == {"eligible": True, "ruleId": "reward:ship-free"}
     order = order_with(customer, "40.00", "WELCOME10", ship)
     assert (await gql(admin, RECORD_ORDER, input=order))["recordOrder"]["errors"] == []

@@ -13,6 +13,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimit
 from strawberry.http import process_result
 from tortoise import context as tortoise_context
 
+from api.error_codes import ErrorCodes
 from api.json_posts import check_view
 from api.prepared import Checked, CheckedTexts, graphql_core_schema
 from api.schema import Mutation, Query, _is_internal, build_schema, limits, schema_config
@@ -39,6 +40,7 @@ def _strawberrys_own(settings: Settings) -> strawberry.Schema:
     extensions: list = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: AddValidationRules(list(limits(settings).rules)),
+        ErrorCodes,
     ]
     if settings.production:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_internal))
