@@ -132,7 +132,9 @@ class Settings:
             shutdown_drain_seconds=read.seconds("LOYALTY_SHUTDOWN_DRAIN_SECONDS", "0"),
             scheduler=read.flag("LOYALTY_SCHEDULER", "off" if env == "test" else "on"),
             jobs_every_seconds=read.count("LOYALTY_JOBS_EVERY_SECONDS", "300", minimum=1),
-            cors_origins=read("LOYALTY_CORS_ORIGINS", "", _origins, "origins, comma-separated (scheme://host:port), or *"),
+            cors_origins=read(
+                "LOYALTY_CORS_ORIGINS", "", _origins, "origins, comma-separated (scheme://host:port), or *"
+            ),
         )
 
     def described(self) -> list[tuple[str, str]]:
