@@ -14,6 +14,7 @@ CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.INVALID: "The value does not fit the field: wrong format, length or choice.",
     ErrorCode.REQUIRED: "The field must be given.",
     ErrorCode.NOT_FOUND: "Nothing has this id.",
+    ErrorCode.INVALID_ATTRIBUTE: "An attribute the rule files do not declare, or a value not of its declared type.",
     ErrorCode.ALREADY_EXISTS: "Something with this id exists already.",
     ErrorCode.CUSTOMER_NOT_FOUND: "No customer has this externalId.",
     ErrorCode.ORDER_NOT_FOUND: "No order has this externalId.",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -39,11 +40,11 @@ class EnrollCustomerPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
+@strawberry.input(description="What to change about an enrolled customer; fields left out stay as they are.")
 class UpdateCustomerInput:
-    external_id: str
-    email: str | None = None
-    name: str | None = None
+    external_id: str = strawberry.field(description="The store's own id for the customer.")
+    email: str | None = strawberry.field(default=None, description="A new email address.")
+    name: str | None = strawberry.field(default=None, description="A new name.")
     tags: list[str] | None = strawberry.field(default=None, description="Replaces the customer's tags.")
     attributes: JSON | None = strawberry.field(
         default=None,
@@ -51,10 +52,12 @@ class UpdateCustomerInput:
     )
 
 
-@strawberry.type
+@strawberry.type(description="The customer as updated, or why nothing was changed.")
 class UpdateCustomerPayload:
-    customer: Customer | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    customer: Customer | None = strawberry.field(default=None, description="The customer after the update.")
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was changed; empty on success."
+    )
 
 
 @strawberry.input
@@ -106,8 +109,15 @@ class CustomerMutations:
             return EnrollCustomerPayload(errors=user_errors(error))
         return EnrollCustomerPayload(customer=Customer.of(customer))
 
-    @strawberry.mutation(permission_classes=[any_scope(Scope.CUSTOMERS_WRITE)])
-    async def update_customer(self, info: Info, input: UpdateCustomerInput) -> UpdateCustomerPayload:
+    @strawberry.mutation(
+        permission_classes=[any_scope(Scope.CUSTOMERS_WRITE)],
+        description="Changes a customer's email, name, tags or custom attributes (customers:write).",
+    )
+    async def update_customer(
+        self,
+        info: Info,
+        input: Annotated[UpdateCustomerInput, strawberry.argument(description="What to change.")],
+    ) -> UpdateCustomerPayload:
         data = CustomerUpdate(
             external_id=input.external_id,
             email=input.email,
