@@ -23,6 +23,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from api import unavailable
+from api.analytics.mutations import AnalyticsMutations
+from api.analytics.queries import AnalyticsQueries
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
@@ -36,8 +38,11 @@ from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
 from app.settings import Settings
 
-Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
-Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations))
+Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries, AnalyticsQueries))
+Mutation = merge_types(
+    "Mutation",
+    (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations, AnalyticsMutations),
+)
 
 # Bounded: the caches are keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512

@@ -57,6 +57,8 @@ class Order(Model):
 
     class Meta:
         table = "orders"
+        # Metrics read orders by when they were placed (persistence.analytics).
+        indexes = (("placed_at",),)
 
 
 class OrderLine(Model):
@@ -283,3 +285,19 @@ class Adjustment(Model):
 
     class Meta:
         table = "adjustments"
+
+
+# Marketing spend a marketer recorded for a period, so that metrics can answer the
+# customer acquisition cost (spend / new enrolments). Append-only: a correction is a
+# second row (negative when it takes some back).
+class MarketingSpend(Model):
+    id = fields.BigIntField(primary_key=True)
+    period_start = fields.DateField()
+    period_end = fields.DateField()
+    amount = fields.DecimalField(max_digits=20, decimal_places=4)
+    currency = fields.CharField(max_length=3)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "marketing_spend"
+        indexes = (("period_start",),)

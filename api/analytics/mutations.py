@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from api.analytics.types import RecordMarketingSpendPayload
+from api.context import Info
+from api.errors import user_errors
+from api.permissions import any_scope
+from app import metrics
+from domain.auth import Scope
+from domain.errors import DomainError
+
+
+@strawberry.input
+class RecordMarketingSpendInput:
+    from_: date = strawberry.field(name="from")
+    to: date
+    amount: str = strawberry.field(description="In the program currency, e.g. \"1200.00\".")
+
+
+@strawberry.type
+class AnalyticsMutations:
+    @strawberry.mutation(
+        description="Records marketing spend for the days from..to, for the customer acquisition cost.",
+        permission_classes=[any_scope(Scope.ADMIN)],
+    )
+    async def record_marketing_spend(self, info: Info, input: RecordMarketingSpendInput) -> RecordMarketingSpendPayload:
+        try:
+            program = info.context.services.program
+            amount = await metrics.record_marketing_spend(program, input.from_, input.to, input.amount)
+        except DomainError as error:
+            return RecordMarketingSpendPayload(errors=user_errors(error))
+        return RecordMarketingSpendPayload(amount=amount)

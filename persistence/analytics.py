@@ -1,0 +1,370 @@
+"""The program's counts and sums for a period, as SQL aggregates on either database.
+
+Every statement here answers one row per group (the whole program, a tier, an enrolment
+cohort or a month), never a row per customer or order: the figures are computed by the
+database, and domain.metrics turns the few rows into rates. Statements are written once
+with `$n` placeholders (persistence.sql rewrites them for SQLite); the only dialect
+difference is how a timestamp's month is read (`_month`).
+
+Times are compared as the drivers bind them: PostgreSQL compares timestamptz, SQLite the
+ISO text Tortoise stores (always UTC, one format), whose order is the time order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from domain.metrics import Period
+from persistence import sql
+
+
+class Dimension(StrEnum):
+    OVERALL = "overall"
+    TIER = "tier"
+    COHORT = "cohort"
+    """The month the customer enrolled in (YYYY-MM)."""
+    MONTH = "month"
+    """The month the order, event, entry or answer happened in (YYYY-MM)."""
+
+
+OVERALL_KEY = "all"
+
+
+def _month(column: str) -> str:
+    if sql.on_postgres():
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"
+    return f"substr({column}, 1, 7)"
+
+
+def _key(dimension: Dimension, happened_at: str) -> str:
+    """The group a row falls in; `c` is its customer, `happened_at` its own time."""
+    if dimension is Dimension.OVERALL:
+        return f"'{OVERALL_KEY}'"
+    if dimension is Dimension.TIER:
+        return "COALESCE(c.tier, '')"
+    if dimension is Dimension.COHORT:
+        return _month("c.enrolled_at")
+    return _month(happened_at)
+
+
+@dataclass
+class Group:
+    """One group's raw figures; None where SQL's SUM saw no rows."""
+
+    orders: int = 0
+    buyers: int = 0
+    revenue: Decimal | None = None
+    repeat_buyers: int = 0
+    previous_buyers: int = 0
+    retained: int = 0
+    respondents: int = 0
+    promoters: int = 0
+    detractors: int = 0
+    points_earned: int | None = None
+    points_redeemed: int | None = None
+    members: int = 0
+    new_enrolments: int = 0
+    never_redeemed: int = 0
+    active_members: int = 0
+    events: int = 0
+    outstanding_points: int | None = None
+    lifetime_revenue: Decimal | None = None
+    lifetime_buyers: int = 0
+
+
+@dataclass
+class Groups:
+    by_key: dict[str, Group] = field(default_factory=dict)
+
+    def of(self, key: str) -> Group:
+        return self.by_key.setdefault(key, Group())
+
+    def put(self, rows: Sequence[dict[str, Any]], **columns: str) -> None:
+        """Copies each row's columns (SQL name -> Group attribute) into its group."""
+        for row in rows:
+            group = self.of(row["k"])
+            for column, attribute in columns.items():
+                value = row[column]
+                setattr(group, attribute, _plain(value) if value is not None else getattr(group, attribute))
+
+
+def _plain(value: Any) -> Any:
+    """SQLite answers SUMs of decimals as floats or text; money stays Decimal."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+async def _fetch(statement: str, *values: Any) -> list[dict[str, Any]]:
+    """sql.fetch, for statements that use a placeholder more than once or out of order:
+    SQLite's placeholders are positional, so the values are passed as the text uses them."""
+    if not sql.on_postgres():
+        values = tuple(values[int(p[1:]) - 1] for p in _PLACEHOLDER.findall(statement))
+    return await sql.fetch(statement, *values)
+
+
+_PLACEHOLDER = re.compile(r"\$\d+")
+
+
+def _in(column: str) -> str:
+    return f"{column} >= $1 AND {column} < $2"
+
+
+async def groups(dimension: Dimension, span: Period, feedback: bool) -> Groups:
+    """Every per-group figure for `span` (see domain.metrics for what they become)."""
+    out = Groups()
+    window = (span.start, span.end)
+    k_order = _key(dimension, "o.placed_at")
+    rows = await _fetch(
+        f"SELECT {k_order} AS k, COUNT(*) AS orders, COUNT(DISTINCT o.customer_id) AS buyers,"
+        f" SUM(o.program_subtotal) AS revenue FROM orders o JOIN customers c ON c.id = o.customer_id"
+        f" WHERE {_in('o.placed_at')} GROUP BY 1",
+        *window,
+    )
+    out.put(rows, orders="orders", buyers="buyers", revenue="revenue")
+    rows = await _fetch(
+        f"SELECT k, COUNT(*) AS n FROM (SELECT {k_order} AS k, o.customer_id FROM orders o"
+        f" JOIN customers c ON c.id = o.customer_id WHERE {_in('o.placed_at')}"
+        " GROUP BY 1, 2 HAVING COUNT(*) > 1) t GROUP BY k",
+        *window,
+    )
+    out.put(rows, n="repeat_buyers")
+    await _retention(out, dimension, span)
+    if feedback:
+        rows = await _fetch(
+            f"SELECT {_key(dimension, 'f.created_at')} AS k, COUNT(*) AS n,"
+            " SUM(CASE WHEN f.score >= 9 THEN 1 ELSE 0 END) AS promoters,"
+            " SUM(CASE WHEN f.score <= 6 THEN 1 ELSE 0 END) AS detractors"
+            f" FROM feedback f JOIN customers c ON c.id = f.customer_id WHERE {_in('f.created_at')} GROUP BY 1",
+            *window,
+        )
+        out.put(rows, n="respondents", promoters="promoters", detractors="detractors")
+    rows = await _fetch(
+        f"SELECT {_key(dimension, 'e.created_at')} AS k,"
+        " SUM(CASE WHEN e.kind = 'earn' THEN e.points END) AS earned,"
+        " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') THEN e.points END) AS redeemed"
+        f" FROM ledger_entries e JOIN customers c ON c.id = e.customer_id WHERE {_in('e.created_at')} GROUP BY 1",
+        *window,
+    )
+    out.put(rows, earned="points_earned", redeemed="points_redeemed")
+    rows = await _fetch(
+        f"SELECT k, COUNT(*) AS n FROM (SELECT {k_order} AS k, o.customer_id FROM orders o"
+        f" JOIN customers c ON c.id = o.customer_id WHERE {_in('o.placed_at')}"
+        f" UNION SELECT {_key(dimension, 'v.occurred_at')} AS k, v.customer_id FROM engagement_events v"
+        f" JOIN customers c ON c.id = v.customer_id WHERE {_in('v.occurred_at')}) t GROUP BY k",
+        *window,
+    )
+    out.put(rows, n="active_members")
+    rows = await _fetch(
+        f"SELECT {_key(dimension, 'v.occurred_at')} AS k, COUNT(*) AS n FROM engagement_events v"
+        f" JOIN customers c ON c.id = v.customer_id WHERE {_in('v.occurred_at')} GROUP BY 1",
+        *window,
+    )
+    out.put(rows, n="events")
+    if dimension is Dimension.MONTH:
+        await _monthly_stocks(out, span)
+    else:
+        await _stocks(out, dimension, span)
+    return out
+
+
+async def _retention(out: Groups, dimension: Dimension, span: Period) -> None:
+    """Customers who bought in the previous period, and which of them bought again."""
+    if dimension is Dimension.MONTH:
+        await _monthly_retention(out, span)
+        return
+    rows = await _fetch(
+        "SELECT k, COUNT(*) AS previous, SUM(now) AS retained FROM ("
+        f" SELECT {_key(dimension, 'o.placed_at')} AS k, o.customer_id,"
+        " MAX(CASE WHEN o.placed_at >= $2 THEN 1 ELSE 0 END) AS now,"
+        " MAX(CASE WHEN o.placed_at < $2 THEN 1 ELSE 0 END) AS before"
+        " FROM orders o JOIN customers c ON c.id = o.customer_id"
+        " WHERE o.placed_at >= $1 AND o.placed_at < $3 GROUP BY 1, 2) t WHERE before = 1 GROUP BY k",
+        span.previous.start,
+        span.start,
+        span.end,
+    )
+    out.put(rows, previous="previous_buyers", retained="retained")
+
+
+def _month_index(column: str) -> str:
+    """year * 12 + month - 1: the month before is one less."""
+    if sql.on_postgres():
+        return (
+            f"(EXTRACT(YEAR FROM {column} AT TIME ZONE 'UTC')::int * 12"
+            f" + EXTRACT(MONTH FROM {column} AT TIME ZONE 'UTC')::int - 1)"
+        )
+    return f"(CAST(substr({column}, 1, 4) AS INTEGER) * 12 + CAST(substr({column}, 6, 2) AS INTEGER) - 1)"
+
+
+def month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def months(span: Period) -> list[str]:
+    """The months the period touches, in order (YYYY-MM)."""
+    first = span.start.year * 12 + span.start.month - 1
+    last_moment = span.end - timedelta(microseconds=1)
+    last = last_moment.year * 12 + last_moment.month - 1
+    return [month_label(i) for i in range(first, last + 1)]
+
+
+def _month_start(moment: datetime, back: int = 0) -> datetime:
+    index = moment.year * 12 + moment.month - 1 - back
+    return moment.replace(year=index // 12, month=index % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _monthly_retention(out: Groups, span: Period) -> None:
+    """Each month's previous period is the month before it: distinct (customer, month)
+    pairs, each joined to the same customer's pair a month later."""
+    rows = await _fetch(
+        f"WITH a AS (SELECT DISTINCT o.customer_id, {_month_index('o.placed_at')} AS m FROM orders o"
+        f" WHERE {_in('o.placed_at')})"
+        " SELECT p.m + 1 AS m, COUNT(*) AS previous, COUNT(n.customer_id) AS retained"
+        " FROM a p LEFT JOIN a n ON n.customer_id = p.customer_id AND n.m = p.m + 1 GROUP BY p.m",
+        _month_start(span.start, back=1),
+        span.end,
+    )
+    wanted = set(months(span))
+    out.put(
+        [{**row, "k": month_label(int(row["m"]))} for row in rows if month_label(int(row["m"])) in wanted],
+        previous="previous_buyers",
+        retained="retained",
+    )
+
+
+async def _stocks(out: Groups, dimension: Dimension, span: Period) -> None:
+    """What stands at the end of the period: members, points outstanding, lifetime spend."""
+    rows = await _fetch(
+        f"SELECT {_key(dimension, 'c.enrolled_at')} AS k, COUNT(*) AS members,"
+        " SUM(CASE WHEN c.enrolled_at >= $1 THEN 1 ELSE 0 END) AS new,"
+        " SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.customer_id = c.id"
+        " AND r.kind = 'redeem' AND r.created_at < $2) THEN 1 ELSE 0 END) AS never"
+        " FROM customers c WHERE c.enrolled_at < $2 GROUP BY 1",
+        span.start,
+        span.end,
+    )
+    out.put(rows, members="members", new="new_enrolments", never="never_redeemed")
+    rows = await _fetch(
+        f"SELECT {_key(dimension, 'e.created_at')} AS k, SUM(e.points) AS n FROM ledger_entries e"
+        " JOIN customers c ON c.id = e.customer_id WHERE e.created_at < $1 GROUP BY 1",
+        span.end,
+    )
+    out.put(rows, n="outstanding_points")
+    rows = await _fetch(
+        f"SELECT {_key(dimension, 'o.placed_at')} AS k, SUM(o.program_subtotal) AS revenue,"
+        " COUNT(DISTINCT o.customer_id) AS buyers FROM orders o JOIN customers c ON c.id = o.customer_id"
+        " WHERE o.placed_at < $1 GROUP BY 1",
+        span.end,
+    )
+    out.put(rows, revenue="lifetime_revenue", buyers="lifetime_buyers")
+
+
+async def _monthly_stocks(out: Groups, span: Period) -> None:
+    """Members and points outstanding at each month's end: what stood before the period,
+    plus each month's change (one row per month from the database, summed here)."""
+    labels = months(span)
+    before = await _fetch(
+        "SELECT (SELECT COUNT(*) FROM customers WHERE enrolled_at < $1) AS members,"
+        " (SELECT SUM(points) FROM ledger_entries WHERE created_at < $1) AS points",
+        span.start,
+    )
+    enrolled = await _fetch(
+        f"SELECT {_month('c.enrolled_at')} AS k, COUNT(*) AS n FROM customers c"
+        f" WHERE {_in('c.enrolled_at')} GROUP BY 1",
+        span.start,
+        span.end,
+    )
+    moved = await _fetch(
+        f"SELECT {_month('e.created_at')} AS k, SUM(e.points) AS n FROM ledger_entries e"
+        f" WHERE {_in('e.created_at')} GROUP BY 1",
+        span.start,
+        span.end,
+    )
+    new = {row["k"]: int(row["n"]) for row in enrolled}
+    change = {row["k"]: int(row["n"]) for row in moved}
+    members = int(before[0]["members"] or 0)
+    points = before[0]["points"]
+    for label in labels:
+        group = out.of(label)
+        members += new.get(label, 0)
+        group.members, group.new_enrolments = members, new.get(label, 0)
+        if points is not None or label in change:
+            points = int(points or 0) + change.get(label, 0)
+        group.outstanding_points = None if points is None else int(points)
+
+
+@dataclass(frozen=True)
+class RuleFigures:
+    rule_id: str
+    points: int
+    customers: int
+    revenue: Decimal | None
+
+
+async def rule_figures(span: Period) -> list[RuleFigures]:
+    """Per rule: points its earn entries gave in the period, to how many customers, and
+    the revenue of the orders it fired on (each order once per rule)."""
+    rows = await _fetch(
+        "SELECT e.rule_id AS rule_id, SUM(e.points) AS points, COUNT(DISTINCT e.customer_id) AS customers"
+        f" FROM ledger_entries e WHERE e.kind = 'earn' AND e.rule_id IS NOT NULL AND {_in('e.created_at')}"
+        " GROUP BY 1 ORDER BY 1",
+        span.start,
+        span.end,
+    )
+    revenue = await _fetch(
+        "SELECT r.rule_id AS rule_id, SUM(o.program_subtotal) AS revenue FROM (SELECT DISTINCT e.rule_id,"
+        " e.order_id FROM ledger_entries e WHERE e.kind = 'earn' AND e.rule_id IS NOT NULL"
+        f" AND e.order_id IS NOT NULL AND {_in('e.created_at')}) r JOIN orders o ON o.id = r.order_id GROUP BY 1",
+        span.start,
+        span.end,
+    )
+    by_rule = {row["rule_id"]: _plain(row["revenue"]) for row in revenue}
+    return [
+        RuleFigures(row["rule_id"], int(row["points"]), int(row["customers"]), by_rule.get(row["rule_id"]))
+        for row in rows
+    ]
+
+
+async def marketing_spend(span: Period) -> Decimal | None:
+    """Spend recorded for periods that start within this one (None when none was)."""
+    rows = await _fetch(
+        "SELECT SUM(amount) AS n FROM marketing_spend WHERE period_start >= $1 AND period_start < $2",
+        span.start.date(),
+        span.end.date(),
+    )
+    return _plain(rows[0]["n"]) if rows and rows[0]["n"] is not None else None
+
+
+async def new_enrolments(span: Period) -> int:
+    rows = await _fetch(
+        "SELECT COUNT(*) AS n FROM customers WHERE enrolled_at >= $1 AND enrolled_at < $2", span.start, span.end
+    )
+    return int(rows[0]["n"])
+
+
+async def record_marketing_spend(first: date, last: date, amount: Decimal, currency: str, now: datetime) -> None:
+    await sql.execute(
+        "INSERT INTO marketing_spend (period_start, period_end, amount, currency, created_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        first,
+        last,
+        amount,
+        currency,
+        now,
+    )
+
+
+async def has_table(name: str) -> bool:
+    """Whether a table exists: feedback arrives with the storefront's migration."""
+    if sql.on_postgres():
+        rows = await _fetch("SELECT to_regclass($1) IS NOT NULL AS found", name)
+    else:
+        rows = await _fetch("SELECT COUNT(*) > 0 AS found FROM sqlite_master WHERE type = 'table' AND name = $1", name)
+    return bool(rows[0]["found"])
