@@ -1,4 +1,4 @@
-"""The `loyalty` command: serve, migrate, demo, apikey, rules, jobs."""
+"""The `loyalty` command: serve, migrate, demo, apikey, rules, import, jobs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from api import import_command
 from app.settings import Settings
 
 
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         sub = rules.add_parser(name, help=text)
         sub.add_argument("dir", nargs="?", type=Path)
 
+    import_command.add_parser(commands)
+
     jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
     run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
     run.add_argument("name", nargs="?", help="points-release or points-expiry; all when omitted")
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_folder(folder) if args.action == "check" else run_scenarios(folder)
     if args.command == "jobs":
         return asyncio.run(_run_jobs(settings, args.name))
+    if args.command == "import":
+        return asyncio.run(import_command.run(settings, args))
     return 2
 
 
