@@ -114,7 +114,8 @@ def _orders(path: Path, cols: Columns, report: ImportReport) -> Iterator[tuple[i
         return _Order(current.line, OrderInput(**{**vars(current.data), "lines": tuple(lines)}), current.email)
 
     for number, row in _rows(path, cols, required):
-        order_id = cols.get(row, "order_id")
+        # Shopify names orders `#1001`; an id starts with a letter or digit.
+        order_id = cols.get(row, "order_id").removeprefix("#")
         if current is None or order_id != current.data.external_id:
             done = finish()
             if done:
