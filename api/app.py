@@ -21,7 +21,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
 from tortoise.context import _current_context as current_tortoise_context
 
-from api import unavailable
+from api import dashboard, unavailable
 from api.auth import InvalidCredentials, resolve_caller
 from api.auth_throttle import RefuseThrottledClients, client_address
 from api.context import Context
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
         Route("/health", health),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *dashboard.routes(),
     ]
     if not settings.production and assets_dir().is_dir():
         routes.append(Mount(GRAPHIQL_MOUNT, app=StaticFiles(directory=assets_dir()), name="graphiql"))
