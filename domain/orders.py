@@ -80,6 +80,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     check(validation.external_id, order.external_id, ["externalId"])
     check(validation.external_id, order.customer_external_id, ["customerExternalId"])
     currency = check(validate_currency, order.currency, ["currency"])
+    check(validation.moment, order.placed_at, ["placedAt"])
     if currency is not None:
         check(exchange.check_accepted, currency)
     if not order.lines:
