@@ -16,7 +16,8 @@ test database, which every other test writes to, would change them.
 
 Test rules: 1 point per EUR (base-earn); Silver (from 500 points) earns half again
 (silver-multiplier); a 5 EUR reward costs 500 points, so a point is worth 0.01 EUR.
-Marketing spend: 100.00 for March, 999.00 for April.
+Marketing spend: 100.00 for March, 999.00 for April. Feedback scores: B 0 in February;
+A 10, B 9, C 7, D 3 in March.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from domain.events import EventInput
 from domain.ledger import Bucket, EntryKind, NewEntry
 from domain.orders import OrderInput, OrderLineInput
 from persistence import repositories as repo
+from persistence import sql
 from tests.conftest import POSTGRES_URL, TEST_DATABASE, Server, make_settings, running_server
 
 
@@ -83,8 +85,32 @@ async def _load(services: Services) -> None:
         row = await repo.lock_customer("A", ["customerExternalId"])
         spent = NewEntry(kind=EntryKind.REDEEM, bucket=Bucket.AVAILABLE, points=-200, reason="Redeemed: test")
         await repo.apply_entries(row, [spent], now=at("2025-03-28"), tier=row.tier)
+    await _feedback()
     await metrics.record_marketing_spend(program, date(2025, 3, 1), date(2025, 3, 31), "100.00")
     await metrics.record_marketing_spend(program, date(2025, 4, 1), date(2025, 4, 30), "999.00")
+
+
+FEEDBACK = [("B", 0, "2025-02-20"), ("A", 10, "2025-03-05"), ("B", 9, "2025-03-06"), ("C", 7, "2025-03-07"),
+            ("D", 3, "2025-03-08")]  # fmt: skip
+
+
+async def _feedback() -> None:
+    """Scores as submitFeedback stores them. The storefront's branch (issue 10) brings the
+    feedback table; until it is merged, the columns metrics read are made here."""
+    key = "BIGSERIAL" if sql.on_postgres() else "INTEGER"
+    await sql.execute(
+        f"CREATE TABLE IF NOT EXISTS feedback (id {key} PRIMARY KEY, customer_id BIGINT NOT NULL,"
+        " order_id BIGINT, score SMALLINT NOT NULL, comment TEXT, event_id BIGINT,"
+        " created_at TIMESTAMPTZ NOT NULL)"
+    )
+    for name, score, day in FEEDBACK:
+        await sql.execute(
+            "INSERT INTO feedback (customer_id, score, created_at)"
+            " SELECT id, $1, $2 FROM customers WHERE external_id = $3",
+            score,
+            at(day),
+            name,
+        )
 
 
 async def _admin(url: str, statement: str) -> None:

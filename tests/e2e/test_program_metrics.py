@@ -61,6 +61,8 @@ async def test_march_overall_matches_the_figures_worked_by_hand(history):
     overall = m["overall"]
     # Orders A 100, A 40, D 80, B 20: three customers, one of them (A) twice.
     assert (overall["orders"], overall["customers"], overall["revenue"]) == (4, 3, "240.00")
+    # Scores 10 and 9 promote, 7 is passive, 3 detracts: (2 - 1) / 4 x 100.
+    assert (overall["netPromoterScore"], overall["respondents"]) == (25.0, 4)
     assert overall["averageOrderValue"] == "60.00"
     assert overall["purchaseFrequency"] == pytest.approx(4 / 3)
     assert overall["repeatPurchaseRate"] == pytest.approx(1 / 3)
@@ -105,6 +107,7 @@ async def test_march_by_tier_and_by_cohort(history):
     assert silver["churnRate"] == 0.0
     assert silver["predictedLifetimeValue"] is None  # no one churned: a lifespan without end
     assert (bronze["orders"], bronze["revenue"], bronze["retentionRate"]) == (2, "100.00", 0.5)
+    assert (silver["netPromoterScore"], bronze["netPromoterScore"]) == (100.0, 0.0)  # B 9, C 7, D 3
     assert bronze["members"] == 3
 
     assert [g["key"] for g in m["byCohort"]] == ["2025-01", "2025-02", "2025-03"]
@@ -125,6 +128,7 @@ async def test_by_month_each_month_is_its_own_period(history):
     assert (february["members"], february["newEnrolments"], february["outstandingPoints"]) == (3, 1, 680)
     assert (march["orders"], march["revenue"], march["members"], march["outstandingPoints"]) == (4, "240.00", 4, 865)
     assert march["retentionRate"] == pytest.approx(2 / 3)
+    assert (february["netPromoterScore"], march["netPromoterScore"]) == (-100.0, 25.0)
     assert march["historicLifetimeValue"] is None and march["neverRedeemedShare"] is None
 
 
