@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -85,13 +85,17 @@ class Groups:
     def of(self, key: str) -> Group:
         return self.by_key.setdefault(key, Group())
 
-    def put(self, rows: Sequence[dict[str, Any]], **columns: str) -> None:
-        """Copies each row's columns (SQL name -> Group attribute) into its group."""
+    def put(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Copies each row's columns named as Group's fields into the group of its `k`;
+        money as Decimal, the rest as int (drivers answer SUMs as Decimal, float or text)."""
         for row in rows:
             group = self.of(row["k"])
-            for column, attribute in columns.items():
-                value = row[column]
-                setattr(group, attribute, _plain(value) if value is not None else getattr(group, attribute))
+            for name, value in row.items():
+                if name in _FIELDS and value is not None:
+                    setattr(group, name, _plain(value) if "Decimal" in _FIELDS[name] else int(value))
+
+
+_FIELDS = {f.name: str(f.type) for f in fields(Group)}
 
 
 def _plain(value: Any) -> Any:
@@ -148,14 +152,14 @@ async def groups(dimension: Dimension, span: Period, feedback: bool) -> Groups:
             await _per_customer(out, dimension, span)
         if feedback:
             rows = await _fetch(
-                f"SELECT {_key(dimension, 'f.created_at')} AS k, COUNT(*) AS n,"
+                f"SELECT {_key(dimension, 'f.created_at')} AS k, COUNT(*) AS respondents,"
                 " SUM(CASE WHEN f.score >= 9 THEN 1 ELSE 0 END) AS promoters,"
                 " SUM(CASE WHEN f.score <= 6 THEN 1 ELSE 0 END) AS detractors"
                 f" FROM feedback f{_customers(dimension, 'f')} WHERE {_in('f.created_at')} GROUP BY 1",
                 span.start,
                 span.end,
             )
-            out.put(rows, n="respondents", promoters="promoters", detractors="detractors")
+            out.put(rows)
     return out
 
 
@@ -163,9 +167,9 @@ async def _per_customer(out: Groups, dimension: Dimension, span: Period) -> None
     """Overall, by tier or by cohort: each customer's figures, then each group's sums."""
     rows = await _fetch(
         "SELECT k, SUM(n) AS orders, SUM(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS buyers, SUM(rev) AS revenue,"
-        " SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS repeat_buyers, SUM(before) AS previous,"
+        " SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS repeat_buyers, SUM(before) AS previous_buyers,"
         " SUM(CASE WHEN before = 1 AND n > 0 THEN 1 ELSE 0 END) AS retained,"
-        " SUM(CASE WHEN n > 0 OR ev > 0 THEN 1 ELSE 0 END) AS active, SUM(ev) AS events,"
+        " SUM(CASE WHEN n > 0 OR ev > 0 THEN 1 ELSE 0 END) AS active_members, SUM(ev) AS events,"
         " SUM(life) AS lifetime_revenue, SUM(CASE WHEN life_orders > 0 THEN 1 ELSE 0 END) AS lifetime_buyers"
         f" FROM (SELECT {_key(dimension, 'x.at')} AS k, x.customer_id,"
         " SUM(CASE WHEN x.o = 1 AND x.at >= $2 THEN 1 ELSE 0 END) AS n,"
@@ -178,38 +182,27 @@ async def _per_customer(out: Groups, dimension: Dimension, span: Period) -> None
         span.end,
         span.previous.start,
     )
-    out.put(
-        rows,
-        orders="orders",
-        buyers="buyers",
-        revenue="revenue",
-        repeat_buyers="repeat_buyers",
-        previous="previous_buyers",
-        retained="retained",
-        active="active_members",
-        events="events",
-        lifetime_revenue="lifetime_revenue",
-        lifetime_buyers="lifetime_buyers",
-    )
+    out.put(rows)
     rows = await _fetch(
-        f"SELECT {_key(dimension, 'e.created_at')} AS k, SUM(e.points) AS outstanding,"
-        " SUM(CASE WHEN e.kind = 'earn' AND e.created_at >= $1 THEN e.points END) AS earned,"
-        " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') AND e.created_at >= $1 THEN e.points END) AS redeemed,"
+        f"SELECT {_key(dimension, 'e.created_at')} AS k, SUM(e.points) AS outstanding_points,"
+        " SUM(CASE WHEN e.kind = 'earn' AND e.created_at >= $1 THEN e.points END) AS points_earned,"
+        " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') AND e.created_at >= $1 THEN e.points END)"
+        " AS points_redeemed,"
         " COUNT(DISTINCT CASE WHEN e.kind = 'redeem' THEN e.customer_id END) AS redeemers"
         f" FROM ledger_entries e{_customers(dimension, 'e')} WHERE e.created_at < $2 GROUP BY 1",
         span.start,
         span.end,
     )
-    out.put(rows, outstanding="outstanding_points", earned="points_earned", redeemed="points_redeemed")
+    out.put(rows)
     redeemers = {row["k"]: int(row["redeemers"]) for row in rows}
     rows = await _fetch(
         f"SELECT {_key(dimension, 'c.enrolled_at')} AS k, COUNT(*) AS members,"
-        " SUM(CASE WHEN c.enrolled_at >= $1 THEN 1 ELSE 0 END) AS new"
+        " SUM(CASE WHEN c.enrolled_at >= $1 THEN 1 ELSE 0 END) AS new_enrolments"
         " FROM customers c WHERE c.enrolled_at < $2 GROUP BY 1",
         span.start,
         span.end,
     )
-    out.put(rows, members="members", new="new_enrolments")
+    out.put(rows)
     for key, group in out.by_key.items():
         # A customer's entries come after their enrolment: whoever redeemed is a member.
         group.never_redeemed = group.members - redeemers.get(key, 0)
@@ -224,22 +217,14 @@ async def _monthly(out: Groups, span: Period) -> None:
     members and points outstanding as they stood at each month's end."""
     rows = await _fetch(
         "SELECT k, SUM(n) AS orders, SUM(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS buyers, SUM(rev) AS revenue,"
-        " SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS repeat_buyers, COUNT(*) AS active, SUM(ev) AS events"
+        " SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS repeat_buyers, COUNT(*) AS active_members, SUM(ev) AS events"
         f" FROM (SELECT {_month('x.at')} AS k, x.customer_id, SUM(x.o) AS n, SUM(x.amount) AS rev,"
         f" SUM(1 - x.o) AS ev FROM ({_ACTIVITY}) x GROUP BY 1, 2) t GROUP BY k",
         span.start,
         span.start,
         span.end,
     )
-    out.put(
-        rows,
-        orders="orders",
-        buyers="buyers",
-        revenue="revenue",
-        repeat_buyers="repeat_buyers",
-        active="active_members",
-        events="events",
-    )
+    out.put(rows)
     await _monthly_retention(out, span)
     await _monthly_stocks(out, span)
 
@@ -277,17 +262,13 @@ async def _monthly_retention(out: Groups, span: Period) -> None:
     rows = await _fetch(
         f"WITH a AS (SELECT DISTINCT o.customer_id, {_month_index('o.placed_at')} AS m FROM orders o"
         f" WHERE {_in('o.placed_at')})"
-        " SELECT p.m + 1 AS m, COUNT(*) AS previous, COUNT(n.customer_id) AS retained"
+        " SELECT p.m + 1 AS m, COUNT(*) AS previous_buyers, COUNT(n.customer_id) AS retained"
         " FROM a p LEFT JOIN a n ON n.customer_id = p.customer_id AND n.m = p.m + 1 GROUP BY p.m",
         _month_start(span.start, back=1),
         span.end,
     )
     wanted = set(months(span))
-    out.put(
-        [{**row, "k": month_label(int(row["m"]))} for row in rows if month_label(int(row["m"])) in wanted],
-        previous="previous_buyers",
-        retained="retained",
-    )
+    out.put([{**row, "k": month_label(int(row["m"]))} for row in rows if month_label(int(row["m"])) in wanted])
 
 
 async def _monthly_stocks(out: Groups, span: Period) -> None:
@@ -307,13 +288,13 @@ async def _monthly_stocks(out: Groups, span: Period) -> None:
     )
     moved = await _fetch(
         f"SELECT {_month('e.created_at')} AS k, SUM(e.points) AS n,"
-        " SUM(CASE WHEN e.kind = 'earn' THEN e.points END) AS earned,"
-        " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') THEN e.points END) AS redeemed"
+        " SUM(CASE WHEN e.kind = 'earn' THEN e.points END) AS points_earned,"
+        " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') THEN e.points END) AS points_redeemed"
         f" FROM ledger_entries e WHERE {_in('e.created_at')} GROUP BY 1",
         span.start,
         span.end,
     )
-    out.put(moved, earned="points_earned", redeemed="points_redeemed")
+    out.put(moved)
     new = {row["k"]: int(row["n"]) for row in enrolled}
     change = {row["k"]: int(row["n"]) for row in moved}
     members = int(before[0]["members"] or 0)

@@ -113,7 +113,8 @@ async def _feedback() -> None:
         )
 
 
-async def _admin(url: str, statement: str) -> None:
+async def admin_statement(url: str, statement: str) -> None:
+    """A statement on the PostgreSQL server itself (CREATE and DROP DATABASE)."""
     conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
     try:
         await conn.execute(statement)
@@ -131,15 +132,15 @@ async def own_database(tmp_path: Path, suffix: str) -> AsyncIterator[str]:
     assert POSTGRES_URL
     base, _, name = POSTGRES_URL.rpartition("/")
     fresh = f"{name.split('?')[0]}_{suffix}"
-    await _admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{fresh}"')
-    await _admin(POSTGRES_URL, f'CREATE DATABASE "{fresh}"')
+    await admin_statement(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{fresh}"')
+    await admin_statement(POSTGRES_URL, f'CREATE DATABASE "{fresh}"')
     from persistence.database import migrate
 
     await migrate(f"{base}/{fresh}")
     try:
         yield f"{base}/{fresh}"
     finally:
-        await _admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+        await admin_statement(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
 
 
 @contextlib.asynccontextmanager

@@ -14,6 +14,7 @@ import pytest
 
 from api.cli import main
 from tests.conftest import POSTGRES_URL, TEST_DATABASE, TEST_RULES_DIR
+from tests.e2e.analytics_data import admin_statement
 
 OURS = """order_id,customer_id,email,placed_at,currency,sku,category,quantity,unit_price,shipping
 o-1,c-1,one@example.com,2025-02-10T12:00:00Z,EUR,SKU-A,cribs,1,100.00,5.00
@@ -39,15 +40,6 @@ WOO_CUSTOMERS = """customer_id,first_name,last_name,email,date_registered
 """
 
 
-async def _admin(statement: str) -> None:
-    assert POSTGRES_URL
-    conn = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty database of this test's own, migrated by `loyalty migrate`."""
@@ -58,8 +50,8 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         assert POSTGRES_URL
         base, _, name = POSTGRES_URL.rpartition("/")
         fresh = f"{name.split('?')[0]}_import"
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{fresh}"'))
-        asyncio.run(_admin(f'CREATE DATABASE "{fresh}"'))
+        asyncio.run(admin_statement(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{fresh}"'))
+        asyncio.run(admin_statement(POSTGRES_URL, f'CREATE DATABASE "{fresh}"'))
         url = f"{base}/{fresh}"
     monkeypatch.setenv("LOYALTY_DATABASE_URL", url)
     monkeypatch.setenv("LOYALTY_RULES_DIR", str(TEST_RULES_DIR))
@@ -68,7 +60,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
     finally:
         if fresh:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+            asyncio.run(admin_statement(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
 
 
 def rows(url: str, statement: str) -> list[tuple[Any, ...]]:
