@@ -161,6 +161,7 @@ async def import_orders(
     total = _count_lines(path)
     entry = program.tier_for(0, Decimal(0))
     batch: list[store.OrderRow] = []
+    awarded = 0
 
     async def flush(read: int) -> None:
         if batch:
@@ -179,7 +180,8 @@ async def import_orders(
             continue
         if award:
             await _award(program, valid, order, report)
-            if progress and report.imported % 100 == 0:
+            awarded += 1
+            if progress and awarded % 100 == 0:
                 progress(read or total, total)
             continue
         batch.append(_row(valid, order.email))

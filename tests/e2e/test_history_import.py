@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from api.cli import main
-from tests.conftest import POSTGRES_URL, TEST_DATABASE, TEST_RULES_DIR
+from tests.conftest import POSTGRES_URL, REPO_ROOT, TEST_DATABASE, TEST_RULES_DIR
 from tests.e2e.analytics_data import admin_statement
 
 OURS = """order_id,customer_id,email,placed_at,currency,sku,category,quantity,unit_price,shipping
@@ -55,12 +56,20 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         url = f"{base}/{fresh}"
     monkeypatch.setenv("LOYALTY_DATABASE_URL", url)
     monkeypatch.setenv("LOYALTY_RULES_DIR", str(TEST_RULES_DIR))
-    assert main(["migrate"]) == 0
+    assert loyalty("migrate").returncode == 0
     try:
         yield url
     finally:
         if fresh:
             asyncio.run(admin_statement(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+
+
+def loyalty(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `loyalty` command in a process of its own, as an operator runs it (this process's
+    Tortoise connections belong to the test server's event loop)."""
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def rows(url: str, statement: str) -> list[tuple[Any, ...]]:
@@ -84,12 +93,13 @@ def _file(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_bad_rows_are_reported_by_line_and_the_good_ones_imported(database, tmp_path, capsys):
+def test_bad_rows_are_reported_by_line_and_the_good_ones_imported(database, tmp_path):
     path = _file(tmp_path, "orders.csv", OURS)
 
-    assert main(["import", "orders", str(path)]) == 1
+    done = loyalty("import", "orders", str(path))
 
-    out, err = capsys.readouterr()
+    assert done.returncode == 1
+    out, err = done.stdout, done.stderr
     assert "orders: 2 imported, 0 already there, 3 bad rows" in out
     assert err.splitlines() == [
         f"{path}:4: quantity: 'x' is not a whole number.",
@@ -103,24 +113,26 @@ def test_bad_rows_are_reported_by_line_and_the_good_ones_imported(database, tmp_
     assert customers == [("c-1", "Bronze", 1), ("c-2", "Bronze", 1)]
 
 
-def test_an_import_run_again_skips_what_is_there(database, tmp_path, capsys):
+def test_an_import_run_again_skips_what_is_there(database, tmp_path):
     path = _file(tmp_path, "orders.csv", OURS)
-    main(["import", "orders", str(path)])
+    loyalty("import", "orders", str(path))
 
-    assert main(["import", "orders", str(path)]) == 1
+    again = loyalty("import", "orders", str(path))
 
-    assert "orders: 0 imported, 2 already there, 3 bad rows" in capsys.readouterr().out
+    assert again.returncode == 1
+    assert "orders: 0 imported, 2 already there, 3 bad rows" in again.stdout
     assert rows(database, "SELECT COUNT(*) FROM orders") == [(2,)]
     assert rows(database, "SELECT COUNT(*) FROM order_lines") == [(3,)]
     assert rows(database, "SELECT order_count FROM customers WHERE external_id = 'c-1'") == [(1,)]
 
 
-def test_a_shopify_export_imports_its_orders_by_email(database, tmp_path, capsys):
+def test_a_shopify_export_imports_its_orders_by_email(database, tmp_path):
     path = _file(tmp_path, "shopify.csv", SHOPIFY)
 
-    assert main(["import", "orders", str(path), "--format", "shopify"]) == 0
+    done = loyalty("import", "orders", str(path), "--format", "shopify")
 
-    assert "orders: 2 imported" in capsys.readouterr().out
+    assert done.returncode == 0, done.stderr
+    assert "orders: 2 imported" in done.stdout
     orders = rows(
         database,
         "SELECT o.external_id, c.external_id, o.subtotal, o.shipping_amount FROM orders o"
@@ -132,13 +144,14 @@ def test_a_shopify_export_imports_its_orders_by_email(database, tmp_path, capsys
     ]
 
 
-def test_past_orders_can_earn_points_as_of_their_date(database, tmp_path, capsys):
+def test_past_orders_can_earn_points_as_of_their_date(database, tmp_path):
     path = _file(tmp_path, "shopify.csv", SHOPIFY)
 
-    assert main(["import", "orders", str(path), "--format", "shopify", "--award"]) == 0
-    assert main(["import", "orders", str(path), "--format", "shopify", "--award"]) == 0
+    first = loyalty("import", "orders", str(path), "--format", "shopify", "--award")
+    again = loyalty("import", "orders", str(path), "--format", "shopify", "--award")
 
-    assert "orders: 0 imported, 2 already there, 0 bad rows" in capsys.readouterr().out
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr
+    assert "orders: 0 imported, 2 already there, 0 bad rows" in again.stdout
     entries = rows(
         database,
         "SELECT c.external_id, e.points, e.rule_id, e.created_at FROM ledger_entries e"
@@ -151,12 +164,13 @@ def test_past_orders_can_earn_points_as_of_their_date(database, tmp_path, capsys
     assert str(entries[0][3]).startswith("2025-03-01 09:00:00")  # 10:00 +01:00, in UTC
 
 
-def test_a_woocommerce_customer_export_enrolls_each_customer_once(database, tmp_path, capsys):
+def test_a_woocommerce_customer_export_enrolls_each_customer_once(database, tmp_path):
     path = _file(tmp_path, "customers.csv", WOO_CUSTOMERS)
 
-    assert main(["import", "customers", str(path), "--format", "woocommerce"]) == 1
+    done = loyalty("import", "customers", str(path), "--format", "woocommerce")
 
-    out, err = capsys.readouterr()
+    assert done.returncode == 1
+    out, err = done.stdout, done.stderr
     assert "customers: 2 imported, 0 already there, 2 bad rows" in out
     assert f"{path}:4: email:" in err and f"{path}:5: customer '17' is on an earlier row." in err
     customers = rows(database, "SELECT external_id, name, email FROM customers ORDER BY external_id")
