@@ -17,10 +17,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 from tortoise.context import _current_context as current_tortoise_context
 
 from api import dashboard, unavailable
@@ -88,6 +90,20 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
             self.services.auth_throttle.failed(client_address(request.scope))
             raise HTTPException(401, str(error)) from None
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws sends credentials in `connection_init`, as
+        `{"Authorization": "Bearer <key>"}` (browsers cannot set headers on websockets)."""
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if authorization is not None:
+            if not isinstance(authorization, str):
+                raise ConnectionRejectionError({"message": "Authorization must be a string."})
+            try:
+                context.caller = await resolve_caller(context.services, authorization)
+            except InvalidCredentials as error:
+                raise ConnectionRejectionError({"message": str(error)}) from None
+        return UNSET
+
     async def context_for(self, authorization: str | None) -> Context:
         """Raises InvalidCredentials when credentials are presented and wrong."""
         assert self.services is not None, "the lifespan has not started the services"
@@ -129,7 +145,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with running_services(settings, watch_rules=watch_rules) as services:
+        async with running_services(settings, watch_rules=watch_rules, serve_events=True) as services:
             graphql.services = services
             app.state.services = services
             yield

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
     run.add_argument("name", nargs="?", help="points-release or points-expiry; all when omitted")
 
+    webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(dest="action", required=True)
+    webhooks.add_parser("deliver", help="deliver webhooks until stopped (loyalty serve also does)")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "serve":
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_run_jobs(settings, args.name))
     if args.command == "import":
         return asyncio.run(import_command.run(settings, args))
+    if args.command == "webhooks":
+        return asyncio.run(_deliver_webhooks(settings))
     return 2
 
 
@@ -139,6 +144,16 @@ async def _run_jobs(settings: Settings, name: str | None) -> int:
             return 2
     for report in reports:
         print(report.summary())
+    return 0
+
+
+async def _deliver_webhooks(settings: Settings) -> int:
+    """The outbox tail and the delivery worker of `loyalty serve`, without the API."""
+    from app.bootstrap import running_services
+
+    async with running_services(settings, serve_events=True):
+        print("delivering webhooks; stop with Ctrl-C", flush=True)
+        await asyncio.Event().wait()
     return 0
 
 

@@ -26,6 +26,8 @@ class Context:
     services: Services
     caller: Caller
     customers: DataLoader[str, CustomerRow | None] = field(default_factory=_customer_loader)
+    connection_params: dict | None = None
+    """graphql-transport-ws: the `connection_init` payload (strawberry sets it)."""
 
 
 Info = StrawberryInfo[Context, None]

@@ -28,6 +28,8 @@ from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
+from api.events.reward_events import RewardEventQueries, RewardEventSubscriptions
+from api.events.webhooks import WebhookMutations, WebhookQueries
 from api.inputs import compile_inputs
 from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
@@ -44,11 +46,22 @@ from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
 from app.settings import Settings
 
-Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries, AnalyticsQueries))
+Query = merge_types(
+    "Query", (CustomerQueries, RulesQueries, CartQueries, RewardEventQueries, WebhookQueries, AnalyticsQueries)
+)
 Mutation = merge_types(
     "Mutation",
-    (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations, AnalyticsMutations),
+    (
+        CustomerMutations,
+        OrderMutations,
+        ReturnMutations,
+        RulesMutations,
+        EventMutations,
+        WebhookMutations,
+        AnalyticsMutations,
+    ),
 )
+Subscription = merge_types("Subscription", (RewardEventSubscriptions,))
 
 # Bounded: the cache is keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512
@@ -107,6 +120,7 @@ def build_schema(
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         execution_context_class=LeanExecutionContext,
         config=schema_config(settings),

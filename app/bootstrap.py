@@ -14,11 +14,14 @@ from tortoise.context import TortoiseContext
 from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
+from app.delivery import DeliveryWorker
+from app.event_stream import OutboxTail
 from app.rules_sync import follow_activations, put_in_force
 from app.settings import Settings
-from persistence import database
+from persistence import database, outbox
 from persistence import repositories as repo
 from persistence.credentials import stored_token_secret
+from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
 from rules import Program, RulesRegistry
 
 log = logging.getLogger("loyalty")
@@ -32,6 +35,8 @@ class Services:
     tokens: CustomerTokens
     db: TortoiseContext
     """Entered around every request: Tortoise finds its connections through it."""
+    events: OutboxTail
+    """This worker's reader of the outbox (running only when the service serves events)."""
     auth_throttle: FailedAuthThrottle
 
     @property
@@ -40,9 +45,13 @@ class Services:
 
 
 @contextlib.asynccontextmanager
-async def running_services(settings: Settings, *, watch_rules: bool = False) -> AsyncIterator[Services]:
+async def running_services(
+    settings: Settings, *, watch_rules: bool = False, serve_events: bool = False
+) -> AsyncIterator[Services]:
     """`watch_rules`: a serving worker, which follows the versions the others put in force and
-    (unless settings.rules_watch is off) watches the rules folder."""
+    (unless settings.rules_watch is off) watches the rules folder. `serve_events`: run this
+    worker's outbox tail (subscriptions, the rewardEvents query) and webhook delivery
+    worker, as `loyalty serve` does."""
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
@@ -71,6 +80,7 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             ),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
+            events=OutboxTail(),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
@@ -81,7 +91,11 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(_watch(registry, db), name="rules-watcher"))
         try:
-            yield services
+            if serve_events:
+                async with serving_events(services):
+                    yield services
+            else:
+                yield services
         finally:
             for task in tasks:
                 task.cancel()
@@ -89,6 +103,36 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
                     await task
     finally:
         await database.close_database(db)
+
+
+@contextlib.asynccontextmanager
+async def serving_events(services: Services) -> AsyncIterator[None]:
+    """The tail, woken by NOTIFY on PostgreSQL or by this process's own writes on SQLite,
+    and the webhook delivery worker, woken when the tail advances."""
+    tail = services.events
+    delivery = DeliveryWorker(services.settings, tail)
+    tail.on_advance.append(delivery.wake)
+    with services.db:
+        tasks = [
+            asyncio.create_task(tail.run(), name="outbox-tail"),
+            asyncio.create_task(delivery.run(), name="webhook-delivery"),
+        ]
+    try:
+        if services.settings.is_sqlite:
+            outbox.written_listeners.append(tail.wake)
+            try:
+                yield
+            finally:
+                outbox.written_listeners.remove(tail.wake)
+        else:
+            async with listening(services.settings.database_url, REWARD_EVENTS_CHANNEL, tail.wake):
+                yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
+from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED, balance_payload
 from app.idempotency import conflict, record_once
 from app.reads import get_customer
 from domain.adjustments import ValidAdjustment, validate_adjustment
@@ -29,7 +29,9 @@ async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
                 raise _duplicate(valid.external_id)
             row = await repo.insert_customer(valid, entry_tier.name if entry_tier else None, now)
             await repo.add_events(
-                [(CUSTOMER_ENROLLED, valid.external_id, {"email": valid.email, "tier": row.tier})], now
+                [(CUSTOMER_ENROLLED, valid.external_id, {"email": valid.email, "tier": row.tier})],
+                now,
+                program.version,
             )
     except repo.IntegrityError:
         raise _duplicate(valid.external_id) from None
@@ -64,10 +66,10 @@ async def adjust_points(
     answered (as an order's replay does); the key again with other content is refused."""
     adjustment = validate_adjustment(customer_external_id, points, reason, idempotency_key)
     if adjustment.idempotency_key is None:
-        return await _adjust(adjustment, actor)
+        return await _adjust(adjustment, actor, program.version)
     key = adjustment.idempotency_key
     return await record_once(
-        lambda: _adjust(adjustment, actor),
+        lambda: _adjust(adjustment, actor, program.version),
         lambda: _find_adjustment(key),
         lambda existing: _replay(existing, adjustment),
     )
@@ -81,7 +83,7 @@ async def _find_adjustment(key: str) -> tuple[StoredAdjustment, Customer] | None
     return existing, await get_customer(existing.customer_external_id)
 
 
-async def _adjust(adjustment: ValidAdjustment, actor: str) -> AdjustmentResult:
+async def _adjust(adjustment: ValidAdjustment, actor: str, rules_version: str) -> AdjustmentResult:
     now = utcnow()
     external_id = adjustment.customer_external_id
     async with repo.transaction():
@@ -96,8 +98,13 @@ async def _adjust(adjustment: ValidAdjustment, actor: str) -> AdjustmentResult:
         balance = await repo.apply_entries(row, [entry], now=now, source=actor, tier=row.tier)
         if adjustment.idempotency_key is not None:
             await adjustments.insert_adjustment(adjustment.idempotency_key, row.id, adjustment.request_hash, now)
-        payload = {"points": adjustment.points, "reason": adjustment.reason, "by": actor}
-        await repo.add_events([(POINTS_ADJUSTED, external_id, payload)], now)
+        payload = {
+            "points": adjustment.points,
+            "reason": adjustment.reason,
+            "by": actor,
+            "balanceAfter": balance_payload(balance),
+        }
+        await repo.add_events([(POINTS_ADJUSTED, external_id, payload)], now, rules_version)
         customer = replace(repo.to_customer(row), balance=balance)
     return AdjustmentResult(customer, balance)
 

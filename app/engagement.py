@@ -59,7 +59,7 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
         tier_name = tier.name if tier else None
         await repo.move_balance(customer_row, written, tier=tier_name)
         source = {"eventExternalId": event.external_id, "eventType": event.facts.type}
-        events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
+        events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name, balance)
         await repo.add_events(events, now)
         await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
     # What the entries record, as a replay reads it back from them.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.ledger import Balance
 from domain.program import Evaluation
 
 CUSTOMER_ENROLLED = "customer.enrolled"
@@ -9,6 +10,23 @@ POINTS_EARNED = "points.earned"
 POINTS_ADJUSTED = "points.adjusted"
 POINTS_REVERSED = "points.reversed"
 TIER_CHANGED = "tier.changed"
+
+# Every type a partner may subscribe to: those written today and those the contract
+# names for features still to come (redemptions, expiry notices, carts, referrals).
+EVENT_TYPES = (
+    CUSTOMER_ENROLLED,
+    POINTS_EARNED,
+    POINTS_ADJUSTED,
+    "points.pending_released",
+    "points.redeemed",
+    "points.expired",
+    POINTS_REVERSED,
+    "points.expiring",
+    TIER_CHANGED,
+    "reward.redeemed",
+    "cart.abandoned",
+    "referral.completed",
+)
 
 
 def earning_events(
@@ -18,13 +36,25 @@ def earning_events(
     points: int,
     tier_before: str | None,
     tier_after: str | None,
+    balance: Balance,
 ) -> list[tuple[str, str | None, dict]]:
     """`points.earned` (naming what earned them, e.g. the order) and `tier.changed`."""
     events: list[tuple[str, str | None, dict]] = []
     if points:
         rules = [{"ruleId": a.rule_id, "points": a.points} for a in evaluation.awards]
-        payload = {**source, "points": points, "rulesVersion": evaluation.rules_version, "rules": rules}
+        payload = {
+            **source,
+            "points": points,
+            "balanceAfter": balance_payload(balance),
+            "rulesVersion": evaluation.rules_version,
+            "rules": rules,
+        }
         events.append((POINTS_EARNED, customer_external_id, payload))
     if tier_after != tier_before:
-        events.append((TIER_CHANGED, customer_external_id, {"from": tier_before, "to": tier_after}))
+        payload = {**source, "from": tier_before, "to": tier_after, "rulesVersion": evaluation.rules_version}
+        events.append((TIER_CHANGED, customer_external_id, payload))
     return events
+
+
+def balance_payload(balance: Balance) -> dict[str, int]:
+    return {"available": balance.available, "pending": balance.pending, "lifetimeEarned": balance.lifetime_earned}

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.events import balance_payload
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
 from persistence import jobs as store
@@ -106,9 +107,10 @@ async def _release(external_id: str, now: datetime) -> tuple[int, int]:
         written = await insert_entries(customer.id, linked, now=now, source="job:points-release", skip_conflicts=True)
         released = sum(e.points for e in written if e.bucket is Bucket.AVAILABLE)
         assert released == -sum(e.points for e in written if e.bucket is Bucket.PENDING), written
-        await move_balance(customer, written, tier=customer.tier)
+        balance = await move_balance(customer, written, tier=customer.tier)
         if released:
-            await repo.add_events([(POINTS_PENDING_RELEASED, external_id, {"points": released})], now)
+            payload = {"points": released, "balanceAfter": balance_payload(balance)}
+            await repo.add_events([(POINTS_PENDING_RELEASED, external_id, payload)], now)
     return len(written), released
 
 
@@ -125,9 +127,10 @@ async def _expire(external_id: str, now: datetime) -> tuple[int, int]:
             )
         written = await insert_entries(customer.id, linked, now=now, source="job:points-expiry", skip_conflicts=True)
         expired = -sum(e.points for e in written)
-        await move_balance(customer, written, tier=customer.tier)
+        balance = await move_balance(customer, written, tier=customer.tier)
         if expired:
-            await repo.add_events([(POINTS_EXPIRED, external_id, {"points": expired})], now)
+            payload = {"points": expired, "balanceAfter": balance_payload(balance)}
+            await repo.add_events([(POINTS_EXPIRED, external_id, payload)], now)
     return len(written), expired
 
 

@@ -107,6 +107,7 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
                 points,
                 customer.tier,
                 tier_name,
+                balance,
             ),
             now=now,
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.events import POINTS_REVERSED
+from app.events import POINTS_REVERSED, balance_payload
 from app.idempotency import conflict, record_once
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
@@ -79,7 +79,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         entries, unrecovered = _reversal_entries(earned, due, balance, ret)
         reversed_points = -sum(e.points for e in entries)
         await store.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
-        await repo.apply_entries(
+        balance = await repo.apply_entries(
             customer,
             entries,
             now=now,
@@ -101,6 +101,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
                             "returnExternalId": ret.external_id,
                             "points": reversed_points,
                             "unrecovered": unrecovered,
+                            "balanceAfter": balance_payload(balance),
                         },
                     )
                 ],

@@ -30,6 +30,8 @@ class Settings:
     max_directives: int
     max_errors: int
     document_cache_bytes: int
+    webhooks_allow_private_targets: bool = False
+    webhooks_timeout_seconds: float = 10.0
     workers: int = 1
     """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
     rules_watch: bool = True
@@ -75,6 +77,8 @@ class Settings:
             max_directives=int(environ.get("LOYALTY_MAX_DIRECTIVES", "4")),
             max_errors=int(environ.get("LOYALTY_MAX_ERRORS", "20")),
             document_cache_bytes=int(environ.get("LOYALTY_DOCUMENT_CACHE_BYTES", str(4 * 1024 * 1024))),
+            webhooks_allow_private_targets=_flag(environ, "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS"),
+            webhooks_timeout_seconds=float(environ.get("LOYALTY_WEBHOOKS_TIMEOUT_SECONDS", "10")),
             workers=int(environ.get("LOYALTY_WORKERS", "1")),
             rules_watch=environ.get("LOYALTY_RULES_WATCH", "1") not in ("0", "false", "no"),
             rules_quiet_ms=int(environ.get("LOYALTY_RULES_QUIET_MS", "2000")),
@@ -82,3 +86,10 @@ class Settings:
             auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
             auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
         )
+
+
+def _flag(environ: dict[str, str], name: str) -> bool:
+    value = environ.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return value in ("true", "1", "yes")

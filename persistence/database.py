@@ -15,6 +15,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
 
 MODELS_MODULE = "persistence.models"
+EVENT_MODELS_MODULE = "persistence.event_models"
 MIGRATIONS_MODULE = "persistence.migrations"
 
 
@@ -26,14 +27,18 @@ MAX_POOL = 20
 # Connections left for everything but the service's workers: `loyalty migrate`, `loyalty
 # jobs run`, an operator's psql, monitoring.
 RESERVED_CONNECTIONS = 10
+# Each serving worker also holds connections outside its pool: the LISTEN for reward
+# events (persistence/notifications.py).
+CONNECTIONS_OUTSIDE_POOL = 1
 
 log = logging.getLogger("loyalty.database")
 
 
 def pool_size(max_connections: int, superuser_reserved: int, workers: int) -> int:
     """Connections per worker's pool: an equal share of what PostgreSQL allows once its
-    superuser slots and RESERVED_CONNECTIONS are set aside, at most MAX_POOL, at least 1."""
-    share = (max_connections - superuser_reserved - RESERVED_CONNECTIONS) // max(1, workers)
+    superuser slots and RESERVED_CONNECTIONS are set aside, less the worker's connections
+    outside its pool, at most MAX_POOL, at least 1."""
+    share = (max_connections - superuser_reserved - RESERVED_CONNECTIONS) // max(1, workers) - CONNECTIONS_OUTSIDE_POOL
     return max(1, min(MAX_POOL, share))
 
 
@@ -103,7 +108,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": connection},
         "apps": {
             "models": {
-                "models": [MODELS_MODULE],
+                "models": [MODELS_MODULE, EVENT_MODELS_MODULE],
                 "default_connection": "default",
                 "migrations": MIGRATIONS_MODULE,
             }

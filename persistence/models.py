@@ -181,15 +181,19 @@ class RuleBudget(Model):
 
 # Outbox of reward events, written in the transaction that caused them; the id orders
 # them so that subscribers can resume after the last one they saw.
+# `customer_sequence` numbers one customer's events 1, 2, 3... (see persistence.outbox).
 class RewardEvent(Model):
     id = fields.BigIntField(primary_key=True)
     type = fields.CharField(max_length=64)
     customer_external_id = fields.CharField(max_length=128, null=True)
     occurred_at = fields.DatetimeField()
     payload: fields.JSONField[dict] = fields.JSONField()
+    customer_sequence = fields.BigIntField(null=True)
+    rules_version = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "reward_events"
+        unique_together = (("customer_external_id", "customer_sequence"),)
 
 
 class RulesVersion(Model):

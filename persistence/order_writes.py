@@ -1,7 +1,8 @@
 """Writing a recorded order.
 
 On PostgreSQL the order, its lines, its ledger entries, the balance move and the outbox
-events go in one statement (data-modifying CTEs over unnest'ed arrays, so its text, and
+events (numbered per customer as `persistence.outbox` numbers them: every event of
+an order is its customer's) go in one statement (data-modifying CTEs over unnest'ed arrays, so its text, and
 asyncpg's prepared statement, is the same for every order): one round trip instead of
 five. SQLite, which has no data-modifying CTEs, runs the same writes one by one.
 """
@@ -20,7 +21,8 @@ from persistence import repositories as repo
 Event = tuple[str, str | None, dict]
 
 # The balance move comes first and carries a guard: the customer's facts that the rules
-# read must still be what they were when the order was evaluated. Every later write selects
+# read must still be what they were when the order was evaluated, and so must the balance
+# that its events report as the balance after. Every later write selects
 # FROM the order row, so when the guard fails nothing at all is written.
 _ORDER_CTE = f"""
 WITH c AS (
@@ -29,7 +31,7 @@ WITH c AS (
          tier = $27, order_count = order_count + 1, lifetime_spend = lifetime_spend + $36,
          last_order_at = $11
   WHERE id = $2 AND order_count = $31 AND lifetime_earned = $32 AND lifetime_spend = $33
-        AND tier IS NOT DISTINCT FROM $34::varchar
+        AND tier IS NOT DISTINCT FROM $34::varchar AND points_available = $38 AND points_pending = $39
   RETURNING id
 ), o AS (
   INSERT INTO orders ({repo.ORDER_COLUMNS})
@@ -48,10 +50,16 @@ WITH c AS (
   FROM o, unnest($17::text[], $18::text[], $19::bigint[], $20::text[], $21::text[],
                  $22::timestamptz[], $23::timestamptz[])
        AS x(kind, bucket, points, reason, rule_id, available_at, expires_at)
+), s AS (
+  INSERT INTO customer_event_sequences (customer_external_id, last_sequence)
+  SELECT ($29::text[])[1], cardinality($29::text[]) FROM o WHERE cardinality($29::text[]) > 0
+  ON CONFLICT (customer_external_id)
+  DO UPDATE SET last_sequence = customer_event_sequences.last_sequence + excluded.last_sequence
+  RETURNING last_sequence
 ), v AS (
-  INSERT INTO reward_events (type, customer_external_id, occurred_at, payload)
-  SELECT x.type, x.customer, $11, x.payload::jsonb
-  FROM o, unnest($28::text[], $29::text[], $30::text[]) AS x(type, customer, payload)
+  INSERT INTO reward_events (type, customer_external_id, occurred_at, payload, customer_sequence, rules_version)
+  SELECT x.type, x.customer, $11, x.payload::jsonb, s.last_sequence - cardinality($29::text[]) + x.n, $9
+  FROM s, unnest($28::text[], $29::text[], $30::text[]) WITH ORDINALITY AS x(type, customer, payload, n)
 )
 SELECT id FROM o
 """
@@ -76,7 +84,7 @@ async def write_order(
         await repo.apply_entries(
             customer, entries, now=now, order=order_id, tier=tier, spend=order.converted.subtotal, orders=1
         )
-        await repo.add_events(events, now)
+        await repo.add_events(events, now, rules_version)
         return order_id, stored
     before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
     after = before.after(entries)
@@ -109,6 +117,8 @@ async def write_order(
         customer.lifetime_spend,
         customer.tier,
         *row_values[11:],  # $35-$37: the program currency, the subtotal in it, the rate
+        customer.points_available,  # $38, $39: the balance its events report
+        customer.points_pending,
     )
     if not rows:
         return None

@@ -21,7 +21,7 @@ from domain.ledger import Balance, NewEntry, earned_awards
 from domain.money import minor_units
 from domain.orders import ValidOrder
 from domain.program import PointsAward
-from persistence import models, sql
+from persistence import models, outbox, sql
 from persistence.entries import earn_entries_of
 
 __all__ = ["IntegrityError", "transaction"]
@@ -317,13 +317,10 @@ async def ledger_sums(customer_external_id: str) -> Balance:
 # ---- events -------------------------------------------------------------------------------
 
 
-async def add_events(events: Sequence[tuple[str, str | None, dict]], now: datetime) -> None:
-    if events:
-        columns, values = sql.values_rows([(t, c, now, json.dumps(p)) for t, c, p in events])
-        await sql.execute(
-            "INSERT INTO reward_events (type, customer_external_id, occurred_at, payload) VALUES " + columns,
-            *values,
-        )
+async def add_events(
+    events: Sequence[tuple[str, str | None, dict]], now: datetime, rules_version: str | None = None
+) -> None:
+    await outbox.add_events(events, now, rules_version)
 
 
 # ---- rules versions -----------------------------------------------------------------------

@@ -60,6 +60,11 @@ def make_settings(database_url: str, **overrides: str) -> Settings:
         "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
         "LOYALTY_ENV": "test",
         "LOYALTY_RULES_DIR": str(TEST_RULES_DIR),
+        # Every server on a test database may deliver any webhook, and the tests' own
+        # receivers listen on loopback (tests of the refusal turn it off for themselves).
+        "LOYALTY_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+        # Any of them may take a delivery: all give up on a silent receiver equally soon.
+        "LOYALTY_WEBHOOKS_TIMEOUT_SECONDS": "1",
         **overrides,
     }
     return Settings.from_env(env)

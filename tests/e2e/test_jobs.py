@@ -103,7 +103,9 @@ async def test_pending_points_are_released_once_when_due_even_by_two_runs_at_onc
         ("release", "available", 100),
         ("release", "pending", -100),
     ]
-    assert await outbox(customer, "points.pending_released") == [{"points": 100}]
+    assert await outbox(customer, "points.pending_released") == [
+        {"points": 100, "balanceAfter": {"available": 100, "pending": 0, "lifetimeEarned": 100}}
+    ]
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
 
     await release_pending_points(later + timedelta(days=1))
@@ -123,7 +125,9 @@ async def test_expiry_takes_what_is_left_of_expired_points_and_never_later_earni
 
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 100}
     assert ("expire", "available", -70) in await kinds(customer)
-    assert await outbox(customer, "points.expired") == [{"points": 70}]
+    assert await outbox(customer, "points.expired") == [
+        {"points": 70, "balanceAfter": {"available": 0, "pending": 0, "lifetimeEarned": 100}}
+    ]
 
     async with pending_server.client() as admin:
         await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 20, "reason": "goodwill"})

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_foreign_key_indexes')]
+    dependencies = [('models', '0009_reward_event_delivery')]
 
     initial = False
 

@@ -1,0 +1,216 @@
+"""The webhook delivery worker: fans new outbox events out to the endpoints that take
+them, then sends due deliveries, signed per the Standard Webhooks specification.
+
+It runs inside `loyalty serve` (every worker) or alone (`loyalty webhooks deliver`);
+several at once never send one delivery at the same time on purpose: each claims rows
+for a while (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and a claim expires only if its
+worker died. Delivery is at least once: a worker killed after sending but before
+recording sends again later, with the same `webhook-id`, for receivers to deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+from standardwebhooks import Webhook as Signer
+
+from app.clock import utcnow
+from app.settings import Settings
+from app.webhooks import check_target
+from domain.errors import DomainError
+from domain.webhooks import retry_delay, validate_url
+from persistence import repositories as repo
+from persistence import webhooks as store
+from persistence.outbox import OutboxEvent
+from persistence.webhooks import Claim, Outcome
+
+if TYPE_CHECKING:
+    from app.event_stream import OutboxTail
+
+log = logging.getLogger("loyalty.webhooks")
+
+CLAIM_BATCH = 200
+CONCURRENCY = 64
+FAN_OUT_BATCH = 1000
+POLL_SECONDS = 1.0
+
+
+def envelope(event: OutboxEvent) -> dict:
+    """The Standard Webhooks payload shape: {type, timestamp, data}."""
+    return {
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat(),
+        "data": {
+            "id": str(event.id),
+            "customerExternalId": event.customer_external_id,
+            "sequence": event.customer_sequence,
+            "rulesVersion": event.rules_version,
+            **event.payload,
+        },
+    }
+
+
+def signature(secrets: list[str], message_id: str, at: datetime, body: str) -> str:
+    """Space-separated `v1,<base64>` signatures, one per secret in force (two during a
+    rotation), computed by the standardwebhooks package itself."""
+    return " ".join(Signer(secret).sign(message_id, at, body) for secret in secrets)
+
+
+def secrets_in_force(claim: Claim, now: datetime) -> list[str]:
+    webhook = claim.webhook
+    found = [webhook.secret]
+    if webhook.previous_secret and webhook.previous_secret_until and webhook.previous_secret_until > now:
+        found.append(webhook.previous_secret)
+    return found
+
+
+class DeliveryWorker:
+    def __init__(self, settings: Settings, tail: OutboxTail | None = None, client: httpx.AsyncClient | None = None):
+        self.settings = settings
+        self.tail = tail
+        self._client = client
+        self._wake = asyncio.Event()
+        self._fanned_upto = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def claim_time(self) -> timedelta:
+        """A claim outlives the slowest attempt of its batch and the recording after it;
+        then, if this worker died, another sends the delivery again."""
+        return timedelta(seconds=self.settings.webhooks_timeout_seconds * 3 + 1)
+
+    async def run(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._client is None:
+                self._client = await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        timeout=self.settings.webhooks_timeout_seconds,
+                        follow_redirects=False,
+                        limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
+                    )
+                )
+            while True:
+                try:
+                    busy = await self.step()
+                except Exception:  # keep delivering after a database hiccup
+                    log.exception("webhook delivery step failed")
+                    busy = False
+                if busy:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await self._wake.wait()
+                self._wake.clear()
+
+    async def step(self) -> bool:
+        """One round: fan out, then send one batch. True when more work may be waiting."""
+        fanned = await self.fan_out()
+        sent = await self.deliver_due()
+        return fanned == FAN_OUT_BATCH or sent == CLAIM_BATCH
+
+    async def fan_out(self) -> int:
+        if self.tail is None or not self.tail.ready.is_set() or self.tail.position <= self._fanned_upto:
+            return 0
+        upto = self.tail.position
+        async with repo.transaction():
+            count = await store.fan_out(upto, utcnow(), FAN_OUT_BATCH)
+        if count is not None and count < FAN_OUT_BATCH:
+            self._fanned_upto = upto
+        return count or 0
+
+    async def deliver_due(self) -> int:
+        now = utcnow()
+        async with repo.transaction():
+            claims = await store.claim_due(now, now + self.claim_time, CLAIM_BATCH)
+        if not claims:
+            return 0
+        limit = asyncio.Semaphore(CONCURRENCY)
+        checked: dict[str, Awaitable[str | None]] = {}
+
+        async def one(claim: Claim) -> Outcome:
+            async with limit:
+                return await self.attempt(claim, checked)
+
+        outcomes = await asyncio.gather(*(one(claim) for claim in claims))
+        done = utcnow()
+        disables = {o.claim.webhook.id: r for o in outcomes if (r := disable_reason(o))}
+        async with repo.transaction():
+            await store.record(outcomes, disables, done)
+        return len(claims)
+
+    async def attempt(self, claim: Claim, checked: dict[str, Awaitable[str | None]]) -> Outcome:
+        assert self._client is not None
+        refusal = await self._refusal(claim.webhook.url, checked)
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = refusal
+        if refusal is None:
+            body = json.dumps(envelope(claim.event), separators=(",", ":"))
+            at = utcnow()
+            message_id = str(claim.event.id)
+            headers = {
+                "content-type": "application/json",
+                "user-agent": "loyalty-webhooks",
+                "webhook-id": message_id,
+                "webhook-timestamp": str(int(at.timestamp())),
+                "webhook-signature": signature(secrets_in_force(claim, at), message_id, at, body),
+            }
+            try:
+                response = await self._client.post(claim.webhook.url, content=body, headers=headers)
+                status = response.status_code
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+            except httpx.TimeoutException:
+                error = f"no answer within {self.settings.webhooks_timeout_seconds:g} s"
+            except httpx.HTTPError as failure:
+                error = f"{type(failure).__name__}: {failure}"[:1000]
+        latency = round((time.perf_counter() - started) * 1000)
+        return outcome(claim, status, latency, error, utcnow())
+
+    async def _refusal(self, url: str, checked: dict[str, Awaitable[str | None]]) -> str | None:
+        """Why this URL may not be called now (checked once per host and batch)."""
+        if self.settings.webhooks_allow_private_targets:
+            return None
+        if url not in checked:
+            checked[url] = asyncio.ensure_future(target_refusal(url))
+        return await checked[url]
+
+
+async def target_refusal(url: str) -> str | None:
+    try:
+        await check_target(validate_url(url, allow_private=False, field=["url"]), allow_private=False, field=["url"])
+    except DomainError as refused:
+        return refused.message
+    return None
+
+
+def outcome(claim: Claim, status: int | None, latency_ms: int, error: str | None, now: datetime) -> Outcome:
+    delivered = error is None
+    retry_at = None
+    if not delivered and status != 410:
+        delay = retry_delay(claim.attempt)
+        retry_at = now + delay if delay else None
+    return Outcome(claim, status, latency_ms, error, delivered, retry_at)
+
+
+def disable_reason(result: Outcome) -> str | None:
+    """410 Gone disables at once; otherwise an endpoint is disabled when a delivery has
+    failed every attempt of the schedule and nothing reached it meanwhile."""
+    if result.status_code == 410:
+        return "The endpoint answered 410 Gone."
+    if result.delivered or result.next_attempt_at is not None:
+        return None
+    last_success = result.claim.webhook.last_success_at
+    if last_success is not None and last_success > result.claim.created_at:
+        return None
+    return f"Every attempt to deliver event {result.claim.event.id} failed over 3 days; the last: {result.error}."

@@ -1,0 +1,212 @@
+"""Reward events, live: one tail per worker reads the outbox in id order and hands new
+events to the subscribers connected to that worker.
+
+A notification (PostgreSQL NOTIFY from every worker's commits, or the in-process bus of
+the SQLite default) only says "there may be new events"; the tail then reads the outbox
+after its position, so the database alone decides the order, on every worker.
+
+Outbox ids are taken when rows are inserted but become visible when their transactions
+commit, which under concurrency is not in id order: id 11 may be visible while 10 is
+still being written. The tail never moves past a missing id until it appears or has been
+missing for `GAP_GRACE_SECONDS` (then its transaction rolled back: ids are not reused on
+PostgreSQL). Everything partners read (subscriptions, the `rewardEvents` query, the
+webhook fan-out) stops at the tail's position, so what they have read never gains an
+older event later, and `after` resumes without a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from app.clock import utcnow
+from persistence import outbox
+from persistence.outbox import OutboxEvent
+
+GAP_GRACE_SECONDS = 5.0
+# The tail also reads on this period without a notification: events written by another
+# process on SQLite (`loyalty jobs run`), or while the LISTEN connection was down.
+POLL_SECONDS = 1.0
+READ_BATCH = 500
+# A new tail starts this many ids back, so that an event still being written while it
+# started is not missed.
+START_WINDOW = 1000
+# Events a subscriber may be behind before it is disconnected (it resumes with `after`).
+SUBSCRIBER_BUFFER = 1000
+
+
+class SlowSubscriber(Exception):
+    def __init__(self, last_id: int):
+        super().__init__(
+            f"This subscription fell more than {SUBSCRIBER_BUFFER} events behind and was ended;"
+            f' subscribe again with after: "{last_id}" to resume.'
+        )
+        self.last_id = last_id
+
+
+class SettledReader:
+    """Reads the outbox after a cursor, never past an id that may still commit."""
+
+    def __init__(self, after: int, grace: float = GAP_GRACE_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.cursor = after
+        self.grace = grace
+        self.clock = clock
+        self._missing_since: dict[int, float] = {}
+
+    async def read(self, limit: int, old_before: datetime | None = None) -> list[OutboxEvent]:
+        return self.settle(await outbox.events_after(self.cursor, None, None, limit), old_before)
+
+    def settle(self, events: list[OutboxEvent], old_before: datetime | None = None) -> list[OutboxEvent]:
+        """The prefix of events (ids after the cursor, ascending) that is safe to hand out.
+        A missing id followed by an event that occurred before `old_before` is long gone
+        (for a tail's first read, which must not wait on the holes of history)."""
+        now = self.clock()
+        settled: list[OutboxEvent] = []
+        expected = self.cursor + 1
+        for event in events:
+            if event.id != expected and not (old_before is not None and event.occurred_at < old_before):
+                since = self._missing_since.setdefault(expected, now)
+                if now - since < self.grace:
+                    break
+            settled.append(event)
+            expected = event.id + 1
+        if settled:
+            self.cursor = settled[-1].id
+            self._missing_since = {i: t for i, t in self._missing_since.items() if i > self.cursor}
+        return settled
+
+    def recheck_in(self) -> float | None:
+        """Seconds until a missing id may be given up on, if one is awaited."""
+        if not self._missing_since:
+            return None
+        return max(0.0, min(self._missing_since.values()) + self.grace - self.clock())
+
+
+@dataclass(eq=False)
+class Subscriber:
+    types: frozenset[str] | None
+    floor: int
+    """Events at or below this id were (or will be) replayed from the outbox instead."""
+    _buffer: deque[OutboxEvent] = field(default_factory=deque)
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+
+    def offer(self, events: Iterable[OutboxEvent]) -> None:
+        for event in events:
+            if self.overflowed:
+                break
+            if self.types is not None and event.type not in self.types:
+                continue
+            if len(self._buffer) >= SUBSCRIBER_BUFFER:
+                # Bounded: a client that does not read is dropped, never buffered without end.
+                self.overflowed = True
+            else:
+                self._buffer.append(event)
+        self._ready.set()
+
+    async def next(self) -> OutboxEvent:
+        while True:
+            while self._buffer:
+                event = self._buffer.popleft()
+                if event.id > self.floor:
+                    self.floor = event.id
+                    return event
+            if self.overflowed:
+                raise SlowSubscriber(self.floor)
+            self._ready.clear()
+            await self._ready.wait()
+
+
+class OutboxTail:
+    def __init__(self, grace: float = GAP_GRACE_SECONDS, poll: float = POLL_SECONDS):
+        self.grace = grace
+        self.poll = poll
+        self.position = 0
+        self.ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._subscribers: set[Subscriber] = set()
+        self.on_advance: list[Callable[[], None]] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def subscribe(self, types: Iterable[str] | None) -> Subscriber:
+        subscriber = Subscriber(frozenset(types) if types else None, self.position)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def run(self) -> None:
+        reader = SettledReader(max(0, await outbox.last_event_id() - START_WINDOW), self.grace)
+        await self._catch_up(reader, old_before=utcnow() - timedelta(seconds=self.grace))
+        self.ready.set()
+        while True:
+            timeout = reader.recheck_in()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll if timeout is None else min(timeout, self.poll)):
+                    await self._wake.wait()
+            self._wake.clear()
+            await self._catch_up(reader)
+
+    async def _catch_up(self, reader: SettledReader, old_before: datetime | None = None) -> None:
+        advanced = False
+        while True:
+            events = await reader.read(READ_BATCH, old_before)
+            if events:
+                self.position = reader.cursor
+                advanced = True
+                for subscriber in list(self._subscribers):
+                    subscriber.offer(events)
+            if len(events) < READ_BATCH:
+                break
+        if advanced:
+            for listener in self.on_advance:
+                listener()
+
+
+REPLAY_PAGE = 500
+
+
+async def reward_events(
+    tail: OutboxTail, after: int | None, types: list[str] | None
+) -> AsyncGenerator[OutboxEvent, None]:
+    """Replays what came after `after` from the outbox, then continues live.
+
+    The subscriber is registered before the replay, at the tail's position: the replay
+    covers (after, position], live events come after position, so nothing falls in the
+    seam and nothing is sent twice. Raises SlowSubscriber when the client reads too slowly.
+    """
+    await tail.ready.wait()
+    subscriber = tail.subscribe(types)
+    try:
+        start = subscriber.floor
+        if after is not None:
+            cursor = after
+            while cursor < start:
+                page = await outbox.events_after(cursor, start, types, REPLAY_PAGE)
+                for event in page:
+                    yield event
+                if len(page) < REPLAY_PAGE:
+                    break
+                cursor = page[-1].id
+            subscriber.floor = max(start, after)
+        while True:
+            yield await subscriber.next()
+    finally:
+        tail.unsubscribe(subscriber)
+
+
+async def events_page(
+    tail: OutboxTail, after: int | None, types: list[str] | None, first: int
+) -> tuple[list[OutboxEvent], bool]:
+    """For partners that poll: the same events, the same bound as subscriptions."""
+    await tail.ready.wait()
+    rows = await outbox.events_after(after or 0, tail.position, types, first + 1)
+    return rows[:first], len(rows) > first
