@@ -32,6 +32,8 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_events import fresh_database  # noqa: E402
+
 ORDERS = 1_000_000
 CUSTOMERS = 100_000
 START = datetime(2024, 7, 1, tzinfo=UTC)
@@ -55,16 +57,6 @@ def write_csv(path: Path, orders: int) -> int:
                               f"{rng.randrange(500, 20000) / 100:.2f}", "4.90" if position == 0 else ""])  # fmt: skip
                 lines += 1
     return lines
-
-
-async def fresh_database(admin_url: str, name: str) -> str:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{admin_url.rsplit('/', 1)[0]}/{name}"
 
 
 async def copy_floor(url: str, path: Path) -> float:
@@ -130,10 +122,8 @@ async def main() -> None:
     from app.import_formats import columns
     from app.settings import Settings
     from persistence.analytics import Dimension
-    from persistence.database import migrate
 
-    url = await fresh_database(args.database_url, args.database_name)
-    await migrate(url.replace("postgresql://", "postgres://"))
+    url = await fresh_database(args.database_url, args.database_name)  # migrated
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "orders.csv"
         started = time.perf_counter()
