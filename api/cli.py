@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
     run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
-    run.add_argument("name", nargs="?", help="points-release or points-expiry; all when omitted")
+    run.add_argument(
+        "name",
+        nargs="?",
+        help="points-release, points-expiry, referral-completion or learned-suggestions; all when omitted",
+    )
 
     webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(dest="action", required=True)
     webhooks.add_parser("deliver", help="deliver webhooks until stopped (loyalty serve also does)")
@@ -136,9 +140,9 @@ async def _run_jobs(settings: Settings, name: str | None) -> int:
     from app.jobs import run_jobs
     from domain.errors import DomainError
 
-    async with running_services(settings):
+    async with running_services(settings) as services:
         try:
-            reports = await run_jobs(name, utcnow())
+            reports = await run_jobs(name, utcnow(), services.program)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2

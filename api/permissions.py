@@ -35,6 +35,27 @@ def _api_key_with(
     return HasScope
 
 
+def own_customer_or_scope(*scopes: Scope) -> type[BasePermission]:
+    """A customer token for its own customer (the `input`'s customerExternalId, when it names
+    one); an API key with one of `scopes` (or admin) for any customer. Checked on the input
+    before the resolver runs, like every other permission."""
+    names = " or ".join(s.value for s in scopes)
+
+    class OwnCustomerOrScope(BasePermission):
+        message = f"This needs the customer's own token, or an API key with {names}."
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            caller = info.context.caller
+            if isinstance(caller, ApiKeyCaller):
+                return any(caller.allows(s) for s in scopes)
+            if isinstance(caller, CustomerCaller):
+                return kwargs["input"].customer_external_id in (None, caller.external_id)
+            return False
+
+    OwnCustomerOrScope.__name__ = f"OwnCustomerOr_{'_'.join(s.name for s in scopes)}"
+    return OwnCustomerOrScope
+
+
 class IsCustomer(BasePermission):
     message = "This needs a customer token (Authorization: Bearer <token>)."
 

@@ -30,6 +30,7 @@ from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.events.reward_events import RewardEventQueries, RewardEventSubscriptions
 from api.events.webhooks import WebhookMutations, WebhookQueries
+from api.feedback.mutations import FeedbackMutations
 from api.inputs import compile_inputs
 from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
@@ -58,6 +59,7 @@ Mutation = merge_types(
         RulesMutations,
         EventMutations,
         WebhookMutations,
+        FeedbackMutations,
         AnalyticsMutations,
     ),
 )

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.reads import get_customer
+from app.limits import evaluate_within_limits
+from app.reads import get_customer_with_id
+from app.suggestions import with_learned_suggestions
 from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
@@ -34,6 +36,7 @@ class CartInput:
     lines: tuple[OrderLineInput, ...]
     shipping_amount: str | Decimal | None = None
     coupon_codes: tuple[str, ...] = ()
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,15 +56,24 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
             lines=cart.lines,
             shipping_amount=cart.shipping_amount,
             coupon_codes=cart.coupon_codes,
+            country=cart.country,
         ),
         program.exchange,
     )
-    customer = await _customer(cart.customer_external_id) if cart.customer_external_id else None
+    customer_id, customer = await _customer(cart.customer_external_id) if cart.customer_external_id else (None, None)
+    facts = customer.facts() if customer else None
     now = utcnow()
-    evaluation = program.evaluate_order(customer.facts() if customer else None, order.converted.facts, now)
+    limited = await evaluate_within_limits(
+        program,
+        customer_id,
+        now,
+        lambda usage: program.evaluate_order(facts, order.converted.facts, now, usage),
+        dry_run=True,
+    )
+    evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
-    return evaluation
+    return await with_learned_suggestions(program, order.converted.facts, evaluation)
 
 
 async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
@@ -79,17 +91,21 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer = await _customer(event.customer_external_id)
+    customer_id, customer = await _customer(event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
     now = utcnow()
-    evaluation = program.evaluate_event(customer.facts(), EventFacts(event_type, dict(event.attributes)), now)
+    facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
+    limited = await evaluate_within_limits(
+        program, customer_id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage), dry_run=True
+    )
+    evaluation = limited.evaluation
     customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
     return evaluation
 
 
-async def _customer(external_id: str) -> Customer:
+async def _customer(external_id: str) -> tuple[int, Customer]:
     try:
-        return await get_customer(external_id)
+        return await get_customer_with_id(external_id)
     except DomainError as error:
         # get_customer names its own argument; here the client sent customerExternalId.
         error.field = ["customerExternalId"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from app import referrals
 from app.clock import utcnow
 from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED, balance_payload
 from app.idempotency import conflict, record_once
@@ -13,27 +14,48 @@ from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, EnrollmentInput, validate_enrollment
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, adjustment_entry
+from domain.referrals import Party, new_referral_code
 from persistence import adjustments
+from persistence import referrals as referral_store
 from persistence import repositories as repo
 from persistence.adjustments import StoredAdjustment
 from rules import Program
 
 
 async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
+    """Enrols a customer in the entry tier, with a referral code of their own; a
+    `referral_code` links them to its owner. Enrolling an enrolled customer again is
+    refused, except to give a friend's code the customer did not give at enrolment (see
+    `app.referrals`): then the link is made and the customer returned."""
     now = utcnow()
     valid = validate_enrollment(data, now.date())
     entry_tier = program.tier_for(0, Decimal(0))
     try:
         async with repo.transaction():
             if await repo.find_customer(valid.external_id):
-                raise _duplicate(valid.external_id)
-            row = await repo.insert_customer(valid, entry_tier.name if entry_tier else None, now)
+                if valid.referral_code is None:
+                    raise _duplicate(valid.external_id)
+                friend = await repo.lock_customer(valid.external_id, ["externalId"])
+                await referrals.link_existing(friend, valid.referral_code, now)
+                return repo.to_customer(friend)
+            referrer = None
+            if valid.referral_code is not None:
+                new = Party(valid.external_id, valid.email, now)
+                referrer = await referrals.referrer_for(valid.referral_code, new)
+            # A clash of new codes (about 40 bits each) would surface as IntegrityError.
+            row = await repo.insert_customer(
+                valid, entry_tier.name if entry_tier else None, now, own_code=new_referral_code()
+            )
+            if referrer is not None:
+                await referral_store.link(referrer.id, row.id, now)
+                row.referred_by_id = referrer.id
             await repo.add_events(
                 [(CUSTOMER_ENROLLED, valid.external_id, {"email": valid.email, "tier": row.tier})],
                 now,
                 program.version,
             )
     except repo.IntegrityError:
+        # The same new customer enrolled twice at once: one wins (with its referrer).
         raise _duplicate(valid.external_id) from None
     return repo.to_customer(row)
 

@@ -4,6 +4,7 @@ the event and its ledger entries at once. The same shape as `app.orders`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from app.clock import utcnow
 from app.events import earning_events
@@ -12,6 +13,7 @@ from app.limits import evaluate_within_limits, record_applied_uses
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries, earned_awards
 from persistence import engagement as store
+from persistence import models
 from persistence import repositories as repo
 from persistence.engagement import StoredEvent
 from persistence.entries import LinkedEntry, insert_entries
@@ -40,30 +42,51 @@ async def _record(program: Program, event: ValidEvent) -> EventResult:
     now = utcnow()
     async with repo.transaction():
         customer_row = await repo.lock_customer(event.customer_external_id, ["customerExternalId"])
-        customer = repo.to_customer(customer_row)
-        facts, event_facts = customer.facts(), rule_facts(event)
-        limits = await evaluate_within_limits(
-            program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
-        )
-        evaluation = limits.evaluation
-        entries = earn_entries(evaluation, now)
-        points = sum(e.points for e in entries)
-        # The event row first: a replay fails here, on the unique index, before anything else.
-        event_id, stored = await store.insert_event(
-            customer_row, event, points=points, rules_version=evaluation.rules_version, now=now
-        )
-        written = await insert_entries(customer_row.id, [LinkedEntry(e, event_id=event_id) for e in entries], now=now)
-        assert len(written) == len(entries), "earn entries have no related entry: none may conflict"
-        balance = customer.balance.after(written)
-        tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
-        tier_name = tier.name if tier else None
-        await repo.move_balance(customer_row, written, tier=tier_name)
-        source = {"eventExternalId": event.external_id, "eventType": event.facts.type}
-        events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name, balance)
-        await repo.add_events(events, now)
-        await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
+        awarded = await award_event(program, customer_row, event, now)
+    return EventResult(awarded.event, awarded.points, replayed=False)
+
+
+@dataclass(frozen=True)
+class AwardedEvent:
+    event_id: int
+    event: StoredEvent
+    points: int
+
+
+async def award_event(
+    program: Program, customer_row: models.Customer, event: ValidEvent, now: datetime, source: dict | None = None
+) -> AwardedEvent:
+    """Evaluates the event rules for a customer already locked in the caller's transaction,
+    and writes the event, its entries, the balance, the outbox and the limited rules' uses.
+    Shared by recordEvent, feedback and referral completion, so all earn alike. `source`:
+    what the outbox's points.earned names (the event by default)."""
+    customer = repo.to_customer(customer_row)
+    facts, event_facts = customer.facts(), rule_facts(event)
+    limits = await evaluate_within_limits(
+        program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
+    )
+    evaluation = limits.evaluation
+    entries = earn_entries(evaluation, now)
+    points = sum(e.points for e in entries)
+    # The event row first: a replay fails here, on the unique index, before anything else.
+    event_id, stored = await store.insert_event(
+        customer_row, event, points=points, rules_version=evaluation.rules_version, now=now
+    )
+    written = await insert_entries(customer_row.id, [LinkedEntry(e, event_id=event_id) for e in entries], now=now)
+    assert len(written) == len(entries), "earn entries have no related entry: none may conflict"
+    balance = customer.balance.after(written)
+    tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
+    tier_name = tier.name if tier else None
+    await repo.move_balance(customer_row, written, tier=tier_name)
+    # The row now holds what the customer has, for a caller that awards it more.
+    customer_row.points_available, customer_row.points_pending = balance.available, balance.pending
+    customer_row.lifetime_earned, customer_row.tier = balance.lifetime_earned, tier_name
+    source = source or {"eventExternalId": event.external_id, "eventType": event.facts.type}
+    events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name, balance)
+    await repo.add_events(events, now)
+    await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
     # What the entries record, as a replay reads it back from them.
-    return EventResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
+    return AwardedEvent(event_id, replace(stored, awards=earned_awards(entries)), points)
 
 
 def _replay(existing: StoredEvent, event: ValidEvent) -> EventResult:

@@ -10,6 +10,7 @@ POINTS_EARNED = "points.earned"
 POINTS_ADJUSTED = "points.adjusted"
 POINTS_REVERSED = "points.reversed"
 TIER_CHANGED = "tier.changed"
+REFERRAL_COMPLETED = "referral.completed"
 
 # Every type a partner may subscribe to: those written today and those the contract
 # names for features still to come (redemptions, expiry notices, carts, referrals).
@@ -25,7 +26,7 @@ EVENT_TYPES = (
     TIER_CHANGED,
     "reward.redeemed",
     "cart.abandoned",
-    "referral.completed",
+    REFERRAL_COMPLETED,
 )
 
 

@@ -14,6 +14,10 @@ is written per earn entry, even of 0 points when everything was spent: it record
 the entry was handled, so that points earned later are never taken by an old expiry.
 Pending points that were never released are left to the release job (which `loyalty jobs
 run` runs first) and expire on the run after their release.
+
+Two more jobs need the rules in force: referral completion (app.referrals: one transaction
+per referral, the friend and then the referrer locked) and the learned-suggestions rebuild
+(app.suggestions: one statement over the order history).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app import referrals, suggestions
 from app.events import balance_payload
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
@@ -30,6 +35,7 @@ from persistence import repositories as repo
 from persistence.entries import LinkedEntry, insert_entries
 from persistence.jobs import DueEntry
 from persistence.repositories import move_balance
+from rules import Program
 
 POINTS_PENDING_RELEASED = "points.pending_released"
 POINTS_EXPIRED = "points.expired"
@@ -58,18 +64,43 @@ async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobRe
     return await _each_customer("points-expiry", store.customers_with_expiries, _expire, now, batch_size)
 
 
-JOBS: dict[str, Callable[[datetime], Awaitable[JobReport]]] = {
+async def complete_referrals(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+    """Rewards both sides of every referral whose friend's first order is past its return
+    window (see app.referrals)."""
+    completed, entries, points = await referrals.complete_due_referrals(program, now, batch_size)
+    return JobReport("referral-completion", completed, entries, points)
+
+
+async def refresh_learned_suggestions(program: Program, now: datetime) -> JobReport:
+    """Rebuilds the "bought together" pairs from order history (see app.suggestions)."""
+    pairs = await suggestions.refresh_learned_pairs(program, now)
+    return LearnedReport("learned-suggestions", pairs=pairs)
+
+
+@dataclass(frozen=True)
+class LearnedReport(JobReport):
+    pairs: int | None = None
+
+    def summary(self) -> str:
+        if self.pairs is None:
+            return f"{self.name}: off (no learned_suggestions in the rule files)"
+        return f"{self.name}: {self.pairs} pairs"
+
+
+JOBS: dict[str, Callable[[datetime, Program], Awaitable[JobReport]]] = {
     # In this order: points released by the first may expire in the second.
-    "points-release": release_pending_points,
-    "points-expiry": expire_points,
+    "points-release": lambda now, program: release_pending_points(now),
+    "points-expiry": lambda now, program: expire_points(now),
+    "referral-completion": lambda now, program: complete_referrals(program, now),
+    "learned-suggestions": lambda now, program: refresh_learned_suggestions(program, now),
 }
 
 
-async def run_jobs(name: str | None, now: datetime) -> list[JobReport]:
-    """One job by name, or every job in order."""
+async def run_jobs(name: str | None, now: datetime, program: Program) -> list[JobReport]:
+    """One job by name, or every job in order, under the rules in force (`program`)."""
     if name is not None and name not in JOBS:
         raise DomainError(ErrorCode.NOT_FOUND, f"No job is called '{name}'; the jobs are {', '.join(JOBS)}.", ["name"])
-    return [await job(now) for job_name, job in JOBS.items() if name in (None, job_name)]
+    return [await job(now, program) for job_name, job in JOBS.items() if name in (None, job_name)]
 
 
 Pager = Callable[[datetime, int, int], Awaitable[list[tuple[int, str]]]]

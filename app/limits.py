@@ -31,10 +31,15 @@ class LimitedEvaluation:
 
 async def evaluate_within_limits(
     program: Program,
-    customer_id: int,
+    customer_id: int | None,
     now: datetime,
     evaluate: Callable[[UsageSnapshot | None], Evaluation],
+    *,
+    dry_run: bool = False,
 ) -> LimitedEvaluation:
+    """`dry_run`: the same evaluation a recording would make now, reading usage without
+    locking or writing anything (previews). `customer_id=None`: an anonymous cart, which
+    only budgets can hold back."""
     evaluation = evaluate(None)
     if not applied_limited_rule(program, evaluation):
         return LimitedEvaluation(evaluation)
@@ -43,7 +48,7 @@ async def evaluate_within_limits(
     locked: list[str] = []
     for _ in range(len(budget_rules) + 1):
         wanted = sorted((set(evaluation.applied_rule_ids) & budget_rules) - set(locked))
-        usage = await rule_uses.usage_snapshot(customer_id, limited, [*locked, *wanted])
+        usage = await rule_uses.usage_snapshot(customer_id, limited, [*locked, *wanted], for_update=not dry_run)
         locked += wanted
         evaluation = evaluate(usage)
         if not (set(evaluation.applied_rule_ids) & budget_rules) - set(locked):

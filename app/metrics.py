@@ -97,7 +97,7 @@ def point_value(program: Program) -> Decimal | None:
 async def figures(program: Program, span: Period, dimension: Dimension) -> list[tuple[str, Metrics]]:
     """One (key, metrics) per group: for OVERALL a single `all`; for MONTH every month the
     period touches, in order, even months with no data; otherwise the groups with data."""
-    groups = await analytics.groups(dimension, span, feedback=await analytics.has_table("feedback"))
+    groups = await analytics.groups(dimension, span)
     value = point_value(program)
     cents = program_cents(program)
     monthly = dimension is Dimension.MONTH

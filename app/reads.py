@@ -11,17 +11,30 @@ from domain.errors import DomainError, ErrorCode
 from persistence import reads
 from persistence.reads import LedgerRow
 
-__all__ = ["LedgerRow", "decode_cursor", "encode_cursor", "get_customer", "ledger_page"]
+__all__ = ["LedgerRow", "decode_cursor", "encode_cursor", "get_customer", "get_customer_with_id", "ledger_page"]
 
 
 async def get_customer(external_id: str) -> Customer:
     validation.external_id(external_id, ["externalId"])
     found = await reads.customer(external_id)
     if found is None:
-        raise DomainError(
-            ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
-        )
+        raise _not_found(external_id)
     return found
+
+
+async def get_customer_with_id(external_id: str) -> tuple[int, Customer]:
+    """The customer and its row id (for what is read by it, such as the rules' usage)."""
+    validation.external_id(external_id, ["externalId"])
+    found = await reads.customer_with_id(external_id)
+    if found is None:
+        raise _not_found(external_id)
+    return found
+
+
+def _not_found(external_id: str) -> DomainError:
+    return DomainError(
+        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
+    )
 
 
 async def ledger_page(customer_external_id: str, first: int, after: str | None) -> tuple[list[LedgerRow], bool]:

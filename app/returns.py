@@ -8,8 +8,10 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.events import POINTS_REVERSED, balance_payload
 from app.idempotency import conflict, record_once
+from app.referrals import take_back_referral
+from app.reversals import reversal_entries
 from domain.errors import DomainError, ErrorCode
-from domain.ledger import Balance, Bucket, EntryKind, NewEntry
+from domain.ledger import Balance
 from domain.money import minor_units
 from domain.returns import (
     ReturnInput,
@@ -76,7 +78,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
             value_so_far,
         )
         balance = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
-        entries, unrecovered = _reversal_entries(earned, due, balance, ret)
+        entries, unrecovered = reversal_entries(earned, due, balance, f"Return {ret.external_id}")
         reversed_points = -sum(e.points for e in entries)
         await store.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
         balance = await repo.apply_entries(
@@ -107,40 +109,13 @@ async def _record(ret: ValidReturn) -> ReturnResult:
                 ],
                 now,
             )
+        if value_so_far >= order.subtotal:
+            # After the return's own event, whose balance it then moves on from.
+            await take_back_referral(order.id, order.external_id, customer, now)
     stored = StoredReturn(
         ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash, unrecovered
     )
     return ReturnResult(stored, replayed=False)
-
-
-def _reversal_entries(
-    earned: list[store.EarnedPart], due: dict[str, int], balance: Balance, ret: ValidReturn
-) -> tuple[list[NewEntry], int]:
-    """Reverse from the bucket the points sit in, never below zero: points already spent
-    cannot be taken back, and are reported as unrecovered instead."""
-    left = {Bucket.AVAILABLE: balance.available, Bucket.PENDING: balance.pending}
-    entries: list[NewEntry] = []
-    unrecovered = 0
-    for part in earned:
-        points = due.pop(part.rule_id, 0)
-        if not points:
-            continue
-        bucket = Bucket.AVAILABLE if part.available else Bucket.PENDING
-        take = min(points, left[bucket])
-        left[bucket] -= take
-        unrecovered += points - take
-        if take:
-            entries.append(
-                NewEntry(
-                    EntryKind.REVERSE,
-                    bucket,
-                    -take,
-                    f"Return {ret.external_id}",
-                    rule_id=part.rule_id,
-                    rules_version=part.rules_version,
-                )
-            )
-    return entries, unrecovered
 
 
 def _replay(existing: StoredReturn, ret: ValidReturn) -> ReturnResult:

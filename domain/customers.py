@@ -10,6 +10,7 @@ from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance
 from domain.program import CustomerFacts
+from domain.referrals import normalise_code
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class EnrollmentInput:
     name: str | None = None
     birthday: date | None = None
     referral_code: str | None = None
+    """The code of the customer who referred this one (not this customer's own code)."""
     tags: tuple[str, ...] = ()
 
 
@@ -36,6 +38,9 @@ class Customer:
     enrolled_at: datetime
     tags: tuple[str, ...] = ()
     referral_code: str | None = None
+    """The customer's own code, for friends to give at enrolment."""
+    referred: bool = False
+    """Whether another customer referred this one."""
 
     def facts(self) -> CustomerFacts:
         return CustomerFacts(
@@ -48,28 +53,19 @@ class Customer:
             last_order_at=self.last_order_at,
             birthday=self.birthday,
             enrolled_at=self.enrolled_at,
+            referred=self.referred,
         )
 
 
 def validate_enrollment(data: EnrollmentInput, today: date) -> EnrollmentInput:
-    errors: list[DomainError] = []
-
-    def check(fn, *args):
-        try:
-            return fn(*args)
-        except DomainError as error:
-            errors.append(error)
-            return None
-
+    problems = validation.Problems()
+    check, errors = problems.check, problems.errors
     check(validation.external_id, data.external_id, ["externalId"])
     email = check(validation.email, data.email, ["email"])
     name = check(validation.text, data.name, ["name"], 200)
     referral = check(validation.text, data.referral_code, ["referralCode"], 64)
-    tags = []
-    for index, tag in enumerate(data.tags):
-        value = check(validation.text, tag, ["tags", str(index)], 64, True)
-        if value:
-            tags.append(value)
+    referral = normalise_code(referral) if referral else None
+    tags = problems.texts(data.tags, ["tags"], 64)
     if data.birthday and not date(1900, 1, 1) <= data.birthday <= today:
         errors.append(
             DomainError(

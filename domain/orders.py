@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from domain import validation
+from domain.countries import validate_country
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.exchange import Converted, ExchangeRates
 from domain.money import MAX_AMOUNT, parse_amount, too_large, validate_currency
@@ -17,6 +18,7 @@ from domain.program import LineFacts, OrderFacts
 
 MAX_LINES = 500
 MAX_QUANTITY = 1_000_000
+MAX_LINE_TAGS = 20
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class OrderLineInput:
     quantity: int
     unit_price: str | Decimal
     category: str | None = None
+    tags: tuple[str, ...] = ()
+    """What the store knows of the product (`feeding`, `furniture`): rules test them."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class OrderInput:
     placed_at: datetime | None = None
     shipping_amount: str | Decimal | None = None
     coupon_codes: tuple[str, ...] = ()
+    country: str | None = None
+    """The shipping country, ISO 3166-1 alpha-2."""
 
 
 @dataclass(frozen=True)
@@ -58,25 +64,23 @@ class ValidOrder:
             "coupons": sorted(self.facts.coupon_codes),
             "placedAt": self.placed_at.isoformat() if self.placed_at else None,
             "lines": [
+                # Tags only when sent, so that orders recorded before lines had tags keep
+                # their digest (and their replays stay replays).
                 [line.sku, line.category, line.quantity, str(line.unit_price)]
+                + ([sorted(line.tags)] if line.tags else [])
                 for line in self.facts.lines
             ],
         }
+        if self.facts.country is not None:
+            body["country"] = self.facts.country
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     """Every problem in the order at once, each naming its field; raises DomainErrors.
     `exchange` says which currencies the program accepts and how they convert."""
-    errors: list[DomainError] = []
-
-    def check(fn, *args):
-        try:
-            return fn(*args)
-        except DomainError as error:
-            errors.append(error)
-            return None
-
+    problems = validation.Problems()
+    check, errors = problems.check, problems.errors
     check(validation.external_id, order.external_id, ["externalId"])
     check(validation.external_id, order.customer_external_id, ["customerExternalId"])
     currency = check(validate_currency, order.currency, ["currency"])
@@ -105,16 +109,16 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
         # Without a known currency the decimals cannot be checked, but a negative or
         # malformed price is reported all the same.
         price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"])
+        tags = _tags(line.tags, [*where, "tags"], problems)
         if sku and price is not None and 0 < line.quantity <= MAX_QUANTITY:
-            lines.append(LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category))
+            lines.append(
+                LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category, tags=tags)
+            )
     shipping = Decimal(0)
     if order.shipping_amount is not None:
         shipping = check(parse_amount, order.shipping_amount, currency, ["shippingAmount"]) or Decimal(0)
-    coupons = []
-    for index, code in enumerate(order.coupon_codes):
-        value = check(validation.text, code, ["couponCodes", str(index)], 64, True)
-        if value:
-            coupons.append(value)
+    coupons = problems.texts(order.coupon_codes, ["couponCodes"], 64)
+    country = check(validate_country, order.country, ["country"]) if order.country is not None else None
     if errors:
         raise DomainErrors(errors)
     assert currency is not None
@@ -123,6 +127,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
         lines=tuple(lines),
         shipping_amount=shipping,
         coupon_codes=frozenset(coupons),
+        country=country,
     )
     if facts.subtotal > MAX_AMOUNT:
         raise too_large(["lines"], "An order's subtotal")
@@ -133,3 +138,10 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
         facts=facts,
         converted=exchange.convert(facts),
     )
+
+
+def _tags(tags: tuple[str, ...], where: list[str], problems: validation.Problems) -> frozenset[str]:
+    if len(tags) > MAX_LINE_TAGS:
+        problems.errors.append(DomainError(ErrorCode.INVALID, f"A line has at most {MAX_LINE_TAGS} tags.", where))
+        return frozenset()
+    return frozenset(problems.texts(tags, where, 64))

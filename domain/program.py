@@ -57,6 +57,8 @@ class CustomerFacts:
     last_order_at: datetime | None = None
     birthday: date | None = None
     enrolled_at: datetime | None = None
+    referred: bool = False
+    """Another customer referred this one (`customer: {referred: true}`)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class Suggestion:
     sku: str
     rule_id: str
     reason: str = ""
+    learned: bool = False
+    """From order history ("bought together"), not from a rule."""
 
 
 @dataclass(frozen=True)

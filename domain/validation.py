@@ -9,9 +9,11 @@ quoted in the message only in part, so a 10 KB value does not come back whole.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from domain.errors import DomainError, ErrorCode
+from domain.errors import DomainError, DomainErrors, ErrorCode
 
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/#+-]{0,127}")
 # Deliberately loose: the store owns its customers' addresses; this only catches typos
@@ -90,3 +92,27 @@ def moment(value: datetime | None, field: list[str]) -> datetime | None:
             field,
         )
     return value
+
+
+class Problems:
+    """Every problem in one input, collected so that all are reported at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[DomainError] = []
+
+    def check(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args), or None with its error kept."""
+        try:
+            return fn(*args)
+        except DomainError as error:
+            self.errors.append(error)
+            return None
+
+    def texts(self, values: Iterable[str], field: list[str], max_length: int) -> list[str]:
+        """Each value a required text (field + its index on error): the valid ones, in order."""
+        found = (self.check(text, value, [*field, str(index)], max_length, True) for index, value in enumerate(values))
+        return [value for value in found if value]
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise DomainErrors(self.errors)

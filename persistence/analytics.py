@@ -137,7 +137,7 @@ _ACTIVITY = (
 )
 
 
-async def groups(dimension: Dimension, span: Period, feedback: bool) -> Groups:
+async def groups(dimension: Dimension, span: Period) -> Groups:
     """Every per-group figure for `span` (see domain.metrics for what they become), in
     four statements: activity (orders and events), ledger, members, feedback."""
     out = Groups()
@@ -150,16 +150,15 @@ async def groups(dimension: Dimension, span: Period, feedback: bool) -> Groups:
             await _monthly(out, span)
         else:
             await _per_customer(out, dimension, span)
-        if feedback:
-            rows = await _fetch(
-                f"SELECT {_key(dimension, 'f.created_at')} AS k, COUNT(*) AS respondents,"
-                " SUM(CASE WHEN f.score >= 9 THEN 1 ELSE 0 END) AS promoters,"
-                " SUM(CASE WHEN f.score <= 6 THEN 1 ELSE 0 END) AS detractors"
-                f" FROM feedback f{_customers(dimension, 'f')} WHERE {_in('f.created_at')} GROUP BY 1",
-                span.start,
-                span.end,
-            )
-            out.put(rows)
+        rows = await _fetch(
+            f"SELECT {_key(dimension, 'f.created_at')} AS k, COUNT(*) AS respondents,"
+            " SUM(CASE WHEN f.score >= 9 THEN 1 ELSE 0 END) AS promoters,"
+            " SUM(CASE WHEN f.score <= 6 THEN 1 ELSE 0 END) AS detractors"
+            f" FROM feedback f{_customers(dimension, 'f')} WHERE {_in('f.created_at')} GROUP BY 1",
+            span.start,
+            span.end,
+        )
+        out.put(rows)
     return out
 
 
@@ -367,12 +366,3 @@ async def record_marketing_spend(first: date, last: date, amount: Decimal, curre
         currency,
         now,
     )
-
-
-async def has_table(name: str) -> bool:
-    """Whether a table exists: feedback arrives with the storefront's migration."""
-    if sql.on_postgres():
-        rows = await _fetch("SELECT to_regclass($1) IS NOT NULL AS found", name)
-    else:
-        rows = await _fetch("SELECT COUNT(*) > 0 AS found FROM sqlite_master WHERE type = 'table' AND name = $1", name)
-    return bool(rows[0]["found"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from domain.referrals import new_referral_code
 from persistence import repositories as repo
 from persistence import sql
 
@@ -33,6 +34,7 @@ _STAGING = {
         ("program_currency", "varchar(3)"),
         ("program_subtotal", "numeric"),
         ("exchange_rate", "numeric"),
+        ("referral_code", "varchar(64)"),
     ),
     "import_lines": (
         ("order_external_id", "varchar(128)"),
@@ -48,6 +50,7 @@ _STAGING = {
         ("name", "varchar(200)"),
         ("birthday", "date"),
         ("enrolled_at", "timestamptz"),
+        ("referral_code", "varchar(64)"),
     ),
 }
 
@@ -91,8 +94,8 @@ class CustomerRow:
 
 _NEW_CUSTOMERS = """
 INSERT INTO customers (external_id, email, tags, tier, points_available, points_pending, lifetime_earned,
-                       lifetime_spend, order_count, enrolled_at)
-SELECT s.customer_external_id, MIN(s.email), '[]', $1, 0, 0, 0, 0, 0, MIN(s.placed_at)
+                       lifetime_spend, order_count, enrolled_at, referral_code)
+SELECT s.customer_external_id, MIN(s.email), '[]', $1, 0, 0, 0, 0, 0, MIN(s.placed_at), MIN(s.referral_code)
 FROM import_orders s
 WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.customer_external_id)
 GROUP BY s.customer_external_id
@@ -129,12 +132,15 @@ async def write_orders(batch: Sequence[OrderRow], entry_tier: str | None, now: d
     async with sql.lean_transaction():
         order_columns = await _staging("import_orders")
         line_columns = await _staging("import_lines")
+        # Every customer has a referral code of their own (a customer created here too).
+        codes = {o.customer_external_id: new_referral_code() for o in batch}
         await sql.load_rows(
             "import_orders",
             order_columns,
             [
                 (o.external_id, o.customer_external_id, o.email, o.currency, o.placed_at, o.subtotal,
-                 o.shipping_amount, o.request_hash, o.program_currency, o.program_subtotal, o.exchange_rate)
+                 o.shipping_amount, o.request_hash, o.program_currency, o.program_subtotal, o.exchange_rate,
+                 codes[o.customer_external_id])
                 for o in batch
             ],
         )  # fmt: skip
@@ -162,14 +168,15 @@ async def write_customers(batch: Sequence[CustomerRow], entry_tier: str | None) 
         await sql.load_rows(
             "import_customers",
             columns,
-            [(c.external_id, c.email, c.name, c.birthday, c.enrolled_at) for c in batch],
+            [(c.external_id, c.email, c.name, c.birthday, c.enrolled_at, new_referral_code()) for c in batch],
         )
         await sql.execute("DELETE FROM import_customers WHERE external_id IN (SELECT external_id FROM customers)")
         fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_customers")
         await sql.execute(
             "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
-            " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at)"
-            " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at FROM import_customers",
+            " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
+            " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at, referral_code"
+            " FROM import_customers",
             entry_tier,
         )
         return int(fresh[0]["n"])

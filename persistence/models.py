@@ -17,7 +17,13 @@ class Customer(Model):
     name = fields.CharField(max_length=200, null=True)
     birthday = fields.DateField(null=True)
     tags: fields.JSONField[list[str]] = fields.JSONField(default=list)
-    referral_code = fields.CharField(max_length=64, null=True)
+    # The customer's own code, given to friends (`enrollCustomer(referralCode)`).
+    referral_code = fields.CharField(max_length=64, null=True, unique=True)
+    # Who referred this customer: set once, at most one referrer (see app.referrals).
+    referred_by: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="referred_friends", null=True, on_delete=fields.RESTRICT
+    )
+    referred_by_id: int | None
     tier = fields.CharField(max_length=64, null=True)
     points_available = fields.BigIntField(default=0)
     points_pending = fields.BigIntField(default=0)
@@ -271,6 +277,66 @@ class OrderReturnLine(Model):
     class Meta:
         table = "order_return_lines"
         indexes = (("order_return_id",),)
+
+
+# A referral's progress: linked at enrolment; completed (both rewarded) once the friend's
+# first order has passed its return window; void when that order came back before; taken
+# back when it came back after. One row per friend: a friend has one referrer.
+class Referral(Model):
+    id = fields.BigIntField(primary_key=True)
+    referrer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="referrals_made", on_delete=fields.RESTRICT
+    )
+    friend: fields.OneToOneRelation[Customer] = fields.OneToOneField(
+        "models.Customer", related_name="referral", on_delete=fields.RESTRICT
+    )
+    status = fields.CharField(max_length=16)
+    first_order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    linked_at = fields.DatetimeField()
+    completed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "referrals"
+        indexes = (("status", "id"), ("first_order_id",))
+
+
+# A customer's recommendation score (0-10, NPS), at most one per order: the unique index
+# on order_id settles two submissions at once. Its reward, if any, is the engagement event.
+class Feedback(Model):
+    id = fields.BigIntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="feedback", on_delete=fields.RESTRICT
+    )
+    order: fields.OneToOneNullableRelation[Order] = fields.OneToOneField(
+        "models.Order", related_name="feedback", null=True, on_delete=fields.RESTRICT
+    )
+    score = fields.SmallIntField()
+    comment = fields.TextField(null=True)
+    event: fields.ForeignKeyNullableRelation[EngagementEvent] = fields.ForeignKeyField(
+        "models.EngagementEvent", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "feedback"
+
+
+# "Bought together": how many orders hold both skus, rebuilt from order history by the
+# learned-suggestions job in one INSERT ... SELECT. Pairs are stored both ways round.
+class LearnedPair(Model):
+    id = fields.BigIntField(primary_key=True)
+    sku = fields.CharField(max_length=128)
+    category = fields.CharField(max_length=128, null=True)
+    suggested_sku = fields.CharField(max_length=128)
+    suggested_category = fields.CharField(max_length=128, null=True)
+    orders = fields.IntField()
+    refreshed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "learned_pairs"
+        unique_together = (("sku", "suggested_sku"),)
 
 
 # A manual adjustment that came with an idempotency key: the key's unique index makes a

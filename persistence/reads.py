@@ -24,8 +24,9 @@ from domain.ledger import Balance
 from persistence import sql
 
 _CUSTOMER = (
-    "SELECT external_id, email, name, birthday, tags, referral_code, tier, points_available,"
-    " points_pending, lifetime_earned, lifetime_spend, order_count, last_order_at, enrolled_at"
+    "SELECT id, external_id, email, name, birthday, tags, referral_code, tier, points_available,"
+    " points_pending, lifetime_earned, lifetime_spend, order_count, last_order_at, enrolled_at,"
+    " referred_by_id IS NOT NULL AS referred"
     " FROM customers WHERE external_id = $1"
 )
 
@@ -58,9 +59,15 @@ class LedgerRow:
 
 
 async def customer(external_id: str) -> Customer | None:
+    found = await customer_with_id(external_id)
+    return found[1] if found else None
+
+
+async def customer_with_id(external_id: str) -> tuple[int, Customer] | None:
+    """The customer and its row id (what a dry run reads the rules' usage by)."""
     async with sql.lean_connection():
         rows = await sql.fetch(_CUSTOMER, external_id)
-    return _customer(rows[0]) if rows else None
+    return (int(rows[0]["id"]), _customer(rows[0])) if rows else None
 
 
 async def ledger_page(customer_external_id: str, first: int, before_id: int | None) -> tuple[list[LedgerRow], bool]:
@@ -105,6 +112,7 @@ def _customer(row: dict[str, Any]) -> Customer:
         enrolled_at=_timestamp(row["enrolled_at"]),
         tags=tuple(json.loads(tags) if isinstance(tags, str) else tags or ()),
         referral_code=row["referral_code"],
+        referred=bool(row["referred"]),
     )
 
 

@@ -46,6 +46,7 @@ def to_customer(row: models.Customer) -> Customer:
         enrolled_at=row.enrolled_at,
         tags=tuple(row.tags or ()),
         referral_code=row.referral_code,
+        referred=row.referred_by_id is not None,
     )
 
 
@@ -56,14 +57,17 @@ def _customer_not_found(external_id: str, field: list[str]) -> DomainError:
 # ---- customers ----------------------------------------------------------------------------
 
 
-async def insert_customer(data: EnrollmentInput, tier: str | None, now: datetime) -> models.Customer:
+async def insert_customer(
+    data: EnrollmentInput, tier: str | None, now: datetime, *, own_code: str, referred_by: int | None = None
+) -> models.Customer:
     return await models.Customer.create(
         external_id=data.external_id,
         email=data.email,
         name=data.name,
         birthday=data.birthday,
         tags=list(data.tags),
-        referral_code=data.referral_code,
+        referral_code=own_code,
+        referred_by_id=referred_by,
         tier=tier,
         enrolled_at=now,
     )

@@ -88,12 +88,22 @@ class EarnedPart:
 
 
 async def earned_by_order(order_id: int) -> list[EarnedPart]:
+    return await _earned("order_id", order_id)
+
+
+async def earned_by_event(event_id: int) -> list[EarnedPart]:
+    """What an engagement event earned (a referral's reward, to take back)."""
+    return await _earned("event_id", event_id)
+
+
+async def _earned(column: str, value: int) -> list[EarnedPart]:
+    assert column in ("order_id", "event_id"), column
     rows = await sql.fetch(
         "SELECT e.rule_id, e.points, e.rules_version, e.bucket,"
         " EXISTS (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id"
         " AND r.kind = 'release') AS released"
-        " FROM ledger_entries e WHERE e.order_id = $1 AND e.kind = 'earn' ORDER BY e.id",
-        order_id,
+        f" FROM ledger_entries e WHERE e.{column} = $1 AND e.kind = 'earn' ORDER BY e.id",
+        value,
     )
     return [
         EarnedPart(

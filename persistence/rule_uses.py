@@ -11,14 +11,19 @@ from persistence import sql
 
 
 async def usage_snapshot(
-    customer_id: int, periods: Mapping[str, datetime | None], budget_rules: Sequence[str]
+    customer_id: int | None,
+    periods: Mapping[str, datetime | None],
+    budget_rules: Sequence[str],
+    *,
+    for_update: bool = True,
 ) -> UsageSnapshot:
     """This customer's uses of the given rules in their current periods, and the budgets'
     spending so far. Budget rows are locked until the transaction ends (in rule-id order,
     after the customer: the one lock order everywhere), so that two customers' orders
-    cannot both spend the last of a budget."""
+    cannot both spend the last of a budget. `for_update=False` (dry runs) reads the same
+    figures and writes and locks nothing; `customer_id=None` (an anonymous cart) has no uses."""
     customer_uses: dict[str, int] = {}
-    if periods:
+    if periods and customer_id is not None:
         rule_ids = sorted(periods)
         marks = ", ".join(f"${i + 2}" for i in range(len(rule_ids)))
         rows = await sql.fetch(
@@ -34,7 +39,14 @@ async def usage_snapshot(
             if start is None or used_at >= start:
                 customer_uses[row["rule_id"]] = customer_uses.get(row["rule_id"], 0) + row["uses"]
     program_points: dict[str, int] = {}
-    if budget_rules:
+    if budget_rules and not for_update:
+        marks = ", ".join(f"${i + 1}" for i in range(len(budget_rules)))
+        rows = await sql.fetch(
+            f"SELECT rule_id, points_awarded FROM rule_budgets WHERE rule_id IN ({marks})", *sorted(budget_rules)
+        )
+        found = {row["rule_id"]: int(row["points_awarded"]) for row in rows}
+        program_points = {rule_id: found.get(rule_id, 0) for rule_id in budget_rules}
+    elif budget_rules:
         lock = " FOR UPDATE" if sql.on_postgres() else ""
         for rule_id in sorted(budget_rules):
             await sql.execute(

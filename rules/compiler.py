@@ -179,8 +179,8 @@ def condition_terms(rule: RuleSpec) -> tuple[list[dict], int, list[Check]]:
             checks.append(value_lists.none_of("customer_tags", spec))
         elif name == "no_tag":
             terms.append({"$iall": {"customer_tags": _none_of(_as_list(spec))}})
-        elif name == "birthday_month":
-            terms.append({"birthday_month": 1 if spec else 0})
+        elif name in ("birthday_month", "referred"):
+            terms.append({name: 1 if spec else 0})
         else:
             terms.extend(_compare(name, spec, name in _MONEY))
     for name, spec in when.get("time", {}).items():

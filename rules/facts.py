@@ -48,6 +48,7 @@ def _base(kind: str, customer: CustomerFacts | None, now: datetime) -> dict[str,
         fact["lifetime_spend"] = cents(customer.lifetime_spend)
         fact["lifetime_points"] = customer.lifetime_points
         fact["order_count"] = customer.order_count
+        fact["referred"] = 1 if customer.referred else 0
         if customer.last_order_at is not None:
             fact["days_since_last_order"] = (now - utc(customer.last_order_at)).days
         if customer.enrolled_at is not None:

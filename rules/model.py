@@ -26,6 +26,21 @@ class Settings:
     tier_period: str = "lifetime"
     """lifetime, calendar_year or rolling."""
     tier_rolling_days: int | None = None
+    learned: LearnedSuggestions | None = None
+    """None: the rule files do not ask for learned suggestions."""
+
+
+@dataclass(frozen=True)
+class LearnedSuggestions:
+    """`learned_suggestions:` in a rule file: "bought together" pairs from order history."""
+
+    min_support: int = 2
+    max: int = 3
+    exclude_skus: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+
+    def allows(self, sku: str, category: str | None) -> bool:
+        return sku not in self.exclude_skus and (category is None or category not in self.exclude_categories)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from domain.money import is_currency
 from domain.program import Reward, Tier
 from rules.errors import RuleError
-from rules.model import ORDER, DiscountEffect, FolderSpec, PointsEffect, RuleSpec, Settings
+from rules.model import ORDER, DiscountEffect, FolderSpec, LearnedSuggestions, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
 
 MAX_RATE = Decimal(10) ** 9
@@ -68,7 +68,7 @@ class _Parser:
         values: dict[str, Any] = {}
         for doc, bad in self.docs:
             data = doc.data if isinstance(doc.data, dict) else {}
-            for section in ("program", "tier_qualification", "exchange_rates"):
+            for section in ("program", "tier_qualification", "exchange_rates", "learned_suggestions"):
                 if section not in data or any(b[:1] == (section,) for b in bad):
                     continue
                 if section in seen:
@@ -95,6 +95,7 @@ class _Parser:
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
+            learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
         )
 
     def _currency(self, doc: Document | None, code: str) -> str:
@@ -403,6 +404,20 @@ class _Parser:
         self.spec.tiers = [
             replace(tier, rewards=tuple(r.id for r in rewards if tier.name in r.tiers)) for tier in self.spec.tiers
         ]
+
+
+def _learned(section: dict) -> LearnedSuggestions:
+    exclude = section.get("exclude") or {}
+
+    def strings(value: Any) -> frozenset[str]:
+        return frozenset([value] if isinstance(value, str) else value or ())
+
+    return LearnedSuggestions(
+        min_support=section.get("min_support", 2),
+        max=section.get("max", 3),
+        exclude_skus=strings(exclude.get("skus")),
+        exclude_categories=strings(exclude.get("categories")),
+    )
 
 
 def parse_folder(docs: list[tuple[Document, set[tuple]]], complete: bool = True) -> tuple[FolderSpec, list[RuleError]]:

@@ -87,6 +87,7 @@ class Program:
         }
         self._inactive = {rule.id: RuleTrace(rule.id, False, _inactive_reason(rule)) for rule in self.rules}
         self._anonymous = RuleTrace("", False, "needs a customer (anonymous cart)")
+        self._entry_tier = self.tier_for(0, Decimal(0))
         self._conditional = {
             rule.id for rule in self.rules if rule.needs_customer or rule.active_from or rule.active_until
         }
@@ -210,7 +211,8 @@ class Program:
         subtotal = order.subtotal
         apply_points(chosen, subtotal, tier, self.settings, usage, out)
         apply_discounts(chosen, subtotal, self.settings, out)
-        apply_free_shipping(chosen, subtotal, tier, out)
+        # A guest ships as a newly enrolled customer would: the entry tier's threshold.
+        apply_free_shipping(chosen, subtotal, tier if customer else self._entry_tier, out)
         apply_suggestions(chosen, {line.sku for line in order.lines}, out)
         return self._evaluation(out, self._considered(keys), customer, now)
 

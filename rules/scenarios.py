@@ -33,6 +33,7 @@ def _customer(data: dict | None) -> CustomerFacts | None:
         last_order_at=when.get("last_order_at"),
         birthday=date.fromisoformat(data["birthday"][:10]) if "birthday" in data else None,
         enrolled_at=when.get("enrolled_at"),
+        referred=bool(data.get("referred", False)),
     )
 
 

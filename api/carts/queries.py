@@ -1,33 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
-from strawberry.permission import BasePermission
 
 from api.carts.types import CartEvaluation, EvaluateCartInput, EvaluateEventInput, EventEvaluation
 from api.context import Info
 from api.errors import user_errors
+from api.orders.mutations import line_inputs
+from api.permissions import own_customer_or_scope
 from app import carts
-from domain.auth import ApiKeyCaller, CustomerCaller, Scope
+from domain.auth import CustomerCaller, Scope
 from domain.errors import DomainError
-from domain.orders import OrderLineInput
 
-
-class MayEvaluateFor(BasePermission):
-    """An API key for any customer (or none); a customer token only for its own customer.
-
-    Checked on the input before the resolver runs, like every other permission."""
-
-    message = "This needs an API key with customers:read or orders:write, or the customer's own token."
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        caller = info.context.caller
-        if isinstance(caller, ApiKeyCaller):
-            return caller.allows(Scope.CUSTOMERS_READ) or caller.allows(Scope.ORDERS_WRITE)
-        if isinstance(caller, CustomerCaller):
-            return kwargs["input"].customer_external_id in (None, caller.external_id)
-        return False
+MayEvaluateFor = own_customer_or_scope(Scope.CUSTOMERS_READ, Scope.ORDERS_WRITE)
 
 
 def _for_caller(info: Info, customer_external_id: str | None) -> str | None:
@@ -49,12 +33,10 @@ class CartQueries:
         cart = carts.CartInput(
             customer_external_id=_for_caller(info, input.customer_external_id),
             currency=input.currency,
-            lines=tuple(
-                OrderLineInput(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price, category=line.category)
-                for line in input.lines
-            ),
+            lines=line_inputs(input.lines),
             shipping_amount=input.shipping_amount,
             coupon_codes=tuple(input.coupon_codes or ()),
+            country=input.country,
         )
         try:
             evaluation = await carts.evaluate_cart(info.context.services.program, cart)

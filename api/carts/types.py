@@ -20,6 +20,7 @@ class EvaluateCartInput:
     )
     shipping_amount: Decimal | None = None
     coupon_codes: list[str] | None = None
+    country: str | None = strawberry.field(default=None, description="The shipping country (ISO 3166-1 alpha-2).")
 
 
 @strawberry.input
@@ -42,8 +43,11 @@ class FreeShipping:
 @strawberry.type
 class Suggestion:
     sku: str
-    rule_id: str
+    rule_id: str = strawberry.field(description="The cross-sell rule, or 'learned' for a learned suggestion.")
     reason: str
+    learned: bool = strawberry.field(
+        default=False, description="Learned from order history (bought together), not from a rule."
+    )
 
 
 @strawberry.type
@@ -103,7 +107,10 @@ class CartEvaluation:
             )
             if shipping
             else None,
-            suggestions=[Suggestion(sku=s.sku, rule_id=s.rule_id, reason=s.reason) for s in evaluation.suggestions],
+            suggestions=[
+                Suggestion(sku=s.sku, rule_id=s.rule_id, reason=s.reason, learned=s.learned)
+                for s in evaluation.suggestions
+            ],
             applied_rules=_applied_rules(evaluation),
             discounts=[Discount(rule_id=d.rule_id, amount=d.amount, reason=d.reason) for d in evaluation.discounts],
             trace=_trace(evaluation),

@@ -21,7 +21,11 @@ class EnrollCustomerInput:
     email: str
     name: str | None = None
     birthday: date | None = None
-    referral_code: str | None = None
+    referral_code: str | None = strawberry.field(
+        default=None,
+        description="The code of the customer who referred this one. Given for a customer already"
+        " enrolled (and who has not ordered yet), it links the referral instead of refusing.",
+    )
     tags: list[str] | None = None
 
 

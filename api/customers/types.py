@@ -107,6 +107,10 @@ class Customer:
     order_count: int
     last_order_at: datetime | None
     tags: list[str]
+    referral_code: str | None = strawberry.field(
+        description="The customer's own code: a friend who gives it at enrolment is linked to this customer."
+    )
+    referred: bool = strawberry.field(description="Whether another customer referred this one.")
     domain: strawberry.Private[DomainCustomer]
 
     @classmethod
@@ -120,6 +124,8 @@ class Customer:
             order_count=customer.order_count,
             last_order_at=customer.last_order_at,
             tags=list(customer.tags),
+            referral_code=customer.referral_code,
+            referred=customer.referred,
             domain=customer,
         )
 

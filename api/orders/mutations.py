@@ -25,6 +25,22 @@ class OrderLineInputGql:
     quantity: int
     unit_price: Decimal
     category: str | None = None
+    tags: list[str] | None = strawberry.field(
+        default=None, description="The product's tags (feeding, furniture...): rules can test them."
+    )
+
+
+def line_inputs(lines: list[OrderLineInputGql]) -> tuple[OrderLineInput, ...]:
+    return tuple(
+        OrderLineInput(
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            category=line.category,
+            tags=tuple(line.tags or ()),
+        )
+        for line in lines
+    )
 
 
 @strawberry.input
@@ -36,6 +52,7 @@ class RecordOrderInput:
     placed_at: datetime | None = None
     shipping_amount: Decimal | None = None
     coupon_codes: list[str] | None = None
+    country: str | None = strawberry.field(default=None, description="The shipping country (ISO 3166-1 alpha-2).")
 
 
 @strawberry.type
@@ -71,13 +88,11 @@ class OrderMutations:
             external_id=input.external_id,
             customer_external_id=input.customer_external_id,
             currency=input.currency,
-            lines=tuple(
-                OrderLineInput(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price, category=line.category)
-                for line in input.lines
-            ),
+            lines=line_inputs(input.lines),
             placed_at=input.placed_at,
             shipping_amount=input.shipping_amount,
             coupon_codes=tuple(input.coupon_codes or ()),
+            country=input.country,
         )
         try:
             result = await orders.record_order(info.context.services.program, data)

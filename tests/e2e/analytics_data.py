@@ -95,14 +95,7 @@ FEEDBACK = [("B", 0, "2025-02-20"), ("A", 10, "2025-03-05"), ("B", 9, "2025-03-0
 
 
 async def _feedback() -> None:
-    """Scores as submitFeedback stores them. The storefront's branch (issue 10) brings the
-    feedback table; until it is merged, the columns metrics read are made here."""
-    key = "BIGSERIAL" if sql.on_postgres() else "INTEGER"
-    await sql.execute(
-        f"CREATE TABLE IF NOT EXISTS feedback (id {key} PRIMARY KEY, customer_id BIGINT NOT NULL,"
-        " order_id BIGINT, score SMALLINT NOT NULL, comment TEXT, event_id BIGINT,"
-        " created_at TIMESTAMPTZ NOT NULL)"
-    )
+    """Scores dated in the past, in the columns submitFeedback writes."""
     for name, score, day in FEEDBACK:
         await sql.execute(
             "INSERT INTO feedback (customer_id, score, created_at)"

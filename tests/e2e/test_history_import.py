@@ -111,6 +111,8 @@ def test_bad_rows_are_reported_by_line_and_the_good_ones_imported(database, tmp_
     assert rows(database, "SELECT COUNT(*) FROM order_lines") == [(3,)]
     customers = rows(database, "SELECT external_id, tier, order_count FROM customers ORDER BY external_id")
     assert customers == [("c-1", "Bronze", 1), ("c-2", "Bronze", 1)]
+    # Enrolled by their orders, each with a referral code of their own, as enrollCustomer gives.
+    assert rows(database, "SELECT COUNT(DISTINCT referral_code) FROM customers") == [(2,)]
 
 
 def test_an_import_run_again_skips_what_is_there(database, tmp_path):
@@ -175,5 +177,6 @@ def test_a_woocommerce_customer_export_enrolls_each_customer_once(database, tmp_
     assert f"{path}:4: email:" in err and f"{path}:5: customer '17' is on an earlier row." in err
     customers = rows(database, "SELECT external_id, name, email FROM customers ORDER BY external_id")
     assert customers == [("17", "Ann Lee", "ann@example.com"), ("18", "Bob", "bob@example.com")]
+    assert rows(database, "SELECT COUNT(DISTINCT referral_code) FROM customers") == [(2,)]
     [(enrolled,)] = rows(database, "SELECT enrolled_at FROM customers WHERE external_id = '17'")
     assert str(enrolled).startswith("2024-05-01 08:00:00")

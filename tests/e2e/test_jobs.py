@@ -20,6 +20,7 @@ from app.jobs import expire_points, release_pending_points, run_jobs
 from domain.errors import DomainError
 from persistence import models
 from persistence import repositories as repo
+from rules import load_program
 from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 
@@ -162,16 +163,21 @@ async def test_running_every_job_releases_then_expires(pending_server):
     await expire_points(expired_at)
     assert await points(pending_server, customer) == {"available": 0, "pending": 60, "lifetimeEarned": 60}
     # ...which every run does first.
-    reports = await run_jobs(None, expired_at)
+    reports = await run_jobs(None, expired_at, load_program(TEST_RULES_DIR))
 
-    assert [report.name for report in reports] == ["points-release", "points-expiry"]
+    assert [report.name for report in reports] == [
+        "points-release",
+        "points-expiry",
+        "referral-completion",
+        "learned-suggestions",
+    ]
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 60}
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
 
 
 async def test_an_unknown_job_is_refused():
     with pytest.raises(DomainError, match="points-release, points-expiry"):
-        await run_jobs("birthdays-tomorrow", utcnow())
+        await run_jobs("birthdays-tomorrow", utcnow(), load_program(TEST_RULES_DIR))
 
 
 def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
@@ -189,7 +195,12 @@ def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["points-release", "points-expiry"]
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
+        "points-release",
+        "points-expiry",
+        "referral-completion",
+        "learned-suggestions",
+    ]
 
 
 RECORD_RETURN = """

@@ -67,6 +67,8 @@ async def test_a_version_put_in_force_by_one_service_reaches_another_on_the_same
         program.write_text(program.read_text().replace("per_unit: 1}", "per_unit: 3}", 1))
         reloaded = (await gql(one, RELOAD))["reloadRules"]
         assert reloaded["activated"] is True
-        assert await _version(other) == before, "the other service has not reloaded its folder"
+        assert reloaded["version"] != before
+        # The other service watches nothing (LOYALTY_RULES_WATCH=0): only the database can tell it.
+        # Whether its poll has come round yet is a race, so only convergence within 2 s is asserted.
         await asyncio.sleep(2)
         assert await _version(other) == reloaded["version"]

@@ -2,7 +2,7 @@ import io
 import shutil
 import textwrap
 
-from rules_testkit import TIERS, errors_of
+from rules_testkit import NOW, TIERS, errors_of, program_of
 
 from rules import DEMO_RULES_DIR, check_folder
 
@@ -303,3 +303,37 @@ def test_points_and_days_in_rule_files_fit_what_they_are_stored_and_served_in():
         }
     )
     assert [e.split(": ")[0] for e in errors] == ["rules.yaml:4:28", "rules.yaml:4:57", "tiers.yaml:3:29"]
+
+
+def test_learned_suggestions_take_a_support_a_maximum_and_exclusions():
+    program = program_of(
+        """
+        learned_suggestions:
+          min_support: 4
+          exclude: {skus: GIFT-CARD, categories: [samples]}
+        """
+    )
+    learned = program.settings.learned
+    assert learned is not None
+    assert (learned.min_support, learned.max) == (4, 3)
+    assert not learned.allows("GIFT-CARD", None) and not learned.allows("X", "samples")
+    assert learned.allows("X", "toys")
+    assert program_of("rules: []").settings.learned is None
+
+
+def test_rules_can_test_whether_a_customer_was_referred():
+    from domain.program import CustomerFacts, EventFacts
+
+    program = program_of(
+        """
+        rules:
+          - id: friend-welcome
+            on: referral.completed
+            when: {event: {role: friend}, customer: {referred: true}}
+            then: {points: {fixed: 150}}
+        """
+    )
+    event = EventFacts("referral.completed", {"role": "friend"})
+    referred = program.evaluate_event(CustomerFacts("f", referred=True), event, NOW)
+    not_referred = program.evaluate_event(CustomerFacts("f"), event, NOW)
+    assert (referred.points, not_referred.points) == (150, 0)

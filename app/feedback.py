@@ -1,0 +1,62 @@
+"""Submitting feedback: store the score, and let the event rules reward it
+(`feedback.submitted`), in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.clock import utcnow
+from app.engagement import award_event
+from domain.errors import DomainError, ErrorCode
+from domain.events import EventInput, validate_event
+from domain.feedback import FEEDBACK_EVENT, FeedbackInput, rule_attributes, validate_feedback
+from persistence import feedback as store
+from persistence import repositories as repo
+from persistence.feedback import StoredFeedback
+from rules import Program
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    feedback: StoredFeedback
+    points_earned: int
+
+
+async def submit_feedback(program: Program, data: FeedbackInput) -> FeedbackResult:
+    feedback = validate_feedback(data)
+    now = utcnow()
+    try:
+        async with repo.transaction():
+            customer = await repo.lock_customer(feedback.customer_external_id, ["customerExternalId"])
+            order_id = None
+            if feedback.order_external_id is not None:
+                order_id = await store.customers_order(feedback.order_external_id, customer.id)
+                if order_id is None:
+                    raise DomainError(
+                        ErrorCode.ORDER_NOT_FOUND,
+                        f"Customer '{customer.external_id}' has no order '{feedback.order_external_id}'.",
+                        ["orderExternalId"],
+                    )
+            feedback_id = await store.insert(customer.id, order_id, feedback, now)
+            event = validate_event(
+                EventInput(
+                    external_id=f"feedback:{feedback_id}",
+                    customer_external_id=customer.external_id,
+                    type=FEEDBACK_EVENT,
+                    occurred_at=now,
+                    attributes=rule_attributes(feedback),
+                )
+            )
+            awarded = await award_event(program, customer, event, now)
+            await store.link_event(feedback_id, awarded.event_id)
+    except repo.IntegrityError:
+        # Only the feedback row can clash: this order's feedback is already in.
+        raise DomainError(
+            ErrorCode.FEEDBACK_ALREADY_SUBMITTED,
+            f"Feedback on order '{feedback.order_external_id}' was already submitted; an order takes it once.",
+            ["orderExternalId"],
+        ) from None
+    stored = StoredFeedback(
+        feedback_id, customer.external_id, feedback.score, feedback.comment, feedback.order_external_id, now
+    )
+    return FeedbackResult(stored, awarded.points)
