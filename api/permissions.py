@@ -36,8 +36,8 @@ def _api_key_with(
 
 
 def own_customer_or_scope(*scopes: Scope) -> type[BasePermission]:
-    """A customer token for its own customer (the `input`'s customerExternalId, when it names
-    one); an API key with one of `scopes` (or admin) for any customer. Checked on the input
+    """A customer token for its own customer (the `input`'s customerExternalId, when there is
+    an input and it names one); an API key with one of `scopes` (or admin) for any customer. Checked on the input
     before the resolver runs, like every other permission."""
     names = " or ".join(s.value for s in scopes)
 
@@ -49,7 +49,10 @@ def own_customer_or_scope(*scopes: Scope) -> type[BasePermission]:
             if isinstance(caller, ApiKeyCaller):
                 return any(caller.allows(s) for s in scopes)
             if isinstance(caller, CustomerCaller):
-                return kwargs["input"].customer_external_id in (None, caller.external_id)
+                # An operation without an input (cancelRedemption) acts on its own customer's
+                # things only; the use case checks whose they are.
+                data = kwargs.get("input")
+                return data is None or data.customer_external_id in (None, caller.external_id)
             return False
 
     OwnCustomerOrScope.__name__ = f"OwnCustomerOr_{'_'.join(s.name for s in scopes)}"
@@ -69,3 +72,4 @@ def may_see_customer(info: Info, external_id: str) -> bool:
     if isinstance(caller, CustomerCaller):
         return caller.external_id == external_id
     return isinstance(caller, ApiKeyCaller) and caller.allows(Scope.CUSTOMERS_READ)
+

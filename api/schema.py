@@ -42,13 +42,16 @@ from api.prepared import (
     QueryChecker,
     graphql_core_schema,
 )
+from api.rewards.mutations import RewardMutations
+from api.rewards.queries import RewardQueries
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
 from app.settings import Settings
 
 Query = merge_types(
-    "Query", (CustomerQueries, RulesQueries, CartQueries, RewardEventQueries, WebhookQueries, AnalyticsQueries)
+    "Query",
+    (CustomerQueries, RulesQueries, CartQueries, RewardQueries, RewardEventQueries, WebhookQueries, AnalyticsQueries),
 )
 Mutation = merge_types(
     "Mutation",
@@ -58,6 +61,7 @@ Mutation = merge_types(
         ReturnMutations,
         RulesMutations,
         EventMutations,
+        RewardMutations,
         WebhookMutations,
         FeedbackMutations,
         AnalyticsMutations,

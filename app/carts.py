@@ -13,6 +13,7 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.limits import evaluate_within_limits
 from app.reads import get_customer_with_id
+from app.redemptions import plain_coupons, usable_redemptions
 from app.suggestions import with_learned_suggestions
 from domain import validation
 from domain.customers import Customer
@@ -63,11 +64,16 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
     customer_id, customer = await _customer(cart.customer_external_id) if cart.customer_external_id else (None, None)
     facts = customer.facts() if customer else None
     now = utcnow()
+    # A redemption's code shows what it gives (or raises why it cannot be used); a minimum
+    # order it does not reach is in the trace, as rules' conditions are.
+    redeemed = await usable_redemptions(cart.coupon_codes, cart.customer_external_id, now)
+    rewards = [r.reward for r in redeemed]
+    order_facts = plain_coupons(order.converted.facts)
     limited = await evaluate_within_limits(
         program,
         customer_id,
         now,
-        lambda usage: program.evaluate_order(facts, order.converted.facts, now, usage),
+        lambda usage: program.evaluate_order(facts, order_facts, now, usage, rewards),
         dry_run=True,
     )
     evaluation = limited.evaluation

@@ -10,21 +10,26 @@ POINTS_EARNED = "points.earned"
 POINTS_ADJUSTED = "points.adjusted"
 POINTS_REVERSED = "points.reversed"
 TIER_CHANGED = "tier.changed"
+POINTS_REDEEMED = "points.redeemed"
+REWARD_REDEEMED = "reward.redeemed"
+POINTS_REFUNDED = "points.refunded"
+"""A cancelled or expired redemption gave its points back."""
 REFERRAL_COMPLETED = "referral.completed"
 
 # Every type a partner may subscribe to: those written today and those the contract
-# names for features still to come (redemptions, expiry notices, carts, referrals).
+# names for features still to come (expiry notices, carts, referrals).
 EVENT_TYPES = (
     CUSTOMER_ENROLLED,
     POINTS_EARNED,
     POINTS_ADJUSTED,
     "points.pending_released",
-    "points.redeemed",
+    POINTS_REDEEMED,
+    POINTS_REFUNDED,
     "points.expired",
     POINTS_REVERSED,
     "points.expiring",
     TIER_CHANGED,
-    "reward.redeemed",
+    REWARD_REDEEMED,
     "cart.abandoned",
     REFERRAL_COMPLETED,
 )

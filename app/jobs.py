@@ -7,9 +7,10 @@ once, a no-op for whatever the first already did; the cached balance moves by ex
 entries written.
 
 Expiry: an earn entry past its `expires_at` expires what the customer still has of it,
-taken as min(the points it put into the available bucket, the customer's available points
-at the time of the run), oldest expiry first. Spending is not traced to the entries it
-came from, so points spent are taken to be the ones that expire first. One expiry entry
+taken as min(what it still holds in the available bucket, the customer's available points
+at the time of the run), oldest expiry first. Redemptions record which entries' points they
+spent (`redemption_lots`), so those never expire; other debits (manual adjustments) are
+not traced, and the min() takes them to be the points that expire first. One expiry entry
 is written per earn entry, even of 0 points when everything was spent: it records that
 the entry was handled, so that points earned later are never taken by an old expiry.
 Pending points that were never released are left to the release job (which `loyalty jobs
@@ -28,9 +29,12 @@ from datetime import UTC, datetime
 
 from app import referrals, suggestions
 from app.events import balance_payload
+from app.redemptions import end_redemption
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
+from domain.rewards import RedemptionState
 from persistence import jobs as store
+from persistence import redemptions
 from persistence import repositories as repo
 from persistence.entries import LinkedEntry, insert_entries
 from persistence.jobs import DueEntry
@@ -57,6 +61,14 @@ class JobReport:
 async def release_pending_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
     """Moves pending points whose `available_at` has come to the available bucket."""
     return await _each_customer("points-release", store.customers_with_releases, _release, now, batch_size)
+
+
+async def expire_redemptions(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+    """Unused redemptions whose code has expired give their points back (a REFUND entry;
+    points of lots that expired meanwhile lapse, see domain.rewards)."""
+    return await _each_customer(
+        "redemption-expiry", redemptions.customers_with_expired, _expire_redemptions, now, batch_size
+    )
 
 
 async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
@@ -88,8 +100,10 @@ class LearnedReport(JobReport):
 
 
 JOBS: dict[str, Callable[[datetime, Program], Awaitable[JobReport]]] = {
-    # In this order: points released by the first may expire in the second.
+    # In this order: points released by the first may expire in points-expiry, and so may
+    # points an expired redemption gives back.
     "points-release": lambda now, program: release_pending_points(now),
+    "redemption-expiry": lambda now, program: expire_redemptions(now),
     "points-expiry": lambda now, program: expire_points(now),
     "referral-completion": lambda now, program: complete_referrals(program, now),
     "learned-suggestions": lambda now, program: refresh_learned_suggestions(program, now),
@@ -163,6 +177,18 @@ async def _expire(external_id: str, now: datetime) -> tuple[int, int]:
             payload = {"points": expired, "balanceAfter": balance_payload(balance)}
             await repo.add_events([(POINTS_EXPIRED, external_id, payload)], now)
     return len(written), expired
+
+
+async def _expire_redemptions(external_id: str, now: datetime) -> tuple[int, int]:
+    entries = points = 0
+    async with repo.transaction():
+        customer = await repo.lock_customer(external_id, ["customerExternalId"])
+        for stored in await redemptions.expired_of(customer.id, now):
+            refund = await end_redemption(customer, stored, RedemptionState.EXPIRED, now)
+            if refund is not None:
+                entries += 1
+                points += refund.points_refunded
+    return entries, points
 
 
 def _entry(kind: EntryKind, bucket: Bucket, points: int, due: DueEntry, now: datetime) -> NewEntry:

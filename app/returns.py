@@ -21,6 +21,7 @@ from domain.returns import (
     spend_returned,
     validate_return,
 )
+from persistence import redemptions
 from persistence import repositories as repo
 from persistence import returns as store
 from persistence.returns import StoredReturn
@@ -92,6 +93,8 @@ async def _record(ret: ValidReturn) -> ReturnResult:
         )
         if value_so_far >= order.subtotal:
             await store.give_back_uses(order.id, customer.id, now)
+            # Coupon codes of redemptions come back too, usable on another order.
+            await redemptions.give_back_codes(order.id)
         if reversed_points:
             await repo.add_events(
                 [

@@ -23,6 +23,8 @@ class EntryKind(StrEnum):
     REVERSE = "reverse"
     EXPIRE = "expire"
     RELEASE = "release"
+    REFUND = "refund"
+    """Points a cancelled or expired redemption gives back."""
 
 
 class Bucket(StrEnum):

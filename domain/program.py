@@ -44,6 +44,34 @@ class Reward:
     limit_period: str = "all_time"
     """Calendar period (UTC) limit_per_customer counts over: day, week, month, year, all_time."""
     description: str = ""
+    stock: int | None = None
+    """Redemptions the whole program offers (cancelled and expired ones come back); None: unlimited."""
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    """Exclusive. Outside [valid_from, valid_until) the reward cannot be redeemed."""
+    expires_in_days: int = 30
+    """Days a redemption's coupon code stays usable; unused, its points come back."""
+
+
+REWARD_TRACE_PREFIX = "reward:"
+
+
+@dataclass(frozen=True)
+class RedeemedReward:
+    """What a redemption's coupon code gives an order: the reward as it was when redeemed
+    (a later rules version cannot change what the customer paid for)."""
+
+    code: str
+    reward_id: str
+    kind: str
+    value: Decimal | None = None
+    sku: str | None = None
+    min_order: Decimal | None = None
+
+    @property
+    def trace_id(self) -> str:
+        """How evaluations name it; rule ids cannot contain ':', so it never collides."""
+        return f"{REWARD_TRACE_PREFIX}{self.reward_id}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,14 @@ class Discount:
 
 
 @dataclass(frozen=True)
+class FreeProduct:
+    sku: str
+    rule_id: str
+    """reward:<id> for a redeemed reward."""
+    quantity: int = 1
+
+
+@dataclass(frozen=True)
 class RuleTrace:
     """Why a rule did or did not apply, for dry runs and marketers' debugging."""
 
@@ -155,6 +191,7 @@ class Evaluation:
     suggestions: tuple[Suggestion, ...] = ()
     free_shipping: FreeShipping | None = None
     discounts: tuple[Discount, ...] = ()
+    free_products: tuple[FreeProduct, ...] = ()
     trace: tuple[RuleTrace, ...] = ()
 
     @property
@@ -163,4 +200,5 @@ class Evaluation:
 
     @property
     def applied_rule_ids(self) -> tuple[str, ...]:
-        return tuple(t.rule_id for t in self.trace if t.applied)
+        """Rules that applied (redeemed rewards' coupon codes are traced too, but are no rules)."""
+        return tuple(t.rule_id for t in self.trace if t.applied and not t.rule_id.startswith(REWARD_TRACE_PREFIX))

@@ -357,9 +357,77 @@ class Adjustment(Model):
         table = "adjustments"
 
 
+# One customer's redemption of a reward: the reward as it was when redeemed (a later rules
+# version cannot change what was paid for), its coupon code and its state. The points it
+# spent are the REDEEM ledger entry whose source names it; a refund is a REFUND entry
+# related to that one (the unique index on the ledger makes a refund happen once).
+class Redemption(Model):
+    id = fields.BigIntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="redemptions", on_delete=fields.RESTRICT
+    )
+    reward_id = fields.CharField(max_length=128)
+    reward_name = fields.CharField(max_length=200)
+    kind = fields.CharField(max_length=32)
+    value = fields.DecimalField(max_digits=20, decimal_places=4, null=True)
+    sku = fields.CharField(max_length=128, null=True)
+    min_order = fields.DecimalField(max_digits=20, decimal_places=4, null=True)
+    currency = fields.CharField(max_length=3)
+    points_spent = fields.BigIntField()
+    # Points spent beyond the lots of earn entries (manual credits), given back as they are.
+    points_untraced = fields.BigIntField(default=0)
+    state = fields.CharField(max_length=16)
+    rules_version = fields.CharField(max_length=64)
+    # The client's key for retries, unique when given; the digest tells a retry from a reuse.
+    idempotency_key = fields.CharField(max_length=128, unique=True, null=True)
+    request_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="redemptions", null=True, on_delete=fields.RESTRICT
+    )
+    used_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "redemptions"
+        # By customer (limits, listings), by due expiry (the job), by order (returns).
+        indexes = (("customer_id", "reward_id", "created_at"), ("state", "expires_at"), ("order_id",))
+
+
+# Which earn entries' points a redemption spent (positive) and a refund put back
+# (negative), append-only: an earn entry's lot is what it put in the available bucket less
+# these, and the expiry job expires only what is left.
+class RedemptionLot(Model):
+    id = fields.BigIntField(primary_key=True)
+    redemption: fields.ForeignKeyRelation[Redemption] = fields.ForeignKeyField(
+        "models.Redemption", related_name="lots", on_delete=fields.RESTRICT
+    )
+    entry: fields.ForeignKeyRelation[LedgerEntry] = fields.ForeignKeyField(
+        "models.LedgerEntry", related_name=False, on_delete=fields.RESTRICT
+    )
+    points = fields.BigIntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "redemption_lots"
+        indexes = (("entry_id",), ("redemption_id",))
+
+
+# One row per reward with a stock: locked while a redemption is decided (after the
+# customer's row, like budgets), so concurrent redemptions cannot oversell it.
+class RewardStock(Model):
+    reward_id = fields.CharField(max_length=128, primary_key=True)
+    redeemed = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "reward_stock"
+
+
 # Marketing spend a marketer recorded for a period, so that metrics can answer the
-# customer acquisition cost (spend / new enrolments). Append-only: a correction is a
-# second row (negative when it takes some back).
+# customer acquisition cost (spend / new enrolments). Append-only: spend for a period is
+# the sum of its rows.
 class MarketingSpend(Model):
     id = fields.BigIntField(primary_key=True)
     period_start = fields.DateField()

@@ -183,6 +183,7 @@ class _Parser:
             if kind == "free_product" and "sku" not in item:
                 self.err(doc, path, f"reward '{rid}': a free_product needs a sku")
             limit = item.get("limit", {})
+            valid_from, valid_until = self._window(doc, path + ("valid",), item.get("valid", {}), rid, "reward")
             self.spec.rewards.append(
                 Reward(
                     id=rid,
@@ -196,20 +197,27 @@ class _Parser:
                     limit_per_customer=limit.get("per_customer"),
                     limit_period=limit.get("period", "all_time"),
                     description=item.get("description", ""),
+                    stock=item.get("stock"),
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    expires_in_days=item.get("expires_in_days", 30),
                 )
             )
         return seen
 
-    def _window(self, doc: Document, path: tuple, window: dict, rid: str) -> tuple[datetime | None, datetime | None]:
+    def _window(
+        self, doc: Document, path: tuple, window: dict, rid: str, what: str = "rule"
+    ) -> tuple[datetime | None, datetime | None]:
         start = end = None
         ok = True
+        rule_id = rid if what == "rule" else None
         for key in ("from", "until"):
             if key not in window:
                 continue
             try:
                 value, bare = parse_when(window[key])
             except ValueError:
-                self.err(doc, path + (key,), f"rule '{rid}': {window[key]!r} is not a real date", rid)
+                self.err(doc, path + (key,), f"{what} '{rid}': {window[key]!r} is not a real date", rule_id)
                 ok = False
                 continue
             if key == "from":
@@ -220,8 +228,8 @@ class _Parser:
             self.err(
                 doc,
                 path + ("until",),
-                f"rule '{rid}': the window ends ({window['until']}) before it starts ({window['from']})",
-                rid,
+                f"{what} '{rid}': the window ends ({window['until']}) before it starts ({window['from']})",
+                rule_id,
             )
         return start, end
 

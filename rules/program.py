@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from domain.exchange import ExchangeRates
@@ -13,11 +14,13 @@ from domain.program import (
     Evaluation,
     EventFacts,
     OrderFacts,
+    RedeemedReward,
     Reward,
     RuleTrace,
     Tier,
     UsageSnapshot,
 )
+from domain.rewards import Standing, reasons_not_redeemable
 from rules import engine
 from rules.compiler import KEY_PREFIX, condition_terms, describe, index_keys, plan_chunks, referenced_keys
 from rules.errors import RuleError, RuleFileErrors
@@ -28,8 +31,10 @@ from rules.resolve import (
     apply_discounts,
     apply_free_shipping,
     apply_points,
+    apply_redeemed_benefits,
     apply_suggestions,
     select,
+    usable_rewards,
 )
 from rules.value_lists import Check
 
@@ -166,22 +171,25 @@ class Program:
         return self._rewards_by_id.get(reward_id)
 
     def why_not_redeemable(
-        self, reward_id: str, customer: CustomerFacts, order_subtotal: Decimal | None = None, uses: int = 0
+        self,
+        reward_id: str,
+        customer: CustomerFacts,
+        order_subtotal: Decimal | None = None,
+        uses: int = 0,
+        now: datetime | None = None,
     ) -> str | None:
-        """None when the customer may redeem the reward now, else the reason (catalogue rules
-        only: the points balance is the ledger's business). `uses`: redemptions of it in the
-        reward's current limit period (`period_start(reward.limit_period, now)`)."""
+        """None when the customer may redeem the reward now, else the first reason (catalogue
+        rules only: points and stock are the service layer's; see domain.rewards). `uses`:
+        redemptions of it in the reward's current limit period
+        (`period_start(reward.limit_period, now)`)."""
         reward = self._rewards_by_id.get(reward_id)
         if reward is None:
             return f"unknown reward '{reward_id}'"
-        if reward.tiers and customer.tier not in reward.tiers:
-            return f"only for tiers {', '.join(reward.tiers)}"
-        if reward.min_order is not None and (order_subtotal is None or order_subtotal < reward.min_order):
-            return f"needs an order of at least {reward.min_order}"
-        if reward.limit_per_customer is not None and uses >= reward.limit_per_customer:
-            period = "" if reward.limit_period == "all_time" else f" per {reward.limit_period}"
-            return f"limit reached: {uses} of {reward.limit_per_customer}{period}"
-        return None
+        standing = Standing(
+            tier=customer.tier, spendable=reward.points_cost, uses=uses, order_subtotal=order_subtotal or Decimal(0)
+        )
+        reasons = reasons_not_redeemable(reward, standing, utc(now) if now else datetime.now(UTC))
+        return reasons[0].message if reasons else None
 
     def tier_for(self, lifetime_points: int, lifetime_spend: Decimal) -> Tier | None:
         """The highest tier whose threshold the qualifying amount reaches (basis per tier)."""
@@ -198,7 +206,10 @@ class Program:
         order: OrderFacts,
         now: datetime,
         usage: UsageSnapshot | None = None,
+        redeemed: Sequence[RedeemedReward] = (),
     ) -> Evaluation:
+        """`redeemed`: rewards whose coupon codes the order carries (the service layer looks
+        them up; the rules see only the other coupons)."""
         now = utc(now)
         keys = order_keys(order)
         chunks = list(self._order_chunks)
@@ -210,9 +221,11 @@ class Program:
         tier = self._tiers_by_name.get(customer.tier) if customer and customer.tier else None
         subtotal = order.subtotal
         apply_points(chosen, subtotal, tier, self.settings, usage, out)
-        apply_discounts(chosen, subtotal, self.settings, out)
+        rewards = usable_rewards(redeemed, subtotal, out)
+        apply_discounts(chosen, subtotal, self.settings, out, rewards)
         # A guest ships as a newly enrolled customer would: the entry tier's threshold.
         apply_free_shipping(chosen, subtotal, tier if customer else self._entry_tier, out)
+        apply_redeemed_benefits(rewards, out)
         apply_suggestions(chosen, {line.sku for line in order.lines}, out)
         return self._evaluation(out, self._considered(keys), customer, now)
 
@@ -305,12 +318,14 @@ class Program:
                     elif rule.needs_customer and customer is None:
                         entry = RuleTrace(rule_id, False, self._anonymous.reason)
             trace.append(entry)
+        trace.extend(out.reward_trace.values())
         return Evaluation(
             rules_version=self.version,
             awards=tuple(out.awards),
             suggestions=tuple(out.suggestions),
             free_shipping=out.free_shipping,
             discounts=tuple(out.discounts),
+            free_products=tuple(out.free_products),
             trace=tuple(trace),
         )
 

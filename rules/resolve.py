@@ -16,8 +16,10 @@ from decimal import ROUND_DOWN, Decimal
 from domain.program import (
     CustomerFacts,
     Discount,
+    FreeProduct,
     FreeShipping,
     PointsAward,
+    RedeemedReward,
     RuleTrace,
     Suggestion,
     Tier,
@@ -40,10 +42,16 @@ class Outcome:
     suggestions: list[Suggestion] = field(default_factory=list)
     discounts: list[Discount] = field(default_factory=list)
     free_shipping: FreeShipping | None = None
+    free_products: list[FreeProduct] = field(default_factory=list)
     trace: dict[str, RuleTrace] = field(default_factory=dict)
+    reward_trace: dict[str, RuleTrace] = field(default_factory=dict)
+    """Redeemed rewards' coupon codes, by trace id (reward:<id>), after the rules."""
 
     def note(self, rule: RuleSpec, applied: bool, reason: str) -> None:
         self.trace[rule.id] = RuleTrace(rule.id, applied, reason)
+
+    def note_reward(self, reward: RedeemedReward, applied: bool, reason: str) -> None:
+        self.reward_trace[reward.trace_id] = RuleTrace(reward.trace_id, applied, reason)
 
 
 def select(
@@ -140,14 +148,45 @@ def _award(rule: RuleSpec, points: int, why: str, settings: Settings, out: Outco
     out.note(rule, True, f"{points} points: {why}")
 
 
-def apply_discounts(chosen: list[RuleSpec], subtotal: Decimal, settings: Settings, out: Outcome) -> None:
-    """Stacked discounts never exceed the subtotal nor the program's per-order cap."""
+def usable_rewards(redeemed: Iterable[RedeemedReward], subtotal: Decimal, out: Outcome) -> list[RedeemedReward]:
+    """Redeemed rewards whose minimum order the cart reaches; the others are traced."""
+    usable = []
+    for reward in redeemed:
+        if reward.min_order is not None and subtotal < reward.min_order:
+            out.note_reward(reward, False, f"needs an order of at least {reward.min_order}")
+        else:
+            usable.append(reward)
+    return usable
+
+
+def apply_discounts(
+    chosen: list[RuleSpec],
+    subtotal: Decimal,
+    settings: Settings,
+    out: Outcome,
+    redeemed: Iterable[RedeemedReward] = (),
+) -> None:
+    """Stacked discounts never exceed the subtotal nor the program's per-order cap.
+
+    Redeemed rewards' discounts come first: the customer paid points for them, so the
+    rules' discounts are the ones the cap cuts."""
     cap = subtotal
     if settings.max_discount_percent is not None:
         cap = min(cap, (subtotal * settings.max_discount_percent / 100).quantize(CENT, ROUND_DOWN))
     if settings.max_discount_amount is not None:
         cap = min(cap, settings.max_discount_amount)
     total = Decimal(0)
+    for reward in redeemed:
+        if reward.kind not in ("fixed_discount", "percentage_discount") or reward.value is None:
+            continue
+        raw = reward.value if reward.kind == "fixed_discount" else subtotal * reward.value / 100
+        amount, why = _within_cap(raw, cap, total)
+        if amount <= 0:
+            out.note_reward(reward, False, why)
+            continue
+        total += amount
+        out.discounts.append(Discount(reward.trace_id, amount, f"coupon {reward.code}: {why}"))
+        out.note_reward(reward, True, why)
     for rule in chosen:
         effect = rule.discount
         if effect is None:
@@ -159,16 +198,39 @@ def apply_discounts(chosen: list[RuleSpec], subtotal: Decimal, settings: Setting
             raw = subtotal * effect.percent / 100
             if effect.max is not None:
                 raw = min(raw, effect.max)
-        raw = raw.quantize(CENT, ROUND_DOWN)
-        amount = min(raw, cap - total)
+        amount, why = _within_cap(raw, cap, total)
         if amount <= 0:
-            out.note(rule, False, f"per-order discount cap {cap} already reached")
+            out.note(rule, False, why)
             continue
         total += amount
         assert total <= cap <= subtotal, "stacked discounts exceed the cap"
-        capped = f" (capped from {raw} by the per-order cap {cap})" if amount < raw else ""
-        out.discounts.append(Discount(rule.id, amount, rule.description or f"{amount} off{capped}"))
-        out.note(rule, True, f"{amount} off{capped}")
+        out.discounts.append(Discount(rule.id, amount, rule.description or why))
+        out.note(rule, True, why)
+
+
+def _within_cap(raw: Decimal, cap: Decimal, total: Decimal) -> tuple[Decimal, str]:
+    """The amount a discount gives after those before it (rounded down to the cent), and why."""
+    raw = raw.quantize(CENT, ROUND_DOWN)
+    amount = min(raw, cap - total).quantize(CENT, ROUND_DOWN)
+    if amount <= 0:
+        return amount, f"per-order discount cap {cap} already reached"
+    capped = f" (capped from {raw} by the per-order cap {cap})" if amount < raw else ""
+    return amount, f"{amount} off{capped}"
+
+
+def apply_redeemed_benefits(redeemed: Iterable[RedeemedReward], out: Outcome) -> None:
+    """Free shipping, free products and cashback from redeemed rewards (their discounts
+    are applied with the rules', under the cap). Free shipping from a reward is
+    unconditional, so it replaces whatever threshold the rules offered."""
+    for reward in redeemed:
+        if reward.kind == "free_shipping":
+            out.free_shipping = FreeShipping(True, Decimal(0), Decimal(0), reward.trace_id)
+            out.note_reward(reward, True, f"coupon {reward.code}: free shipping")
+        elif reward.kind == "free_product" and reward.sku:
+            out.free_products.append(FreeProduct(reward.sku, reward.trace_id))
+            out.note_reward(reward, True, f"coupon {reward.code}: one {reward.sku} free")
+        elif reward.kind == "cashback":
+            out.note_reward(reward, True, f"coupon {reward.code}: {reward.value} cashback, paid by the store")
 
 
 def apply_free_shipping(chosen: list[RuleSpec], subtotal: Decimal, tier: Tier | None, out: Outcome) -> None:

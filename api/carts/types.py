@@ -57,6 +57,13 @@ class Discount:
     reason: str
 
 
+@strawberry.type(description="A product the order gets free (from a redeemed reward's coupon code).")
+class FreeProduct:
+    sku: str
+    quantity: int
+    rule_id: str = strawberry.field(description="reward:<id> for a redeemed reward.")
+
+
 @strawberry.type(description="One rule considered: applied, or why not.")
 class RuleTrace:
     rule_id: str
@@ -90,6 +97,7 @@ class CartEvaluation:
     suggestions: list[Suggestion] = strawberry.field(default_factory=list)
     applied_rules: list[AppliedRule] = strawberry.field(default_factory=list)
     discounts: list[Discount] = strawberry.field(default_factory=list)
+    free_products: list[FreeProduct] = strawberry.field(default_factory=list)
     trace: list[RuleTrace] = strawberry.field(default_factory=list)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -113,6 +121,9 @@ class CartEvaluation:
             ],
             applied_rules=_applied_rules(evaluation),
             discounts=[Discount(rule_id=d.rule_id, amount=d.amount, reason=d.reason) for d in evaluation.discounts],
+            free_products=[
+                FreeProduct(sku=p.sku, quantity=p.quantity, rule_id=p.rule_id) for p in evaluation.free_products
+            ],
             trace=_trace(evaluation),
         )
 

@@ -8,7 +8,9 @@ from enum import Enum
 import strawberry
 
 from api.context import Info
+from api.rewards.types import Redemption
 from app import reads
+from app.redemptions import list_redemptions
 from domain import tiers
 from domain.customers import Customer as DomainCustomer
 from domain.ledger import Balance
@@ -57,6 +59,7 @@ class LedgerEntryKind(Enum):
     REVERSE = "reverse"
     EXPIRE = "expire"
     RELEASE = "release"
+    REFUND = "refund"
 
 
 @strawberry.enum
@@ -153,6 +156,11 @@ class Customer:
             next_tier=Tier.of(p.next_tier) if p.next_tier else None,
             remaining=math.ceil(p.remaining),
         )
+
+    @strawberry.field(description="The customer's redemptions, newest first (at most 100).")
+    async def redemptions(self, active_only: bool = False, first: int = 20) -> list[Redemption]:
+        found = await list_redemptions(self.external_id, active_only, max(0, min(first, MAX_PAGE)))
+        return [Redemption.of(r) for r in found]
 
     @strawberry.field(description="Newest entries first.")
     async def ledger(self, first: int = 20, after: str | None = None) -> LedgerEntryConnection:

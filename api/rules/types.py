@@ -5,9 +5,9 @@ from datetime import datetime
 import strawberry
 
 from api.customers.types import Tier
+from api.rewards.types import Reward
 from app.rules_admin import RulesVersionInfo
 from domain.errors import ErrorCode
-from domain.program import Reward as DomainReward
 from rules import RuleError
 
 
@@ -34,23 +34,6 @@ class RuleFileError:
             line=error.line,
             column=error.col,
             rule_id=error.rule_id,
-        )
-
-
-@strawberry.type(description="What the reward catalogue offers in exchange for points.")
-class Reward:
-    id: str
-    name: str
-    kind: str = strawberry.field(
-        description="fixed_discount, percentage_discount, free_shipping, free_product or cashback."
-    )
-    points_cost: int
-    tiers: list[str] = strawberry.field(description="Only these tiers may redeem it; empty: every tier.")
-
-    @classmethod
-    def of(cls, reward: DomainReward) -> Reward:
-        return cls(
-            id=reward.id, name=reward.name, kind=reward.kind, points_cost=reward.points_cost, tiers=list(reward.tiers)
         )
 
 

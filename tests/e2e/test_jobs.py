@@ -19,10 +19,10 @@ from app.clock import utcnow
 from app.jobs import expire_points, release_pending_points, run_jobs
 from domain.errors import DomainError
 from persistence import models
-from persistence import repositories as repo
 from rules import load_program
 from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
+from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
 
 PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
 
@@ -62,23 +62,12 @@ async def points(server: Server, customer: str) -> dict:
 
 
 async def assert_balance_is_the_sum_of_entries(server: Server, customer: str) -> None:
-    seen = await points(server, customer)
-    sums = await repo.ledger_sums(customer)
-    assert (seen["available"], seen["pending"], seen["lifetimeEarned"]) == (
-        sums.available,
-        sums.pending,
-        sums.lifetime_earned,
-    )
+    await assert_points_are_the_sum_of_entries(await points(server, customer), customer)
 
 
 async def kinds(customer: str) -> list[tuple[str, str, int]]:
     rows, _ = await reads.ledger_page(customer, 100, None)
     return sorted((row.kind, row.bucket, row.points) for row in rows)
-
-
-async def outbox(customer: str, event_type: str) -> list[dict]:
-    rows = await models.RewardEvent.filter(customer_external_id=customer, type=event_type).order_by("id")
-    return [row.payload for row in rows]
 
 
 async def test_pending_points_stay_pending_until_their_day(pending_server):
@@ -167,6 +156,7 @@ async def test_running_every_job_releases_then_expires(pending_server):
 
     assert [report.name for report in reports] == [
         "points-release",
+        "redemption-expiry",
         "points-expiry",
         "referral-completion",
         "learned-suggestions",
@@ -176,7 +166,7 @@ async def test_running_every_job_releases_then_expires(pending_server):
 
 
 async def test_an_unknown_job_is_refused():
-    with pytest.raises(DomainError, match="points-release, points-expiry"):
+    with pytest.raises(DomainError, match="points-release, redemption-expiry, points-expiry"):
         await run_jobs("birthdays-tomorrow", utcnow(), load_program(TEST_RULES_DIR))
 
 
@@ -197,6 +187,7 @@ def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
     assert done.returncode == 0, done.stderr
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
         "points-release",
+        "redemption-expiry",
         "points-expiry",
         "referral-completion",
         "learned-suggestions",

@@ -135,7 +135,18 @@ async def test_rules_version_names_the_tiers_and_rewards_in_force(admin, server)
         ("Silver", 500, "1.5"),
         ("Gold", 2000, "2"),
     ]
-    assert info["rewards"] == [{"id": "five-off", "name": "5 EUR off", "kind": "fixed_discount", "pointsCost": 500}]
+    assert info["rewards"][0] == {"id": "five-off", "name": "5 EUR off", "kind": "fixed_discount", "pointsCost": 500}
+    assert [r["id"] for r in info["rewards"][1:]] == [
+        "coffee",
+        "half-off",
+        "ship-free",
+        "tote",
+        "cashback-5",
+        "monthly",
+        "scarce",
+        "future",
+        "bygone",
+    ]
 
 
 async def test_rules_version_is_for_any_api_key_only(admin, server):

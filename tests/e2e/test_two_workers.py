@@ -124,3 +124,55 @@ async def test_reload_rules_on_one_worker_puts_the_version_in_force_on_every_wor
 
     assert len(before) == 1 and reloaded["version"] not in before
     assert seen == {reloaded["version"]}
+
+
+REDEEM = """
+mutation($input: RedeemRewardInput!) {
+  redeemReward(input: $input) { redemption { code } errors { code } }
+}"""
+
+
+async def customer_with_points(client: httpx.AsyncClient, points: int) -> str:
+    customer = unique("cust")
+    await enroll(client, customer)
+    await gql(client, RECORD_ORDER, input=order_input(unique("order"), customer, ("S", 1, f"{points}.00")))
+    return customer
+
+
+async def test_a_hundred_concurrent_redemptions_against_a_balance_for_one_spend_once(two_workers):
+    customer = await customer_with_points(two_workers, 100)
+    request = {"rewardId": "coffee", "customerExternalId": customer}
+
+    results = await asyncio.gather(*(gql(two_workers, REDEEM, input=request) for _ in range(100)))
+
+    payloads = [r["redeemReward"] for r in results]
+    assert sum(not p["errors"] for p in payloads) == 1
+    assert {e["code"] for p in payloads for e in p["errors"]} == {"INSUFFICIENT_POINTS"}
+    stored = repo.to_customer(await models.Customer.get(external_id=customer))
+    assert stored.balance.available == 0
+    assert stored.balance == await repo.ledger_sums(customer)
+    assert await models.Redemption.filter(customer__external_id=customer).count() == 1
+
+
+async def test_fifty_concurrent_orders_using_one_code_consume_it_once(two_workers):
+    customer = await customer_with_points(two_workers, 100)
+    redeemed = await gql(two_workers, REDEEM, input={"rewardId": "half-off", "customerExternalId": customer})
+    code = redeemed["redeemReward"]["redemption"]["code"]
+
+    results = await asyncio.gather(
+        *(
+            gql(
+                two_workers,
+                RECORD_ORDER,
+                input=order_input(unique("order"), customer, ("S", 1, "40.00"), couponCodes=[code]),
+            )
+            for _ in range(50)
+        )
+    )
+
+    payloads = [r["recordOrder"] for r in results]
+    assert sum(not p["errors"] for p in payloads) == 1
+    assert {e["code"] for p in payloads for e in p["errors"]} == {"COUPON_USED"}
+    stored = repo.to_customer(await models.Customer.get(external_id=customer))
+    assert stored.order_count == 2
+    assert stored.balance == await repo.ledger_sums(customer)

@@ -305,6 +305,34 @@ def test_points_and_days_in_rule_files_fit_what_they_are_stored_and_served_in():
     assert [e.split(": ")[0] for e in errors] == ["rules.yaml:4:28", "rules.yaml:4:57", "tiers.yaml:3:29"]
 
 
+def test_a_rewards_validity_ending_before_it_starts_is_an_error_at_until():
+    errors = errors_of(
+        **{
+            "rewards.yaml": """
+        rewards:
+          - id: late
+            name: Late
+            kind: free_shipping
+            points_cost: 10
+            valid: {from: 2026-12-24, until: 2026-12-01}
+    """
+        }
+    )
+    assert errors == ["rewards.yaml:7:38: reward 'late': the window ends (2026-12-01) before it starts (2026-12-24)"]
+
+
+def test_a_negative_stock_is_an_error_at_the_value():
+    errors = errors_of(
+        **{
+            "rewards.yaml": """
+        rewards:
+          - {id: none, name: None, kind: free_shipping, points_cost: 10, stock: -1}
+    """
+        }
+    )
+    assert len(errors) == 1 and errors[0].startswith("rewards.yaml:3:") and "-1" in errors[0]
+
+
 def test_learned_suggestions_take_a_support_a_maximum_and_exclusions():
     program = program_of(
         """

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_referrals_feedback_learned_pairs')]
+    dependencies = [('models', '0011_redemptions')]
 
     initial = False
 

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from api.errors import UserError
+from api.scalars import Money
+from domain.program import Reward as DomainReward
+from domain.rewards import Reason
+from domain.rewards import Redemption as DomainRedemption
+
+
+@strawberry.type(description="Why a customer cannot redeem a reward now.")
+class RewardUnavailable:
+    code: str = strawberry.field(
+        description="INSUFFICIENT_POINTS, TIER, MIN_ORDER, LIMIT_REACHED, OUT_OF_STOCK, NOT_YET_VALID"
+        " or NO_LONGER_VALID."
+    )
+    message: str
+    points_missing: int | None = strawberry.field(description="For INSUFFICIENT_POINTS: how many points are missing.")
+
+    @classmethod
+    def of(cls, reason: Reason) -> RewardUnavailable:
+        return cls(code=reason.block.value, message=reason.message, points_missing=reason.points_missing)
+
+
+@strawberry.type(description="What the reward catalogue offers in exchange for points.")
+class Reward:
+    id: str
+    name: str
+    kind: str = strawberry.field(
+        description="fixed_discount, percentage_discount, free_shipping, free_product or cashback."
+    )
+    points_cost: int
+    tiers: list[str] = strawberry.field(description="Only these tiers may redeem it; empty: every tier.")
+    description: str = ""
+    value: Decimal | None = strawberry.field(
+        default=None, description="An amount (fixed_discount, cashback) or a percentage (percentage_discount)."
+    )
+    sku: str | None = strawberry.field(default=None, description="The free product's sku.")
+    min_order: Decimal | None = strawberry.field(default=None, description="The order subtotal its code needs.")
+    valid_from: datetime | None = None
+    valid_until: datetime | None = strawberry.field(default=None, description="Exclusive.")
+    code_expires_in_days: int = strawberry.field(default=30, description="How long a redemption's code is usable.")
+    stock_left: int | None = strawberry.field(
+        default=None, description="Redemptions still on offer (in `rewards`); null: unlimited."
+    )
+    redeemable: bool | None = strawberry.field(
+        default=None, description="For a customer: whether they can redeem it now. Null without a customer."
+    )
+    unavailable: list[RewardUnavailable] = strawberry.field(
+        default_factory=list, description="For a customer: every reason they cannot redeem it now."
+    )
+
+    @classmethod
+    def of(
+        cls, reward: DomainReward, stock_left: int | None = None, reasons: tuple[Reason, ...] | None = None
+    ) -> Reward:
+        return cls(
+            id=reward.id,
+            name=reward.name,
+            kind=reward.kind,
+            points_cost=reward.points_cost,
+            tiers=list(reward.tiers),
+            description=reward.description,
+            value=reward.value,
+            sku=reward.sku,
+            min_order=reward.min_order,
+            valid_from=reward.valid_from,
+            valid_until=reward.valid_until,
+            code_expires_in_days=reward.expires_in_days,
+            stock_left=stock_left,
+            redeemable=None if reasons is None else not reasons,
+            unavailable=[RewardUnavailable.of(r) for r in reasons or ()],
+        )
+
+
+@strawberry.type(description="One customer's redemption of a reward, and its coupon code.")
+class Redemption:
+    id: str
+    code: str = strawberry.field(description="The coupon code to send with the order (recordOrder couponCodes).")
+    customer_external_id: str
+    reward_id: str
+    reward_name: str
+    kind: str
+    value: Money | None = strawberry.field(description="The amount of a fixed discount or cashback.")
+    percent: Decimal | None = strawberry.field(description="The percentage of a percentage discount.")
+    sku: str | None = strawberry.field(description="The free product's sku.")
+    min_order: Money | None
+    points_spent: int
+    state: str = strawberry.field(description="active, used, cancelled or expired.")
+    created_at: datetime
+    expires_at: datetime = strawberry.field(description="Unused by then, it gives its points back.")
+    order_external_id: str | None = strawberry.field(description="The order that used its code.")
+
+    @classmethod
+    def of(cls, redemption: DomainRedemption) -> Redemption:
+        reward = redemption.reward
+        money = reward.kind in ("fixed_discount", "cashback") and reward.value is not None
+        return cls(
+            id=str(redemption.id),
+            code=redemption.code,
+            customer_external_id=redemption.customer_external_id,
+            reward_id=reward.reward_id,
+            reward_name=redemption.reward_name,
+            kind=reward.kind,
+            value=Money(amount=reward.value, currency=redemption.currency) if money and reward.value else None,
+            percent=reward.value if reward.kind == "percentage_discount" else None,
+            sku=reward.sku,
+            min_order=Money(amount=reward.min_order, currency=redemption.currency) if reward.min_order else None,
+            points_spent=redemption.points_spent,
+            state=redemption.state.value,
+            created_at=redemption.created_at,
+            expires_at=redemption.expires_at,
+            order_external_id=redemption.order_external_id,
+        )
+
+
+@strawberry.input
+class RedeemRewardInput:
+    reward_id: str
+    customer_external_id: str | None = strawberry.field(
+        default=None, description="Required with an API key; a customer token redeems for its own customer."
+    )
+
+
+@strawberry.type
+class RedeemRewardPayload:
+    redemption: Redemption | None = None
+    replayed: bool = strawberry.field(
+        default=False, description="True when this idempotency key was already used: nothing new was written."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CancelRedemptionPayload:
+    redemption: Redemption | None = None
+    points_refunded: int = 0
+    errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,0 +1,338 @@
+"""Spending points: the reward catalogue as a customer sees it, redeeming a reward for a
+coupon code, cancelling a redemption, and the coupon codes an order or a cart carries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from app.clock import utcnow
+from app.events import POINTS_REDEEMED, POINTS_REFUNDED, REWARD_REDEEMED, balance_payload
+from app.idempotency import conflict, record_once
+from domain import validation
+from domain.customers import Customer
+from domain.errors import DomainError, ErrorCode
+from domain.money import parse_amount
+from domain.orders import ValidOrder
+from domain.program import OrderFacts, Reward
+from domain.rewards import (
+    Reason,
+    Redemption,
+    RedemptionState,
+    Standing,
+    check_redeemable,
+    looks_like_redemption_code,
+    new_code,
+    normalize_code,
+    plan_spending,
+    points_to_restore,
+    reasons_not_redeemable,
+    redeem_entry,
+    redemption_expiry,
+    redemption_request_hash,
+    refund_entry,
+    spendable_points,
+)
+from persistence import redemptions as store
+from persistence import repositories as repo
+from persistence.entries import LinkedEntry, insert_entries
+from persistence.models import Customer as CustomerRow
+from persistence.redemptions import StoredRedemption
+from rules import Program
+from rules.program import period_start
+
+# ---- the catalogue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    reward: Reward
+    stock_left: int | None
+    reasons: tuple[Reason, ...] | None
+    """None without a customer; empty when the customer can redeem it now."""
+
+
+async def catalogue(
+    program: Program, customer_external_id: str | None, order_subtotal: Decimal | None = None
+) -> list[CatalogueItem]:
+    """Every reward of the rules in force; for a customer, whether they can redeem each now."""
+    now = utcnow()
+    rewards = program.rewards
+    stock = await store.stock_left(rewards)
+    if customer_external_id is None:
+        return [CatalogueItem(r, stock.get(r.id), None) for r in rewards]
+    validation.external_id(customer_external_id, ["customerExternalId"])
+    row = await repo.read_customer(customer_external_id, ["customerExternalId"])
+    customer = repo.to_customer(row)
+    spendable = spendable_points(customer.balance.available, await store.lots(row.id), now)
+    used = await store.uses(row.id, _limit_periods(rewards, now))
+    subtotal = None if order_subtotal is None else parse_amount(str(order_subtotal), None, ["cartSubtotal"])
+    items = []
+    for reward in rewards:
+        standing = _standing(customer, spendable, used.get(reward.id, 0), stock.get(reward.id), subtotal)
+        items.append(CatalogueItem(reward, stock.get(reward.id), tuple(reasons_not_redeemable(reward, standing, now))))
+    return items
+
+
+def _limit_periods(rewards: Sequence[Reward], now: datetime) -> dict[str, datetime | None]:
+    return {r.id: period_start(r.limit_period, now) for r in rewards if r.limit_per_customer is not None}
+
+
+def _standing(
+    customer: Customer, spendable: int, uses: int, stock_left: int | None, subtotal: Decimal | None = None
+) -> Standing:
+    return Standing(
+        tier=customer.tier,
+        spendable=spendable,
+        pending=customer.balance.pending,
+        uses=uses,
+        stock_left=stock_left,
+        order_subtotal=subtotal,
+    )
+
+
+async def list_redemptions(customer_external_id: str, active_only: bool, first: int) -> list[Redemption]:
+    """Newest first; `active_only`: those whose code can still be used."""
+    return [s.redemption for s in await store.of_customer(customer_external_id, active_only, first)]
+
+
+# ---- redeeming ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedeemResult:
+    redemption: Redemption
+    replayed: bool
+
+
+MAX_KEY_LENGTH = 128
+
+
+async def redeem_reward(
+    program: Program, reward_id: str, customer_external_id: str, idempotency_key: str | None
+) -> RedeemResult:
+    """Spends the reward's cost from available points (never pending) and returns a
+    redemption with a fresh coupon code. With a key, a retry returns the first redemption;
+    the key with another reward or customer is IDEMPOTENCY_CONFLICT."""
+    validation.external_id(customer_external_id, ["customerExternalId"])
+    reward_id = validation.text(reward_id, ["rewardId"], 128, required=True) or ""
+    key = validation.text(idempotency_key, ["idempotencyKey"], MAX_KEY_LENGTH)
+    request_hash = redemption_request_hash(reward_id, customer_external_id)
+
+    def replay(existing: StoredRedemption) -> RedeemResult:
+        if existing.redemption.request_hash != request_hash:
+            raise conflict("Redemption with idempotency key", key or "", ["idempotencyKey"])
+        return RedeemResult(existing.redemption, replayed=True)
+
+    async def find() -> StoredRedemption | None:
+        return await store.find_by_key(key) if key else None
+
+    if key and (existing := await find()):
+        return replay(existing)
+    reward = program.reward(reward_id)
+    if reward is None:
+        raise DomainError(ErrorCode.REWARD_NOT_FOUND, f"No reward has the id '{reward_id}'.", ["rewardId"])
+    return await record_once(lambda: _redeem(program, reward, customer_external_id, key, request_hash), find, replay)
+
+
+async def _redeem(
+    program: Program, reward: Reward, customer_external_id: str, key: str | None, request_hash: str
+) -> RedeemResult:
+    now = utcnow()
+    async with repo.transaction():
+        row = await repo.lock_customer(customer_external_id, ["customerExternalId"])
+        customer = repo.to_customer(row)
+        lots = await store.lots(row.id)
+        spendable = spendable_points(customer.balance.available, lots, now)
+        used = await store.uses(row.id, _limit_periods([reward], now))
+        stock_left = await store.lock_stock(reward) if reward.stock is not None else None
+        check_redeemable(reward, _standing(customer, spendable, used.get(reward.id, 0), stock_left), now)
+        taken = plan_spending(reward.points_cost, customer.balance.available, lots, now)
+        code = new_code()
+        expires_at = redemption_expiry(reward, now)
+        redemption_id = await store.insert(
+            row.id,
+            reward,
+            code=code,
+            currency=program.settings.currency,
+            untraced=reward.points_cost - sum(points for _, points in taken),
+            rules_version=program.version,
+            idempotency_key=key,
+            request_hash=request_hash,
+            now=now,
+            expires_at=expires_at,
+        )
+        await store.add_lots(redemption_id, taken, now)
+        entry = redeem_entry(reward, f"redemption {redemption_id}", now)
+        balance = await repo.apply_entries(row, [entry], now=now, source=store.source_of(redemption_id), tier=row.tier)
+        if reward.stock is not None:
+            await store.move_stock(reward.id, 1)
+        spent = {"redemptionId": str(redemption_id), "rewardId": reward.id}
+        await repo.add_events(
+            [
+                (
+                    POINTS_REDEEMED,
+                    customer_external_id,
+                    {**spent, "points": -reward.points_cost, "balanceAfter": balance_payload(balance)},
+                ),
+                (
+                    REWARD_REDEEMED,
+                    customer_external_id,
+                    {
+                        **spent,
+                        "rewardName": reward.name,
+                        "kind": reward.kind,
+                        "code": code,
+                        "pointsSpent": reward.points_cost,
+                        "expiresAt": expires_at.isoformat(),
+                    },
+                ),
+            ],
+            now,
+            program.version,
+        )
+        stored = await store.find_by_code(code)
+    assert stored is not None
+    return RedeemResult(stored.redemption, replayed=False)
+
+
+# ---- giving points back -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refund:
+    redemption: Redemption
+    points_refunded: int
+    points_lapsed: int
+    """Points whose lots expired while the redemption held them: not given back."""
+
+
+async def cancel_redemption(code: str, customer_external_id: str | None) -> Refund:
+    """Gives an active redemption's points back. `customer_external_id`: the caller's own
+    customer (a customer token), or None for an API key."""
+    code = normalize_code(validation.text(code, ["code"], 64, required=True) or "")
+    found = await store.find_by_code(code)
+    if found is None or (customer_external_id and found.redemption.customer_external_id != customer_external_id):
+        # A customer learns nothing of other customers' codes.
+        raise DomainError(ErrorCode.COUPON_NOT_FOUND, f"No redemption has the code '{code}'.", ["code"])
+    now = utcnow()
+    async with repo.transaction():
+        row = await repo.lock_customer(found.redemption.customer_external_id, ["code"])
+        current = await store.find_by_code(code)
+        assert current is not None
+        if current.redemption.state is not RedemptionState.ACTIVE:
+            current.redemption.usable_by(current.redemption.customer_external_id, now)  # raises why not
+        refund = await end_redemption(row, current, RedemptionState.CANCELLED, now)
+    assert refund is not None, "under the customer's lock an active redemption ends once"
+    return refund
+
+
+async def end_redemption(
+    customer_row: CustomerRow, stored: StoredRedemption, state: RedemptionState, now: datetime
+) -> Refund | None:
+    """Cancels or expires an active redemption (the customer locked): a REFUND entry
+    related to its REDEEM entry (once, by the ledger's unique index), its lots put back,
+    its stock given back. None when it was no longer active."""
+    redemption = stored.redemption
+    if not await store.end(redemption.id, state, now):
+        return None
+    spent = await store.spent_lots(redemption.id)
+    restored, points, lapsed = points_to_restore(spent, stored.points_untraced, now)
+    await store.add_lots(redemption.id, [(lot.entry_id, -lot.points) for lot in restored], now)
+    why = f"Redemption {redemption.id} {state.value}" + (f"; {lapsed} points had expired meanwhile" if lapsed else "")
+    redeem_id = await store.redeem_entry_id(customer_row.id, redemption.id)
+    written = await insert_entries(
+        customer_row.id,
+        [LinkedEntry(refund_entry(points, why, now), related_entry_id=redeem_id)],
+        now=now,
+        source=store.source_of(redemption.id),
+    )
+    balance = await repo.move_balance(customer_row, written, tier=customer_row.tier)
+    # The row stays the customer as it now is, for whatever the transaction does next.
+    customer_row.points_available = balance.available
+    await store.move_stock(redemption.reward.reward_id, -1)
+    payload = {
+        "redemptionId": str(redemption.id),
+        "rewardId": redemption.reward.reward_id,
+        "points": points,
+        "lapsed": lapsed,
+        "reason": state.value,
+        "balanceAfter": balance_payload(balance),
+    }
+    await repo.add_events([(POINTS_REFUNDED, redemption.customer_external_id, payload)], now)
+    return Refund(replace(redemption, state=state), points, lapsed)
+
+
+# ---- coupon codes on orders and carts -----------------------------------------------------
+
+
+def redemption_codes(codes: Sequence[str]) -> list[str]:
+    """The coupon codes that are redemptions' (the others are marketers' plain coupons)."""
+    return sorted({normalize_code(c) for c in codes if looks_like_redemption_code(c)})
+
+
+def plain_coupons(facts: OrderFacts) -> OrderFacts:
+    """What the rules see: marketers' plain coupons only."""
+    plain = frozenset(c for c in facts.coupon_codes if not looks_like_redemption_code(c))
+    return facts if plain == facts.coupon_codes else replace(facts, coupon_codes=plain)
+
+
+async def usable_redemptions(
+    codes: Sequence[str],
+    customer_external_id: str | None,
+    now: datetime,
+    *,
+    subtotal: Decimal | None = None,
+    order_external_id: str | None = None,
+) -> list[Redemption]:
+    """The redemptions behind these codes, each usable by this customer now (and, given a
+    subtotal, on an order that large). A code already used by `order_external_id` passes:
+    that order is being recorded again, and its replay is answered as such."""
+    wanted = redemption_codes(codes)
+    if not wanted:
+        return []
+    found = await store.find_by_codes(wanted)
+    usable = []
+    for code in wanted:
+        if customer_external_id is None:
+            raise DomainError(
+                ErrorCode.REQUIRED,
+                f"Coupon code '{code}' is a redemption's: name the customer who redeemed it.",
+                ["customerExternalId"],
+            )
+        stored = found.get(code)
+        if stored is None:
+            raise DomainError(ErrorCode.COUPON_NOT_FOUND, f"No redemption has the code '{code}'.", ["couponCodes"])
+        redemption = stored.redemption
+        replayed = redemption.state is RedemptionState.USED and redemption.order_external_id == order_external_id
+        if not (replayed and order_external_id and redemption.customer_external_id == customer_external_id):
+            redemption.usable_by(customer_external_id, now)
+        minimum = redemption.reward.min_order
+        if subtotal is not None and minimum is not None and subtotal < minimum:
+            raise DomainError(
+                ErrorCode.COUPON_NOT_APPLICABLE,
+                f"Coupon code '{code}' needs an order of at least {minimum}; the subtotal is {subtotal}.",
+                ["couponCodes"],
+            )
+        usable.append(redemption)
+    return usable
+
+
+async def coupons_of(order: ValidOrder, customer_external_id: str, now: datetime) -> list[Redemption]:
+    """The redemptions an order being recorded uses (the customer locked)."""
+    return await usable_redemptions(
+        tuple(order.facts.coupon_codes),
+        customer_external_id,
+        now,
+        subtotal=order.converted.subtotal,  # minimum orders are in the program currency
+        order_external_id=order.external_id,
+    )
+
+
+async def use_coupons(redeemed: Sequence[Redemption], order_id: int, now: datetime) -> None:
+    """Marks the order's redemptions used, each once: a code another order took meanwhile
+    fails the whole recording."""
+    if redeemed and await store.mark_used([r.id for r in redeemed], order_id, now) != len(redeemed):
+        raise DomainError(ErrorCode.COUPON_USED, "A coupon code of this order was already used.", ["couponCodes"])
