@@ -15,7 +15,8 @@ test database, which every other test writes to, would change them.
 | E        | 2025-04-02 |                                             |                              |
 
 Test rules: 1 point per EUR (base-earn); Silver (from 500 points) earns half again
-(silver-multiplier); a 5 EUR reward costs 500 points, so a point is worth 0.01 EUR.
+(silver-multiplier); the best fixed-value reward (coffee) gives 10 EUR for 100 points, so
+a point is worth 0.10 EUR.
 Marketing spend: 100.00 for March, 999.00 for April. Feedback scores: B 0 in February;
 A 10, B 9, C 7, D 3 in March.
 """

@@ -81,9 +81,9 @@ async def test_march_overall_matches_the_figures_worked_by_hand(history):
     assert (overall["members"], overall["newEnrolments"]) == (4, 1)
     assert overall["activeMemberRate"] == pytest.approx(3 / 4)  # C did nothing in March
     assert overall["engagement"] == pytest.approx(2 / 4)
-    # A 685, B 70, C 30, D 80, at 5 EUR per 500 points.
+    # A 685, B 70, C 30, D 80, at the best fixed-value reward's 10 EUR per 100 points.
     assert overall["outstandingPoints"] == 865
-    assert overall["pointsLiability"] == "8.65"
+    assert overall["pointsLiability"] == "86.50"
     assert m["acquisition"] == {"marketingSpend": "100.00", "newEnrolments": 1, "customerAcquisitionCost": "100.00"}
 
 
