@@ -8,7 +8,7 @@ from api.analytics.types import RecordMarketingSpendPayload
 from api.context import Info
 from api.errors import user_errors
 from api.permissions import any_scope
-from app import metrics
+from app import program_metrics as metrics
 from domain.auth import Scope
 from domain.errors import DomainError
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from api.errors import UserError
-from app import metrics
+from app import program_metrics as metrics
 from domain.metrics import Period
 from rules import Program
 

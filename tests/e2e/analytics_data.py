@@ -30,7 +30,7 @@ from pathlib import Path
 
 import asyncpg
 
-from app import metrics
+from app import program_metrics as metrics
 from app.bootstrap import Services, running_services
 from app.clock import as_of
 from app.customers import enroll_customer
