@@ -27,7 +27,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise.context import _current_context as current_tortoise_context
 
-from api import unavailable
+from api import dashboard, unavailable
 from api.auth import InvalidCredentials, resolve_caller
 from api.auth_throttle import RefuseThrottledClients, client_address
 from api.body_limit import BodyLimit
@@ -198,6 +198,7 @@ def create_app(
         *METRICS_ROUTES,
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        *dashboard.routes(),
     ]
     if not settings.production and assets_dir().is_dir():
         routes.append(Mount(GRAPHIQL_MOUNT, app=StaticFiles(directory=assets_dir()), name="graphiql"))

@@ -1,4 +1,4 @@
-"""The `loyalty` command: serve, migrate, demo, apikey, rules, jobs, config."""
+"""The `loyalty` command: serve, migrate, demo, apikey, rules, import, jobs, config."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from api import import_command
 from app.settings import ConfigError, Settings
 
 
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         sub = rules.add_parser(name, help=text)
         sub.add_argument("dir", nargs="?", type=Path)
 
+    import_command.add_parser(commands)
+
     jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
     run = jobs.add_parser("run", help="run the scheduled jobs once (all of them, or the one named)")
     run.add_argument("name", nargs="?", help="one job (points-release, points-expiry, ...); all when omitted")
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_folder(folder) if args.action == "check" else run_scenarios(folder)
     if args.command == "jobs":
         return asyncio.run(_run_jobs(settings, args.name, args.at))
+    if args.command == "import":
+        return asyncio.run(import_command.run(settings, args))
     if args.command == "webhooks":
         return asyncio.run(_deliver_webhooks(settings))
     return 2

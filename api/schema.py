@@ -22,6 +22,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from api import unavailable
+from api.analytics.mutations import AnalyticsMutations
+from api.analytics.queries import AnalyticsQueries
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
@@ -49,7 +51,8 @@ from api.scalars import DECIMAL
 from app.settings import Settings
 
 Query = merge_types(
-    "Query", (CustomerQueries, RulesQueries, CartQueries, RewardQueries, RewardEventQueries, WebhookQueries)
+    "Query",
+    (CustomerQueries, RulesQueries, CartQueries, RewardQueries, RewardEventQueries, WebhookQueries, AnalyticsQueries),
 )
 Mutation = merge_types(
     "Mutation",
@@ -62,6 +65,7 @@ Mutation = merge_types(
         RewardMutations,
         WebhookMutations,
         FeedbackMutations,
+        AnalyticsMutations,
     ),
 )
 Subscription = merge_types("Subscription", (RewardEventSubscriptions,))

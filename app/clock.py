@@ -8,6 +8,9 @@ job from another process.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 
@@ -33,11 +36,26 @@ class Clock:
 
 clock = Clock()
 
+# Set only around backfills (`loyalty import orders --award`): a past order is recorded as
+# of when it was placed, so its entries, pending days and expiry date from then.
+_AS_OF: ContextVar[datetime | None] = ContextVar("as_of", default=None)
+
 
 def utcnow() -> datetime:
-    return clock.now()
+    moment = _AS_OF.get()
+    return clock.now() if moment is None else moment
 
 
 def wall_now() -> datetime:
     """The real time, whatever the clock says (leases, run records' start and finish)."""
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def as_of(moment: datetime) -> Iterator[None]:
+    """Within this block (this task only), the use cases' `now` is `moment` (imports with --award)."""
+    token = _AS_OF.set(moment)
+    try:
+        yield
+    finally:
+        _AS_OF.reset(token)

@@ -13,6 +13,7 @@ class Scope(StrEnum):
     CUSTOMERS_WRITE = "customers:write"
     EVENTS_READ = "events:read"
     RULES_WRITE = "rules:write"
+    METRICS_READ = "metrics:read"
 
 
 @dataclass(frozen=True)

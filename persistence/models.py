@@ -73,6 +73,8 @@ class Order(Model):
 
     class Meta:
         table = "orders"
+        # Metrics read orders by when they were placed (persistence.analytics).
+        indexes = (("placed_at",),)
 
 
 class OrderLine(Model):
@@ -467,3 +469,19 @@ class RewardStock(Model):
 
     class Meta:
         table = "reward_stock"
+
+
+# Marketing spend a marketer recorded for a period, so that metrics can answer the
+# customer acquisition cost (spend / new enrolments). Append-only: spend for a period is
+# the sum of its rows.
+class MarketingSpend(Model):
+    id = fields.BigIntField(primary_key=True)
+    period_start = fields.DateField()
+    period_end = fields.DateField()
+    amount = fields.DecimalField(max_digits=20, decimal_places=4)
+    currency = fields.CharField(max_length=3)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "marketing_spend"
+        indexes = (("period_start",),)

@@ -131,6 +131,22 @@ async def execute(sql: str, *values: Any) -> None:
         await raw.execute(sql, *values)
 
 
+async def load_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Rows into a table at once: PostgreSQL's COPY (binary, on the lean transaction's
+    connection), elsewhere one prepared INSERT run for every row."""
+    if not rows:
+        return
+    raw = _LEAN.get()
+    if raw is not None:
+        await raw.copy_records_to_table(table, records=rows, columns=list(columns))
+        return
+    conn = connection()
+    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    if is_postgres(conn):
+        raise RuntimeError("load_rows needs sql.lean_transaction() on PostgreSQL")
+    await conn.execute_many(statement, [list(row) for row in rows])
+
+
 @contextmanager
 def _integrity_errors() -> Iterator[None]:
     """Constraint violations surface as Tortoise's IntegrityError, as they do elsewhere."""
