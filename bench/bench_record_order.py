@@ -243,9 +243,10 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="floor and API alternate this many times")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--bench-database", default="loyalty_bench", help="created on the server if missing")
     args = parser.parse_args()
 
-    url = await ensure_database(args.database_url, "loyalty_bench")
+    url = await ensure_database(args.database_url, args.bench_database)
     customers = await prepare(url, args.clients)
     print(
         f"recordOrder on PostgreSQL: {args.clients} clients, {args.workers} worker(s),"

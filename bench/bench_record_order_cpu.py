@@ -86,9 +86,10 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--bench-database", default="loyalty_bench", help="created on the server if missing")
     args = parser.parse_args()
 
-    url = await ensure_database(args.database_url, "loyalty_bench")
+    url = await ensure_database(args.database_url, args.bench_database)
     customers = await prepare(url, args.clients)
     os.environ.update(
         LOYALTY_DATABASE_URL=url.replace("postgresql://", "postgres://"),
