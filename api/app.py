@@ -13,11 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http.ides import get_graphql_ide_html
-from tortoise.context import _current_context as current_tortoise_context
 
 from api.auth import InvalidCredentials, resolve_caller
 from api.context import Context
@@ -58,27 +56,6 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         return Context(services=self.services, caller=caller)
 
 
-class DatabaseContext:
-    """Runs each request inside the app's Tortoise context (see persistence.database)."""
-
-    def __init__(self, app: ASGIApp, graphql: LoyaltyGraphQL):
-        self.app = app
-        self.graphql = graphql
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        services = self.graphql.services
-        if services is None or scope["type"] == "lifespan":
-            await self.app(scope, receive, send)
-            return
-        # Not `with services.db:` -- that keeps one token on the shared context object,
-        # which concurrent requests would overwrite.
-        token = current_tortoise_context.set(services.db)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            current_tortoise_context.reset(token)
-
-
 def create_app(settings: Settings | None = None, *, watch_rules: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     graphql = LoyaltyGraphQL(settings)
@@ -103,7 +80,7 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
         routes.append(Mount(GRAPHIQL_MOUNT, app=StaticFiles(directory=assets_dir()), name="graphiql"))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(DatabaseContext, graphql=graphql), Middleware(JsonPosts, graphql=graphql)],
+        middleware=[Middleware(JsonPosts, graphql=graphql)],
         lifespan=lifespan,
     )
 

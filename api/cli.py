@@ -79,7 +79,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from persistence.database import migrate
+    from app.bootstrap import migrate
 
     await migrate(settings.database_url)
     print(f"migrated {settings.database_url.split('@')[-1]}")
@@ -91,9 +91,9 @@ async def _create_key(settings: Settings, name: str, scopes: list[str]) -> int:
     from app.credentials import create_api_key
     from domain.errors import DomainError
 
-    async with running_services(settings):
+    async with running_services(settings) as services:
         try:
-            key = await create_api_key(name, scopes)
+            key = await create_api_key(services.uow, name, scopes)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2
@@ -107,9 +107,9 @@ async def _run_jobs(settings: Settings, name: str | None) -> int:
     from app.jobs import run_jobs
     from domain.errors import DomainError
 
-    async with running_services(settings):
+    async with running_services(settings) as services:
         try:
-            reports = await run_jobs(name, utcnow())
+            reports = await run_jobs(services.uow, name, utcnow())
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2

@@ -7,25 +7,25 @@ from dataclasses import dataclass, field
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from app import reads
 from app.bootstrap import Services
 from domain.auth import Caller
-from persistence import repositories as repo
-from persistence.models import Customer as CustomerRow
-
-
-def _customer_loader() -> DataLoader[str, CustomerRow | None]:
-    async def load(external_ids: list[str]) -> list[CustomerRow | None]:
-        found = await repo.customers_by_external_ids(external_ids)
-        return [found.get(external_id) for external_id in external_ids]
-
-    return DataLoader(load_fn=load)
+from domain.customers import Customer
 
 
 @dataclass
 class Context:
     services: Services
     caller: Caller
-    customers: DataLoader[str, CustomerRow | None] = field(default_factory=_customer_loader)
+    customers: DataLoader[str, Customer | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        uow = self.services.uow
+
+        async def load(external_ids: list[str]) -> list[Customer | None]:
+            return await reads.customers_by_external_ids(uow, external_ids)
+
+        self.customers = DataLoader(load_fn=load)
 
 
 Info = StrawberryInfo[Context, None]

@@ -9,14 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from tortoise.context import TortoiseContext
-
 from app.clock import utcnow
-from app.credentials import ApiKeyVerifier, CustomerTokens
+from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
+from app.rules_admin import save_rules_version
 from app.settings import Settings
 from persistence import database
-from persistence import repositories as repo
-from persistence.credentials import stored_token_secret
+from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
 
 log = logging.getLogger("loyalty")
@@ -28,12 +26,17 @@ class Services:
     rules: RulesRegistry
     api_keys: ApiKeyVerifier
     tokens: CustomerTokens
-    db: TortoiseContext
-    """Entered around every request: Tortoise finds its connections through it."""
+    uow: UnitOfWork
+    """Every use case reaches the database through it."""
 
     @property
     def program(self) -> Program:
         return self.rules.program
+
+
+async def migrate(database_url: str) -> None:
+    """Apply the versioned migrations (`loyalty migrate`)."""
+    await database.migrate(database_url)
 
 
 @contextlib.asynccontextmanager
@@ -41,31 +44,31 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
-    db = await database.open_database(settings.database_url)
+    uow = await UnitOfWork.open(settings.database_url)
     try:
         pending_versions: list[Program] = []
         registry = RulesRegistry(settings.rules_dir, on_activate=pending_versions.append)
         if registry.program is None:
             raise RuntimeError(f"the rules folder {settings.rules_dir} does not load")
         for program in [registry.program, *pending_versions]:
-            await repo.save_rules_version(program.version, program.sources, utcnow())
-        secret = (
-            settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
-        )
+            await save_rules_version(uow, program, utcnow())
+        secret = str(settings.token_secret) if settings.token_secret else await token_secret(uow)
         services = Services(
             settings=settings,
             rules=registry,
-            api_keys=ApiKeyVerifier(
-                str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None
-            ),
+            api_keys=ApiKeyVerifier(uow, str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
-            db=db,
+            uow=uow,
         )
+
+        async def persist_version(program: Program) -> None:
+            await save_rules_version(uow, program, utcnow())
+
         # From here on a new version is stored before it goes live (see RulesRegistry).
-        registry.on_activate = _persist_version
+        registry.on_activate = persist_version
         watcher = None
         if watch_rules:
-            watcher = asyncio.create_task(_watch(registry, db), name="rules-watcher")
+            watcher = asyncio.create_task(registry.watch(), name="rules-watcher")
         try:
             yield services
         finally:
@@ -74,14 +77,4 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
     finally:
-        await database.close_database(db)
-
-
-async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
-    with db:
-        await registry.watch()
-
-
-async def _persist_version(program: Program) -> None:
-    """Keep every activated version, so the ledger can always say what awarded what."""
-    await repo.save_rules_version(program.version, program.sources, utcnow())
+        await uow.close()

@@ -16,6 +16,7 @@ from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import CustomerFacts, Evaluation, EventFacts
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 DRY_RUN_ID = "dry-run"
@@ -42,7 +43,7 @@ class EventInput:
     """A JSON object as the client sent it; anything else is refused."""
 
 
-async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
+async def evaluate_cart(uow: UnitOfWork, program: Program, cart: CartInput) -> Evaluation:
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,
@@ -53,15 +54,15 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
             coupon_codes=cart.coupon_codes,
         )
     )
-    customer = await _customer_facts(cart.customer_external_id) if cart.customer_external_id else None
+    customer = await _customer_facts(uow, cart.customer_external_id) if cart.customer_external_id else None
     return program.evaluate_order(customer, order.facts, utcnow())
 
 
-async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
+async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput) -> Evaluation:
     errors: list[DomainError] = []
     event_type = ""
     try:
-        validation.external_id(event.customer_external_id, ["customerExternalId"])
+        validation.external_id(event.customer_external_id, ["customer_external_id"])
     except DomainError as error:
         errors.append(error)
     try:
@@ -72,16 +73,10 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer = await _customer_facts(event.customer_external_id)
+    customer = await _customer_facts(uow, event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
     return program.evaluate_event(customer, EventFacts(event_type, dict(event.attributes)), utcnow())
 
 
-async def _customer_facts(external_id: str) -> CustomerFacts:
-    try:
-        customer = await get_customer(external_id)
-    except DomainError as error:
-        # get_customer names its own argument; here the client sent customerExternalId.
-        error.field = ["customerExternalId"]
-        raise
-    return customer.facts()
+async def _customer_facts(uow: UnitOfWork, external_id: str) -> CustomerFacts:
+    return (await get_customer(uow, external_id, "customer_external_id")).facts()

@@ -15,7 +15,7 @@ import jwt
 from app.clock import utcnow
 from domain.auth import ApiKeyCaller, CustomerCaller, Scope
 from domain.errors import DomainError, ErrorCode
-from persistence import credentials as store
+from persistence.unit_of_work import UnitOfWork
 
 KEY_PREFIX = "lk"
 TOKEN_AUDIENCE = "loyalty:storefront"
@@ -40,12 +40,19 @@ def parse_scopes(values: list[str]) -> list[Scope]:
     return scopes
 
 
-async def create_api_key(name: str, scopes: list[str]) -> str:
+async def token_secret(uow: UnitOfWork) -> str:
+    """The secret generated on first start and stored; two workers starting at once agree."""
+    async with uow.transaction() as session:
+        return await session.credentials.token_secret()
+
+
+async def create_api_key(uow: UnitOfWork, name: str, scopes: list[str]) -> str:
     """The key in clear, shown once; only its digest is stored."""
     parsed = parse_scopes(scopes)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    await store.insert_api_key(name, prefix, _digest(secret), [s.value for s in parsed], utcnow())
+    async with uow.transaction() as session:
+        await session.credentials.add_api_key(name, prefix, _digest(secret), [s.value for s in parsed], utcnow())
     return f"{KEY_PREFIX}_{prefix}_{secret}"
 
 
@@ -53,7 +60,10 @@ class ApiKeyVerifier:
     """Checks keys against their stored digests, remembering good ones briefly so that a
     busy client does not pay a database round trip per request."""
 
-    def __init__(self, bootstrap_key: str | None, cache_seconds: float = 30.0, cache_size: int = 1024):
+    def __init__(
+        self, uow: UnitOfWork, bootstrap_key: str | None, cache_seconds: float = 30.0, cache_size: int = 1024
+    ):
+        self._uow = uow
         self._bootstrap = bootstrap_key
         self._ttl = cache_seconds
         self._size = cache_size
@@ -69,7 +79,8 @@ class ApiKeyVerifier:
         parts = presented.split("_", 2)
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             return None
-        row = await store.find_api_key(parts[1])
+        async with self._uow.reading() as session:
+            row = await session.credentials.api_key(parts[1])
         if row is None or not hmac.compare_digest(row.key_hash, _digest(parts[2])):
             return None
         caller = ApiKeyCaller(row.name, frozenset(Scope(s) for s in row.scopes))

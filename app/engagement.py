@@ -6,15 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from app.clock import utcnow
+from app.customers import customer_not_found
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries
-from persistence import engagement as store
-from persistence import repositories as repo
 from persistence.engagement import StoredEvent
-from persistence.entries import LinkedEntry, insert_entries
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 
@@ -25,43 +24,51 @@ class EventResult:
     replayed: bool
 
 
-async def record_event(program: Program, data: EventInput) -> EventResult:
+async def record_event(uow: UnitOfWork, program: Program, data: EventInput) -> EventResult:
     """Idempotent on the event's external id: a replay returns the first result and
     writes nothing; the same id with other content is refused."""
     event = validate_event(data)
     return await record_once(
-        lambda: _record(program, event),
-        lambda: store.find_event(event.external_id),
+        lambda: _record(uow, program, event),
+        lambda: _find(uow, event.external_id),
         lambda existing: _replay(existing, event),
     )
 
 
-async def _record(program: Program, event: ValidEvent) -> EventResult:
+async def _find(uow: UnitOfWork, external_id: str) -> StoredEvent | None:
+    async with uow.reading() as session:
+        return await session.events.get(external_id)
+
+
+async def _record(uow: UnitOfWork, program: Program, event: ValidEvent) -> EventResult:
+    async with uow.transaction() as session:
+        return await _record_in(session, program, event)
+
+
+async def _record_in(session: Session, program: Program, event: ValidEvent) -> EventResult:
     now = utcnow()
-    async with repo.transaction():
-        customer_row = await repo.lock_customer(event.customer_external_id, ["customerExternalId"])
-        customer = repo.to_customer(customer_row)
-        facts, event_facts = customer.facts(), rule_facts(event)
-        limits = await evaluate_within_limits(
-            program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
-        )
-        evaluation = limits.evaluation
-        entries = earn_entries(evaluation, now)
-        points = sum(e.points for e in entries)
-        # The event row first: a replay fails here, on the unique index, before anything else.
-        event_id, stored = await store.insert_event(
-            customer_row, event, points=points, rules_version=evaluation.rules_version, now=now
-        )
-        written = await insert_entries(customer_row.id, [LinkedEntry(e, event_id=event_id) for e in entries], now=now)
-        assert len(written) == len(entries), "earn entries have no related entry: none may conflict"
-        balance = customer.balance.after(written)
-        tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
-        tier_name = tier.name if tier else None
-        await repo.move_balance(customer_row, written, tier=tier_name)
-        source = {"eventExternalId": event.external_id, "eventType": event.facts.type}
-        events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
-        await repo.add_events(events, now)
-        await record_applied_uses(customer_row.id, limits, now, event_id=event_id)
+    customer = await session.customers.get_for_change(event.customer_external_id)
+    if customer is None:
+        raise customer_not_found(event.customer_external_id, "customer_external_id")
+    facts, event_facts = customer.facts(), rule_facts(event)
+    limits = await evaluate_within_limits(
+        session, program, customer, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
+    )
+    evaluation = limits.evaluation
+    entries = earn_entries(evaluation, now)
+    points = sum(e.points for e in entries)
+    # The event row first: a replay fails here, on the unique index, before anything else.
+    stored = await session.events.add(customer, event, points=points, rules_version=evaluation.rules_version, now=now)
+    written = await session.ledger.append(customer, entries, now=now, event=event.external_id)
+    assert len(written) == len(entries), "earn entries have no related entry: none may conflict"
+    balance = customer.balance.after(written)
+    tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend)
+    tier_name = tier.name if tier else None
+    await session.customers.move_balance(customer, written, tier=tier_name)
+    source = {"eventExternalId": event.external_id, "eventType": event.facts.type}
+    events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
+    await session.outbox.add(events, now)
+    await record_applied_uses(session, customer, limits, now, event=event.external_id)
     awards = tuple(a for a in evaluation.awards if a.points > 0)
     return EventResult(replace(stored, awards=awards), points, replayed=False)
 

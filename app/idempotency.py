@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from domain.errors import DomainError, ErrorCode
-from persistence.repositories import IntegrityError
+from persistence.unit_of_work import AlreadyStored
 
 Result = TypeVar("Result")
 Stored = TypeVar("Stored")
@@ -21,7 +21,7 @@ async def record_once(
     replay, or a concurrent twin that won the race): then the stored result, replayed."""
     try:
         return await record()
-    except IntegrityError:
+    except AlreadyStored:
         existing = await find()
         if existing is None:
             raise
@@ -34,5 +34,5 @@ def conflict(what: str, external_id: str) -> DomainError:
         ErrorCode.IDEMPOTENCY_CONFLICT,
         f"{what} '{external_id}' was already recorded with different content; "
         f"an id can be recorded once (a replay must repeat it exactly).",
-        ["externalId"],
+        ["external_id"],
     )

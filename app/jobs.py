@@ -24,11 +24,9 @@ from datetime import UTC, datetime
 
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
-from persistence import jobs as store
-from persistence import repositories as repo
-from persistence.entries import LinkedEntry, insert_entries
 from persistence.jobs import DueEntry
-from persistence.repositories import move_balance
+from persistence.ledger import LinkedEntry
+from persistence.unit_of_work import Session, UnitOfWork
 
 POINTS_PENDING_RELEASED = "points.pending_released"
 POINTS_EXPIRED = "points.expired"
@@ -47,41 +45,52 @@ class JobReport:
         return f"{self.name}: {self.points} points in {self.entries} entries for {self.customers} customers"
 
 
-async def release_pending_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+async def release_pending_points(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
     """Moves pending points whose `available_at` has come to the available bucket."""
-    return await _each_customer("points-release", store.customers_with_releases, _release, now, batch_size)
+    return await _each_customer(
+        uow, "points-release", lambda s: s.jobs.customers_with_releases, _release, now, batch_size
+    )
 
 
-async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+async def expire_points(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
     """Takes unspent points of earn entries past their `expires_at` (see the module's notes)."""
-    return await _each_customer("points-expiry", store.customers_with_expiries, _expire, now, batch_size)
+    return await _each_customer(
+        uow, "points-expiry", lambda s: s.jobs.customers_with_expiries, _expire, now, batch_size
+    )
 
 
-JOBS: dict[str, Callable[[datetime], Awaitable[JobReport]]] = {
+JOBS: dict[str, Callable[[UnitOfWork, datetime], Awaitable[JobReport]]] = {
     # In this order: points released by the first may expire in the second.
     "points-release": release_pending_points,
     "points-expiry": expire_points,
 }
 
 
-async def run_jobs(name: str | None, now: datetime) -> list[JobReport]:
+async def run_jobs(uow: UnitOfWork, name: str | None, now: datetime) -> list[JobReport]:
     """One job by name, or every job in order."""
     if name is not None and name not in JOBS:
         raise DomainError(ErrorCode.NOT_FOUND, f"No job is called '{name}'; the jobs are {', '.join(JOBS)}.", ["name"])
-    return [await job(now) for job_name, job in JOBS.items() if name in (None, job_name)]
+    return [await job(uow, now) for job_name, job in JOBS.items() if name in (None, job_name)]
 
 
 Pager = Callable[[datetime, int, int], Awaitable[list[tuple[int, str]]]]
-PerCustomer = Callable[[str, datetime], Awaitable[tuple[int, int]]]
+PerCustomer = Callable[[Session, str, datetime], Awaitable[tuple[int, int]]]
 
 
-async def _each_customer(name: str, pager: Pager, one: PerCustomer, now: datetime, batch_size: int) -> JobReport:
+async def _each_customer(
+    uow: UnitOfWork, name: str, pager: Callable[[Session], Pager], one: PerCustomer, now: datetime, batch_size: int
+) -> JobReport:
     now = now.astimezone(UTC)
     customers = entries = points = 0
     after_id = 0
-    while page := await pager(now, after_id, batch_size):
+    while True:
+        async with uow.reading() as session:
+            page = await pager(session)(now, after_id, batch_size)
+        if not page:
+            break
         for customer_id, external_id in page:
-            written, moved = await one(external_id, now)
+            async with uow.transaction() as session:
+                written, moved = await one(session, external_id, now)
             customers += 1 if written else 0
             entries += written
             points += moved
@@ -89,45 +98,45 @@ async def _each_customer(name: str, pager: Pager, one: PerCustomer, now: datetim
     return JobReport(name, customers, entries, points)
 
 
-async def _release(external_id: str, now: datetime) -> tuple[int, int]:
-    async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
-        pending = customer.points_pending
-        linked: list[LinkedEntry] = []
-        for due in await store.due_releases(customer.id, now):
-            points = min(due.points, pending)
-            if points <= 0:
-                continue
-            pending -= points
-            linked += [
-                LinkedEntry(_entry(EntryKind.RELEASE, Bucket.PENDING, -points, due, now), related_entry_id=due.id),
-                LinkedEntry(_entry(EntryKind.RELEASE, Bucket.AVAILABLE, points, due, now), related_entry_id=due.id),
-            ]
-        written = await insert_entries(customer.id, linked, now=now, source="job:points-release", skip_conflicts=True)
-        released = sum(e.points for e in written if e.bucket is Bucket.AVAILABLE)
-        assert released == -sum(e.points for e in written if e.bucket is Bucket.PENDING), written
-        await move_balance(customer, written, tier=customer.tier)
-        if released:
-            await repo.add_events([(POINTS_PENDING_RELEASED, external_id, {"points": released})], now)
+async def _release(session: Session, external_id: str, now: datetime) -> tuple[int, int]:
+    customer = await session.customers.get_for_change(external_id)
+    assert customer is not None, "customers are never deleted"
+    pending = customer.balance.pending
+    linked: list[LinkedEntry] = []
+    for due in await session.jobs.due_releases(customer, now):
+        points = min(due.points, pending)
+        if points <= 0:
+            continue
+        pending -= points
+        linked += [
+            LinkedEntry(_entry(EntryKind.RELEASE, Bucket.PENDING, -points, due, now), related_entry_id=due.id),
+            LinkedEntry(_entry(EntryKind.RELEASE, Bucket.AVAILABLE, points, due, now), related_entry_id=due.id),
+        ]
+    written = await session.ledger.append(customer, linked, now=now, source="job:points-release", once=True)
+    released = sum(e.points for e in written if e.bucket is Bucket.AVAILABLE)
+    assert released == -sum(e.points for e in written if e.bucket is Bucket.PENDING), written
+    await session.customers.move_balance(customer, written, tier=customer.tier)
+    if released:
+        await session.outbox.add([(POINTS_PENDING_RELEASED, external_id, {"points": released})], now)
     return len(written), released
 
 
-async def _expire(external_id: str, now: datetime) -> tuple[int, int]:
-    async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
-        available = customer.points_available
-        linked: list[LinkedEntry] = []
-        for due in await store.due_expiries(customer.id, now):
-            points = max(0, min(due.points, available))
-            available -= points
-            linked.append(
-                LinkedEntry(_entry(EntryKind.EXPIRE, Bucket.AVAILABLE, -points, due, now), related_entry_id=due.id)
-            )
-        written = await insert_entries(customer.id, linked, now=now, source="job:points-expiry", skip_conflicts=True)
-        expired = -sum(e.points for e in written)
-        await move_balance(customer, written, tier=customer.tier)
-        if expired:
-            await repo.add_events([(POINTS_EXPIRED, external_id, {"points": expired})], now)
+async def _expire(session: Session, external_id: str, now: datetime) -> tuple[int, int]:
+    customer = await session.customers.get_for_change(external_id)
+    assert customer is not None, "customers are never deleted"
+    available = customer.balance.available
+    linked: list[LinkedEntry] = []
+    for due in await session.jobs.due_expiries(customer, now):
+        points = max(0, min(due.points, available))
+        available -= points
+        linked.append(
+            LinkedEntry(_entry(EntryKind.EXPIRE, Bucket.AVAILABLE, -points, due, now), related_entry_id=due.id)
+        )
+    written = await session.ledger.append(customer, linked, now=now, source="job:points-expiry", once=True)
+    expired = -sum(e.points for e in written)
+    await session.customers.move_balance(customer, written, tier=customer.tier)
+    if expired:
+        await session.outbox.add([(POINTS_EXPIRED, external_id, {"points": expired})], now)
     return len(written), expired
 
 

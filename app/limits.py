@@ -1,11 +1,12 @@
 """Evaluating under per-customer limits and budgets, shared by orders and events.
 
 Usage only ever takes awards away, so a recording is first evaluated without it, and
-usage is read only when a limited rule applied. Then every limited rule's usage is read,
-not just the ones that applied: an exclusive rule held back by its limit can let another
-limited rule apply in its place, and that one's usage must be known too. Budget rows are
-locked (after the customer's row) for the budget rules that apply, in rule-id order; a
-budget rule that only applies once usage is known gets its row locked and the recording
+usage is read only when a limited rule applied (under the customer's lock: the unit of
+work takes it when asked for usage). Then every limited rule's usage is read, not just
+the ones that applied: an exclusive rule held back by its limit can let another limited
+rule apply in its place, and that one's usage must be known too. Budget rows are locked
+(after the customer's row) for the budget rules that apply, in rule-id order; a budget
+rule that only applies once usage is known gets its row locked and the recording
 evaluated once more.
 """
 
@@ -15,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from domain.customers import Customer
 from domain.program import Evaluation, UsageSnapshot
-from persistence import rule_uses
+from persistence.unit_of_work import Session
 from rules import Program
 
 
@@ -30,8 +32,9 @@ class LimitedEvaluation:
 
 
 async def evaluate_within_limits(
+    session: Session,
     program: Program,
-    customer_id: int,
+    customer: Customer,
     now: datetime,
     evaluate: Callable[[UsageSnapshot | None], Evaluation],
 ) -> LimitedEvaluation:
@@ -43,7 +46,7 @@ async def evaluate_within_limits(
     locked: list[str] = []
     for _ in range(len(budget_rules) + 1):
         wanted = sorted((set(evaluation.applied_rule_ids) & budget_rules) - set(locked))
-        usage = await rule_uses.usage_snapshot(customer_id, limited, [*locked, *wanted])
+        usage = await session.limits.usage(customer, limited, [*locked, *wanted])
         locked += wanted
         evaluation = evaluate(usage)
         if not (set(evaluation.applied_rule_ids) & budget_rules) - set(locked):
@@ -56,16 +59,17 @@ def applied_limited_rule(program: Program, evaluation: Evaluation) -> bool:
 
 
 async def record_applied_uses(
-    customer_id: int,
+    session: Session,
+    customer: Customer,
     result: LimitedEvaluation,
     now: datetime,
     *,
-    order_id: int | None = None,
-    event_id: int | None = None,
+    order: str | None = None,
+    event: str | None = None,
 ) -> None:
     if not result.limited:
         return
     evaluation = result.evaluation
     applied = set(evaluation.applied_rule_ids) & result.limited.keys()
     uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in applied}
-    await rule_uses.record_uses(customer_id, uses, result.budgets, now, order_id=order_id, event_id=event_id)
+    await session.limits.record(customer, uses, result.budgets, now, order=order, event=event)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.clock import utcnow
+from app.customers import customer_not_found
 from app.events import earning_events
 from app.idempotency import conflict, record_once
-from app.limits import LimitedEvaluation, applied_limited_rule, evaluate_within_limits, record_applied_uses
+from app.limits import evaluate_within_limits, record_applied_uses
 from domain.ledger import earn_entries
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation, UsageSnapshot
-from persistence import order_writes, sql
-from persistence import repositories as repo
-from persistence.repositories import StoredOrder
+from persistence.orders import StoredOrder
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 
@@ -25,87 +25,58 @@ class OrderResult:
     evaluation: Evaluation | None = None
 
 
-async def record_order(program: Program, data: OrderInput) -> OrderResult:
+async def record_order(uow: UnitOfWork, program: Program, data: OrderInput) -> OrderResult:
     """Idempotent on the order's external id: a replay returns the first result and
     writes nothing; the same id with other content is refused."""
     order = validate_order(data)
     return await record_once(
-        lambda: _record(program, order),
-        lambda: repo.find_order(order.external_id),
+        lambda: uow.guarded(lambda session: _record(session, program, order)),
+        lambda: find_order(uow, order.external_id),
         lambda existing: _replay(existing, order),
     )
 
 
-# Without the customer's lock, a write whose facts went stale is refused by its guard and
-# tried again; after this many, or when limited rules are involved, the lock is taken.
-UNLOCKED_TRIES = 2
+async def find_order(uow: UnitOfWork, external_id: str) -> StoredOrder | None:
+    async with uow.reading() as session:
+        return await session.orders.get(external_id)
 
 
-async def _record(program: Program, order: ValidOrder) -> OrderResult:
-    if sql.guarded_writes():
-        # PostgreSQL: the common order is one guarded statement after one read, with no
-        # transaction to open and close around them (a tenth of its CPU, measured).
-        for _ in range(UNLOCKED_TRIES):
-            result = await _attempt(program, order, locked=False)
-            if result is not None:
-                return result
-    result = await _attempt(program, order, locked=True)
-    assert result is not None, "under the customer's lock the guard cannot fail"
-    return result
-
-
-async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> OrderResult | None:
-    """None when the unlocked attempt cannot finish: the customer changed meanwhile, or a
-    limited rule applied (limits and budgets are read and recorded only under the lock)."""
+async def _record(session: Session, program: Program, order: ValidOrder) -> OrderResult:
     now = utcnow()
-    field = ["customerExternalId"]
-    # Everything below speaks through persistence.sql, so it can run on the lean connection.
-    async with sql.lean_transaction() if locked else sql.lean_connection():
-        if locked:
-            customer_row = await repo.lock_customer(order.customer_external_id, field)
-        else:
-            customer_row = await repo.read_customer(order.customer_external_id, field)
-        # No look-up for a replay here: the order id's unique index finds it, and a replay
-        # (rare) costs a refused statement instead of every order paying a query.
-        customer = repo.to_customer(customer_row)
-        facts = customer.facts()
+    customer = await session.customers.get_for_change(order.customer_external_id)
+    if customer is None:
+        raise customer_not_found(order.customer_external_id, "customer_external_id")
+    # No look-up for a replay here: the order id's unique index finds it, and a replay
+    # (rare) costs a refused statement instead of every order paying a query.
+    facts = customer.facts()
 
-        def evaluate(usage: UsageSnapshot | None) -> Evaluation:
-            return program.evaluate_order(facts, order.facts, now, usage)
+    def evaluate(usage: UsageSnapshot | None) -> Evaluation:
+        return program.evaluate_order(facts, order.facts, now, usage)
 
-        if locked:
-            limits = await evaluate_within_limits(program, customer_row.id, now, evaluate)
-        else:
-            limits = LimitedEvaluation(evaluate(None))
-            if applied_limited_rule(program, limits.evaluation):
-                return None
-        evaluation = limits.evaluation
-        entries = earn_entries(evaluation, now)
-        points = sum(e.points for e in entries)
-        balance = customer.balance.after(entries)
-        tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend + order.facts.subtotal)
-        tier_name = tier.name if tier else None
-        written = await order_writes.write_order(
-            customer_row,
-            order,
-            entries,
-            points=points,
-            rules_version=evaluation.rules_version,
-            tier=tier_name,
-            events=earning_events(
-                customer.external_id,
-                {"orderExternalId": order.external_id},
-                evaluation,
-                points,
-                customer.tier,
-                tier_name,
-            ),
-            now=now,
-        )
-        if written is None:
-            return None
-        order_id, stored = written
-        await record_applied_uses(customer_row.id, limits, now, order_id=order_id)
+    limits = await evaluate_within_limits(session, program, customer, now, evaluate)
+    evaluation = limits.evaluation
+    entries = earn_entries(evaluation, now)
+    points = sum(e.points for e in entries)
+    balance = customer.balance.after(entries)
+    tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend + order.facts.subtotal)
+    tier_name = tier.name if tier else None
+    stored = await session.orders.add(
+        customer,
+        order,
+        entries,
+        rules_version=evaluation.rules_version,
+        tier=tier_name,
+        events=earning_events(
+            customer.external_id,
+            {"orderExternalId": order.external_id},
+            evaluation,
+            points,
+            customer.tier,
+            tier_name,
+        ),
+        now=now,
+    )
+    await record_applied_uses(session, customer, limits, now, order=order.external_id)
     return OrderResult(stored, points, replayed=False, evaluation=evaluation)
 
 

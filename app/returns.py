@@ -12,9 +12,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
 from domain.money import minor_units
 from domain.returns import ReturnInput, ValidReturn, points_to_reverse, returned_value, validate_return
-from persistence import repositories as repo
-from persistence import returns as store
-from persistence.returns import StoredReturn
+from persistence.returns import EarnedPart, StoredReturn
+from persistence.unit_of_work import Session, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -25,75 +24,85 @@ class ReturnResult:
     """Points the return should have taken back but the customer had already spent."""
 
 
-async def record_return(data: ReturnInput) -> ReturnResult:
+async def record_return(uow: UnitOfWork, data: ReturnInput) -> ReturnResult:
     """Idempotent on the return's external id, like orders."""
     ret = validate_return(data)
     return await record_once(
-        lambda: _record(ret),
-        lambda: store.find_return(ret.external_id),
+        lambda: _record(uow, ret),
+        lambda: _find(uow, ret.external_id),
         lambda existing: _replay(existing, ret),
     )
 
 
-async def _record(ret: ValidReturn) -> ReturnResult:
+async def _find(uow: UnitOfWork, external_id: str) -> StoredReturn | None:
+    async with uow.reading() as session:
+        return await session.returns.get(external_id)
+
+
+async def _record(uow: UnitOfWork, ret: ValidReturn) -> ReturnResult:
+    async with uow.transaction() as session:
+        return await _record_in(session, ret)
+
+
+async def _record_in(session: Session, ret: ValidReturn) -> ReturnResult:
     now = utcnow()
-    async with repo.transaction():
-        order = await store.find_order(ret.order_external_id)
-        if order is None:
-            raise DomainError(
-                ErrorCode.ORDER_NOT_FOUND,
-                f"No order has the external id '{ret.order_external_id}'.",
-                ["orderExternalId"],
-            )
-        customer = await repo.lock_customer(order.customer_external_id, ["orderExternalId"])
-        # Under the customer's lock, returns of one order are serialised: this check and
-        # the cumulative figures below cannot race.
-        existing = await store.find_return(ret.external_id)
-        if existing is not None:
-            return _replay(existing, ret)
-        before = await store.returned_before(order.id)
-        so_far = {sku: before.get(sku, 0) + ret.quantities.get(sku, 0) for sku in {*before, *ret.quantities}}
-        exponent = Decimal(1).scaleb(-minor_units(order.currency))
-        value_now = returned_value(order.lines, ret.quantities).quantize(exponent)
-        value_so_far = returned_value(order.lines, so_far)
-        earned = await store.earned_by_order(order.id)
-        due = points_to_reverse(
-            {part.rule_id: part.points for part in earned},
-            await store.reversed_by_rule(order.id),
-            order.subtotal,
-            value_so_far,
+    store = session.returns
+    order = await store.order(ret.order_external_id)
+    if order is None:
+        raise DomainError(
+            ErrorCode.ORDER_NOT_FOUND,
+            f"No order has the external id '{ret.order_external_id}'.",
+            ["order_external_id"],
         )
-        balance = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
-        entries, unrecovered = _reversal_entries(earned, due, balance, ret)
-        reversed_points = -sum(e.points for e in entries)
-        await store.insert_return(order.id, ret, value_now, reversed_points, now)
-        await repo.apply_entries(
-            customer,
-            entries,
-            now=now,
-            order=order.id,
-            source=f"return:{ret.external_id}",
-            tier=customer.tier,
-            spend=-value_now,
+    customer = await session.customers.get_for_change(order.customer_external_id)
+    assert customer is not None, "an order's customer is never deleted"
+    # Under the customer's lock, returns of one order are serialised: this check and
+    # the cumulative figures below cannot race.
+    existing = await store.get(ret.external_id)
+    if existing is not None:
+        return _replay(existing, ret)
+    before = await store.returned_before(order)
+    so_far = {sku: before.get(sku, 0) + ret.quantities.get(sku, 0) for sku in {*before, *ret.quantities}}
+    exponent = Decimal(1).scaleb(-minor_units(order.currency))
+    value_now = returned_value(order.lines, ret.quantities).quantize(exponent)
+    value_so_far = returned_value(order.lines, so_far)
+    earned = await store.earned_by(order)
+    due = points_to_reverse(
+        {part.rule_id: part.points for part in earned},
+        await store.reversed_by_rule(order),
+        order.subtotal,
+        value_so_far,
+    )
+    entries, unrecovered = _reversal_entries(earned, due, customer.balance, ret)
+    reversed_points = -sum(e.points for e in entries)
+    await store.add(order, ret, value_now, reversed_points, now)
+    await session.ledger.record(
+        customer,
+        entries,
+        now=now,
+        order=order.external_id,
+        source=f"return:{ret.external_id}",
+        tier=customer.tier,
+        spend=-value_now,
+    )
+    if value_so_far >= order.subtotal:
+        await session.limits.give_back(customer, order.external_id, now)
+    if reversed_points:
+        await session.outbox.add(
+            [
+                (
+                    POINTS_REVERSED,
+                    order.customer_external_id,
+                    {
+                        "orderExternalId": order.external_id,
+                        "returnExternalId": ret.external_id,
+                        "points": reversed_points,
+                        "unrecovered": unrecovered,
+                    },
+                )
+            ],
+            now,
         )
-        if value_so_far >= order.subtotal:
-            await store.give_back_uses(order.id, customer.id, now)
-        if reversed_points:
-            await repo.add_events(
-                [
-                    (
-                        POINTS_REVERSED,
-                        order.customer_external_id,
-                        {
-                            "orderExternalId": order.external_id,
-                            "returnExternalId": ret.external_id,
-                            "points": reversed_points,
-                            "unrecovered": unrecovered,
-                        },
-                    )
-                ],
-                now,
-            )
     stored = StoredReturn(
         ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash
     )
@@ -101,7 +110,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
 
 
 def _reversal_entries(
-    earned: list[store.EarnedPart], due: dict[str, int], balance: Balance, ret: ValidReturn
+    earned: list[EarnedPart], due: dict[str, int], balance: Balance, ret: ValidReturn
 ) -> tuple[list[NewEntry], int]:
     """Reverse from the bucket the points sit in, never below zero: points already spent
     cannot be taken back, and are reported as unrecovered instead."""

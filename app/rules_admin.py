@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.program import Reward, Tier
-from persistence import repositories as repo
-from rules import RuleError, RulesRegistry
+from persistence.unit_of_work import UnitOfWork
+from rules import Program, RuleError, RulesRegistry
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,25 @@ async def reload_rules(registry: RulesRegistry) -> ReloadResult:
     return ReloadResult(version, activated=version != before, errors=())
 
 
-async def rules_version(registry: RulesRegistry) -> RulesVersionInfo:
+async def rules_version(uow: UnitOfWork, registry: RulesRegistry) -> RulesVersionInfo:
     program = registry.program
+    async with uow.reading() as session:
+        stored = await session.rules_versions.get(program.version)
     return RulesVersionInfo(
         version=program.version,
-        activated_at=await repo.rules_version_stored_at(program.version),
+        activated_at=stored.created_at if stored else None,
         tiers=program.tiers,
         rewards=program.rewards,
     )
+
+
+async def save_rules_version(uow: UnitOfWork, program: Program, now: datetime) -> None:
+    """Keep every activated version, so the ledger can always say what awarded what."""
+    async with uow.transaction() as session:
+        await session.rules_versions.add(program.version, program.sources, now)
+
+
+async def rules_version_sources(uow: UnitOfWork, version: str) -> dict[str, str] | None:
+    async with uow.reading() as session:
+        stored = await session.rules_versions.get(version)
+    return stored.sources if stored else None

@@ -61,10 +61,10 @@ def validate_enrollment(data: EnrollmentInput, today: date) -> EnrollmentInput:
             errors.append(error)
             return None
 
-    check(validation.external_id, data.external_id, ["externalId"])
+    check(validation.external_id, data.external_id, ["external_id"])
     email = check(validation.email, data.email, ["email"])
     name = check(validation.text, data.name, ["name"], 200)
-    referral = check(validation.text, data.referral_code, ["referralCode"], 64)
+    referral = check(validation.text, data.referral_code, ["referral_code"], 64)
     tags = []
     for index, tag in enumerate(data.tags):
         value = check(validation.text, tag, ["tags", str(index)], 64, True)

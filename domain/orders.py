@@ -72,8 +72,8 @@ def validate_order(order: OrderInput) -> ValidOrder:
             errors.append(error)
             return None
 
-    check(validation.external_id, order.external_id, ["externalId"])
-    check(validation.external_id, order.customer_external_id, ["customerExternalId"])
+    check(validation.external_id, order.external_id, ["external_id"])
+    check(validation.external_id, order.customer_external_id, ["customer_external_id"])
     currency = check(validate_currency, order.currency, ["currency"])
     if not order.lines:
         errors.append(DomainError(ErrorCode.EMPTY_ORDER, "An order needs at least one line.", ["lines"]))
@@ -96,15 +96,15 @@ def validate_order(order: OrderInput) -> ValidOrder:
             )
         # Without a known currency the decimals cannot be checked, but a negative or
         # malformed price is reported all the same.
-        price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"])
+        price = check(parse_amount, line.unit_price, currency, [*where, "unit_price"])
         if sku and price is not None and 0 < line.quantity <= MAX_QUANTITY:
             lines.append(LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category))
     shipping = Decimal(0)
     if order.shipping_amount is not None:
-        shipping = check(parse_amount, order.shipping_amount, currency, ["shippingAmount"]) or Decimal(0)
+        shipping = check(parse_amount, order.shipping_amount, currency, ["shipping_amount"]) or Decimal(0)
     coupons = []
     for index, code in enumerate(order.coupon_codes):
-        value = check(validation.text, code, ["couponCodes", str(index)], 64, True)
+        value = check(validation.text, code, ["coupon_codes", str(index)], 64, True)
         if value:
             coupons.append(value)
     if errors:

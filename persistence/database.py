@@ -1,12 +1,13 @@
-"""Opening and closing the database, and applying the versioned migrations."""
+"""Applying the versioned migrations (Tortoise's own migration runner).
+
+Tortoise is used for the models (the tables' one description) and the migrations; the
+service's queries go through the unit of work's own connections (`persistence.connections`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-from tortoise import context
-from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -14,28 +15,9 @@ MODELS_MODULE = "persistence.models"
 MIGRATIONS_MODULE = "persistence.migrations"
 
 
-# asyncpg's pool defaults to 5 connections, which queued 16 concurrent writers (measured
-# in bench/); a URL that names maxsize keeps its own.
-DEFAULT_POOL = "minsize=2&maxsize=20"
-
-
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """Returning a connection to the pool skips asyncpg's reset query (CLOSE ALL, UNLISTEN,
-    RESET ALL, advisory unlocks): a round trip on every release, a fourteenth of
-    recordOrder's CPU, measured, for session state that nothing here creates (no SET,
-    LISTEN, cursors or session advisory locks; keep it so). An open transaction is still
-    rolled back, by the pool itself, before this runs."""
-
-
 def tortoise_config(database_url: str) -> dict[str, Any]:
-    connection: str | dict[str, Any] = database_url
-    if database_url.startswith(("postgres://", "asyncpg://")):
-        if "maxsize=" not in database_url:
-            database_url += ("&" if "?" in database_url else "?") + DEFAULT_POOL
-        connection = expand_db_url(database_url)
-        connection["credentials"]["reset"] = _keep_session
     return {
-        "connections": {"default": connection},
+        "connections": {"default": database_url},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
@@ -52,24 +34,6 @@ async def migrate(database_url: str) -> None:
     """Apply every migration in `persistence/migrations` not yet applied (idempotent)."""
     async with TortoiseContext():
         await tortoise_migrate(config=tortoise_config(database_url))
-
-
-async def open_database(database_url: str) -> TortoiseContext:
-    """Connect, returning the context that queries must run in.
-
-    Tortoise keeps its connections in a context variable, which tasks started elsewhere
-    (a server's request tasks) do not see: the ASGI app enters the returned context for
-    every request. The first database opened in a process is also the fallback for code
-    outside any context (the CLI, tests).
-    """
-    fallback = context.get_current_context() is None and context._global_context is None
-    with TortoiseContext() as ctx:
-        await ctx.init(config=tortoise_config(database_url), _enable_global_fallback=fallback)
-    return ctx
-
-
-async def close_database(ctx: TortoiseContext) -> None:
-    await ctx.close_connections()
 
 
 # For Tortoise's own `tortoise makemigrations -c persistence.database.MIGRATIONS_CONFIG`,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.customers import Customer
 from domain.events import ValidEvent
 from domain.program import PointsAward
-from persistence import models, sql
+from persistence.repository import Repository
+from persistence.statements import Statement, insert
+from persistence.tables import ENGAGEMENT_EVENTS, to_json
 
 
 @dataclass(frozen=True)
@@ -24,54 +26,67 @@ class StoredEvent:
     """What each rule gave, read back from the event's earn entries."""
 
 
-async def insert_event(
-    customer: models.Customer, event: ValidEvent, *, points: int, rules_version: str, now: datetime
-) -> tuple[int, StoredEvent]:
-    """No existence check first: the unique index on external_id refuses a replay, which
-    then rolls back and is answered from the stored event."""
-    occurred_at = event.occurred_at or now
-    [row] = await sql.fetch(
-        "INSERT INTO engagement_events (external_id, customer_id, type, attributes, occurred_at,"
-        " points_earned, rules_version, request_hash, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        event.external_id,
-        customer.id,
-        event.facts.type,
-        json.dumps(dict(event.facts.attributes), separators=(",", ":")),
-        occurred_at,
-        points,
-        rules_version,
-        event.request_hash,
-        now,
-    )
-    stored = StoredEvent(
-        external_id=event.external_id,
-        customer_external_id=customer.external_id,
-        type=event.facts.type,
-        occurred_at=occurred_at,
-        points_earned=points,
-        rules_version=rules_version,
-        request_hash=event.request_hash,
-    )
-    return row["id"], stored
+_INSERT = insert(
+    ENGAGEMENT_EVENTS,
+    ["external_id", "customer_id", "type", "attributes", "occurred_at", "points_earned", "rules_version",
+     "request_hash", "created_at"],
+    returning="id",
+)
+_FIND = Statement(
+    "SELECT e.*, c.external_id AS customer_external_id FROM engagement_events e"
+    " JOIN customers c ON c.id = e.customer_id WHERE e.external_id = :external_id"
+)
+_EARNED = Statement(
+    "SELECT rule_id, points, reason FROM ledger_entries WHERE event_id = :event_id AND kind = 'earn' ORDER BY id"
+)
 
 
-async def find_event(external_id: str) -> StoredEvent | None:
-    row = await models.EngagementEvent.filter(external_id=external_id).select_related("customer").first()
-    if row is None:
-        return None
-    earned = (
-        await models.LedgerEntry.filter(event_id=row.id, kind="earn")
-        .order_by("id")
-        .values_list("rule_id", "points", "reason")
-    )
-    return StoredEvent(
-        external_id=row.external_id,
-        customer_external_id=row.customer.external_id,
-        type=row.type,
-        occurred_at=row.occurred_at,
-        points_earned=row.points_earned,
-        rules_version=row.rules_version,
-        request_hash=row.request_hash,
-        awards=tuple(PointsAward(rule_id or "", points, reason) for rule_id, points, reason in earned),
-    )
+class Events(Repository):
+    async def add(
+        self, customer: Customer, event: ValidEvent, *, points: int, rules_version: str, now: datetime
+    ) -> StoredEvent:
+        """No existence check first: the unique index on external_id refuses a replay
+        (AlreadyStored), which then rolls back and is answered from the stored event."""
+        self.session.writing()
+        occurred_at = event.occurred_at or now
+        [row] = await self.conn.fetch(
+            _INSERT,
+            {
+                "external_id": event.external_id,
+                "customer_id": self.session.customers.snapshot(customer).id,
+                "type": event.facts.type,
+                "attributes": to_json(dict(event.facts.attributes)),
+                "occurred_at": occurred_at,
+                "points_earned": points,
+                "rules_version": rules_version,
+                "request_hash": event.request_hash,
+                "created_at": now,
+            },
+        )
+        self.session.seen.events[event.external_id] = row["id"]
+        return StoredEvent(
+            external_id=event.external_id,
+            customer_external_id=customer.external_id,
+            type=event.facts.type,
+            occurred_at=occurred_at,
+            points_earned=points,
+            rules_version=rules_version,
+            request_hash=event.request_hash,
+        )
+
+    async def get(self, external_id: str) -> StoredEvent | None:
+        rows = await self.conn.fetch(_FIND, {"external_id": external_id})
+        if not rows:
+            return None
+        row = ENGAGEMENT_EVENTS.decode(rows[0])
+        earned = await self.conn.fetch(_EARNED, {"event_id": row["id"]})
+        return StoredEvent(
+            external_id=row["external_id"],
+            customer_external_id=row["customer_external_id"],
+            type=row["type"],
+            occurred_at=row["occurred_at"],
+            points_earned=row["points_earned"],
+            rules_version=row["rules_version"],
+            request_hash=row["request_hash"],
+            awards=tuple(PointsAward(r["rule_id"] or "", r["points"], r["reason"]) for r in earned),
+        )

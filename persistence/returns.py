@@ -1,5 +1,5 @@
 """What a return needs to read and write: the order as recorded, what came back before,
-the entries to reverse, and the uses to give back."""
+the entries to reverse."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from domain.money import minor_units
 from domain.returns import OrderedLine, ValidReturn
-from persistence import models, sql
+from persistence.repository import Repository
+from persistence.statements import RowsInsert, Statement, insert
+from persistence.tables import ORDER_LINES, ORDER_RETURN_LINES, ORDER_RETURNS, ORDERS
 
 
 @dataclass(frozen=True)
@@ -32,44 +34,6 @@ class StoredReturn:
     request_hash: str
 
 
-async def find_order(external_id: str) -> OrderForReturn | None:
-    row = await models.Order.filter(external_id=external_id).select_related("customer").first()
-    if row is None:
-        return None
-    lines = await models.OrderLine.filter(order_id=row.id).order_by("position")
-    return OrderForReturn(
-        id=row.id,
-        external_id=row.external_id,
-        customer_external_id=row.customer.external_id,
-        currency=row.currency,
-        subtotal=Decimal(row.subtotal),
-        lines=tuple(OrderedLine(line.sku, line.quantity, Decimal(line.unit_price)) for line in lines),
-    )
-
-
-async def find_return(external_id: str) -> StoredReturn | None:
-    row = await models.OrderReturn.filter(external_id=external_id).select_related("order").first()
-    if row is None:
-        return None
-    return StoredReturn(
-        external_id=row.external_id,
-        order_external_id=row.order.external_id,
-        currency=row.order.currency,
-        returned_amount=Decimal(row.returned_amount).quantize(Decimal(1).scaleb(-minor_units(row.order.currency))),
-        points_reversed=row.points_reversed,
-        request_hash=row.request_hash,
-    )
-
-
-async def returned_before(order_id: int) -> dict[str, int]:
-    rows = await sql.fetch(
-        "SELECT l.sku, SUM(l.quantity) AS quantity FROM order_return_lines l"
-        " JOIN order_returns r ON r.id = l.order_return_id WHERE r.order_id = $1 GROUP BY l.sku",
-        order_id,
-    )
-    return {row["sku"]: int(row["quantity"]) for row in rows}
-
-
 @dataclass(frozen=True)
 class EarnedPart:
     rule_id: str
@@ -79,70 +43,102 @@ class EarnedPart:
     """False while the earn entry is still pending (not yet released)."""
 
 
-async def earned_by_order(order_id: int) -> list[EarnedPart]:
-    rows = await sql.fetch(
-        "SELECT e.rule_id, e.points, e.rules_version, e.bucket,"
-        " EXISTS (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id"
-        " AND r.kind = 'release') AS released"
-        " FROM ledger_entries e WHERE e.order_id = $1 AND e.kind = 'earn' ORDER BY e.id",
-        order_id,
-    )
-    return [
-        EarnedPart(
-            row["rule_id"], row["points"], row["rules_version"], row["bucket"] == "available" or bool(row["released"])
+_ORDER = Statement(
+    "SELECT o.id, o.external_id, o.currency, o.subtotal, c.external_id AS customer_external_id"
+    " FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.external_id = :external_id"
+)
+_LINES = Statement("SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = :order_id ORDER BY position")
+_RETURN = Statement(
+    "SELECT r.*, o.external_id AS order_external_id, o.currency FROM order_returns r"
+    " JOIN orders o ON o.id = r.order_id WHERE r.external_id = :external_id"
+)
+_RETURNED_BEFORE = Statement(
+    "SELECT l.sku, SUM(l.quantity) AS quantity FROM order_return_lines l"
+    " JOIN order_returns r ON r.id = l.order_return_id WHERE r.order_id = :order_id GROUP BY l.sku"
+)
+_EARNED = Statement(
+    "SELECT e.rule_id, e.points, e.rules_version, e.bucket,"
+    " EXISTS (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id"
+    " AND r.kind = 'release') AS released"
+    " FROM ledger_entries e WHERE e.order_id = :order_id AND e.kind = 'earn' ORDER BY e.id"
+)
+_REVERSED = Statement(
+    "SELECT rule_id, SUM(points) AS points FROM ledger_entries"
+    " WHERE order_id = :order_id AND kind = 'reverse' GROUP BY rule_id"
+)
+_INSERT = insert(
+    ORDER_RETURNS,
+    ["external_id", "order_id", "returned_amount", "points_reversed", "request_hash", "created_at"],
+    returning="id",
+)
+_INSERT_LINES = RowsInsert(ORDER_RETURN_LINES, ("order_return_id", "sku", "quantity"))
+
+
+class Returns(Repository):
+    async def order(self, external_id: str) -> OrderForReturn | None:
+        rows = await self.conn.fetch(_ORDER, {"external_id": external_id})
+        if not rows:
+            return None
+        row = ORDERS.decode(rows[0])
+        self.session.seen.orders[row["external_id"]] = row["id"]
+        lines = [ORDER_LINES.decode(r) for r in await self.conn.fetch(_LINES, {"order_id": row["id"]})]
+        return OrderForReturn(
+            id=row["id"],
+            external_id=row["external_id"],
+            customer_external_id=row["customer_external_id"],
+            currency=row["currency"],
+            subtotal=row["subtotal"],
+            lines=tuple(OrderedLine(line["sku"], line["quantity"], line["unit_price"]) for line in lines),
         )
-        for row in rows
-    ]
 
+    async def get(self, external_id: str) -> StoredReturn | None:
+        rows = await self.conn.fetch(_RETURN, {"external_id": external_id})
+        if not rows:
+            return None
+        row = ORDER_RETURNS.decode(rows[0])
+        return StoredReturn(
+            external_id=row["external_id"],
+            order_external_id=row["order_external_id"],
+            currency=row["currency"],
+            returned_amount=row["returned_amount"].quantize(Decimal(1).scaleb(-minor_units(row["currency"]))),
+            points_reversed=row["points_reversed"],
+            request_hash=row["request_hash"],
+        )
 
-async def reversed_by_rule(order_id: int) -> dict[str, int]:
-    rows = await sql.fetch(
-        "SELECT rule_id, SUM(points) AS points FROM ledger_entries"
-        " WHERE order_id = $1 AND kind = 'reverse' GROUP BY rule_id",
-        order_id,
-    )
-    return {row["rule_id"]: -int(row["points"]) for row in rows}
+    async def returned_before(self, order: OrderForReturn) -> dict[str, int]:
+        rows = await self.conn.fetch(_RETURNED_BEFORE, {"order_id": order.id})
+        return {row["sku"]: int(row["quantity"]) for row in rows}
 
-
-async def insert_return(order_id: int, ret: ValidReturn, amount: Decimal, points: int, now: datetime) -> None:
-    [row] = await sql.fetch(
-        "INSERT INTO order_returns (external_id, order_id, returned_amount, points_reversed, request_hash,"
-        " created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        ret.external_id,
-        order_id,
-        amount,
-        points,
-        ret.request_hash,
-        now,
-    )
-    columns, values = sql.values_rows([(row["id"], sku, qty) for sku, qty in sorted(ret.quantities.items())])
-    await sql.execute("INSERT INTO order_return_lines (order_return_id, sku, quantity) VALUES " + columns, *values)
-
-
-async def give_back_uses(order_id: int, customer_id: int, now: datetime) -> list[str]:
-    """Append negative uses, dated like the uses they cancel, for every use the order
-    still holds; budgets get their points back. Returns the rule ids given back."""
-    rows = await sql.fetch(
-        "SELECT rule_id, MIN(used_at) AS used_at, SUM(uses) AS uses, SUM(points) AS points"
-        " FROM rule_uses WHERE order_id = $1 GROUP BY rule_id HAVING SUM(uses) > 0",
-        order_id,
-    )
-    if not rows:
-        return []
-    columns, values = sql.values_rows(
-        [
-            (row["rule_id"], customer_id, order_id, -int(row["uses"]), -int(row["points"]), row["used_at"], now)
+    async def earned_by(self, order: OrderForReturn) -> list[EarnedPart]:
+        rows = await self.conn.fetch(_EARNED, {"order_id": order.id})
+        return [
+            EarnedPart(
+                row["rule_id"],
+                row["points"],
+                row["rules_version"],
+                available=row["bucket"] == "available" or bool(row["released"]),
+            )
             for row in rows
         ]
-    )
-    await sql.execute(
-        "INSERT INTO rule_uses (rule_id, customer_id, order_id, uses, points, used_at, created_at) VALUES " + columns,
-        *values,
-    )
-    for row in sorted(rows, key=lambda r: r["rule_id"]):
-        await sql.execute(
-            "UPDATE rule_budgets SET points_awarded = points_awarded - $1 WHERE rule_id = $2",
-            int(row["points"]),
-            row["rule_id"],
+
+    async def reversed_by_rule(self, order: OrderForReturn) -> dict[str, int]:
+        rows = await self.conn.fetch(_REVERSED, {"order_id": order.id})
+        return {row["rule_id"]: -int(row["points"]) for row in rows}
+
+    async def add(self, order: OrderForReturn, ret: ValidReturn, amount: Decimal, points: int, now: datetime) -> None:
+        self.session.writing()
+        [row] = await self.conn.fetch(
+            _INSERT,
+            {
+                "external_id": ret.external_id,
+                "order_id": order.id,
+                "returned_amount": amount,
+                "points_reversed": points,
+                "request_hash": ret.request_hash,
+                "created_at": now,
+            },
         )
-    return [row["rule_id"] for row in rows]
+        lines = [
+            {"order_return_id": row["id"], "sku": sku, "quantity": qty} for sku, qty in sorted(ret.quantities.items())
+        ]
+        await self.conn.execute(_INSERT_LINES.statement(len(lines)), _INSERT_LINES.params(lines))

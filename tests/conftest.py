@@ -18,7 +18,9 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from app.bootstrap import migrate
 from app.settings import Settings
+from persistence.unit_of_work import UnitOfWork
 
 POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
 ON_CI = os.environ.get("CI") == "true"
@@ -86,10 +88,18 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         return f"sqlite://{tmp_path_factory.mktemp('db') / 'loyalty.db'}"
     url = postgres_or_skip()
     await reset_postgres(url)
-    from persistence.database import migrate
-
     await migrate(url)
     return url
+
+
+@pytest.fixture(scope="session")
+async def uow(database_url: str) -> AsyncIterator[UnitOfWork]:
+    """The test database, for tests that call use cases directly or read what was written."""
+    unit = await UnitOfWork.open(database_url)
+    try:
+        yield unit
+    finally:
+        await unit.close()
 
 
 @contextlib.asynccontextmanager

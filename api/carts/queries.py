@@ -57,7 +57,7 @@ class CartQueries:
             coupon_codes=tuple(input.coupon_codes or ()),
         )
         try:
-            evaluation = await carts.evaluate_cart(info.context.services.program, cart)
+            evaluation = await carts.evaluate_cart(info.context.services.uow, info.context.services.program, cart)
         except DomainError as error:
             return CartEvaluation(errors=user_errors(error))
         return CartEvaluation.of(evaluation)
@@ -73,7 +73,7 @@ class CartQueries:
             attributes={} if input.attributes is None else input.attributes,
         )
         try:
-            evaluation = await carts.evaluate_event(info.context.services.program, event)
+            evaluation = await carts.evaluate_event(info.context.services.uow, info.context.services.program, event)
         except DomainError as error:
             return EventEvaluation(errors=user_errors(error))
         return EventEvaluation.of(evaluation)

@@ -9,10 +9,9 @@ from api.customers.types import Customer, Points
 from api.errors import UserError, user_errors
 from api.permissions import any_scope
 from app import customers
-from domain import validation
 from domain.auth import ApiKeyCaller, Scope
 from domain.customers import EnrollmentInput
-from domain.errors import DomainError, ErrorCode
+from domain.errors import DomainError
 
 
 @strawberry.input
@@ -65,7 +64,7 @@ class CustomerMutations:
             tags=tuple(input.tags or ()),
         )
         try:
-            customer = await customers.enroll_customer(info.context.services.program, data)
+            customer = await customers.enroll_customer(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return EnrollCustomerPayload(errors=user_errors(error))
         return EnrollCustomerPayload(customer=Customer.of(customer))
@@ -79,7 +78,7 @@ class CustomerMutations:
         actor = f"api-key:{caller.name}" if isinstance(caller, ApiKeyCaller) else "unknown"
         try:
             customer, balance = await customers.adjust_points(
-                info.context.services.program, input.customer_external_id, input.points, input.reason, actor
+                info.context.services.uow, input.customer_external_id, input.points, input.reason, actor
             )
         except DomainError as error:
             return AdjustPointsPayload(errors=user_errors(error))
@@ -94,11 +93,8 @@ class CustomerMutations:
     )
     async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
         try:
-            validation.external_id(customer_external_id, ["customerExternalId"])
-            await customers.get_customer(customer_external_id)
+            await customers.get_customer(info.context.services.uow, customer_external_id, "customer_external_id")
         except DomainError as error:
-            if error.code is ErrorCode.CUSTOMER_NOT_FOUND:
-                error.field = ["customerExternalId"]
             return IssueCustomerTokenPayload(errors=user_errors(error))
         issued = info.context.services.tokens.issue(customer_external_id)
         return IssueCustomerTokenPayload(token=issued.token, expires_at=issued.expires_at)

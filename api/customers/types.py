@@ -8,11 +8,12 @@ from enum import Enum
 import strawberry
 
 from api.context import Info
+from api.customers.cursors import decode_cursor, encode_cursor
+from app import reads
 from domain import tiers
 from domain.customers import Customer as DomainCustomer
 from domain.ledger import Balance
 from domain.program import Tier as DomainTier
-from persistence import repositories as repo
 
 MAX_PAGE = 100
 
@@ -149,12 +150,13 @@ class Customer:
         )
 
     @strawberry.field(description="Newest entries first.")
-    async def ledger(self, first: int = 20, after: str | None = None) -> LedgerEntryConnection:
+    async def ledger(self, info: Info, first: int = 20, after: str | None = None) -> LedgerEntryConnection:
         first = max(0, min(first, MAX_PAGE))
-        rows, more = await repo.ledger_page(self.external_id, first, after)
+        before = decode_cursor(after) if after else None
+        rows, more = await reads.ledger_page(info.context.services.uow, self.external_id, first, before)
         edges = [
             LedgerEntryEdge(
-                cursor=repo.encode_cursor(row.id),
+                cursor=encode_cursor(row.id),
                 node=LedgerEntry(
                     kind=LedgerEntryKind(row.kind),
                     bucket=PointsBucket(row.bucket),

@@ -74,7 +74,7 @@ class OrderMutations:
             coupon_codes=tuple(input.coupon_codes or ()),
         )
         try:
-            result = await orders.record_order(info.context.services.program, data)
+            result = await orders.record_order(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return RecordOrderPayload(errors=user_errors(error))
         applied = (
@@ -135,7 +135,7 @@ class ReturnMutations:
             lines=tuple(ReturnLineInput(sku=line.sku, quantity=line.quantity) for line in input.lines),
         )
         try:
-            result = await returns.record_return(data)
+            result = await returns.record_return(info.context.services.uow, data)
         except DomainError as error:
             return RecordReturnPayload(errors=user_errors(error))
         stored = result.order_return

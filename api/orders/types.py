@@ -7,8 +7,7 @@ import strawberry
 from api.context import Info
 from api.customers.types import Customer
 from api.scalars import Money
-from persistence import repositories as repo
-from persistence.repositories import StoredOrder
+from app.reads import StoredOrder
 
 
 @strawberry.type
@@ -35,5 +34,5 @@ class Order:
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        row = await info.context.customers.load(self.customer_external_id)
-        return Customer.of(repo.to_customer(row)) if row else None
+        customer = await info.context.customers.load(self.customer_external_id)
+        return Customer.of(customer) if customer else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from persistence import repositories as repo
+from app import reads
+from app.orders import find_order
 from tests.conftest import unique
 from tests.graphql_client import ADJUST, ENROLL, RECORD_ORDER, enroll, gql, order_input
 
@@ -39,7 +40,7 @@ async def test_enrolling_a_customer_twice_is_refused(admin):
         ([("S", 1, "1.00")], {"shippingAmount": "-5"}, [("INVALID_PRICE", ["shippingAmount"])]),
     ],
 )
-async def test_a_malformed_order_is_refused_and_writes_nothing(admin, lines, extra, expected):
+async def test_a_malformed_order_is_refused_and_writes_nothing(uow, admin, lines, extra, expected):
     customer = unique("cust")
     await enroll(admin, customer)
     order = unique("order")
@@ -47,8 +48,8 @@ async def test_a_malformed_order_is_refused_and_writes_nothing(admin, lines, ext
     errors = await _errors(admin, RECORD_ORDER, input=order_input(order, customer, *lines, **extra))
 
     assert errors == expected
-    assert await repo.find_order(order) is None
-    assert (await repo.ledger_sums(customer)).available == 0
+    assert await find_order(uow, order) is None
+    assert (await reads.ledger_sums(uow, customer)).available == 0
 
 
 async def test_every_problem_in_an_order_is_reported_at_once(admin):
@@ -70,7 +71,7 @@ async def test_a_malformed_email_is_refused(admin):
     assert errors == [("INVALID_EMAIL", ["email"])]
 
 
-async def test_a_debit_below_zero_is_refused_and_writes_nothing(admin):
+async def test_a_debit_below_zero_is_refused_and_writes_nothing(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 10, "reason": "goodwill"})
@@ -78,15 +79,15 @@ async def test_a_debit_below_zero_is_refused_and_writes_nothing(admin):
     errors = await _errors(admin, ADJUST, input={"customerExternalId": customer, "points": -11, "reason": "oops"})
 
     assert errors == [("INSUFFICIENT_POINTS", ["points"])]
-    assert (await repo.ledger_sums(customer)).available == 10
+    assert (await reads.ledger_sums(uow, customer)).available == 10
 
 
-async def test_a_manual_adjustment_is_audited_in_the_ledger(admin):
+async def test_a_manual_adjustment_is_audited_in_the_ledger(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     data = await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 25, "reason": "late parcel"})
     assert data["adjustPoints"]["points"]["available"] == 25
-    rows, _ = await repo.ledger_page(customer, 10, None)
+    rows, _ = await reads.ledger_page(uow, customer, 10, None)
     assert [(r.kind, r.points, r.reason) for r in rows] == [("adjust", 25, "late parcel")]
 
 

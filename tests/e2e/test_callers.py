@@ -69,10 +69,10 @@ async def test_a_token_for_an_unknown_customer_is_not_issued(admin):
     assert [e["code"] for e in data["issueCustomerToken"]["errors"]] == ["CUSTOMER_NOT_FOUND"]
 
 
-async def test_an_api_key_with_a_narrow_scope_is_limited_to_it(server):
+async def test_an_api_key_with_a_narrow_scope_is_limited_to_it(uow, server):
     from app.credentials import create_api_key
 
-    key = await create_api_key("orders-only", ["orders:write"])
+    key = await create_api_key(uow, "orders-only", ["orders:write"])
     async with server.client(key) as client:
         body = (await gql_raw(client, CUSTOMER, id="cust-ada")).json()
     assert body["data"]["customer"] is None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app import reads
 from app.credentials import create_api_key
-from persistence import repositories as repo
 from tests.conftest import unique
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
 
@@ -52,7 +52,7 @@ async def token_for(admin, customer: str) -> str:
     return (await gql(admin, TOKEN, id=customer))["issueCustomerToken"]["token"]
 
 
-async def test_a_cart_preview_reports_points_and_why_a_rule_did_not_fire_and_writes_nothing(admin):
+async def test_a_cart_preview_reports_points_and_why_a_rule_did_not_fire_and_writes_nothing(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("S", 1, "20.00")))
@@ -72,7 +72,7 @@ async def test_a_cart_preview_reports_points_and_why_a_rule_did_not_fire_and_wri
     assert trace["base-earn"]["applied"] is True
     after = (await gql(admin, CUSTOMER, id=customer))["customer"]
     assert after == before
-    assert (await repo.ledger_sums(customer)).available == 20
+    assert (await reads.ledger_sums(uow, customer)).available == 20
 
 
 async def test_a_silver_customer_sees_the_multiplier_in_the_preview(admin):
@@ -157,9 +157,9 @@ async def test_a_customer_token_cannot_preview_for_another_customer(admin, serve
     assert "customer's own token" in body["errors"][0]["message"]
 
 
-async def test_a_cart_preview_needs_credentials_with_the_right_scope(server):
-    rules_key = await create_api_key("rules-editor", ["rules:write"])
-    orders_key = await create_api_key("store", ["orders:write"])
+async def test_a_cart_preview_needs_credentials_with_the_right_scope(uow, server):
+    rules_key = await create_api_key(uow, "rules-editor", ["rules:write"])
+    orders_key = await create_api_key(uow, "store", ["orders:write"])
     request = cart(("S", 1, "1.00", None))
 
     async with server.client(None) as anonymous:
@@ -174,7 +174,7 @@ async def test_a_cart_preview_needs_credentials_with_the_right_scope(server):
     assert allowed["pointsToEarn"] == 1
 
 
-async def test_an_event_preview_awards_or_says_why_not_and_writes_nothing(admin):
+async def test_an_event_preview_awards_or_says_why_not_and_writes_nothing(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
 
@@ -187,7 +187,7 @@ async def test_an_event_preview_awards_or_says_why_not_and_writes_nothing(admin)
     assert two["trace"] == [
         {"ruleId": "review-bonus", "applied": False, "reason": "conditions not met: event.rating.gte=4"}
     ]
-    assert (await repo.ledger_sums(customer)).available == 0
+    assert (await reads.ledger_sums(uow, customer)).available == 0
 
 
 async def test_an_event_preview_refuses_attributes_that_are_not_an_object(admin):

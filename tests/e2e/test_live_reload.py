@@ -7,7 +7,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from persistence import repositories as repo
+from app.rules_admin import rules_version_sources
 from tests.conftest import TEST_RULES_DIR, make_settings, running_server, unique
 from tests.graphql_client import RECORD_ORDER, enroll, gql, order_input
 
@@ -24,7 +24,7 @@ async def _wait_for_version_change(client, old: str, seconds: float = 10.0) -> s
     return old
 
 
-async def test_the_watched_folder_goes_live_and_a_bad_edit_changes_nothing(server, tmp_path: Path, caplog):
+async def test_the_watched_folder_goes_live_and_a_bad_edit_changes_nothing(uow, server, tmp_path: Path, caplog):
     rules = tmp_path / "rules"
     shutil.copytree(TEST_RULES_DIR, rules)
     program = rules / "program.yaml"
@@ -37,7 +37,7 @@ async def test_the_watched_folder_goes_live_and_a_bad_edit_changes_nothing(serve
         program.write_text(program.read_text().replace("per_unit: 1}", "per_unit: 3}", 1))
         second = await _wait_for_version_change(admin, first)
         assert second != first
-        assert await repo.rules_version_sources(second) is not None, "every activated version is stored"
+        assert await rules_version_sources(uow, second) is not None, "every activated version is stored"
 
         program.write_text(program.read_text().replace("threshold: 500", "threshold: lots", 1))
         await asyncio.sleep(1.5)  # well past the watcher's debounce

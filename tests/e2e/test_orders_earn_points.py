@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from persistence import repositories as repo
+from app import reads
 from tests.conftest import unique
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 
@@ -47,7 +47,7 @@ async def test_a_replayed_order_earns_once_and_returns_the_first_result(admin):
     assert len(seen["ledger"]["edges"]) == 1
 
 
-async def test_the_same_order_recorded_at_once_earns_once(admin, server):
+async def test_the_same_order_recorded_at_once_earns_once(uow, admin, server):
     customer = unique("cust")
     await enroll(admin, customer)
     request = order_input(unique("order"), customer, ("SKU-1", 1, "42.00"))
@@ -57,7 +57,7 @@ async def test_the_same_order_recorded_at_once_earns_once(admin, server):
     payloads = [r["recordOrder"] for r in results]
     assert all(p["errors"] == [] and p["pointsEarned"] == 42 for p in payloads)
     assert sum(not p["replayed"] for p in payloads) == 1
-    assert (await repo.ledger_sums(customer)).available == 42
+    assert (await reads.ledger_sums(uow, customer)).available == 42
 
 
 async def test_an_order_id_reused_with_other_content_is_refused(admin):
@@ -107,7 +107,7 @@ async def test_the_ledger_pages_newest_first(admin):
     assert rest["pageInfo"]["hasNextPage"] is False
 
 
-async def test_balances_always_equal_the_sum_of_entries(admin):
+async def test_balances_always_equal_the_sum_of_entries(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     await asyncio.gather(
@@ -117,7 +117,7 @@ async def test_balances_always_equal_the_sum_of_entries(admin):
         )
     )
     seen = (await gql(admin, CUSTOMER, id=customer))["customer"]["points"]
-    sums = await repo.ledger_sums(customer)
+    sums = await reads.ledger_sums(uow, customer)
     assert (seen["available"], seen["pending"], seen["lifetimeEarned"]) == (
         sums.available,
         sums.pending,

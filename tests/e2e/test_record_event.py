@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from app import reads
 from app.credentials import create_api_key
-from persistence import repositories as repo
 from tests.conftest import unique
 from tests.graphql_client import CUSTOMER, TOKEN, enroll, gql, gql_raw
 
@@ -55,7 +55,7 @@ async def test_a_good_review_earns_points_by_the_review_rule(admin):
     assert edge["node"]["rulesVersion"] == payload["event"]["rulesVersion"]
 
 
-async def test_an_event_no_rule_rewards_is_recorded_and_earns_nothing(admin):
+async def test_an_event_no_rule_rewards_is_recorded_and_earns_nothing(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
 
@@ -67,10 +67,10 @@ async def test_an_event_no_rule_rewards_is_recorded_and_earns_nothing(admin):
     assert low["errors"] == custom["errors"] == []
     assert low["pointsEarned"] == custom["pointsEarned"] == 0
     assert low["appliedRules"] == []
-    assert (await repo.ledger_sums(customer)).available == 0
+    assert (await reads.ledger_sums(uow, customer)).available == 0
 
 
-async def test_a_replayed_event_earns_once_and_returns_the_first_result(admin):
+async def test_a_replayed_event_earns_once_and_returns_the_first_result(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     request = review(customer, occurredAt="2026-11-20T10:00:00+00:00")
@@ -83,10 +83,10 @@ async def test_a_replayed_event_earns_once_and_returns_the_first_result(admin):
     assert second["pointsEarned"] == first["pointsEarned"] == 50
     assert second["event"] == first["event"]
     assert second["appliedRules"] == first["appliedRules"]
-    assert (await repo.ledger_sums(customer)).available == 50
+    assert (await reads.ledger_sums(uow, customer)).available == 50
 
 
-async def test_the_same_event_recorded_at_once_earns_once(admin):
+async def test_the_same_event_recorded_at_once_earns_once(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     request = review(customer)
@@ -95,13 +95,13 @@ async def test_the_same_event_recorded_at_once_earns_once(admin):
 
     assert all(p["errors"] == [] and p["pointsEarned"] == 50 for p in results)
     assert sum(not p["replayed"] for p in results) == 1
-    sums = await repo.ledger_sums(customer)
+    sums = await reads.ledger_sums(uow, customer)
     assert sums.available == 50
     seen = (await gql(admin, CUSTOMER, id=customer))["customer"]["points"]
     assert (seen["available"], seen["pending"], seen["lifetimeEarned"]) == (50, 0, 50)
 
 
-async def test_an_event_id_reused_with_other_content_is_refused(admin):
+async def test_an_event_id_reused_with_other_content_is_refused(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     request = review(customer)
@@ -112,7 +112,7 @@ async def test_an_event_id_reused_with_other_content_is_refused(admin):
     [error] = payload["errors"]
     assert (error["code"], error["field"]) == ("IDEMPOTENCY_CONFLICT", ["externalId"])
     assert payload["event"] is None
-    assert (await repo.ledger_sums(customer)).available == 50
+    assert (await reads.ledger_sums(uow, customer)).available == 50
 
 
 async def test_bad_input_is_refused_field_by_field_and_nothing_is_written(admin):
@@ -136,7 +136,7 @@ async def test_bad_input_is_refused_field_by_field_and_nothing_is_written(admin)
     assert payload["event"] is None
 
 
-async def test_attributes_must_be_a_json_object(admin):
+async def test_attributes_must_be_a_json_object(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
 
@@ -144,7 +144,7 @@ async def test_attributes_must_be_a_json_object(admin):
 
     [error] = payload["errors"]
     assert (error["field"], error["code"]) == (["attributes"], "INVALID")
-    assert (await repo.ledger_sums(customer)).available == 0
+    assert (await reads.ledger_sums(uow, customer)).available == 0
 
 
 async def test_an_unknown_customer_is_refused(admin):
@@ -154,10 +154,10 @@ async def test_an_unknown_customer_is_refused(admin):
     assert (error["field"], error["code"]) == (["customerExternalId"], "CUSTOMER_NOT_FOUND")
 
 
-async def test_a_key_with_orders_write_may_record_events(server, admin):
+async def test_a_key_with_orders_write_may_record_events(uow, server, admin):
     customer = unique("cust")
     await enroll(admin, customer)
-    key = await create_api_key("events-writer", ["orders:write"])
+    key = await create_api_key(uow, "events-writer", ["orders:write"])
 
     async with server.client(key) as back_end:
         payload = await record(back_end, review(customer))
@@ -165,7 +165,7 @@ async def test_a_key_with_orders_write_may_record_events(server, admin):
     assert payload["errors"] == [] and payload["pointsEarned"] == 50
 
 
-async def test_a_customer_token_cannot_record_events(admin, server):
+async def test_a_customer_token_cannot_record_events(uow, admin, server):
     customer = unique("cust")
     await enroll(admin, customer)
     token = (await gql(admin, TOKEN, id=customer))["issueCustomerToken"]["token"]
@@ -175,10 +175,10 @@ async def test_a_customer_token_cannot_record_events(admin, server):
 
     assert body["data"] is None
     assert "orders:write" in body["errors"][0]["message"]
-    assert (await repo.ledger_sums(customer)).available == 0
+    assert (await reads.ledger_sums(uow, customer)).available == 0
 
 
-async def test_a_limited_event_rule_rewards_once_however_often_it_happens(admin):
+async def test_a_limited_event_rule_rewards_once_however_often_it_happens(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
 
@@ -188,4 +188,4 @@ async def test_a_limited_event_rule_rewards_once_however_often_it_happens(admin)
     results = await asyncio.gather(*(record(admin, follow()) for _ in range(5)))
 
     assert sorted(r["pointsEarned"] for r in results) == [0, 0, 0, 0, 25]
-    assert (await repo.ledger_sums(customer)).available == 25
+    assert (await reads.ledger_sums(uow, customer)).available == 25

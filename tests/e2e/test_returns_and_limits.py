@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from persistence import repositories as repo
+from app import reads
 from tests.conftest import unique
 from tests.graphql_client import RECORD_ORDER, enroll, gql, order_input
 
@@ -39,7 +39,7 @@ async def _return(admin, order: str, *lines: tuple[str, int], external_id: str |
     return data["recordReturn"]
 
 
-async def test_a_full_return_takes_back_every_point_the_order_earned(admin):
+async def test_a_full_return_takes_back_every_point_the_order_earned(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     order, _ = await _order(admin, customer, ("A", 2, "30.00"), ("B", 1, "40.00"))
@@ -49,14 +49,14 @@ async def test_a_full_return_takes_back_every_point_the_order_earned(admin):
     assert payload["errors"] == []
     assert payload["pointsReversed"] == 100
     assert payload["return"]["returnedAmount"] == {"amount": "100.00", "currency": "EUR"}
-    balance = await repo.ledger_sums(customer)
+    balance = await reads.ledger_sums(uow, customer)
     assert (balance.available, balance.lifetime_earned) == (0, 0)
-    stored = repo.to_customer(await repo.find_customer(customer))
+    stored = await reads.find_customer(uow, customer)
     assert stored.balance == balance
     assert stored.lifetime_spend == 0
 
 
-async def test_partial_returns_take_back_their_share_and_add_up_exactly(admin):
+async def test_partial_returns_take_back_their_share_and_add_up_exactly(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     order, _ = await _order(admin, customer, ("A", 3, "33.33"))  # 99.99 -> 99 points
@@ -66,10 +66,10 @@ async def test_partial_returns_take_back_their_share_and_add_up_exactly(admin):
     third = await _return(admin, order, ("A", 1))
 
     assert [p["pointsReversed"] for p in (first, second, third)] == [33, 33, 33]
-    assert (await repo.ledger_sums(customer)).available == 0
+    assert (await reads.ledger_sums(uow, customer)).available == 0
 
 
-async def test_a_replayed_return_reverses_once(admin):
+async def test_a_replayed_return_reverses_once(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     order, _ = await _order(admin, customer, ("A", 2, "10.00"))
@@ -79,10 +79,10 @@ async def test_a_replayed_return_reverses_once(admin):
 
     assert all(r["errors"] == [] and r["pointsReversed"] == 10 for r in results)
     assert sum(not r["replayed"] for r in results) == 1
-    assert (await repo.ledger_sums(customer)).available == 10
+    assert (await reads.ledger_sums(uow, customer)).available == 10
 
 
-async def test_returning_more_than_was_ordered_is_refused_and_writes_nothing(admin):
+async def test_returning_more_than_was_ordered_is_refused_and_writes_nothing(uow, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     order, _ = await _order(admin, customer, ("A", 1, "10.00"))
@@ -91,7 +91,7 @@ async def test_returning_more_than_was_ordered_is_refused_and_writes_nothing(adm
     payload = await _return(admin, order, ("A", 1))
 
     assert [e["code"] for e in payload["errors"]] == ["RETURN_EXCEEDS_ORDER"]
-    assert (await repo.ledger_sums(customer)).available == 0
+    assert (await reads.ledger_sums(uow, customer)).available == 0
 
 
 async def test_a_return_for_an_unknown_order_or_sku_is_refused(admin):

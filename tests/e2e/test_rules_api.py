@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.credentials import create_api_key
-from persistence import repositories as repo
+from app.rules_admin import rules_version_sources
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
 from tests.graphql_client import RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
 
@@ -59,7 +59,7 @@ async def earn(client, customer: str, amount: str) -> dict:
     return data["recordOrder"]
 
 
-async def test_a_valid_edit_is_activated_and_new_orders_earn_by_it(editable, rules_dir):
+async def test_a_valid_edit_is_activated_and_new_orders_earn_by_it(uow, editable, rules_dir):
     async with editable.client() as admin:
         customer = unique("cust")
         await enroll(admin, customer)
@@ -74,7 +74,7 @@ async def test_a_valid_edit_is_activated_and_new_orders_earn_by_it(editable, rul
     assert reloaded["version"] != before
     assert order["pointsEarned"] == 20
     assert order["order"]["rulesVersion"] == reloaded["version"]
-    stored = await repo.rules_version_sources(reloaded["version"])
+    stored = await rules_version_sources(uow, reloaded["version"])
     assert stored is not None and "per_unit: 2" in stored["program.yaml"]
 
 
@@ -138,8 +138,8 @@ async def test_rules_version_names_the_tiers_and_rewards_in_force(admin, server)
     assert info["rewards"] == [{"id": "five-off", "name": "5 EUR off", "kind": "fixed_discount", "pointsCost": 500}]
 
 
-async def test_rules_version_is_for_any_api_key_only(admin, server):
-    key = await create_api_key("orders-only", ["orders:write"])
+async def test_rules_version_is_for_any_api_key_only(uow, admin, server):
+    key = await create_api_key(uow, "orders-only", ["orders:write"])
     async with server.client(key) as client:
         assert (await gql(client, RULES_VERSION))["rulesVersion"]["version"]
     async with server.client(None) as anonymous:
@@ -147,12 +147,12 @@ async def test_rules_version_is_for_any_api_key_only(admin, server):
     assert body["data"] is None and body["errors"]
 
 
-async def test_only_a_key_with_rules_write_may_reload(admin, server):
+async def test_only_a_key_with_rules_write_may_reload(uow, admin, server):
     customer = unique("cust")
     await enroll(admin, customer)
     token = (await gql(admin, TOKEN, id=customer))["issueCustomerToken"]["token"]
-    orders_key = await create_api_key("orders-only", ["orders:write"])
-    rules_key = await create_api_key("rules-editor", ["rules:write"])
+    orders_key = await create_api_key(uow, "orders-only", ["orders:write"])
+    rules_key = await create_api_key(uow, "rules-editor", ["rules:write"])
 
     refused = []
     for credential in (None, token, orders_key):

@@ -11,10 +11,10 @@ import sys
 import httpx
 import pytest
 
-from persistence import models
-from persistence import repositories as repo
+from app import reads
 from tests.conftest import BOOTSTRAP_KEY, free_port, unique
 from tests.graphql_client import RECORD_ORDER, enroll, gql, order_input
+from tests.rows import rows
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ async def two_workers(database_url: str, server, tmp_path):
         log.close()
 
 
-async def test_twenty_concurrent_recordings_of_one_order_earn_once(two_workers):
+async def test_twenty_concurrent_recordings_of_one_order_earn_once(uow, two_workers):
     customer = unique("cust")
     await enroll(two_workers, customer)
     request = order_input(unique("order"), customer, ("SKU-1", 3, "19.99"))
@@ -66,14 +66,19 @@ async def test_twenty_concurrent_recordings_of_one_order_earn_once(two_workers):
     assert [p["errors"] for p in payloads] == [[]] * 20
     assert {p["pointsEarned"] for p in payloads} == {59}
     assert sum(not p["replayed"] for p in payloads) == 1
-    earn_entries = await models.LedgerEntry.filter(customer__external_id=customer, kind="earn").count()
-    assert earn_entries == 1
-    stored = repo.to_customer(await models.Customer.get(external_id=customer))
-    assert stored.balance == await repo.ledger_sums(customer)
+    earn_entries = await rows(
+        uow,
+        "SELECT e.id FROM ledger_entries e JOIN customers c ON c.id = e.customer_id"
+        " WHERE c.external_id = :customer AND e.kind = 'earn'",
+        customer=customer,
+    )
+    assert len(earn_entries) == 1
+    stored = await reads.find_customer(uow, customer)
+    assert stored.balance == await reads.ledger_sums(uow, customer)
     assert stored.order_count == 1
 
 
-async def test_many_orders_for_one_customer_at_once_keep_the_balance_exact(two_workers):
+async def test_many_orders_for_one_customer_at_once_keep_the_balance_exact(uow, two_workers):
     customer = unique("cust")
     await enroll(two_workers, customer)
 
@@ -84,7 +89,7 @@ async def test_many_orders_for_one_customer_at_once_keep_the_balance_exact(two_w
         )
     )
 
-    stored = repo.to_customer(await models.Customer.get(external_id=customer))
-    assert stored.balance == await repo.ledger_sums(customer)
+    stored = await reads.find_customer(uow, customer)
+    assert stored.balance == await reads.ledger_sums(uow, customer)
     assert stored.balance.available == sum(range(1, 31))
     assert stored.order_count == 30

@@ -1,0 +1,42 @@
+"""The read side: what GraphQL (and tests, and audits) read, in domain terms. Nothing here
+writes; each function is one `reading()` unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.customers import Customer
+from domain.ledger import Balance
+from persistence.engagement import StoredEvent
+from persistence.ledger import LedgerRow
+from persistence.orders import StoredOrder
+from persistence.returns import StoredReturn
+from persistence.unit_of_work import UnitOfWork
+
+__all__ = ["LedgerRow", "StoredEvent", "StoredOrder", "StoredReturn"]
+
+
+async def customers_by_external_ids(uow: UnitOfWork, external_ids: Sequence[str]) -> list[Customer | None]:
+    """In the order asked, None for an unknown id (a DataLoader's batch)."""
+    async with uow.reading() as session:
+        found = await session.customers.by_external_ids(external_ids)
+    return [found.get(external_id) for external_id in external_ids]
+
+
+async def ledger_page(
+    uow: UnitOfWork, customer_external_id: str, first: int, before_entry: int | None
+) -> tuple[list[LedgerRow], bool]:
+    """Newest entries first, older than `before_entry` when given; and whether more follow."""
+    async with uow.reading() as session:
+        return await session.ledger.page(customer_external_id, first, before_entry)
+
+
+async def ledger_sums(uow: UnitOfWork, customer_external_id: str) -> Balance:
+    """The balance recomputed from the entries themselves (for audits and tests)."""
+    async with uow.reading() as session:
+        return await session.ledger.sums(customer_external_id)
+
+
+async def find_customer(uow: UnitOfWork, external_id: str) -> Customer | None:
+    async with uow.reading() as session:
+        return await session.customers.get(external_id)

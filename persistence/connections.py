@@ -1,0 +1,216 @@
+"""The drivers under the unit of work: asyncpg for PostgreSQL, aiosqlite for SQLite.
+
+Persistence opens its own connections with each driver's public API, from the same URL
+Tortoise reads (Tortoise parses it: `expand_db_url`), and uses Tortoise for the models
+and the migrations only. Tortoise offers no public way to reach the asyncpg pool or the
+transaction's connection under it, and going through its query wrappers and transaction
+context cost about a quarter of recordOrder's CPU (measured with py-spy: the per-query
+wrappers a sixth, its transaction context a tenth, its connection look-up a twentieth).
+The pool is sized as Tortoise's would be (`minsize`/`maxsize` in the URL, else
+DEFAULT_POOL). See bench/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import aiosqlite
+import asyncpg
+from tortoise.backends.base.config_generator import expand_db_url
+
+from persistence.statements import Statement
+
+# asyncpg's pool defaults to 5 connections, which queued 16 concurrent writers (measured
+# in bench/); a URL that names maxsize keeps its own.
+DEFAULT_POOL = {"minsize": 2, "maxsize": 20}
+
+
+class AlreadyStored(Exception):
+    """A unique key refused a row: the thing was recorded before (a replay, or a
+    concurrent twin that won the race). Nothing of the unit of work was written."""
+
+
+class Connection(Protocol):
+    """What repositories speak to: one connection, inside or outside a transaction."""
+
+    dialect: str
+
+    async def fetch(self, statement: Statement, params: Mapping[str, Any] | None = None) -> list[dict]: ...
+
+    async def execute(self, statement: Statement, params: Mapping[str, Any] | None = None) -> None: ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def connection(self) -> Any:
+        """An async context manager giving a Connection whose statements commit one by one."""
+
+    def transaction(self) -> Any:
+        """An async context manager giving a Connection inside one transaction."""
+
+    async def close(self) -> None: ...
+
+
+# ---- PostgreSQL ---------------------------------------------------------------------------
+
+
+class PgConnection:
+    dialect = "postgres"
+
+    def __init__(self, raw: asyncpg.Connection):
+        self.raw = raw
+
+    async def fetch(self, statement: Statement, params: Mapping[str, Any] | None = None) -> list[dict]:
+        values = statement.postgres_values(params or {})
+        with _pg_errors():
+            return [dict(row) for row in await self.raw.fetch(statement.postgres, *values)]
+
+    async def execute(self, statement: Statement, params: Mapping[str, Any] | None = None) -> None:
+        values = statement.postgres_values(params or {})
+        with _pg_errors():
+            await self.raw.execute(statement.postgres, *values)
+
+
+@contextmanager
+def _pg_errors() -> Iterator[None]:
+    try:
+        yield
+    except asyncpg.UniqueViolationError as error:
+        raise AlreadyStored(str(error)) from error
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Returning a connection to the pool skips asyncpg's reset query (CLOSE ALL, UNLISTEN,
+    RESET ALL, advisory unlocks): a round trip on every release, a fourteenth of
+    recordOrder's CPU, measured, for session state that nothing here creates (no SET,
+    LISTEN, cursors or session advisory locks; keep it so). An open transaction is still
+    rolled back, by the pool itself, before this runs."""
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresDatabase:
+        credentials = expand_db_url(url)["credentials"]
+        pool = await asyncpg.create_pool(
+            host=credentials.get("host"),
+            port=credentials.get("port"),
+            user=credentials.get("user"),
+            password=credentials.get("password"),
+            database=credentials.get("database"),
+            min_size=int(credentials.get("minsize", DEFAULT_POOL["minsize"])),
+            max_size=int(credentials.get("maxsize", DEFAULT_POOL["maxsize"])),
+            reset=_keep_session,
+        )
+        return cls(pool)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[PgConnection]:
+        async with self.pool.acquire() as raw:
+            yield PgConnection(raw)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgConnection]:
+        async with self.pool.acquire() as raw, raw.transaction():
+            yield PgConnection(raw)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+# ---- SQLite -------------------------------------------------------------------------------
+
+
+def _sqlite_value(value: Any) -> Any:
+    # As Tortoise's SQLite executor stores them, so rows written either way compare alike.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class SqliteConnection:
+    dialect = "sqlite"
+
+    def __init__(self, raw: aiosqlite.Connection):
+        self.raw = raw
+
+    async def fetch(self, statement: Statement, params: Mapping[str, Any] | None = None) -> list[dict]:
+        values = [_sqlite_value(v) for v in statement.sqlite_values(params or {})]
+        with _sqlite_errors():
+            return [dict(row) for row in await self.raw.execute_fetchall(statement.sqlite, values)]
+
+    async def execute(self, statement: Statement, params: Mapping[str, Any] | None = None) -> None:
+        values = [_sqlite_value(v) for v in statement.sqlite_values(params or {})]
+        with _sqlite_errors():
+            await (await self.raw.execute(statement.sqlite, values)).close()
+
+
+@contextmanager
+def _sqlite_errors() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as error:
+        if "UNIQUE" in str(error):
+            raise AlreadyStored(str(error)) from error
+        raise
+
+
+class SqliteDatabase:
+    """One connection; a lock serialises its users, so SQLite's writers queue here (it
+    has no row locks) and a transaction never sees another's statements."""
+
+    dialect = "sqlite"
+
+    def __init__(self, raw: aiosqlite.Connection):
+        self.raw = raw
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> SqliteDatabase:
+        path = expand_db_url(url)["credentials"]["file_path"]
+        raw = await aiosqlite.connect(path, isolation_level=None)
+        raw.row_factory = sqlite3.Row
+        # Tortoise's own pragmas for SQLite.
+        for pragma in ("journal_mode=WAL", "journal_size_limit=16384", "foreign_keys=ON"):
+            await (await raw.execute(f"PRAGMA {pragma}")).close()
+        return cls(raw)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[SqliteConnection]:
+        async with self.lock:
+            yield SqliteConnection(self.raw)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteConnection]:
+        async with self.lock:
+            await self.raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConnection(self.raw)
+            except BaseException:
+                await self.raw.rollback()
+                raise
+            await self.raw.commit()
+
+    async def close(self) -> None:
+        await self.raw.close()
+
+
+async def open_database(url: str) -> PostgresDatabase | SqliteDatabase:
+    if url.startswith(("postgres://", "asyncpg://", "postgresql://")):
+        return await PostgresDatabase.open(url)
+    return await SqliteDatabase.open(url)
