@@ -75,7 +75,7 @@ async def kinds(uow: UnitOfWork, customer: str) -> list[tuple[str, str, int]]:
     return sorted((row.kind, row.bucket, row.points) for row in rows)
 
 
-async def outbox(customer: str, event_type: str) -> list[dict]:
+async def outbox(uow: UnitOfWork, customer: str, event_type: str) -> list[dict]:
     found = await rows(
         uow,
         "SELECT payload FROM reward_events WHERE customer_external_id = :customer AND type = :type ORDER BY id",
