@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.clock import utcnow
 from app.customers import customer_not_found
@@ -29,8 +30,9 @@ async def record_order(uow: UnitOfWork, program: Program, data: OrderInput) -> O
     """Idempotent on the order's external id: a replay returns the first result and
     writes nothing; the same id with other content is refused."""
     order = validate_order(data)
+    now = utcnow()  # once: however many tries it takes, the order is recorded as of now
     return await record_once(
-        lambda: uow.guarded(lambda session: _record(session, program, order)),
+        lambda: uow.guarded(lambda session: _record(session, program, order, now)),
         lambda: find_order(uow, order.external_id),
         lambda existing: _replay(existing, order),
     )
@@ -41,8 +43,7 @@ async def find_order(uow: UnitOfWork, external_id: str) -> StoredOrder | None:
         return await session.orders.get(external_id)
 
 
-async def _record(session: Session, program: Program, order: ValidOrder) -> OrderResult:
-    now = utcnow()
+async def _record(session: Session, program: Program, order: ValidOrder, now: datetime) -> OrderResult:
     customer = await session.customers.get_for_change(order.customer_external_id)
     if customer is None:
         raise customer_not_found(order.customer_external_id, "customer_external_id")
