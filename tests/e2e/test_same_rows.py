@@ -9,15 +9,16 @@ they refer to. It runs in the PostgreSQL pass (scripts/test), next to a fresh SQ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from subprocess import PIPE, STDOUT
 
 import pytest
 
@@ -134,7 +135,11 @@ async def sqlite_uow(tmp_path: Path) -> AsyncIterator[UnitOfWork]:
     # Migrated by the CLI in its own process: Tortoise keeps per-dialect state for the
     # process, and this one has migrated PostgreSQL already.
     env = {**os.environ, "LOYALTY_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "api.cli", "migrate"], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    migrating = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", "migrate", cwd=REPO_ROOT, env=env, stdout=PIPE, stderr=STDOUT
+    )
+    output, _ = await migrating.communicate()
+    assert migrating.returncode == 0, output.decode()
     unit = await UnitOfWork.open(url)
     try:
         yield unit
@@ -159,5 +164,6 @@ async def test_sqlite_and_postgresql_write_the_same_rows(uow, sqlite_uow, monkey
     assert all(results["postgres"][table] for table in QUERIES), "the sequence writes to every table"
     for table in QUERIES:
         sqlite, postgres = results["sqlite"][table], results["postgres"][table]
-        only = [f"sqlite: {r}" for r in sqlite if r not in postgres] + [f"postgres: {r}" for r in postgres if r not in sqlite]
+        only = [f"sqlite: {r}" for r in sqlite if r not in postgres]
+        only += [f"postgres: {r}" for r in postgres if r not in sqlite]
         assert sqlite == postgres, f"{table}:\n" + "\n".join(only)

@@ -78,7 +78,8 @@ async def test_an_adjustment_is_an_entry_and_an_audited_event(uow, program):
     assert balance == customer.balance == Balance(15, 0, 0)
     [(owner, entry, links)] = uow.store.entries
     assert (owner, entry.kind.value, entry.points, links["source"]) == ("cust-1", "adjust", 15, "api-key:support")
-    assert uow.store.outbox[-1] == ("points.adjusted", "cust-1", {"points": 15, "reason": "Goodwill", "by": "api-key:support"})
+    audit = {"points": 15, "reason": "Goodwill", "by": "api-key:support"}
+    assert uow.store.outbox[-1] == ("points.adjusted", "cust-1", audit)
 
 
 async def test_a_debit_beyond_the_balance_is_refused_and_writes_nothing(uow, program):
