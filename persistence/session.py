@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from persistence.connections import Connection
 
@@ -38,22 +39,51 @@ class IdentityMap:
 class Session:
     def __init__(self, conn: Connection, *, mode: str):
         assert mode in ("locked", "unlocked", "read"), mode
-        from persistence import repositories  # they import this module's names
-
         self.conn = conn
         self.mode = mode
         self._wrote = False
         self.seen = IdentityMap()
-        self.customers = repositories.Customers(self)
-        self.orders = repositories.Orders(self)
-        self.ledger = repositories.Ledger(self)
-        self.outbox = repositories.Outbox(self)
-        self.limits = repositories.Limits(self)
-        self.returns = repositories.Returns(self)
-        self.events = repositories.Events(self)
-        self.jobs = repositories.Jobs(self)
-        self.credentials = repositories.Credentials(self)
-        self.rules_versions = repositories.RulesVersions(self)
+
+    # Repositories are made when first used: most sessions use two or three of them.
+    @cached_property
+    def customers(self) -> repositories.Customers:
+        return repositories.Customers(self)
+
+    @cached_property
+    def orders(self) -> repositories.Orders:
+        return repositories.Orders(self)
+
+    @cached_property
+    def ledger(self) -> repositories.Ledger:
+        return repositories.Ledger(self)
+
+    @cached_property
+    def outbox(self) -> repositories.Outbox:
+        return repositories.Outbox(self)
+
+    @cached_property
+    def limits(self) -> repositories.Limits:
+        return repositories.Limits(self)
+
+    @cached_property
+    def returns(self) -> repositories.Returns:
+        return repositories.Returns(self)
+
+    @cached_property
+    def events(self) -> repositories.Events:
+        return repositories.Events(self)
+
+    @cached_property
+    def jobs(self) -> repositories.Jobs:
+        return repositories.Jobs(self)
+
+    @cached_property
+    def credentials(self) -> repositories.Credentials:
+        return repositories.Credentials(self)
+
+    @cached_property
+    def rules_versions(self) -> repositories.RulesVersions:
+        return repositories.RulesVersions(self)
 
     @property
     def locked(self) -> bool:
@@ -79,3 +109,7 @@ class Session:
         if not guarded:
             raise NeedsLock()
         self._wrote = True
+
+
+# Last: the repositories import this module's names.
+from persistence import repositories  # noqa: E402

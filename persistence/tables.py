@@ -76,9 +76,23 @@ class Table:
         return self.columns[column]
 
     def decode(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A row as Python values: columns of this table by their kind, others as given."""
-        return {name: _decode(self.columns[name].kind, value) if name in self.columns else value
-                for name, value in row.items()}
+        """A row as Python values: columns of this table by their kind, others as given.
+        Integers and text come back as they are from both drivers, so only the other
+        kinds are looked at (this runs on every row read on the hot path)."""
+        decoded = dict(row)
+        for name, kind in self._converted:
+            value = decoded.get(name)
+            if value is not None:
+                decoded[name] = _decode(kind, value)
+        return decoded
+
+    @property
+    def _converted(self) -> tuple[tuple[str, Kind], ...]:
+        converted = self.__dict__.get("_converted_columns")
+        if converted is None:
+            converted = tuple((c.name, c.kind) for c in self.columns.values() if c.kind not in (Kind.INT, Kind.TEXT))
+            object.__setattr__(self, "_converted_columns", converted)
+        return converted
 
 
 def describe(model: type[Model]) -> Table:
