@@ -18,6 +18,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http.ides import get_graphql_ide_html
 
 from api.auth import InvalidCredentials, resolve_caller
+from api.auth_throttle import RefuseThrottledClients, client_address
 from api.context import Context
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
@@ -47,6 +48,9 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         try:
             return await self.context_for(request.headers.get("authorization"))
         except InvalidCredentials as error:
+            # Counted here only: the fast path hands every refusal to this view.
+            assert self.services is not None
+            self.services.auth_throttle.failed(client_address(request.scope))
             raise HTTPException(401, str(error)) from None
 
     async def context_for(self, authorization: str | None) -> Context:
@@ -80,7 +84,10 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
         routes.append(Mount(GRAPHIQL_MOUNT, app=StaticFiles(directory=assets_dir()), name="graphiql"))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(JsonPosts, graphql=graphql)],
+        middleware=[
+            Middleware(RefuseThrottledClients, graphql=graphql),
+            Middleware(JsonPosts, graphql=graphql),
+        ],
         lifespan=lifespan,
     )
 

@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
 
-    commands.add_parser("migrate", help="apply the versioned schema migrations to the configured database")
+    migrate = commands.add_parser("migrate", help="apply the versioned schema migrations to the configured database")
+    migrate.add_argument("--check", action="store_true", help="apply nothing; exit 1 when some are pending")
     commands.add_parser("demo", help="load demo customers and orders; print an API key and a customer token")
 
     apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True)
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.workers)
     if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
+        return asyncio.run(_migrate(settings, check=args.check))
     if args.command == "demo":
         from app.demo import load_demo
 
@@ -64,6 +65,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     if settings.is_sqlite and workers > 1:
         print("loyalty: SQLite serves one worker; use PostgreSQL for --workers > 1", file=sys.stderr)
         return 2
+    if not settings.is_sqlite:
+        from app.bootstrap import DatabaseNotMigrated, check_migrated
+
+        try:
+            asyncio.run(check_migrated(settings.database_url))
+        except DatabaseNotMigrated as error:
+            print(f"loyalty: {error}", file=sys.stderr)
+            return 1
     if not settings.production:
         print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
     uvicorn.run(
@@ -78,11 +87,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     return 0
 
 
-async def _migrate(settings: Settings) -> int:
-    from app.bootstrap import migrate
+async def _migrate(settings: Settings, *, check: bool = False) -> int:
+    from app.bootstrap import migrate, pending_migrations
 
+    where = settings.database_url.split("@")[-1]
+    if check:
+        pending = await pending_migrations(settings.database_url)
+        for name in pending:
+            print(f"pending: {name}")
+        print(f"{where}: {len(pending)} migrations pending" if pending else f"{where}: migrated")
+        return 1 if pending else 0
     await migrate(settings.database_url)
-    print(f"migrated {settings.database_url.split('@')[-1]}")
+    print(f"migrated {where}")
     return 0
 
 

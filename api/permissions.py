@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from strawberry.permission import BasePermission
@@ -11,16 +12,26 @@ from domain.auth import ApiKeyCaller, CustomerCaller, Scope
 
 
 def any_scope(*scopes: Scope) -> type[BasePermission]:
-    names = " or ".join(s.value for s in scopes)
+    """An API key with one of these scopes."""
+    return _api_key_with(scopes, any, f"the scope {' or '.join(s.value for s in scopes)}")
 
+
+def all_scopes(*scopes: Scope) -> type[BasePermission]:
+    """An API key with every one of these scopes."""
+    return _api_key_with(scopes, all, f"the scopes {' and '.join(s.value for s in scopes)}")
+
+
+def _api_key_with(
+    scopes: tuple[Scope, ...], combine: Callable[[Iterable[bool]], bool], names: str
+) -> type[BasePermission]:
     class HasScope(BasePermission):
-        message = f"This needs an API key with the scope {names} (or admin)."
+        message = f"This needs an API key with {names} (or admin)."
 
         def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
             caller = info.context.caller
-            return isinstance(caller, ApiKeyCaller) and any(caller.allows(s) for s in scopes)
+            return isinstance(caller, ApiKeyCaller) and combine(caller.allows(s) for s in scopes)
 
-    HasScope.__name__ = f"HasScope_{'_'.join(s.name for s in scopes)}"
+    HasScope.__name__ = f"HasScope_{combine.__name__}_{'_'.join(s.name for s in scopes)}"
     return HasScope
 
 

@@ -9,3 +9,21 @@ import strawberry
 class Money:
     amount: Decimal
     currency: str
+
+
+def _amount_text(value: object) -> str:
+    # Decimal inputs reach the domain as the client wrote them: Python's Decimal would
+    # accept "1_000", " 1 " and "-0", and turn "1e400" into a number no column holds, so
+    # domain.money parses the text strictly and answers a UserError naming the field.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"Decimal cannot represent {value!r}: send a string such as \"19.99\".")
+    return value if isinstance(value, str) else str(value)
+
+
+DECIMAL = strawberry.scalar(
+    name="Decimal",
+    description="Decimal (fixed-point)",
+    serialize=str,
+    parse_value=_amount_text,
+)
+"""The `Decimal` scalar, for the schema's `scalar_map`: resolvers receive amounts as text."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 
 import strawberry
@@ -30,6 +31,7 @@ from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
+from api.scalars import DECIMAL
 from app.settings import Settings
 
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
@@ -74,7 +76,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=settings.production),
+        config=StrawberryConfig(disable_field_suggestions=settings.production, scalar_map={Decimal: DECIMAL}),
     )
     schema.prepare(
         limits=limits,

@@ -9,15 +9,19 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
 from app.rules_admin import save_rules_version
 from app.settings import Settings
 from persistence import database
+from persistence.database import DatabaseNotMigrated, check_migrated
 from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
 
 log = logging.getLogger("loyalty")
+
+__all__ = ["DatabaseNotMigrated", "Services", "check_migrated", "migrate", "pending_migrations", "running_services"]
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Services:
     tokens: CustomerTokens
     uow: UnitOfWork
     """Every use case reaches the database through it."""
+    auth_throttle: FailedAuthThrottle
 
     @property
     def program(self) -> Program:
@@ -39,11 +44,19 @@ async def migrate(database_url: str) -> None:
     await database.migrate(database_url)
 
 
+async def pending_migrations(database_url: str) -> list[str]:
+    """The migrations not yet applied (`loyalty migrate --check`)."""
+    return await database.pending_migrations(database_url)
+
+
 @contextlib.asynccontextmanager
 async def running_services(settings: Settings, *, watch_rules: bool = False) -> AsyncIterator[Services]:
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
+    else:
+        # Said plainly now, rather than as a missing table on the first request.
+        await check_migrated(settings.database_url)
     uow = await UnitOfWork.open(settings.database_url)
     try:
         pending_versions: list[Program] = []
@@ -59,6 +72,7 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             api_keys=ApiKeyVerifier(uow, str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             uow=uow,
+            auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
 
         async def persist_version(program: Program) -> None:

@@ -13,9 +13,11 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.customers import get_customer
 from domain import validation
+from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
+from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
-from domain.program import CustomerFacts, Evaluation, EventFacts
+from domain.program import Evaluation, EventFacts
 from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
@@ -52,10 +54,15 @@ async def evaluate_cart(uow: UnitOfWork, program: Program, cart: CartInput) -> E
             lines=cart.lines,
             shipping_amount=cart.shipping_amount,
             coupon_codes=cart.coupon_codes,
-        )
+        ),
+        program.exchange,
     )
-    customer = await _customer_facts(uow, cart.customer_external_id) if cart.customer_external_id else None
-    return program.evaluate_order(customer, order.facts, utcnow())
+    customer = await _customer(uow, cart.customer_external_id) if cart.customer_external_id else None
+    now = utcnow()
+    evaluation = program.evaluate_order(customer.facts() if customer else None, order.converted.facts, now)
+    # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
+    (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
+    return evaluation
 
 
 async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput) -> Evaluation:
@@ -73,10 +80,13 @@ async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput) -
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer = await _customer_facts(uow, event.customer_external_id)
+    customer = await _customer(uow, event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
-    return program.evaluate_event(customer, EventFacts(event_type, dict(event.attributes)), utcnow())
+    now = utcnow()
+    evaluation = program.evaluate_event(customer.facts(), EventFacts(event_type, dict(event.attributes)), now)
+    customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
+    return evaluation
 
 
-async def _customer_facts(uow: UnitOfWork, external_id: str) -> CustomerFacts:
-    return (await get_customer(uow, external_id, "customer_external_id")).facts()
+async def _customer(uow: UnitOfWork, external_id: str) -> Customer:
+    return await get_customer(uow, external_id, "customer_external_id")

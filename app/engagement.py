@@ -11,7 +11,7 @@ from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
-from domain.ledger import earn_entries
+from domain.ledger import earn_entries, earned_awards
 from persistence.engagement import StoredEvent
 from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
@@ -69,8 +69,8 @@ async def _record_in(session: Session, program: Program, event: ValidEvent) -> E
     events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name)
     await session.outbox.add(events, now)
     await record_applied_uses(session, customer, limits, now, event=event.external_id)
-    awards = tuple(a for a in evaluation.awards if a.points > 0)
-    return EventResult(replace(stored, awards=awards), points, replayed=False)
+    # What the entries record, as a replay reads it back from them.
+    return EventResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
 
 
 def _replay(existing: StoredEvent, event: ValidEvent) -> EventResult:

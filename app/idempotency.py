@@ -1,4 +1,5 @@
-"""Recordings that are idempotent on the store's external id (orders, returns, events)."""
+"""Recordings that are idempotent on the store's external id (orders, returns, events) or on
+an idempotency key (adjustments)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,12 @@ async def record_once(
         return replay(existing)
 
 
-def conflict(what: str, external_id: str) -> DomainError:
-    """The same external id again, with other content: refused, never merged."""
+def conflict(what: str, external_id: str, field: list[str] | None = None) -> DomainError:
+    """The same external id (or idempotency key) again, with other content: refused,
+    never merged."""
     return DomainError(
         ErrorCode.IDEMPOTENCY_CONFLICT,
         f"{what} '{external_id}' was already recorded with different content; "
         f"an id can be recorded once (a replay must repeat it exactly).",
-        ["external_id"],
+        field or ["external_id"],
     )

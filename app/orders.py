@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.clock import utcnow
@@ -10,7 +10,9 @@ from app.customers import customer_not_found
 from app.events import earning_events
 from app.idempotency import conflict, record_once
 from app.limits import evaluate_within_limits, record_applied_uses
-from domain.ledger import earn_entries
+from domain.errors import DomainError, ErrorCode
+from domain.ledger import earn_entries, earned_awards
+from domain.money import MAX_LIFETIME_SPEND
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation, UsageSnapshot
 from persistence.orders import StoredOrder
@@ -23,13 +25,12 @@ class OrderResult:
     order: StoredOrder
     points_earned: int
     replayed: bool
-    evaluation: Evaluation | None = None
 
 
 async def record_order(uow: UnitOfWork, program: Program, data: OrderInput) -> OrderResult:
     """Idempotent on the order's external id: a replay returns the first result and
     writes nothing; the same id with other content is refused."""
-    order = validate_order(data)
+    order = validate_order(data, program.exchange)
     now = utcnow()  # once: however many tries it takes, the order is recorded as of now
     return await record_once(
         lambda: uow.guarded(lambda session: _record(session, program, order, now)),
@@ -52,14 +53,21 @@ async def _record(session: Session, program: Program, order: ValidOrder, now: da
     facts = customer.facts()
 
     def evaluate(usage: UsageSnapshot | None) -> Evaluation:
-        return program.evaluate_order(facts, order.facts, now, usage)
+        return program.evaluate_order(facts, order.converted.facts, now, usage)
 
     limits = await evaluate_within_limits(session, program, customer, now, evaluate)
     evaluation = limits.evaluation
     entries = earn_entries(evaluation, now)
     points = sum(e.points for e in entries)
-    balance = customer.balance.after(entries)
-    tier = program.tier_for(balance.lifetime_earned, customer.lifetime_spend + order.facts.subtotal)
+    balance = customer.balance.after(entries)  # refuses points past MAX_POINTS
+    spend = customer.lifetime_spend + order.converted.subtotal
+    if spend > MAX_LIFETIME_SPEND:
+        raise DomainError(
+            ErrorCode.INVALID_AMOUNT,
+            f"The customer's lifetime spend would pass {MAX_LIFETIME_SPEND:,}, the most it can hold.",
+            ["lines"],
+        )
+    tier = program.tier_for(balance.lifetime_earned, spend)
     tier_name = tier.name if tier else None
     stored = await session.orders.add(
         customer,
@@ -78,7 +86,8 @@ async def _record(session: Session, program: Program, order: ValidOrder, now: da
         now=now,
     )
     await record_applied_uses(session, customer, limits, now, order=order.external_id)
-    return OrderResult(stored, points, replayed=False, evaluation=evaluation)
+    # What the entries record, as a replay reads it back from them.
+    return OrderResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
 
 
 def _replay(existing: StoredOrder, order: ValidOrder) -> OrderResult:

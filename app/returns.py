@@ -11,7 +11,14 @@ from app.idempotency import conflict, record_once
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
 from domain.money import minor_units
-from domain.returns import ReturnInput, ValidReturn, points_to_reverse, returned_value, validate_return
+from domain.returns import (
+    ReturnInput,
+    ValidReturn,
+    points_to_reverse,
+    returned_value,
+    spend_returned,
+    validate_return,
+)
 from persistence.returns import EarnedPart, StoredReturn
 from persistence.unit_of_work import Session, UnitOfWork
 
@@ -20,8 +27,6 @@ from persistence.unit_of_work import Session, UnitOfWork
 class ReturnResult:
     order_return: StoredReturn
     replayed: bool
-    points_unrecovered: int = 0
-    """Points the return should have taken back but the customer had already spent."""
 
 
 async def record_return(uow: UnitOfWork, data: ReturnInput) -> ReturnResult:
@@ -66,6 +71,13 @@ async def _record_in(session: Session, ret: ValidReturn) -> ReturnResult:
     exponent = Decimal(1).scaleb(-minor_units(order.currency))
     value_now = returned_value(order.lines, ret.quantities).quantize(exponent)
     value_so_far = returned_value(order.lines, so_far)
+    spend_now = spend_returned(
+        order.subtotal,
+        order.program_subtotal,
+        order.program_currency,
+        returned_value(order.lines, before),
+        value_so_far,
+    )
     earned = await store.earned_by(order)
     due = points_to_reverse(
         {part.rule_id: part.points for part in earned},
@@ -75,7 +87,7 @@ async def _record_in(session: Session, ret: ValidReturn) -> ReturnResult:
     )
     entries, unrecovered = _reversal_entries(earned, due, customer.balance, ret)
     reversed_points = -sum(e.points for e in entries)
-    await store.add(order, ret, value_now, reversed_points, now)
+    await store.add(order, ret, value_now, reversed_points, unrecovered, now)
     await session.ledger.record(
         customer,
         entries,
@@ -83,7 +95,7 @@ async def _record_in(session: Session, ret: ValidReturn) -> ReturnResult:
         order=order.external_id,
         source=f"return:{ret.external_id}",
         tier=customer.tier,
-        spend=-value_now,
+        spend=-spend_now,
     )
     if value_so_far >= order.subtotal:
         await session.limits.give_back(customer, order.external_id, now)
@@ -104,9 +116,9 @@ async def _record_in(session: Session, ret: ValidReturn) -> ReturnResult:
             now,
         )
     stored = StoredReturn(
-        ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash
+        ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash, unrecovered
     )
-    return ReturnResult(stored, replayed=False, points_unrecovered=unrecovered)
+    return ReturnResult(stored, replayed=False)
 
 
 def _reversal_entries(

@@ -25,6 +25,9 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    auth_failure_limit: int = 10
+    """Failed authentications a client may make per window before it is refused (0: no limit)."""
+    auth_failure_window_seconds: int = 60
 
     @property
     def production(self) -> bool:
@@ -54,4 +57,6 @@ class Settings:
             max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+            auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
+            auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
         )

@@ -239,14 +239,14 @@ async def prepare(url: str, clients: int) -> list[str]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-name", default="loyalty_bench", help="created on that server and used")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="floor and API alternate this many times")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--bench-database", default="loyalty_bench", help="created on the server if missing")
     args = parser.parse_args()
 
-    url = await ensure_database(args.database_url, args.bench_database)
+    url = await ensure_database(args.database_url, args.database_name)
     customers = await prepare(url, args.clients)
     print(
         f"recordOrder on PostgreSQL: {args.clients} clients, {args.workers} worker(s),"

@@ -83,13 +83,13 @@ def asgi_caller(app, customers: list[str]):
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-name", default="loyalty_bench", help="created on that server and used")
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--bench-database", default="loyalty_bench", help="created on the server if missing")
     args = parser.parse_args()
 
-    url = await ensure_database(args.database_url, args.bench_database)
+    url = await ensure_database(args.database_url, args.database_name)
     customers = await prepare(url, args.clients)
     os.environ.update(
         LOYALTY_DATABASE_URL=url.replace("postgresql://", "postgres://"),

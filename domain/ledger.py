@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import DomainError, ErrorCode
-from domain.program import Evaluation
+from domain.program import Evaluation, PointsAward
 
 
 class EntryKind(StrEnum):
@@ -31,6 +31,11 @@ class Bucket(StrEnum):
 
 
 MAX_ADJUSTMENT = 100_000_000
+
+MAX_POINTS = 2**31 - 1
+"""Points are a GraphQL Int (32-bit): no balance, lifetime total or award may pass this, or
+every later answer about the customer would fail. A customer's available and pending
+points together, and the lifetime earned, stay within it."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,22 @@ class Balance:
         balance = Balance(available, pending, lifetime)
         # The invariant the whole ledger rests on: nothing spends points it does not have.
         assert balance.available >= 0 and balance.pending >= 0, balance
+        self._check_limit(balance)
         return balance
+
+    def _check_limit(self, after: Balance) -> None:
+        """Refuses a change that takes a total past MAX_POINTS; one that lowers a total
+        already past it (written before the bound existed) is let through."""
+        held, held_before = after.available + after.pending, self.available + self.pending
+        if (held > MAX_POINTS and held > held_before) or (
+            after.lifetime_earned > MAX_POINTS and after.lifetime_earned > self.lifetime_earned
+        ):
+            raise DomainError(
+                ErrorCode.POINTS_LIMIT,
+                f"This would take the customer's points past {MAX_POINTS:,}, the most a balance"
+                f" can hold (they hold {held_before:,}, {self.lifetime_earned:,} earned in all).",
+                ["points"],
+            )
 
     @classmethod
     def of(cls, entries: Iterable[NewEntry]) -> Balance:
@@ -94,6 +114,16 @@ def earn_entries(evaluation: Evaluation, now: datetime) -> list[NewEntry]:
             )
         )
     return entries
+
+
+def earned_awards(entries: Iterable[NewEntry]) -> tuple[PointsAward, ...]:
+    """What each rule earned, as its earn entries record it. A recording answers with this,
+    and so does its replay (from the stored entries): the two cannot differ."""
+    return tuple(
+        PointsAward(entry.rule_id or "", entry.points, entry.reason)
+        for entry in entries
+        if entry.kind is EntryKind.EARN
+    )
 
 
 def adjustment_entry(balance: Balance, points: int, reason: str, now: datetime) -> NewEntry:

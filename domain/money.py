@@ -1,30 +1,43 @@
-"""Exact money: Decimal amounts in an ISO 4217 currency."""
+"""Exact money: Decimal amounts in an ISO 4217 currency.
+
+Codes and minor units come from the `iso4217` package, which is generated from the ISO 4217
+maintenance agency's own list (its version is the list's date): update the pin to follow a
+new list. Codes with no minor units there (gold, SDRs, test codes) are not money and are
+refused.
+"""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
+
+from iso4217 import Currency
 
 from domain.errors import DomainError, ErrorCode
 
-# Active ISO 4217 codes and their minor units (digits after the point).
-_MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(
-        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP "
-        "BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP "
-        "GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT "
-        "LAK LBP LKR LRD LSL MAD MDL MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO "
-        "NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE "
-        "SOS SRD SSP STN SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH UYU UZS VES WST XCD YER "
-        "ZAR ZMW ZWG".split(),
-        2,
-    ),
-    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-}
+_MINOR_UNITS: dict[str, int] = {c.code: c.exponent for c in Currency if c.exponent is not None}
+
+MAX_AMOUNT = Decimal(10) ** 12
+"""The largest amount accepted anywhere (a price, shipping, an order's subtotal, in its own
+currency or converted): amount columns hold 16 integer digits (DECIMAL(20,4)), and a
+customer's lifetime spend sums many orders, so single amounts stay far below that."""
+
+MAX_LIFETIME_SPEND = Decimal(10) ** 16 - 1
+"""What the lifetime-spend column holds."""
+
+# Plain decimal text: digits, an optional fraction, an optional exponent. No sign (a
+# negative amount, or "-0", is refused), no spaces, no underscores, no "NaN"/"Infinity":
+# Python's Decimal accepts all of those, the columns and the other systems a store
+# talks to do not.
+_AMOUNT_TEXT = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?")
 
 
 def minor_units(currency: str) -> int:
     return _MINOR_UNITS[validate_currency(currency)]
+
+
+def is_currency(code: str) -> bool:
+    return code in _MINOR_UNITS
 
 
 def validate_currency(currency: str, field: list[str] | None = None) -> str:
@@ -37,29 +50,49 @@ def validate_currency(currency: str, field: list[str] | None = None) -> str:
     return currency
 
 
-def parse_amount(value: str | Decimal, currency: str | None, field: list[str]) -> Decimal:
-    """A non-negative amount with no more decimals than the currency has. With no (known)
-    currency only the number itself is checked, so that its problems are still reported."""
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
+def too_large(field: list[str], what: str = "An amount") -> DomainError:
+    return DomainError(ErrorCode.INVALID_AMOUNT, f"{what} is at most {MAX_AMOUNT:,}.", field)
+
+
+def _decimal(value: str | Decimal, field: list[str]) -> Decimal:
+    if isinstance(value, Decimal):
+        if value.is_signed() and value.is_finite():
+            raise DomainError(ErrorCode.INVALID_PRICE, f"An amount cannot be negative; got '{value}'.", field)
+        if not value.is_finite():
+            raise DomainError(ErrorCode.INVALID_AMOUNT, "The amount must be a finite number.", field)
+        return value
+    text = str(value)
+    if text.startswith("-") and _AMOUNT_TEXT.fullmatch(text[1:]):
+        raise DomainError(ErrorCode.INVALID_PRICE, f"An amount cannot be negative; got '{text}'.", field)
+    if not _AMOUNT_TEXT.fullmatch(text):
         raise DomainError(
-            ErrorCode.INVALID_AMOUNT, f"'{value}' is not a decimal amount.", field
-        ) from None
-    if not amount.is_finite():
-        raise DomainError(ErrorCode.INVALID_AMOUNT, "The amount must be a finite number.", field)
-    if amount < 0:
-        raise DomainError(ErrorCode.INVALID_PRICE, "An amount cannot be negative.", field)
+            ErrorCode.INVALID_AMOUNT,
+            f"'{text[:40]}' is not a decimal amount: write digits with an optional fraction,"
+            " such as 1000 or 19.99 (no sign, spaces or separators).",
+            field,
+        )
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent beyond what Decimal can hold at all
+        raise too_large(field) from None
+
+
+def parse_amount(value: str | Decimal, currency: str | None, field: list[str]) -> Decimal:
+    """A non-negative amount, at most MAX_AMOUNT, with no more decimals than the currency
+    has. With no (known) currency only the number itself is checked, so that its problems
+    are still reported."""
+    amount = _decimal(value, field)
+    if amount > MAX_AMOUNT:
+        raise too_large(field)
     if currency is None:
         return amount
     digits = minor_units(currency)
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > digits and amount != amount.quantize(
-        Decimal(1).scaleb(-digits)
-    ):
+    exponent = Decimal(1).scaleb(-digits)
+    # Below MAX_AMOUNT the quantized value needs at most 16 digits: within Decimal's precision.
+    if amount != amount.quantize(exponent):
         raise DomainError(
             ErrorCode.INVALID_AMOUNT,
             f"{currency} amounts have at most {digits} decimal places; got '{value}'.",
             field,
         )
-    return amount.quantize(Decimal(1).scaleb(-digits))
+    return amount.quantize(exponent)

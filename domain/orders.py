@@ -11,7 +11,8 @@ from functools import cached_property
 
 from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
-from domain.money import parse_amount, validate_currency
+from domain.exchange import Converted, ExchangeRates
+from domain.money import MAX_AMOUNT, parse_amount, too_large, validate_currency
 from domain.program import LineFacts, OrderFacts
 
 MAX_LINES = 500
@@ -43,6 +44,9 @@ class ValidOrder:
     customer_external_id: str
     placed_at: datetime | None
     facts: OrderFacts
+    """As the store sent it, in the order's currency: what is stored and replayed."""
+    converted: Converted
+    """In the program currency: what the rules evaluate and what counts as spend."""
 
     @cached_property
     def request_hash(self) -> str:
@@ -61,8 +65,9 @@ class ValidOrder:
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def validate_order(order: OrderInput) -> ValidOrder:
-    """Every problem in the order at once, each naming its field; raises DomainErrors."""
+def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
+    """Every problem in the order at once, each naming its field; raises DomainErrors.
+    `exchange` says which currencies the program accepts and how they convert."""
     errors: list[DomainError] = []
 
     def check(fn, *args):
@@ -75,6 +80,8 @@ def validate_order(order: OrderInput) -> ValidOrder:
     check(validation.external_id, order.external_id, ["external_id"])
     check(validation.external_id, order.customer_external_id, ["customer_external_id"])
     currency = check(validate_currency, order.currency, ["currency"])
+    if currency is not None:
+        check(exchange.check_accepted, currency)
     if not order.lines:
         errors.append(DomainError(ErrorCode.EMPTY_ORDER, "An order needs at least one line.", ["lines"]))
     if len(order.lines) > MAX_LINES:
@@ -110,14 +117,18 @@ def validate_order(order: OrderInput) -> ValidOrder:
     if errors:
         raise DomainErrors(errors)
     assert currency is not None
+    facts = OrderFacts(
+        currency=currency,
+        lines=tuple(lines),
+        shipping_amount=shipping,
+        coupon_codes=frozenset(coupons),
+    )
+    if facts.subtotal > MAX_AMOUNT:
+        raise too_large(["lines"], "An order's subtotal")
     return ValidOrder(
         external_id=order.external_id,
         customer_external_id=order.customer_external_id,
         placed_at=order.placed_at,
-        facts=OrderFacts(
-            currency=currency,
-            lines=tuple(lines),
-            shipping_amount=shipping,
-            coupon_codes=frozenset(coupons),
-        ),
+        facts=facts,
+        converted=exchange.convert(facts),
     )

@@ -12,11 +12,12 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cached_property
 
 from domain import validation
 from domain.errors import DomainError, DomainErrors, ErrorCode
+from domain.money import minor_units
 from domain.orders import MAX_LINES, MAX_QUANTITY
 
 
@@ -125,3 +126,19 @@ def points_to_reverse(
         if now > 0:
             due[rule_id] = now
     return due
+
+
+def spend_returned(
+    subtotal: Decimal, program_subtotal: Decimal, program_currency: str, before: Decimal, so_far: Decimal
+) -> Decimal:
+    """The spend (program currency) a return takes back: the order's program-currency
+    subtotal in the share of its own-currency value returned, so it is in the terms the
+    order was recorded in (its rate), cumulative so that a full return takes back all."""
+    unit = Decimal(1).scaleb(-minor_units(program_currency))
+
+    def share(value: Decimal) -> Decimal:
+        if value >= subtotal:
+            return program_subtotal
+        return (program_subtotal * value / subtotal).quantize(unit, ROUND_HALF_EVEN)
+
+    return share(so_far) - share(before)

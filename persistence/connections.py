@@ -31,7 +31,12 @@ from persistence.statements import Statement
 DEFAULT_POOL = {"minsize": 2, "maxsize": 20}
 
 
-class AlreadyStored(Exception):
+class ConstraintViolated(Exception):
+    """The database refused a statement by one of its constraints or triggers (the ledger's
+    append-only trigger, a foreign key...): the unit of work it ran in writes nothing."""
+
+
+class AlreadyStored(ConstraintViolated):
     """A unique key refused a row: the thing was recorded before (a replay, or a
     concurrent twin that won the race). Nothing of the unit of work was written."""
 
@@ -84,6 +89,8 @@ def _pg_errors() -> Iterator[None]:
         yield
     except asyncpg.UniqueViolationError as error:
         raise AlreadyStored(str(error)) from error
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise ConstraintViolated(str(error)) from error
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -167,7 +174,7 @@ def _sqlite_errors() -> Iterator[None]:
     except sqlite3.IntegrityError as error:
         if "UNIQUE" in str(error):
             raise AlreadyStored(str(error)) from error
-        raise
+        raise ConstraintViolated(str(error)) from error
 
 
 class SqliteDatabase:

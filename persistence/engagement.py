@@ -7,10 +7,12 @@ from datetime import datetime
 
 from domain.customers import Customer
 from domain.events import ValidEvent
+from domain.ledger import earned_awards
 from domain.program import PointsAward
+from persistence.ledger import earn_entries_of
 from persistence.repository import Repository
 from persistence.statements import Statement, insert
-from persistence.tables import ENGAGEMENT_EVENTS, to_json
+from persistence.tables import ENGAGEMENT_EVENTS, as_utc, to_json
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,6 @@ _FIND = Statement(
     "SELECT e.*, c.external_id AS customer_external_id FROM engagement_events e"
     " JOIN customers c ON c.id = e.customer_id WHERE e.external_id = :external_id"
 )
-_EARNED = Statement(
-    "SELECT rule_id, points, reason FROM ledger_entries WHERE event_id = :event_id AND kind = 'earn' ORDER BY id"
-)
 
 
 class Events(Repository):
@@ -48,7 +47,8 @@ class Events(Repository):
         """No existence check first: the unique index on external_id refuses a replay
         (AlreadyStored), which then rolls back and is answered from the stored event."""
         self.session.writing()
-        occurred_at = event.occurred_at or now
+        # In UTC, as the database gives it back, so that a replay answers the same instant alike.
+        occurred_at = as_utc(event.occurred_at or now)
         [row] = await self.conn.fetch(
             _INSERT,
             {
@@ -79,7 +79,6 @@ class Events(Repository):
         if not rows:
             return None
         row = ENGAGEMENT_EVENTS.decode(rows[0])
-        earned = await self.conn.fetch(_EARNED, {"event_id": row["id"]})
         return StoredEvent(
             external_id=row["external_id"],
             customer_external_id=row["customer_external_id"],
@@ -88,5 +87,5 @@ class Events(Repository):
             points_earned=row["points_earned"],
             rules_version=row["rules_version"],
             request_hash=row["request_hash"],
-            awards=tuple(PointsAward(r["rule_id"] or "", r["points"], r["reason"]) for r in earned),
+            awards=earned_awards(await earn_entries_of(self.conn, event_id=row["id"])),
         )

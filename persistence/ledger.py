@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from domain.customers import Customer
 from domain.ledger import Balance, Bucket, EntryKind, NewEntry
+from persistence.connections import Connection
 from persistence.repository import Repository
 from persistence.statements import RowsInsert, Statement
 from persistence.tables import LEDGER_ENTRIES
@@ -101,6 +102,26 @@ _SUMS = Statement(
     " JOIN customers c ON c.id = e.customer_id WHERE c.external_id = :customer GROUP BY e.kind, e.bucket"
 )
 _NO_CURSOR = 2**63 - 1
+_EARNED_BY = {
+    column: Statement(
+        "SELECT kind, bucket, points, reason, rule_id, rules_version FROM ledger_entries"
+        f" WHERE {column} = :id AND kind = 'earn' ORDER BY id"
+    )
+    for column in ("order_id", "event_id")
+}
+
+
+async def earn_entries_of(
+    conn: Connection, *, order_id: int | None = None, event_id: int | None = None
+) -> list[NewEntry]:
+    """The earn entries an order or an engagement event wrote, in the order written."""
+    column, value = ("order_id", order_id) if order_id is not None else ("event_id", event_id)
+    assert value is not None, "name an order or an event"
+    rows = await conn.fetch(_EARNED_BY[column], {"id": value})
+    return [
+        NewEntry(EntryKind(r["kind"]), Bucket(r["bucket"]), r["points"], r["reason"], r["rule_id"], r["rules_version"])
+        for r in rows
+    ]
 
 
 class Ledger(Repository):

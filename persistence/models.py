@@ -41,6 +41,13 @@ class Order(Model):
     placed_at = fields.DatetimeField()
     subtotal = fields.DecimalField(max_digits=20, decimal_places=4)
     shipping_amount = fields.DecimalField(max_digits=20, decimal_places=4, default=0)
+    # The order counts in the program currency: its subtotal converted at the rate the
+    # rules version in force declared (1 when the order is in the program currency). The
+    # columns above keep the order's own currency and amounts. Always written; nullable only
+    # so that migration 0004 could add them to existing rows before filling them in.
+    program_currency = fields.CharField(max_length=3, null=True)
+    program_subtotal = fields.DecimalField(max_digits=20, decimal_places=4, null=True)
+    exchange_rate = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
     coupon_codes: fields.JSONField[list[str]] = fields.JSONField(default=list)
     points_earned = fields.BigIntField(default=0)
     rules_version = fields.CharField(max_length=64)
@@ -215,6 +222,9 @@ class OrderReturn(Model):
     )
     returned_amount = fields.DecimalField(max_digits=20, decimal_places=4)
     points_reversed = fields.BigIntField()
+    # What the return should have taken back but the customer had already spent: kept so
+    # that a replay answers what the first recording answered.
+    points_unrecovered = fields.BigIntField(db_default=0)
     request_hash = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
 
@@ -232,3 +242,21 @@ class OrderReturnLine(Model):
 
     class Meta:
         table = "order_return_lines"
+
+
+# A manual adjustment that came with an idempotency key: the key's unique index makes a
+# retried adjustment write nothing; the ledger entry it wrote answers the replay.
+class Adjustment(Model):
+    id = fields.BigIntField(primary_key=True)
+    idempotency_key = fields.CharField(max_length=128, unique=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="adjustments", on_delete=fields.RESTRICT
+    )
+    entry: fields.ForeignKeyRelation[LedgerEntry] = fields.ForeignKeyField(
+        "models.LedgerEntry", related_name=False, on_delete=fields.RESTRICT
+    )
+    request_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "adjustments"

@@ -17,15 +17,16 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.customers import Customer
-from domain.ledger import NewEntry
+from domain.ledger import NewEntry, earned_awards
 from domain.money import minor_units
 from domain.orders import ValidOrder
-from persistence.ledger import ENTRY_COLUMNS, entry_row
+from domain.program import PointsAward
+from persistence.ledger import ENTRY_COLUMNS, earn_entries_of, entry_row
 from persistence.outbox import EVENT_COLUMNS, Event, event_rows
 from persistence.repository import Repository
 from persistence.session import Stale
 from persistence.statements import RowsInsert, Statement, arrays, insert, unnest
-from persistence.tables import CUSTOMERS, LEDGER_ENTRIES, ORDER_LINES, ORDERS, REWARD_EVENTS, to_json
+from persistence.tables import CUSTOMERS, LEDGER_ENTRIES, ORDER_LINES, ORDERS, REWARD_EVENTS, as_utc, to_json
 
 ORDER_COLUMNS = (
     "external_id",
@@ -39,6 +40,9 @@ ORDER_COLUMNS = (
     "rules_version",
     "request_hash",
     "created_at",
+    "program_currency",
+    "program_subtotal",
+    "exchange_rate",
 )
 LINE_COLUMNS = ("order_id", "position", "sku", "category", "quantity", "unit_price")
 _LINE_VALUES = LINE_COLUMNS[1:]
@@ -61,7 +65,7 @@ _WRITE_ORDER = Statement(
 WITH c AS (
   UPDATE customers SET points_available = points_available + :add_available,
          points_pending = points_pending + :add_pending, lifetime_earned = lifetime_earned + :add_lifetime,
-         tier = :tier, order_count = order_count + 1, lifetime_spend = lifetime_spend + :subtotal,
+         tier = :tier, order_count = order_count + 1, lifetime_spend = lifetime_spend + :program_subtotal,
          last_order_at = :created_at
   WHERE id = :customer_id AND order_count = :seen_order_count AND lifetime_earned = :seen_lifetime_earned
         AND lifetime_spend = :seen_lifetime_spend AND tier IS NOT DISTINCT FROM :seen_tier::{CUSTOMERS['tier'].pg_type}
@@ -105,6 +109,12 @@ class StoredOrder:
     points_earned: int
     rules_version: str
     request_hash: str
+    program_currency: str
+    program_subtotal: Decimal
+    """The subtotal converted to the program currency: what counted as spend."""
+    exchange_rate: Decimal
+    awards: tuple[PointsAward, ...] = ()
+    """What each rule earned, as the order's earn entries record it."""
 
 
 def order_row(
@@ -113,7 +123,8 @@ def order_row(
     """A new order's values by column, and the order as stored: the same for every
     database's way of writing it."""
     facts = order.facts
-    placed_at = order.placed_at or now
+    # In UTC, as the database gives it back, so that a replay answers the same instant alike.
+    placed_at = as_utc(order.placed_at or now)
     row = {
         "external_id": order.external_id,
         "customer_id": customer_id,
@@ -126,6 +137,9 @@ def order_row(
         "rules_version": rules_version,
         "request_hash": order.request_hash,
         "created_at": now,
+        "program_currency": order.converted.program_currency,
+        "program_subtotal": order.converted.subtotal,
+        "exchange_rate": order.converted.rate,
     }
     stored = StoredOrder(
         external_id=order.external_id,
@@ -137,6 +151,9 @@ def order_row(
         points_earned=points,
         rules_version=rules_version,
         request_hash=order.request_hash,
+        program_currency=order.converted.program_currency,
+        program_subtotal=order.converted.subtotal,
+        exchange_rate=order.converted.rate,
     )
     return row, stored
 
@@ -174,7 +191,13 @@ class Orders(Repository):
             await self.conn.execute(_INSERT_LINES.statement(len(lines)), _INSERT_LINES.params(lines))
             self.session.seen.orders[order.external_id] = order_id
             await self.session.ledger.record(
-                customer, entries, now=now, order=order.external_id, tier=tier, spend=order.facts.subtotal, orders=1
+                customer,
+                entries,
+                now=now,
+                order=order.external_id,
+                tier=tier,
+                spend=order.converted.subtotal,
+                orders=1,
             )
             await self.session.outbox.add(events, now)
             return stored
@@ -207,6 +230,10 @@ class Orders(Repository):
         row = ORDERS.decode(rows[0])
         # Columns keep 4 decimals for every currency; amounts leave in the currency's own.
         exponent = Decimal(1).scaleb(-minor_units(row["currency"]))
+        # Orders recorded before migration 0004 filled these in counted as they were.
+        program_currency = row["program_currency"] or row["currency"]
+        program_subtotal = row["program_subtotal"] if row["program_subtotal"] is not None else row["subtotal"]
+        rate = row["exchange_rate"] if row["exchange_rate"] is not None else Decimal(1)
         return StoredOrder(
             external_id=row["external_id"],
             customer_external_id=row["customer_external_id"],
@@ -217,5 +244,9 @@ class Orders(Repository):
             points_earned=row["points_earned"],
             rules_version=row["rules_version"],
             request_hash=row["request_hash"],
+            program_currency=program_currency,
+            program_subtotal=program_subtotal.quantize(Decimal(1).scaleb(-minor_units(program_currency))),
+            exchange_rate=rate.normalize(),
+            awards=earned_awards(await earn_entries_of(self.conn, order_id=row["id"])),
         )
 

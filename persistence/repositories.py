@@ -1,5 +1,6 @@
 """The repositories, each a member of the unit of work's session (`session.customers`...)."""
 
+from persistence.adjustments import Adjustments
 from persistence.credentials import Credentials, RulesVersions
 from persistence.customers import Customers
 from persistence.engagement import Events
@@ -11,6 +12,7 @@ from persistence.returns import Returns
 from persistence.rule_uses import Limits
 
 __all__ = [
+    "Adjustments",
     "Credentials",
     "Customers",
     "Events",

@@ -22,6 +22,9 @@ class OrderForReturn:
     currency: str
     subtotal: Decimal
     lines: tuple[OrderedLine, ...]
+    program_currency: str
+    program_subtotal: Decimal
+    """What the order counted for as spend, in the program currency."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class StoredReturn:
     returned_amount: Decimal
     points_reversed: int
     request_hash: str
+    points_unrecovered: int = 0
+    """Points the return should have taken back but the customer had already spent."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ class EarnedPart:
 
 
 _ORDER = Statement(
-    "SELECT o.id, o.external_id, o.currency, o.subtotal, c.external_id AS customer_external_id"
+    "SELECT o.id, o.external_id, o.currency, o.subtotal, o.program_currency, o.program_subtotal,"
+    " c.external_id AS customer_external_id"
     " FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.external_id = :external_id"
 )
 _LINES = Statement("SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = :order_id ORDER BY position")
@@ -68,7 +74,8 @@ _REVERSED = Statement(
 )
 _INSERT = insert(
     ORDER_RETURNS,
-    ["external_id", "order_id", "returned_amount", "points_reversed", "request_hash", "created_at"],
+    ["external_id", "order_id", "returned_amount", "points_reversed", "points_unrecovered", "request_hash",
+     "created_at"],
     returning="id",
 )
 _INSERT_LINES = RowsInsert(ORDER_RETURN_LINES, ("order_return_id", "sku", "quantity"))
@@ -89,6 +96,9 @@ class Returns(Repository):
             currency=row["currency"],
             subtotal=row["subtotal"],
             lines=tuple(OrderedLine(line["sku"], line["quantity"], line["unit_price"]) for line in lines),
+            # Orders recorded before migration 0004 filled these in counted as they were.
+            program_currency=row["program_currency"] or row["currency"],
+            program_subtotal=row["program_subtotal"] if row["program_subtotal"] is not None else row["subtotal"],
         )
 
     async def get(self, external_id: str) -> StoredReturn | None:
@@ -103,6 +113,7 @@ class Returns(Repository):
             returned_amount=row["returned_amount"].quantize(Decimal(1).scaleb(-minor_units(row["currency"]))),
             points_reversed=row["points_reversed"],
             request_hash=row["request_hash"],
+            points_unrecovered=row["points_unrecovered"],
         )
 
     async def returned_before(self, order: OrderForReturn) -> dict[str, int]:
@@ -125,7 +136,9 @@ class Returns(Repository):
         rows = await self.conn.fetch(_REVERSED, {"order_id": order.id})
         return {row["rule_id"]: -int(row["points"]) for row in rows}
 
-    async def add(self, order: OrderForReturn, ret: ValidReturn, amount: Decimal, points: int, now: datetime) -> None:
+    async def add(
+        self, order: OrderForReturn, ret: ValidReturn, amount: Decimal, points: int, unrecovered: int, now: datetime
+    ) -> None:
         self.session.writing()
         [row] = await self.conn.fetch(
             _INSERT,
@@ -134,6 +147,7 @@ class Returns(Repository):
                 "order_id": order.id,
                 "returned_amount": amount,
                 "points_reversed": points,
+                "points_unrecovered": unrecovered,
                 "request_hash": ret.request_hash,
                 "created_at": now,
             },

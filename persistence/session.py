@@ -78,6 +78,10 @@ class Session:
         return repositories.Jobs(self)
 
     @cached_property
+    def adjustments(self) -> repositories.Adjustments:
+        return repositories.Adjustments(self)
+
+    @cached_property
     def credentials(self) -> repositories.Credentials:
         return repositories.Credentials(self)
 

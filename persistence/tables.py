@@ -121,6 +121,7 @@ API_KEYS = describe(models.ApiKey)
 SETTINGS = describe(models.Setting)
 ORDER_RETURNS = describe(models.OrderReturn)
 ORDER_RETURN_LINES = describe(models.OrderReturnLine)
+ADJUSTMENTS = describe(models.Adjustment)
 
 ALL = (
     CUSTOMERS,
@@ -136,6 +137,7 @@ ALL = (
     SETTINGS,
     ORDER_RETURNS,
     ORDER_RETURN_LINES,
+    ADJUSTMENTS,
 )
 
 
@@ -152,6 +154,12 @@ def _decode(kind: Kind, value: Any) -> Any:
     if kind is Kind.JSON and isinstance(value, str | bytes):
         return json.loads(value)
     return value
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time as it comes back from either database (aware, in UTC); a naive time is
+    taken to be UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def to_json(value: Any) -> str:

@@ -26,10 +26,10 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from persistence import connections
-from persistence.connections import AlreadyStored
+from persistence.connections import AlreadyStored, ConstraintViolated
 from persistence.session import NeedsLock, Session, Stale
 
-__all__ = ["AlreadyStored", "Session", "UnitOfWork"]
+__all__ = ["AlreadyStored", "ConstraintViolated", "Session", "UnitOfWork"]
 
 T = TypeVar("T")
 

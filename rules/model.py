@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,8 @@ EFFECT_KINDS = ("points", "discount", "free_shipping", "suggest")
 class Settings:
     name: str = "Loyalty program"
     currency: str = "EUR"
+    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    """Other accepted currencies: program-currency units per unit of each."""
     max_discount_percent: Decimal | None = None
     max_discount_amount: Decimal | None = None
     pending_days: int = 0

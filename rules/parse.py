@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from domain.money import is_currency
 from domain.program import Reward, Tier
 from rules.errors import RuleError
 from rules.model import ORDER, DiscountEffect, FolderSpec, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
+
+MAX_RATE = Decimal(10) ** 9
+"""The largest exchange rate (what the orders' rate column holds, with 12 decimals)."""
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -60,7 +64,7 @@ class _Parser:
         values: dict[str, Any] = {}
         for doc, bad in self.docs:
             data = doc.data if isinstance(doc.data, dict) else {}
-            for section in ("program", "tier_qualification"):
+            for section in ("program", "tier_qualification", "exchange_rates"):
                 if section not in data or any(b[:1] == (section,) for b in bad):
                     continue
                 if section in seen:
@@ -75,9 +79,11 @@ class _Parser:
         points = program.get("points", {})
         qualification = values.get("tier_qualification", {})
         period = qualification.get("period", "lifetime")
+        currency = self._currency(seen.get("program"), program.get("currency", "EUR"))
         self.spec.settings = Settings(
             name=program.get("name", "Loyalty program"),
-            currency=program.get("currency", "EUR"),
+            currency=currency,
+            exchange_rates=self._rates(seen.get("exchange_rates"), values.get("exchange_rates", {}), currency),
             max_discount_percent=dec(cap["percent"]) if "percent" in cap else None,
             max_discount_amount=dec(cap["amount"]) if "amount" in cap else None,
             pending_days=points.get("pending_days", 0),
@@ -86,6 +92,40 @@ class _Parser:
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
         )
+
+    def _currency(self, doc: Document | None, code: str) -> str:
+        if doc is not None and not is_currency(code):
+            self.err(
+                doc,
+                ("program", "currency"),
+                f"program currency '{code}' is not an ISO 4217 currency code (for example EUR, USD, JPY)",
+            )
+        return code
+
+    def _rates(self, doc: Document | None, rates: dict[str, Any], currency: str) -> dict[str, Decimal]:
+        """The accepted currencies and their rates; they are part of the rule files, so a
+        new rate is a new rules version, and every order records the rate it was converted at."""
+        accepted: dict[str, Decimal] = {}
+        for code, rate in rates.items():
+            if doc is None:
+                break
+            if not is_currency(code):
+                self.err(doc, ("exchange_rates",), f"'{code}' is not an ISO 4217 currency code", key=code)
+            elif code == currency:
+                self.err(
+                    doc, ("exchange_rates",), f"'{code}' is the program currency; it needs no rate", key=code
+                )
+            elif isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+                continue  # the schema has said so
+            elif dec(rate) > MAX_RATE or -dec(rate).as_tuple().exponent > 12:  # type: ignore[operator]
+                self.err(
+                    doc,
+                    ("exchange_rates", code),
+                    f"the rate of {code} must be at most {MAX_RATE:,}, with at most 12 decimal places",
+                )
+            else:
+                accepted[code] = dec(rate)
+        return accepted
 
     def _tiers(self) -> dict[str, tuple[Document, tuple]]:
         settings = self.spec.settings

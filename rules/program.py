@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from domain.exchange import ExchangeRates
 from domain.program import (
     CustomerFacts,
     Evaluation,
@@ -69,6 +70,7 @@ class Program:
         self.version = version
         self.sources = dict(sources)
         self.settings: Settings = spec.settings
+        self.exchange = ExchangeRates(spec.settings.currency, spec.settings.exchange_rates)
         self.tiers: tuple[Tier, ...] = tuple(spec.tiers)
         self.rewards: tuple[Reward, ...] = tuple(spec.rewards)
         self.rules: tuple[RuleSpec, ...] = tuple(spec.rules)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from domain.errors import DomainError
 from domain.program import CustomerFacts, Evaluation, EventFacts, LineFacts, OrderFacts, UsageSnapshot
 from rules import schema_check
 from rules.errors import RuleFileErrors
@@ -64,7 +65,11 @@ def evaluate_scenario(program: Program, scenario: dict) -> Evaluation:
             raise ValueError("an event scenario needs a customer")
         event = EventFacts(scenario["event"]["type"], scenario["event"].get("attributes", {}))
         return program.evaluate_event(customer, event, now, usage)
-    return program.evaluate_order(customer, _order(scenario.get("order", {"lines": []}), program), now, usage)
+    try:  # an order in another currency is converted as recordOrder converts it
+        order = program.exchange.convert(_order(scenario.get("order", {"lines": []}), program)).facts
+    except DomainError as error:
+        raise ValueError(error.message) from None
+    return program.evaluate_order(customer, order, now, usage)
 
 
 def differences(expect: dict[str, Any], evaluation: Evaluation) -> list[str]:

@@ -14,10 +14,11 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from domain.customers import Customer, EnrollmentInput
-from domain.ledger import Balance, NewEntry
+from domain.ledger import Balance, NewEntry, earned_awards
 from domain.orders import ValidOrder
 from domain.program import UsageSnapshot
-from persistence.orders import StoredOrder
+from persistence.adjustments import StoredAdjustment
+from persistence.orders import StoredOrder, order_row
 from persistence.unit_of_work import AlreadyStored
 
 T = TypeVar("T")
@@ -31,6 +32,7 @@ class Store:
     """(customer external id, entry, its links: order, source)"""
     outbox: list[tuple[str, str | None, dict]] = field(default_factory=list)
     uses: list[tuple[str, str, int]] = field(default_factory=list)
+    adjustments: dict[str, StoredAdjustment] = field(default_factory=dict)
 
 
 class FakeUnitOfWork:
@@ -62,6 +64,7 @@ class FakeSession:
         self.ledger = _Ledger(store, self)
         self.outbox = _Outbox(store)
         self.limits = _Limits(store)
+        self.adjustments = _Adjustments(store)
 
 
 class _Customers:
@@ -134,20 +137,12 @@ class _Orders:
     ) -> StoredOrder:
         if order.external_id in self.store.orders:
             raise AlreadyStored(order.external_id)
-        stored = StoredOrder(
-            external_id=order.external_id,
-            customer_external_id=customer.external_id,
-            currency=order.facts.currency,
-            placed_at=order.placed_at or now,
-            subtotal=order.facts.subtotal,
-            shipping_amount=order.facts.shipping_amount,
-            points_earned=sum(e.points for e in entries),
-            rules_version=rules_version,
-            request_hash=order.request_hash,
-        )
+        points = sum(e.points for e in entries)
+        _, stored = order_row(0, customer, order, points=points, rules_version=rules_version, now=now)
+        stored = replace(stored, awards=earned_awards(entries))
         self.store.orders[order.external_id] = stored
         await self.session.ledger.record(
-            customer, entries, now=now, tier=tier, order=order.external_id, spend=order.facts.subtotal, orders=1
+            customer, entries, now=now, tier=tier, order=order.external_id, spend=order.converted.subtotal, orders=1
         )
         await self.session.outbox.add(events, now)
         return stored
@@ -206,3 +201,19 @@ class _Limits:
 
     async def record(self, customer: Customer, uses: Mapping[str, int], budget_rules: Any, now: Any, **_: Any) -> None:
         self.store.uses.extend((customer.external_id, rule_id, 1) for rule_id in uses)
+
+
+class _Adjustments:
+    def __init__(self, store: Store):
+        self.store = store
+
+    async def add(self, idempotency_key: str, customer: Customer, request_hash: str, now: datetime) -> None:
+        if idempotency_key in self.store.adjustments:
+            raise AlreadyStored(idempotency_key)
+        balance = self.store.customers[customer.external_id].balance
+        self.store.adjustments[idempotency_key] = StoredAdjustment(
+            idempotency_key, customer.external_id, request_hash, balance
+        )
+
+    async def get(self, idempotency_key: str) -> StoredAdjustment | None:
+        return self.store.adjustments.get(idempotency_key)

@@ -37,6 +37,15 @@ mutation($input: RecordOrderInput!) {
   }
 }"""
 
+RECORD_RETURN = """
+mutation($input: RecordReturnInput!) {
+  recordReturn(input: $input) {
+    return { externalId orderExternalId returnedAmount { amount currency } pointsReversed }
+    pointsReversed pointsUnrecovered replayed
+    errors { field code message }
+  }
+}"""
+
 CUSTOMER = """
 query($id: String!, $first: Int = 20, $after: String) {
   customer(externalId: $id) {

@@ -32,7 +32,9 @@ class EvaluateEventInput:
 @strawberry.type(description="Free shipping the cart gets, or how far it is from it.")
 class FreeShipping:
     eligible: bool
-    remaining: Decimal = strawberry.field(description="Subtotal still needed; 0 when eligible.")
+    remaining: Decimal = strawberry.field(
+        description="Subtotal still needed, in the program currency; 0 when eligible."
+    )
     threshold: Decimal | None
     rule_id: str | None = strawberry.field(description="The rule, or tier:<name>, that offers it.")
 
@@ -47,7 +49,7 @@ class Suggestion:
 @strawberry.type
 class Discount:
     rule_id: str
-    amount: Decimal = strawberry.field(description="In the cart's currency.")
+    amount: Decimal = strawberry.field(description="In the program currency.")
     reason: str
 
 

@@ -7,7 +7,7 @@ import strawberry
 from api.context import Info
 from api.customers.types import Customer, Points
 from api.errors import UserError, user_errors
-from api.permissions import any_scope
+from api.permissions import all_scopes, any_scope
 from app import customers
 from domain.auth import ApiKeyCaller, Scope
 from domain.customers import EnrollmentInput
@@ -35,12 +35,20 @@ class AdjustPointsInput:
     customer_external_id: str
     points: int = strawberry.field(description="Positive credits, negative debits.")
     reason: str
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Makes the call safe to retry: the same key again answers what the first call"
+        " answered and writes nothing; the same key with other content is IDEMPOTENCY_CONFLICT.",
+    )
 
 
 @strawberry.type
 class AdjustPointsPayload:
     customer: Customer | None = None
-    points: Points | None = None
+    points: Points | None = strawberry.field(default=None, description="The balance right after the adjustment.")
+    replayed: bool = strawberry.field(
+        default=False, description="True when this idempotency key was already used: nothing new was written."
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -77,19 +85,26 @@ class CustomerMutations:
         caller = info.context.caller
         actor = f"api-key:{caller.name}" if isinstance(caller, ApiKeyCaller) else "unknown"
         try:
-            customer, balance = await customers.adjust_points(
-                info.context.services.uow, input.customer_external_id, input.points, input.reason, actor
+            result = await customers.adjust_points(
+                info.context.services.uow,
+                input.customer_external_id,
+                input.points,
+                input.reason,
+                actor,
+                input.idempotency_key,
             )
         except DomainError as error:
             return AdjustPointsPayload(errors=user_errors(error))
         return AdjustPointsPayload(
-            customer=Customer.of(customer),
-            points=Points.of(balance),
+            customer=Customer.of(result.customer),
+            points=Points.of(result.balance),
+            replayed=result.replayed,
         )
 
     @strawberry.mutation(
-        description="A storefront token for one customer (a JWT whose sub is the external id).",
-        permission_classes=[any_scope(Scope.CUSTOMERS_WRITE)],
+        description="A storefront token for one customer (a JWT whose sub is the external id). A token"
+        " reads the customer's data, so issuing one needs customers:read as well as customers:write.",
+        permission_classes=[all_scopes(Scope.CUSTOMERS_READ, Scope.CUSTOMERS_WRITE)],
     )
     async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
         try:

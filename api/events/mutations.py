@@ -58,7 +58,5 @@ class EventMutations:
             event=Event.of(result.event),
             points_earned=result.points_earned,
             replayed=result.replayed,
-            applied_rules=[
-                AppliedRule(rule_id=a.rule_id, points=a.points, reason=a.reason) for a in result.event.awards
-            ],
+            applied_rules=AppliedRule.of(result.event.awards),
         )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from app import orders, returns
 from domain.auth import Scope
 from domain.errors import DomainError
 from domain.orders import OrderInput, OrderLineInput
+from domain.program import PointsAward
 from domain.returns import ReturnInput, ReturnLineInput
 
 
@@ -41,6 +43,10 @@ class AppliedRule:
     rule_id: str
     points: int
     reason: str
+
+    @classmethod
+    def of(cls, awards: Iterable[PointsAward]) -> list[AppliedRule]:
+        return [cls(rule_id=a.rule_id, points=a.points, reason=a.reason) for a in awards]
 
 
 @strawberry.type
@@ -77,16 +83,11 @@ class OrderMutations:
             result = await orders.record_order(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return RecordOrderPayload(errors=user_errors(error))
-        applied = (
-            [AppliedRule(rule_id=a.rule_id, points=a.points, reason=a.reason) for a in result.evaluation.awards]
-            if result.evaluation
-            else []
-        )
         return RecordOrderPayload(
             order=Order.of(result.order),
             points_earned=result.points_earned,
             replayed=result.replayed,
-            applied_rules=applied,
+            applied_rules=AppliedRule.of(result.order.awards),
         )
 
 
@@ -147,6 +148,6 @@ class ReturnMutations:
                 points_reversed=stored.points_reversed,
             ),
             points_reversed=stored.points_reversed,
-            points_unrecovered=result.points_unrecovered,
+            points_unrecovered=stored.points_unrecovered,
             replayed=result.replayed,
         )

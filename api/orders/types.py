@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
@@ -15,8 +16,15 @@ class Order:
     external_id: str
     customer_external_id: str
     placed_at: datetime
-    subtotal: Money
+    subtotal: Money = strawberry.field(description="In the order's own currency, as recorded.")
     shipping_amount: Money
+    spend: Money = strawberry.field(
+        description="The subtotal in the program currency, converted at the rate the rules version"
+        " in force declared: what the rules evaluated and what counts as the customer's spend."
+    )
+    exchange_rate: Decimal = strawberry.field(
+        description="Program-currency units per unit of the order's currency (1 for the program's own)."
+    )
     points_earned: int
     rules_version: str
 
@@ -28,6 +36,8 @@ class Order:
             placed_at=order.placed_at,
             subtotal=Money(amount=order.subtotal, currency=order.currency),
             shipping_amount=Money(amount=order.shipping_amount, currency=order.currency),
+            spend=Money(amount=order.program_subtotal, currency=order.program_currency),
+            exchange_rate=order.exchange_rate,
             points_earned=order.points_earned,
             rules_version=order.rules_version,
         )

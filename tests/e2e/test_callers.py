@@ -77,3 +77,47 @@ async def test_an_api_key_with_a_narrow_scope_is_limited_to_it(uow, server):
         body = (await gql_raw(client, CUSTOMER, id="cust-ada")).json()
     assert body["data"]["customer"] is None
     assert body["errors"][0]["message"] == "You may not see this customer."
+
+
+async def test_a_key_with_only_customers_write_cannot_issue_a_token(uow, server):
+    from app.credentials import create_api_key
+
+    customer = unique("cust")
+    async with server.client() as admin:
+        await enroll(admin, customer)
+    key = await create_api_key(uow, "writer", ["customers:write"])
+    async with server.client(key) as client:
+        body = (await gql_raw(client, TOKEN, id=customer)).json()
+    assert body["data"] is None
+    assert "customers:read and customers:write" in body["errors"][0]["message"]
+
+
+async def test_a_key_that_may_read_and_write_customers_issues_tokens(uow, server):
+    from app.credentials import create_api_key
+
+    customer = unique("cust")
+    async with server.client() as admin:
+        await enroll(admin, customer)
+    key = await create_api_key(uow, "reader-writer", ["customers:read", "customers:write"])
+    async with server.client(key) as client:
+        assert await _token(client, customer)
+
+
+async def test_the_database_refuses_to_update_or_delete_ledger_entries(uow, admin):
+    import pytest
+
+    from app import reads
+    from persistence.unit_of_work import ConstraintViolated
+    from tests.rows import rows
+
+    customer = unique("cust")
+    await enroll(admin, customer)
+    await gql(admin, RECORD_ORDER, input=order_input(unique("o"), customer, ("S", 1, "12.00")))
+    [row] = await rows(uow, "SELECT id FROM customers WHERE external_id = :customer", customer=customer)
+
+    for statement in ("UPDATE ledger_entries SET points = 0 WHERE customer_id = :id",
+                      "DELETE FROM ledger_entries WHERE customer_id = :id"):
+        with pytest.raises(ConstraintViolated, match="append-only"):
+            await rows(uow, statement, id=row["id"])
+
+    assert (await reads.ledger_sums(uow, customer)).available == 12

@@ -7,16 +7,7 @@ import asyncio
 
 from app import reads
 from tests.conftest import unique
-from tests.graphql_client import RECORD_ORDER, enroll, gql, order_input
-
-RECORD_RETURN = """
-mutation($input: RecordReturnInput!) {
-  recordReturn(input: $input) {
-    return { externalId orderExternalId returnedAmount { amount currency } pointsReversed }
-    pointsReversed pointsUnrecovered replayed
-    errors { field code message }
-  }
-}"""
+from tests.graphql_client import RECORD_ORDER, RECORD_RETURN, enroll, gql, order_input
 
 
 async def _order(admin, customer: str, *lines, **extra) -> tuple[str, dict]:

@@ -61,22 +61,26 @@ async def record_the_sequence(uow: UnitOfWork, program: Program, suffix: str) ->
     for who in (ada, bob):
         await customers.enroll_customer(uow, program, EnrollmentInput(who, f"{who}@example.com", tags=("vip",)))
 
-    def order(n: int, who: str, *lines: tuple[str, int, str], coupons: tuple[str, ...] = ()) -> OrderInput:
+    def order(
+        n: int, who: str, *lines: tuple[str, int, str], coupons: tuple[str, ...] = (), currency: str = "EUR"
+    ) -> OrderInput:
         items = tuple(OrderLineInput(sku, qty, price, "toys") for sku, qty, price in lines)
-        return OrderInput(f"o{n}-{suffix}", who, "EUR", items, shipping_amount="4.90", coupon_codes=coupons)
+        return OrderInput(f"o{n}-{suffix}", who, currency, items, shipping_amount="4.90", coupon_codes=coupons)
 
     await orders.record_order(uow, program, order(1, ada, ("SKU-1", 2, "19.99"), ("SKU-2", 1, "5.50")))
     await orders.record_order(uow, program, order(1, ada, ("SKU-1", 2, "19.99"), ("SKU-2", 1, "5.50")))  # replay
     await orders.record_order(uow, program, order(2, ada, ("SKU-3", 1, "40.00"), coupons=("ONCE", "CAMPAIGN")))
     await orders.record_order(uow, program, order(3, bob, ("SKU-3", 3, "12.00"), coupons=("CAMPAIGN", "GIFT")))
     await orders.record_order(uow, program, order(4, bob, ("SKU-4", 1, "7.25"), coupons=("CAMPAIGN",)))
+    await orders.record_order(uow, program, order(5, bob, ("SKU-5", 2, "10.99"), currency="USD"))
     await returns.record_return(uow, ReturnInput(f"r1-{suffix}", f"o1-{suffix}", (ReturnLineInput("SKU-1", 1),)))
     await returns.record_return(uow, ReturnInput(f"r2-{suffix}", f"o3-{suffix}", (ReturnLineInput("SKU-3", 3),)))
     await engagement.record_event(
         uow, program, EventInput(f"e1-{suffix}", ada, "review.published", attributes={"rating": 5})
     )
     await engagement.record_event(uow, program, EventInput(f"e2-{suffix}", bob, "social.followed"))
-    await customers.adjust_points(uow, bob, 30, "Goodwill", "api-key:support")
+    await customers.adjust_points(uow, bob, 30, "Goodwill", "api-key:support", f"k1-{suffix}")
+    await customers.adjust_points(uow, bob, 30, "Goodwill", "api-key:support", f"k1-{suffix}")  # replay
     await jobs.run_jobs(uow, None, START + timedelta(days=15))
     await customers.adjust_points(uow, ada, -5, "Correction", "api-key:support")
     await jobs.run_jobs(uow, None, START + timedelta(days=50))
@@ -106,8 +110,11 @@ QUERIES = {
     " WHERE r.external_id LIKE :like",
     "order_return_lines": "SELECT l.*, r.external_id AS return_ FROM order_return_lines l"
     " JOIN order_returns r ON r.id = l.order_return_id WHERE r.external_id LIKE :like",
+    "adjustments": "SELECT a.*, c.external_id AS customer_, e.reason AS entry_reason_ FROM adjustments a"
+    " JOIN customers c ON c.id = a.customer_id JOIN ledger_entries e ON e.id = a.entry_id"
+    " WHERE a.idempotency_key LIKE :like",
 }
-IDS = {"id", "customer_id", "order_id", "event_id", "related_entry_id", "order_return_id"}
+IDS = {"id", "customer_id", "order_id", "event_id", "related_entry_id", "order_return_id", "entry_id"}
 
 
 def comparable(value: object) -> object:

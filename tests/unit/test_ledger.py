@@ -79,3 +79,29 @@ def test_a_spend_based_tier_measures_spend():
     tiers = (Tier("Member", 0), Tier("VIP", 1000, basis="spend"))
     assert tier_for(tiers, 10**6, Decimal("999.99")).name == "Member"
     assert progress(tiers, 0, Decimal("400")).remaining == Decimal("600")
+
+
+def test_points_held_never_pass_what_a_graphql_int_holds():
+    from domain.ledger import MAX_POINTS
+
+    assert MAX_POINTS == 2**31 - 1
+    full = Balance(available=MAX_POINTS - 10, pending=10, lifetime_earned=MAX_POINTS)
+    with pytest.raises(DomainError) as error:
+        full.after([NewEntry(EntryKind.ADJUST, Bucket.AVAILABLE, 1, "one more")])
+    assert error.value.code == "POINTS_LIMIT"
+    assert "2,147,483,647" in error.value.message
+    with pytest.raises(DomainError):
+        Balance().after([NewEntry(EntryKind.EARN, Bucket.PENDING, 3_000_000_150, "huge order")])
+    # Releasing pending points moves them without adding any: still within the bound.
+    released = full.after(
+        [
+            NewEntry(EntryKind.RELEASE, Bucket.PENDING, -10, "release"),
+            NewEntry(EntryKind.RELEASE, Bucket.AVAILABLE, 10, "release"),
+        ]
+    )
+    assert released.available == MAX_POINTS
+
+
+def test_a_total_already_past_the_bound_may_still_go_down():
+    past = Balance(available=3_000_000_000, lifetime_earned=3_000_000_000)
+    assert past.after([NewEntry(EntryKind.REDEEM, Bucket.AVAILABLE, -5, "spend")]).available == 2_999_999_995

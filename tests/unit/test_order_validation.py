@@ -3,8 +3,16 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import DomainErrors
+from domain.exchange import ExchangeRates
 from domain.money import parse_amount
-from domain.orders import OrderInput, OrderLineInput, validate_order
+from domain.orders import OrderInput, OrderLineInput
+from domain.orders import validate_order as validate
+
+EUR_ONLY = ExchangeRates("EUR")
+
+
+def validate_order(data, exchange=EUR_ONLY):
+    return validate(data, exchange)
 
 
 def order(*lines, currency="EUR", **extra):

@@ -73,9 +73,9 @@ async def test_an_order_for_an_unknown_customer_names_the_domain_field(uow, prog
 
 
 async def test_an_adjustment_is_an_entry_and_an_audited_event(uow, program):
-    customer, balance = await customers.adjust_points(uow, "cust-1", 15, "Goodwill", "api-key:support")
+    result = await customers.adjust_points(uow, "cust-1", 15, "Goodwill", "api-key:support")
 
-    assert balance == customer.balance == Balance(15, 0, 0)
+    assert result.balance == result.customer.balance == Balance(15, 0, 0)
     [(owner, entry, links)] = uow.store.entries
     assert (owner, entry.kind.value, entry.points, links["source"]) == ("cust-1", "adjust", 15, "api-key:support")
     audit = {"points": 15, "reason": "Goodwill", "by": "api-key:support"}
@@ -96,3 +96,23 @@ async def test_enrolling_an_enrolled_customer_again_is_refused(uow, program):
         await customers.enroll_customer(uow, program, EnrollmentInput("cust-1", "other@example.com"))
 
     assert (refused.value.code, refused.value.field) == (ErrorCode.ALREADY_EXISTS, ["external_id"])
+
+
+async def test_an_adjustment_retried_with_its_key_writes_once_and_answers_the_first_balance(uow, program):
+    first = await customers.adjust_points(uow, "cust-1", 15, "Goodwill", "api-key:support", "key-1")
+    await customers.adjust_points(uow, "cust-1", 5, "Other", "api-key:support")
+    again = await customers.adjust_points(uow, "cust-1", 15, "Goodwill", "api-key:support", "key-1")
+
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.balance == first.balance == Balance(15, 0, 0)
+    assert uow.store.customers["cust-1"].balance == Balance(20, 0, 0)
+    assert [entry.points for _, entry, _ in uow.store.entries] == [15, 5]
+
+
+async def test_an_idempotency_key_reused_for_another_adjustment_is_refused(uow, program):
+    await customers.adjust_points(uow, "cust-1", 15, "Goodwill", "api-key:support", "key-1")
+
+    with pytest.raises(DomainError) as refused:
+        await customers.adjust_points(uow, "cust-1", 16, "Goodwill", "api-key:support", "key-1")
+
+    assert (refused.value.code, refused.value.field) == (ErrorCode.IDEMPOTENCY_CONFLICT, ["idempotency_key"])

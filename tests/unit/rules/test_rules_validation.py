@@ -211,3 +211,49 @@ def test_a_file_that_is_not_utf8_is_an_error(tmp_path):
     out = io.StringIO()
     assert check_folder(tmp_path, out) == 1
     assert out.getvalue().startswith("a.yaml:1:1: not UTF-8 text")
+
+
+def test_a_program_currency_that_is_not_a_real_code_is_an_error_in_words():
+    errors = errors_of(**{"program.yaml": "program: {name: P, currency: XYZ}\n"})
+    assert errors == [
+        "program.yaml:1:30: program currency 'XYZ' is not an ISO 4217 currency code (for example EUR, USD, JPY)"
+    ]
+
+
+def test_exchange_rates_name_real_currencies_other_than_the_program_s_with_sensible_rates():
+    errors = errors_of(
+        **{
+            "program.yaml": "program: {name: P, currency: EUR}\n",
+            "rates.yaml": """
+        exchange_rates:
+          USD: 0.92
+          EUR: 1
+          ABC: 2
+          JPY: 0.0000000000001
+    """,
+        }
+    )
+    assert errors == [
+        "rates.yaml:4:3: 'EUR' is the program currency; it needs no rate",
+        "rates.yaml:5:3: 'ABC' is not an ISO 4217 currency code",
+        "rates.yaml:6:8: the rate of JPY must be at most 1,000,000,000, with at most 12 decimal places",
+    ]
+
+
+def test_a_negative_rate_is_refused_by_the_schema():
+    errors = errors_of(**{"rates.yaml": "exchange_rates: {USD: -1, GBP: one}\n", "tiers.yaml": TIERS})
+    assert [e.split(": ")[0] for e in errors] == ["rates.yaml:1:23", "rates.yaml:1:32"]
+
+
+def test_points_and_days_in_rule_files_fit_what_they_are_stored_and_served_in():
+    errors = errors_of(
+        **{
+            "tiers.yaml": "tiers:\n  - {name: Bronze, threshold: 0}\n  - {name: Gold, threshold: 3000000000}\n",
+            "rules.yaml": """
+        rules:
+          - id: huge
+            then: {points: {fixed: 3000000150, expires_in_days: 100000000000}}
+    """,
+        }
+    )
+    assert [e.split(": ")[0] for e in errors] == ["rules.yaml:4:28", "rules.yaml:4:57", "tiers.yaml:3:29"]
