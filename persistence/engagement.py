@@ -12,7 +12,7 @@ from domain.program import PointsAward
 from persistence.ledger import earn_entries_of
 from persistence.repository import Repository
 from persistence.statements import Statement, insert
-from persistence.tables import ENGAGEMENT_EVENTS, as_utc, to_json
+from persistence.tables import ENGAGEMENT_EVENTS, as_utc, record, to_json
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,4 @@ class Events(Repository):
         if not rows:
             return None
         row = ENGAGEMENT_EVENTS.decode(rows[0])
-        return StoredEvent(
-            external_id=row["external_id"],
-            customer_external_id=row["customer_external_id"],
-            type=row["type"],
-            occurred_at=row["occurred_at"],
-            points_earned=row["points_earned"],
-            rules_version=row["rules_version"],
-            request_hash=row["request_hash"],
-            awards=earned_awards(await earn_entries_of(self.conn, event_id=row["id"])),
-        )
+        return record(StoredEvent, row, awards=earned_awards(await earn_entries_of(self.conn, event_id=row["id"])))

@@ -13,7 +13,7 @@ from domain.ledger import Balance, Bucket, EntryKind, NewEntry
 from persistence.connections import Connection
 from persistence.repository import Repository
 from persistence.statements import RowsInsert, Statement
-from persistence.tables import LEDGER_ENTRIES
+from persistence.tables import LEDGER_ENTRIES, record
 
 ENTRY_COLUMNS = (
     "customer_id",
@@ -187,24 +187,7 @@ class Ledger(Repository):
             _PAGE,
             {"customer": customer_external_id, "before": before_id or _NO_CURSOR, "limit": first + 1},
         )
-        page = []
-        for raw in rows[:first]:
-            row = LEDGER_ENTRIES.decode(raw)
-            page.append(
-                LedgerRow(
-                    id=row["id"],
-                    kind=row["kind"],
-                    bucket=row["bucket"],
-                    points=row["points"],
-                    reason=row["reason"],
-                    rule_id=row["rule_id"],
-                    rules_version=row["rules_version"],
-                    order_external_id=row["order_external_id"],
-                    created_at=row["created_at"],
-                    available_at=row["available_at"],
-                    expires_at=row["expires_at"],
-                )
-            )
+        page = [record(LedgerRow, LEDGER_ENTRIES.decode(row)) for row in rows[:first]]
         return page, len(rows) > first
 
     async def sums(self, customer_external_id: str) -> Balance:

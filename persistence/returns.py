@@ -11,7 +11,7 @@ from domain.money import minor_units
 from domain.returns import OrderedLine, ValidReturn
 from persistence.repository import Repository
 from persistence.statements import RowsInsert, Statement, insert
-from persistence.tables import ORDER_LINES, ORDER_RETURN_LINES, ORDER_RETURNS, ORDERS
+from persistence.tables import ORDER_LINES, ORDER_RETURN_LINES, ORDER_RETURNS, ORDERS, record
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,9 @@ class Returns(Repository):
         row = ORDERS.decode(rows[0])
         self.session.seen.orders[row["external_id"]] = row["id"]
         lines = [ORDER_LINES.decode(r) for r in await self.conn.fetch(_LINES, {"order_id": row["id"]})]
-        return OrderForReturn(
-            id=row["id"],
-            external_id=row["external_id"],
-            customer_external_id=row["customer_external_id"],
-            currency=row["currency"],
-            subtotal=row["subtotal"],
+        return record(
+            OrderForReturn,
+            row,
             lines=tuple(OrderedLine(line["sku"], line["quantity"], line["unit_price"]) for line in lines),
             # Orders recorded before migration 0004 filled these in counted as they were.
             program_currency=row["program_currency"] or row["currency"],
@@ -106,15 +103,8 @@ class Returns(Repository):
         if not rows:
             return None
         row = ORDER_RETURNS.decode(rows[0])
-        return StoredReturn(
-            external_id=row["external_id"],
-            order_external_id=row["order_external_id"],
-            currency=row["currency"],
-            returned_amount=row["returned_amount"].quantize(Decimal(1).scaleb(-minor_units(row["currency"]))),
-            points_reversed=row["points_reversed"],
-            request_hash=row["request_hash"],
-            points_unrecovered=row["points_unrecovered"],
-        )
+        exponent = Decimal(1).scaleb(-minor_units(row["currency"]))
+        return record(StoredReturn, row, returned_amount=row["returned_amount"].quantize(exponent))
 
     async def returned_before(self, order: OrderForReturn) -> dict[str, int]:
         rows = await self.conn.fetch(_RETURNED_BEFORE, {"order_id": order.id})

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from tortoise.models import Model
 
 from persistence import models
+
+R = TypeVar("R")
 
 
 class Kind(StrEnum):
@@ -154,6 +156,14 @@ def _decode(kind: Kind, value: Any) -> Any:
     if kind is Kind.JSON and isinstance(value, str | bytes):
         return json.loads(value)
     return value
+
+
+def record(cls: type[R], row: Mapping[str, Any], **given: Any) -> R:
+    """A dataclass of a decoded row: each field from the column of its name, unless given
+    (a field with a default may be missing from the row)."""
+    names = [f.name for f in fields(cast(Any, cls))]
+    columns = {name: row[name] for name in names if name in row and name not in given}
+    return cls(**columns, **given)
 
 
 def as_utc(moment: datetime) -> datetime:
