@@ -13,6 +13,7 @@ from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
 from app.rules_admin import save_rules_version
+from app.rules_sync import follow_activations, put_in_force
 from app.settings import Settings
 from persistence import database
 from persistence.database import DatabaseNotMigrated, check_migrated
@@ -51,6 +52,8 @@ async def pending_migrations(database_url: str) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running_services(settings: Settings, *, watch_rules: bool = False) -> AsyncIterator[Services]:
+    """`watch_rules`: a serving worker, which follows the versions the others put in force and
+    (unless settings.rules_watch is off) watches the rules folder."""
     if settings.is_sqlite:
         # The embedded default migrates itself; PostgreSQL is migrated by `loyalty migrate`.
         await database.migrate(settings.database_url)
@@ -59,12 +62,15 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
         await check_migrated(settings.database_url)
     uow = await UnitOfWork.open(settings.database_url)
     try:
-        pending_versions: list[Program] = []
-        registry = RulesRegistry(settings.rules_dir, on_activate=pending_versions.append)
+        registry = RulesRegistry(settings.rules_dir, quiet_ms=settings.rules_quiet_ms)
         if registry.program is None:
             raise RuntimeError(f"the rules folder {settings.rules_dir} does not load")
-        for program in [registry.program, *pending_versions]:
-            await save_rules_version(uow, program, utcnow())
+        if watch_rules:
+            # The folder a serving worker starts with is the newest deploy: in force for all.
+            await put_in_force(uow, registry.program)
+        else:
+            # A tool (`loyalty jobs run`...) stores its version but changes nothing in force.
+            await save_rules_version(uow, registry.program, utcnow())
         secret = str(settings.token_secret) if settings.token_secret else await token_secret(uow)
         services = Services(
             settings=settings,
@@ -75,20 +81,24 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
 
-        async def persist_version(program: Program) -> None:
-            await save_rules_version(uow, program, utcnow())
+        async def activate(program: Program) -> None:
+            await put_in_force(uow, program)
 
         # From here on a new version is stored before it goes live (see RulesRegistry).
-        registry.on_activate = persist_version
-        watcher = None
+        registry.on_activate = activate
+        tasks = []
         if watch_rules:
-            watcher = asyncio.create_task(registry.watch(), name="rules-watcher")
+            tasks.append(
+                asyncio.create_task(follow_activations(uow, registry, settings.rules_sync_ms / 1000), name="rules-sync")
+            )
+            if settings.rules_watch:
+                tasks.append(asyncio.create_task(registry.watch(), name="rules-watcher"))
         try:
             yield services
         finally:
-            if watcher:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                    await task
     finally:
         await uow.close()

@@ -25,6 +25,12 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    rules_watch: bool = True
+    """Watch the rules folder (LOYALTY_RULES_WATCH=0 to reload only through `reloadRules`)."""
+    rules_quiet_ms: int = 2000
+    """How long the rules folder must stay unchanged before the watcher loads it."""
+    rules_sync_ms: int = 500
+    """How often a worker checks which rules version the others put in force."""
     auth_failure_limit: int = 10
     """Failed authentications a client may make per window before it is refused (0: no limit)."""
     auth_failure_window_seconds: int = 60
@@ -57,6 +63,9 @@ class Settings:
             max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+            rules_watch=environ.get("LOYALTY_RULES_WATCH", "1") not in ("0", "false", "no"),
+            rules_quiet_ms=int(environ.get("LOYALTY_RULES_QUIET_MS", "2000")),
+            rules_sync_ms=int(environ.get("LOYALTY_RULES_SYNC_MS", "500")),
             auth_failure_limit=int(environ.get("LOYALTY_AUTH_FAILURE_LIMIT", "10")),
             auth_failure_window_seconds=int(environ.get("LOYALTY_AUTH_FAILURE_WINDOW_SECONDS", "60")),
         )

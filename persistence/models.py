@@ -191,6 +191,19 @@ class RulesVersion(Model):
         table = "rules_versions"
 
 
+class RulesActivation(Model):
+    """One row each time a worker puts a rules version in force (append-only).
+
+    The newest row is the version every worker must run (app.rules_sync follows it)."""
+
+    id = fields.BigIntField(primary_key=True)
+    version = fields.CharField(max_length=64)
+    activated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rules_activations"
+
+
 class ApiKey(Model):
     id = fields.BigIntField(primary_key=True)
     name = fields.CharField(max_length=100)

@@ -10,6 +10,7 @@ from persistence.orders import Orders
 from persistence.outbox import Outbox
 from persistence.returns import Returns
 from persistence.rule_uses import Limits
+from persistence.rules_activations import RulesActivations
 
 __all__ = [
     "Adjustments",
@@ -22,5 +23,6 @@ __all__ = [
     "Orders",
     "Outbox",
     "Returns",
+    "RulesActivations",
     "RulesVersions",
 ]

@@ -89,6 +89,10 @@ class Session:
     def rules_versions(self) -> repositories.RulesVersions:
         return repositories.RulesVersions(self)
 
+    @cached_property
+    def rules_activations(self) -> repositories.RulesActivations:
+        return repositories.RulesActivations(self)
+
     @property
     def locked(self) -> bool:
         """Customers read for change are locked (or writers serialised) until the end."""

@@ -124,6 +124,7 @@ SETTINGS = describe(models.Setting)
 ORDER_RETURNS = describe(models.OrderReturn)
 ORDER_RETURN_LINES = describe(models.OrderReturnLine)
 ADJUSTMENTS = describe(models.Adjustment)
+RULES_ACTIVATIONS = describe(models.RulesActivation)
 
 ALL = (
     CUSTOMERS,
@@ -140,6 +141,7 @@ ALL = (
     ORDER_RETURNS,
     ORDER_RETURN_LINES,
     ADJUSTMENTS,
+    RULES_ACTIVATIONS,
 )
 
 

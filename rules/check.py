@@ -8,7 +8,7 @@ from typing import TextIO
 
 from rules import schema_check
 from rules.errors import RuleError, RuleFileErrors
-from rules.loader import SCENARIO_DIR, read_sources, validate_sources, version_of
+from rules.loader import SCENARIO_DIR, decode, load_program_from_sources, read_folder, validate_sources
 from rules.yamlsource import parse
 
 
@@ -18,7 +18,12 @@ def scenario_errors(folder: Path) -> list[RuleError]:
     for path in sorted((folder / SCENARIO_DIR).rglob("*")):
         if path.suffix not in (".yaml", ".yml"):
             continue
-        doc, syntax = parse(path.relative_to(folder).as_posix(), path.read_text(encoding="utf-8"))
+        relative = path.relative_to(folder).as_posix()
+        text, unreadable = decode(relative, path.read_bytes())
+        if text is None:
+            errors.append(unreadable)  # type: ignore[arg-type]
+            continue
+        doc, syntax = parse(relative, text)
         errors.extend(syntax)
         if doc is not None and not syntax:
             errors.extend(schema_check.check(doc, "scenarios")[0])
@@ -26,19 +31,26 @@ def scenario_errors(folder: Path) -> list[RuleError]:
 
 
 def check_folder(folder: Path, out: TextIO = sys.stdout) -> int:
-    """Print each error (file paths relative to `folder`); 0 when the folder is valid."""
-    try:
-        files = read_sources(Path(folder))
-    except RuleFileErrors as exc:
-        for error in exc.errors:
-            print(error, file=out)
-        return 1
-    spec, errors = validate_sources(files)
-    errors = errors + scenario_errors(Path(folder))
-    for error in errors:
+    """Print each error (file paths relative to `folder`); 0 when the folder is valid.
+
+    A folder that validates is also compiled, exactly as the service compiles it, so what
+    `check` accepts always loads."""
+    folder = Path(folder)
+    files, errors = read_folder(folder)
+    spec, invalid = validate_sources(files, complete=not errors) if files or not errors else (None, [])
+    errors = errors + invalid
+    if not errors:
+        try:
+            program = load_program_from_sources(files)
+        except RuleFileErrors as exc:
+            errors = exc.errors
+    if folder.is_dir():
+        errors = errors + scenario_errors(folder)
+    for error in sorted(errors, key=lambda e: (e.file, e.line, e.col, e.message)):
         print(error, file=out)
     if errors:
         print(f"{len(errors)} error(s)", file=out)
         return 1
-    print(f"ok: {len(files)} file(s), {len(spec.rules)} rules, version {version_of(files)}", file=out)
+    assert spec is not None
+    print(f"ok: {len(files)} file(s), {len(spec.rules)} rules, version {program.version}", file=out)
     return 0

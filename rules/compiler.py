@@ -5,7 +5,8 @@ Measured limits of durable-rules 2.0.28's C engine shape everything here:
   a ruleset whose matching paths exceed it fails every assertion with error 303;
 - a node's children live in a 512-slot open-addressing table (NEXT_BUCKET_LENGTH): the 512th
   sibling makes assertions loop forever.
-So a ruleset never holds more than MAX_PATHS alpha paths, and rules that can only match when
+So a ruleset never holds more than MAX_PATHS alpha paths, a condition hands durable-rules at
+most value_lists.MAX_ENGINE_VALUES values (longer lists are checked in Python), and rules that can only match when
 the cart holds a given sku, category or tag are indexed by it, so an order consults only the
 few rulesets its lines can trigger, however many rules the program has.
 Also measured: `$or` over `$neq` inside an array item (`$iall`) gives wrong answers, so
@@ -19,19 +20,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from rules import value_lists
 from rules.facts import cents
 from rules.model import ORDER, RuleSpec
 from rules.parse import parse_when
+from rules.value_lists import FLAT_KEYS, Check, is_long
+from rules.value_lists import as_list as _as_list
 
 MAX_PATHS = 32
 """Alpha paths per ruleset: half the C engine's stack, so no fact can overflow it."""
 
 _OPS = {"gte": "$gte", "gt": "$gt", "lte": "$lte", "lt": "$lt", "ne": "$neq"}
 _MONEY = {"subtotal", "shipping_amount", "lifetime_spend"}
-
-
-def _as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def _compare(name: str, spec: Any, money: bool) -> list[dict]:
@@ -72,7 +72,6 @@ def _line(spec: dict) -> dict:
     return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
-FLAT_KEYS = ("sku", "category", "tag")
 KEY_PREFIX = "k:"
 _MAX_ALTERNATIVES = 4
 
@@ -105,6 +104,19 @@ def _no_line(spec: dict) -> tuple[dict, int]:
     return {"$or": [{"line_count": 0}, {"$iall": {"lines": pred}}]}, 2
 
 
+def _all_lines(spec: dict) -> tuple[dict, int]:
+    """(term, alpha paths)."""
+    return {"$iall": {"lines": _line(spec)}}, 1
+
+
+_CART = (
+    ("any_line", _any_line, value_lists.any_line),
+    ("all_lines", _all_lines, value_lists.all_lines),
+    ("no_line", _no_line, value_lists.no_line),
+)
+"""Cart conditions: how durable-rules tests each, and how Python does when a list is long."""
+
+
 def referenced_keys(rule: RuleSpec) -> tuple[set[str], set[str]]:
     """(keys any_line tests as properties, keys no_line tests): what order facts must carry."""
     cart = rule.when.get("cart", {})
@@ -116,14 +128,23 @@ def referenced_keys(rule: RuleSpec) -> tuple[set[str], set[str]]:
         if len(_as_list(value)) <= _MAX_ALTERNATIVES:
             positive = {fact_key(key, v) for v in _as_list(value)}
     for key, value in no_line.items():
-        if key in FLAT_KEYS:
+        if key in FLAT_KEYS and not is_long(value):
             negative = {fact_key(key, v) for v in _as_list(value)}
     return positive, negative
 
 
-def condition_terms(rule: RuleSpec) -> tuple[list[dict], int]:
-    """The rule's conditions as a conjunction of durable-rules terms, and its alpha path count."""
+def condition_terms(rule: RuleSpec) -> tuple[list[dict], int, list[Check]]:
+    """The rule's conditions as a conjunction of durable-rules terms, its alpha path count, and
+    the conditions on long value lists, checked in Python on what the engine matched."""
     when = rule.when
+    checks: list[Check] = []
+
+    def one_of(field: str, values: Any) -> None:
+        if is_long(values):
+            checks.append(value_lists.any_of(field, values))
+        else:
+            terms.append(_in(field, values))
+
     terms: list[dict] = [{"kind": "order"}] if rule.on == ORDER else [{"event_type": rule.on}]
     paths = 1
     if rule.active_from is not None:
@@ -134,27 +155,28 @@ def condition_terms(rule: RuleSpec) -> tuple[list[dict], int]:
         terms.append({"customer": 1})
     for name, spec in when.get("order", {}).items():
         if name in ("currency", "country"):
-            terms.append(_in(name, spec))
+            one_of(name, spec)
         elif name == "coupon":
-            terms.append(_in("coupons", [c.upper() for c in _as_list(spec)]))
+            one_of("coupons", [c.upper() for c in _as_list(spec)])
         else:
             terms.extend(_compare(name, spec, name in _MONEY))
     cart = when.get("cart", {})
-    if "any_line" in cart:
-        term, more = _any_line(cart["any_line"])
-        terms.append(term)
-        paths *= more
-    if "all_lines" in cart:
-        terms.append({"$iall": {"lines": _line(cart["all_lines"])}})
-    if "no_line" in cart:
-        term, more = _no_line(cart["no_line"])
-        terms.append(term)
-        paths *= more
+    for key, in_engine, in_python in _CART:
+        if key not in cart:
+            continue
+        if value_lists.has_long(cart[key]):
+            checks.append(in_python(cart[key]))
+        else:
+            term, more = in_engine(cart[key])
+            terms.append(term)
+            paths *= more
     for name, spec in when.get("customer", {}).items():
         if name == "tier":
-            terms.append(_in("tier", spec))
+            one_of("tier", spec)
         elif name == "tag":
-            terms.append(_in("customer_tags", spec))
+            one_of("customer_tags", spec)
+        elif name == "no_tag" and is_long(spec):
+            checks.append(value_lists.none_of("customer_tags", spec))
         elif name == "no_tag":
             terms.append({"$iall": {"customer_tags": _none_of(_as_list(spec))}})
         elif name == "birthday_month":
@@ -163,7 +185,7 @@ def condition_terms(rule: RuleSpec) -> tuple[list[dict], int]:
             terms.extend(_compare(name, spec, name in _MONEY))
     for name, spec in when.get("time", {}).items():
         if name in ("weekday", "month"):
-            terms.append(_in(name, spec))
+            one_of(name, spec)
         elif name == "hour":
             terms.extend(_compare("hour", spec, False))
         elif name == "between":
@@ -173,10 +195,10 @@ def condition_terms(rule: RuleSpec) -> tuple[list[dict], int]:
         if isinstance(spec, bool):
             terms.append({field_name: 1 if spec else 0})
         elif isinstance(spec, str) or (isinstance(spec, list) and all(isinstance(v, str) for v in spec)):
-            terms.append(_in(field_name, spec))
+            one_of(field_name, spec)
         else:
             terms.extend(_compare(field_name, spec, False))
-    return terms, paths
+    return terms, paths, checks
 
 
 def _window_terms(window: dict) -> list[dict]:

@@ -23,18 +23,42 @@ def is_rule_file(relative: str) -> bool:
     return relative.endswith(RULE_SUFFIXES) and SCENARIO_DIR not in parts[:-1] and not parts[-1].startswith(".")
 
 
-def read_sources(folder: Path) -> dict[str, str]:
-    """Every rule file under `folder` (scenarios excluded), keyed by its POSIX relative path."""
+def decode(relative: str, data: bytes) -> tuple[str | None, RuleError | None]:
+    """(text, None), or (None, an error at the first byte that is not UTF-8)."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line_start = before.rfind(b"\n") + 1
+        col = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+        message = f"not UTF-8 text: byte 0x{data[exc.start]:02x} ({exc.reason}); save the file as UTF-8"
+        return None, RuleError(relative, before.count(b"\n") + 1, col, message)
+
+
+def read_folder(folder: Path) -> tuple[dict[str, str], list[RuleError]]:
+    """Every readable rule file under `folder` (scenarios excluded), keyed by its POSIX
+    relative path, and an error for each file that cannot be read (the others are still read)."""
     if not folder.is_dir():
-        raise RuleFileErrors([RuleError(str(folder), 1, 1, "rules folder not found")])
-    files = {}
+        return {}, [RuleError(str(folder), 1, 1, "rules folder not found")]
+    files: dict[str, str] = {}
+    errors: list[RuleError] = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
         if path.is_file() and is_rule_file(relative):
-            try:
-                files[relative] = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                raise RuleFileErrors([RuleError(relative, 1, 1, f"not UTF-8 text ({exc.reason})")]) from exc
+            text, error = decode(relative, path.read_bytes())
+            if error is not None:
+                errors.append(error)
+            else:
+                files[relative] = text  # type: ignore[assignment]
+    return files, errors
+
+
+def read_sources(folder: Path) -> dict[str, str]:
+    """Every rule file under `folder` (scenarios excluded); raises RuleFileErrors when one
+    cannot be read."""
+    files, errors = read_folder(folder)
+    if errors:
+        raise RuleFileErrors(errors)
     return files
 
 
@@ -49,8 +73,9 @@ def version_of(files: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def validate_sources(files: dict[str, str]) -> tuple[FolderSpec, list[RuleError]]:
-    """Parse and validate; returns (FolderSpec, errors)."""
+def validate_sources(files: dict[str, str], complete: bool = True) -> tuple[FolderSpec, list[RuleError]]:
+    """Parse and validate; returns (FolderSpec, errors). `complete=False`: other rule files
+    of the folder could not be read (see parse_folder)."""
     errors: list[RuleError] = []
     docs: list[tuple[Document, set[tuple]]] = []
     for relative in sorted(files):
@@ -58,6 +83,7 @@ def validate_sources(files: dict[str, str]) -> tuple[FolderSpec, list[RuleError]
             continue
         doc, syntax = parse(relative, files[relative])
         errors.extend(syntax)
+        complete = complete and not syntax
         if doc is None:
             continue
         schema_errors, bad = schema_check.check(doc)
@@ -67,7 +93,7 @@ def validate_sources(files: dict[str, str]) -> tuple[FolderSpec, list[RuleError]
         if syntax:
             bad = bad | {("program",), ("tier_qualification",)} | _all_items(doc)
         docs.append((doc, bad))
-    spec, semantic = parse_folder(docs)
+    spec, semantic = parse_folder(docs, complete)
     errors.extend(semantic)
     if not files:
         errors.append(RuleError("(folder)", 1, 1, "no rule files (*.yaml) in the rules folder"))

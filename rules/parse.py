@@ -34,8 +34,10 @@ def dec(value: Any) -> Decimal:
 
 
 class _Parser:
-    def __init__(self, docs: list[tuple[Document, set[tuple]]]) -> None:
+    def __init__(self, docs: list[tuple[Document, set[tuple]]], complete: bool) -> None:
         self.docs = docs
+        self.complete = complete
+        """False when a file could not be read: what others refer to may be defined there."""
         self.errors: list[RuleError] = []
         self.spec = FolderSpec()
 
@@ -47,7 +49,9 @@ class _Parser:
         tier_nodes = self._tiers()
         reward_ids = self._rewards()
         self._rules()
-        self._cross_check(tier_nodes, reward_ids)
+        if self.complete:
+            self._cross_check(tier_nodes, reward_ids)
+        self._link_rewards()
         return self.spec, self.errors
 
     def _items(self, section: str, include_invalid: bool = False):
@@ -221,20 +225,33 @@ class _Parser:
         return start, end
 
     def _rules(self) -> None:
-        seen: dict[str, Document] = {}
+        self._duplicate_rule_ids()
+        seen: set[str] = set()
         for position, (doc, path, item, valid) in enumerate(self._items("rules", include_invalid=True)):
             rid = item.get("id")
-            if not isinstance(rid, str):
+            if not isinstance(rid, str) or rid in seen:
                 continue
-            if rid in seen:
-                self.err(doc, path + ("id",), f"rule '{rid}' is defined twice (also in {seen[rid].file})", rid)
-                continue
-            seen[rid] = doc
+            seen.add(rid)
             if not valid:
                 continue
             rule = self._rule(doc, path, item, position)
             if rule is not None:
                 self.spec.rules.append(rule)
+
+    def _duplicate_rule_ids(self) -> None:
+        """An error at every copy of a duplicated id, naming the others: which one is the new
+        copy only the marketer knows, so each is pointed at."""
+        places: dict[str, list[tuple[Document, tuple]]] = {}
+        for doc, path, item, _ in self._items("rules", include_invalid=True):
+            if isinstance(item.get("id"), str):
+                places.setdefault(item["id"], []).append((doc, path + ("id",)))
+        for rid, copies in places.items():
+            if len(copies) < 2:
+                continue
+            where = [doc.error(path, "") for doc, path in copies]
+            for number, (doc, path) in enumerate(copies):
+                others = ", ".join(f"{e.file}:{e.line}" for i, e in enumerate(where) if i != number)
+                self.err(doc, path, f"rule '{rid}' is defined {len(copies)} times (also at {others})", rid)
 
     def _rule(self, doc: Document, path: tuple, item: dict, position: int) -> RuleSpec | None:
         rid, on = item["id"], item.get("on", ORDER)
@@ -371,7 +388,6 @@ class _Parser:
                     f"tier '{tier.name}' has multiplier {tier.multiplier} but no rule applies tier multipliers;"
                     " add a rule with then: {points: {multiply: tier}}",
                 )
-        self._link_rewards()
 
     def _link_rewards(self) -> None:
         """A reward a tier lists is restricted to that tier too, so both views agree."""
@@ -389,5 +405,8 @@ class _Parser:
         ]
 
 
-def parse_folder(docs: list[tuple[Document, set[tuple]]]) -> tuple[FolderSpec, list[RuleError]]:
-    return _Parser(docs).run()
+def parse_folder(docs: list[tuple[Document, set[tuple]]], complete: bool = True) -> tuple[FolderSpec, list[RuleError]]:
+    """`complete=False` when some rule file could not be read: references between files
+    (tiers, rewards, the tier multiplier rule) are then not checked, as what they refer to
+    may be in that file, and errors there would be false."""
+    return _Parser(docs, complete).run()

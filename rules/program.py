@@ -31,6 +31,7 @@ from rules.resolve import (
     apply_suggestions,
     select,
 )
+from rules.value_lists import Check
 
 
 def period_start(period: str, now: datetime) -> datetime | None:
@@ -96,11 +97,14 @@ class Program:
         indexed: list[tuple[str, RuleSpec, int]] = []
         by_event: dict[str, list[tuple[RuleSpec, int]]] = defaultdict(list)
         terms: dict[str, list[dict]] = {}
+        self._checks: dict[str, list[Check]] = {}
         self._positive_keys: set[str] = set()
         self._negative_keys: set[str] = set()
         for rule in self.rules:
-            rule_terms, paths = condition_terms(rule)
+            rule_terms, paths, checks = condition_terms(rule)
             terms[rule.id] = rule_terms
+            if checks:
+                self._checks[rule.id] = checks
             positive, negative = referenced_keys(rule)
             self._positive_keys |= positive
             self._negative_keys |= negative
@@ -278,6 +282,9 @@ class Program:
                 for text in texts[chunk.needs_lines]:
                     for rule_id in chunk.ruleset.matches(text):
                         matched.setdefault(rule_id, by_id[rule_id])
+        checks = self._checks
+        if checks:
+            return [rule for rule_id, rule in matched.items() if all(c(fact) for c in checks.get(rule_id, ()))]
         return list(matched.values())
 
     def _evaluation(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -26,10 +28,12 @@ class RulesRegistry:
     goes live; through the synchronous `reload` (start-up, tools) it runs after.
     """
 
-    def __init__(self, folder: Path, on_activate: OnActivate | None = None, debounce_ms: int = 300) -> None:
+    def __init__(self, folder: Path, on_activate: OnActivate | None = None, quiet_ms: int = 2000) -> None:
         self.folder = Path(folder)
         self.on_activate = on_activate
-        self.debounce_ms = debounce_ms
+        self.quiet_ms = quiet_ms
+        """How long the folder must stay unchanged before the watcher loads it: a deploy that
+        writes several files must not activate the half-written folder in between."""
         self._program: Program | None = None
         self._lock = threading.Lock()
         self.last_errors: list[RuleError] = []
@@ -89,14 +93,33 @@ class RulesRegistry:
                     return None, []
                 program = load_program_from_sources(files)
             except RuleFileErrors as exc:
-                self.last_errors = exc.errors
-                log.error(
-                    "rules not reloaded, keeping version %s:\n%s",
-                    self._active_version() or "(none)",
-                    "\n".join(str(e) for e in exc.errors),
-                )
-                return None, exc.errors
+                return None, self._refused(exc.errors)
+            except Exception as exc:  # noqa: BLE001 - a reload never takes the service down
+                log.exception("loading %s failed", self.folder)
+                return None, self._refused([RuleError(str(self.folder), 1, 1, f"cannot load the folder: {exc!r}")])
         return program, []
+
+    def _refused(self, errors: list[RuleError]) -> list[RuleError]:
+        self.last_errors = errors
+        log.error(
+            "rules not reloaded, keeping version %s:\n%s",
+            self._active_version() or "(none)",
+            "\n".join(str(e) for e in errors),
+        )
+        return errors
+
+    async def adopt(self, version: str, sources: dict[str, str]) -> bool:
+        """Put in force a version another worker activated (stored sources), without the
+        hook: it is stored already. False (and logged) when it does not load here."""
+        if version == self._active_version():
+            return False
+        try:
+            program = await asyncio.to_thread(load_program_from_sources, sources)
+        except Exception:  # noqa: BLE001 - keep the version in force; the next signal retries
+            log.exception("rules version %s activated elsewhere does not load here", version)
+            return False
+        self._activate(program)
+        return True
 
     def _activate(self, program: Program) -> None:
         with self._lock:
@@ -124,8 +147,56 @@ class RulesRegistry:
             log.error("on_activate hook failed", exc_info=task.exception())
 
     async def watch(self, stop_event: asyncio.Event | None = None) -> None:
-        """Reload on every change under the folder, debounced, until cancelled or stopped."""
+        """Reload once the folder has changed and then stayed still for `quiet_ms`, until
+        cancelled or stopped. Never dies: a failing reload is logged, a watcher that fails is
+        restarted, and a folder replaced by another (`mv rules.new rules`) is followed."""
+        while not (stop_event and stop_event.is_set()):
+            try:
+                await self._watch_folder(stop_event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - e.g. the folder is missing mid-deploy: retry
+                log.warning("watching %s failed; retrying", self.folder, exc_info=True)
+                await asyncio.sleep(0.5)
+
+    async def _watch_folder(self, stop_event: asyncio.Event | None) -> None:
+        """Watch the directory now at `self.folder`; return when another one replaces it."""
         from watchfiles import awatch
 
-        async for _changes in awatch(self.folder, debounce=self.debounce_ms, stop_event=stop_event):
+        watched = _identity(self.folder)
+        if watched is None:
+            raise FileNotFoundError(self.folder)
+        changed_at: float | None = time.monotonic()  # whatever happened before we watched
+        tick = max(20, min(200, self.quiet_ms // 4))
+        async for changes in awatch(
+            self.folder,
+            debounce=tick,
+            step=min(50, tick),
+            rust_timeout=tick,
+            yield_on_timeout=True,
+            stop_event=stop_event,
+        ):
+            now = time.monotonic()
+            replaced = _identity(self.folder) != watched
+            if changes:
+                changed_at = now
+            if changed_at is not None and now - changed_at >= self.quiet_ms / 1000:
+                changed_at = None
+                await self._reload_logged()
+            if replaced:
+                return  # watch the new directory; it loads once still (see changed_at)
+
+    async def _reload_logged(self) -> None:
+        try:
             await self.reload_async()
+        except Exception:  # noqa: BLE001 - the watcher must outlive any one reload
+            log.exception("reloading %s failed", self.folder)
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which directory is at `folder` now (device, inode); None when there is none."""
+    try:
+        stat = os.stat(folder)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino

@@ -13,7 +13,7 @@ from domain.errors import DomainError
 from domain.program import CustomerFacts, Evaluation, EventFacts, LineFacts, OrderFacts, UsageSnapshot
 from rules import schema_check
 from rules.errors import RuleFileErrors
-from rules.loader import SCENARIO_DIR, load_program
+from rules.loader import SCENARIO_DIR, decode, load_program
 from rules.parse import parse_when
 from rules.program import Program
 from rules.yamlsource import Document, parse
@@ -148,7 +148,8 @@ def run_scenarios(folder: Path, out: TextIO = sys.stdout) -> int:
     passed = failed = 0
     for path in files:
         relative = path.relative_to(folder).as_posix()
-        doc, errors = parse(relative, path.read_text(encoding="utf-8"))
+        text, unreadable = decode(relative, path.read_bytes())
+        doc, errors = parse(relative, text) if text is not None else (None, [e for e in [unreadable] if e])
         if doc is not None and not errors:
             errors, _ = schema_check.check(doc, "scenarios")
         if errors or doc is None:

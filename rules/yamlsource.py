@@ -7,6 +7,7 @@ sees what the marketer typed and the loader parses dates itself, at a known posi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -86,8 +87,35 @@ def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
     return None
 
 
+# libyaml composes nested collections recursively in C: ~30,000 levels (60 kB of "[[[...")
+# overflow its stack and kill the process. No rule file nests more than a dozen levels.
+_MAX_DEPTH = 200
+
+
+_BRACKETS = re.compile(r"[\[{\]}]")
+_DASHES = re.compile(rf"(?:-[ \t]+){{{_MAX_DEPTH + 1}}}")
+
+
+def _too_deep(text: str) -> int | None:
+    """Offset where flow brackets, or block sequences on one line ("- - - x"), nest past
+    _MAX_DEPTH; None when nothing does."""
+    if text.count("[") + text.count("{") > _MAX_DEPTH:
+        depth = 0
+        for match in _BRACKETS.finditer(text):
+            depth += -1 if match.group() in "]}" else 1
+            if depth > _MAX_DEPTH:
+                return match.start()
+    dashes = _DASHES.search(text)
+    return dashes.end() if dashes else None
+
+
 def parse(file: str, text: str) -> tuple[Document | None, list[RuleError]]:
     """Compose `text` into nodes and plain data; YAML syntax errors come back as RuleErrors."""
+    deep = _too_deep(text)
+    if deep is not None:
+        line = text.count("\n", 0, deep) + 1
+        col = deep - (text.rfind("\n", 0, deep) + 1) + 1
+        return None, [RuleError(file, line, col, f"YAML syntax: nested more than {_MAX_DEPTH} levels deep")]
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -97,17 +125,30 @@ def parse(file: str, text: str) -> tuple[Document | None, list[RuleError]]:
         return None, [RuleError(file, line, col, f"YAML syntax: {problem}")]
     except yaml.YAMLError as exc:
         return None, [RuleError(file, 1, 1, f"YAML syntax: {exc}")]
+    except RecursionError:
+        return None, [RuleError(file, 1, 1, "YAML syntax: nested too deeply")]
     errors: list[RuleError] = []
     constructor = _Loader("")
     budget = [_MAX_NODES]
-    data = _to_data(file, root, constructor, errors, budget) if root is not None else None
+    try:
+        data = _to_data(file, root, constructor, errors, budget) if root is not None else None
+    except _TooBig as exc:
+        message = f"YAML aliases expand to more than {_MAX_NODES:,} values here: rule files are plain data"
+        return None, [error_at(file, exc.node, message, None)]
+    except RecursionError:
+        return None, [RuleError(file, 1, 1, "YAML syntax: nested too deeply")]
     return Document(file, root, data), errors
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
 
 
 def _to_data(file: str, node: yaml.Node, constructor: _Loader, errors: list[RuleError], budget: list[int]) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
-        raise ValueError("too many YAML nodes (alias expansion?)")
+        raise _TooBig(node)
     if node.tag not in _SAFE_TAGS:
         errors.append(error_at(file, node, f"unsupported YAML tag {node.tag}: rule files are plain data", None))
         return None

@@ -110,3 +110,28 @@ def test_a_rule_durable_rules_refuses_is_an_error_at_that_rule(monkeypatch):
     assert [str(e) for e in caught.value.errors] == [
         "f0.yaml:3:5: rule 'refused': durable-rules cannot compile it (Could not create ruleset, error code: 102)"
     ]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 1e6
+
+
+def test_a_freed_ruleset_whose_last_fact_went_unhandled_gives_its_memory_back():
+    """Before, each such ruleset leaked its sid's state (~80 kB): 500 leaked ~40 MB."""
+    from rules import engine
+
+    def build_evaluate_free():
+        ruleset = engine.build([("a", [{"kind": "order"}, {"$gte": {"subtotal": 100}}])])
+        with engine.LOCK:
+            assert ruleset.matches(engine.fact_json({"kind": "order", "subtotal": 5})) == []
+        del ruleset
+        with engine.LOCK:
+            engine.free_released()
+
+    for _ in range(100):  # the allocator's own pools settle first
+        build_evaluate_free()
+    before = _rss_mb()
+    for _ in range(500):
+        build_evaluate_free()
+    assert _rss_mb() - before < 10

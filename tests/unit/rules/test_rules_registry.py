@@ -65,7 +65,7 @@ async def test_watch_reloads_after_an_edit_and_awaits_an_async_hook(folder):
     async def hook(program):
         await seen.put(program.version)
 
-    registry = RulesRegistry(folder, on_activate=hook, debounce_ms=50)
+    registry = RulesRegistry(folder, on_activate=hook, quiet_ms=50)
     first = await asyncio.wait_for(seen.get(), 1)
     stop = asyncio.Event()
     task = asyncio.create_task(registry.watch(stop_event=stop))
@@ -132,3 +132,73 @@ def test_a_reward_says_why_it_cannot_be_redeemed():
     assert program.why_not_redeemable("five-off", gold, Decimal("19.99")) == "needs an order of at least 20"
     assert program.why_not_redeemable("ten-percent", gold, Decimal(50), uses=1) == "limit reached: 1 of 1 per month"
     assert program.why_not_redeemable("gold-gift", bronze) == "only for tiers Gold"
+
+
+BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)
+)
+
+
+async def _until(condition) -> None:
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_the_watcher_survives_a_yaml_bomb_and_loads_the_next_valid_edit(folder, caplog):
+    registry = RulesRegistry(folder, quiet_ms=100)
+    first = registry.program.version
+    stop = asyncio.Event()
+    task = asyncio.create_task(registry.watch(stop_event=stop))
+    await asyncio.sleep(0.3)
+    (folder / "bomb.yaml").write_text(BOMB)
+    await _until(lambda: registry.last_errors)
+    assert [str(e) for e in registry.last_errors] == [
+        "bomb.yaml:1:34: YAML aliases expand to more than 2,000,000 values here: rule files are plain data"
+    ]
+    assert not task.done()
+    (folder / "bomb.yaml").unlink()
+    (folder / "earning.yaml").write_text(BETTER)
+    await _until(lambda: registry.program.version != first)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert registry.program.sources == {"earning.yaml": BETTER}
+
+
+async def test_the_watcher_follows_a_folder_replaced_by_another(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "earning.yaml").write_text(GOOD)
+    registry = RulesRegistry(rules, quiet_ms=100)
+    stop = asyncio.Event()
+    task = asyncio.create_task(registry.watch(stop_event=stop))
+    await asyncio.sleep(0.3)
+    (tmp_path / "rules.new").mkdir()
+    (tmp_path / "rules.new" / "earning.yaml").write_text(BETTER)
+    rules.rename(tmp_path / "rules.old")
+    (tmp_path / "rules.new").rename(rules)
+    await _until(lambda: registry.program.sources == {"earning.yaml": BETTER})
+    assert registry.program.sources == {"earning.yaml": BETTER}
+    best = BETTER.replace("per_unit: 2", "per_unit: 3")
+    (rules / "earning.yaml").write_text(best)  # an edit after the swap is loaded too
+    await _until(lambda: registry.program.sources == {"earning.yaml": best})
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert registry.program.sources == {"earning.yaml": best}
+
+
+async def test_a_two_file_edit_activates_only_the_finished_folder(folder):
+    activated = []
+    registry = RulesRegistry(folder, on_activate=lambda program: activated.append(program.sources), quiet_ms=800)
+    stop = asyncio.Event()
+    task = asyncio.create_task(registry.watch(stop_event=stop))
+    await asyncio.sleep(0.3)
+    (folder / "earning.yaml").write_text(BETTER)  # valid alone, but not what was deployed
+    await asyncio.sleep(0.5)
+    (folder / "bonus.yaml").write_text("rules:\n  - {id: bonus, then: {points: {fixed: 5}}}\n")
+    await _until(lambda: len(activated) > 1)
+    await asyncio.sleep(1)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert [sorted(sources) for sources in activated] == [["earning.yaml"], ["bonus.yaml", "earning.yaml"]]

@@ -1,9 +1,10 @@
 import io
+import shutil
 import textwrap
 
 from rules_testkit import TIERS, errors_of
 
-from rules import check_folder
+from rules import DEMO_RULES_DIR, check_folder
 
 
 def test_an_unknown_tier_is_an_error_at_its_line():
@@ -94,7 +95,7 @@ def test_an_impossible_date_is_an_error():
     assert error == "x.yaml:4:20: rule 'r': '2025-02-30' is not a real date"
 
 
-def test_a_duplicate_rule_id_is_an_error_at_the_second_one_even_across_files():
+def test_a_duplicate_rule_id_is_an_error_at_every_copy_even_across_files():
     errors = errors_of(
         **{
             "a.yaml": "rules:\n  - id: same\n    then: {points: {fixed: 1}}\n",
@@ -103,7 +104,22 @@ def test_a_duplicate_rule_id_is_an_error_at_the_second_one_even_across_files():
             ),
         }
     )
-    assert errors == ["b.yaml:3:9: rule 'same' is defined twice (also in a.yaml)"]
+    # which copy is new only the marketer knows: b.yaml may be the file just edited, or a.yaml
+    assert errors == [
+        "a.yaml:2:9: rule 'same' is defined 2 times (also at b.yaml:3)",
+        "b.yaml:3:9: rule 'same' is defined 2 times (also at a.yaml:2)",
+    ]
+
+
+def test_a_bad_indent_is_the_only_error_reported_not_false_ones_in_untouched_files(tmp_path):
+    shutil.copytree(DEMO_RULES_DIR, tmp_path / "rules")
+    earning = tmp_path / "rules" / "earning.yaml"
+    earning.write_text(earning.read_text().replace("\n    then:", "\n   then:", 1))
+    out = io.StringIO()
+    assert check_folder(tmp_path / "rules", out) == 1
+    [error, count] = out.getvalue().splitlines()
+    assert error.startswith("earning.yaml:") and "YAML syntax" in error and count == "1 error(s)"
+
 
 
 def test_an_unknown_reward_in_tier_benefits_is_an_error():
@@ -206,11 +222,41 @@ def test_whole_numbers_written_with_a_decimal_point_stay_whole_points():
     assert award.points == 5 and isinstance(award.points, int)
 
 
-def test_a_file_that_is_not_utf8_is_an_error(tmp_path):
-    (tmp_path / "a.yaml").write_bytes(b"rules: \xff\xfe\n")
+def test_a_byte_that_is_not_utf8_is_an_error_at_that_byte_and_the_other_files_are_still_checked(tmp_path):
+    (tmp_path / "a.yaml").write_bytes(
+        "rules:\n  - {id: caf\u00e9, note: \xe9t\xe9}\n".encode("utf-8").replace(b"\xc3\xa9t", b"\xe9t")
+    )
+    (tmp_path / "b.yaml").write_text("rules:\n  - {id: base, then: {points: {per_unit: lots}}}\n")
     out = io.StringIO()
     assert check_folder(tmp_path, out) == 1
-    assert out.getvalue().startswith("a.yaml:1:1: not UTF-8 text")
+    printed = out.getvalue().splitlines()
+    assert printed[0].startswith("a.yaml:2:22: not UTF-8 text: byte 0xe9")
+    assert printed[1].startswith("b.yaml:2:42: rule 'base', then.points.per_unit")
+
+
+def test_a_scenario_file_that_is_not_utf8_is_an_error_not_a_traceback(tmp_path):
+    from rules import run_scenarios
+
+    (tmp_path / "r.yaml").write_text("rules:\n  - {id: base, then: {points: {per_unit: 1}}}\n")
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "s.yaml").write_bytes(b"scenarios:\n  - name: \xff\n")
+    for run in (check_folder, run_scenarios):
+        out = io.StringIO()
+        assert run(tmp_path, out) == 1
+        assert "scenarios/s.yaml:2:11: not UTF-8 text: byte 0xff" in out.getvalue()
+
+
+def test_a_yaml_alias_bomb_is_an_error_at_the_alias_not_a_crash(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join([*lines, "rules: *a8"]) + "\n")
+    (tmp_path / "deep.yaml").write_text("rules: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    out = io.StringIO()
+    assert check_folder(tmp_path, out) == 1
+    assert out.getvalue().splitlines()[:2] == [
+        "bomb.yaml:1:34: YAML aliases expand to more than 2,000,000 values here: rule files are plain data",
+        "deep.yaml:1:208: YAML syntax: nested more than 200 levels deep",
+    ]
 
 
 def test_a_program_currency_that_is_not_a_real_code_is_an_error_in_words():
