@@ -109,17 +109,12 @@ class PostgresDatabase:
 
     @classmethod
     async def open(cls, url: str) -> PostgresDatabase:
-        credentials = expand_db_url(url)["credentials"]
-        pool = await asyncpg.create_pool(
-            host=credentials.get("host"),
-            port=credentials.get("port"),
-            user=credentials.get("user"),
-            password=credentials.get("password"),
-            database=credentials.get("database"),
-            min_size=int(credentials.get("minsize", DEFAULT_POOL["minsize"])),
-            max_size=int(credentials.get("maxsize", DEFAULT_POOL["maxsize"])),
-            reset=_keep_session,
-        )
+        credentials = dict(expand_db_url(url)["credentials"])
+        min_size = int(credentials.pop("minsize", DEFAULT_POOL["minsize"]))
+        max_size = int(credentials.pop("maxsize", DEFAULT_POOL["maxsize"]))
+        # The rest (host, port, user, password, database, and any option the URL names, such
+        # as ssl) are asyncpg's own connection arguments.
+        pool = await asyncpg.create_pool(min_size=min_size, max_size=max_size, reset=_keep_session, **credentials)
         return cls(pool)
 
     @asynccontextmanager
