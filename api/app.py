@@ -10,13 +10,16 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.types import ExecutionResult
 
+from api import unavailable
 from api.auth import InvalidCredentials, resolve_caller
 from api.auth_throttle import RefuseThrottledClients, client_address
 from api.context import Context
@@ -43,6 +46,22 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
     @property
     def graphql_ide_html(self) -> str:
         return self._ide_page
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        return process_result(unavailable.answer(result)[1])
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        answers: list[Any] = response_data if isinstance(response_data, list) else [response_data]
+        if any(
+            (error.get("extensions") or {}).get("code") == unavailable.CODE
+            for answer in answers
+            for error in answer.get("errors") or ()
+        ):
+            response.status_code = unavailable.STATUS
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             return 1
     if not settings.production:
         print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
+    # Each worker reads its settings anew; this is how they learn how many share the database.
+    os.environ["LOYALTY_WORKERS"] = str(workers)
     uvicorn.run(
         "api.app:app_factory",
         factory=True,

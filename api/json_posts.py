@@ -20,6 +20,7 @@ from strawberry.http import process_result
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from api import unavailable
 from api.auth import InvalidCredentials
 
 if TYPE_CHECKING:
@@ -80,12 +81,13 @@ class JsonPosts:
             # Refused before anything ran: the view refuses it again, in its own words.
             await self.app(scope, _replay(body, receive), send)
             return
+        status, result = unavailable.answer(result)
         payload = self.graphql.encode_json(process_result(result))
         content = payload.encode() if isinstance(payload, str) else payload
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": status,
                 "headers": [*_HEADERS, (b"content-length", str(len(content)).encode())],
             }
         )

@@ -22,11 +22,13 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from api import unavailable
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
 from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
+from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.prepared import PreparedSchema
 from api.rules.mutations import RulesMutations
@@ -42,9 +44,14 @@ DOCUMENT_CACHE_SIZE = 512
 
 
 def _is_internal(error: GraphQLError) -> bool:
-    """Mask what the server did wrong, never what the client did wrong."""
+    """Mask what the server did wrong, never what the client did wrong; a database out of
+    reach is not masked but answered as such (api/unavailable.py)."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | PermissionError)
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError | PermissionError)
+        and not unavailable.database_unavailable(error)
+    )
 
 
 def _mask(errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -76,6 +83,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=LeanExecutionContext,
         config=StrawberryConfig(disable_field_suggestions=settings.production, scalar_map={Decimal: DECIMAL}),
     )
     schema.prepare(

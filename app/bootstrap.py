@@ -16,13 +16,22 @@ from app.rules_admin import save_rules_version
 from app.rules_sync import follow_activations, put_in_force
 from app.settings import Settings
 from persistence import database
+from persistence.connections import is_unavailable
 from persistence.database import DatabaseNotMigrated, check_migrated
 from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
 
 log = logging.getLogger("loyalty")
 
-__all__ = ["DatabaseNotMigrated", "Services", "check_migrated", "migrate", "pending_migrations", "running_services"]
+__all__ = [
+    "DatabaseNotMigrated",
+    "Services",
+    "check_migrated",
+    "is_unavailable",
+    "migrate",
+    "pending_migrations",
+    "running_services",
+]
 
 
 @dataclass
@@ -60,7 +69,7 @@ async def running_services(settings: Settings, *, watch_rules: bool = False) -> 
     else:
         # Said plainly now, rather than as a missing table on the first request.
         await check_migrated(settings.database_url)
-    uow = await UnitOfWork.open(settings.database_url)
+    uow = await UnitOfWork.open(settings.database_url, settings.workers)
     try:
         registry = RulesRegistry(settings.rules_dir, quiet_ms=settings.rules_quiet_ms)
         if registry.program is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app.clock import utcnow
-from app.customers import get_customer
+from app.reads import get_customer
 from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode

@@ -8,7 +8,6 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED
 from app.idempotency import conflict, record_once
-from domain import validation
 from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, EnrollmentInput, validate_enrollment
 from domain.errors import DomainError, ErrorCode
@@ -40,15 +39,6 @@ async def enroll_customer(uow: UnitOfWork, program: Program, data: EnrollmentInp
 def customer_not_found(external_id: str, field: str = "external_id") -> DomainError:
     return DomainError(ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", [field])
 
-
-async def get_customer(uow: UnitOfWork, external_id: str, field: str = "external_id") -> Customer:
-    """`field` names the input that carried the id, for the error when there is none."""
-    validation.external_id(external_id, [field])
-    async with uow.reading() as session:
-        customer = await session.customers.get(external_id)
-    if customer is None:
-        raise customer_not_found(external_id, field)
-    return customer
 
 
 @dataclass(frozen=True)

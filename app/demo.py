@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from app import customers, orders
+from app import customers, orders, reads
 from app.bootstrap import running_services
 from app.credentials import create_api_key
 from app.settings import Settings
@@ -47,7 +47,7 @@ async def load_demo(settings: Settings) -> int:
             await orders.record_order(services.uow, services.program, order)
         key = await create_api_key(services.uow, "demo-admin", ["admin"])
         token = services.tokens.issue("cust-ada")
-        ada = await customers.get_customer(services.uow, "cust-ada")
+        ada = await reads.get_customer(services.uow, "cust-ada")
     print(f"Demo loaded into {settings.database_url.split('@')[-1]} with rules version {services.program.version}.")
     print(
         f"  customer cust-ada: {ada.balance.available} points available,"

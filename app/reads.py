@@ -1,10 +1,14 @@
-"""The read side: what GraphQL (and tests, and audits) read, in domain terms. Nothing here
-writes; each function is one `reading()` unit of work."""
+"""The read side: what GraphQL (and tests, and audits) read, in domain terms: a customer
+(for `me`, `customer` and `evaluateCart`), customers in a batch, a page of a ledger. Nothing
+here writes; each function is one `reading()` unit of work, one statement each (see
+persistence.ledger for the page's plan)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app.customers import customer_not_found
+from domain import validation
 from domain.customers import Customer
 from domain.ledger import Balance
 from persistence.engagement import StoredEvent
@@ -14,6 +18,16 @@ from persistence.returns import StoredReturn
 from persistence.unit_of_work import UnitOfWork
 
 __all__ = ["LedgerRow", "StoredEvent", "StoredOrder", "StoredReturn"]
+
+
+async def get_customer(uow: UnitOfWork, external_id: str, field: str = "external_id") -> Customer:
+    """`field` names the input that carried the id, for the error when there is none."""
+    validation.external_id(external_id, [field])
+    async with uow.reading() as session:
+        customer = await session.customers.get(external_id)
+    if customer is None:
+        raise customer_not_found(external_id, field)
+    return customer
 
 
 async def customers_by_external_ids(uow: UnitOfWork, external_ids: Sequence[str]) -> list[Customer | None]:

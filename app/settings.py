@@ -25,6 +25,8 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    workers: int = 1
+    """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
     rules_watch: bool = True
     """Watch the rules folder (LOYALTY_RULES_WATCH=0 to reload only through `reloadRules`)."""
     rules_quiet_ms: int = 2000
@@ -63,6 +65,7 @@ class Settings:
             max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+            workers=int(environ.get("LOYALTY_WORKERS", "1")),
             rules_watch=environ.get("LOYALTY_RULES_WATCH", "1") not in ("0", "false", "no"),
             rules_quiet_ms=int(environ.get("LOYALTY_RULES_QUIET_MS", "2000")),
             rules_sync_ms=int(environ.get("LOYALTY_RULES_SYNC_MS", "500")),

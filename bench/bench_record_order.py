@@ -117,8 +117,9 @@ class HttpClient:
     """A lean keep-alive HTTP/1.1 client, so the load generator spends little of the CPU
     that the server under test shares with it."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, credential: str = KEY):
         self.port = port
+        self.authorization = b"Authorization: Bearer " + credential.encode() + b"\r\n"
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -139,7 +140,7 @@ class HttpClient:
         assert self.reader is not None
         self.writer.write(
             b"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            b"Authorization: Bearer " + KEY.encode() + b"\r\n"
+            + self.authorization +
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -236,15 +237,20 @@ async def prepare(url: str, clients: int) -> list[str]:
     return customers
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def arguments(description: str | None, database_name: str) -> argparse.Namespace:
+    """The options of the HTTP benchmarks that alternate a floor and the API."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--database-name", default="loyalty_bench", help="created on that server and used")
+    parser.add_argument("--database-name", default=database_name, help="created on that server and used")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="floor and API alternate this many times")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+async def main() -> None:
+    args = arguments(__doc__, "loyalty_bench")
 
     url = await ensure_database(args.database_url, args.database_name)
     customers = await prepare(url, args.clients)

@@ -6,13 +6,14 @@ and the migrations only. Tortoise offers no public way to reach the asyncpg pool
 transaction's connection under it, and going through its query wrappers and transaction
 context cost about a quarter of recordOrder's CPU (measured with py-spy: the per-query
 wrappers a sixth, its transaction context a tenth, its connection look-up a twentieth).
-The pool is sized as Tortoise's would be (`minsize`/`maxsize` in the URL, else
-DEFAULT_POOL). See bench/README.md for the figures.
+Each worker's pool is sized against the server's max_connections and the worker count
+(`sized_url`), or as the URL's `minsize`/`maxsize` say. See bench/README.md for the figures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -23,12 +24,74 @@ from typing import Any, Protocol
 import aiosqlite
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import DBConnectionError
 
 from persistence.statements import Statement
 
 # asyncpg's pool defaults to 5 connections, which queued 16 concurrent writers (measured
-# in bench/); a URL that names maxsize keeps its own.
-DEFAULT_POOL = {"minsize": 2, "maxsize": 20}
+# in bench/): each worker's pool holds up to MAX_POOL, fewer when the server's
+# max_connections, shared by all workers, cannot give every worker that many (see
+# pool_size). A URL that names maxsize keeps its own.
+MAX_POOL = 20
+# Connections left for everything but the service's workers: `loyalty migrate`, `loyalty
+# jobs run`, an operator's psql, monitoring.
+RESERVED_CONNECTIONS = 10
+
+log = logging.getLogger("loyalty.database")
+
+
+def pool_size(max_connections: int, superuser_reserved: int, workers: int) -> int:
+    """Connections per worker's pool: an equal share of what PostgreSQL allows once its
+    superuser slots and RESERVED_CONNECTIONS are set aside, at most MAX_POOL, at least 1."""
+    share = (max_connections - superuser_reserved - RESERVED_CONNECTIONS) // max(1, workers)
+    return max(1, min(MAX_POOL, share))
+
+
+async def sized_url(database_url: str, workers: int) -> str:
+    """A PostgreSQL URL with its pool sized against the server's max_connections (asked
+    of the server) and the worker count; other URLs, and those naming maxsize, as given."""
+    if not database_url.startswith(("postgres://", "asyncpg://")) or "maxsize=" in database_url:
+        return database_url
+    # asyncpg would send the URL's query (Tortoise's options) as server settings.
+    dsn = "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
+    conn = await asyncpg.connect(dsn)
+    try:
+        max_connections = int(await conn.fetchval("SHOW max_connections"))
+        superuser_reserved = int(await conn.fetchval("SHOW superuser_reserved_connections"))
+    finally:
+        await conn.close()
+    size = pool_size(max_connections, superuser_reserved, workers)
+    log.info(
+        "database pool: %d connections per worker (%d workers, max_connections %d, %d reserved for superusers, %d"
+        " for other clients)",
+        size,
+        workers,
+        max_connections,
+        superuser_reserved,
+        RESERVED_CONNECTIONS,
+    )
+    return database_url + ("&" if "?" in database_url else "?") + f"minsize={min(2, size)}&maxsize={size}"
+
+
+# What a request meets when PostgreSQL refuses connections (max_connections reached, the
+# server starting or shutting down) or cannot be reached at all.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.PostgresConnectionError,
+    DBConnectionError,
+    ConnectionError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an error (or one it was raised from) says the database is out of reach."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, UNAVAILABLE_ERRORS):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 class ConstraintViolated(Exception):
@@ -110,8 +173,8 @@ class PostgresDatabase:
     @classmethod
     async def open(cls, url: str) -> PostgresDatabase:
         credentials = dict(expand_db_url(url)["credentials"])
-        min_size = int(credentials.pop("minsize", DEFAULT_POOL["minsize"]))
-        max_size = int(credentials.pop("maxsize", DEFAULT_POOL["maxsize"]))
+        min_size = int(credentials.pop("minsize", 2))
+        max_size = int(credentials.pop("maxsize", MAX_POOL))
         # The rest (host, port, user, password, database, and any option the URL names, such
         # as ssl) are asyncpg's own connection arguments.
         pool = await asyncpg.create_pool(min_size=min_size, max_size=max_size, reset=_keep_session, **credentials)

@@ -110,7 +110,15 @@ class LedgerEntry(Model):
 
     class Meta:
         table = "ledger_entries"
-        indexes = (("customer_id", "id"), ("bucket", "available_at"))
+        # Every foreign key a query filters on has its own index (returns by order_id,
+        # engagement by event_id, releases and expiries by related_entry_id).
+        indexes = (
+            ("customer_id", "id"),
+            ("bucket", "available_at"),
+            ("order_id",),
+            ("event_id",),
+            ("related_entry_id",),
+        )
         unique_together = (("kind", "bucket", "related_entry_id"),)
 
 
@@ -156,7 +164,7 @@ class RuleUse(Model):
 
     class Meta:
         table = "rule_uses"
-        indexes = (("customer_id", "rule_id", "used_at"),)
+        indexes = (("customer_id", "rule_id", "used_at"), ("order_id",))
 
 
 # One row per rule with a budget: locked while an award is decided, so that concurrent
@@ -243,6 +251,7 @@ class OrderReturn(Model):
 
     class Meta:
         table = "order_returns"
+        indexes = (("order_id",),)
 
 
 class OrderReturnLine(Model):
@@ -255,6 +264,7 @@ class OrderReturnLine(Model):
 
     class Meta:
         table = "order_return_lines"
+        indexes = (("order_return_id",),)
 
 
 # A manual adjustment that came with an idempotency key: the key's unique index makes a

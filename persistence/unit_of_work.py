@@ -43,8 +43,10 @@ class UnitOfWork:
         self.database = database
 
     @classmethod
-    async def open(cls, url: str) -> UnitOfWork:
-        return cls(await connections.open_database(url))
+    async def open(cls, url: str, workers: int = 1) -> UnitOfWork:
+        """`workers`: the processes sharing the database, among which its connections are
+        shared out (see connections.sized_url)."""
+        return cls(await connections.open_database(await connections.sized_url(url, workers)))
 
     async def close(self) -> None:
         await self.database.close()

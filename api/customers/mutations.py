@@ -8,7 +8,7 @@ from api.context import Info
 from api.customers.types import Customer, Points
 from api.errors import UserError, user_errors
 from api.permissions import all_scopes, any_scope
-from app import customers
+from app import customers, reads
 from domain.auth import ApiKeyCaller, Scope
 from domain.customers import EnrollmentInput
 from domain.errors import DomainError
@@ -108,7 +108,7 @@ class CustomerMutations:
     )
     async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
         try:
-            await customers.get_customer(info.context.services.uow, customer_external_id, "customer_external_id")
+            await reads.get_customer(info.context.services.uow, customer_external_id, "customer_external_id")
         except DomainError as error:
             return IssueCustomerTokenPayload(errors=user_errors(error))
         issued = info.context.services.tokens.issue(customer_external_id)

@@ -6,7 +6,7 @@ from graphql import GraphQLError
 from api.context import Info
 from api.customers.types import Customer
 from api.permissions import IsCustomer, may_see_customer
-from app import customers
+from app import reads
 from domain.auth import CustomerCaller
 from domain.errors import DomainError
 
@@ -18,7 +18,7 @@ class CustomerQueries:
         if not may_see_customer(info, external_id):
             raise GraphQLError("You may not see this customer.", extensions={"code": "PERMISSION_DENIED"})
         try:
-            return Customer.of(await customers.get_customer(info.context.services.uow, external_id))
+            return Customer.of(await reads.get_customer(info.context.services.uow, external_id))
         except DomainError:
             return None
 
@@ -27,6 +27,6 @@ class CustomerQueries:
         caller = info.context.caller
         assert isinstance(caller, CustomerCaller)
         try:
-            return Customer.of(await customers.get_customer(info.context.services.uow, caller.external_id))
+            return Customer.of(await reads.get_customer(info.context.services.uow, caller.external_id))
         except DomainError:
             return None
