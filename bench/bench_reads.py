@@ -33,6 +33,8 @@ from bench.bench_record_order import (  # noqa: E402
     percentile,
     run_for,
 )
+from persistence.customers import BY_EXTERNAL_ID  # noqa: E402
+from persistence.ledger import PAGE as LEDGER_PAGE  # noqa: E402
 
 TOTAL_ENTRIES = 1_000_000
 BIG, SMALL = "reads-big", "reads-small"
@@ -54,19 +56,11 @@ def customer_query(external_id: str) -> bytes:
     return json.dumps({"query": query, "variables": {"id": external_id}}).encode()
 
 
-# The same statements the service sends (persistence/reads.py), on raw asyncpg.
-CUSTOMER_SQL = (
-    "SELECT external_id, email, name, birthday, tags, referral_code, tier, points_available,"
-    " points_pending, lifetime_earned, lifetime_spend, order_count, last_order_at, enrolled_at"
-    " FROM customers WHERE external_id = $1"
-)
-PAGE_SQL = (
-    "SELECT e.id, e.kind, e.bucket, e.points, e.reason, e.rule_id, e.rules_version,"
-    " o.external_id AS order_external_id, e.created_at, e.available_at, e.expires_at"
-    " FROM ledger_entries e LEFT JOIN orders o ON o.id = e.order_id"
-    " WHERE e.customer_id = (SELECT id FROM customers WHERE external_id = $1)"
-    " ORDER BY e.id DESC LIMIT $2"
-)
+# The very statements the service sends (persistence.customers, persistence.ledger), on
+# raw asyncpg.
+CUSTOMER_SQL = BY_EXTERNAL_ID.postgres
+PAGE_SQL = LEDGER_PAGE.postgres
+FIRST_PAGE = 2**63 - 1  # `before` when there is no cursor: every entry
 
 
 async def load(url: str) -> None:
@@ -143,7 +137,8 @@ def raw_read(pool: asyncpg.Pool, external_id: str):
     async def one(index: int, n: int) -> None:
         async with pool.acquire() as conn:
             await conn.fetch(CUSTOMER_SQL, external_id)
-            await conn.fetch(PAGE_SQL, external_id, PAGE + 1)
+            page = {"customer": external_id, "before": FIRST_PAGE, "limit": PAGE + 1}
+            await conn.fetch(PAGE_SQL, *LEDGER_PAGE.postgres_values(page))
 
     return one
 

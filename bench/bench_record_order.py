@@ -76,7 +76,7 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 async def floor_pool(url: str, clients: int) -> asyncpg.Pool:
     """The floor's connections, released as the service releases its own: without
-    asyncpg's reset query (see persistence.database), so neither side pays that trip."""
+    asyncpg's reset query (see persistence.connections), so neither side pays that trip."""
     return await asyncpg.create_pool(url, min_size=clients, max_size=clients, reset=_keep_session)
 
 

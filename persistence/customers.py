@@ -15,7 +15,7 @@ from persistence.session import Snapshot
 from persistence.statements import Statement, insert
 from persistence.tables import CUSTOMERS, to_json
 
-_BY_EXTERNAL_ID = Statement("SELECT * FROM customers WHERE external_id = :external_id")
+BY_EXTERNAL_ID = Statement("SELECT * FROM customers WHERE external_id = :external_id")
 _FOR_UPDATE = Statement("SELECT * FROM customers WHERE external_id = :external_id FOR UPDATE")
 _INSERT = insert(
     CUSTOMERS,
@@ -51,14 +51,14 @@ def to_customer(row: Mapping[str, Any]) -> Customer:
 
 class Customers(Repository):
     async def get(self, external_id: str) -> Customer | None:
-        return self._seen(await self.conn.fetch(_BY_EXTERNAL_ID, {"external_id": external_id}))
+        return self._seen(await self.conn.fetch(BY_EXTERNAL_ID, {"external_id": external_id}))
 
     async def get_for_change(self, external_id: str) -> Customer | None:
         """Locked until the transaction ends when the session is: every change to one
         customer's balance goes through this lock, so concurrent writers queue instead of
         racing. Unlocked, the customer as read guards the session's write."""
         locking = self.session.locked and self.session.on_postgres
-        statement = _FOR_UPDATE if locking else _BY_EXTERNAL_ID
+        statement = _FOR_UPDATE if locking else BY_EXTERNAL_ID
         return self._seen(await self.conn.fetch(statement, {"external_id": external_id}))
 
     async def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, Customer]:

@@ -96,7 +96,7 @@ class LedgerRow:
 # the page is a backward walk of the (customer_id, id) index that stops after :limit rows;
 # filtering through a join on customers.external_id made a page cost grow with the
 # customer's history (bench/bench_reads.py).
-_PAGE = Statement(
+PAGE = Statement(
     "SELECT e.id, e.kind, e.bucket, e.points, e.reason, e.rule_id, e.rules_version,"
     " o.external_id AS order_external_id, e.created_at, e.available_at, e.expires_at"
     " FROM ledger_entries e LEFT JOIN orders o ON o.id = e.order_id"
@@ -190,7 +190,7 @@ class Ledger(Repository):
     async def page(self, customer_external_id: str, first: int, before_id: int | None) -> tuple[list[LedgerRow], bool]:
         """Newest entries first; one extra row tells whether another page exists."""
         rows = await self.conn.fetch(
-            _PAGE,
+            PAGE,
             {"customer": customer_external_id, "before": before_id or _NO_CURSOR, "limit": first + 1},
         )
         page = [record(LedgerRow, LEDGER_ENTRIES.decode(row)) for row in rows[:first]]
