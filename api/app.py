@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from cross_web import HTTPException
@@ -15,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
@@ -22,6 +24,7 @@ from strawberry.types import ExecutionResult
 from api import unavailable
 from api.auth import InvalidCredentials, resolve_caller
 from api.auth_throttle import RefuseThrottledClients, client_address
+from api.body_limit import BodyLimit
 from api.context import Context
 from api.graphiql import MOUNT as GRAPHIQL_MOUNT
 from api.graphiql import assets_dir, local_page
@@ -32,9 +35,9 @@ from app.settings import Settings
 
 
 class LoyaltyGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, extensions: Sequence[Callable[[], SchemaExtension]] = ()):
         super().__init__(
-            build_schema(settings),
+            build_schema(settings, extensions),
             graphql_ide=None if settings.production else "graphiql",
             # Queries may use GET (cacheable); mutations never do.
             allow_queries_via_get=True,
@@ -46,6 +49,17 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
     @property
     def graphql_ide_html(self) -> str:
         return self._ide_page
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body that is not UTF-8 JSON, or whose JSON is not an object (or a batch's
+        list), is the client's mistake: 400, not the 500 of strawberry's `.get()` on it."""
+        try:
+            decoded = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError both
+            raise HTTPException(400, "Unable to parse request body as JSON (UTF-8)") from None
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object: {query, variables, operationName}")
+        return decoded
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         return process_result(unavailable.answer(result)[1])
@@ -79,9 +93,16 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         return Context(services=self.services, caller=caller)
 
 
-def create_app(settings: Settings | None = None, *, watch_rules: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    watch_rules: bool = True,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> Starlette:
+    """`extensions`: schema extensions (factories) to run on every operation, whichever
+    path serves it, after the service's own."""
     settings = settings or Settings.from_env()
-    graphql = LoyaltyGraphQL(settings)
+    graphql = LoyaltyGraphQL(settings, extensions)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -104,6 +125,7 @@ def create_app(settings: Settings | None = None, *, watch_rules: bool = True) ->
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(RefuseThrottledClients, graphql=graphql),
             Middleware(JsonPosts, graphql=graphql),
         ],

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -30,7 +29,14 @@ from api.events.mutations import EventMutations
 from api.inputs import compile_inputs
 from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
-from api.prepared import PreparedSchema
+from api.prepared import (
+    CheckedQueries,
+    CheckedTexts,
+    Limits,
+    MaskInternalErrors,
+    QueryChecker,
+    graphql_core_schema,
+)
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
@@ -39,8 +45,12 @@ from app.settings import Settings
 Query = merge_types("Query", (CustomerQueries, RulesQueries, CartQueries))
 Mutation = merge_types("Mutation", (CustomerMutations, OrderMutations, ReturnMutations, RulesMutations, EventMutations))
 
-# Bounded: the caches are keyed by query text, which any client chooses.
+# Bounded: the cache is keyed by query text, which any client chooses.
 DOCUMENT_CACHE_SIZE = 512
+
+# Extensions that hold limits or cache documents themselves: CheckedQueries does both,
+# and sets the validation errors, so their rules would silently never run.
+_HELD_BY_CHECKED_QUERIES = (AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache)
 
 
 def _is_internal(error: GraphQLError) -> bool:
@@ -54,46 +64,66 @@ def _is_internal(error: GraphQLError) -> bool:
     )
 
 
-def _mask(errors: list[GraphQLError]) -> list[GraphQLError]:
-    """What MaskErrors(should_mask_error=_is_internal) does to a result's errors."""
-    masker = MaskErrors()
-    return [masker.anonymise_error(error) if _is_internal(error) else error for error in errors]
-
-
-def build_schema(settings: Settings) -> strawberry.Schema:
-    # The limiters build new rule classes in every constructor, and ValidationCache keys
-    # on the rule classes: built per request, they made every validation a miss (a third
-    # of recordOrder's CPU, measured). So the rules are built once, here, and each
-    # request's extension (strawberry wants factories, not shared instances) reuses them.
-    limits = [
+def limits(settings: Settings) -> Limits:
+    rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     if settings.production:
-        limits += DisableIntrospection().validation_rules
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(AddValidationRules, limits),
-        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
-    ]
+        rules += DisableIntrospection().validation_rules
+    return Limits(
+        max_query_bytes=settings.max_query_bytes,
+        max_tokens=settings.max_tokens,
+        max_errors=settings.max_errors,
+        max_directives=settings.max_directives,
+        rules=tuple(rules),
+    )
+
+
+def build_schema(
+    settings: Settings, extra_extensions: Sequence[Callable[[], SchemaExtension]] = ()
+) -> strawberry.Schema:
+    """The schema, with every limit configured here once (in CheckedQueries) and the
+    masking of internal errors in production; `extra_extensions` run after them."""
+    schema: strawberry.Schema | None = None
+
+    def graphql_schema() -> GraphQLSchema:
+        assert schema is not None
+        return graphql_core_schema(schema)
+
+    checker = QueryChecker(
+        graphql_schema, limits(settings), CheckedTexts(DOCUMENT_CACHE_SIZE, settings.document_cache_bytes)
+    )
+    extensions: list[Callable[[], SchemaExtension]] = [partial(CheckedQueries, checker)]
     if settings.production:
-        extensions.append(partial(MaskErrors, should_mask_error=_is_internal))
-    schema = PreparedSchema(
+        extensions.append(partial(MaskInternalErrors, should_mask_error=_is_internal))
+    extensions += extra_extensions
+    _check_extensions(extensions)
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         execution_context_class=LeanExecutionContext,
-        config=StrawberryConfig(disable_field_suggestions=settings.production, scalar_map={Decimal: DECIMAL}),
-    )
-    schema.prepare(
-        limits=limits,
-        max_tokens=settings.max_tokens,
-        maxsize=DOCUMENT_CACHE_SIZE,
-        mask=_mask if settings.production else None,
+        config=schema_config(settings),
     )
     compile_inputs(schema)
     return schema
+
+
+def schema_config(settings: Settings) -> StrawberryConfig:
+    return StrawberryConfig(disable_field_suggestions=settings.production, scalar_map={Decimal: DECIMAL})
+
+
+def _check_extensions(extensions: Sequence[Callable[[], SchemaExtension]]) -> None:
+    """Start-up fails on an extension the checked path would silently not honour."""
+    for factory in extensions[1:]:
+        extension = factory()
+        if isinstance(extension, _HELD_BY_CHECKED_QUERIES):
+            raise ValueError(
+                f"{type(extension).__name__} cannot be added to the schema: its limits or cache would"
+                " never apply, because api.prepared.CheckedQueries parses and validates every query"
+                " (it must be the first extension). Add validation rules to api.schema.limits() instead."
+            )
 
 
 def export_sdl() -> str:

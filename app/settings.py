@@ -25,6 +25,11 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_tokens: int
+    max_body_bytes: int
+    max_query_bytes: int
+    max_directives: int
+    max_errors: int
+    document_cache_bytes: int
     workers: int = 1
     """Worker processes sharing the database (`loyalty serve --workers`), for pool sizing."""
     rules_watch: bool = True
@@ -65,6 +70,11 @@ class Settings:
             max_query_depth=int(environ.get("LOYALTY_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(environ.get("LOYALTY_MAX_ALIASES", "15")),
             max_tokens=int(environ.get("LOYALTY_MAX_TOKENS", "2000")),
+            max_body_bytes=int(environ.get("LOYALTY_MAX_BODY_BYTES", str(1024 * 1024))),
+            max_query_bytes=int(environ.get("LOYALTY_MAX_QUERY_BYTES", str(100 * 1024))),
+            max_directives=int(environ.get("LOYALTY_MAX_DIRECTIVES", "4")),
+            max_errors=int(environ.get("LOYALTY_MAX_ERRORS", "20")),
+            document_cache_bytes=int(environ.get("LOYALTY_DOCUMENT_CACHE_BYTES", str(4 * 1024 * 1024))),
             workers=int(environ.get("LOYALTY_WORKERS", "1")),
             rules_watch=environ.get("LOYALTY_RULES_WATCH", "1") not in ("0", "false", "no"),
             rules_quiet_ms=int(environ.get("LOYALTY_RULES_QUIET_MS", "2000")),

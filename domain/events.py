@@ -17,10 +17,10 @@ from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.program import EventFacts
 
 # The event types rule files name in `on:` (`review.published`, `custom.app_installed`).
-_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTES_BYTES = 16_384
-_RULE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_RULE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,12 @@ def validate_event(event: EventInput) -> ValidEvent:
             validation.external_id(value, [field])
         except DomainError as error:
             errors.append(error)
-    if not _EVENT_TYPE.match(event.type or ""):
+    if not _EVENT_TYPE.fullmatch(event.type or ""):
         errors.append(
             DomainError(
                 ErrorCode.INVALID,
-                f"'{event.type}' is not an event type: 1 to 64 characters, lower-case letters, digits"
-                " and . _ -, starting with a letter (such as review.published).",
+                f"{validation.shown(event.type or '')} is not an event type: 1 to 64 characters,"
+                " lower-case letters, digits and . _ -, starting with a letter (such as review.published).",
                 ["type"],
             )
         )
@@ -110,7 +110,7 @@ def rule_facts(event: ValidEvent) -> EventFacts:
     visible = {
         name: value
         for name, value in event.facts.attributes.items()
-        if _RULE_NAME.match(name)
+        if _RULE_NAME.fullmatch(name)
         and (
             isinstance(value, bool | str) or (isinstance(value, int) and abs(value) < 2**53) or isinstance(value, float)
         )

@@ -80,6 +80,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     check(validation.external_id, order.external_id, ["external_id"])
     check(validation.external_id, order.customer_external_id, ["customer_external_id"])
     currency = check(validate_currency, order.currency, ["currency"])
+    check(validation.moment, order.placed_at, ["placed_at"])
     if currency is not None:
         check(exchange.check_accepted, currency)
     if not order.lines:

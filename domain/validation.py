@@ -1,22 +1,44 @@
-"""Checks shared by every input: ids, emails, text lengths."""
+"""Checks shared by every input: ids, emails, text lengths, moments.
+
+Every text is refused here, with a UserError, when a database would refuse it later
+with a driver error: a NUL byte (PostgreSQL's text cannot hold one), a lone surrogate
+(not encodable as UTF-8), or more characters than its column holds. A refused value is
+quoted in the message only in part, so a 10 KB value does not come back whole.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from domain.errors import DomainError, ErrorCode
 
-_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/#+-]{0,127}$")
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/#+-]{0,127}")
 # Deliberately loose: the store owns its customers' addresses; this only catches typos
 # such as a missing @ or domain.
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+# NUL, and the surrogate code points, which only ever stand alone in a Python str.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+SHOWN_CHARACTERS = 40
+# A moment outside these years is a client's bug (year 1 is PostgreSQL's -infinity
+# neighbourhood, year 9999 a placeholder), never an order.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def shown(value: str) -> str:
+    """The value as quoted in a message: its start, and how long it was when cut."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARACTERS]!r}… ({len(value)} characters)"
 
 
 def external_id(value: str, field: list[str]) -> str:
-    if not _EXTERNAL_ID.match(value or ""):
+    # fullmatch: with match and `$`, an id ending in a newline passed.
+    if not _EXTERNAL_ID.fullmatch(value or ""):
         raise DomainError(
             ErrorCode.INVALID_ID,
-            f"'{value}' is not a valid id: 1 to 128 characters, letters, digits and . _ : @ / # + -,"
+            f"{shown(value or '')} is not a valid id: 1 to 128 characters, letters, digits and . _ : @ / # + -,"
             " starting with a letter or digit.",
             field,
         )
@@ -24,9 +46,22 @@ def external_id(value: str, field: list[str]) -> str:
 
 
 def email(value: str, field: list[str]) -> str:
-    value = (value or "").strip()
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise DomainError(ErrorCode.INVALID_EMAIL, f"'{value}' is not an email address.", field)
+    value = storable(value or "", field).strip()
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise DomainError(ErrorCode.INVALID_EMAIL, f"{shown(value)} is not an email address.", field)
+    return value
+
+
+def storable(value: str, field: list[str]) -> str:
+    """`value`, when every database can store it as text."""
+    found = _UNSTORABLE.search(value)
+    if found:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"Text may not contain the character U+{ord(found.group()):04X}"
+            f" (found at position {found.start()}).",
+            field,
+        )
     return value
 
 
@@ -38,6 +73,20 @@ def text(value: str | None, field: list[str], max_length: int, required: bool = 
     value = value.strip()
     if len(value) > max_length:
         raise DomainError(
-            ErrorCode.INVALID, f"At most {max_length} characters are allowed.", field
+            ErrorCode.INVALID, f"At most {max_length} characters are allowed; got {len(value)}.", field
+        )
+    return storable(value, field)
+
+
+def moment(value: datetime | None, field: list[str]) -> datetime | None:
+    """A moment within EARLIEST and LATEST (a naive one is read as UTC)."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < LATEST:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"Must be between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}.",
+            field,
         )
     return value

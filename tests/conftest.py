@@ -8,7 +8,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from strawberry.extensions import SchemaExtension
 
 from api.app import create_app
 from app.bootstrap import migrate
@@ -103,10 +104,12 @@ async def uow(database_url: str) -> AsyncIterator[UnitOfWork]:
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings, *, watch_rules: bool = False) -> AsyncIterator[Server]:
+async def running_server(
+    settings: Settings, *, watch_rules: bool = False, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+) -> AsyncIterator[Server]:
     """The real ASGI app under uvicorn, in this process and event loop, on a free port."""
     config = uvicorn.Config(
-        create_app(settings, watch_rules=watch_rules),
+        create_app(settings, watch_rules=watch_rules, extensions=extensions),
         host="127.0.0.1",
         port=free_port(),
         log_level="warning",
