@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from api.app import LoyaltyGraphQL
-from persistence import repositories as repo
+from app import reads
+from app.orders import find_order
 from tests.conftest import BOOTSTRAP_KEY, Server, make_settings, running_server, unique
 from tests.graphql_client import ENROLL, RECORD_ORDER, enroll, gql, order_input
 
@@ -164,7 +165,7 @@ BAD_TEXT = [
 
 
 @pytest.mark.parametrize(("where", "value", "field"), BAD_TEXT)
-async def test_text_no_database_can_store_in_an_order_is_a_user_error(admin, where, value, field):
+async def test_text_no_database_can_store_in_an_order_is_a_user_error(uow, admin, where, value, field):
     customer = unique("text")
     await enroll(admin, customer)
     order = unique("order")
@@ -176,7 +177,7 @@ async def test_text_no_database_can_store_in_an_order_is_a_user_error(admin, whe
         admin, RECORD_ORDER, input={**order_input(order, customer), "lines": [line], **extra}
     )
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", field)]
-    assert await repo.find_order(order) is None
+    assert await find_order(uow, order) is None
 
 
 @pytest.mark.parametrize(
@@ -193,13 +194,13 @@ async def test_text_no_database_can_store_in_an_order_is_a_user_error(admin, whe
         ({"externalId": "{id}\n"}, ["externalId"], "INVALID_ID"),
     ],
 )
-async def test_text_no_database_can_store_in_an_enrollment_is_a_user_error(admin, extra, field, code):
+async def test_text_no_database_can_store_in_an_enrollment_is_a_user_error(uow, admin, extra, field, code):
     customer = unique("text")
     data = {"externalId": customer, "email": f"{customer}@example.com", **extra}
     data["externalId"] = data["externalId"].replace("{id}", customer)
     payload = await _post(admin, ENROLL, input=data)
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)]
-    assert await repo.customers_by_external_ids([customer]) == {}
+    assert await reads.customers_by_external_ids(uow, [customer]) == [None]
 
 
 async def test_an_order_id_ending_in_a_newline_is_refused(admin):
@@ -213,13 +214,13 @@ async def test_an_order_id_ending_in_a_newline_is_refused(admin):
 @pytest.mark.parametrize(
     "placed_at", ["0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00", "1969-12-31T23:00:00Z"]
 )
-async def test_an_order_placed_outside_a_sane_range_is_refused(admin, placed_at):
+async def test_an_order_placed_outside_a_sane_range_is_refused(uow, admin, placed_at):
     customer = unique("moment")
     await enroll(admin, customer)
     order = unique("order")
     payload = await _post(admin, RECORD_ORDER, input=order_input(order, customer, ("S", 1, "1.00"), placedAt=placed_at))
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", ["placedAt"])]
-    assert await repo.find_order(order) is None
+    assert await find_order(uow, order) is None
 
 
 async def test_an_order_placed_in_the_range_is_recorded(admin):
