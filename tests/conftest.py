@@ -96,7 +96,9 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 async def uow(database_url: str) -> AsyncIterator[UnitOfWork]:
     """The test database, for tests that call use cases directly or read what was written."""
-    unit = await UnitOfWork.open(database_url)
+    # A small pool: the servers under test hold the connections that matter.
+    small = database_url + "?minsize=1&maxsize=4" if database_url.startswith("postgres") else database_url
+    unit = await UnitOfWork.open(small)
     try:
         yield unit
     finally:
