@@ -12,7 +12,6 @@ ISO text Tortoise stores (always UTC, one format), whose order is the time order
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
@@ -106,14 +105,7 @@ def _plain(value: Any) -> Any:
 
 
 async def _fetch(statement: str, *values: Any) -> list[dict[str, Any]]:
-    """sql.fetch, for statements that use a placeholder more than once or out of order:
-    SQLite's placeholders are positional, so the values are passed as the text uses them."""
-    if not sql.on_postgres():
-        values = tuple(values[int(p[1:]) - 1] for p in _PLACEHOLDER.findall(statement))
     return await sql.fetch(statement, *values)
-
-
-_PLACEHOLDER = re.compile(r"\$\d+")
 
 
 def _in(column: str) -> str:

@@ -28,7 +28,8 @@ _PLACEHOLDER = re.compile(r"\$\d+")
 
 @lru_cache(maxsize=256)
 def _for_sqlite(sql: str) -> str:
-    return _PLACEHOLDER.sub("?", sql)
+    # `?NNN` is SQLite's numbered parameter: `$n` may be used any number of times, in any order.
+    return _PLACEHOLDER.sub(lambda match: "?" + match.group()[1:], sql)
 
 
 def connection() -> BaseDBAsyncClient:
