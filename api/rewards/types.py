@@ -20,10 +20,20 @@ class RewardUnavailable:
     )
     message: str = strawberry.field(description="The reason, for the customer to read.")
     points_missing: int | None = strawberry.field(description="For INSUFFICIENT_POINTS: how many points are missing.")
+    amount_missing: Money | None = strawberry.field(
+        default=None, description="For MIN_ORDER: what the order's subtotal still needs, in the program currency."
+    )
 
     @classmethod
-    def of(cls, reason: Reason) -> RewardUnavailable:
-        return cls(code=reason.block.value, message=reason.message, points_missing=reason.points_missing)
+    def of(cls, reason: Reason, currency: str) -> RewardUnavailable:
+        """`currency`: the program's, which rewards' amounts are in."""
+        missing = reason.amount_missing
+        return cls(
+            code=reason.block.value,
+            message=reason.message,
+            points_missing=reason.points_missing,
+            amount_missing=None if missing is None else Money(amount=missing, currency=currency),
+        )
 
 
 @strawberry.type(description="What the reward catalogue offers in exchange for points.")
@@ -56,8 +66,13 @@ class Reward:
 
     @classmethod
     def of(
-        cls, reward: DomainReward, stock_left: int | None = None, reasons: tuple[Reason, ...] | None = None
+        cls,
+        reward: DomainReward,
+        currency: str,
+        stock_left: int | None = None,
+        reasons: tuple[Reason, ...] | None = None,
     ) -> Reward:
+        """`currency`: the program's, which rewards' amounts are in."""
         return cls(
             id=reward.id,
             name=reward.name,
@@ -73,7 +88,7 @@ class Reward:
             code_expires_in_days=reward.expires_in_days,
             stock_left=stock_left,
             redeemable=None if reasons is None else not reasons,
-            unavailable=[RewardUnavailable.of(r) for r in reasons or ()],
+            unavailable=[RewardUnavailable.of(r, currency) for r in reasons or ()],
         )
 
 
