@@ -153,6 +153,11 @@ def _standing(
     )
 
 
+async def find_redemption(redemption_id: int) -> Redemption | None:
+    found = await store.find_by_id(redemption_id)
+    return found.redemption if found else None
+
+
 async def list_redemptions(customer_external_id: str, active_only: bool, first: int) -> list[Redemption]:
     """Newest first; `active_only`: those whose code can still be used."""
     return [s.redemption for s in await store.of_customer(customer_external_id, active_only, first)]

@@ -1,19 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 import strawberry
+from strawberry import relay
 
 from api.context import Info
 from api.customers.types import Customer
+from api.permissions import may_see_customer
 from api.scalars import Money
 from persistence import repositories as repo
 from persistence.repositories import StoredOrder
 
 
-@strawberry.type
-class Order:
+@strawberry.type(description="A recorded order, as the store sent it and as the rules counted it.")
+class Order(relay.Node):
     external_id: str
     customer_external_id: str
     placed_at: datetime
@@ -43,7 +46,27 @@ class Order:
             rules_version=order.rules_version,
         )
 
+    @classmethod
+    def resolve_id(cls, root: Order, *, info: Info) -> str:
+        return root.external_id
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Order | None]:
+        return [await _visible_order(info, node_id) for node_id in node_ids]
+
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
         row = await info.context.customers.load(self.customer_external_id)
         return Customer.of(repo.to_customer(row)) if row else None
+
+
+async def _visible_order(info: Info, external_id: str) -> Order | None:
+    """The order, when the caller may see its customer (null otherwise, as for a missing one)."""
+    if not external_id or len(external_id) > 128:
+        return None
+    found = await repo.find_order(external_id)
+    if found is None or not may_see_customer(info, found.customer_external_id):
+        return None
+    return Order.of(found)

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 import strawberry
+from strawberry import relay
 
+from api.context import Info
 from api.errors import UserError
+from api.permissions import may_see_customer
 from api.scalars import Money
+from app import redemptions
+from domain.auth import ApiKeyCaller, CustomerCaller
+from domain.errors import DomainError
 from domain.program import Reward as DomainReward
 from domain.rewards import Reason
 from domain.rewards import Redemption as DomainRedemption
@@ -37,8 +44,8 @@ class RewardUnavailable:
 
 
 @strawberry.type(description="What the reward catalogue offers in exchange for points.")
-class Reward:
-    id: str
+class Reward(relay.Node):
+    reward_id: str = strawberry.field(description="The reward's id in the rule files: what redeemReward takes.")
     name: str
     kind: str = strawberry.field(
         description="fixed_discount, percentage_discount, free_shipping, free_product or cashback."
@@ -74,7 +81,7 @@ class Reward:
     ) -> Reward:
         """`currency`: the program's, which rewards' amounts are in."""
         return cls(
-            id=reward.id,
+            reward_id=reward.id,
             name=reward.name,
             kind=reward.kind,
             points_cost=reward.points_cost,
@@ -91,10 +98,40 @@ class Reward:
             unavailable=[RewardUnavailable.of(r, currency) for r in reasons or ()],
         )
 
+    @classmethod
+    def resolve_id(cls, root: Reward, *, info: Info) -> str:
+        return root.reward_id
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Reward | None]:
+        wanted = list(node_ids)
+        catalogue = await _visible_catalogue(info)
+        return [catalogue.get(node_id) for node_id in wanted]
+
+
+async def _visible_catalogue(info: Info) -> dict[str, Reward]:
+    """The rules in force's rewards as `rewards` shows them to the caller (for a customer
+    token, its customer's view): a node fetched again agrees with the catalogue in a cache."""
+    caller = info.context.caller
+    if not isinstance(caller, ApiKeyCaller | CustomerCaller):
+        return {}
+    program = info.context.services.program
+    customer = caller.external_id if isinstance(caller, CustomerCaller) else None
+    try:
+        items = await redemptions.catalogue(program, customer)
+    except DomainError:
+        return {}  # the token's customer is gone
+    currency = program.exchange.program_currency
+    return {i.reward.id: Reward.of(i.reward, currency, i.stock_left, i.reasons) for i in items}
+
 
 @strawberry.type(description="One customer's redemption of a reward, and its coupon code.")
-class Redemption:
-    id: str = strawberry.field(description="The redemption's id.")
+class Redemption(relay.Node):
+    redemption_id: str = strawberry.field(
+        description="The redemption's number, as reward events (redemptionId) and the ledger name it."
+    )
     code: str = strawberry.field(description="The coupon code to send with the order (recordOrder couponCodes).")
     customer_external_id: str = strawberry.field(description="The customer who redeemed it.")
     reward_id: str = strawberry.field(description="The reward redeemed.")
@@ -115,7 +152,7 @@ class Redemption:
         reward = redemption.reward
         money = reward.kind in ("fixed_discount", "cashback") and reward.value is not None
         return cls(
-            id=str(redemption.id),
+            redemption_id=str(redemption.id),
             code=redemption.code,
             customer_external_id=redemption.customer_external_id,
             reward_id=reward.reward_id,
@@ -132,10 +169,30 @@ class Redemption:
             order_external_id=redemption.order_external_id,
         )
 
+    @classmethod
+    def resolve_id(cls, root: Redemption, *, info: Info) -> str:
+        return root.redemption_id
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Redemption | None]:
+        return [await _visible_redemption(info, node_id) for node_id in node_ids]
+
+
+async def _visible_redemption(info: Info, node_id: str) -> Redemption | None:
+    """Null when it does not exist or the caller may not see its customer, alike."""
+    if not node_id.isdigit() or len(node_id) > 18:
+        return None
+    found = await redemptions.find_redemption(int(node_id))
+    if found is None or not may_see_customer(info, found.customer_external_id):
+        return None
+    return Redemption.of(found)
+
 
 @strawberry.input(description="Which reward to redeem, and for whom.")
 class RedeemRewardInput:
-    reward_id: str = strawberry.field(description="The reward's id (Reward.id).")
+    reward_id: str = strawberry.field(description="The reward's id in the rule files (Reward.rewardId).")
     customer_external_id: str | None = strawberry.field(
         default=None, description="Required with an API key; a customer token redeems for its own customer."
     )

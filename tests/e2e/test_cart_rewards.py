@@ -10,7 +10,7 @@ from tests.e2e.test_redemptions import customer_with_points, token_client
 from tests.graphql_client import gql
 
 REWARD_FIELDS = """
-  reward { id pointsCost redeemable unavailable { code } }
+  reward { rewardId pointsCost redeemable unavailable { code } }
   unavailable { code message pointsMissing amountMissing { amount currency } }
   pointsMissing
 """
@@ -43,7 +43,7 @@ async def rewards_on(client: httpx.AsyncClient, request: dict) -> dict:
 
 
 def ids(rewards: list[dict]) -> list[str]:
-    return [r["reward"]["id"] for r in rewards if r["reward"]["id"] not in SHARED_STOCK]
+    return [r["reward"]["rewardId"] for r in rewards if r["reward"]["rewardId"] not in SHARED_STOCK]
 
 
 async def test_a_customer_sees_what_this_cart_lets_them_redeem_and_what_is_just_out_of_reach(
@@ -56,7 +56,7 @@ async def test_a_customer_sees_what_this_cart_lets_them_redeem_and_what_is_just_
     # Tiers (tote), dates (future, bygone) are not the customer's to change: not "almost".
     assert sorted(ids(result["redeemableRewards"])) == ["half-off", "monthly", "ship-free"]
     assert all(r["unavailable"] == [] and r["pointsMissing"] == 0 for r in result["redeemableRewards"])
-    near = {r["reward"]["id"]: r for r in result["rewardsOutOfReach"]}
+    near = {r["reward"]["rewardId"]: r for r in result["rewardsOutOfReach"]}
     assert ids(result["rewardsOutOfReach"]) == ["cashback-5", "coffee", "five-off"]  # fewest points missing first
     assert near["cashback-5"]["pointsMissing"] == 10
     assert near["five-off"]["pointsMissing"] == 450
@@ -68,7 +68,7 @@ async def test_a_customer_sees_what_this_cart_lets_them_redeem_and_what_is_just_
     ]
     # The reward itself is the catalogue's view (no cart): one Reward per id in a client's cache.
     assert coffee["reward"] == {
-        "id": coffee["reward"]["id"],
+        "rewardId": "coffee",
         "pointsCost": 100,
         "redeemable": False,
         "unavailable": [{"code": "INSUFFICIENT_POINTS"}],
@@ -82,7 +82,7 @@ async def test_a_larger_cart_or_more_points_bring_a_reward_within_reach(server: 
     large = await rewards_on(admin, cart("30.00", customer))
 
     assert "coffee" in ids(small["rewardsOutOfReach"]) and "coffee" not in ids(small["redeemableRewards"])
-    [coffee] = [r for r in small["rewardsOutOfReach"] if r["reward"]["id"] == "coffee"]
+    [coffee] = [r for r in small["rewardsOutOfReach"] if r["reward"]["rewardId"] == "coffee"]
     assert [u["code"] for u in coffee["unavailable"]] == ["MIN_ORDER"] and coffee["pointsMissing"] == 0
     assert "coffee" in ids(large["redeemableRewards"]) and "coffee" not in ids(large["rewardsOutOfReach"])
 
