@@ -43,6 +43,15 @@ class RewardUnavailable:
         )
 
 
+# Kinds whose value is an amount of money; a percentage discount's is a percentage.
+_AMOUNT_KINDS = ("fixed_discount", "cashback")
+PERCENTAGE = "percentage_discount"
+
+
+def _money(amount: Decimal | None, currency: str) -> Money | None:
+    return None if amount is None else Money(amount=amount, currency=currency)
+
+
 @strawberry.type(description="What the reward catalogue offers in exchange for points.")
 class Reward(relay.Node):
     reward_id: str = strawberry.field(description="The reward's id in the rule files: what redeemReward takes.")
@@ -53,11 +62,16 @@ class Reward(relay.Node):
     points_cost: int
     tiers: list[str] = strawberry.field(description="Only these tiers may redeem it; empty: every tier.")
     description: str = strawberry.field(default="", description="For the customer to read; may be empty.")
-    value: Decimal | None = strawberry.field(
-        default=None, description="An amount (fixed_discount, cashback) or a percentage (percentage_discount)."
+    value: Money | None = strawberry.field(
+        default=None, description="The amount of a fixed discount or cashback, in the program currency."
+    )
+    percent: Decimal | None = strawberry.field(
+        default=None, description="The percentage of a percentage discount (50: half off)."
     )
     sku: str | None = strawberry.field(default=None, description="The free product's sku.")
-    min_order: Decimal | None = strawberry.field(default=None, description="The order subtotal its code needs.")
+    min_order: Money | None = strawberry.field(
+        default=None, description="The order subtotal its code needs, in the program currency."
+    )
     valid_from: datetime | None = strawberry.field(default=None, description="Redeemable from then on; null: now.")
     valid_until: datetime | None = strawberry.field(default=None, description="Exclusive.")
     code_expires_in_days: int = strawberry.field(default=30, description="How long a redemption's code is usable.")
@@ -87,9 +101,10 @@ class Reward(relay.Node):
             points_cost=reward.points_cost,
             tiers=list(reward.tiers),
             description=reward.description,
-            value=reward.value,
+            value=_money(reward.value, currency) if reward.kind in _AMOUNT_KINDS else None,
+            percent=reward.value if reward.kind == PERCENTAGE else None,
             sku=reward.sku,
-            min_order=reward.min_order,
+            min_order=_money(reward.min_order, currency),
             valid_from=reward.valid_from,
             valid_until=reward.valid_until,
             code_expires_in_days=reward.expires_in_days,
@@ -150,7 +165,7 @@ class Redemption(relay.Node):
     @classmethod
     def of(cls, redemption: DomainRedemption) -> Redemption:
         reward = redemption.reward
-        money = reward.kind in ("fixed_discount", "cashback") and reward.value is not None
+        currency = redemption.currency
         return cls(
             redemption_id=str(redemption.id),
             code=redemption.code,
@@ -158,10 +173,10 @@ class Redemption(relay.Node):
             reward_id=reward.reward_id,
             reward_name=redemption.reward_name,
             kind=reward.kind,
-            value=Money(amount=reward.value, currency=redemption.currency) if money and reward.value else None,
-            percent=reward.value if reward.kind == "percentage_discount" else None,
+            value=_money(reward.value, currency) if reward.kind in _AMOUNT_KINDS else None,
+            percent=reward.value if reward.kind == PERCENTAGE else None,
             sku=reward.sku,
-            min_order=Money(amount=reward.min_order, currency=redemption.currency) if reward.min_order else None,
+            min_order=_money(reward.min_order, currency),
             points_spent=redemption.points_spent,
             state=redemption.state.value,
             created_at=redemption.created_at,

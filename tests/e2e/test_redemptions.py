@@ -147,10 +147,24 @@ async def test_a_reward_whose_limit_is_used_says_so(admin):
 async def test_an_api_key_reads_the_catalogue_and_without_a_customer_gets_no_verdicts(admin):
     rewards = (await gql(admin, REWARDS))["rewards"]
 
-    assert {"rewardId": "coffee", "name": "10 EUR off an order of 30 EUR or more", "kind": "fixed_discount"}.items() <= (
-        next(r for r in rewards if r["rewardId"] == "coffee").items()
-    )
+    coffee = {"rewardId": "coffee", "name": "10 EUR off an order of 30 EUR or more", "kind": "fixed_discount"}
+    assert coffee.items() <= next(r for r in rewards if r["rewardId"] == "coffee").items()
     assert {r["redeemable"] for r in rewards} == {None}
+
+
+async def test_the_catalogues_amounts_are_money_and_a_percentage_is_a_number(admin):
+    query = "{ rewards { rewardId value { amount currency } percent minOrder { amount currency } } }"
+    rewards = {r["rewardId"]: r for r in (await gql(admin, query))["rewards"]}
+
+    assert rewards["coffee"] == {
+        "rewardId": "coffee",
+        "value": {"amount": "10", "currency": "EUR"},
+        "percent": None,
+        "minOrder": {"amount": "30", "currency": "EUR"},
+    }
+    assert (rewards["half-off"]["value"], rewards["half-off"]["percent"]) == (None, "50")
+    assert rewards["cashback-5"]["value"] == {"amount": "5", "currency": "EUR"}
+    assert rewards["ship-free"]["value"] is None and rewards["ship-free"]["minOrder"] is None
 
 
 async def test_a_customer_token_cannot_read_another_customers_view_of_the_catalogue(server, admin):
