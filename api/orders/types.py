@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +12,19 @@ from api.context import Info
 from api.customers.types import Customer
 from api.permissions import may_see_customer
 from api.scalars import Money
+from app import orders
 from persistence import repositories as repo
+from persistence.order_details import OrderDetails
 from persistence.repositories import StoredOrder
+
+
+@strawberry.type(description="A line of a recorded order.")
+class OrderLine:
+    sku: str = strawberry.field(description="The product's sku.")
+    category: str | None = strawberry.field(description="The product's category, when the store sent one.")
+    quantity: int = strawberry.field(description="How many of it.")
+    unit_price: Money = strawberry.field(description="In the order's own currency.")
+    tags: list[str] = strawberry.field(description="The product's tags the rules saw, sorted; empty when none.")
 
 
 @strawberry.type(description="A recorded order, as the store sent it and as the rules counted it.")
@@ -31,6 +43,7 @@ class Order(relay.Node):
     )
     points_earned: int
     rules_version: str
+    loading: strawberry.Private[asyncio.Future[OrderDetails | None] | None] = None
 
     @classmethod
     def of(cls, order: StoredOrder) -> Order:
@@ -55,6 +68,33 @@ class Order(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Order | None]:
         return [await _visible_order(info, node_id) for node_id in node_ids]
+
+    def _details(self) -> asyncio.Future[OrderDetails | None]:
+        # Read once, when lines or country are first asked for, for both.
+        if self.loading is None:
+            self.loading = asyncio.ensure_future(orders.details(self.external_id))
+        return self.loading
+
+    @strawberry.field(description="The shipping country (ISO 3166-1 alpha-2) the store sent; null when none.")
+    async def country(self) -> str | None:
+        found = await self._details()
+        return found.country if found else None
+
+    @strawberry.field(description="The order's lines, in the order the store sent them.")
+    async def lines(self) -> list[OrderLine]:
+        found = await self._details()
+        if found is None:
+            return []
+        return [
+            OrderLine(
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price=Money(amount=line.unit_price, currency=found.currency),
+                tags=list(line.tags),
+            )
+            for line in found.lines
+        ]
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
