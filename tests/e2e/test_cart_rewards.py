@@ -84,6 +84,8 @@ async def test_a_larger_cart_or_more_points_bring_a_reward_within_reach(server: 
     assert "coffee" in ids(small["rewardsOutOfReach"]) and "coffee" not in ids(small["redeemableRewards"])
     [coffee] = [r for r in small["rewardsOutOfReach"] if r["reward"]["rewardId"] == "coffee"]
     assert [u["code"] for u in coffee["unavailable"]] == ["MIN_ORDER"] and coffee["pointsMissing"] == 0
+    # Its Reward is the catalogue's verdict (redeemable: no cart, no minimum to miss).
+    assert coffee["reward"]["redeemable"] is True and coffee["reward"]["unavailable"] == []
     assert "coffee" in ids(large["redeemableRewards"]) and "coffee" not in ids(large["rewardsOutOfReach"])
 
 
