@@ -1,7 +1,8 @@
 """Dry runs: what the rules in force would do for a cart or an event. Nothing is written.
 
-A storefront previews points, free shipping and suggestions; a marketer sees, in the trace,
-which rules fire and why the others do not.
+A storefront previews points, free shipping, suggestions and the rewards the customer can
+redeem on the cart (or nearly can); a marketer sees, in the trace, which rules fire and why
+the others do not.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.limits import evaluate_within_limits
 from app.reads import get_customer_with_id
-from app.redemptions import plain_coupons, usable_redemptions
+from app.redemptions import CartRewards, plain_coupons, rewards_for_cart, usable_redemptions
 from app.suggestions import with_learned_suggestions
 from domain import validation
 from domain.customers import Customer
@@ -48,7 +49,14 @@ class EventInput:
     """A JSON object as the client sent it; anything else is refused."""
 
 
-async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
+@dataclass(frozen=True)
+class CartEvaluation:
+    evaluation: Evaluation
+    rewards: CartRewards
+    """For a customer's cart; none for an anonymous one."""
+
+
+async def evaluate_cart(program: Program, cart: CartInput) -> CartEvaluation:
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,
@@ -79,7 +87,12 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
-    return await with_learned_suggestions(program, order.converted.facts, evaluation)
+    evaluation = await with_learned_suggestions(program, order.converted.facts, evaluation)
+    if customer_id is None or customer is None:
+        return CartEvaluation(evaluation, CartRewards())
+    # Minimum orders are in the program currency, as recordOrder checks them.
+    offered = await rewards_for_cart(program, customer_id, customer, order.converted.subtotal, now)
+    return CartEvaluation(evaluation, offered)
 
 
 async def evaluate_event(program: Program, event: EventInput) -> Evaluation:

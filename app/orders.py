@@ -17,8 +17,9 @@ from domain.ledger import earn_entries, earned_awards
 from domain.money import MAX_LIFETIME_SPEND
 from domain.orders import OrderInput, ValidOrder, validate_order
 from domain.program import Evaluation, UsageSnapshot
-from persistence import order_writes, sql
+from persistence import order_details, order_writes, sql
 from persistence import repositories as repo
+from persistence.order_details import OrderDetails
 from persistence.repositories import StoredOrder
 from rules import Program
 
@@ -142,3 +143,8 @@ def _replay(existing: StoredOrder, order: ValidOrder) -> OrderResult:
     if existing.request_hash != order.request_hash:
         raise conflict("Order", order.external_id)
     return OrderResult(existing, existing.points_earned, replayed=True)
+
+
+async def details(external_id: str) -> OrderDetails | None:
+    """The order's lines (with their tags) and its shipping country, as recorded."""
+    return await order_details.order_details(external_id)

@@ -23,7 +23,9 @@ from domain.rewards import (
     RedemptionState,
     Standing,
     check_redeemable,
+    just_out_of_reach,
     looks_like_redemption_code,
+    nearest_first,
     new_code,
     normalize_code,
     plan_spending,
@@ -60,20 +62,78 @@ async def catalogue(
     """Every reward of the rules in force; for a customer, whether they can redeem each now."""
     now = utcnow()
     rewards = program.rewards
-    stock = await store.stock_left(rewards)
     if customer_external_id is None:
+        stock = await store.stock_left(rewards)
         return [CatalogueItem(r, stock.get(r.id), None) for r in rewards]
     validation.external_id(customer_external_id, ["customerExternalId"])
     row = await repo.read_customer(customer_external_id, ["customerExternalId"])
-    customer = repo.to_customer(row)
-    spendable = spendable_points(customer.balance.available, await store.lots(row.id), now)
-    used = await store.uses(row.id, _limit_periods(rewards, now))
     subtotal = None if order_subtotal is None else parse_amount(str(order_subtotal), None, ["cartSubtotal"])
-    items = []
-    for reward in rewards:
-        standing = _standing(customer, spendable, used.get(reward.id, 0), stock.get(reward.id), subtotal)
-        items.append(CatalogueItem(reward, stock.get(reward.id), tuple(reasons_not_redeemable(reward, standing, now))))
-    return items
+    customer = repo.to_customer(row)
+    return (await _standings(rewards, row.id, customer, now)).judge(rewards, subtotal, now)
+
+
+@dataclass(frozen=True)
+class _Standings:
+    """What a customer's eligibility reads from the database, read once for every reward."""
+
+    customer: Customer
+    spendable: int
+    used: dict[str, int]
+    stock: dict[str, int]
+
+    def judge(self, rewards: Sequence[Reward], subtotal: Decimal | None, now: datetime) -> list[CatalogueItem]:
+        """Each reward with every reason the customer cannot redeem it now (for an order of
+        `subtotal`, in the program currency, when one is named)."""
+        items = []
+        for reward in rewards:
+            stock_left = self.stock.get(reward.id)
+            standing = _standing(self.customer, self.spendable, self.used.get(reward.id, 0), stock_left, subtotal)
+            items.append(CatalogueItem(reward, stock_left, tuple(reasons_not_redeemable(reward, standing, now))))
+        return items
+
+
+async def _standings(rewards: Sequence[Reward], customer_id: int, customer: Customer, now: datetime) -> _Standings:
+    return _Standings(
+        customer,
+        spendable_points(customer.balance.available, await store.lots(customer_id), now),
+        await store.uses(customer_id, _limit_periods(rewards, now)),
+        await store.stock_left(rewards),
+    )
+
+
+@dataclass(frozen=True)
+class CartReward:
+    item: CatalogueItem
+    """The reward as the catalogue shows it to the customer, without a cart."""
+    reasons: tuple[Reason, ...]
+    """Why it cannot be redeemed and used on this cart; empty when it can."""
+
+
+@dataclass(frozen=True)
+class CartRewards:
+    redeemable: tuple[CartReward, ...] = ()
+    """Rewards the customer can redeem now and use on this cart."""
+    out_of_reach: tuple[CartReward, ...] = ()
+    """Rewards blocked only by points still missing or by the cart's subtotal, nearest first."""
+
+
+async def rewards_for_cart(
+    program: Program, customer_id: int, customer: Customer, subtotal: Decimal, now: datetime
+) -> CartRewards:
+    """The catalogue judged for this customer and a cart of `subtotal` (program currency)."""
+    rewards = program.rewards
+    if not rewards:
+        return CartRewards()
+    standings = await _standings(rewards, customer_id, customer, now)
+    # Both views: a client's cache keeps one Reward per id, so the reward itself is the
+    # catalogue's view, and this cart's verdict is beside it.
+    on_cart = zip(standings.judge(rewards, None, now), standings.judge(rewards, subtotal, now), strict=True)
+    judged = [CartReward(item, cart_view.reasons or ()) for item, cart_view in on_cart]
+    near = [r for r in judged if just_out_of_reach(r.reasons)]
+    return CartRewards(
+        redeemable=tuple(r for r in judged if not r.reasons),
+        out_of_reach=tuple(sorted(near, key=lambda r: nearest_first(r.reasons))),
+    )
 
 
 def _limit_periods(rewards: Sequence[Reward], now: datetime) -> dict[str, datetime | None]:
@@ -91,6 +151,11 @@ def _standing(
         stock_left=stock_left,
         order_subtotal=subtotal,
     )
+
+
+async def find_redemption(redemption_id: int) -> Redemption | None:
+    found = await store.find_by_id(redemption_id)
+    return found.redemption if found else None
 
 
 async def list_redemptions(customer_external_id: str, active_only: bool, first: int) -> list[Redemption]:

@@ -25,6 +25,8 @@ class RulesVersionInfo:
     activated_at: datetime | None
     tiers: tuple[Tier, ...]
     rewards: tuple[Reward, ...]
+    currency: str
+    """The program's, which the rewards' amounts are in."""
 
 
 async def reload_rules(registry: RulesRegistry) -> ReloadResult:
@@ -43,4 +45,5 @@ async def rules_version(registry: RulesRegistry) -> RulesVersionInfo:
         activated_at=await repo.rules_version_stored_at(program.version),
         tiers=program.tiers,
         rewards=program.rewards,
+        currency=program.exchange.program_currency,
     )

@@ -65,6 +65,8 @@ class Order(Model):
     program_subtotal = fields.DecimalField(max_digits=20, decimal_places=4, null=True)
     exchange_rate = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
     coupon_codes: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # The shipping country (ISO 3166-1 alpha-2) the rules saw; NULL when none was sent.
+    country = fields.CharField(max_length=2, null=True)
     points_earned = fields.BigIntField(default=0)
     rules_version = fields.CharField(max_length=64)
     # Digest of the order as first recorded: a replay with other content is refused.
@@ -87,6 +89,8 @@ class OrderLine(Model):
     category = fields.CharField(max_length=128, null=True)
     quantity = fields.IntField()
     unit_price = fields.DecimalField(max_digits=20, decimal_places=4)
+    # The product's tags the rules saw, sorted; NULL for lines recorded before they were kept.
+    tags: fields.JSONField[list[str]] = fields.JSONField(null=True)
 
     class Meta:
         table = "order_lines"

@@ -5,6 +5,9 @@ events (numbered per customer as `persistence.outbox` numbers them: every event 
 an order is its customer's) go in one statement (data-modifying CTEs over unnest'ed arrays, so its text, and
 asyncpg's prepared statement, is the same for every order): one round trip instead of
 five. SQLite, which has no data-modifying CTEs, runs the same writes one by one.
+
+Both keep what the rules saw of the order besides its amounts: the shipping country and
+each line's tags (sorted, as JSON).
 """
 
 from __future__ import annotations
@@ -34,15 +37,16 @@ WITH c AS (
         AND tier IS NOT DISTINCT FROM $34::varchar AND points_available = $38 AND points_pending = $39
   RETURNING id
 ), o AS (
-  INSERT INTO orders ({repo.ORDER_COLUMNS})
+  INSERT INTO orders ({repo.ORDER_COLUMNS}, country)
   SELECT $1::varchar, c.id, $3::varchar, $4::timestamptz, $5::numeric, $6::numeric, $7::jsonb,
-         $8::bigint, $9::varchar, $10::varchar, $11::timestamptz, $35::varchar, $36::numeric, $37::numeric
+         $8::bigint, $9::varchar, $10::varchar, $11::timestamptz, $35::varchar, $36::numeric, $37::numeric,
+         $41::varchar
   FROM c RETURNING id
 ), l AS (
-  INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price)
-  SELECT o.id, x.position, x.sku, x.category, x.quantity, x.unit_price
-  FROM o, unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::numeric[])
-       AS x(position, sku, category, quantity, unit_price)
+  INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price, tags)
+  SELECT o.id, x.position, x.sku, x.category, x.quantity, x.unit_price, x.tags::jsonb
+  FROM o, unnest($12::int[], $13::text[], $14::text[], $15::int[], $16::numeric[], $42::text[])
+       AS x(position, sku, category, quantity, unit_price, tags)
 ), e AS (
   INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id, rules_version,
                               order_id, created_at, available_at, expires_at, variant)
@@ -81,7 +85,7 @@ async def write_order(
     with nothing written, when the customer's facts changed since they were read (only
     possible without the customer's lock: see app.orders)."""
     if not sql.on_postgres():
-        order_id, stored = await repo.insert_order(customer, order, points=points, rules_version=rules_version, now=now)
+        order_id, stored = await _insert_order(customer, order, points=points, rules_version=rules_version, now=now)
         await repo.apply_entries(
             customer, entries, now=now, order=order_id, tier=tier, spend=order.converted.subtotal, orders=1
         )
@@ -121,7 +125,40 @@ async def write_order(
         customer.points_available,  # $38, $39: the balance its events report
         customer.points_pending,
         [e.variant for e in entries],  # $40: the experiment variant of each entry
+        order.facts.country,  # $41
+        [_tags(line.tags) for line in lines],  # $42
     )
     if not rows:
         return None
     return rows[0]["id"], stored
+
+
+def _tags(tags: frozenset[str]) -> str:
+    return json.dumps(sorted(tags), separators=(",", ":"))
+
+
+async def _insert_order(
+    customer: models.Customer, order: ValidOrder, *, points: int, rules_version: str, now: datetime
+) -> tuple[int, repo.StoredOrder]:
+    """The order and its lines, as the statement above writes them (SQLite)."""
+    row_values, stored = repo.new_order_row(customer, order, points=points, rules_version=rules_version, now=now)
+    values = (*row_values, order.facts.country)
+    # No existence check first: the unique index on external_id refuses a replay, which
+    # then rolls back and is answered from the stored order.
+    [row] = await sql.fetch(
+        f"INSERT INTO orders ({repo.ORDER_COLUMNS}, country)"
+        f" VALUES ({', '.join(f'${n}' for n in range(1, len(values) + 1))}) RETURNING id",
+        *values,
+    )
+    order_id = int(row["id"])
+    columns, line_values = sql.values_rows(
+        [
+            (order_id, index, line.sku, line.category, line.quantity, line.unit_price, _tags(line.tags))
+            for index, line in enumerate(order.facts.lines)
+        ]
+    )
+    await sql.execute(
+        "INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price, tags) VALUES " + columns,
+        *line_values,
+    )
+    return order_id, stored

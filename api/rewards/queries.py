@@ -50,8 +50,10 @@ class RewardQueries:
     ) -> list[Reward]:
         caller = info.context.caller
         customer = caller.external_id if isinstance(caller, CustomerCaller) else customer_external_id
+        program = info.context.services.program  # one version for the rewards and their currency
         try:
-            items = await redemptions.catalogue(info.context.services.program, customer, cart_subtotal)
+            items = await redemptions.catalogue(program, customer, cart_subtotal)
         except DomainError as error:
             raise GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field}) from None
-        return [Reward.of(item.reward, item.stock_left, item.reasons) for item in items]
+        currency = program.exchange.program_currency
+        return [Reward.of(item.reward, currency, item.stock_left, item.reasons) for item in items]

@@ -51,5 +51,5 @@ class RulesVersion:
             version=info.version,
             activated_at=info.activated_at,
             tiers=[Tier.of(t) for t in info.tiers],
-            rewards=[Reward.of(r) for r in info.rewards],
+            rewards=[Reward.of(r, info.currency) for r in info.rewards],
         )

@@ -25,7 +25,7 @@ from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
 REWARDS = """
 query($customer: String, $subtotal: Decimal) {
   rewards(customerExternalId: $customer, cartSubtotal: $subtotal) {
-    id name kind pointsCost stockLeft redeemable unavailable { code message pointsMissing }
+    rewardId name kind pointsCost stockLeft redeemable unavailable { code message pointsMissing }
   }
 }"""
 
@@ -33,7 +33,7 @@ REDEEM = """
 mutation($input: RedeemRewardInput!, $key: String) {
   redeemReward(input: $input, idempotencyKey: $key) {
     redemption {
-      id code rewardId kind pointsSpent state expiresAt customerExternalId orderExternalId
+      redemptionId code rewardId kind pointsSpent state expiresAt customerExternalId orderExternalId
       value { amount currency } percent sku
     }
     replayed
@@ -118,7 +118,7 @@ def cart(customer: str, subtotal: str, *codes: str) -> dict:
 async def test_a_customer_token_reads_the_catalogue_with_why_each_reward_cannot_be_redeemed(server, admin):
     customer = await customer_with_points(admin, 50)
     async with await token_client(server, admin, customer) as storefront:
-        rewards = {r["id"]: r for r in (await gql(storefront, REWARDS, subtotal="20.00"))["rewards"]}
+        rewards = {r["rewardId"]: r for r in (await gql(storefront, REWARDS, subtotal="20.00"))["rewards"]}
 
     def why(reward_id: str) -> list[tuple[str, int | None]]:
         return [(u["code"], u["pointsMissing"]) for u in rewards[reward_id]["unavailable"]]
@@ -137,7 +137,7 @@ async def test_a_reward_whose_limit_is_used_says_so(admin):
     customer = await customer_with_points(admin, 50)
     await redeemed_code(admin, "monthly", customer)
 
-    rewards = {r["id"]: r for r in (await gql(admin, REWARDS, customer=customer))["rewards"]}
+    rewards = {r["rewardId"]: r for r in (await gql(admin, REWARDS, customer=customer))["rewards"]}
 
     assert [u["code"] for u in rewards["monthly"]["unavailable"]] == ["LIMIT_REACHED"]
     again = await redeem(admin, "monthly", customer)
@@ -147,10 +147,24 @@ async def test_a_reward_whose_limit_is_used_says_so(admin):
 async def test_an_api_key_reads_the_catalogue_and_without_a_customer_gets_no_verdicts(admin):
     rewards = (await gql(admin, REWARDS))["rewards"]
 
-    assert {"id": "coffee", "name": "10 EUR off an order of 30 EUR or more", "kind": "fixed_discount"}.items() <= (
-        next(r for r in rewards if r["id"] == "coffee").items()
-    )
+    coffee = {"rewardId": "coffee", "name": "10 EUR off an order of 30 EUR or more", "kind": "fixed_discount"}
+    assert coffee.items() <= next(r for r in rewards if r["rewardId"] == "coffee").items()
     assert {r["redeemable"] for r in rewards} == {None}
+
+
+async def test_the_catalogues_amounts_are_money_and_a_percentage_is_a_number(admin):
+    query = "{ rewards { rewardId value { amount currency } percent minOrder { amount currency } } }"
+    rewards = {r["rewardId"]: r for r in (await gql(admin, query))["rewards"]}
+
+    assert rewards["coffee"] == {
+        "rewardId": "coffee",
+        "value": {"amount": "10", "currency": "EUR"},
+        "percent": None,
+        "minOrder": {"amount": "30", "currency": "EUR"},
+    }
+    assert (rewards["half-off"]["value"], rewards["half-off"]["percent"]) == (None, "50")
+    assert rewards["cashback-5"]["value"] == {"amount": "5", "currency": "EUR"}
+    assert rewards["ship-free"]["value"] is None and rewards["ship-free"]["minOrder"] is None
 
 
 async def test_a_customer_token_cannot_read_another_customers_view_of_the_catalogue(server, admin):
@@ -173,8 +187,8 @@ async def test_a_customer_redeems_with_their_token_for_a_code_that_cannot_be_gue
     redemption = payload["redemption"]
     # RW- and 20 Crockford base32 characters: 100 random bits.
     assert re.fullmatch(r"RW(-[0-9A-HJKMNP-TV-Z]{5}){4}", redemption["code"])
-    assert redemption | {"code": None, "id": None, "expiresAt": None} == {
-        "id": None,
+    assert redemption | {"code": None, "redemptionId": None, "expiresAt": None} == {
+        "redemptionId": None,
         "code": None,
         "rewardId": "coffee",
         "kind": "fixed_discount",
@@ -192,7 +206,7 @@ async def test_a_customer_redeems_with_their_token_for_a_code_that_cannot_be_gue
     assert await balance(admin, customer) == {"available": 50, "pending": 0, "lifetimeEarned": 150}
     ledger = (await gql(admin, CUSTOMER, id=customer))["customer"]["ledger"]["edges"]
     assert (ledger[0]["node"]["kind"], ledger[0]["node"]["points"]) == ("REDEEM", -100)
-    spent = {"redemptionId": redemption["id"], "rewardId": "coffee"}
+    spent = {"redemptionId": redemption["redemptionId"], "rewardId": "coffee"}
     after = {"available": 50, "pending": 0, "lifetimeEarned": 150}
     assert await outbox(customer, "points.redeemed") == [{**spent, "points": -100, "balanceAfter": after}]
     assert await outbox(customer, "reward.redeemed") == [
@@ -254,14 +268,14 @@ async def test_a_customer_token_cannot_redeem_for_another_customer(server, admin
 
 async def test_stock_runs_out_and_says_so(admin):
     customers = [await customer_with_points(admin, 10) for _ in range(5)]
-    left = next(r for r in (await gql(admin, REWARDS))["rewards"] if r["id"] == "scarce")["stockLeft"]
+    left = next(r for r in (await gql(admin, REWARDS))["rewards"] if r["rewardId"] == "scarce")["stockLeft"]
 
     results = await asyncio.gather(*(redeem(admin, "scarce", c) for c in customers))
 
     succeeded = [r for r in results if not r["errors"]]
     assert len(succeeded) == min(left, 5)
     assert {e["code"] for r in results for e in r["errors"]} <= {"OUT_OF_STOCK"}
-    assert next(r for r in (await gql(admin, REWARDS))["rewards"] if r["id"] == "scarce")["stockLeft"] == max(
+    assert next(r for r in (await gql(admin, REWARDS))["rewards"] if r["rewardId"] == "scarce")["stockLeft"] == max(
         0, left - 5
     )
 

@@ -26,7 +26,7 @@ RULES_VERSION = """
   rulesVersion {
     version activatedAt
     tiers { name threshold multiplier }
-    rewards { id name kind pointsCost }
+    rewards { rewardId name kind pointsCost }
   }
 }"""
 
@@ -135,8 +135,9 @@ async def test_rules_version_names_the_tiers_and_rewards_in_force(admin, server)
         ("Silver", 500, "1.5"),
         ("Gold", 2000, "2"),
     ]
-    assert info["rewards"][0] == {"id": "five-off", "name": "5 EUR off", "kind": "fixed_discount", "pointsCost": 500}
-    assert [r["id"] for r in info["rewards"][1:]] == [
+    five_off = {"rewardId": "five-off", "name": "5 EUR off", "kind": "fixed_discount", "pointsCost": 500}
+    assert info["rewards"][0] == five_off
+    assert [r["rewardId"] for r in info["rewards"][1:]] == [
         "coffee",
         "half-off",
         "ship-free",

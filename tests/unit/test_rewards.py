@@ -20,6 +20,8 @@ from domain.rewards import (
     SpentLot,
     Standing,
     check_redeemable,
+    just_out_of_reach,
+    nearest_first,
     new_code,
     plan_spending,
     points_to_restore,
@@ -71,6 +73,24 @@ def test_the_minimum_order_is_only_checked_against_a_cart():
     assert blocks(COFFEE) == []
     assert blocks(COFFEE, order_subtotal=Decimal("29.99")) == [Block.MIN_ORDER]
     assert blocks(COFFEE, order_subtotal=Decimal(30)) == []
+
+
+def test_a_cart_below_the_minimum_says_how_much_it_still_needs():
+    [reason] = reasons_not_redeemable(COFFEE, Standing(tier=None, spendable=100, order_subtotal=Decimal("21.50")), NOW)
+    assert (reason.block, reason.amount_missing, reason.points_missing) == (Block.MIN_ORDER, Decimal("8.50"), None)
+
+
+def test_only_points_and_the_cart_subtotal_are_within_reach():
+    def reasons(reward: Reward, **standing) -> list:
+        return reasons_not_redeemable(reward, Standing(**{"tier": "Bronze", **standing}), NOW)
+
+    assert not just_out_of_reach(reasons(COFFEE, spendable=100))  # redeemable: not "almost"
+    assert just_out_of_reach(reasons(COFFEE, spendable=10, order_subtotal=Decimal(20)))
+    assert not just_out_of_reach(reasons(Reward("t", "t", "free_shipping", 1, tiers=("Gold",)), spendable=0))
+    assert not just_out_of_reach(reasons(COFFEE, spendable=0, stock_left=0))
+    nearer = reasons(COFFEE, spendable=90, order_subtotal=Decimal(10))
+    farther = reasons(COFFEE, spendable=80, order_subtotal=Decimal(29))
+    assert nearest_first(nearer) == (10, Decimal(20)) and nearest_first(nearer) < nearest_first(farther)
 
 
 def test_the_validity_window_includes_its_start_and_excludes_its_end():
