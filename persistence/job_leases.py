@@ -57,7 +57,13 @@ async def start_run(name: str, holder: str, *, as_of: datetime, now: datetime) -
 
 
 async def finish_run(
-    run_id: int, *, now: datetime, status: str, customers: int = 0, entries: int = 0, points: int = 0,
+    run_id: int,
+    *,
+    now: datetime,
+    status: str,
+    customers: int = 0,
+    entries: int = 0,
+    points: int = 0,
     error: str | None = None,
 ) -> None:
     await sql.execute(

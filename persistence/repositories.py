@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from domain.customers import Customer, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
@@ -23,13 +21,14 @@ from domain.orders import ValidOrder
 from domain.program import PointsAward
 from persistence import models, outbox, sql
 from persistence.entries import earn_entries_of
+from persistence.sql import IntegrityError
 
 __all__ = ["IntegrityError", "transaction"]
 
 
-def transaction():
-    """One database transaction; Tortoise routes every query inside it to its connection."""
-    return in_transaction()
+def transaction() -> AbstractAsyncContextManager[None]:
+    """One database transaction: every statement the task runs inside goes to it."""
+    return sql.transaction()
 
 
 def to_customer(row: models.Customer) -> Customer:
@@ -261,7 +260,9 @@ async def insert_order(
     # No existence check first: the unique index on external_id refuses a replay, which
     # then rolls back and is answered from the stored order.
     [row] = await sql.fetch(
-        "INSERT INTO orders (" + ORDER_COLUMNS + ") VALUES ("
+        "INSERT INTO orders ("
+        + ORDER_COLUMNS
+        + ") VALUES ("
         + ", ".join(f"${n}" for n in range(1, len(row_values) + 1))
         + ") RETURNING id",
         *row_values,

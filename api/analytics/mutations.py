@@ -18,7 +18,7 @@ from domain.errors import DomainError
 class RecordMarketingSpendInput:
     from_: date = strawberry.field(name="from", description="The first day the spend covers.")
     to: date = strawberry.field(description="The last day the spend covers (included).")
-    amount: str = strawberry.field(description="In the program currency, e.g. \"1200.00\".")
+    amount: str = strawberry.field(description='In the program currency, e.g. "1200.00".')
 
 
 @strawberry.type

@@ -45,7 +45,9 @@ def _strawberrys_own(settings: Settings) -> strawberry.Schema:
     if settings.production:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_internal))
     return strawberry.Schema(
-        query=Query, mutation=Mutation, extensions=extensions,
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
         config=schema_config(settings),
     )
 
