@@ -10,7 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 from app.bootstrap import Services
 from domain.auth import Caller
 from persistence import repositories as repo
-from persistence.models import Customer as CustomerRow
+from persistence.rows import CustomerRow
 
 
 def _customer_loader() -> DataLoader[str, CustomerRow | None]:

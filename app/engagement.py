@@ -16,10 +16,10 @@ from app.tier_reviews import tier_after_earning
 from domain.events import EventInput, ValidEvent, rule_facts, validate_event
 from domain.ledger import earn_entries, earned_awards
 from persistence import engagement as store
-from persistence import models
 from persistence import repositories as repo
 from persistence.engagement import StoredEvent
 from persistence.entries import LinkedEntry, insert_entries
+from persistence.rows import CustomerRow
 from rules import Program
 
 
@@ -57,7 +57,7 @@ class AwardedEvent:
 
 
 async def award_event(
-    program: Program, customer_row: models.Customer, event: ValidEvent, now: datetime, source: dict | None = None
+    program: Program, customer_row: CustomerRow, event: ValidEvent, now: datetime, source: dict | None = None
 ) -> AwardedEvent:
     """Evaluates the event rules for a customer already locked in the caller's transaction,
     and writes the event, its entries, the balance, the outbox and the limited rules' uses.

@@ -38,8 +38,8 @@ from domain.rewards import (
 from persistence import redemptions as store
 from persistence import repositories as repo
 from persistence.entries import LinkedEntry, insert_entries
-from persistence.models import Customer as CustomerRow
 from persistence.redemptions import StoredRedemption
+from persistence.rows import CustomerRow
 from rules import Program
 from rules.program import period_start
 

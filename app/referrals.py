@@ -19,21 +19,21 @@ from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, validate_event
 from domain.ledger import Balance
 from domain.referrals import Party, ReferralStatus, refusal
-from persistence import models
 from persistence import referrals as store
 from persistence import repositories as repo
 from persistence.returns import earned_by_event
+from persistence.rows import CustomerRow
 from rules import Program
 
 REFERRAL_EVENT = "referral.completed"
 log = logging.getLogger("loyalty")
 
 
-def _party(row: models.Customer) -> Party:
+def _party(row: CustomerRow) -> Party:
     return Party(row.external_id, row.email, row.enrolled_at, row.referred_by_id is not None, row.order_count)
 
 
-async def referrer_for(code: str, friend: Party) -> models.Customer:
+async def referrer_for(code: str, friend: Party) -> CustomerRow:
     """The customer whose code the friend gave, if the friend may be referred by them."""
     referrer = await store.find_by_code(code)
     if referrer is None:
@@ -46,7 +46,7 @@ async def referrer_for(code: str, friend: Party) -> models.Customer:
     return referrer
 
 
-async def link_existing(friend: models.Customer, code: str, now: datetime) -> None:
+async def link_existing(friend: CustomerRow, code: str, now: datetime) -> None:
     """A customer who enrolled before following a friend's link gives the code later (in
     the caller's transaction, with the friend's row locked)."""
     referrer = await referrer_for(code, _party(friend))
@@ -151,7 +151,7 @@ def _event_id(referral_id: int, role: str) -> str:
 # ---- take-back (a friend's first order returned in full) ----------------------------------
 
 
-async def take_back_referral(order_id: int, order_external_id: str, friend: models.Customer, now: datetime) -> None:
+async def take_back_referral(order_id: int, order_external_id: str, friend: CustomerRow, now: datetime) -> None:
     """In the return's transaction, with the friend (the order's customer) locked: when this
     order completed a referral, both sides' referral rewards are reversed (never below
     zero, like a return's)."""
