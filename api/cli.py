@@ -110,7 +110,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print("loyalty: SQLite serves one worker; use PostgreSQL for --workers > 1", file=sys.stderr)
         return 2
     if not settings.is_sqlite:
-        from persistence.database import DatabaseNotMigrated, check_migrated
+        from app.database_admin import DatabaseNotMigrated, check_migrated
 
         try:
             asyncio.run(check_migrated(settings.database_url))
@@ -145,7 +145,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings, *, check: bool = False) -> int:
-    from persistence.database import migrate, pending_migrations
+    from app.database_admin import migrate, pending_migrations
 
     where = settings.database_url.split("@")[-1]
     if check:

@@ -9,9 +9,19 @@ from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from persistence import reads
+from persistence import repositories as repo
+from persistence.models import Customer as CustomerRow
 from persistence.reads import LedgerRow
 
-__all__ = ["LedgerRow", "decode_cursor", "encode_cursor", "get_customer", "get_customer_with_id", "ledger_page"]
+__all__ = [
+    "LedgerRow",
+    "customer_of",
+    "decode_cursor",
+    "encode_cursor",
+    "get_customer",
+    "get_customer_with_id",
+    "ledger_page",
+]
 
 
 async def get_customer(external_id: str) -> Customer:
@@ -29,6 +39,11 @@ async def get_customer_with_id(external_id: str) -> tuple[int, Customer]:
     if found is None:
         raise _not_found(external_id)
     return found
+
+
+def customer_of(row: CustomerRow) -> Customer:
+    """A customer as the API's per-request loader (api/context.py) fetched it."""
+    return repo.to_customer(row)
 
 
 def _not_found(external_id: str) -> DomainError:

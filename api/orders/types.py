@@ -8,8 +8,8 @@ import strawberry
 from api.context import Info
 from api.customers.types import Customer
 from api.scalars import Money
-from persistence import repositories as repo
-from persistence.repositories import StoredOrder
+from app.orders import StoredOrder
+from app.reads import customer_of
 
 
 @strawberry.type
@@ -46,4 +46,4 @@ class Order:
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
         row = await info.context.customers.load(self.customer_external_id)
-        return Customer.of(repo.to_customer(row)) if row else None
+        return Customer.of(customer_of(row)) if row else None
