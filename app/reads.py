@@ -10,12 +10,11 @@ from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from persistence import reads
 from persistence import repositories as repo
-from persistence.models import Customer as CustomerRow
 from persistence.reads import LedgerRow
 
 __all__ = [
     "LedgerRow",
-    "customer_of",
+    "customers_by_external_ids",
     "decode_cursor",
     "encode_cursor",
     "get_customer",
@@ -41,9 +40,11 @@ async def get_customer_with_id(external_id: str) -> tuple[int, Customer]:
     return found
 
 
-def customer_of(row: CustomerRow) -> Customer:
-    """A customer as the API's per-request loader (api/context.py) fetched it."""
-    return repo.to_customer(row)
+async def customers_by_external_ids(external_ids: list[str]) -> list[Customer | None]:
+    """For the API's per-request loader (api/context.py): one statement for them all, in
+    the order asked, None for an unknown id."""
+    found = await repo.customers_by_external_ids(external_ids)
+    return [repo.to_customer(found[e]) if e in found else None for e in external_ids]
 
 
 def _not_found(external_id: str) -> DomainError:

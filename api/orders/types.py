@@ -9,7 +9,6 @@ from api.context import Info
 from api.customers.types import Customer
 from api.scalars import Money
 from app.orders import StoredOrder
-from app.reads import customer_of
 
 
 @strawberry.type
@@ -45,5 +44,5 @@ class Order:
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        row = await info.context.customers.load(self.customer_external_id)
-        return Customer.of(customer_of(row)) if row else None
+        found = await info.context.customers.load(self.customer_external_id)
+        return Customer.of(found) if found else None
