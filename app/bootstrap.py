@@ -21,6 +21,7 @@ from persistence import repositories as repo
 from persistence.connections import Database
 from persistence.credentials import stored_token_secret
 from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
+from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
 
 log = logging.getLogger("loyalty")
@@ -34,6 +35,8 @@ class Services:
     tokens: CustomerTokens
     db: Database
     """Bound around every request (`db.bind()`): statements go to it."""
+    uow: UnitOfWork
+    """What use cases reach the database through."""
     events: OutboxTail
     """This worker's reader of the outbox (running only when the service serves events)."""
     auth_throttle: FailedAuthThrottle
@@ -75,6 +78,7 @@ async def running_services(
             api_keys=ApiKeyVerifier(str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
+            uow=UnitOfWork(db),
             events=OutboxTail(),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )

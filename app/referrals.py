@@ -23,6 +23,7 @@ from persistence import referrals as store
 from persistence import repositories as repo
 from persistence.returns import earned_by_event
 from persistence.rows import CustomerRow
+from persistence.unit_of_work import Session
 from rules import Program
 
 REFERRAL_EVENT = "referral.completed"
@@ -122,7 +123,9 @@ async def _complete(
                     },
                 )
             )
-            awarded[role] = await award_event(program, row, event, now, source={**source, "eventType": REFERRAL_EVENT})
+            awarded[role] = await award_event(
+                Session(mode="locked"), program, row, event, now, source={**source, "eventType": REFERRAL_EVENT}
+            )
         await store.settle(due.id, ReferralStatus.COMPLETED, first.id, completed_at=now)
         await repo.add_events(
             [

@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from persistence import sql
-from persistence.connections import Database
+from persistence.connections import Database, current_database
 from persistence.session import NeedsLock, Session
 
 __all__ = ["NeedsLock", "Session", "UnitOfWork"]
@@ -40,6 +40,11 @@ UNLOCKED_TRIES = 2
 class UnitOfWork:
     def __init__(self, database: Database):
         self.database = database
+
+    @classmethod
+    def of_task(cls) -> UnitOfWork:
+        """On the database the running task is bound to (for code that is handed none)."""
+        return cls(current_database())
 
     @property
     def guards_writes(self) -> bool:
