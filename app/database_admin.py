@@ -4,13 +4,25 @@ use (/metrics). The API reaches persistence through here only."""
 
 from __future__ import annotations
 
-from persistence.database import DatabaseNotMigrated, check_migrated, is_unavailable, migrate, pending_migrations
+from persistence.database import (
+    DatabaseNotMigrated,
+    DatabaseNotReady,
+    DatabaseUnreachable,
+    check_migrated,
+    check_reachable,
+    is_unavailable,
+    migrate,
+    pending_migrations,
+)
 from persistence.pool_use import PoolUse, ping, pool_use
 
 __all__ = [
     "DatabaseNotMigrated",
+    "DatabaseNotReady",
+    "DatabaseUnreachable",
     "PoolUse",
     "check_migrated",
+    "check_reachable",
     "is_unavailable",
     "migrate",
     "pending_migrations",

@@ -126,7 +126,32 @@ async def pending_migrations(database_url: str) -> list[str]:
     return [f"{step.migration.app_label}.{step.migration.name}" for step in steps if not step.backward]
 
 
-class DatabaseNotMigrated(RuntimeError):
+class DatabaseNotReady(RuntimeError):
+    """The service cannot start on this database; the message says what to do."""
+
+
+class DatabaseUnreachable(DatabaseNotReady):
+    def __init__(self, database_url: str, error: BaseException):
+        where = database_url.split("@")[-1]
+        super().__init__(
+            f"The database {where} cannot be reached ({type(error).__name__}: {error}): check"
+            " LOYALTY_DATABASE_URL and that the server is running."
+        )
+
+
+async def check_reachable(database_url: str) -> None:
+    """One connection, opened and closed: raises DatabaseUnreachable, never a traceback."""
+    if not database_url.startswith(("postgres://", "asyncpg://", "postgresql://")):
+        return  # SQLite: the file is made on first use
+    dsn = "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        raise DatabaseUnreachable(database_url, error) from error
+    await conn.close()
+
+
+class DatabaseNotMigrated(DatabaseNotReady):
     """The database lacks migrations this code needs (or was never migrated at all)."""
 
     def __init__(self, database_url: str, pending: list[str]):
@@ -139,7 +164,9 @@ class DatabaseNotMigrated(RuntimeError):
 
 
 async def check_migrated(database_url: str) -> None:
-    """Raises DatabaseNotMigrated, with what to do, rather than failing on a missing table."""
+    """Raises DatabaseNotMigrated, with what to do, rather than failing on a missing table
+    (and DatabaseUnreachable first, rather than calling an unreachable server unmigrated)."""
+    await check_reachable(database_url)
     pending = await pending_migrations(database_url)
     if pending:
         raise DatabaseNotMigrated(database_url, pending)
