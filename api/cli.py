@@ -110,11 +110,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print("loyalty: SQLite serves one worker; use PostgreSQL for --workers > 1", file=sys.stderr)
         return 2
     if not settings.is_sqlite:
-        from persistence.database import DatabaseNotMigrated, check_migrated
+        from app.database_admin import DatabaseNotReady, check_migrated
 
         try:
             asyncio.run(check_migrated(settings.database_url))
-        except DatabaseNotMigrated as error:
+        except DatabaseNotReady as error:
             print(f"loyalty: {error}", file=sys.stderr)
             return 1
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -145,9 +145,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings, *, check: bool = False) -> int:
-    from persistence.database import migrate, pending_migrations
+    from app.database_admin import DatabaseUnreachable, check_reachable, migrate, pending_migrations
 
     where = settings.database_url.split("@")[-1]
+    try:
+        await check_reachable(settings.database_url)
+    except DatabaseUnreachable as error:
+        print(f"loyalty: {error}", file=sys.stderr)
+        return 1
     if check:
         pending = await pending_migrations(settings.database_url)
         for name in pending:

@@ -8,24 +8,20 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from app.bootstrap import Services
+from app.reads import customers_by_external_ids
 from domain.auth import Caller
-from persistence import repositories as repo
-from persistence.models import Customer as CustomerRow
+from domain.customers import Customer
 
 
-def _customer_loader() -> DataLoader[str, CustomerRow | None]:
-    async def load(external_ids: list[str]) -> list[CustomerRow | None]:
-        found = await repo.customers_by_external_ids(external_ids)
-        return [found.get(external_id) for external_id in external_ids]
-
-    return DataLoader(load_fn=load)
+def _customer_loader() -> DataLoader[str, Customer | None]:
+    return DataLoader(load_fn=customers_by_external_ids)
 
 
 @dataclass
 class Context:
     services: Services
     caller: Caller
-    customers: DataLoader[str, CustomerRow | None] = field(default_factory=_customer_loader)
+    customers: DataLoader[str, Customer | None] = field(default_factory=_customer_loader)
     connection_params: dict | None = None
     """graphql-transport-ws: the `connection_init` payload (strawberry sets it)."""
 

@@ -18,6 +18,7 @@ from app.engagement import record_event
 from domain.events import EventInput
 from persistence import birthdays as store
 from persistence import repositories as repo
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 CUSTOMER_BIRTHDAY = "customer.birthday"
@@ -51,6 +52,7 @@ async def celebrate_birthdays(program: Program, now: datetime, *, batch_size: in
         for customer_id, external_id in page:
             after_id = customer_id
             result = await record_event(
+                UnitOfWork.of_task(),
                 program,
                 EventInput(
                     external_id=event_id(external_id, year),

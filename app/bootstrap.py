@@ -9,9 +9,6 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from tortoise.context import TortoiseContext
-from tortoise.context import _current_context as current_tortoise_context
-
 from app.auth_throttle import FailedAuthThrottle
 from app.clock import utcnow
 from app.credentials import ApiKeyVerifier, CustomerTokens
@@ -21,8 +18,10 @@ from app.rules_sync import follow_activations, put_in_force
 from app.settings import Settings
 from persistence import database, outbox
 from persistence import repositories as repo
+from persistence.connections import Database
 from persistence.credentials import stored_token_secret
 from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
+from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
 
 log = logging.getLogger("loyalty")
@@ -34,8 +33,10 @@ class Services:
     rules: RulesRegistry
     api_keys: ApiKeyVerifier
     tokens: CustomerTokens
-    db: TortoiseContext
-    """Entered around every request: Tortoise finds its connections through it."""
+    db: Database
+    """Bound around every request (`db.bind()`): statements go to it."""
+    uow: UnitOfWork
+    """What use cases reach the database through."""
     events: OutboxTail
     """This worker's reader of the outbox (running only when the service serves events)."""
     auth_throttle: FailedAuthThrottle
@@ -70,17 +71,14 @@ async def running_services(
         else:
             # A tool (`loyalty jobs run`...) stores its version but changes nothing in force.
             await repo.save_rules_version(registry.program.version, registry.program.sources, utcnow())
-        secret = (
-            settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
-        )
+        secret = settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
         services = Services(
             settings=settings,
             rules=registry,
-            api_keys=ApiKeyVerifier(
-                str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None
-            ),
+            api_keys=ApiKeyVerifier(str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
+            uow=UnitOfWork(db),
             events=OutboxTail(),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
@@ -138,17 +136,17 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
                 await task
 
 
-async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
+async def _watch(registry: RulesRegistry, db: Database) -> None:
     _use_in_this_task(db)
     await registry.watch()
 
 
-async def _follow(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
+async def _follow(registry: RulesRegistry, db: Database, settings: Settings) -> None:
     _use_in_this_task(db)
     await follow_activations(registry, settings.rules_sync_ms / 1000)
 
 
-async def _schedule(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
+async def _schedule(registry: RulesRegistry, db: Database, settings: Settings) -> None:
     from datetime import timedelta
 
     from app.scheduler import Scheduler
@@ -157,9 +155,8 @@ async def _schedule(registry: RulesRegistry, db: TortoiseContext, settings: Sett
     await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()
 
 
-def _use_in_this_task(db: TortoiseContext) -> None:
-    """Not `with db:`: that keeps its reset token on the one shared context object, which
-    the other task's `with` overwrote, so cancelling both at shutdown raised ValueError
-    and failed the shutdown. A task runs in its own copy of the context variables, so
-    setting Tortoise's there needs no reset (as api.app.DatabaseContext does per request)."""
-    current_tortoise_context.set(db)
+def _use_in_this_task(db: Database) -> None:
+    """Not `with db:`: a task runs in its own copy of the context variables, so binding
+    there needs no reset, and cancelling several such tasks at shutdown cannot unwind
+    one shared stack of tokens in the wrong order."""
+    db.bind()

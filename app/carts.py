@@ -22,6 +22,7 @@ from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import Evaluation, EventFacts
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 DRY_RUN_ID = "dry-run"
@@ -56,7 +57,12 @@ class CartEvaluation:
     """For a customer's cart; none for an anonymous one."""
 
 
-async def evaluate_cart(program: Program, cart: CartInput) -> CartEvaluation:
+async def evaluate_cart(uow: UnitOfWork, program: Program, cart: CartInput) -> CartEvaluation:
+    async with uow.reading() as session:
+        return await _evaluate_cart(session, program, cart)
+
+
+async def _evaluate_cart(session: Session, program: Program, cart: CartInput) -> CartEvaluation:
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,
@@ -74,10 +80,11 @@ async def evaluate_cart(program: Program, cart: CartInput) -> CartEvaluation:
     now = utcnow()
     # A redemption's code shows what it gives (or raises why it cannot be used); a minimum
     # order it does not reach is in the trace, as rules' conditions are.
-    redeemed = await usable_redemptions(cart.coupon_codes, cart.customer_external_id, now)
+    redeemed = await usable_redemptions(session, cart.coupon_codes, cart.customer_external_id, now)
     rewards = [r.reward for r in redeemed]
     order_facts = plain_coupons(order.converted.facts)
     limited = await evaluate_within_limits(
+        session,
         program,
         customer_id,
         now,
@@ -95,7 +102,12 @@ async def evaluate_cart(program: Program, cart: CartInput) -> CartEvaluation:
     return CartEvaluation(evaluation, offered)
 
 
-async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
+async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput) -> Evaluation:
+    async with uow.reading() as session:
+        return await _evaluate_event(session, program, event)
+
+
+async def _evaluate_event(session: Session, program: Program, event: EventInput) -> Evaluation:
     errors: list[DomainError] = []
     event_type = ""
     try:
@@ -115,7 +127,12 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
     now = utcnow()
     facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
     limited = await evaluate_within_limits(
-        program, customer_id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage), dry_run=True
+        session,
+        program,
+        customer_id,
+        now,
+        lambda usage: program.evaluate_event(facts, event_facts, now, usage),
+        dry_run=True,
     )
     evaluation = limited.evaluation
     customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse

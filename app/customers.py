@@ -149,4 +149,3 @@ def _replay(existing: tuple[StoredAdjustment, Customer], adjustment: ValidAdjust
     if stored.request_hash != adjustment.request_hash:
         raise conflict("An adjustment", stored.idempotency_key, ["idempotencyKey"])
     return AdjustmentResult(customer, stored.balance_after, replayed=True)
-

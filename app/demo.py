@@ -44,7 +44,7 @@ async def load_demo(settings: Settings) -> int:
                 if error.code is not ErrorCode.ALREADY_EXISTS:
                     raise
         for order in DEMO_ORDERS:
-            await orders.record_order(services.program, order)
+            await orders.record_order(services.uow, services.program, order)
         key = await create_api_key("demo-admin", ["admin"])
         token = services.tokens.issue("cust-ada")
         ada = await reads.get_customer("cust-ada")

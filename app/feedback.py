@@ -13,6 +13,7 @@ from domain.feedback import FEEDBACK_EVENT, FeedbackInput, rule_attributes, vali
 from persistence import feedback as store
 from persistence import repositories as repo
 from persistence.feedback import StoredFeedback
+from persistence.unit_of_work import Session
 from rules import Program
 
 
@@ -47,7 +48,7 @@ async def submit_feedback(program: Program, data: FeedbackInput) -> FeedbackResu
                     attributes=rule_attributes(feedback),
                 )
             )
-            awarded = await award_event(program, customer, event, now)
+            awarded = await award_event(Session(mode="locked"), program, customer, event, now)
             await store.link_event(feedback_id, awarded.event_id)
     except repo.IntegrityError:
         # Only the feedback row can clash: this order's feedback is already in.

@@ -26,6 +26,7 @@ from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.orders import OrderInput, OrderLineInput, ValidOrder, validate_order
 from persistence import imports as store
 from persistence import repositories as repo
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 BATCH = 5000
@@ -220,7 +221,7 @@ async def _award(program: Program, valid: ValidOrder, order: _Order, report: Imp
                 await enroll_customer(
                     program, EnrollmentInput(external_id=valid.customer_external_id, email=order.email)
                 )
-            result = await record_order(program, order.data)
+            result = await record_order(UnitOfWork.of_task(), program, order.data)
         except DomainError as error:
             report.bad.extend((order.line, m) for m in _messages(error))
             return

@@ -9,9 +9,18 @@ from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from persistence import reads
+from persistence import repositories as repo
 from persistence.reads import LedgerRow
 
-__all__ = ["LedgerRow", "decode_cursor", "encode_cursor", "get_customer", "get_customer_with_id", "ledger_page"]
+__all__ = [
+    "LedgerRow",
+    "customers_by_external_ids",
+    "decode_cursor",
+    "encode_cursor",
+    "get_customer",
+    "get_customer_with_id",
+    "ledger_page",
+]
 
 
 async def get_customer(external_id: str) -> Customer:
@@ -29,6 +38,13 @@ async def get_customer_with_id(external_id: str) -> tuple[int, Customer]:
     if found is None:
         raise _not_found(external_id)
     return found
+
+
+async def customers_by_external_ids(external_ids: list[str]) -> list[Customer | None]:
+    """For the API's per-request loader (api/context.py): one statement for them all, in
+    the order asked, None for an unknown id."""
+    found = await repo.customers_by_external_ids(external_ids)
+    return [repo.to_customer(found[e]) if e in found else None for e in external_ids]
 
 
 def _not_found(external_id: str) -> DomainError:

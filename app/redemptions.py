@@ -40,8 +40,9 @@ from domain.rewards import (
 from persistence import redemptions as store
 from persistence import repositories as repo
 from persistence.entries import LinkedEntry, insert_entries
-from persistence.models import Customer as CustomerRow
 from persistence.redemptions import StoredRedemption
+from persistence.rows import CustomerRow
+from persistence.unit_of_work import Session
 from rules import Program
 from rules.program import period_start
 
@@ -345,6 +346,7 @@ def plain_coupons(facts: OrderFacts) -> OrderFacts:
 
 
 async def usable_redemptions(
+    session: Session,
     codes: Sequence[str],
     customer_external_id: str | None,
     now: datetime,
@@ -358,7 +360,7 @@ async def usable_redemptions(
     wanted = redemption_codes(codes)
     if not wanted:
         return []
-    found = await store.find_by_codes(wanted)
+    found = await session.redemptions.find_by_codes(wanted)
     usable = []
     for code in wanted:
         if customer_external_id is None:
@@ -385,9 +387,10 @@ async def usable_redemptions(
     return usable
 
 
-async def coupons_of(order: ValidOrder, customer_external_id: str, now: datetime) -> list[Redemption]:
+async def coupons_of(session: Session, order: ValidOrder, customer_external_id: str, now: datetime) -> list[Redemption]:
     """The redemptions an order being recorded uses (the customer locked)."""
     return await usable_redemptions(
+        session,
         tuple(order.facts.coupon_codes),
         customer_external_id,
         now,
@@ -396,8 +399,8 @@ async def coupons_of(order: ValidOrder, customer_external_id: str, now: datetime
     )
 
 
-async def use_coupons(redeemed: Sequence[Redemption], order_id: int, now: datetime) -> None:
+async def use_coupons(session: Session, redeemed: Sequence[Redemption], order_id: int, now: datetime) -> None:
     """Marks the order's redemptions used, each once: a code another order took meanwhile
     fails the whole recording."""
-    if redeemed and await store.mark_used([r.id for r in redeemed], order_id, now) != len(redeemed):
+    if redeemed and await session.redemptions.mark_used([r.id for r in redeemed], order_id, now) != len(redeemed):
         raise DomainError(ErrorCode.COUPON_USED, "A coupon code of this order was already used.", ["couponCodes"])

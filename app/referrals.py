@@ -19,21 +19,22 @@ from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, validate_event
 from domain.ledger import Balance
 from domain.referrals import Party, ReferralStatus, refusal
-from persistence import models
 from persistence import referrals as store
 from persistence import repositories as repo
 from persistence.returns import earned_by_event
+from persistence.rows import CustomerRow
+from persistence.unit_of_work import Session
 from rules import Program
 
 REFERRAL_EVENT = "referral.completed"
 log = logging.getLogger("loyalty")
 
 
-def _party(row: models.Customer) -> Party:
+def _party(row: CustomerRow) -> Party:
     return Party(row.external_id, row.email, row.enrolled_at, row.referred_by_id is not None, row.order_count)
 
 
-async def referrer_for(code: str, friend: Party) -> models.Customer:
+async def referrer_for(code: str, friend: Party) -> CustomerRow:
     """The customer whose code the friend gave, if the friend may be referred by them."""
     referrer = await store.find_by_code(code)
     if referrer is None:
@@ -46,7 +47,7 @@ async def referrer_for(code: str, friend: Party) -> models.Customer:
     return referrer
 
 
-async def link_existing(friend: models.Customer, code: str, now: datetime) -> None:
+async def link_existing(friend: CustomerRow, code: str, now: datetime) -> None:
     """A customer who enrolled before following a friend's link gives the code later (in
     the caller's transaction, with the friend's row locked)."""
     referrer = await referrer_for(code, _party(friend))
@@ -122,7 +123,9 @@ async def _complete(
                     },
                 )
             )
-            awarded[role] = await award_event(program, row, event, now, source={**source, "eventType": REFERRAL_EVENT})
+            awarded[role] = await award_event(
+                Session(mode="locked"), program, row, event, now, source={**source, "eventType": REFERRAL_EVENT}
+            )
         await store.settle(due.id, ReferralStatus.COMPLETED, first.id, completed_at=now)
         await repo.add_events(
             [
@@ -151,7 +154,7 @@ def _event_id(referral_id: int, role: str) -> str:
 # ---- take-back (a friend's first order returned in full) ----------------------------------
 
 
-async def take_back_referral(order_id: int, order_external_id: str, friend: models.Customer, now: datetime) -> None:
+async def take_back_referral(order_id: int, order_external_id: str, friend: CustomerRow, now: datetime) -> None:
     """In the return's transaction, with the friend (the order's customer) locked: when this
     order completed a referral, both sides' referral rewards are reversed (never below
     zero, like a return's)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import ModuleType
 
 from domain import tiers as rules_of_tiers
 from domain.customers import Customer
@@ -22,6 +23,7 @@ from domain.program import Tier
 from domain.tiers import TierProgress, TierReview
 from persistence import repositories as repo
 from persistence import tier_reviews as store
+from persistence.unit_of_work import Session
 from rules import Program
 
 TIER_CHANGED = "tier.changed"
@@ -87,10 +89,13 @@ def _start(program: Program, end: datetime) -> datetime | None:
     return rules_of_tiers.window_start(settings.tier_period, settings.tier_rolling_days, end)
 
 
-async def qualifying_amount(program: Program, customer_id: int, now: datetime) -> int | Decimal:
-    """What the customer's tier counts now: over the program's window ending now."""
+async def qualifying_amount(
+    program: Program, customer_id: int, now: datetime, tiers: ModuleType = store
+) -> int | Decimal:
+    """What the customer's tier counts now: over the program's window ending now (`tiers`:
+    the repository of the caller's session)."""
     basis = program.tiers[0].basis if program.tiers else "points"
-    amounts = await store.qualifying_amounts([(customer_id, _start(program, now), now)], basis)
+    amounts = await tiers.qualifying_amounts([(customer_id, _start(program, now), now)], basis)
     return amounts.get(customer_id, 0)
 
 
@@ -128,6 +133,7 @@ async def tier_history(external_id: str) -> list[store.TierChange]:
 
 
 async def tier_after_earning(
+    session: Session,
     program: Program,
     customer_id: int,
     current: str | None,
@@ -144,7 +150,7 @@ async def tier_after_earning(
     if program.settings.tier_period == "lifetime":
         points, spend = lifetime_points, lifetime_spend
     else:
-        before = await qualifying_amount(program, customer_id, now)
+        before = await qualifying_amount(program, customer_id, now, session.tiers)
         points, spend = int(before) + points_added, Decimal(before) + spend_added
     reached: Tier | None = program.tier_for(points, spend)
     return rules_of_tiers.higher(program.tiers, current, reached)

@@ -8,6 +8,7 @@ import base64
 import secrets
 import socket
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from app.clock import utcnow
@@ -15,10 +16,27 @@ from app.event_stream import START_WINDOW
 from app.events import EVENT_TYPES
 from domain.errors import DomainError, ErrorCode
 from domain.webhooks import WebhookTarget, refused_address, validate_event_types, validate_url
-from persistence import event_models as m
 from persistence import outbox
 from persistence import repositories as repo
 from persistence import webhooks as store
+from persistence.webhooks import AttemptRow, DeliveryRow, WebhookRow
+
+__all__ = [
+    "AttemptRow",
+    "DeliveryRow",
+    "WebhookRow",
+    "check_target",
+    "delete_webhook",
+    "deliveries",
+    "get_webhook",
+    "list_webhooks",
+    "new_secret",
+    "parse_id",
+    "redeliver",
+    "register_webhook",
+    "rotate_secret",
+    "update_webhook",
+]
 
 SECRET_BYTES = 32  # at least 24, as the Standard Webhooks specification asks
 # After a rotation the old secret still signs (beside the new one) for this long, so
@@ -52,7 +70,7 @@ async def check_target(target: WebhookTarget, *, allow_private: bool, field: lis
             )
 
 
-async def register_webhook(url: str, event_types: Sequence[str] | None, *, by: str, allow_private: bool) -> m.Webhook:
+async def register_webhook(url: str, event_types: Sequence[str] | None, *, by: str, allow_private: bool) -> WebhookRow:
     target = validate_url(url, allow_private=allow_private, field=["url"])
     types = validate_event_types(event_types, EVENT_TYPES, ["eventTypes"])
     await check_target(target, allow_private=allow_private, field=["url"])
@@ -63,14 +81,14 @@ async def register_webhook(url: str, event_types: Sequence[str] | None, *, by: s
         return await store.insert_webhook(target.url, types, new_secret(), by, utcnow())
 
 
-async def get_webhook(webhook_id: str) -> m.Webhook:
+async def get_webhook(webhook_id: str) -> WebhookRow:
     webhook = await store.find_webhook(parse_id(webhook_id, ["id"]))
     if webhook is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"No webhook has the id '{webhook_id}'.", ["id"])
     return webhook
 
 
-async def list_webhooks() -> list[m.Webhook]:
+async def list_webhooks() -> list[WebhookRow]:
     return await store.all_webhooks()
 
 
@@ -83,22 +101,22 @@ async def update_webhook(
     enabled: bool | None,
     by: str,
     allow_private: bool,
-) -> m.Webhook:
+) -> WebhookRow:
     webhook = await get_webhook(webhook_id)
     if url is not None:
         target = validate_url(url, allow_private=allow_private, field=["url"])
         await check_target(target, allow_private=allow_private, field=["url"])
-        webhook.url = target.url
+        webhook = replace(webhook, url=target.url)
     if every_type:
-        webhook.event_types = None
+        webhook = replace(webhook, event_types=None)
     elif event_types is not None:
-        webhook.event_types = validate_event_types(event_types, EVENT_TYPES, ["eventTypes"])
+        webhook = replace(webhook, event_types=validate_event_types(event_types, EVENT_TYPES, ["eventTypes"]))
     now = utcnow()
     if enabled is True:
-        webhook.enabled, webhook.disabled_reason, webhook.disabled_at = True, None, None
+        webhook = replace(webhook, enabled=True, disabled_reason=None, disabled_at=None)
     elif enabled is False and webhook.enabled:
-        webhook.enabled, webhook.disabled_reason, webhook.disabled_at = False, f"Disabled by {by}.", now
-    webhook.updated_at = now
+        webhook = replace(webhook, enabled=False, disabled_reason=f"Disabled by {by}.", disabled_at=now)
+    webhook = replace(webhook, updated_at=now)
     await store.save_webhook(webhook)
     return webhook
 
@@ -109,17 +127,21 @@ async def delete_webhook(webhook_id: str) -> int:
     return webhook.id
 
 
-async def rotate_secret(webhook_id: str) -> m.Webhook:
+async def rotate_secret(webhook_id: str) -> WebhookRow:
     webhook = await get_webhook(webhook_id)
     now = utcnow()
-    webhook.previous_secret, webhook.previous_secret_until = webhook.secret, now + ROTATION_OVERLAP
-    webhook.secret = new_secret()
-    webhook.updated_at = now
+    webhook = replace(
+        webhook,
+        previous_secret=webhook.secret,
+        previous_secret_until=now + ROTATION_OVERLAP,
+        secret=new_secret(),
+        updated_at=now,
+    )
     await store.save_webhook(webhook)
     return webhook
 
 
-async def redeliver(webhook_id: str, event_id: str) -> m.WebhookDelivery:
+async def redeliver(webhook_id: str, event_id: str) -> DeliveryRow:
     webhook = await get_webhook(webhook_id)
     event = parse_id(event_id, ["eventId"])
     if not await store.event_exists(event):
@@ -129,7 +151,7 @@ async def redeliver(webhook_id: str, event_id: str) -> m.WebhookDelivery:
 
 async def deliveries(
     webhook_id: str, first: int, after: str | None
-) -> tuple[list[m.WebhookDelivery], dict[int, list[m.WebhookAttempt]], bool]:
+) -> tuple[list[DeliveryRow], dict[int, list[AttemptRow]], bool]:
     webhook = await get_webhook(webhook_id)
     if not 0 < first <= 100:
         raise DomainError(ErrorCode.INVALID, "first must be between 1 and 100.", ["first"])

@@ -82,11 +82,7 @@ def validate_enrollment(
     referral = normalise_code(referral) if referral else None
     tags = problems.texts(data.tags, ["tags"], 64)
     if data.birthday and not date(1900, 1, 1) <= data.birthday <= today:
-        errors.append(
-            DomainError(
-                ErrorCode.INVALID, "The birthday must be a past date.", ["birthday"]
-            )
-        )
+        errors.append(DomainError(ErrorCode.INVALID, "The birthday must be a past date.", ["birthday"]))
     errors.extend(_attribute_errors(attribute_problems))
     if errors:
         raise DomainErrors(errors)

@@ -90,9 +90,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     if not order.lines:
         errors.append(DomainError(ErrorCode.EMPTY_ORDER, "An order needs at least one line.", ["lines"]))
     if len(order.lines) > MAX_LINES:
-        errors.append(
-            DomainError(ErrorCode.INVALID, f"An order has at most {MAX_LINES} lines.", ["lines"])
-        )
+        errors.append(DomainError(ErrorCode.INVALID, f"An order has at most {MAX_LINES} lines.", ["lines"]))
     lines: list[LineFacts] = []
     for index, line in enumerate(order.lines):
         where = ["lines", str(index)]
@@ -111,9 +109,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
         price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"])
         tags = _tags(line.tags, [*where, "tags"], problems)
         if sku and price is not None and 0 < line.quantity <= MAX_QUANTITY:
-            lines.append(
-                LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category, tags=tags)
-            )
+            lines.append(LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category, tags=tags))
     shipping = Decimal(0)
     if order.shipping_amount is not None:
         shipping = check(parse_amount, order.shipping_amount, currency, ["shippingAmount"]) or Decimal(0)

@@ -78,8 +78,6 @@ async def earn_entries_of(*, order_id: int | None = None, event_id: int | None =
         value,
     )
     return [
-        NewEntry(
-            EntryKind(r["kind"]), Bucket(r["bucket"]), r["points"], r["reason"], r["rule_id"], r["rules_version"]
-        )
+        NewEntry(EntryKind(r["kind"]), Bucket(r["bucket"]), r["points"], r["reason"], r["rule_id"], r["rules_version"])
         for r in rows
     ]

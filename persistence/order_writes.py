@@ -18,8 +18,9 @@ from datetime import datetime
 
 from domain.ledger import Balance, NewEntry
 from domain.orders import ValidOrder
-from persistence import models, sql
 from persistence import repositories as repo
+from persistence import sql
+from persistence.rows import CustomerRow
 
 Event = tuple[str, str | None, dict]
 
@@ -71,7 +72,7 @@ SELECT id FROM o
 
 
 async def write_order(
-    customer: models.Customer,
+    customer: CustomerRow,
     order: ValidOrder,
     entries: Sequence[NewEntry],
     *,

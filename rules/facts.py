@@ -69,9 +69,7 @@ def _base(kind: str, customer: CustomerFacts | None, now: datetime, zone: tzinfo
     return fact
 
 
-def order_fact(
-    customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo = UTC
-) -> dict[str, Any]:
+def order_fact(customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo = UTC) -> dict[str, Any]:
     fact = _base("order", customer, now, zone)
     fact.update(
         subtotal=cents(order.subtotal),

@@ -155,5 +155,3 @@ async def server(database_url: str) -> AsyncIterator[Server]:
 async def admin(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with server.client() as client:
         yield client
-
-

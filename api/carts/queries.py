@@ -40,7 +40,7 @@ class CartQueries:
         )
         try:
             program = info.context.services.program  # one version for the evaluation and its currency
-            evaluation = await carts.evaluate_cart(program, cart)
+            evaluation = await carts.evaluate_cart(info.context.services.uow, program, cart)
         except DomainError as error:
             return CartEvaluation(errors=user_errors(error))
         return CartEvaluation.of(evaluation, program.exchange.program_currency)
@@ -56,7 +56,7 @@ class CartQueries:
             attributes={} if input.attributes is None else input.attributes,
         )
         try:
-            evaluation = await carts.evaluate_event(info.context.services.program, event)
+            evaluation = await carts.evaluate_event(info.context.services.uow, info.context.services.program, event)
         except DomainError as error:
             return EventEvaluation(errors=user_errors(error))
         return EventEvaluation.of(evaluation)

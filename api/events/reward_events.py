@@ -13,10 +13,9 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.paging import PageInfo, bad_input, page_info, page_size
 from api.permissions import any_scope
-from app.event_stream import SlowSubscriber, events_page, reward_events
+from app.event_stream import OutboxEvent, SlowSubscriber, events_page, reward_events
 from app.events import EVENT_TYPES
 from domain.auth import Scope
-from persistence.outbox import OutboxEvent
 
 MAX_PAGE = 500
 

@@ -12,9 +12,9 @@ from api.errors import UserError, user_errors
 from api.paging import PageInfo, page_info, page_size
 from api.permissions import any_scope
 from app import webhooks
+from app.webhooks import AttemptRow, DeliveryRow, WebhookRow
 from domain.auth import ApiKeyCaller, Scope
 from domain.errors import DomainError
-from persistence import event_models as m
 
 MANAGE = [any_scope(Scope.EVENTS_READ)]
 MAX_DELIVERIES_PAGE = 100  # as app.webhooks.deliveries holds it
@@ -43,12 +43,11 @@ class WebhookDelivery:
     attempt_log: list[WebhookAttempt]
 
     @classmethod
-    def of(cls, row: m.WebhookDelivery, attempts: list[m.WebhookAttempt]) -> WebhookDelivery:
-        event = row.event if isinstance(row.event, m.Model) else None
+    def of(cls, row: DeliveryRow, attempts: list[AttemptRow]) -> WebhookDelivery:
         return cls(
             id=str(row.id),
-            event_id=str(row.event_id),  # type: ignore[attr-defined]
-            event_type=getattr(event, "type", None),
+            event_id=str(row.event_id),
+            event_type=row.event_type,
             status=row.status,
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
@@ -96,7 +95,7 @@ class Webhook:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: m.Webhook) -> Webhook:
+    def of(cls, row: WebhookRow) -> Webhook:
         return cls(
             id=str(row.id),
             url=row.url,

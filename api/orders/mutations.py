@@ -95,7 +95,7 @@ class OrderMutations:
             country=input.country,
         )
         try:
-            result = await orders.record_order(info.context.services.program, data)
+            result = await orders.record_order(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return RecordOrderPayload(errors=user_errors(error))
         return RecordOrderPayload(

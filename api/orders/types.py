@@ -13,9 +13,7 @@ from api.customers.types import Customer
 from api.permissions import may_see_customer
 from api.scalars import Money
 from app import orders
-from persistence import repositories as repo
-from persistence.order_details import OrderDetails
-from persistence.repositories import StoredOrder
+from app.orders import OrderDetails, StoredOrder
 
 
 @strawberry.type(description="A line of a recorded order.")
@@ -69,20 +67,20 @@ class Order(relay.Node):
     ) -> list[Order | None]:
         return [await _visible_order(info, node_id) for node_id in node_ids]
 
-    def _details(self) -> asyncio.Future[OrderDetails | None]:
+    def _details(self, info: Info) -> asyncio.Future[OrderDetails | None]:
         # Read once, when lines or country are first asked for, for both.
         if self.loading is None:
-            self.loading = asyncio.ensure_future(orders.details(self.external_id))
+            self.loading = asyncio.ensure_future(orders.details(info.context.services.uow, self.external_id))
         return self.loading
 
     @strawberry.field(description="The shipping country (ISO 3166-1 alpha-2) the store sent; null when none.")
-    async def country(self) -> str | None:
-        found = await self._details()
+    async def country(self, info: Info) -> str | None:
+        found = await self._details(info)
         return found.country if found else None
 
     @strawberry.field(description="The order's lines, in the order the store sent them.")
-    async def lines(self) -> list[OrderLine]:
-        found = await self._details()
+    async def lines(self, info: Info) -> list[OrderLine]:
+        found = await self._details(info)
         if found is None:
             return []
         return [
@@ -98,15 +96,15 @@ class Order(relay.Node):
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        row = await info.context.customers.load(self.customer_external_id)
-        return Customer.of(repo.to_customer(row)) if row else None
+        found = await info.context.customers.load(self.customer_external_id)
+        return Customer.of(found) if found else None
 
 
 async def _visible_order(info: Info, external_id: str) -> Order | None:
     """The order, when the caller may see its customer (null otherwise, as for a missing one)."""
     if not external_id or len(external_id) > 128:
         return None
-    found = await repo.find_order(external_id)
+    found = await orders.find_order(info.context.services.uow, external_id)
     if found is None or not may_see_customer(info, found.customer_external_id):
         return None
     return Order.of(found)

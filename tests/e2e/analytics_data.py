@@ -42,6 +42,7 @@ from domain.ledger import Bucket, EntryKind, NewEntry
 from domain.orders import OrderInput, OrderLineInput
 from persistence import repositories as repo
 from persistence import sql
+from persistence.unit_of_work import UnitOfWork
 from tests.conftest import POSTGRES_URL, TEST_DATABASE, Server, make_settings, running_server
 
 
@@ -76,11 +77,11 @@ async def _load(services: Services) -> None:
                 lines=(OrderLineInput(sku="SKU", quantity=1, unit_price=amount),),
                 placed_at=at(day),
             )
-            await record_order(program, data)
+            await record_order(UnitOfWork.of_task(), program, data)
     for n, (name, kind, attributes, day) in enumerate(EVENTS):
         with as_of(at(day)):
             event = EventInput(external_id=f"event-{n}", customer_external_id=name, type=kind, attributes=attributes)
-            await record_event(program, event)
+            await record_event(UnitOfWork.of_task(), program, event)
     # No redemption use case on this branch yet: the REDEEM entry a redemption writes.
     async with repo.transaction():
         row = await repo.lock_customer("A", ["customerExternalId"])

@@ -1,4 +1,4 @@
-"""Fixtures the end-to-end tests of jobs share."""
+"""Fixtures the end-to-end tests share."""
 
 from __future__ import annotations
 
@@ -13,6 +13,23 @@ from rules import Program, load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server
 
 PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def models_for_checks(database_url: str) -> AsyncIterator[None]:
+    """Tests check what the service wrote through Tortoise's models: a path to the rows
+    other than the service's own SQL (which never uses the ORM at runtime)."""
+    from tortoise import Tortoise
+
+    from persistence.database import tortoise_config
+
+    await Tortoise.init(config=tortoise_config(database_url))
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
 GRACE_DAYS = 30
 
 

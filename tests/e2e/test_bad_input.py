@@ -95,7 +95,9 @@ async def test_a_mutation_over_get_is_refused(server):
     async with server.client() as client:
         response = await client.get(
             "/graphql",
-            params={"query": 'mutation { adjustPoints(input: {customerExternalId: "x", points: 1, reason: "r"})'
-                    " { errors { code } } }"},
+            params={
+                "query": 'mutation { adjustPoints(input: {customerExternalId: "x", points: 1, reason: "r"})'
+                " { errors { code } } }"
+            },
         )
     assert response.status_code == 400

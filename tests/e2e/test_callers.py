@@ -115,8 +115,10 @@ async def test_the_database_refuses_to_update_or_delete_ledger_entries(admin):
     row = await find_customer(customer)
     assert row is not None
 
-    for statement in ("UPDATE ledger_entries SET points = 0 WHERE customer_id = $1",
-                      "DELETE FROM ledger_entries WHERE customer_id = $1"):
+    for statement in (
+        "UPDATE ledger_entries SET points = 0 WHERE customer_id = $1",
+        "DELETE FROM ledger_entries WHERE customer_id = $1",
+    ):
         with pytest.raises(IntegrityError, match="append-only"):
             await sql.execute(statement, row.id)
 

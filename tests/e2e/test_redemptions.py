@@ -329,9 +329,7 @@ async def test_an_order_uses_a_code_once_and_only_for_its_own_customer(admin):
     first = (await gql(admin, RECORD_ORDER, input=order))["recordOrder"]
     replay = (await gql(admin, RECORD_ORDER, input=order))["recordOrder"]
     second = (await gql(admin, RECORD_ORDER, input={**order, "externalId": unique("order")}))["recordOrder"]
-    foreign = (
-        await gql(admin, RECORD_ORDER, input=order_with(other, "40.00", code))
-    )["recordOrder"]
+    foreign = (await gql(admin, RECORD_ORDER, input=order_with(other, "40.00", code)))["recordOrder"]
 
     assert first["errors"] == [] and first["pointsEarned"] == 40
     assert replay["errors"] == [] and replay["replayed"] is True
@@ -368,9 +366,7 @@ async def test_an_order_below_a_codes_minimum_is_refused(admin):
     customer = await customer_with_points(admin, 100)
     code = await redeemed_code(admin, "coffee", customer)
 
-    result = (
-        await gql(admin, RECORD_ORDER, input=order_with(customer, "29.99", code))
-    )["recordOrder"]
+    result = (await gql(admin, RECORD_ORDER, input=order_with(customer, "29.99", code)))["recordOrder"]
 
     assert [e["code"] for e in result["errors"]] == ["COUPON_NOT_APPLICABLE"]
     assert (await models.Redemption.get(code=code)).state == "active"
@@ -470,10 +466,7 @@ async def test_fifty_concurrent_orders_using_one_code_consume_it_once(admin):
     code = await redeemed_code(admin, "half-off", customer)
 
     results = await asyncio.gather(
-        *(
-            gql(admin, RECORD_ORDER, input=order_with(customer, "40.00", code))
-            for _ in range(50)
-        )
+        *(gql(admin, RECORD_ORDER, input=order_with(customer, "40.00", code)) for _ in range(50))
     )
 
     payloads = [r["recordOrder"] for r in results]

@@ -56,8 +56,17 @@ def test_points_missing_are_counted_and_pending_ones_named_but_not_spendable():
 
 def test_every_reason_is_given_at_once():
     reward = Reward(
-        "r", "r", "free_product", 10, sku="X", tiers=("Gold",), min_order=Decimal(50), limit_per_customer=1,
-        limit_period="month", stock=5, valid_until=NOW - DAY,
+        "r",
+        "r",
+        "free_product",
+        10,
+        sku="X",
+        tiers=("Gold",),
+        min_order=Decimal(50),
+        limit_per_customer=1,
+        limit_period="month",
+        stock=5,
+        valid_until=NOW - DAY,
     )
     assert blocks(reward, spendable=0, uses=1, stock_left=0, order_subtotal=Decimal(20)) == [
         Block.NO_LONGER_VALID,
