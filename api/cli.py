@@ -169,9 +169,9 @@ async def _create_key(settings: Settings, name: str, scopes: list[str]) -> int:
     from app.credentials import create_api_key
     from domain.errors import DomainError
 
-    async with running_services(settings):
+    async with running_services(settings) as services:
         try:
-            key = await create_api_key(name, scopes)
+            key = await create_api_key(services.uow, name, scopes)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2

@@ -10,16 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from app.auth_throttle import FailedAuthThrottle
-from app.clock import utcnow
-from app.credentials import ApiKeyVerifier, CustomerTokens
+from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
 from app.delivery import DeliveryWorker
 from app.event_stream import OutboxTail
-from app.rules_sync import follow_activations, put_in_force
+from app.rules_sync import follow_activations, put_in_force, store_rules_version
 from app.settings import Settings
 from persistence import database, outbox
-from persistence import repositories as repo
 from persistence.connections import Database
-from persistence.credentials import stored_token_secret
 from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
 from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
@@ -61,34 +58,36 @@ async def running_services(
         # Said plainly now, rather than as a missing table on the first request.
         await database.check_migrated(settings.database_url)
     db = await database.open_database(settings.database_url, settings.workers)
+    uow = UnitOfWork(db)
     try:
         registry = RulesRegistry(settings.rules_dir, quiet_ms=settings.rules_quiet_ms)
         if registry.program is None:
             raise RuntimeError(f"the rules folder {settings.rules_dir} does not load")
         if watch_rules:
             # The folder a serving worker starts with is the newest deploy: in force for all.
-            await put_in_force(registry.program)
+            await put_in_force(uow, registry.program)
         else:
             # A tool (`loyalty jobs run`...) stores its version but changes nothing in force.
-            await repo.save_rules_version(registry.program.version, registry.program.sources, utcnow())
-        secret = settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
+            await store_rules_version(uow, registry.program)
+        secret = settings.token_secret.__str__() if settings.token_secret else await token_secret(uow)
         services = Services(
             settings=settings,
             rules=registry,
             api_keys=ApiKeyVerifier(str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
-            uow=UnitOfWork(db),
+            uow=uow,
             events=OutboxTail(),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
-        registry.on_activate = put_in_force
+        registry.on_activate = lambda program: put_in_force(uow, program)
         tasks = []
         if watch_rules:
-            tasks.append(asyncio.create_task(_follow(registry, db, settings), name="rules-sync"))
+            following = follow_activations(uow, registry, settings.rules_sync_ms / 1000)
+            tasks.append(asyncio.create_task(following, name="rules-sync"))
             if settings.rules_watch:
-                tasks.append(asyncio.create_task(_watch(registry, db), name="rules-watcher"))
+                tasks.append(asyncio.create_task(registry.watch(), name="rules-watcher"))
             if settings.scheduler:
                 tasks.append(asyncio.create_task(_schedule(registry, db, settings), name="scheduler"))
         try:
@@ -134,16 +133,6 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-async def _watch(registry: RulesRegistry, db: Database) -> None:
-    _use_in_this_task(db)
-    await registry.watch()
-
-
-async def _follow(registry: RulesRegistry, db: Database, settings: Settings) -> None:
-    _use_in_this_task(db)
-    await follow_activations(registry, settings.rules_sync_ms / 1000)
 
 
 async def _schedule(registry: RulesRegistry, db: Database, settings: Settings) -> None:

@@ -75,7 +75,9 @@ async def _evaluate_cart(session: Session, program: Program, cart: CartInput) ->
         ),
         program.exchange,
     )
-    customer_id, customer = await _customer(cart.customer_external_id) if cart.customer_external_id else (None, None)
+    customer_id, customer = (
+        await _customer(session, cart.customer_external_id) if cart.customer_external_id else (None, None)
+    )
     facts = customer.facts() if customer else None
     now = utcnow()
     # A redemption's code shows what it gives (or raises why it cannot be used); a minimum
@@ -122,7 +124,7 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput)
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer_id, customer = await _customer(event.customer_external_id)
+    customer_id, customer = await _customer(session, event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
     now = utcnow()
     facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
@@ -139,9 +141,9 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput)
     return evaluation
 
 
-async def _customer(external_id: str) -> tuple[int, Customer]:
+async def _customer(session: Session, external_id: str) -> tuple[int, Customer]:
     try:
-        return await get_customer_with_id(external_id)
+        return await get_customer_with_id(session, external_id)
     except DomainError as error:
         # get_customer names its own argument; here the client sent customerExternalId.
         error.field = ["customerExternalId"]

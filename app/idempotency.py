@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from domain.errors import DomainError, ErrorCode
-from persistence.repositories import IntegrityError
+from persistence.connections import IntegrityError
 
 Result = TypeVar("Result")
 Stored = TypeVar("Stored")

@@ -219,7 +219,9 @@ async def _award(program: Program, valid: ValidOrder, order: _Order, report: Imp
         try:
             if await repo.find_customer(valid.customer_external_id) is None:
                 await enroll_customer(
-                    program, EnrollmentInput(external_id=valid.customer_external_id, email=order.email)
+                    UnitOfWork.of_task(),
+                    program,
+                    EnrollmentInput(external_id=valid.customer_external_id, email=order.email),
                 )
             result = await record_order(UnitOfWork.of_task(), program, order.data)
         except DomainError as error:

@@ -40,6 +40,7 @@ from persistence import repositories as repo
 from persistence.entries import LinkedEntry, insert_entries
 from persistence.jobs import DueEntry
 from persistence.repositories import move_balance
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 POINTS_PENDING_RELEASED = "points.pending_released"
@@ -80,7 +81,7 @@ async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobRe
 async def complete_referrals(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
     """Rewards both sides of every referral whose friend's first order is past its return
     window (see app.referrals)."""
-    completed, entries, points = await referrals.complete_due_referrals(program, now, batch_size)
+    completed, entries, points = await referrals.complete_due_referrals(UnitOfWork.of_task(), program, now, batch_size)
     return JobReport("referral-completion", completed, entries, points)
 
 

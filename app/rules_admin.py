@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.program import Reward, Tier
-from persistence import repositories as repo
+from persistence.unit_of_work import UnitOfWork
 from rules import RuleError, RulesRegistry
 
 
@@ -38,11 +38,13 @@ async def reload_rules(registry: RulesRegistry) -> ReloadResult:
     return ReloadResult(version, activated=version != before, errors=())
 
 
-async def rules_version(registry: RulesRegistry) -> RulesVersionInfo:
+async def rules_version(uow: UnitOfWork, registry: RulesRegistry) -> RulesVersionInfo:
     program = registry.program
+    async with uow.reading() as session:
+        activated_at = await session.customers.rules_version_stored_at(program.version)
     return RulesVersionInfo(
         version=program.version,
-        activated_at=await repo.rules_version_stored_at(program.version),
+        activated_at=activated_at,
         tiers=program.tiers,
         rewards=program.rewards,
         currency=program.exchange.program_currency,

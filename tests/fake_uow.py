@@ -3,9 +3,9 @@
 It offers what `persistence.unit_of_work.UnitOfWork` offers (`transaction()`, `reading()`,
 `guarded(work)`) and sessions whose repositories keep their rows in dictionaries, with the
 same functions, arguments and results as persistence's for the parts the tested use cases
-reach. What the database enforces (an order id recorded once, a guarded write refused when
-the customer changed since it was read) it enforces too, so the use cases' handling of
-both is tested here.
+reach. What the database enforces (an order id or an idempotency key recorded once, a
+guarded write refused when the customer changed since it was read, a failed transaction
+leaving nothing) it enforces too, so the use cases' handling of each is tested here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry, earned_awards
 from domain.orders import ValidOrder
+from persistence.adjustments import StoredAdjustment
 from persistence.repositories import StoredOrder, to_customer
 from persistence.rows import CustomerRow
 from persistence.session import NeedsLock
@@ -38,10 +39,15 @@ class Store:
     orders: dict[str, StoredOrder] = field(default_factory=dict)
     order_ids: dict[str, int] = field(default_factory=dict)
     entries: list[tuple[int, NewEntry]] = field(default_factory=list)
-    outbox: list[tuple[str, str, dict]] = field(default_factory=list)
+    """(order id, entry): an order's earn entries."""
+    applied: list[tuple[int, NewEntry]] = field(default_factory=list)
+    """(customer id, entry): entries appended by `apply_entries` (adjustments...)."""
+    adjustments: dict[str, StoredAdjustment] = field(default_factory=dict)
+    outbox: list[tuple[str, str | None, dict]] = field(default_factory=list)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     before_write: Callable[[], None] | None = None
-    """Runs before each guarded write: a test changes a customer here to make it stale."""
+    """Runs before each guarded write and before an adjustment's key is stored: a test
+    plays another writer's commit here (a customer changed, a key taken meanwhile)."""
 
     def add_customer(self, external_id: str, *, now: datetime, **values: Any) -> CustomerRow:
         row = CustomerRow(
@@ -71,9 +77,24 @@ class Store:
         return row
 
 
+Undo = list[Callable[[], None]]
+"""What a transaction's writes have done, as closures that take it back (newest last)."""
+
+
+def _restore(row: CustomerRow, saved: CustomerRow) -> None:
+    for column in fields(CustomerRow):
+        setattr(row, column.name, getattr(saved, column.name))
+
+
+def _remove(items: list, written: list) -> None:
+    for item in written:
+        items.remove(item)
+
+
 class FakeCustomers:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, undo: Undo):
         self.store = store
+        self.undo = undo
 
     async def read_customer(self, external_id: str, field: list[str]) -> CustomerRow:
         row = self.store.customers.get(external_id)
@@ -85,6 +106,42 @@ class FakeCustomers:
 
     def to_customer(self, row: CustomerRow) -> Customer:
         return to_customer(row)
+
+    async def apply_entries(
+        self,
+        customer: CustomerRow,
+        entries: Sequence[NewEntry],
+        *,
+        now: datetime,
+        order: int | None = None,
+        source: str | None = None,
+        tier: str | None = None,
+        spend: Decimal = Decimal(0),
+        orders: int = 0,
+    ) -> Balance:
+        """As persistence's: the balance after is the locked row's moved by the entries."""
+        before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+        after = before.after(entries)
+        current = self.store.customers[customer.external_id]
+        saved = replace(current)
+        self.undo.append(lambda: _restore(current, saved))
+        current.points_available += after.available - before.available
+        current.points_pending += after.pending - before.pending
+        current.lifetime_earned += after.lifetime_earned - before.lifetime_earned
+        current.tier = tier
+        current.lifetime_spend += spend
+        current.order_count += orders
+        appended = [(customer.id, entry) for entry in entries]
+        self.store.applied += appended
+        self.undo.append(lambda: _remove(self.store.applied, appended))
+        return after
+
+    async def add_events(
+        self, events: Sequence[tuple[str, str | None, dict]], now: datetime, rules_version: str | None = None
+    ) -> None:
+        added = list(events)
+        self.store.outbox += added
+        self.undo.append(lambda: _remove(self.store.outbox, added))
 
     async def find_order(self, external_id: str) -> StoredOrder | None:
         """As stored, with what its earn entries record (as persistence reads it back)."""
@@ -146,6 +203,37 @@ class FakeOrders:
         return order_id, stored
 
 
+class FakeAdjustments:
+    def __init__(self, store: Store, undo: Undo):
+        self.store = store
+        self.undo = undo
+
+    async def insert_adjustment(self, idempotency_key: str, customer_id: int, request_hash: str, now: datetime) -> None:
+        if self.store.before_write:
+            self.store.before_write()
+        if idempotency_key in self.store.adjustments:
+            raise IntegrityError(f"duplicate key value violates unique constraint: adjustment {idempotency_key}")
+        customer = next(c for c in self.store.customers.values() if c.id == customer_id)
+        # The customer's balance now: the sum of their entries up to the adjustment's.
+        balance = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+        self.store.adjustments[idempotency_key] = StoredAdjustment(
+            idempotency_key, customer.external_id, request_hash, balance
+        )
+        self.undo.append(lambda: self.store.adjustments.pop(idempotency_key))
+
+    async def find_adjustment(self, idempotency_key: str) -> StoredAdjustment | None:
+        return self.store.adjustments.get(idempotency_key)
+
+
+class FakeReads:
+    def __init__(self, store: Store):
+        self.store = store
+
+    async def customer(self, external_id: str) -> Customer | None:
+        row = self.store.customers.get(external_id)
+        return to_customer(row) if row else None
+
+
 class FakeRedemptions:
     """No redemption exists: enough for the refusals a use case makes of unknown codes."""
 
@@ -156,8 +244,11 @@ class FakeRedemptions:
 class FakeSession:
     def __init__(self, store: Store, mode: str):
         self.mode = mode
-        self.customers = FakeCustomers(store)
+        self.undo: Undo = []
+        self.customers = FakeCustomers(store, self.undo)
         self.orders = FakeOrders(store)
+        self.adjustments = FakeAdjustments(store, self.undo)
+        self.reads = FakeReads(store)
         self.redemptions = FakeRedemptions()
 
     @property
@@ -181,7 +272,17 @@ class FakeUnitOfWork:
     @asynccontextmanager
     async def _session(self, mode: str) -> AsyncIterator[FakeSession]:
         self.sessions.append(mode)
-        yield FakeSession(self.store, mode)
+        session = FakeSession(self.store, mode)
+        try:
+            yield session
+        except BaseException:
+            # A failed transaction leaves nothing (of the writes that record their undoing;
+            # an order's guarded write is one statement). Other sessions' statements each
+            # committed on their own.
+            if session.locked:
+                for undo in reversed(session.undo):
+                    undo()
+            raise
 
     def transaction(self) -> Any:
         return self._session("locked")

@@ -250,13 +250,14 @@ class Customer(relay.Node):
     @strawberry.field(description="The customer's ledger entries, newest first.")
     async def ledger(
         self,
+        info: Info,
         first: Annotated[int, strawberry.argument(description=f"How many entries, 1 to {MAX_PAGE}.")] = 20,
         after: Annotated[
             str | None, strawberry.argument(description="A cursor: the entries after it (endCursor of a page).")
         ] = None,
     ) -> LedgerEntryConnection:
         first = page_size(first, MAX_PAGE)
-        rows, more = await reads.ledger_page(self.external_id, first, after)
+        rows, more = await reads.ledger_page(info.context.services.uow, self.external_id, first, after)
         edges = [
             LedgerEntryEdge(cursor=reads.encode_cursor(row.id), node=LedgerEntry.of(row, self.external_id))
             for row in rows
@@ -273,7 +274,7 @@ async def visible_customer(info: Info, external_id: str) -> Customer | None:
     if not may_see_customer(info, external_id):
         return None
     try:
-        return Customer.of(await reads.get_customer(external_id))
+        return Customer.of(await reads.get_customer(info.context.services.uow, external_id))
     except DomainError:
         return None
 
@@ -285,7 +286,7 @@ async def _visible_entry(info: Info, node_id: str) -> LedgerEntry | None:
     try:
         # The customer's ledger page that starts at this entry (pages run newest first,
         # strictly before their cursor): the read every ledger page makes, no other query.
-        rows, _ = await reads.ledger_page(customer, 1, reads.encode_cursor(int(entry) + 1))
+        rows, _ = await reads.ledger_page(info.context.services.uow, customer, 1, reads.encode_cursor(int(entry) + 1))
     except DomainError:
         return None
     return LedgerEntry.of(rows[0], customer) if rows and rows[0].id == int(entry) else None

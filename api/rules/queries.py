@@ -17,4 +17,4 @@ class RulesQueries:
         permission_classes=[any_scope(*Scope)],
     )
     async def rules_version(self, info: Info) -> RulesVersion:
-        return RulesVersion.of(await rules_admin.rules_version(info.context.services.rules))
+        return RulesVersion.of(await rules_admin.rules_version(info.context.services.uow, info.context.services.rules))

@@ -67,7 +67,9 @@ async def _load(services: Services) -> None:
     program = services.program
     for name, day in ENROLMENTS:
         with as_of(at(day)):
-            await enroll_customer(program, EnrollmentInput(external_id=name, email=f"{name.lower()}@example.com"))
+            await enroll_customer(
+                services.uow, program, EnrollmentInput(external_id=name, email=f"{name.lower()}@example.com")
+            )
     for n, (name, amount, day) in enumerate(ORDERS):
         with as_of(at(day)):
             data = OrderInput(

@@ -42,8 +42,8 @@ async def assert_balance_is_the_sum_of_entries(server: Server, customer: str) ->
     await assert_points_are_the_sum_of_entries(await points(server, customer), customer)
 
 
-async def kinds(customer: str) -> list[tuple[str, str, int]]:
-    rows, _ = await reads.ledger_page(customer, 100, None)
+async def kinds(server: Server, customer: str) -> list[tuple[str, str, int]]:
+    rows, _ = await reads.ledger_page(server.uow, customer, 100, None)
     return sorted((row.kind, row.bucket, row.points) for row in rows)
 
 
@@ -65,7 +65,7 @@ async def test_pending_points_are_released_once_when_due_even_by_two_runs_at_onc
 
     assert sum(report.points for report in reports) >= 100
     assert await points(pending_server, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 100}
-    assert await kinds(customer) == [
+    assert await kinds(pending_server, customer) == [
         ("earn", "pending", 100),
         ("release", "available", 100),
         ("release", "pending", -100),
@@ -77,7 +77,7 @@ async def test_pending_points_are_released_once_when_due_even_by_two_runs_at_onc
 
     await release_pending_points(later + timedelta(days=1))
 
-    assert len(await kinds(customer)) == 3
+    assert len(await kinds(pending_server, customer)) == 3
 
 
 async def test_expiry_takes_what_is_left_of_expired_points_and_never_later_earnings(pending_server):
@@ -91,7 +91,7 @@ async def test_expiry_takes_what_is_left_of_expired_points_and_never_later_earni
     await asyncio.gather(expire_points(expired_at), expire_points(expired_at))
 
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 100}
-    assert ("expire", "available", -70) in await kinds(customer)
+    assert ("expire", "available", -70) in await kinds(pending_server, customer)
     assert await outbox(customer, "points.expired") == [
         {"points": 70, "balanceAfter": {"available": 0, "pending": 0, "lifetimeEarned": 100}}
     ]
@@ -116,7 +116,7 @@ async def test_all_spent_points_expire_nothing_and_are_not_taken_from_later_earn
         await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 25, "reason": "goodwill"})
     await expire_points(expired_at + timedelta(days=1))
 
-    assert ("expire", "available", 0) in await kinds(customer)
+    assert ("expire", "available", 0) in await kinds(pending_server, customer)
     assert (await points(pending_server, customer))["available"] == 25
     assert await outbox(customer, "points.expired") == []
 

@@ -197,5 +197,4 @@ async def _key(server: Server, scopes: list[str]) -> str:
     from app.bootstrap import running_services
 
     async with running_services(server.settings) as services:
-        with services.db:
-            return await create_api_key("analyst", scopes)
+        return await create_api_key(services.uow, "analyst", scopes)

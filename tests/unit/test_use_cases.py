@@ -8,10 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from app import orders
+from app import customers, orders
 from domain.errors import DomainError, ErrorCode
+from domain.ledger import Balance, EntryKind
 from domain.orders import OrderInput, OrderLineInput
 from domain.rewards import CODE_PREFIX
+from persistence.adjustments import StoredAdjustment
 from rules import load_program_from_sources
 from tests.fake_uow import FakeUnitOfWork, Store
 
@@ -131,3 +133,101 @@ async def test_a_redemption_code_takes_the_lock_before_anything_is_read(store):
     assert refused.value.code is ErrorCode.COUPON_NOT_FOUND
     assert uow.sessions == ["unlocked", "locked"]
     assert store.orders == {}
+
+
+# ---- adjustPoints ----------------------------------------------------------------------------
+
+
+async def adjust(
+    uow: FakeUnitOfWork, points: int, key: str | None = None, customer: str = "ada", reason: str = "late parcel"
+) -> customers.AdjustmentResult:
+    return await customers.adjust_points(uow, PROGRAM, customer, points, reason, "api-key:ops", key)
+
+
+async def test_an_adjustment_is_one_transaction_that_moves_the_balance_by_its_entry(store):
+    uow = FakeUnitOfWork(store)
+    result = await adjust(uow, 25)
+    assert uow.sessions == ["locked"]
+    assert result.balance == result.customer.balance == Balance(25, 0, 0)
+    assert not result.replayed
+    assert store.customers["ada"].points_available == 25
+    [(customer_id, entry)] = store.applied
+    assert (customer_id, entry.kind, entry.points, entry.reason) == (
+        store.customers["ada"].id,
+        EntryKind.ADJUST,
+        25,
+        "late parcel",
+    )
+    [(kind, customer, payload)] = store.outbox
+    assert (kind, customer, payload["by"], payload["balanceAfter"]["available"]) == (
+        "points.adjusted",
+        "ada",
+        "api-key:ops",
+        25,
+    )
+
+
+async def test_a_retry_with_the_key_answers_the_first_result_and_writes_nothing(store):
+    uow = FakeUnitOfWork(store)
+    first = await adjust(uow, 25, key="k1")
+    again = await adjust(uow, 25, key="k1")
+    assert (again.replayed, again.balance) == (True, first.balance)
+    assert uow.sessions == ["locked", "locked"]  # found under the customer's lock, not written twice
+    assert len(store.applied) == 1 and len(store.outbox) == 1
+    assert store.customers["ada"].points_available == 25
+
+
+async def test_a_retried_debit_is_answered_though_the_balance_no_longer_covers_it(store):
+    store.customers["ada"].points_available = 30
+    uow = FakeUnitOfWork(store)
+    first = await adjust(uow, -30, key="k1")
+    again = await adjust(uow, -30, key="k1")
+    assert again.replayed and again.balance == first.balance == Balance(0, 0, 0)
+    assert len(store.applied) == 1
+
+
+async def test_the_key_again_with_other_content_is_refused(store):
+    uow = FakeUnitOfWork(store)
+    await adjust(uow, 25, key="k1")
+    with pytest.raises(DomainError) as refused:
+        await adjust(uow, 26, key="k1")
+    assert (refused.value.code, refused.value.field) == (ErrorCode.IDEMPOTENCY_CONFLICT, ["idempotencyKey"])
+    assert store.customers["ada"].points_available == 25
+
+
+async def test_a_debit_past_the_balance_is_refused_and_nothing_is_written(store):
+    store.customers["ada"].points_available = 10
+    uow = FakeUnitOfWork(store)
+    with pytest.raises(DomainError) as refused:
+        await adjust(uow, -11, key="k1")
+    assert refused.value.code is ErrorCode.INSUFFICIENT_POINTS
+    assert (store.applied, store.adjustments, store.outbox) == ([], {}, [])
+    assert store.customers["ada"].points_available == 10
+
+
+async def test_a_key_taken_meanwhile_for_another_customer_undoes_the_adjustment_and_is_refused(store):
+    """Bob's adjustment with the same key commits between Ada's look-up of the key and her
+    write of it: her transaction fails on the key's unique index, leaves nothing, and the
+    key is read again (outside it) to answer."""
+    bob = store.add_customer("bob", now=NOW)
+    bobs = StoredAdjustment("k1", "bob", "another request", Balance(5, 0, 0))
+
+    def meanwhile() -> None:
+        store.adjustments.setdefault("k1", bobs)
+
+    store.before_write = meanwhile
+    uow = FakeUnitOfWork(store)
+    with pytest.raises(DomainError) as refused:
+        await adjust(uow, 25, key="k1")
+    assert refused.value.code is ErrorCode.IDEMPOTENCY_CONFLICT
+    assert uow.sessions == ["locked", "read"]
+    assert (store.customers["ada"].points_available, store.applied, store.outbox) == (0, [], [])
+    assert store.adjustments == {"k1": bobs} and bob.points_available == 0
+
+
+async def test_an_unknown_customer_is_refused_by_the_field_the_client_sent(store):
+    uow = FakeUnitOfWork(store)
+    with pytest.raises(DomainError) as refused:
+        await adjust(uow, 25, customer="nobody")
+    assert (refused.value.code, refused.value.field) == (ErrorCode.CUSTOMER_NOT_FOUND, ["customerExternalId"])
+    assert store.applied == []
