@@ -86,7 +86,7 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
     errors: list[DomainError] = []
     event_type = ""
     try:
-        validation.external_id(event.customer_external_id, ["customerExternalId"])
+        validation.external_id(event.customer_external_id, ["customer_external_id"])
     except DomainError as error:
         errors.append(error)
     try:
@@ -113,6 +113,6 @@ async def _customer(external_id: str) -> tuple[int, Customer]:
     try:
         return await get_customer_with_id(external_id)
     except DomainError as error:
-        # get_customer names its own argument; here the client sent customerExternalId.
-        error.field = ["customerExternalId"]
+        # get_customer names its own argument; here the input names it customer_external_id.
+        error.field = ["customer_external_id"]
         raise

@@ -36,7 +36,7 @@ async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
             if await repo.find_customer(valid.external_id):
                 if valid.referral_code is None:
                     raise _duplicate(valid.external_id)
-                friend = await repo.lock_customer(valid.external_id, ["externalId"])
+                friend = await repo.lock_customer(valid.external_id, ["external_id"])
                 await referrals.link_existing(friend, valid.referral_code, now)
                 return repo.to_customer(friend)
             referrer = None
@@ -65,7 +65,7 @@ async def update_customer(program: Program, data: CustomerUpdate) -> Customer:
     """Changes what is given; attributes are checked against the rules version in force."""
     valid = validate_update(data, program.attribute_errors(dict(data.attributes or {})))
     async with repo.transaction():
-        row = await repo.lock_customer(valid.external_id, ["externalId"])
+        row = await repo.lock_customer(valid.external_id, ["external_id"])
         await repo.update_customer(
             row, email=valid.email, name=valid.name, tags=valid.tags, attributes=valid.applied_to(row.attributes or {})
         )
@@ -76,7 +76,7 @@ def _duplicate(external_id: str) -> DomainError:
     return DomainError(
         ErrorCode.ALREADY_EXISTS,
         f"A customer with the external id '{external_id}' is already enrolled.",
-        ["externalId"],
+        ["external_id"],
     )
 
 
@@ -121,7 +121,7 @@ async def _adjust(adjustment: ValidAdjustment, actor: str, rules_version: str) -
     now = utcnow()
     external_id = adjustment.customer_external_id
     async with repo.transaction():
-        row = await repo.lock_customer(external_id, ["customerExternalId"])
+        row = await repo.lock_customer(external_id, ["customer_external_id"])
         if adjustment.idempotency_key is not None:
             # Before the balance is checked: a retried debit is answered, not refused.
             existing = await _find_adjustment(adjustment.idempotency_key)
@@ -147,6 +147,6 @@ async def _adjust(adjustment: ValidAdjustment, actor: str, rules_version: str) -
 def _replay(existing: tuple[StoredAdjustment, Customer], adjustment: ValidAdjustment) -> AdjustmentResult:
     stored, customer = existing
     if stored.request_hash != adjustment.request_hash:
-        raise conflict("An adjustment", stored.idempotency_key, ["idempotencyKey"])
+        raise conflict("An adjustment", stored.idempotency_key, ["idempotency_key"])
     return AdjustmentResult(customer, stored.balance_after, replayed=True)
 

@@ -44,7 +44,7 @@ async def record_event(program: Program, data: EventInput) -> EventResult:
 async def _record(program: Program, event: ValidEvent) -> EventResult:
     now = utcnow()
     async with repo.transaction():
-        customer_row = await repo.lock_customer(event.customer_external_id, ["customerExternalId"])
+        customer_row = await repo.lock_customer(event.customer_external_id, ["customer_external_id"])
         awarded = await award_event(program, customer_row, event, now)
     return EventResult(awarded.event, awarded.points, replayed=False)
 

@@ -64,7 +64,7 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
     """None when the unlocked attempt cannot finish: the customer changed meanwhile, or a
     limited rule applied (limits and budgets are read and recorded only under the lock)."""
     now = utcnow()
-    field = ["customerExternalId"]
+    field = ["customer_external_id"]
     # Everything below speaks through persistence.sql, so it can run on the lean connection.
     async with sql.lean_transaction() if locked else sql.lean_connection():
         if locked:

@@ -25,7 +25,7 @@ __all__ = [
 
 
 async def get_customer(external_id: str) -> Customer:
-    validation.external_id(external_id, ["externalId"])
+    validation.external_id(external_id, ["external_id"])
     found = await reads.customer(external_id)
     if found is None:
         raise _not_found(external_id)
@@ -34,7 +34,7 @@ async def get_customer(external_id: str) -> Customer:
 
 async def get_customer_with_id(external_id: str) -> tuple[int, Customer]:
     """The customer and its row id (for what is read by it, such as the rules' usage)."""
-    validation.external_id(external_id, ["externalId"])
+    validation.external_id(external_id, ["external_id"])
     found = await reads.customer_with_id(external_id)
     if found is None:
         raise _not_found(external_id)
@@ -48,7 +48,7 @@ def customer_of(row: CustomerRow) -> Customer:
 
 def _not_found(external_id: str) -> DomainError:
     return DomainError(
-        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
+        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["external_id"]
     )
 
 

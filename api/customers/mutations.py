@@ -163,11 +163,11 @@ class CustomerMutations:
     )
     async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
         try:
-            validation.external_id(customer_external_id, ["customerExternalId"])
+            validation.external_id(customer_external_id, ["customer_external_id"])
             await reads.get_customer(customer_external_id)
         except DomainError as error:
             if error.code is ErrorCode.CUSTOMER_NOT_FOUND:
-                error.field = ["customerExternalId"]
+                error.field = ["customer_external_id"]
             return IssueCustomerTokenPayload(errors=user_errors(error))
         issued = info.context.services.tokens.issue(customer_external_id)
         return IssueCustomerTokenPayload(token=issued.token, expires_at=issued.expires_at)

@@ -153,6 +153,15 @@ async def test_an_api_key_reads_the_catalogue_and_without_a_customer_gets_no_ver
     assert {r["redeemable"] for r in rewards} == {None}
 
 
+async def test_a_bad_cart_subtotal_is_refused_naming_the_argument(admin):
+    customer = await customer_with_points(admin, 0)
+
+    response = await gql_raw(admin, REWARDS, customer=customer, subtotal="-5")
+
+    [error] = response.json()["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("INVALID_PRICE", ["cartSubtotal"])
+
+
 async def test_a_customer_token_cannot_read_another_customers_view_of_the_catalogue(server, admin):
     customer = await customer_with_points(admin, 0)
     other = await customer_with_points(admin, 0)
