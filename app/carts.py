@@ -113,7 +113,7 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput)
     errors: list[DomainError] = []
     event_type = ""
     try:
-        validation.external_id(event.customer_external_id, ["customerExternalId"])
+        validation.external_id(event.customer_external_id, ["customer_external_id"])
     except DomainError as error:
         errors.append(error)
     try:
@@ -145,6 +145,6 @@ async def _customer(session: Session, external_id: str) -> tuple[int, Customer]:
     try:
         return await get_customer_with_id(session, external_id)
     except DomainError as error:
-        # get_customer names its own argument; here the client sent customerExternalId.
-        error.field = ["customerExternalId"]
+        # get_customer names its own argument; here the input names it customer_external_id.
+        error.field = ["customer_external_id"]
         raise

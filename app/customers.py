@@ -35,7 +35,7 @@ async def enroll_customer(uow: UnitOfWork, program: Program, data: EnrollmentInp
             if await session.customers.find_customer(valid.external_id):
                 if valid.referral_code is None:
                     raise _duplicate(valid.external_id)
-                friend = await session.customers.lock_customer(valid.external_id, ["externalId"])
+                friend = await session.customers.lock_customer(valid.external_id, ["external_id"])
                 await referrals.link_existing(session, friend, valid.referral_code, now)
                 return session.customers.to_customer(friend)
             referrer = None
@@ -64,7 +64,7 @@ async def update_customer(uow: UnitOfWork, program: Program, data: CustomerUpdat
     """Changes what is given; attributes are checked against the rules version in force."""
     valid = validate_update(data, program.attribute_errors(dict(data.attributes or {})))
     async with uow.transaction() as session:
-        row = await session.customers.lock_customer(valid.external_id, ["externalId"])
+        row = await session.customers.lock_customer(valid.external_id, ["external_id"])
         await session.customers.update_customer(
             row, email=valid.email, name=valid.name, tags=valid.tags, attributes=valid.applied_to(row.attributes or {})
         )
@@ -75,7 +75,7 @@ def _duplicate(external_id: str) -> DomainError:
     return DomainError(
         ErrorCode.ALREADY_EXISTS,
         f"A customer with the external id '{external_id}' is already enrolled.",
-        ["externalId"],
+        ["external_id"],
     )
 
 
@@ -126,7 +126,7 @@ async def _adjust(uow: UnitOfWork, adjustment: ValidAdjustment, actor: str, rule
     now = utcnow()
     external_id = adjustment.customer_external_id
     async with uow.transaction() as session:
-        row = await session.customers.lock_customer(external_id, ["customerExternalId"])
+        row = await session.customers.lock_customer(external_id, ["customer_external_id"])
         if adjustment.idempotency_key is not None:
             # Before the balance is checked: a retried debit is answered, not refused.
             existing = await _find_adjustment(session, adjustment.idempotency_key)
@@ -154,5 +154,5 @@ async def _adjust(uow: UnitOfWork, adjustment: ValidAdjustment, actor: str, rule
 def _replay(existing: tuple[StoredAdjustment, Customer], adjustment: ValidAdjustment) -> AdjustmentResult:
     stored, customer = existing
     if stored.request_hash != adjustment.request_hash:
-        raise conflict("An adjustment", stored.idempotency_key, ["idempotencyKey"])
+        raise conflict("An adjustment", stored.idempotency_key, ["idempotency_key"])
     return AdjustmentResult(customer, stored.balance_after, replayed=True)

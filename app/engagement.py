@@ -48,7 +48,7 @@ async def _find(uow: UnitOfWork, external_id: str) -> StoredEvent | None:
 async def _record(uow: UnitOfWork, program: Program, event: ValidEvent) -> EventResult:
     now = utcnow()
     async with uow.transaction() as session:
-        customer_row = await session.customers.lock_customer(event.customer_external_id, ["customerExternalId"])
+        customer_row = await session.customers.lock_customer(event.customer_external_id, ["customer_external_id"])
         awarded = await award_event(session, program, customer_row, event, now)
     return EventResult(awarded.event, awarded.points, replayed=False)
 

@@ -27,7 +27,7 @@ async def submit_feedback(uow: UnitOfWork, program: Program, data: FeedbackInput
     now = utcnow()
     try:
         async with uow.transaction() as session:
-            customer = await session.customers.lock_customer(feedback.customer_external_id, ["customerExternalId"])
+            customer = await session.customers.lock_customer(feedback.customer_external_id, ["customer_external_id"])
             order_id = None
             if feedback.order_external_id is not None:
                 order_id = await session.feedback.customers_order(feedback.order_external_id, customer.id)
@@ -35,7 +35,7 @@ async def submit_feedback(uow: UnitOfWork, program: Program, data: FeedbackInput
                     raise DomainError(
                         ErrorCode.ORDER_NOT_FOUND,
                         f"Customer '{customer.external_id}' has no order '{feedback.order_external_id}'.",
-                        ["orderExternalId"],
+                        ["order_external_id"],
                     )
             feedback_id = await session.feedback.insert(customer.id, order_id, feedback, now)
             event = validate_event(
@@ -54,7 +54,7 @@ async def submit_feedback(uow: UnitOfWork, program: Program, data: FeedbackInput
         raise DomainError(
             ErrorCode.FEEDBACK_ALREADY_SUBMITTED,
             f"Feedback on order '{feedback.order_external_id}' was already submitted; an order takes it once.",
-            ["orderExternalId"],
+            ["order_external_id"],
         ) from None
     stored = StoredFeedback(
         feedback_id, customer.external_id, feedback.score, feedback.comment, feedback.order_external_id, now

@@ -178,7 +178,7 @@ async def _each_customer(name: str, pager: Pager, one: PerCustomer, now: datetim
 
 async def _release(external_id: str, now: datetime) -> tuple[int, int]:
     async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
+        customer = await repo.lock_customer(external_id, ["customer_external_id"])
         pending = customer.points_pending
         linked: list[LinkedEntry] = []
         for due in await store.due_releases(customer.id, now):
@@ -202,7 +202,7 @@ async def _release(external_id: str, now: datetime) -> tuple[int, int]:
 
 async def _expire(external_id: str, now: datetime) -> tuple[int, int]:
     async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
+        customer = await repo.lock_customer(external_id, ["customer_external_id"])
         available = customer.points_available
         linked: list[LinkedEntry] = []
         for due in await store.due_expiries(customer.id, now):
@@ -223,7 +223,7 @@ async def _expire(external_id: str, now: datetime) -> tuple[int, int]:
 async def _expire_redemptions(external_id: str, now: datetime) -> tuple[int, int]:
     entries = points = 0
     async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
+        customer = await repo.lock_customer(external_id, ["customer_external_id"])
         for stored in await redemptions.expired_of(customer.id, now):
             refund = await end_redemption(customer, stored, RedemptionState.EXPIRED, now)
             if refund is not None:

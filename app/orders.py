@@ -64,7 +64,7 @@ async def _record(uow: UnitOfWork, program: Program, order: ValidOrder) -> Order
 async def _attempt(session: Session, program: Program, order: ValidOrder) -> OrderResult | None:
     """None when the guarded write found the customer changed since it was read."""
     now = utcnow()
-    field = ["customerExternalId"]
+    field = ["customer_external_id"]
     if session.locked:
         customer_row = await session.customers.lock_customer(order.customer_external_id, field)
     else:

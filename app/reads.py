@@ -30,7 +30,7 @@ async def get_customer(uow: UnitOfWork, external_id: str) -> Customer:
 
 async def get_customer_in(session: Session, external_id: str) -> Customer:
     """The customer as the session sees it (in a transaction: as it stands in there)."""
-    validation.external_id(external_id, ["externalId"])
+    validation.external_id(external_id, ["external_id"])
     found = await session.reads.customer(external_id)
     if found is None:
         raise _not_found(external_id)
@@ -39,7 +39,7 @@ async def get_customer_in(session: Session, external_id: str) -> Customer:
 
 async def get_customer_with_id(session: Session, external_id: str) -> tuple[int, Customer]:
     """The customer and its row id (for what is read by it, such as the rules' usage)."""
-    validation.external_id(external_id, ["externalId"])
+    validation.external_id(external_id, ["external_id"])
     found = await session.reads.customer_with_id(external_id)
     if found is None:
         raise _not_found(external_id)
@@ -56,7 +56,7 @@ async def customers_by_external_ids(uow: UnitOfWork, external_ids: list[str]) ->
 
 def _not_found(external_id: str) -> DomainError:
     return DomainError(
-        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
+        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["external_id"]
     )
 
 

@@ -66,9 +66,9 @@ async def catalogue(
     if customer_external_id is None:
         stock = await store.stock_left(rewards)
         return [CatalogueItem(r, stock.get(r.id), None) for r in rewards]
-    validation.external_id(customer_external_id, ["customerExternalId"])
-    row = await repo.read_customer(customer_external_id, ["customerExternalId"])
-    subtotal = None if order_subtotal is None else parse_amount(str(order_subtotal), None, ["cartSubtotal"])
+    validation.external_id(customer_external_id, ["customer_external_id"])
+    row = await repo.read_customer(customer_external_id, ["customer_external_id"])
+    subtotal = None if order_subtotal is None else parse_amount(str(order_subtotal), None, ["order_subtotal"])
     customer = repo.to_customer(row)
     return (await _standings(rewards, row.id, customer, now)).judge(rewards, subtotal, now)
 
@@ -182,14 +182,14 @@ async def redeem_reward(
     """Spends the reward's cost from available points (never pending) and returns a
     redemption with a fresh coupon code. With a key, a retry returns the first redemption;
     the key with another reward or customer is IDEMPOTENCY_CONFLICT."""
-    validation.external_id(customer_external_id, ["customerExternalId"])
-    reward_id = validation.text(reward_id, ["rewardId"], 128, required=True) or ""
-    key = validation.text(idempotency_key, ["idempotencyKey"], MAX_KEY_LENGTH)
+    validation.external_id(customer_external_id, ["customer_external_id"])
+    reward_id = validation.text(reward_id, ["reward_id"], 128, required=True) or ""
+    key = validation.text(idempotency_key, ["idempotency_key"], MAX_KEY_LENGTH)
     request_hash = redemption_request_hash(reward_id, customer_external_id)
 
     def replay(existing: StoredRedemption) -> RedeemResult:
         if existing.redemption.request_hash != request_hash:
-            raise conflict("Redemption with idempotency key", key or "", ["idempotencyKey"])
+            raise conflict("Redemption with idempotency key", key or "", ["idempotency_key"])
         return RedeemResult(existing.redemption, replayed=True)
 
     async def find() -> StoredRedemption | None:
@@ -199,7 +199,7 @@ async def redeem_reward(
         return replay(existing)
     reward = program.reward(reward_id)
     if reward is None:
-        raise DomainError(ErrorCode.REWARD_NOT_FOUND, f"No reward has the id '{reward_id}'.", ["rewardId"])
+        raise DomainError(ErrorCode.REWARD_NOT_FOUND, f"No reward has the id '{reward_id}'.", ["reward_id"])
     return await record_once(lambda: _redeem(program, reward, customer_external_id, key, request_hash), find, replay)
 
 
@@ -208,7 +208,7 @@ async def _redeem(
 ) -> RedeemResult:
     now = utcnow()
     async with repo.transaction():
-        row = await repo.lock_customer(customer_external_id, ["customerExternalId"])
+        row = await repo.lock_customer(customer_external_id, ["customer_external_id"])
         customer = repo.to_customer(row)
         lots = await store.lots(row.id)
         spendable = spendable_points(customer.balance.available, lots, now)
@@ -367,11 +367,11 @@ async def usable_redemptions(
             raise DomainError(
                 ErrorCode.REQUIRED,
                 f"Coupon code '{code}' is a redemption's: name the customer who redeemed it.",
-                ["customerExternalId"],
+                ["customer_external_id"],
             )
         stored = found.get(code)
         if stored is None:
-            raise DomainError(ErrorCode.COUPON_NOT_FOUND, f"No redemption has the code '{code}'.", ["couponCodes"])
+            raise DomainError(ErrorCode.COUPON_NOT_FOUND, f"No redemption has the code '{code}'.", ["coupon_codes"])
         redemption = stored.redemption
         replayed = redemption.state is RedemptionState.USED and redemption.order_external_id == order_external_id
         if not (replayed and order_external_id and redemption.customer_external_id == customer_external_id):
@@ -381,7 +381,7 @@ async def usable_redemptions(
             raise DomainError(
                 ErrorCode.COUPON_NOT_APPLICABLE,
                 f"Coupon code '{code}' needs an order of at least {minimum}; the subtotal is {subtotal}.",
-                ["couponCodes"],
+                ["coupon_codes"],
             )
         usable.append(redemption)
     return usable
@@ -403,4 +403,4 @@ async def use_coupons(session: Session, redeemed: Sequence[Redemption], order_id
     """Marks the order's redemptions used, each once: a code another order took meanwhile
     fails the whole recording."""
     if redeemed and await session.redemptions.mark_used([r.id for r in redeemed], order_id, now) != len(redeemed):
-        raise DomainError(ErrorCode.COUPON_USED, "A coupon code of this order was already used.", ["couponCodes"])
+        raise DomainError(ErrorCode.COUPON_USED, "A coupon code of this order was already used.", ["coupon_codes"])

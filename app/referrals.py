@@ -38,7 +38,7 @@ async def referrer_for(session: Session, code: str, friend: Party) -> CustomerRo
     referrer = await session.referrals.find_by_code(code)
     if referrer is None:
         raise DomainError(
-            ErrorCode.REFERRAL_CODE_UNKNOWN, f"No customer has the referral code '{code}'.", ["referralCode"]
+            ErrorCode.REFERRAL_CODE_UNKNOWN, f"No customer has the referral code '{code}'.", ["referral_code"]
         )
     problem = refusal(_party(referrer), friend)
     if problem is not None:
@@ -56,7 +56,7 @@ async def link_existing(session: Session, friend: CustomerRow, code: str, now: d
         raise DomainError(
             ErrorCode.ALREADY_REFERRED,
             f"Customer '{friend.external_id}' was already referred by someone.",
-            ["referralCode"],
+            ["referral_code"],
         ) from None
     friend.referred_by_id = referrer.id
 
@@ -169,7 +169,7 @@ async def take_back_referral(
     referral = await session.referrals.completed_by_order(order_id)
     if referral is None:
         return
-    referrer = await session.customers.lock_customer(referral.referrer_external_id, ["orderExternalId"])
+    referrer = await session.customers.lock_customer(referral.referrer_external_id, ["order_external_id"])
     reason = f"Referral taken back: order {order_external_id} returned"
     for role, row in (("referrer", referrer), ("friend", friend)):
         event_id = await session.referrals.event_id(_event_id(referral.id, role))
@@ -180,7 +180,7 @@ async def take_back_referral(
         for part in earned:
             due[part.rule_id] = due.get(part.rule_id, 0) + part.points
         # A fresh read: the return has just moved the friend's balance.
-        row = await session.customers.lock_customer(row.external_id, ["orderExternalId"])
+        row = await session.customers.lock_customer(row.external_id, ["order_external_id"])
         balance = Balance(row.points_available, row.points_pending, row.lifetime_earned)
         entries, unrecovered = reversal_entries(earned, due, balance, reason)
         balance = await session.customers.apply_entries(

@@ -55,9 +55,9 @@ async def _record(uow: UnitOfWork, ret: ValidReturn) -> ReturnResult:
             raise DomainError(
                 ErrorCode.ORDER_NOT_FOUND,
                 f"No order has the external id '{ret.order_external_id}'.",
-                ["orderExternalId"],
+                ["order_external_id"],
             )
-        customer = await session.customers.lock_customer(order.customer_external_id, ["orderExternalId"])
+        customer = await session.customers.lock_customer(order.customer_external_id, ["order_external_id"])
         # Under the customer's lock, returns of one order are serialised: this check and
         # the cumulative figures below cannot race.
         existing = await session.returns.find_return(ret.external_id)

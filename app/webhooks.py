@@ -72,7 +72,7 @@ async def check_target(target: WebhookTarget, *, allow_private: bool, field: lis
 
 async def register_webhook(url: str, event_types: Sequence[str] | None, *, by: str, allow_private: bool) -> WebhookRow:
     target = validate_url(url, allow_private=allow_private, field=["url"])
-    types = validate_event_types(event_types, EVENT_TYPES, ["eventTypes"])
+    types = validate_event_types(event_types, EVENT_TYPES, ["event_types"])
     await check_target(target, allow_private=allow_private, field=["url"])
     async with repo.transaction():
         # Events still being written when it registers have lower ids than the newest:
@@ -110,7 +110,7 @@ async def update_webhook(
     if every_type:
         webhook = replace(webhook, event_types=None)
     elif event_types is not None:
-        webhook = replace(webhook, event_types=validate_event_types(event_types, EVENT_TYPES, ["eventTypes"]))
+        webhook = replace(webhook, event_types=validate_event_types(event_types, EVENT_TYPES, ["event_types"]))
     now = utcnow()
     if enabled is True:
         webhook = replace(webhook, enabled=True, disabled_reason=None, disabled_at=None)
@@ -143,9 +143,9 @@ async def rotate_secret(webhook_id: str) -> WebhookRow:
 
 async def redeliver(webhook_id: str, event_id: str) -> DeliveryRow:
     webhook = await get_webhook(webhook_id)
-    event = parse_id(event_id, ["eventId"])
+    event = parse_id(event_id, ["event_id"])
     if not await store.event_exists(event):
-        raise DomainError(ErrorCode.NOT_FOUND, f"No reward event has the id '{event_id}'.", ["eventId"])
+        raise DomainError(ErrorCode.NOT_FOUND, f"No reward event has the id '{event_id}'.", ["event_id"])
     return await store.redeliver(webhook.id, event, utcnow())
 
 

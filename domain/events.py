@@ -54,7 +54,7 @@ class ValidEvent:
 def validate_event(event: EventInput) -> ValidEvent:
     """Every problem in the event at once, each naming its field; raises DomainErrors."""
     errors: list[DomainError] = []
-    for value, field in ((event.external_id, "externalId"), (event.customer_external_id, "customerExternalId")):
+    for value, field in ((event.external_id, "external_id"), (event.customer_external_id, "customer_external_id")):
         try:
             validation.external_id(value, [field])
         except DomainError as error:

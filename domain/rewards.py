@@ -150,7 +150,7 @@ def check_redeemable(reward: Reward, standing: Standing, now: datetime) -> None:
     if reasons:
         first = reasons[0]
         code = _ERROR_CODES.get(first.block, ErrorCode.REWARD_NOT_REDEEMABLE)
-        raise DomainError(code, f"Reward '{reward.id}' cannot be redeemed: {first.message}.", ["rewardId"])
+        raise DomainError(code, f"Reward '{reward.id}' cannot be redeemed: {first.message}.", ["reward_id"])
 
 
 # ---- paying with points ---------------------------------------------------------------------
@@ -248,21 +248,21 @@ class Redemption:
         """Raises unless this customer may use the code on an order now."""
         if self.customer_external_id != customer_external_id:
             raise DomainError(
-                ErrorCode.COUPON_NOT_YOURS, f"Coupon code '{self.code}' belongs to another customer.", ["couponCodes"]
+                ErrorCode.COUPON_NOT_YOURS, f"Coupon code '{self.code}' belongs to another customer.", ["coupon_codes"]
             )
         if self.state is RedemptionState.USED:
             raise DomainError(
                 ErrorCode.COUPON_USED,
                 f"Coupon code '{self.code}' was already used (order '{self.order_external_id}').",
-                ["couponCodes"],
+                ["coupon_codes"],
             )
         if self.state is RedemptionState.CANCELLED:
-            raise DomainError(ErrorCode.COUPON_CANCELLED, f"Coupon code '{self.code}' was cancelled.", ["couponCodes"])
+            raise DomainError(ErrorCode.COUPON_CANCELLED, f"Coupon code '{self.code}' was cancelled.", ["coupon_codes"])
         if self.state is RedemptionState.EXPIRED or now >= self.expires_at:
             raise DomainError(
                 ErrorCode.COUPON_EXPIRED,
                 f"Coupon code '{self.code}' expired at {self.expires_at.isoformat()}.",
-                ["couponCodes"],
+                ["coupon_codes"],
             )
 
 

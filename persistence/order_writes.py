@@ -139,7 +139,7 @@ def _tags(tags: frozenset[str]) -> str:
 
 
 async def _insert_order(
-    customer: models.Customer, order: ValidOrder, *, points: int, rules_version: str, now: datetime
+    customer: CustomerRow, order: ValidOrder, *, points: int, rules_version: str, now: datetime
 ) -> tuple[int, repo.StoredOrder]:
     """The order and its lines, as the statement above writes them (SQLite)."""
     row_values, stored = repo.new_order_row(customer, order, points=points, rules_version=rules_version, now=now)

@@ -168,7 +168,7 @@ class CustomerMutations:
             await reads.get_customer(info.context.services.uow, customer_external_id)
         except DomainError as error:
             if error.code is ErrorCode.CUSTOMER_NOT_FOUND:
-                error.field = ["customerExternalId"]
+                error.field = ["customer_external_id"]
             return IssueCustomerTokenPayload(errors=user_errors(error))
         issued = info.context.services.tokens.issue(customer_external_id)
         return IssueCustomerTokenPayload(token=issued.token, expires_at=issued.expires_at)

@@ -57,7 +57,7 @@ class FeedbackMutations:
             error = DomainError(
                 ErrorCode.REQUIRED,
                 "An API key submits on a customer's behalf: name the customer.",
-                ["customerExternalId"],
+                ["customer_external_id"],
             )
             return SubmitFeedbackPayload(errors=user_errors(error))
         data = FeedbackInput(customer, input.score, input.comment, input.order_external_id)

@@ -38,7 +38,7 @@ class RewardMutations:
         try:
             if customer is None:
                 raise DomainError(
-                    ErrorCode.REQUIRED, "An API key must name the customer who redeems.", ["customerExternalId"]
+                    ErrorCode.REQUIRED, "An API key must name the customer who redeems.", ["customer_external_id"]
                 )
             result = await redemptions.redeem_reward(
                 info.context.services.program, input.reward_id, customer, idempotency_key

@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from strawberry.permission import BasePermission
 
 from api.context import Info
+from api.errors import api_path
 from api.rewards.types import Reward
 from app import redemptions
 from domain.auth import ApiKeyCaller, CustomerCaller, Scope
@@ -54,6 +55,7 @@ class RewardQueries:
         try:
             items = await redemptions.catalogue(program, customer, cart_subtotal)
         except DomainError as error:
-            raise GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field}) from None
+            field = api_path(error.field, {"order_subtotal": "cartSubtotal"})
+            raise GraphQLError(error.message, extensions={"code": error.code.value, "field": field}) from None
         currency = program.exchange.program_currency
         return [Reward.of(item.reward, currency, item.stock_left, item.reasons) for item in items]

@@ -167,6 +167,15 @@ async def test_the_catalogues_amounts_are_money_and_a_percentage_is_a_number(adm
     assert rewards["ship-free"]["value"] is None and rewards["ship-free"]["minOrder"] is None
 
 
+async def test_a_bad_cart_subtotal_is_refused_naming_the_argument(admin):
+    customer = await customer_with_points(admin, 0)
+
+    response = await gql_raw(admin, REWARDS, customer=customer, subtotal="-5")
+
+    [error] = response.json()["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("INVALID_PRICE", ["cartSubtotal"])
+
+
 async def test_a_customer_token_cannot_read_another_customers_view_of_the_catalogue(server, admin):
     customer = await customer_with_points(admin, 0)
     other = await customer_with_points(admin, 0)

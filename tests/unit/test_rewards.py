@@ -116,7 +116,7 @@ def test_a_refusal_carries_a_stable_code():
     for standing, code in cases:
         with pytest.raises(DomainError) as caught:
             check_redeemable(COFFEE, standing, NOW)
-        assert (caught.value.code, caught.value.field) == (code, ["rewardId"])
+        assert (caught.value.code, caught.value.field) == (code, ["reward_id"])
     with pytest.raises(DomainError) as caught:
         check_redeemable(Reward("t", "t", "free_shipping", 1, tiers=("Gold",)), Standing("Bronze", 10), NOW)
     assert caught.value.code == "REWARD_NOT_REDEEMABLE"
@@ -200,7 +200,7 @@ def test_a_code_is_usable_once_by_its_own_customer_before_it_expires():
     for found, customer, when, code in cases:
         with pytest.raises(DomainError) as caught:
             found.usable_by(customer, when)
-        assert (caught.value.code, caught.value.field) == (code, ["couponCodes"])
+        assert (caught.value.code, caught.value.field) == (code, ["coupon_codes"])
 
 
 # ---- what a code gives an order -------------------------------------------------------------
