@@ -191,7 +191,7 @@ async def test_the_key_again_with_other_content_is_refused(store):
     await adjust(uow, 25, key="k1")
     with pytest.raises(DomainError) as refused:
         await adjust(uow, 26, key="k1")
-    assert (refused.value.code, refused.value.field) == (ErrorCode.IDEMPOTENCY_CONFLICT, ["idempotencyKey"])
+    assert (refused.value.code, refused.value.field) == (ErrorCode.IDEMPOTENCY_CONFLICT, ["idempotency_key"])
     assert store.customers["ada"].points_available == 25
 
 
@@ -225,9 +225,9 @@ async def test_a_key_taken_meanwhile_for_another_customer_undoes_the_adjustment_
     assert store.adjustments == {"k1": bobs} and bob.points_available == 0
 
 
-async def test_an_unknown_customer_is_refused_by_the_field_the_client_sent(store):
+async def test_an_unknown_customer_is_refused_by_the_domain_field_the_client_sent(store):
     uow = FakeUnitOfWork(store)
     with pytest.raises(DomainError) as refused:
         await adjust(uow, 25, customer="nobody")
-    assert (refused.value.code, refused.value.field) == (ErrorCode.CUSTOMER_NOT_FOUND, ["customerExternalId"])
+    assert (refused.value.code, refused.value.field) == (ErrorCode.CUSTOMER_NOT_FOUND, ["customer_external_id"])
     assert store.applied == []
