@@ -72,14 +72,15 @@ async def running_services(
             # A tool (`loyalty jobs run`...) stores its version but changes nothing in force.
             await repo.save_rules_version(registry.program.version, registry.program.sources, utcnow())
         secret = settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
+        uow = UnitOfWork(db)
         services = Services(
             settings=settings,
             rules=registry,
             api_keys=ApiKeyVerifier(str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
-            uow=UnitOfWork(db),
-            events=OutboxTail(),
+            uow=uow,
+            events=OutboxTail(uow),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
@@ -90,7 +91,7 @@ async def running_services(
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(_watch(registry, db), name="rules-watcher"))
             if settings.scheduler:
-                tasks.append(asyncio.create_task(_schedule(registry, db, settings), name="scheduler"))
+                tasks.append(asyncio.create_task(_schedule(registry, uow, settings), name="scheduler"))
         try:
             if serve_events:
                 async with serving_events(services):
@@ -111,7 +112,7 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
     """The tail, woken by NOTIFY on PostgreSQL or by this process's own writes on SQLite,
     and the webhook delivery worker, woken when the tail advances."""
     tail = services.events
-    delivery = DeliveryWorker(services.settings, tail)
+    delivery = DeliveryWorker(services.settings, services.uow, tail)
     tail.on_advance.append(delivery.wake)
     with services.db:
         tasks = [
@@ -146,13 +147,15 @@ async def _follow(registry: RulesRegistry, db: Database, settings: Settings) -> 
     await follow_activations(registry, settings.rules_sync_ms / 1000)
 
 
-async def _schedule(registry: RulesRegistry, db: Database, settings: Settings) -> None:
+async def _schedule(registry: RulesRegistry, uow: UnitOfWork, settings: Settings) -> None:
     from datetime import timedelta
 
     from app.scheduler import Scheduler
 
-    _use_in_this_task(db)
-    await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()
+    # Jobs not handed the unit of work yet (referral completion) run on the task's database.
+    _use_in_this_task(uow.database)
+    every = timedelta(seconds=settings.jobs_every_seconds)
+    await Scheduler(uow, lambda: registry.program, every=every).run_forever()
 
 
 def _use_in_this_task(db: Database) -> None:

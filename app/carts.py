@@ -86,7 +86,7 @@ async def _evaluate_cart(session: Session, program: Program, cart: CartInput) ->
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
-    return await with_learned_suggestions(program, order.converted.facts, evaluation)
+    return await with_learned_suggestions(session, program, order.converted.facts, evaluation)
 
 
 async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput) -> Evaluation:

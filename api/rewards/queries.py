@@ -51,7 +51,8 @@ class RewardQueries:
         caller = info.context.caller
         customer = caller.external_id if isinstance(caller, CustomerCaller) else customer_external_id
         try:
-            items = await redemptions.catalogue(info.context.services.program, customer, cart_subtotal)
+            services = info.context.services
+            items = await redemptions.catalogue(services.uow, services.program, customer, cart_subtotal)
         except DomainError as error:
             raise GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field}) from None
         return [Reward.of(item.reward, item.stock_left, item.reasons) for item in items]
