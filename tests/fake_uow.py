@@ -10,10 +10,11 @@ both is tested here.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -22,6 +23,9 @@ from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry, earned_awards
 from domain.orders import ValidOrder
+from domain.program import Reward
+from domain.rewards import Lot, Redemption, RedemptionState, redeemed_reward
+from persistence.redemptions import StoredRedemption, source_of
 from persistence.repositories import StoredOrder, to_customer
 from persistence.rows import CustomerRow
 from persistence.session import NeedsLock
@@ -38,10 +42,32 @@ class Store:
     orders: dict[str, StoredOrder] = field(default_factory=dict)
     order_ids: dict[str, int] = field(default_factory=dict)
     entries: list[tuple[int, NewEntry]] = field(default_factory=list)
+    """(order id, entry): what orders earned."""
+    ledger: list[tuple[int, NewEntry, str | None]] = field(default_factory=list)
+    """(customer id, entry, source): entries written otherwise (redemptions)."""
     outbox: list[tuple[str, str, dict]] = field(default_factory=list)
+    lots: dict[int, list[Lot]] = field(default_factory=dict)
+    """Customer id -> what their earn entries still hold (none: every point untraced)."""
+    redemptions: dict[int, StoredRedemption] = field(default_factory=dict)
+    redemption_keys: dict[str, int] = field(default_factory=dict)
+    redemption_lots: list[tuple[int, int, int]] = field(default_factory=list)
+    """(redemption id, earn entry id, points)."""
+    stock_redeemed: dict[str, int] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     before_write: Callable[[], None] | None = None
     """Runs before each guarded write: a test changes a customer here to make it stale."""
+
+    _KEPT_BY_ROLLBACK = ("ids", "before_write")
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in self._KEPT_BY_ROLLBACK
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """A transaction rolled back: its writes undone (ids taken stay taken, as sequences do)."""
+        for name, value in snapshot.items():
+            setattr(self, name, value)
 
     def add_customer(self, external_id: str, *, now: datetime, **values: Any) -> CustomerRow:
         row = CustomerRow(
@@ -85,6 +111,24 @@ class FakeCustomers:
 
     def to_customer(self, row: CustomerRow) -> Customer:
         return to_customer(row)
+
+    async def apply_entries(
+        self, customer: CustomerRow, entries: Sequence[NewEntry], *, now: datetime, source: str | None, tier: str | None
+    ) -> Balance:
+        """As persistence: the entries appended, the stored balance moved by their sum; the
+        balance after, as the row read under the lock gives it."""
+        self.store.ledger += [(customer.id, entry, source) for entry in entries]
+        before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+        after = before.after(entries)
+        current = self.store.customers[customer.external_id]
+        current.points_available += after.available - before.available
+        current.points_pending += after.pending - before.pending
+        current.lifetime_earned += after.lifetime_earned - before.lifetime_earned
+        current.tier = tier
+        return after
+
+    async def add_events(self, events: Sequence[tuple[str, str, dict]], now: datetime, rules_version: str) -> None:
+        self.store.outbox += list(events)
 
     async def find_order(self, external_id: str) -> StoredOrder | None:
         """As stored, with what its earn entries record (as persistence reads it back)."""
@@ -147,10 +191,85 @@ class FakeOrders:
 
 
 class FakeRedemptions:
-    """No redemption exists: enough for the refusals a use case makes of unknown codes."""
+    def __init__(self, store: Store):
+        self.store = store
 
-    async def find_by_codes(self, codes: Sequence[str]) -> dict:
-        return {}
+    async def find_by_codes(self, codes: Sequence[str]) -> dict[str, StoredRedemption]:
+        found = (s for s in self.store.redemptions.values() if s.redemption.code in codes)
+        return {s.redemption.code: s for s in found}
+
+    async def find_by_code(self, code: str) -> StoredRedemption | None:
+        return (await self.find_by_codes([code])).get(code)
+
+    async def find_by_key(self, idempotency_key: str) -> StoredRedemption | None:
+        redemption_id = self.store.redemption_keys.get(idempotency_key)
+        return None if redemption_id is None else self.store.redemptions[redemption_id]
+
+    async def lots(self, customer_id: int) -> list[Lot]:
+        return [lot for lot in self.store.lots.get(customer_id, []) if lot.points > 0]
+
+    async def uses(self, customer_id: int, since: dict[str, datetime | None]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for stored in self.store.redemptions.values():
+            redemption, reward_id = stored.redemption, stored.redemption.reward.reward_id
+            if stored.customer_id != customer_id or reward_id not in since:
+                continue
+            start = since[reward_id]
+            if redemption.state in (RedemptionState.ACTIVE, RedemptionState.USED) and (
+                start is None or redemption.created_at >= start
+            ):
+                counts[reward_id] = counts.get(reward_id, 0) + 1
+        return counts
+
+    async def lock_stock(self, reward: Reward) -> int:
+        assert reward.stock is not None
+        return max(0, reward.stock - self.store.stock_redeemed.setdefault(reward.id, 0))
+
+    async def move_stock(self, reward_id: str, delta: int) -> None:
+        if reward_id in self.store.stock_redeemed:
+            self.store.stock_redeemed[reward_id] += delta
+
+    async def insert(
+        self,
+        customer_id: int,
+        reward: Reward,
+        *,
+        code: str,
+        currency: str,
+        untraced: int,
+        rules_version: str,
+        idempotency_key: str | None,
+        request_hash: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        if idempotency_key is not None and idempotency_key in self.store.redemption_keys:
+            raise IntegrityError(f"duplicate key value violates unique constraint: key {idempotency_key}")
+        owner = next(row for row in self.store.customers.values() if row.id == customer_id)
+        redemption_id = next(self.store.ids)
+        redemption = Redemption(
+            id=redemption_id,
+            code=code,
+            customer_external_id=owner.external_id,
+            reward=redeemed_reward(reward, code),
+            reward_name=reward.name,
+            points_spent=reward.points_cost,
+            state=RedemptionState.ACTIVE,
+            created_at=now,
+            expires_at=expires_at,
+            currency=currency,
+            request_hash=request_hash,
+        )
+        self.store.redemptions[redemption_id] = StoredRedemption(redemption, customer_id, untraced)
+        if idempotency_key is not None:
+            self.store.redemption_keys[idempotency_key] = redemption_id
+        return redemption_id
+
+    async def add_lots(self, redemption_id: int, taken: Sequence[tuple[int, int]], now: datetime) -> None:
+        self.store.redemption_lots += [(redemption_id, entry_id, points) for entry_id, points in taken]
+
+    def source_of(self, redemption_id: int) -> str:
+        return source_of(redemption_id)
 
 
 class FakeSession:
@@ -158,7 +277,7 @@ class FakeSession:
         self.mode = mode
         self.customers = FakeCustomers(store)
         self.orders = FakeOrders(store)
-        self.redemptions = FakeRedemptions()
+        self.redemptions = FakeRedemptions(store)
 
     @property
     def locked(self) -> bool:
@@ -177,11 +296,22 @@ class FakeUnitOfWork:
         self.guards_writes = guards_writes
         self.sessions: list[str] = []
         """The mode of every session opened, in order: what the use case asked for."""
+        self.before_transaction: Callable[[], None] | None = None
+        """Runs as a transaction begins: a test plays what another request committed just before."""
 
     @asynccontextmanager
     async def _session(self, mode: str) -> AsyncIterator[FakeSession]:
         self.sessions.append(mode)
-        yield FakeSession(self.store, mode)
+        if mode == "locked" and self.before_transaction:
+            self.before_transaction()
+        # A transaction that fails writes nothing; other sessions' statements each commit.
+        saved = self.store.snapshot() if mode == "locked" else None
+        try:
+            yield FakeSession(self.store, mode)
+        except BaseException:
+            if saved is not None:
+                self.store.restore(saved)
+            raise
 
     def transaction(self) -> Any:
         return self._session("locked")
