@@ -195,7 +195,7 @@ async def _run_jobs(settings: Settings, name: str | None, at: datetime | None) -
 
     async with running_services(settings) as services:
         try:
-            outcomes = await run_jobs(name, at or utcnow(), services.program)
+            outcomes = await run_jobs(services.uow, name, at or utcnow(), services.program)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2

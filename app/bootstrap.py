@@ -77,7 +77,7 @@ async def running_services(
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
             uow=uow,
-            events=OutboxTail(),
+            events=OutboxTail(uow),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
@@ -89,7 +89,7 @@ async def running_services(
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(registry.watch(), name="rules-watcher"))
             if settings.scheduler:
-                tasks.append(asyncio.create_task(_schedule(registry, db, settings), name="scheduler"))
+                tasks.append(asyncio.create_task(_schedule(registry, uow, settings), name="scheduler"))
         try:
             if serve_events:
                 async with serving_events(services):
@@ -110,7 +110,7 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
     """The tail, woken by NOTIFY on PostgreSQL or by this process's own writes on SQLite,
     and the webhook delivery worker, woken when the tail advances."""
     tail = services.events
-    delivery = DeliveryWorker(services.settings, tail)
+    delivery = DeliveryWorker(services.settings, services.uow, tail)
     tail.on_advance.append(delivery.wake)
     with services.db:
         tasks = [
@@ -135,13 +135,15 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
                 await task
 
 
-async def _schedule(registry: RulesRegistry, db: Database, settings: Settings) -> None:
+async def _schedule(registry: RulesRegistry, uow: UnitOfWork, settings: Settings) -> None:
     from datetime import timedelta
 
     from app.scheduler import Scheduler
 
-    _use_in_this_task(db)
-    await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()
+    # Jobs not handed the unit of work yet (referral completion) run on the task's database.
+    _use_in_this_task(uow.database)
+    every = timedelta(seconds=settings.jobs_every_seconds)
+    await Scheduler(uow, lambda: registry.program, every=every).run_forever()
 
 
 def _use_in_this_task(db: Database) -> None:

@@ -96,11 +96,11 @@ async def _evaluate_cart(session: Session, program: Program, cart: CartInput) ->
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
-    evaluation = await with_learned_suggestions(program, order.converted.facts, evaluation)
+    evaluation = await with_learned_suggestions(session, program, order.converted.facts, evaluation)
     if customer_id is None or customer is None:
         return CartEvaluation(evaluation, CartRewards())
     # Minimum orders are in the program currency, as recordOrder checks them.
-    offered = await rewards_for_cart(program, customer_id, customer, order.converted.subtotal, now)
+    offered = await rewards_for_cart(session, program, customer_id, customer, order.converted.subtotal, now)
     return CartEvaluation(evaluation, offered)
 
 

@@ -27,9 +27,8 @@ from app.settings import Settings
 from app.webhooks import check_target
 from domain.errors import DomainError
 from domain.webhooks import retry_delay, validate_url
-from persistence import repositories as repo
-from persistence import webhooks as store
 from persistence.outbox import OutboxEvent
+from persistence.unit_of_work import UnitOfWork
 from persistence.webhooks import Claim, Outcome
 
 if TYPE_CHECKING:
@@ -73,8 +72,15 @@ def secrets_in_force(claim: Claim, now: datetime) -> list[str]:
 
 
 class DeliveryWorker:
-    def __init__(self, settings: Settings, tail: OutboxTail | None = None, client: httpx.AsyncClient | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        uow: UnitOfWork,
+        tail: OutboxTail | None = None,
+        client: httpx.AsyncClient | None = None,
+    ):
         self.settings = settings
+        self.uow = uow
         self.tail = tail
         self._client = client
         self._wake = asyncio.Event()
@@ -122,16 +128,16 @@ class DeliveryWorker:
         if self.tail is None or not self.tail.ready.is_set() or self.tail.position <= self._fanned_upto:
             return 0
         upto = self.tail.position
-        async with repo.transaction():
-            count = await store.fan_out(upto, utcnow(), FAN_OUT_BATCH)
+        async with self.uow.transaction() as session:
+            count = await session.webhooks.fan_out(upto, utcnow(), FAN_OUT_BATCH)
         if count is not None and count < FAN_OUT_BATCH:
             self._fanned_upto = upto
         return count or 0
 
     async def deliver_due(self) -> int:
         now = utcnow()
-        async with repo.transaction():
-            claims = await store.claim_due(now, now + self.claim_time, CLAIM_BATCH)
+        async with self.uow.transaction() as session:
+            claims = await session.webhooks.claim_due(now, now + self.claim_time, CLAIM_BATCH)
         if not claims:
             return 0
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -144,8 +150,8 @@ class DeliveryWorker:
         outcomes = await asyncio.gather(*(one(claim) for claim in claims))
         done = utcnow()
         disables = {o.claim.webhook.id: r for o in outcomes if (r := disable_reason(o))}
-        async with repo.transaction():
-            await store.record(outcomes, disables, done)
+        async with self.uow.transaction() as session:
+            await session.webhooks.record(outcomes, disables, done)
         return len(claims)
 
     async def attempt(self, claim: Claim, checked: dict[str, Awaitable[str | None]]) -> Outcome:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.clock import utcnow
-from persistence import outbox
 from persistence.outbox import OutboxEvent
+from persistence.unit_of_work import Session, UnitOfWork
 
 GAP_GRACE_SECONDS = 5.0
 # The tail also reads on this period without a notification: events written by another
@@ -58,8 +58,8 @@ class SettledReader:
         self.clock = clock
         self._missing_since: dict[int, float] = {}
 
-    async def read(self, limit: int, old_before: datetime | None = None) -> list[OutboxEvent]:
-        return self.settle(await outbox.events_after(self.cursor, None, None, limit), old_before)
+    async def read(self, session: Session, limit: int, old_before: datetime | None = None) -> list[OutboxEvent]:
+        return self.settle(await session.outbox.events_after(self.cursor, None, None, limit), old_before)
 
     def settle(self, events: list[OutboxEvent], old_before: datetime | None = None) -> list[OutboxEvent]:
         """The prefix of events (ids after the cursor, ascending) that is safe to hand out.
@@ -123,7 +123,8 @@ class Subscriber:
 
 
 class OutboxTail:
-    def __init__(self, grace: float = GAP_GRACE_SECONDS, poll: float = POLL_SECONDS):
+    def __init__(self, uow: UnitOfWork, grace: float = GAP_GRACE_SECONDS, poll: float = POLL_SECONDS):
+        self.uow = uow
         self.grace = grace
         self.poll = poll
         self.position = 0
@@ -144,7 +145,9 @@ class OutboxTail:
         self._subscribers.discard(subscriber)
 
     async def run(self) -> None:
-        reader = SettledReader(max(0, await outbox.last_event_id() - START_WINDOW), self.grace)
+        async with self.uow.reading() as session:
+            last = await session.outbox.last_event_id()
+        reader = SettledReader(max(0, last - START_WINDOW), self.grace)
         await self._catch_up(reader, old_before=utcnow() - timedelta(seconds=self.grace))
         self.ready.set()
         while True:
@@ -157,15 +160,16 @@ class OutboxTail:
 
     async def _catch_up(self, reader: SettledReader, old_before: datetime | None = None) -> None:
         advanced = False
-        while True:
-            events = await reader.read(READ_BATCH, old_before)
-            if events:
-                self.position = reader.cursor
-                advanced = True
-                for subscriber in list(self._subscribers):
-                    subscriber.offer(events)
-            if len(events) < READ_BATCH:
-                break
+        async with self.uow.reading() as session:
+            while True:
+                events = await reader.read(session, READ_BATCH, old_before)
+                if events:
+                    self.position = reader.cursor
+                    advanced = True
+                    for subscriber in list(self._subscribers):
+                        subscriber.offer(events)
+                if len(events) < READ_BATCH:
+                    break
         if advanced:
             for listener in self.on_advance:
                 listener()
@@ -175,7 +179,7 @@ REPLAY_PAGE = 500
 
 
 async def reward_events(
-    tail: OutboxTail, after: int | None, types: list[str] | None
+    uow: UnitOfWork, tail: OutboxTail, after: int | None, types: list[str] | None
 ) -> AsyncGenerator[OutboxEvent, None]:
     """Replays what came after `after` from the outbox, then continues live.
 
@@ -190,7 +194,9 @@ async def reward_events(
         if after is not None:
             cursor = after
             while cursor < start:
-                page = await outbox.events_after(cursor, start, types, REPLAY_PAGE)
+                # A session per page, none held while the client reads.
+                async with uow.reading() as session:
+                    page = await session.outbox.events_after(cursor, start, types, REPLAY_PAGE)
                 for event in page:
                     yield event
                 if len(page) < REPLAY_PAGE:
@@ -204,9 +210,10 @@ async def reward_events(
 
 
 async def events_page(
-    tail: OutboxTail, after: int | None, types: list[str] | None, first: int
+    uow: UnitOfWork, tail: OutboxTail, after: int | None, types: list[str] | None, first: int
 ) -> tuple[list[OutboxEvent], bool]:
     """For partners that poll: the same events, the same bound as subscriptions."""
     await tail.ready.wait()
-    rows = await outbox.events_after(after or 0, tail.position, types, first + 1)
+    async with uow.reading() as session:
+        rows = await session.outbox.events_after(after or 0, tail.position, types, first + 1)
     return rows[:first], len(rows) > first

@@ -128,55 +128,55 @@ WHERE customers.external_id = a.k
 
 async def write_orders(batch: Sequence[OrderRow], entry_tier: str | None, now: datetime) -> int:
     """Writes the orders not already there (and customers not yet enrolled, as of their
-    first order, in the entry tier); returns how many orders were new. One transaction."""
-    async with sql.lean_transaction():
-        order_columns = await _staging("import_orders")
-        line_columns = await _staging("import_lines")
-        # Every customer has a referral code of their own (a customer created here too).
-        codes = {o.customer_external_id: new_referral_code() for o in batch}
-        await sql.load_rows(
-            "import_orders",
-            order_columns,
-            [
-                (o.external_id, o.customer_external_id, o.email, o.currency, o.placed_at, o.subtotal,
-                 o.shipping_amount, o.request_hash, o.program_currency, o.program_subtotal, o.exchange_rate,
-                 codes[o.customer_external_id])
-                for o in batch
-            ],
-        )  # fmt: skip
-        # Orders already recorded (an earlier run, or the API) are left as they are.
-        await sql.execute("DELETE FROM import_orders WHERE external_id IN (SELECT external_id FROM orders)")
-        fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_orders")
-        if not fresh[0]["n"]:
-            return 0
-        await sql.load_rows(
-            "import_lines",
-            line_columns,
-            [(o.external_id, n, *line) for o in batch for n, line in enumerate(o.lines)],
-        )
-        await sql.execute(_NEW_CUSTOMERS, entry_tier)
-        await sql.execute(_ORDERS, IMPORT_RULES_VERSION, now)
-        await sql.execute(_LINES)
-        await sql.execute(_TOTALS)
-        return int(fresh[0]["n"])
+    first order, in the entry tier); returns how many orders were new. Call inside a
+    transaction: the staging tables are its connection's own."""
+    order_columns = await _staging("import_orders")
+    line_columns = await _staging("import_lines")
+    # Every customer has a referral code of their own (a customer created here too).
+    codes = {o.customer_external_id: new_referral_code() for o in batch}
+    await sql.load_rows(
+        "import_orders",
+        order_columns,
+        [
+            (o.external_id, o.customer_external_id, o.email, o.currency, o.placed_at, o.subtotal,
+             o.shipping_amount, o.request_hash, o.program_currency, o.program_subtotal, o.exchange_rate,
+             codes[o.customer_external_id])
+            for o in batch
+        ],
+    )  # fmt: skip
+    # Orders already recorded (an earlier run, or the API) are left as they are.
+    await sql.execute("DELETE FROM import_orders WHERE external_id IN (SELECT external_id FROM orders)")
+    fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_orders")
+    if not fresh[0]["n"]:
+        return 0
+    await sql.load_rows(
+        "import_lines",
+        line_columns,
+        [(o.external_id, n, *line) for o in batch for n, line in enumerate(o.lines)],
+    )
+    await sql.execute(_NEW_CUSTOMERS, entry_tier)
+    await sql.execute(_ORDERS, IMPORT_RULES_VERSION, now)
+    await sql.execute(_LINES)
+    await sql.execute(_TOTALS)
+    return int(fresh[0]["n"])
 
 
 async def write_customers(batch: Sequence[CustomerRow], entry_tier: str | None) -> int:
-    """Enrolls the customers not already enrolled; returns how many were new."""
-    async with sql.lean_transaction():
-        columns = await _staging("import_customers")
-        await sql.load_rows(
-            "import_customers",
-            columns,
-            [(c.external_id, c.email, c.name, c.birthday, c.enrolled_at, new_referral_code()) for c in batch],
-        )
-        await sql.execute("DELETE FROM import_customers WHERE external_id IN (SELECT external_id FROM customers)")
-        fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_customers")
-        await sql.execute(
-            "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
-            " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
-            " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at, referral_code"
-            " FROM import_customers",
-            entry_tier,
-        )
-        return int(fresh[0]["n"])
+    """Enrolls the customers not already enrolled; returns how many were new. Call inside a
+    transaction, as write_orders."""
+    columns = await _staging("import_customers")
+    await sql.load_rows(
+        "import_customers",
+        columns,
+        [(c.external_id, c.email, c.name, c.birthday, c.enrolled_at, new_referral_code()) for c in batch],
+    )
+    await sql.execute("DELETE FROM import_customers WHERE external_id IN (SELECT external_id FROM customers)")
+    fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_customers")
+    await sql.execute(
+        "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
+        " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
+        " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at, referral_code"
+        " FROM import_customers",
+        entry_tier,
+    )
+    return int(fresh[0]["n"])

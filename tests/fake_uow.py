@@ -3,13 +3,14 @@
 It offers what `persistence.unit_of_work.UnitOfWork` offers (`transaction()`, `reading()`,
 `guarded(work)`) and sessions whose repositories keep their rows in dictionaries, with the
 same functions, arguments and results as persistence's for the parts the tested use cases
-reach. What the database enforces (an order id or an idempotency key recorded once, a
-guarded write refused when the customer changed since it was read, a failed transaction
-leaving nothing) it enforces too, so the use cases' handling of each is tested here.
+reach. What the database enforces (an order id recorded once, a guarded write refused when
+the customer changed since it was read) it enforces too, so the use cases' handling of
+both is tested here.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +23,10 @@ from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry, earned_awards
 from domain.orders import ValidOrder
+from domain.program import Reward
+from domain.rewards import Lot, Redemption, RedemptionState, redeemed_reward
 from persistence.adjustments import StoredAdjustment
+from persistence.redemptions import StoredRedemption, source_of
 from persistence.repositories import StoredOrder, to_customer
 from persistence.rows import CustomerRow
 from persistence.session import NeedsLock
@@ -39,15 +43,44 @@ class Store:
     orders: dict[str, StoredOrder] = field(default_factory=dict)
     order_ids: dict[str, int] = field(default_factory=dict)
     entries: list[tuple[int, NewEntry]] = field(default_factory=list)
-    """(order id, entry): an order's earn entries."""
-    applied: list[tuple[int, NewEntry]] = field(default_factory=list)
-    """(customer id, entry): entries appended by `apply_entries` (adjustments...)."""
+    """(order id, entry): what orders earned."""
+    ledger: list[tuple[int, NewEntry, str | None]] = field(default_factory=list)
+    """(customer id, entry, source): entries written otherwise (redemptions, adjustments)."""
     adjustments: dict[str, StoredAdjustment] = field(default_factory=dict)
     outbox: list[tuple[str, str | None, dict]] = field(default_factory=list)
+    lots: dict[int, list[Lot]] = field(default_factory=dict)
+    """Customer id -> what their earn entries still hold (none: every point untraced)."""
+    redemptions: dict[int, StoredRedemption] = field(default_factory=dict)
+    redemption_keys: dict[str, int] = field(default_factory=dict)
+    redemption_lots: list[tuple[int, int, int]] = field(default_factory=list)
+    """(redemption id, earn entry id, points)."""
+    stock_redeemed: dict[str, int] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     before_write: Callable[[], None] | None = None
-    """Runs before each guarded write and before an adjustment's key is stored: a test
-    plays another writer's commit here (a customer changed, a key taken meanwhile)."""
+    """Runs before each guarded write: a test changes a customer here to make it stale."""
+
+    meanwhile: list[Callable[[], None]] = field(default_factory=list)
+    """What `before_write` did during the transaction open now: another transaction's
+    commit, which a rollback of this one must not undo."""
+
+    _KEPT_BY_ROLLBACK = ("ids", "before_write", "meanwhile")
+
+    def run_before_write(self) -> None:
+        if self.before_write:
+            self.before_write()
+            self.meanwhile.append(self.before_write)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in self._KEPT_BY_ROLLBACK
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """A transaction rolled back: its writes undone (ids taken stay taken, as sequences do)."""
+        for name, value in snapshot.items():
+            setattr(self, name, value)
+        for committed in self.meanwhile:
+            committed()
 
     def add_customer(self, external_id: str, *, now: datetime, **values: Any) -> CustomerRow:
         row = CustomerRow(
@@ -77,24 +110,9 @@ class Store:
         return row
 
 
-Undo = list[Callable[[], None]]
-"""What a transaction's writes have done, as closures that take it back (newest last)."""
-
-
-def _restore(row: CustomerRow, saved: CustomerRow) -> None:
-    for column in fields(CustomerRow):
-        setattr(row, column.name, getattr(saved, column.name))
-
-
-def _remove(items: list, written: list) -> None:
-    for item in written:
-        items.remove(item)
-
-
 class FakeCustomers:
-    def __init__(self, store: Store, undo: Undo):
+    def __init__(self, store: Store):
         self.store = store
-        self.undo = undo
 
     async def read_customer(self, external_id: str, field: list[str]) -> CustomerRow:
         row = self.store.customers.get(external_id)
@@ -119,29 +137,24 @@ class FakeCustomers:
         spend: Decimal = Decimal(0),
         orders: int = 0,
     ) -> Balance:
-        """As persistence's: the balance after is the locked row's moved by the entries."""
+        """As persistence: the entries appended, the stored balance moved by their sum; the
+        balance after, as the row read under the lock gives it."""
+        self.store.ledger += [(customer.id, entry, source) for entry in entries]
         before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
         after = before.after(entries)
         current = self.store.customers[customer.external_id]
-        saved = replace(current)
-        self.undo.append(lambda: _restore(current, saved))
         current.points_available += after.available - before.available
         current.points_pending += after.pending - before.pending
         current.lifetime_earned += after.lifetime_earned - before.lifetime_earned
         current.tier = tier
         current.lifetime_spend += spend
         current.order_count += orders
-        appended = [(customer.id, entry) for entry in entries]
-        self.store.applied += appended
-        self.undo.append(lambda: _remove(self.store.applied, appended))
         return after
 
     async def add_events(
         self, events: Sequence[tuple[str, str | None, dict]], now: datetime, rules_version: str | None = None
     ) -> None:
-        added = list(events)
-        self.store.outbox += added
-        self.undo.append(lambda: _remove(self.store.outbox, added))
+        self.store.outbox += list(events)
 
     async def find_order(self, external_id: str) -> StoredOrder | None:
         """As stored, with what its earn entries record (as persistence reads it back)."""
@@ -168,8 +181,7 @@ class FakeOrders:
         events: Sequence[tuple[str, str, dict]],
         now: datetime,
     ) -> tuple[int, StoredOrder] | None:
-        if self.store.before_write:
-            self.store.before_write()
+        self.store.run_before_write()
         if order.external_id in self.store.orders:
             raise IntegrityError(f"duplicate key value violates unique constraint: order {order.external_id}")
         current = self.store.customers[customer.external_id]
@@ -203,14 +215,94 @@ class FakeOrders:
         return order_id, stored
 
 
-class FakeAdjustments:
-    def __init__(self, store: Store, undo: Undo):
+class FakeRedemptions:
+    def __init__(self, store: Store):
         self.store = store
-        self.undo = undo
+
+    async def find_by_codes(self, codes: Sequence[str]) -> dict[str, StoredRedemption]:
+        found = (s for s in self.store.redemptions.values() if s.redemption.code in codes)
+        return {s.redemption.code: s for s in found}
+
+    async def find_by_code(self, code: str) -> StoredRedemption | None:
+        return (await self.find_by_codes([code])).get(code)
+
+    async def find_by_key(self, idempotency_key: str) -> StoredRedemption | None:
+        redemption_id = self.store.redemption_keys.get(idempotency_key)
+        return None if redemption_id is None else self.store.redemptions[redemption_id]
+
+    async def lots(self, customer_id: int) -> list[Lot]:
+        return [lot for lot in self.store.lots.get(customer_id, []) if lot.points > 0]
+
+    async def uses(self, customer_id: int, since: dict[str, datetime | None]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for stored in self.store.redemptions.values():
+            redemption, reward_id = stored.redemption, stored.redemption.reward.reward_id
+            if stored.customer_id != customer_id or reward_id not in since:
+                continue
+            start = since[reward_id]
+            if redemption.state in (RedemptionState.ACTIVE, RedemptionState.USED) and (
+                start is None or redemption.created_at >= start
+            ):
+                counts[reward_id] = counts.get(reward_id, 0) + 1
+        return counts
+
+    async def lock_stock(self, reward: Reward) -> int:
+        assert reward.stock is not None
+        return max(0, reward.stock - self.store.stock_redeemed.setdefault(reward.id, 0))
+
+    async def move_stock(self, reward_id: str, delta: int) -> None:
+        if reward_id in self.store.stock_redeemed:
+            self.store.stock_redeemed[reward_id] += delta
+
+    async def insert(
+        self,
+        customer_id: int,
+        reward: Reward,
+        *,
+        code: str,
+        currency: str,
+        untraced: int,
+        rules_version: str,
+        idempotency_key: str | None,
+        request_hash: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        if idempotency_key is not None and idempotency_key in self.store.redemption_keys:
+            raise IntegrityError(f"duplicate key value violates unique constraint: key {idempotency_key}")
+        owner = next(row for row in self.store.customers.values() if row.id == customer_id)
+        redemption_id = next(self.store.ids)
+        redemption = Redemption(
+            id=redemption_id,
+            code=code,
+            customer_external_id=owner.external_id,
+            reward=redeemed_reward(reward, code),
+            reward_name=reward.name,
+            points_spent=reward.points_cost,
+            state=RedemptionState.ACTIVE,
+            created_at=now,
+            expires_at=expires_at,
+            currency=currency,
+            request_hash=request_hash,
+        )
+        self.store.redemptions[redemption_id] = StoredRedemption(redemption, customer_id, untraced)
+        if idempotency_key is not None:
+            self.store.redemption_keys[idempotency_key] = redemption_id
+        return redemption_id
+
+    async def add_lots(self, redemption_id: int, taken: Sequence[tuple[int, int]], now: datetime) -> None:
+        self.store.redemption_lots += [(redemption_id, entry_id, points) for entry_id, points in taken]
+
+    def source_of(self, redemption_id: int) -> str:
+        return source_of(redemption_id)
+
+
+class FakeAdjustments:
+    def __init__(self, store: Store):
+        self.store = store
 
     async def insert_adjustment(self, idempotency_key: str, customer_id: int, request_hash: str, now: datetime) -> None:
-        if self.store.before_write:
-            self.store.before_write()
+        self.store.run_before_write()
         if idempotency_key in self.store.adjustments:
             raise IntegrityError(f"duplicate key value violates unique constraint: adjustment {idempotency_key}")
         customer = next(c for c in self.store.customers.values() if c.id == customer_id)
@@ -219,7 +311,6 @@ class FakeAdjustments:
         self.store.adjustments[idempotency_key] = StoredAdjustment(
             idempotency_key, customer.external_id, request_hash, balance
         )
-        self.undo.append(lambda: self.store.adjustments.pop(idempotency_key))
 
     async def find_adjustment(self, idempotency_key: str) -> StoredAdjustment | None:
         return self.store.adjustments.get(idempotency_key)
@@ -234,22 +325,14 @@ class FakeReads:
         return to_customer(row) if row else None
 
 
-class FakeRedemptions:
-    """No redemption exists: enough for the refusals a use case makes of unknown codes."""
-
-    async def find_by_codes(self, codes: Sequence[str]) -> dict:
-        return {}
-
-
 class FakeSession:
     def __init__(self, store: Store, mode: str):
         self.mode = mode
-        self.undo: Undo = []
-        self.customers = FakeCustomers(store, self.undo)
+        self.customers = FakeCustomers(store)
         self.orders = FakeOrders(store)
-        self.adjustments = FakeAdjustments(store, self.undo)
+        self.redemptions = FakeRedemptions(store)
+        self.adjustments = FakeAdjustments(store)
         self.reads = FakeReads(store)
-        self.redemptions = FakeRedemptions()
 
     @property
     def locked(self) -> bool:
@@ -268,20 +351,22 @@ class FakeUnitOfWork:
         self.guards_writes = guards_writes
         self.sessions: list[str] = []
         """The mode of every session opened, in order: what the use case asked for."""
+        self.before_transaction: Callable[[], None] | None = None
+        """Runs as a transaction begins: a test plays what another request committed just before."""
 
     @asynccontextmanager
     async def _session(self, mode: str) -> AsyncIterator[FakeSession]:
         self.sessions.append(mode)
-        session = FakeSession(self.store, mode)
+        if mode == "locked" and self.before_transaction:
+            self.before_transaction()
+        # A transaction that fails writes nothing; other sessions' statements each commit.
+        saved = self.store.snapshot() if mode == "locked" else None
+        self.store.meanwhile.clear()
         try:
-            yield session
+            yield FakeSession(self.store, mode)
         except BaseException:
-            # A failed transaction leaves nothing (of the writes that record their undoing;
-            # an order's guarded write is one statement). Other sessions' statements each
-            # committed on their own.
-            if session.locked:
-                for undo in reversed(session.undo):
-                    undo()
+            if saved is not None:
+                self.store.restore(saved)
             raise
 
     def transaction(self) -> Any:

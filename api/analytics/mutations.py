@@ -34,8 +34,12 @@ class AnalyticsMutations:
         input: Annotated[RecordMarketingSpendInput, strawberry.argument(description="The spend and its days.")],
     ) -> RecordMarketingSpendPayload:
         try:
-            program = info.context.services.program
-            amount = await metrics.record_marketing_spend(program, input.from_, input.to, input.amount)
+            services = info.context.services
+            amount = await metrics.record_marketing_spend(
+                services.uow, services.program, input.from_, input.to, input.amount
+            )
         except DomainError as error:
             return RecordMarketingSpendPayload(errors=user_errors(error))
-        return RecordMarketingSpendPayload(amount=Money(amount=amount, currency=program.exchange.program_currency))
+        return RecordMarketingSpendPayload(
+            amount=Money(amount=amount, currency=services.program.exchange.program_currency)
+        )

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from api.context import Info
 from api.errors import UserError
 from api.scalars import Money
 from app import program_metrics as metrics
@@ -100,12 +101,10 @@ class Acquisition:
     customer_acquisition_cost: Money | None = strawberry.field(description="marketingSpend / newEnrolments.")
 
 
-async def _groups(program: Program, span: Period, dimension: metrics.Dimension) -> list[MetricsGroup]:
+async def _groups(info: Info, program: Program, span: Period, dimension: metrics.Dimension) -> list[MetricsGroup]:
     currency = program.exchange.program_currency
-    return [
-        MetricsGroup(key=key, metrics=Metrics.of(m, currency))
-        for key, m in await metrics.figures(program, span, dimension)
-    ]
+    figures = await metrics.figures(info.context.services.uow, program, span, dimension)
+    return [MetricsGroup(key=key, metrics=Metrics.of(m, currency)) for key, m in figures]
 
 
 @strawberry.type(description="Each part is computed only when asked for.")
@@ -117,24 +116,24 @@ class ProgramMetrics:
     span: strawberry.Private[Period]
 
     @strawberry.field(description="The whole range as one period.")
-    async def overall(self) -> Metrics:
-        [group] = await _groups(self.program, self.span, metrics.Dimension.OVERALL)
+    async def overall(self, info: Info) -> Metrics:
+        [group] = await _groups(info, self.program, self.span, metrics.Dimension.OVERALL)
         return group.metrics
 
     @strawberry.field(description="By the customer's tier now.")
-    async def by_tier(self) -> list[MetricsGroup]:
-        return await _groups(self.program, self.span, metrics.Dimension.TIER)
+    async def by_tier(self, info: Info) -> list[MetricsGroup]:
+        return await _groups(info, self.program, self.span, metrics.Dimension.TIER)
 
     @strawberry.field(description="By the month the customer enrolled in.")
-    async def by_cohort(self) -> list[MetricsGroup]:
-        return await _groups(self.program, self.span, metrics.Dimension.COHORT)
+    async def by_cohort(self, info: Info) -> list[MetricsGroup]:
+        return await _groups(info, self.program, self.span, metrics.Dimension.COHORT)
 
     @strawberry.field(description="Every month the range touches, each its own period.")
-    async def by_month(self) -> list[MetricsGroup]:
-        return await _groups(self.program, self.span, metrics.Dimension.MONTH)
+    async def by_month(self, info: Info) -> list[MetricsGroup]:
+        return await _groups(info, self.program, self.span, metrics.Dimension.MONTH)
 
     @strawberry.field(description="Per rule that gave points in the period.")
-    async def rules(self) -> list[RuleMetrics]:
+    async def rules(self, info: Info) -> list[RuleMetrics]:
         return [
             RuleMetrics(
                 rule_id=r.rule_id,
@@ -142,12 +141,12 @@ class ProgramMetrics:
                 customers_reached=r.customers,
                 revenue=_money(r.revenue, self.currency),
             )
-            for r in await metrics.rules(self.program, self.span)
+            for r in await metrics.rules(info.context.services.uow, self.program, self.span)
         ]
 
     @strawberry.field(description="Marketing spend against new enrolments.")
-    async def acquisition(self) -> Acquisition:
-        a = await metrics.acquisition(self.program, self.span)
+    async def acquisition(self, info: Info) -> Acquisition:
+        a = await metrics.acquisition(info.context.services.uow, self.program, self.span)
         return Acquisition(
             marketing_spend=_money(a.marketing_spend, self.currency),
             new_enrolments=a.new_enrolments,

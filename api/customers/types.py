@@ -215,7 +215,8 @@ class Customer(relay.Node):
 
     @strawberry.field(description="What the next tier still needs, and what keeping this one takes.")
     async def tier_progress(self, info: Info) -> TierProgress:
-        ahead, keep = await tier_reviews.progress(info.context.services.program, self.domain, utcnow())
+        services = info.context.services
+        ahead, keep = await tier_reviews.progress(services.uow, services.program, self.domain, utcnow())
         return TierProgress(
             next_tier=Tier.of(ahead.next_tier) if ahead.next_tier else None,
             remaining=math.ceil(ahead.remaining),
@@ -224,7 +225,7 @@ class Customer(relay.Node):
         )
 
     @strawberry.field(description="Every change of the customer's tier, oldest first.")
-    async def tier_history(self) -> list[TierChange]:
+    async def tier_history(self, info: Info) -> list[TierChange]:
         return [
             TierChange(
                 from_tier=c.from_tier,
@@ -233,18 +234,21 @@ class Customer(relay.Node):
                 changed_at=c.changed_at,
                 rules_version=c.rules_version,
             )
-            for c in await tier_reviews.tier_history(self.external_id)
+            for c in await tier_reviews.tier_history(info.context.services.uow, self.external_id)
         ]
 
     @strawberry.field(description="The customer's redemptions, newest first (at most 100).")
     async def redemptions(
         self,
+        info: Info,
         active_only: Annotated[
             bool, strawberry.argument(description="Only the redemptions whose code may still be used.")
         ] = False,
         first: Annotated[int, strawberry.argument(description=f"How many, 1 to {MAX_PAGE}.")] = 20,
     ) -> list[Redemption]:
-        found = await list_redemptions(self.external_id, active_only, page_size(first, MAX_PAGE))
+        found = await list_redemptions(
+            info.context.services.uow, self.external_id, active_only, page_size(first, MAX_PAGE)
+        )
         return [Redemption.of(r) for r in found]
 
     @strawberry.field(description="The customer's ledger entries, newest first.")

@@ -110,12 +110,14 @@ class Webhook:
         )
 
     @strawberry.field(description="The delivery log, newest first.")
-    async def deliveries(self, first: int = 20, after: str | None = None) -> WebhookDeliveryConnection:
-        rows, attempts, more = await webhooks.deliveries(self.id, page_size(first, MAX_DELIVERIES_PAGE), after)
+    async def deliveries(self, info: Info, first: int = 20, after: str | None = None) -> WebhookDeliveryConnection:
+        rows, attempts, more = await webhooks.deliveries(
+            info.context.services.uow, self.id, page_size(first, MAX_DELIVERIES_PAGE), after
+        )
         edges = [WebhookDeliveryEdge(cursor=str(r.id), node=WebhookDelivery.of(r, attempts[r.id])) for r in rows]
-        info = page_info(edges, more=more, after=after)
+        paging = page_info(edges, more=more, after=after)
         return WebhookDeliveryConnection(
-            edges=edges, page_info=info, has_next_page=info.has_next_page, end_cursor=info.end_cursor
+            edges=edges, page_info=paging, has_next_page=paging.has_next_page, end_cursor=paging.end_cursor
         )
 
 
@@ -165,6 +167,7 @@ async def _update(info: Info, input: UpdateWebhookInput) -> WebhookPayload:
     types = None if input.event_types is strawberry.UNSET else input.event_types
     try:
         row = await webhooks.update_webhook(
+            info.context.services.uow,
             input.id,
             url=input.url,
             event_types=types,
@@ -182,12 +185,12 @@ async def _update(info: Info, input: UpdateWebhookInput) -> WebhookPayload:
 class WebhookQueries:
     @strawberry.field(description="Every webhook endpoint.", permission_classes=MANAGE)
     async def webhooks(self, info: Info) -> list[Webhook]:
-        return [Webhook.of(row) for row in await webhooks.list_webhooks()]
+        return [Webhook.of(row) for row in await webhooks.list_webhooks(info.context.services.uow)]
 
     @strawberry.field(permission_classes=MANAGE)
     async def webhook(self, info: Info, id: str) -> Webhook | None:
         try:
-            return Webhook.of(await webhooks.get_webhook(id))
+            return Webhook.of(await webhooks.get_webhook(info.context.services.uow, id))
         except DomainError:
             return None
 
@@ -201,7 +204,11 @@ class WebhookMutations:
     async def register_webhook(self, info: Info, input: RegisterWebhookInput) -> WebhookPayload:
         try:
             row = await webhooks.register_webhook(
-                input.url, input.event_types, by=_caller_name(info), allow_private=_allow_private(info)
+                info.context.services.uow,
+                input.url,
+                input.event_types,
+                by=_caller_name(info),
+                allow_private=_allow_private(info),
             )
         except DomainError as error:
             return WebhookPayload(errors=user_errors(error))
@@ -221,7 +228,7 @@ class WebhookMutations:
     @strawberry.mutation(description="The endpoint, its deliveries and their log.", permission_classes=MANAGE)
     async def delete_webhook(self, info: Info, id: str) -> DeleteWebhookPayload:
         try:
-            return DeleteWebhookPayload(deleted_id=str(await webhooks.delete_webhook(id)))
+            return DeleteWebhookPayload(deleted_id=str(await webhooks.delete_webhook(info.context.services.uow, id)))
         except DomainError as error:
             return DeleteWebhookPayload(errors=user_errors(error))
 
@@ -230,7 +237,7 @@ class WebhookMutations:
     )
     async def rotate_webhook_secret(self, info: Info, id: str) -> WebhookPayload:
         try:
-            return WebhookPayload(webhook=Webhook.of(await webhooks.rotate_secret(id)))
+            return WebhookPayload(webhook=Webhook.of(await webhooks.rotate_secret(info.context.services.uow, id)))
         except DomainError as error:
             return WebhookPayload(errors=user_errors(error))
 
@@ -240,7 +247,7 @@ class WebhookMutations:
     )
     async def redeliver_event(self, info: Info, webhook_id: str, event_id: str) -> RedeliverPayload:
         try:
-            row = await webhooks.redeliver(webhook_id, event_id)
+            row = await webhooks.redeliver(info.context.services.uow, webhook_id, event_id)
         except DomainError as error:
             return RedeliverPayload(errors=user_errors(error))
         return RedeliverPayload(delivery=WebhookDelivery.of(row, []))

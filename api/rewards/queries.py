@@ -53,7 +53,8 @@ class RewardQueries:
         customer = caller.external_id if isinstance(caller, CustomerCaller) else customer_external_id
         program = info.context.services.program  # one version for the rewards and their currency
         try:
-            items = await redemptions.catalogue(program, customer, cart_subtotal)
+            services = info.context.services
+            items = await redemptions.catalogue(services.uow, program, customer, cart_subtotal)
         except DomainError as error:
             field = api_path(error.field, {"order_subtotal": "cartSubtotal"})
             raise GraphQLError(error.message, extensions={"code": error.code.value, "field": field}) from None

@@ -135,7 +135,7 @@ async def _visible_catalogue(info: Info) -> dict[str, Reward]:
     program = info.context.services.program
     customer = caller.external_id if isinstance(caller, CustomerCaller) else None
     try:
-        items = await redemptions.catalogue(program, customer)
+        items = await redemptions.catalogue(info.context.services.uow, program, customer)
     except DomainError:
         return {}  # the token's customer is gone
     currency = program.exchange.program_currency
@@ -199,7 +199,7 @@ async def _visible_redemption(info: Info, node_id: str) -> Redemption | None:
     """Null when it does not exist or the caller may not see its customer, alike."""
     if not node_id.isdigit() or len(node_id) > 18:
         return None
-    found = await redemptions.find_redemption(int(node_id))
+    found = await redemptions.find_redemption(info.context.services.uow, int(node_id))
     if found is None or not may_see_customer(info, found.customer_external_id):
         return None
     return Redemption.of(found)

@@ -90,8 +90,8 @@ async def _load(services: Services) -> None:
         spent = NewEntry(kind=EntryKind.REDEEM, bucket=Bucket.AVAILABLE, points=-200, reason="Redeemed: test")
         await repo.apply_entries(row, [spent], now=at("2025-03-28"), tier=row.tier)
     await _feedback()
-    await metrics.record_marketing_spend(program, date(2025, 3, 1), date(2025, 3, 31), "100.00")
-    await metrics.record_marketing_spend(program, date(2025, 4, 1), date(2025, 4, 30), "999.00")
+    await metrics.record_marketing_spend(services.uow, program, date(2025, 3, 1), date(2025, 3, 31), "100.00")
+    await metrics.record_marketing_spend(services.uow, program, date(2025, 4, 1), date(2025, 4, 30), "999.00")
 
 
 FEEDBACK = [("B", 0, "2025-02-20"), ("A", 10, "2025-03-05"), ("B", 9, "2025-03-06"), ("C", 7, "2025-03-07"),

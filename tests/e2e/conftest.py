@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.clock import Clock, clock
+from persistence.unit_of_work import UnitOfWork
 from rules import Program, load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server
 
@@ -78,3 +79,10 @@ async def review_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]
 def program_of(server: Server) -> Program:
     """The rules a test server runs, for jobs run by the test itself."""
     return load_program(server.settings.rules_dir)
+
+
+def uow_of(server: Server) -> UnitOfWork:
+    """The unit of work a test server's use cases run on, for jobs run by the test itself."""
+    assert server.app is not None
+    uow: UnitOfWork = server.app.state.services.uow
+    return uow

@@ -19,6 +19,7 @@ from app.jobs import run_jobs
 from persistence import models
 from rules import load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
+from tests.e2e.conftest import uow_of
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
 from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
 
@@ -441,13 +442,15 @@ async def test_a_customer_cannot_cancel_another_customers_redemption_nor_a_used_
     assert (await balance(admin, customer))["available"] == 80 + 40
 
 
-async def test_an_unused_redemption_expires_and_gives_its_points_back_once_by_the_jobs(admin):
+async def test_an_unused_redemption_expires_and_gives_its_points_back_once_by_the_jobs(server, admin):
     customer = await customer_with_points(admin, 100)
     code = await redeemed_code(admin, "half-off", customer)
     later = utcnow() + timedelta(days=31)
 
-    program = load_program(TEST_RULES_DIR)
-    reports = await asyncio.gather(run_jobs("redemption-expiry", later, program), run_jobs(None, later, program))
+    program, uow = load_program(TEST_RULES_DIR), uow_of(server)
+    reports = await asyncio.gather(
+        run_jobs(uow, "redemption-expiry", later, program), run_jobs(uow, None, later, program)
+    )
 
     assert sum(r.points for rs in reports for r in rs if r.name == "redemption-expiry") >= 20
     assert (await models.Redemption.get(code=code)).state == "expired"
@@ -521,7 +524,7 @@ async def test_points_spent_on_a_reward_never_expire_later_and_points_that_last_
         used = (await gql(admin, RECORD_ORDER, input=order_with(customer, "30.00", code)))["recordOrder"]
         assert used["errors"] == [] and used["pointsEarned"] == 30
 
-        await run_jobs(None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
+        await run_jobs(uow_of(expiring_server), None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
 
         # Expired: the 1 point and the 30 just earned; the 100 spent are not taken twice, so
         # the 90-day points are all still there.
@@ -534,7 +537,7 @@ async def test_an_unused_redemption_that_outlives_its_points_gives_back_only_wha
         customer = await customer_with_short_and_long_points(admin)
         await redeemed_code(admin, "coffee", customer)
 
-        await run_jobs(None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
+        await run_jobs(uow_of(expiring_server), None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
 
         assert await outbox(customer, "points.refunded") == [
             {

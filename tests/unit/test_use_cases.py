@@ -3,17 +3,18 @@ how they handle its refusals, without one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from app import customers, orders
+from app import customers, orders, redemptions
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, EntryKind
 from domain.orders import OrderInput, OrderLineInput
-from domain.rewards import CODE_PREFIX
+from domain.rewards import CODE_PREFIX, Lot, Redemption, RedemptionState, redeemed_reward, redemption_request_hash
 from persistence.adjustments import StoredAdjustment
+from persistence.redemptions import StoredRedemption
 from rules import load_program_from_sources
 from tests.fake_uow import FakeUnitOfWork, Store
 
@@ -23,6 +24,9 @@ PROGRAM = load_program_from_sources(
     {
         "program.yaml": """
 program: {name: Fake, currency: EUR}
+rewards:
+  - {id: five-off, name: 5 EUR off, kind: fixed_discount, points_cost: 100, value: 5}
+  - {id: mug, name: A mug, kind: free_product, points_cost: 50, sku: MUG, stock: 1}
 tiers:
   - {name: Bronze, threshold: 0}
   - {name: Silver, threshold: 100, benefits: {multiplier: 2}}
@@ -151,7 +155,7 @@ async def test_an_adjustment_is_one_transaction_that_moves_the_balance_by_its_en
     assert result.balance == result.customer.balance == Balance(25, 0, 0)
     assert not result.replayed
     assert store.customers["ada"].points_available == 25
-    [(customer_id, entry)] = store.applied
+    [(customer_id, entry, _)] = store.ledger
     assert (customer_id, entry.kind, entry.points, entry.reason) == (
         store.customers["ada"].id,
         EntryKind.ADJUST,
@@ -173,7 +177,7 @@ async def test_a_retry_with_the_key_answers_the_first_result_and_writes_nothing(
     again = await adjust(uow, 25, key="k1")
     assert (again.replayed, again.balance) == (True, first.balance)
     assert uow.sessions == ["locked", "locked"]  # found under the customer's lock, not written twice
-    assert len(store.applied) == 1 and len(store.outbox) == 1
+    assert len(store.ledger) == 1 and len(store.outbox) == 1
     assert store.customers["ada"].points_available == 25
 
 
@@ -183,7 +187,7 @@ async def test_a_retried_debit_is_answered_though_the_balance_no_longer_covers_i
     first = await adjust(uow, -30, key="k1")
     again = await adjust(uow, -30, key="k1")
     assert again.replayed and again.balance == first.balance == Balance(0, 0, 0)
-    assert len(store.applied) == 1
+    assert len(store.ledger) == 1
 
 
 async def test_the_key_again_with_other_content_is_refused(store):
@@ -201,7 +205,7 @@ async def test_a_debit_past_the_balance_is_refused_and_nothing_is_written(store)
     with pytest.raises(DomainError) as refused:
         await adjust(uow, -11, key="k1")
     assert refused.value.code is ErrorCode.INSUFFICIENT_POINTS
-    assert (store.applied, store.adjustments, store.outbox) == ([], {}, [])
+    assert (store.ledger, store.adjustments, store.outbox) == ([], {}, [])
     assert store.customers["ada"].points_available == 10
 
 
@@ -221,7 +225,7 @@ async def test_a_key_taken_meanwhile_for_another_customer_undoes_the_adjustment_
         await adjust(uow, 25, key="k1")
     assert refused.value.code is ErrorCode.IDEMPOTENCY_CONFLICT
     assert uow.sessions == ["locked", "read"]
-    assert (store.customers["ada"].points_available, store.applied, store.outbox) == (0, [], [])
+    assert (store.customers["ada"].points_available, store.ledger, store.outbox) == (0, [], [])
     assert store.adjustments == {"k1": bobs} and bob.points_available == 0
 
 
@@ -230,4 +234,127 @@ async def test_an_unknown_customer_is_refused_by_the_domain_field_the_client_sen
     with pytest.raises(DomainError) as refused:
         await adjust(uow, 25, customer="nobody")
     assert (refused.value.code, refused.value.field) == (ErrorCode.CUSTOMER_NOT_FOUND, ["customer_external_id"])
-    assert store.applied == []
+    assert store.ledger == []
+
+
+# ---- redeemReward ---------------------------------------------------------------------------
+
+
+async def test_a_redemption_spends_the_points_in_one_locked_transaction_oldest_lot_first(store):
+    ada = store.customers["ada"]
+    ada.points_available = 150
+    store.lots[ada.id] = [Lot(entry_id=7, points=80, expires_at=None), Lot(entry_id=8, points=70, expires_at=None)]
+    uow = FakeUnitOfWork(store)
+
+    result = await redemptions.redeem_reward(uow, PROGRAM, "five-off", "ada", None)
+
+    assert uow.sessions == ["locked"]
+    redemption = result.redemption
+    assert (result.replayed, redemption.state, redemption.points_spent) == (False, RedemptionState.ACTIVE, 100)
+    assert redemption.code.startswith(CODE_PREFIX) and redemption.customer_external_id == "ada"
+    assert store.customers["ada"].points_available == 50
+    [(customer_id, entry, source)] = store.ledger
+    assert (customer_id, entry.kind, entry.points, source) == (
+        ada.id,
+        EntryKind.REDEEM,
+        -100,
+        f"redemption:{redemption.id}",
+    )
+    assert store.redemption_lots == [(redemption.id, 7, 80), (redemption.id, 8, 20)]
+    assert [(kind, payload["points"]) for kind, _, payload in store.outbox if kind == "points.redeemed"] == [
+        ("points.redeemed", -100)
+    ]
+    assert [payload["code"] for kind, _, payload in store.outbox if kind == "reward.redeemed"] == [redemption.code]
+
+
+async def test_a_redemption_beyond_the_available_points_is_refused_and_writes_nothing(store):
+    store.customers["ada"].points_available, store.customers["ada"].points_pending = 99, 500
+    uow = FakeUnitOfWork(store)
+
+    with pytest.raises(DomainError) as refused:
+        await redemptions.redeem_reward(uow, PROGRAM, "five-off", "ada", None)
+
+    assert refused.value.code is ErrorCode.INSUFFICIENT_POINTS
+    assert (store.customers["ada"].points_available, store.customers["ada"].points_pending) == (99, 500)
+    assert store.redemptions == {} and store.ledger == [] and store.outbox == []
+
+
+async def test_the_last_of_a_stock_goes_once(store):
+    store.customers["ada"].points_available = 200
+    uow = FakeUnitOfWork(store)
+    await redemptions.redeem_reward(uow, PROGRAM, "mug", "ada", None)
+
+    with pytest.raises(DomainError) as refused:
+        await redemptions.redeem_reward(uow, PROGRAM, "mug", "ada", None)
+
+    assert refused.value.code is ErrorCode.OUT_OF_STOCK
+    assert store.stock_redeemed == {"mug": 1} and len(store.redemptions) == 1
+    assert store.customers["ada"].points_available == 150
+
+
+async def test_an_unknown_reward_is_refused_without_a_transaction(store):
+    uow = FakeUnitOfWork(store)
+    with pytest.raises(DomainError) as refused:
+        await redemptions.redeem_reward(uow, PROGRAM, "no-such-reward", "ada", "key-1")
+    assert refused.value.code is ErrorCode.REWARD_NOT_FOUND
+    assert uow.sessions == ["read"]  # the key's look-up: a retry of a redemption made under older rules
+
+
+async def test_a_retry_with_the_key_answers_the_first_redemption_and_spends_once(store):
+    store.customers["ada"].points_available = 250
+    uow = FakeUnitOfWork(store)
+    first = await redemptions.redeem_reward(uow, PROGRAM, "five-off", "ada", "key-1")
+    again = await redemptions.redeem_reward(uow, PROGRAM, "five-off", "ada", "key-1")
+
+    assert again.replayed and again.redemption == first.redemption
+    assert uow.sessions == ["read", "locked", "read"]
+    assert store.customers["ada"].points_available == 150 and len(store.redemptions) == 1
+
+
+async def test_the_key_with_another_reward_is_refused(store):
+    store.customers["ada"].points_available = 250
+    uow = FakeUnitOfWork(store)
+    await redemptions.redeem_reward(uow, PROGRAM, "five-off", "ada", "key-1")
+    with pytest.raises(DomainError) as refused:
+        await redemptions.redeem_reward(uow, PROGRAM, "mug", "ada", "key-1")
+    assert refused.value.code is ErrorCode.IDEMPOTENCY_CONFLICT
+    assert store.customers["ada"].points_available == 150
+
+
+async def test_a_twin_request_that_won_the_race_is_answered_and_this_one_rolled_back(store):
+    """Both looked the key up before either wrote; the twin committed first. This one's
+    insert is refused by the key's unique index, its transaction rolls back, and it answers
+    the twin's redemption."""
+    ada = store.customers["ada"]
+    ada.points_available = 250
+    uow = FakeUnitOfWork(store)
+    code = f"{CODE_PREFIX}-TWIN0-TWIN0-TWIN0-TWIN0"
+    reward = PROGRAM.reward("five-off")
+    assert reward is not None
+    twin = Redemption(
+        id=99,
+        code=code,
+        customer_external_id="ada",
+        reward=redeemed_reward(reward, code),
+        reward_name=reward.name,
+        points_spent=100,
+        state=RedemptionState.ACTIVE,
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=30),
+        currency="EUR",
+        request_hash=redemption_request_hash("five-off", "ada"),
+    )
+
+    def twin_commits() -> None:
+        uow.before_transaction = None
+        store.customers["ada"].points_available -= 100
+        store.redemptions[99] = StoredRedemption(twin, ada.id, 100)
+        store.redemption_keys["key-1"] = 99
+
+    uow.before_transaction = twin_commits
+    result = await redemptions.redeem_reward(uow, PROGRAM, "five-off", "ada", "key-1")
+
+    assert (result.replayed, result.redemption) == (True, twin)
+    assert uow.sessions == ["read", "locked", "read"]
+    assert store.customers["ada"].points_available == 150  # the twin's spending, not this one's too
+    assert list(store.redemptions) == [99] and store.ledger == [] and store.outbox == []
