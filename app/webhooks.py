@@ -60,7 +60,10 @@ async def register_webhook(url: str, event_types: Sequence[str] | None, *, by: s
         # Events still being written when it registers have lower ids than the newest:
         # the fan-out starts a window back, and takes those that occur from now on.
         await store.start_fan_out_after(max(0, await outbox.last_event_id() - START_WINDOW))
-        return await store.insert_webhook(target.url, types, new_secret(), by, utcnow())
+        webhook = await store.insert_webhook(target.url, types, new_secret(), by, utcnow())
+    # Delivery workers that knew of no enabled endpoint skip their rounds until told.
+    await store.announce_change()
+    return webhook
 
 
 async def get_webhook(webhook_id: str) -> m.Webhook:
@@ -100,6 +103,8 @@ async def update_webhook(
         webhook.enabled, webhook.disabled_reason, webhook.disabled_at = False, f"Disabled by {by}.", now
     webhook.updated_at = now
     await store.save_webhook(webhook)
+    if webhook.enabled:
+        await store.announce_change()
     return webhook
 
 
@@ -124,7 +129,9 @@ async def redeliver(webhook_id: str, event_id: str) -> m.WebhookDelivery:
     event = parse_id(event_id, ["eventId"])
     if not await store.event_exists(event):
         raise DomainError(ErrorCode.NOT_FOUND, f"No reward event has the id '{event_id}'.", ["eventId"])
-    return await store.redeliver(webhook.id, event, utcnow())
+    delivery = await store.redeliver(webhook.id, event, utcnow())
+    await store.announce_change()
+    return delivery
 
 
 async def deliveries(
