@@ -90,10 +90,6 @@ class LineSums:
     def of(cls, order: OrderFacts, spec: dict | None) -> LineSums:
         return cls.picked(order, predicate(spec))
 
-    def fields(self, spec: dict) -> dict[str, int]:
-        """The order-fact fields of this filter (value in cents, like all money there)."""
-        return FactFields.of(spec).values(self)
-
     @classmethod
     def picked(cls, order: OrderFacts, test: LinePredicate) -> LineSums:
         picked = [line for line in order.lines if test(line)]
@@ -112,13 +108,13 @@ class FactFields:
 
     @classmethod
     def of(cls, spec: dict) -> FactFields:
-        name = filter_id(spec)
-        return cls(predicate(spec), (f"n:{name}", f"q:{name}", f"v:{name}", f"m:{name}"))
+        return cls(predicate(spec), (count_field(spec), quantity_field(spec), value_field(spec), other_field(spec)))
 
     def of_order(self, order: OrderFacts) -> dict[str, int]:
         return self.values(LineSums.picked(order, self.test))
 
     def values(self, sums: LineSums) -> dict[str, int]:
+        """The order-fact fields (value in cents, like all money there)."""
         count, quantity, value, others = self.names
         return {count: sums.count, quantity: sums.quantity, value: cents(sums.value), others: sums.others}
 
