@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from app.auth_throttle import FailedAuthThrottle
 from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
-from app.delivery import DeliveryWorker
+from app.delivery import DeliveryWorker, notified_by
 from app.event_stream import OutboxTail
 from app.rules_sync import follow_activations, put_in_force, store_rules_version
 from app.settings import Settings
@@ -125,7 +125,7 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
             finally:
                 outbox.written_listeners.remove(tail.wake)
         else:
-            async with listening(services.settings.database_url, REWARD_EVENTS_CHANNEL, tail.wake):
+            async with listening(services.settings.database_url, REWARD_EVENTS_CHANNEL, notified_by(tail, delivery)):
                 yield
     finally:
         for task in tasks:

@@ -168,6 +168,12 @@ async def tier_after_earning(
     if program.settings.tier_period == "lifetime":
         points, spend = lifetime_points, lifetime_spend
     else:
+        # The window's amounts are at most the lifetime totals (earn and reverse entries,
+        # and order spend, of which the window is a part), so when even those leave the
+        # tier as it is, so does the window: most orders then skip summing the customer's
+        # history over the window (a statement whose cost grows with that history).
+        if rules_of_tiers.higher(program.tiers, current, program.tier_for(lifetime_points, lifetime_spend)) == current:
+            return current
         before = await qualifying_amount(session, program, customer_id, now)
         points, spend = int(before) + points_added, Decimal(before) + spend_added
     reached: Tier | None = program.tier_for(points, spend)

@@ -78,7 +78,11 @@ async def register_webhook(
         # Events still being written when it registers have lower ids than the newest:
         # the fan-out starts a window back, and takes those that occur from now on.
         await session.webhooks.start_fan_out_after(max(0, await session.outbox.last_event_id() - START_WINDOW))
-        return await session.webhooks.insert_webhook(target.url, types, new_secret(), by, utcnow())
+        webhook = await session.webhooks.insert_webhook(target.url, types, new_secret(), by, utcnow())
+        # Delivery workers that knew of no enabled endpoint skip their rounds until told
+        # (at commit).
+        await session.webhooks.announce_change()
+    return webhook
 
 
 async def get_webhook(uow: UnitOfWork, webhook_id: str) -> WebhookRow:
@@ -127,6 +131,8 @@ async def update_webhook(
     webhook = replace(webhook, updated_at=now)
     async with uow.transaction() as session:
         await session.webhooks.save_webhook(webhook)
+        if webhook.enabled:
+            await session.webhooks.announce_change()
     return webhook
 
 
@@ -158,7 +164,9 @@ async def redeliver(uow: UnitOfWork, webhook_id: str, event_id: str) -> Delivery
         event = parse_id(event_id, ["event_id"])
         if not await session.webhooks.event_exists(event):
             raise DomainError(ErrorCode.NOT_FOUND, f"No reward event has the id '{event_id}'.", ["event_id"])
-        return await session.webhooks.redeliver(webhook.id, event, utcnow())
+        delivery = await session.webhooks.redeliver(webhook.id, event, utcnow())
+        await session.webhooks.announce_change()
+        return delivery
 
 
 async def deliveries(

@@ -16,6 +16,7 @@ async def record_activation(version: str, now: datetime) -> int:
 
 
 async def latest_activation() -> tuple[int, str] | None:
-    """(id, version) of the newest activation, or None before the first one."""
+    """(id, version) of the newest activation, or None before the first one. Every worker
+    asks twice a second: one plain statement, not an ORM query built each time."""
     rows = await sql.fetch("SELECT id, version FROM rules_activations ORDER BY id DESC LIMIT 1")
     return (int(rows[0]["id"]), rows[0]["version"]) if rows else None

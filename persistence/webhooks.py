@@ -9,12 +9,13 @@ booleans as integers).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from persistence import outbox, sql
+from persistence.notifications import REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -109,6 +110,24 @@ async def save_webhook(webhook: WebhookRow) -> None:
         webhook.updated_at,
         webhook.id,
     )
+
+
+async def any_enabled() -> bool:
+    return bool(await sql.fetch("SELECT 1 AS found FROM webhooks WHERE enabled LIMIT 1"))
+
+
+# Called when endpoints may have more work than delivery workers last read (one registered,
+# enabled, an event redelivered): the delivery workers of this process (every process's on
+# PostgreSQL, by NOTIFY to their LISTEN connections; see app.delivery).
+changed_listeners: list[Callable[[], None]] = []
+
+
+async def announce_change() -> None:
+    """After the change has committed, so that whoever is told reads it."""
+    if sql.on_postgres():
+        await sql.execute("SELECT pg_notify($1, $2)", REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED)
+    for listener in list(changed_listeners):
+        listener()
 
 
 async def delete_webhook(webhook_id: int) -> bool:

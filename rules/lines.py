@@ -88,19 +88,35 @@ class LineSums:
 
     @classmethod
     def of(cls, order: OrderFacts, spec: dict | None) -> LineSums:
-        test = predicate(spec)
+        return cls.picked(order, predicate(spec))
+
+    @classmethod
+    def picked(cls, order: OrderFacts, test: LinePredicate) -> LineSums:
         picked = [line for line in order.lines if test(line)]
         value = sum((line.total for line in picked), Decimal(0))
         return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))
 
-    def fields(self, spec: dict) -> dict[str, int]:
-        """The order-fact fields of this filter (value in cents, like all money there)."""
-        return {
-            count_field(spec): self.count,
-            quantity_field(spec): self.quantity,
-            value_field(spec): cents(self.value),
-            other_field(spec): self.others,
-        }
+
+@dataclass(frozen=True)
+class FactFields:
+    """A filter as a program keeps it for every order: its test and its fields' names,
+    worked out once (naming hashes the filter: a sixth of an order's evaluation when
+    done per order)."""
+
+    test: LinePredicate
+    names: tuple[str, str, str, str]
+
+    @classmethod
+    def of(cls, spec: dict) -> FactFields:
+        return cls(predicate(spec), (count_field(spec), quantity_field(spec), value_field(spec), other_field(spec)))
+
+    def of_order(self, order: OrderFacts) -> dict[str, int]:
+        return self.values(LineSums.picked(order, self.test))
+
+    def values(self, sums: LineSums) -> dict[str, int]:
+        """The order-fact fields (value in cents, like all money there)."""
+        count, quantity, value, others = self.names
+        return {count: sums.count, quantity: sums.quantity, value: cents(sums.value), others: sums.others}
 
 
 def canonical(spec: dict) -> dict:
