@@ -16,8 +16,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.referrals import new_referral_code
-from persistence import repositories as repo
 from persistence import sql
+from persistence.statements import Statement, insert_select
+from persistence.tables import ORDER_LINES, ORDERS
 
 IMPORT_RULES_VERSION = "import"
 
@@ -101,19 +102,29 @@ WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.customer_ext
 GROUP BY s.customer_external_id
 """
 
-_ORDERS = f"""
-INSERT INTO orders ({repo.ORDER_COLUMNS})
-SELECT s.external_id, c.id, s.currency, s.placed_at, s.subtotal, s.shipping_amount, '[]', 0, $1,
-       s.request_hash, $2, s.program_currency, s.program_subtotal, s.exchange_rate
-FROM import_orders s JOIN customers c ON c.external_id = s.customer_external_id
-"""
-
-_LINES = """
-INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price)
-SELECT o.id, l.position, l.sku, l.category, l.quantity, l.unit_price
-FROM import_lines l JOIN import_orders s ON s.external_id = l.order_external_id
-JOIN orders o ON o.external_id = l.order_external_id
-"""
+# Imported orders earn nothing (see above); every other column comes from the staging row.
+_IMPORTED = {
+    "customer_id": "c.id",
+    "coupon_codes": "'[]'",
+    "points_earned": "0",
+    "rules_version": ":rules_version",
+    "created_at": ":now",
+}
+_ORDERS = Statement(
+    insert_select(
+        ORDERS,
+        lambda column: _IMPORTED.get(column, f"s.{column}"),
+        "import_orders s JOIN customers c ON c.external_id = s.customer_external_id",
+    )
+)
+_LINES = Statement(
+    insert_select(
+        ORDER_LINES,
+        lambda column: "o.id" if column == "order_id" else f"l.{column}",
+        "import_lines l JOIN import_orders s ON s.external_id = l.order_external_id"
+        " JOIN orders o ON o.external_id = l.order_external_id",
+    )
+)
 
 # The customers' cached figures move by what their new orders add, as recordOrder's do.
 _TOTALS = """
@@ -155,8 +166,8 @@ async def write_orders(batch: Sequence[OrderRow], entry_tier: str | None, now: d
             [(o.external_id, n, *line) for o in batch for n, line in enumerate(o.lines)],
         )
         await sql.execute(_NEW_CUSTOMERS, entry_tier)
-        await sql.execute(_ORDERS, IMPORT_RULES_VERSION, now)
-        await sql.execute(_LINES)
+        await sql.execute_named(_ORDERS, {"rules_version": IMPORT_RULES_VERSION, "now": now})
+        await sql.execute_named(_LINES, {})
         await sql.execute(_TOTALS)
         return int(fresh[0]["n"])
 
