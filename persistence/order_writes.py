@@ -24,7 +24,7 @@ from persistence import outbox, sql
 from persistence.entries import LinkedEntry, entry_row, insert_entries
 from persistence.repositories import MOVE_BALANCE, StoredOrder, balance_move, move_balance
 from persistence.rows import CustomerRow
-from persistence.statements import RowsInsert, Statement, arrays, insert, insert_select, unnest
+from persistence.statements import RowsInsert, Statement, Unnest, insert, insert_select
 from persistence.tables import CUSTOMER_EVENT_SEQUENCES, CUSTOMERS, LEDGER_ENTRIES, ORDER_LINES, ORDERS, REWARD_EVENTS
 
 Event = tuple[str, str | None, dict]
@@ -35,7 +35,9 @@ def order_row(
 ) -> tuple[dict[str, Any], StoredOrder]:
     """A new order's values by column, and the order as stored: the same for every
     database's way of writing it."""
-    facts = order.facts
+    facts, converted = order.facts, order.converted
+    # Each a sum over the lines, made once.
+    subtotal, program_subtotal = facts.subtotal, converted.subtotal
     # In UTC, as the database gives it back, so that a replay answers the same instant alike.
     placed_at = sql.as_utc(order.placed_at or now)
     row = {
@@ -43,12 +45,13 @@ def order_row(
         "customer_id": customer.id,
         "currency": facts.currency,
         "placed_at": placed_at,
-        "subtotal": facts.subtotal,
+        "subtotal": subtotal,
         "shipping_amount": facts.shipping_amount,
-        "program_currency": order.converted.program_currency,
-        "program_subtotal": order.converted.subtotal,
-        "exchange_rate": order.converted.rate,
-        "coupon_codes": json.dumps(sorted(facts.coupon_codes)),
+        "program_currency": converted.program_currency,
+        "program_subtotal": program_subtotal,
+        "exchange_rate": converted.rate,
+        # Most orders name no coupon: their JSON is known.
+        "coupon_codes": json.dumps(sorted(facts.coupon_codes)) if facts.coupon_codes else "[]",
         "points_earned": points,
         "rules_version": rules_version,
         "request_hash": order.request_hash,
@@ -59,14 +62,14 @@ def order_row(
         customer_external_id=customer.external_id,
         currency=facts.currency,
         placed_at=placed_at,
-        subtotal=facts.subtotal,
+        subtotal=subtotal,
         shipping_amount=facts.shipping_amount,
         points_earned=points,
         rules_version=rules_version,
         request_hash=order.request_hash,
-        program_currency=order.converted.program_currency,
-        program_subtotal=order.converted.subtotal,
-        exchange_rate=order.converted.rate,
+        program_currency=converted.program_currency,
+        program_subtotal=program_subtotal,
+        exchange_rate=converted.rate,
     )
     return row, stored
 
@@ -109,12 +112,13 @@ _EVENT = {
     # This customer's next numbers: see outbox.COUNT_EVENTS.
     "customer_sequence": "s.last_sequence - cardinality(:event_customer_external_id::varchar[]) + x.n",
 }
-_LINE_ARRAYS = tuple(c for c in ORDER_LINES.written if c not in _LINE)
-_ENTRY_ARRAYS = tuple(c for c in LEDGER_ENTRIES.written if c not in _ENTRY)
-_EVENT_ARRAYS = tuple(c for c in REWARD_EVENTS.written if c not in _EVENT)
+_LINE_ARRAYS = Unnest(ORDER_LINES, [c for c in ORDER_LINES.written if c not in _LINE], "line")
+_ENTRY_ARRAYS = Unnest(LEDGER_ENTRIES, [c for c in LEDGER_ENTRIES.written if c not in _ENTRY], "entry")
+_EVENT_ARRAYS = Unnest(REWARD_EVENTS, [c for c in REWARD_EVENTS.written if c not in _EVENT], "event", ordinality=True)
 # The customer's facts that the rules read, and the balance its events report as the
 # balance after: the write happens only if they are still what they were when read.
 _GUARDED = ("order_count", "lifetime_earned", "lifetime_spend", "tier", "points_available", "points_pending")
+_SEEN = tuple((f"seen_{column}", column) for column in _GUARDED)
 
 
 def _guard(column: str) -> str:
@@ -132,11 +136,9 @@ def _order_column(column: str) -> str:
 
 
 _ORDER = insert_select(ORDERS, _order_column, "c", returning="id")
-_LINES = insert_select(ORDER_LINES, _from("x", _LINE), f"o, {unnest(ORDER_LINES, _LINE_ARRAYS, 'line')}")
-_ENTRIES = insert_select(LEDGER_ENTRIES, _from("x", _ENTRY), f"o, {unnest(LEDGER_ENTRIES, _ENTRY_ARRAYS, 'entry')}")
-_EVENTS = insert_select(
-    REWARD_EVENTS, _from("x", _EVENT), f"s, {unnest(REWARD_EVENTS, _EVENT_ARRAYS, 'event', ordinality=True)}"
-)
+_LINES = insert_select(ORDER_LINES, _from("x", _LINE), f"o, {_LINE_ARRAYS.sql}")
+_ENTRIES = insert_select(LEDGER_ENTRIES, _from("x", _ENTRY), f"o, {_ENTRY_ARRAYS.sql}")
+_EVENTS = insert_select(REWARD_EVENTS, _from("x", _EVENT), f"s, {_EVENT_ARRAYS.sql}")
 
 # The balance move comes first and carries the guard; every later write selects FROM the
 # order row, so when the guard fails nothing at all is written. Events are all the
@@ -182,7 +184,7 @@ async def write_order(
     with nothing written, when the customer's facts changed since they were read (only
     possible without the customer's lock: see app.orders)."""
     row, stored = order_row(customer, order, points=points, rules_version=rules_version, now=now)
-    spend = order.converted.subtotal
+    spend = row["program_subtotal"]
     if not sql.on_postgres():
         # No existence check first: the unique index on external_id refuses a replay, which
         # then rolls back and is answered from the stored order.
@@ -202,10 +204,10 @@ async def write_order(
         {
             **row,
             **move,
-            **{f"seen_{column}": getattr(customer, column) for column in _GUARDED},
-            **arrays("line", _LINE_ARRAYS, line_rows(order, None)),
-            **arrays("entry", _ENTRY_ARRAYS, [entry_row(customer.id, e, now=now) for e in entries]),
-            **arrays("event", _EVENT_ARRAYS, event_rows),
+            **{key: getattr(customer, column) for key, column in _SEEN},
+            **_LINE_ARRAYS.params(line_rows(order, None)),
+            **_ENTRY_ARRAYS.params([entry_row(customer.id, e, now=now) for e in entries]),
+            **_EVENT_ARRAYS.params(event_rows),
         },
     )
     if not rows:

@@ -50,11 +50,15 @@ class Statement:
     def values(self, params: Mapping[str, Any]) -> list[Any]:
         """The values in `$n` order. Every name must be given, and nothing else: a value
         the statement does not use is a mistake as surely as one it lacks."""
-        if len(params) != len(self.names) or not all(name in params for name in self.names):
+        try:
+            values = [params[name] for name in self.names]
+        except KeyError:
+            values = None
+        if values is None or len(params) != len(values):
             missing = [name for name in self.names if name not in params]
             unused = sorted(set(params) - set(self.names))
             raise KeyError(f"parameters missing: {missing}, not in the statement: {unused}")
-        return [params[name] for name in self.names]
+        return values
 
     def __repr__(self) -> str:
         return f"Statement({self.source!r})"
@@ -116,19 +120,25 @@ def insert_select(table: Table, expression: Callable[[str], str], source: str, *
     )
 
 
-def unnest(table: Table, columns: Sequence[str], prefix: str, *, alias: str = "x", ordinality: bool = False) -> str:
+class Unnest:
     """`unnest(:prefix_a::type[], ...) AS x(a, ...)`: one array parameter per column, typed as
-    the column is (PostgreSQL's set-based multi-row insert: one text for any row count)."""
-    _checked(table, columns)
-    arrays = ", ".join(f":{prefix}_{c}{table.cast(c)}[]" for c in columns)
-    numbered = " WITH ORDINALITY" if ordinality else ""
-    names = [*columns, "n"] if ordinality else columns
-    return f"unnest({arrays}){numbered} AS {alias}({column_list(names)})"
+    the column is (PostgreSQL's set-based multi-row insert: one text for any row count), and
+    those parameters for some rows. `WITH ORDINALITY` numbers the rows `n`, from 1."""
 
+    __slots__ = ("_keys", "columns", "sql")
 
-def arrays(prefix: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """The array parameters of `unnest(table, columns, prefix)` for these rows."""
-    return {f"{prefix}_{c}": [row[c] for row in rows] for c in columns}
+    def __init__(
+        self, table: Table, columns: Sequence[str], prefix: str, *, alias: str = "x", ordinality: bool = False
+    ):
+        self.columns = _checked(table, columns)
+        arrays = ", ".join(f":{prefix}_{c}{table.cast(c)}[]" for c in self.columns)
+        names = column_list([*self.columns, "n"] if ordinality else self.columns)
+        self.sql = f"unnest({arrays}){' WITH ORDINALITY' if ordinality else ''} AS x({names})"
+        # The parameters' names, made once: this runs on every order.
+        self._keys = tuple((f"{prefix}_{c}", c) for c in self.columns)
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        return {key: [row[column] for row in rows] for key, column in self._keys}
 
 
 def _checked(table: Table, columns: Sequence[str] | None) -> tuple[str, ...]:

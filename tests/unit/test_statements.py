@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from persistence import models
-from persistence.statements import RowsInsert, Statement, arrays, insert, insert_select, unnest
+from persistence.statements import RowsInsert, Statement, Unnest, insert, insert_select
 from persistence.tables import LEDGER_ENTRIES, ORDER_LINES, ORDERS, TABLES, describe
 
 
@@ -61,12 +61,15 @@ def test_a_rows_insert_numbers_each_row_and_keeps_one_text_per_row_count():
 
 
 def test_unnest_casts_each_array_as_its_column_is_typed():
-    text = unnest(ORDER_LINES, ("position", "sku", "unit_price"), "line")
-    assert text == (
+    lines = Unnest(ORDER_LINES, ("position", "sku", "unit_price"), "line")
+    assert lines.sql == (
         "unnest(:line_position::int[], :line_sku::varchar[], :line_unit_price::numeric[])"
         " AS x(position, sku, unit_price)"
     )
-    assert arrays("line", ("sku",), [{"sku": "A"}, {"sku": "B"}]) == {"line_sku": ["A", "B"]}
+    rows = [{"position": 0, "sku": "A", "unit_price": 1}, {"position": 1, "sku": "B", "unit_price": 2}]
+    assert lines.params(rows) == {"line_position": [0, 1], "line_sku": ["A", "B"], "line_unit_price": [1, 2]}
+    numbered = Unnest(ORDER_LINES, ("sku",), "line", ordinality=True)
+    assert numbered.sql == "unnest(:line_sku::varchar[]) WITH ORDINALITY AS x(sku, n)"
 
 
 def test_insert_select_takes_each_column_from_its_expression():
