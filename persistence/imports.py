@@ -17,8 +17,9 @@ from decimal import Decimal
 
 from domain.referrals import new_referral_code
 from persistence import sql
-from persistence.statements import Statement, insert_select
-from persistence.tables import ORDER_LINES, ORDERS
+from persistence.repositories import NEW_CUSTOMER
+from persistence.statements import Statement, insert_select, whole_row
+from persistence.tables import CUSTOMERS, ORDER_LINES, ORDERS
 
 IMPORT_RULES_VERSION = "import"
 
@@ -93,14 +94,37 @@ class CustomerRow:
     enrolled_at: datetime
 
 
-_NEW_CUSTOMERS = """
-INSERT INTO customers (external_id, email, tags, tier, points_available, points_pending, lifetime_earned,
-                       lifetime_spend, order_count, enrolled_at, referral_code)
-SELECT s.customer_external_id, MIN(s.email), '[]', $1, 0, 0, 0, 0, 0, MIN(s.placed_at), MIN(s.referral_code)
-FROM import_orders s
-WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.customer_external_id)
-GROUP BY s.customer_external_id
-"""
+# Customers enrolled by their first imported order, in the entry tier.
+_NEW_CUSTOMERS = Statement(
+    insert_select(
+        CUSTOMERS,
+        {
+            "external_id": "s.customer_external_id",
+            "email": "MIN(s.email)",
+            "tags": "'[]'",
+            "tier": ":tier",
+            **NEW_CUSTOMER,
+            "enrolled_at": "MIN(s.placed_at)",
+            "referral_code": "MIN(s.referral_code)",
+        },
+        "import_orders s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.customer_external_id)"
+        " GROUP BY s.customer_external_id",
+    )
+)
+_CUSTOMERS = Statement(
+    insert_select(
+        CUSTOMERS,
+        {
+            **{column: column for column in ("external_id", "email", "name", "birthday")},
+            "tags": "'[]'",
+            "tier": ":tier",
+            **NEW_CUSTOMER,
+            "enrolled_at": "enrolled_at",
+            "referral_code": "referral_code",
+        },
+        "import_customers",
+    )
+)
 
 # Imported orders earn nothing (see above); every other column comes from the staging row.
 _IMPORTED = {
@@ -113,14 +137,14 @@ _IMPORTED = {
 _ORDERS = Statement(
     insert_select(
         ORDERS,
-        lambda column: _IMPORTED.get(column, f"s.{column}"),
+        whole_row(ORDERS, lambda column: _IMPORTED.get(column, f"s.{column}")),
         "import_orders s JOIN customers c ON c.external_id = s.customer_external_id",
     )
 )
 _LINES = Statement(
     insert_select(
         ORDER_LINES,
-        lambda column: "o.id" if column == "order_id" else f"l.{column}",
+        whole_row(ORDER_LINES, lambda column: "o.id" if column == "order_id" else f"l.{column}"),
         "import_lines l JOIN import_orders s ON s.external_id = l.order_external_id"
         " JOIN orders o ON o.external_id = l.order_external_id",
     )
@@ -165,7 +189,7 @@ async def write_orders(batch: Sequence[OrderRow], entry_tier: str | None, now: d
             line_columns,
             [(o.external_id, n, *line) for o in batch for n, line in enumerate(o.lines)],
         )
-        await sql.execute(_NEW_CUSTOMERS, entry_tier)
+        await sql.execute_named(_NEW_CUSTOMERS, {"tier": entry_tier})
         await sql.execute_named(_ORDERS, {"rules_version": IMPORT_RULES_VERSION, "now": now})
         await sql.execute_named(_LINES, {})
         await sql.execute(_TOTALS)
@@ -183,11 +207,5 @@ async def write_customers(batch: Sequence[CustomerRow], entry_tier: str | None) 
         )
         await sql.execute("DELETE FROM import_customers WHERE external_id IN (SELECT external_id FROM customers)")
         fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_customers")
-        await sql.execute(
-            "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
-            " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
-            " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at, referral_code"
-            " FROM import_customers",
-            entry_tier,
-        )
+        await sql.execute_named(_CUSTOMERS, {"tier": entry_tier})
         return int(fresh[0]["n"])

@@ -24,7 +24,7 @@ from persistence import outbox, sql
 from persistence.entries import LinkedEntry, entry_row, insert_entries
 from persistence.repositories import MOVE_BALANCE, StoredOrder, balance_move, move_balance
 from persistence.rows import CustomerRow
-from persistence.statements import RowsInsert, Statement, Unnest, insert, insert_select
+from persistence.statements import RowsInsert, Statement, Unnest, insert, insert_select, whole_row
 from persistence.tables import CUSTOMER_EVENT_SEQUENCES, CUSTOMERS, LEDGER_ENTRIES, ORDER_LINES, ORDERS, REWARD_EVENTS
 
 Event = tuple[str, str | None, dict]
@@ -135,10 +135,10 @@ def _order_column(column: str) -> str:
     return "c.id" if column == "customer_id" else f":{column}{ORDERS.cast(column)}"
 
 
-_ORDER = insert_select(ORDERS, _order_column, "c", returning="id")
-_LINES = insert_select(ORDER_LINES, _from("x", _LINE), f"o, {_LINE_ARRAYS.sql}")
-_ENTRIES = insert_select(LEDGER_ENTRIES, _from("x", _ENTRY), f"o, {_ENTRY_ARRAYS.sql}")
-_EVENTS = insert_select(REWARD_EVENTS, _from("x", _EVENT), f"s, {_EVENT_ARRAYS.sql}")
+_ORDER = insert_select(ORDERS, whole_row(ORDERS, _order_column), "c", returning="id")
+_LINES = insert_select(ORDER_LINES, whole_row(ORDER_LINES, _from("x", _LINE)), f"o, {_LINE_ARRAYS.sql}")
+_ENTRIES = insert_select(LEDGER_ENTRIES, whole_row(LEDGER_ENTRIES, _from("x", _ENTRY)), f"o, {_ENTRY_ARRAYS.sql}")
+_EVENTS = insert_select(REWARD_EVENTS, whole_row(REWARD_EVENTS, _from("x", _EVENT)), f"s, {_EVENT_ARRAYS.sql}")
 
 # The balance move comes first and carries the guard; every later write selects FROM the
 # order row, so when the guard fails nothing at all is written. Events are all the

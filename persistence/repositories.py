@@ -21,7 +21,8 @@ from persistence import outbox, sql
 from persistence.entries import LinkedEntry, earn_entries_of, insert_entries
 from persistence.rows import CustomerRow, customer_row, decimal_of, json_of, json_text, moment_of
 from persistence.sql import IntegrityError
-from persistence.statements import Statement
+from persistence.statements import Statement, insert
+from persistence.tables import CUSTOMERS
 
 __all__ = ["CustomerRow", "IntegrityError", "transaction"]
 
@@ -54,27 +55,53 @@ def _customer_not_found(external_id: str, field: list[str]) -> DomainError:
     return DomainError(ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", field)
 
 
+# The customer's cached figures: what the ledger sums to, the spend and the orders, kept
+# in the transaction of every write that moves them (MOVE_BALANCE).
+BALANCE_COLUMNS = ("points_available", "points_pending", "lifetime_earned", "lifetime_spend", "order_count")
+
+
 # ---- customers ----------------------------------------------------------------------------
+
+
+# What a customer starts with, however enrolled (here, or by an import): no points, no
+# spend, no orders.
+NEW_CUSTOMER = {column: "0" for column in BALANCE_COLUMNS}
+_INSERT_CUSTOMER = insert(
+    CUSTOMERS,
+    (
+        "external_id",
+        "email",
+        "name",
+        "birthday",
+        "tags",
+        "attributes",
+        "referral_code",
+        "referred_by_id",
+        "tier",
+        "enrolled_at",
+    ),
+    fixed=NEW_CUSTOMER,
+    returning="*",
+)
 
 
 async def insert_customer(
     data: EnrollmentInput, tier: str | None, now: datetime, *, own_code: str, referred_by: int | None = None
 ) -> CustomerRow:
-    # Every column the model's defaults filled: JSON lists and objects, zero balances.
-    [row] = await sql.fetch(
-        "INSERT INTO customers (external_id, email, name, birthday, tags, attributes, referral_code,"
-        " referred_by_id, tier, points_available, points_pending, lifetime_earned, lifetime_spend,"
-        " order_count, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, 0, 0, 0, $10) RETURNING *",
-        data.external_id,
-        data.email,
-        data.name,
-        data.birthday,
-        json_text(list(data.tags)),
-        json_text(dict(data.attributes)),
-        own_code,
-        referred_by,
-        tier,
-        now,
+    [row] = await sql.fetch_named(
+        _INSERT_CUSTOMER,
+        {
+            "external_id": data.external_id,
+            "email": data.email,
+            "name": data.name,
+            "birthday": data.birthday,
+            "tags": json_text(list(data.tags)),
+            "attributes": json_text(dict(data.attributes)),
+            "referral_code": own_code,
+            "referred_by_id": referred_by,
+            "tier": tier,
+            "enrolled_at": now,
+        },
     )
     return customer_row(row)
 

@@ -68,12 +68,23 @@ def column_list(columns: Sequence[str]) -> str:
     return ", ".join(columns)
 
 
-def insert(table: Table, columns: Sequence[str] | None = None, *, suffix: str = "", returning: str = "") -> Statement:
+def insert(
+    table: Table,
+    columns: Sequence[str] | None = None,
+    *,
+    fixed: Mapping[str, str] | None = None,
+    suffix: str = "",
+    returning: str = "",
+) -> Statement:
     """`INSERT INTO table (columns) VALUES (:column, ...)`, one row, each parameter named as
-    its column (the whole row, `table.written`, unless columns are named)."""
-    columns = _checked(table, columns)
+    its column (the whole row, `table.written`, unless columns are named); `fixed` columns
+    take the SQL given instead (a new customer's zero balance)."""
+    fixed = dict(fixed or {})
+    columns = _checked(table, [c for c in (columns or table.written) if c not in fixed])
+    _checked(table, list(fixed))
+    values = [f":{c}" for c in columns] + list(fixed.values())
     return Statement(
-        f"INSERT INTO {table.name} ({column_list(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+        f"INSERT INTO {table.name} ({column_list([*columns, *fixed])}) VALUES ({', '.join(values)})"
         + _tail(suffix, returning)
     )
 
@@ -110,14 +121,19 @@ class RowsInsert:
         return {f"{column}_{index}": row[column] for index, row in enumerate(rows) for column in self.columns}
 
 
-def insert_select(table: Table, expression: Callable[[str], str], source: str, *, returning: str = "") -> str:
-    """`INSERT INTO table (every written column) SELECT <expression(column)>, ... FROM source`,
-    a part of a larger statement (a data-modifying CTE)."""
-    columns = table.written
+def insert_select(table: Table, expressions: Mapping[str, str], source: str, *, returning: str = "") -> str:
+    """`INSERT INTO table (column, ...) SELECT expression, ... FROM source`, a column for each
+    expression: a statement of its own, or a part of one (a data-modifying CTE)."""
+    columns = _checked(table, list(expressions))
     return (
-        f"INSERT INTO {table.name} ({column_list(columns)}) SELECT {', '.join(map(expression, columns))}"
+        f"INSERT INTO {table.name} ({column_list(columns)}) SELECT {', '.join(expressions.values())}"
         f" FROM {source}" + _tail("", returning)
     )
+
+
+def whole_row(table: Table, expression: Callable[[str], str]) -> dict[str, str]:
+    """An expression for every column an INSERT of a whole row names (for insert_select)."""
+    return {column: expression(column) for column in table.written}
 
 
 class Unnest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from persistence import models
-from persistence.statements import RowsInsert, Statement, Unnest, insert, insert_select
+from persistence.statements import RowsInsert, Statement, Unnest, insert, insert_select, whole_row
 from persistence.tables import LEDGER_ENTRIES, ORDER_LINES, ORDERS, TABLES, describe
 
 
@@ -73,9 +73,18 @@ def test_unnest_casts_each_array_as_its_column_is_typed():
 
 
 def test_insert_select_takes_each_column_from_its_expression():
-    text = insert_select(ORDER_LINES, lambda column: "o.id" if column == "order_id" else f"x.{column}", "o, x")
+    expressions = whole_row(ORDER_LINES, lambda column: "o.id" if column == "order_id" else f"x.{column}")
+    text = insert_select(ORDER_LINES, expressions, "o, x")
     assert text.startswith("INSERT INTO order_lines (position, sku, category, quantity, unit_price, order_id) SELECT")
     assert text.endswith("x.unit_price, o.id FROM o, x")
+    with pytest.raises(KeyError, match="no column 'price'"):
+        insert_select(ORDER_LINES, {"price": "1"}, "x")
+
+
+def test_fixed_columns_take_their_sql_and_no_parameter():
+    statement = insert(ORDER_LINES, ("order_id", "sku", "position"), fixed={"position": "0"})
+    assert statement.text == "INSERT INTO order_lines (order_id, sku, position) VALUES ($1, $2, 0)"
+    assert statement.names == ("order_id", "sku")
 
 
 def test_descriptions_follow_the_models():
