@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import sys
 import uuid
@@ -269,11 +270,13 @@ QUERIES = {
     "adjustments": "SELECT a.*, c.external_id AS customer_, e.reason AS entry_reason_ FROM adjustments a"
     " JOIN customers c ON c.id = a.customer_id JOIN ledger_entries e ON e.id = a.entry_id"
     " WHERE c.external_id LIKE :like",
-    "referrals": "SELECT r.*, a.external_id AS referrer_, b.external_id AS friend_, o.external_id AS first_order_"
-    " FROM referrals r JOIN customers a ON a.id = r.referrer_id JOIN customers b ON b.id = r.friend_id"
-    " LEFT JOIN orders o ON o.id = r.first_order_id WHERE b.external_id LIKE :like",
-    "redemptions": "SELECT r.*, c.external_id AS customer_, o.external_id AS order_ FROM redemptions r"
-    " JOIN customers c ON c.id = r.customer_id LEFT JOIN orders o ON o.id = r.order_id WHERE c.external_id LIKE :like",
+    "referrals": "SELECT r.*, r.id AS referral_, a.external_id AS referrer_, b.external_id AS friend_,"
+    " o.external_id AS first_order_ FROM referrals r JOIN customers a ON a.id = r.referrer_id"
+    " JOIN customers b ON b.id = r.friend_id LEFT JOIN orders o ON o.id = r.first_order_id"
+    " WHERE b.external_id LIKE :like",
+    "redemptions": "SELECT r.*, r.id AS redemption_, c.external_id AS customer_, o.external_id AS order_"
+    " FROM redemptions r JOIN customers c ON c.id = r.customer_id LEFT JOIN orders o ON o.id = r.order_id"
+    " WHERE c.external_id LIKE :like",
     "redemption_lots": "SELECT l.*, r.reward_id AS reward_, o.external_id AS entry_order_, e.kind AS entry_kind_"
     " FROM redemption_lots l JOIN redemptions r ON r.id = l.redemption_id JOIN customers c ON c.id = r.customer_id"
     " JOIN ledger_entries e ON e.id = l.entry_id LEFT JOIN orders o ON o.id = e.order_id"
@@ -284,6 +287,10 @@ QUERIES = {
 }
 # Columns whose values each database makes up at random: compared as what they stand for.
 RANDOM = {"customers": ("referral_code", "external_id"), "redemptions": ("code", "reward_id")}
+# Ids that values name (`source` "redemption:7", a reason, a payload's "redemptionId"):
+# the table, and the column of the id selected for the purpose and what stands for it.
+NAMED_IDS = {"redemptions": ("redemption_", "reward_id"), "referrals": ("referral_", "friend_")}
+_NAMED_ID = re.compile(r"(?i)\b(redemption|referral)([: ])(\d+)\b")
 
 
 def comparable(table: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -312,15 +319,20 @@ def comparable(table: str, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def replaced(value: Any, aliases: dict[str, str]) -> Any:
+def replaced(value: Any, aliases: dict[str, str], ids: dict[str, dict[str, str]], key: str = "") -> Any:
+    """`value` with every random value and every id it names replaced by what it stands for."""
+    if isinstance(value, dict):
+        return {k: replaced(v, aliases, ids, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replaced(v, aliases, ids) for v in value]
+    if key.endswith("Id") and key[:-2] in ids and str(value) in ids[key[:-2]]:
+        return ids[key[:-2]][str(value)]
     if isinstance(value, str):
         for random_value, alias in aliases.items():
             value = value.replace(random_value, alias)
-        return value
-    if isinstance(value, dict):
-        return {k: replaced(v, aliases) for k, v in value.items()}
-    if isinstance(value, list):
-        return [replaced(v, aliases) for v in value]
+        return _NAMED_ID.sub(
+            lambda m: m.group(1) + m.group(2) + ids[m.group(1).lower()].get(m.group(3), m.group(3)), value
+        )
     return value
 
 
@@ -347,7 +359,11 @@ async def written(database_url: str, suffix: str) -> dict[str, list[str]]:
         for row in found[table]
         if row[column] is not None
     }
-    found = {table: [replaced(row, aliases) for row in rows] for table, rows in found.items()}
+    ids = {
+        table.removesuffix("s"): {str(row.pop(column)): f"<{row[label]}>" for row in found[table]}
+        for table, (column, label) in NAMED_IDS.items()
+    }
+    found = {table: [replaced(row, aliases, ids) for row in rows] for table, rows in found.items()}
     for row in found["orders"]:
         if any(code.startswith("<code of") for code in row["coupon_codes"]):
             row["request_hash"] = "<the digest of a request that names a code>"
