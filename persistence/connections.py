@@ -7,8 +7,9 @@ transaction's connection under it, and going through its query wrappers and tran
 context cost about a quarter of recordOrder's CPU (measured with py-spy: the per-query
 wrappers a sixth, its transaction context a tenth, its connection look-up a twentieth).
 
-Statements are written once, for PostgreSQL, with `$n` placeholders; SQLite gets them as
-`?NNN`, its numbered parameters, so a value may be used twice or out of order on both.
+Statements reach a connection as `$n` text (persistence.statements compiles named
+parameters to it); SQLite gets them as `?NNN`, its numbered parameters, so a value may be
+used twice or out of order on both.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ Call the write functions inside `transaction()`; each use case is one transactio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -17,12 +16,13 @@ from domain.customers import Customer, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry, earned_awards
 from domain.money import minor_units
-from domain.orders import ValidOrder
 from domain.program import PointsAward
 from persistence import outbox, sql
-from persistence.entries import earn_entries_of
+from persistence.entries import LinkedEntry, earn_entries_of, insert_entries
 from persistence.rows import CustomerRow, customer_row, decimal_of, json_of, json_text, moment_of
 from persistence.sql import IntegrityError
+from persistence.statements import Statement, insert
+from persistence.tables import CUSTOMERS
 
 __all__ = ["CustomerRow", "IntegrityError", "transaction"]
 
@@ -55,27 +55,53 @@ def _customer_not_found(external_id: str, field: list[str]) -> DomainError:
     return DomainError(ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", field)
 
 
+# The customer's cached figures: what the ledger sums to, the spend and the orders, kept
+# in the transaction of every write that moves them (MOVE_BALANCE).
+BALANCE_COLUMNS = ("points_available", "points_pending", "lifetime_earned", "lifetime_spend", "order_count")
+
+
 # ---- customers ----------------------------------------------------------------------------
+
+
+# What a customer starts with, however enrolled (here, or by an import): no points, no
+# spend, no orders.
+NEW_CUSTOMER = {column: "0" for column in BALANCE_COLUMNS}
+_INSERT_CUSTOMER = insert(
+    CUSTOMERS,
+    (
+        "external_id",
+        "email",
+        "name",
+        "birthday",
+        "tags",
+        "attributes",
+        "referral_code",
+        "referred_by_id",
+        "tier",
+        "enrolled_at",
+    ),
+    fixed=NEW_CUSTOMER,
+    returning="*",
+)
 
 
 async def insert_customer(
     data: EnrollmentInput, tier: str | None, now: datetime, *, own_code: str, referred_by: int | None = None
 ) -> CustomerRow:
-    # Every column the model's defaults filled: JSON lists and objects, zero balances.
-    [row] = await sql.fetch(
-        "INSERT INTO customers (external_id, email, name, birthday, tags, attributes, referral_code,"
-        " referred_by_id, tier, points_available, points_pending, lifetime_earned, lifetime_spend,"
-        " order_count, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, 0, 0, 0, $10) RETURNING *",
-        data.external_id,
-        data.email,
-        data.name,
-        data.birthday,
-        json_text(list(data.tags)),
-        json_text(dict(data.attributes)),
-        own_code,
-        referred_by,
-        tier,
-        now,
+    [row] = await sql.fetch_named(
+        _INSERT_CUSTOMER,
+        {
+            "external_id": data.external_id,
+            "email": data.email,
+            "name": data.name,
+            "birthday": data.birthday,
+            "tags": json_text(list(data.tags)),
+            "attributes": json_text(dict(data.attributes)),
+            "referral_code": own_code,
+            "referred_by_id": referred_by,
+            "tier": tier,
+            "enrolled_at": now,
+        },
     )
     return customer_row(row)
 
@@ -152,33 +178,43 @@ async def apply_entries(
     orders: int = 0,
 ) -> Balance:
     """Append entries and move the cached balance by exactly their sum."""
-    if entries:
-        columns, values = sql.values_rows(
-            [
-                (
-                    customer.id,
-                    entry.kind.value,
-                    entry.bucket.value,
-                    entry.points,
-                    entry.reason,
-                    entry.rule_id,
-                    entry.rules_version,
-                    order,
-                    source,
-                    now,
-                    entry.available_at,
-                    entry.expires_at,
-                    entry.variant,
-                )
-                for entry in entries
-            ]
-        )
-        await sql.execute(
-            "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id,"
-            " rules_version, order_id, source, created_at, available_at, expires_at, variant) VALUES " + columns,
-            *values,
-        )
+    await insert_entries(customer.id, [LinkedEntry(e) for e in entries], now=now, order_id=order, source=source)
     return await move_balance(customer, entries, tier=tier, now=now, spend=spend, orders=orders)
+
+
+# How a write moves the customer's cached figures: the balance by what its entries add,
+# and the tier, order count, spend and last order with it. The order write on PostgreSQL
+# runs the same assignments, guarded (persistence.order_writes).
+MOVE_BALANCE = (
+    "points_available = points_available + :add_available, points_pending = points_pending + :add_pending,"
+    " lifetime_earned = lifetime_earned + :add_lifetime, tier = :tier, order_count = order_count + :add_orders,"
+    " lifetime_spend = lifetime_spend + :add_spend,"
+    " last_order_at = CASE WHEN :add_orders > 0 THEN :last_order_at ELSE last_order_at END"
+)
+_MOVE_BALANCE = Statement(f"UPDATE customers SET {MOVE_BALANCE} WHERE id = :customer_id")
+
+
+def balance_move(
+    customer: CustomerRow,
+    entries: Sequence[NewEntry],
+    *,
+    tier: str | None,
+    now: datetime | None,
+    spend: Decimal,
+    orders: int,
+) -> tuple[Balance, dict[str, Any]]:
+    """The balance after the entries, and MOVE_BALANCE's parameters."""
+    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+    after = before.after(entries)
+    return after, {
+        "add_available": after.available - before.available,
+        "add_pending": after.pending - before.pending,
+        "add_lifetime": after.lifetime_earned - before.lifetime_earned,
+        "tier": tier,
+        "add_orders": orders,
+        "add_spend": spend,
+        "last_order_at": now,
+    }
 
 
 async def move_balance(
@@ -192,27 +228,10 @@ async def move_balance(
 ) -> Balance:
     """Move the cached balance by exactly the sum of entries already written (and the
     customer's tier, spend and order count with it); returns the balance after."""
-    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
-    after = before.after(entries)
-    delta = (
-        after.available - before.available,
-        after.pending - before.pending,
-        after.lifetime_earned - before.lifetime_earned,
-    )
-    if delta != (0, 0, 0) or tier != customer.tier or orders or spend:
-        await sql.execute(
-            "UPDATE customers SET points_available = points_available + $1,"
-            " points_pending = points_pending + $2, lifetime_earned = lifetime_earned + $3,"
-            " tier = $4, order_count = order_count + $5, lifetime_spend = lifetime_spend + $6,"
-            " last_order_at = CASE WHEN $7 > 0 THEN $8 ELSE last_order_at END WHERE id = $9",
-            *delta,
-            tier,
-            orders,
-            spend,
-            orders,
-            now,
-            customer.id,
-        )
+    after, params = balance_move(customer, entries, tier=tier, now=now, spend=spend, orders=orders)
+    moved = (params["add_available"], params["add_pending"], params["add_lifetime"]) != (0, 0, 0)
+    if moved or tier != customer.tier or orders or spend:
+        await sql.execute_named(_MOVE_BALANCE, {**params, "customer_id": customer.id})
     return after
 
 
@@ -277,87 +296,6 @@ def _stored_order(row: dict[str, Any]) -> StoredOrder:
 
 def _quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
-
-
-async def insert_order(
-    customer: CustomerRow,
-    order: ValidOrder,
-    *,
-    points: int,
-    rules_version: str,
-    now: datetime,
-) -> tuple[int, StoredOrder]:
-    row_values, stored = new_order_row(customer, order, points=points, rules_version=rules_version, now=now)
-    # No existence check first: the unique index on external_id refuses a replay, which
-    # then rolls back and is answered from the stored order.
-    [row] = await sql.fetch(
-        "INSERT INTO orders ("
-        + ORDER_COLUMNS
-        + ") VALUES ("
-        + ", ".join(f"${n}" for n in range(1, len(row_values) + 1))
-        + ") RETURNING id",
-        *row_values,
-    )
-    order_id = row["id"]
-    columns, values = sql.values_rows(
-        [
-            (order_id, index, line.sku, line.category, line.quantity, line.unit_price)
-            for index, line in enumerate(order.facts.lines)
-        ]
-    )
-    await sql.execute(
-        "INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price) VALUES " + columns,
-        *values,
-    )
-    return order_id, stored
-
-
-ORDER_COLUMNS = (
-    "external_id, customer_id, currency, placed_at, subtotal, shipping_amount,"
-    " coupon_codes, points_earned, rules_version, request_hash, created_at,"
-    " program_currency, program_subtotal, exchange_rate"
-)
-
-
-def new_order_row(
-    customer: CustomerRow, order: ValidOrder, *, points: int, rules_version: str, now: datetime
-) -> tuple[tuple[Any, ...], StoredOrder]:
-    """A new order's values for ORDER_COLUMNS, in that order, and the order as stored:
-    the same for every database's way of writing it."""
-    facts = order.facts
-    # In UTC, as the database gives it back, so that a replay answers the same instant alike.
-    placed_at = sql.as_utc(order.placed_at or now)
-    values = (
-        order.external_id,
-        customer.id,
-        facts.currency,
-        placed_at,
-        facts.subtotal,
-        facts.shipping_amount,
-        json.dumps(sorted(facts.coupon_codes)),
-        points,
-        rules_version,
-        order.request_hash,
-        now,
-        order.converted.program_currency,
-        order.converted.subtotal,
-        order.converted.rate,
-    )
-    stored = StoredOrder(
-        external_id=order.external_id,
-        customer_external_id=customer.external_id,
-        currency=facts.currency,
-        placed_at=placed_at,
-        subtotal=facts.subtotal,
-        shipping_amount=facts.shipping_amount,
-        points_earned=points,
-        rules_version=rules_version,
-        request_hash=order.request_hash,
-        program_currency=order.converted.program_currency,
-        program_subtotal=order.converted.subtotal,
-        exchange_rate=order.converted.rate,
-    )
-    return values, stored
 
 
 # ---- ledger -------------------------------------------------------------------------------

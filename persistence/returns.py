@@ -11,6 +11,7 @@ from domain.money import minor_units
 from domain.returns import OrderedLine, ValidReturn
 from persistence import sql
 from persistence.rows import decimal_of
+from persistence.rule_uses import insert_uses, use_row
 
 
 @dataclass(frozen=True)
@@ -166,15 +167,19 @@ async def give_back_uses(order_id: int, customer_id: int, now: datetime) -> list
     )
     if not rows:
         return []
-    columns, values = sql.values_rows(
+    await insert_uses(
         [
-            (row["rule_id"], customer_id, order_id, -int(row["uses"]), -int(row["points"]), row["used_at"], now)
+            use_row(
+                row["rule_id"],
+                customer_id,
+                -int(row["uses"]),
+                -int(row["points"]),
+                used_at=row["used_at"],
+                now=now,
+                order_id=order_id,
+            )
             for row in rows
         ]
-    )
-    await sql.execute(
-        "INSERT INTO rule_uses (rule_id, customer_id, order_id, uses, points, used_at, created_at) VALUES " + columns,
-        *values,
     )
     for row in sorted(rows, key=lambda r: r["rule_id"]):
         await sql.execute(

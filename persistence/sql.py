@@ -2,8 +2,9 @@
 
 Measured on PostgreSQL: each ORM query cost about 0.5 ms of CPU to build (pypika), five
 to ten times its raw cost, and recordOrder needs six; so nothing at runtime goes through
-Tortoise's query layer. Statements are written once with `$n` placeholders (SQLite gets
-them as `?n`); values are plain Python objects.
+Tortoise's query layer. Statements are written once, with named parameters
+(persistence.statements, run by `fetch_named`/`execute_named`), or with `$n` placeholders
+for the few built on the fly; SQLite gets `$n` as `?n`. Values are plain Python objects.
 
 A statement runs on the connection of the transaction (or connection scope) the task is
 in, and otherwise on a connection of its own for just that statement.
@@ -11,15 +12,26 @@ in, and otherwise on a connection of its own for just that statement.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from persistence.connections import Connection, Database, IntegrityError, current_database
+from persistence.statements import Statement
 
-__all__ = ["IntegrityError", "execute", "fetch", "lean_connection", "lean_transaction", "load_rows", "transaction"]
+__all__ = [
+    "IntegrityError",
+    "execute",
+    "execute_named",
+    "fetch",
+    "fetch_named",
+    "lean_connection",
+    "lean_transaction",
+    "load_rows",
+    "transaction",
+]
 
 _CURRENT: ContextVar[Connection | None] = ContextVar("loyalty_connection", default=None)
 
@@ -102,6 +114,14 @@ async def execute(sql: str, *values: Any) -> None:
         return
     async with current_database().connection() as own:
         await own.execute(sql, *values)
+
+
+async def fetch_named(statement: Statement, params: Mapping[str, Any]) -> list[dict]:
+    return await fetch(statement.text, *statement.values(params))
+
+
+async def execute_named(statement: Statement, params: Mapping[str, Any]) -> None:
+    await execute(statement.text, *statement.values(params))
 
 
 async def load_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
