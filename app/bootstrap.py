@@ -107,6 +107,19 @@ async def running_services(
 
 
 @contextlib.asynccontextmanager
+async def reading_database(settings: Settings) -> AsyncIterator[UnitOfWork]:
+    """The database as it is, for tools that only read (`loyalty rules simulate`, `rules
+    check --against-db`): nothing migrated, no rules version stored. Raises
+    DatabaseNotReady (unreachable, or not migrated) with what to do."""
+    await database.check_migrated(settings.database_url)
+    db = await database.open_database(settings.database_url)
+    try:
+        yield UnitOfWork(db)
+    finally:
+        await database.close_database(db)
+
+
+@contextlib.asynccontextmanager
 async def serving_events(services: Services) -> AsyncIterator[None]:
     """The tail, woken by NOTIFY on PostgreSQL or by this process's own writes on SQLite,
     and the webhook delivery worker, woken when the tail advances."""
