@@ -71,7 +71,7 @@ ORDER BY f.happened_at, f.id, l.position
 
 _EVENTS_PAGE = f"""
 WITH p AS (
-  SELECT v.id, v.external_id, v.customer_id, v.occurred_at AS happened_at, v.type, v.attributes
+  SELECT v.id, v.external_id, v.customer_id, v.occurred_at AS happened_at, v.type, v.attributes AS event_attributes
   FROM engagement_events v
   WHERE v.occurred_at >= $1 AND v.occurred_at < $2 AND v.occurred_at >= $3 AND (v.occurred_at > $3 OR v.id > $4)
   ORDER BY v.occurred_at, v.id
@@ -144,7 +144,7 @@ async def events_page(since: datetime, until: datetime, after: Cursor | None, li
             external_id=row["external_id"],
             at=_moment(row["happened_at"]),
             customer=_customer(row),
-            event=event_rule_facts(row["type"], _json(row["attributes"]) or {}),
+            event=event_rule_facts(row["type"], _json(row["event_attributes"]) or {}),
         )
         for row in rows
     ]
