@@ -130,7 +130,7 @@ async def simulate_rules(
     async with uow.reading() as session:
         orders, events = await session.history.counts(span.since, span.until)
     evaluator: Evaluator
-    count = _workers(workers, orders + events)
+    count = workers_for(workers, orders + events)
     evaluator = Pool(current, candidate, count) if count > 1 else InProcess(current, candidate)
     totals = (Tally(), Tally())
     async with evaluator:
@@ -138,7 +138,7 @@ async def simulate_rules(
     return _compare(span, current, candidate, *totals)
 
 
-def _workers(asked: int | None, items: int) -> int:
+def workers_for(asked: int | None, items: int) -> int:
     if asked is not None:
         return asked
     return os.cpu_count() or 1 if items >= POOL_FROM else 1

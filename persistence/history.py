@@ -51,8 +51,17 @@ _FACTS = f"""
     ORDER BY t.id LIMIT 1) AS tier_change_after
 """
 
-# MATERIALIZED: the facts are computed once per order, not once per line of the join.
-_ORDERS_PAGE = f"""
+# An order's lines as one JSON array of [sku, category, quantity, unit_price], in order:
+# a correlated subquery is an index look-up per order, where a join let PostgreSQL hash the
+# whole of order_lines for every page (measured: a full scan per page, 0.45 s at 175,000 lines).
+_LINES = {
+    "postgres": "(SELECT json_agg(json_build_array(l.sku, l.category, l.quantity, l.unit_price) ORDER BY l.position)"
+    " FROM order_lines l WHERE l.order_id = p.id)",
+    "sqlite": "(SELECT json_group_array(json_array(l.sku, l.category, l.quantity, l.unit_price))"
+    " FROM (SELECT * FROM order_lines l WHERE l.order_id = p.id ORDER BY l.position) l)",
+}
+
+_ORDERS_PAGE = """
 WITH p AS (
   SELECT o.id, o.external_id, o.customer_id, o.placed_at AS happened_at, o.currency, o.program_currency,
          o.exchange_rate, o.shipping_amount, o.coupon_codes
@@ -60,14 +69,12 @@ WITH p AS (
   WHERE o.placed_at >= $1 AND o.placed_at < $2 AND o.placed_at >= $3 AND (o.placed_at > $3 OR o.id > $4)
   ORDER BY o.placed_at, o.id
   LIMIT $5
-), f AS MATERIALIZED (
-  SELECT p.*, {_FACTS}
-  FROM p JOIN customers c ON c.id = p.customer_id
 )
-SELECT f.*, l.sku, l.category, l.quantity, l.unit_price
-FROM f LEFT JOIN order_lines l ON l.order_id = f.id
-ORDER BY f.happened_at, f.id, l.position
+SELECT p.*, {facts}, {lines} AS lines
+FROM p JOIN customers c ON c.id = p.customer_id
+ORDER BY p.happened_at, p.id
 """
+_ORDERS_PAGES = {dialect: _ORDERS_PAGE.format(facts=_FACTS, lines=lines) for dialect, lines in _LINES.items()}
 
 _EVENTS_PAGE = f"""
 WITH p AS (
@@ -112,33 +119,15 @@ async def counts(since: datetime, until: datetime) -> tuple[int, int]:
 async def orders_page(since: datetime, until: datetime, after: Cursor | None, limit: int) -> Page[RecordedOrder]:
     """Orders placed in [since, until), after `after`, at most `limit`, oldest first."""
     start = after or Cursor(since, 0)
-    rows = await sql.fetch(_ORDERS_PAGE, since, until, start.at, start.id, limit)
-    orders: list[RecordedOrder] = []
-    lines: list[LineFacts] = []
-    last: dict[str, Any] | None = None
-    for row in rows:
-        if last is not None and row["id"] != last["id"]:
-            orders.append(_order(last, lines))
-            lines = []
-        if row["sku"] is not None:
-            lines.append(
-                LineFacts(
-                    sku=row["sku"],
-                    quantity=row["quantity"],
-                    unit_price=_decimal(row["unit_price"]),
-                    category=row["category"],
-                )
-            )
-        last = row
-    if last is not None:
-        orders.append(_order(last, lines))
-    return Page(orders, _next(last) if len(orders) == limit else None)
+    statement = _ORDERS_PAGES["postgres" if sql.on_postgres() else "sqlite"]
+    rows = await _page(statement, since, until, start.at, start.id, limit)
+    return Page([_order(row) for row in rows], _next(rows[-1]) if len(rows) == limit else None)
 
 
 async def events_page(since: datetime, until: datetime, after: Cursor | None, limit: int) -> Page[RecordedEvent]:
     """Engagement events that happened in [since, until), after `after`, at most `limit`."""
     start = after or Cursor(since, 0)
-    rows = await sql.fetch(_EVENTS_PAGE, since, until, start.at, start.id, limit)
+    rows = await _page(_EVENTS_PAGE, since, until, start.at, start.id, limit)
     events = [
         RecordedEvent(
             external_id=row["external_id"],
@@ -151,19 +140,34 @@ async def events_page(since: datetime, until: datetime, after: Cursor | None, li
     return Page(events, _next(rows[-1]) if len(rows) == limit else None)
 
 
-def _next(row: dict[str, Any] | None) -> Cursor | None:
-    return Cursor(_moment(row["happened_at"]), int(row["id"])) if row is not None else None
+async def _page(statement: str, *values: Any) -> list[dict[str, Any]]:
+    """PostgreSQL compiles a statement this costly with its JIT before every run (measured:
+    0.4 s of a page's 1.2 s, every page); the plan itself is index look-ups, which need none."""
+    if not sql.on_postgres():
+        return await sql.fetch(statement, *values)
+    async with sql.transaction():
+        await sql.execute("SET LOCAL jit = off")
+        return await sql.fetch(statement, *values)
 
 
-def _order(row: dict[str, Any], lines: list[LineFacts]) -> RecordedOrder:
+def _next(row: dict[str, Any]) -> Cursor:
+    return Cursor(_moment(row["happened_at"]), int(row["id"]))
+
+
+def _order(row: dict[str, Any]) -> RecordedOrder:
     currency = row["currency"]
+    # Amounts as exact decimals: PostgreSQL writes numerics as JSON numbers, SQLite as text.
+    lines = json.loads(row["lines"], parse_float=Decimal) if row["lines"] else ()
     return RecordedOrder(
         external_id=row["external_id"],
         at=_moment(row["happened_at"]),
         customer=_customer(row),
         order=OrderFacts(
             currency=currency,
-            lines=tuple(lines),
+            lines=tuple(
+                LineFacts(sku=sku, quantity=quantity, unit_price=_decimal(price), category=category)
+                for sku, category, quantity, price in lines
+            ),
             shipping_amount=_decimal(row["shipping_amount"]),
             coupon_codes=frozenset(_json(row["coupon_codes"]) or ()),
         ),

@@ -103,6 +103,34 @@ class LineSums:
         }
 
 
+@dataclass(frozen=True)
+class FilterFields:
+    """A filter's line test and fact field names, made once per program: naming them hashes
+    the filter, which per evaluation cost about a sixth of an order's (measured, demo rules)."""
+
+    test: LinePredicate
+    count: str
+    quantity: str
+    value: str
+    others: str
+
+    @classmethod
+    def of(cls, spec: dict) -> FilterFields:
+        name = filter_id(spec)
+        return cls(predicate(spec), f"n:{name}", f"q:{name}", f"v:{name}", f"m:{name}")
+
+    def fields(self, order: OrderFacts) -> dict[str, int]:
+        """As `LineSums.of(order, spec).fields(spec)`."""
+        test = self.test
+        picked = [line for line in order.lines if test(line)]
+        return {
+            self.count: len(picked),
+            self.quantity: sum(line.quantity for line in picked),
+            self.value: cents(sum((line.total for line in picked), Decimal(0))),
+            self.others: len(order.lines) - len(picked),
+        }
+
+
 def canonical(spec: dict) -> dict:
     """Filters equal in meaning share fields: scalars and one-element lists are alike."""
     out: dict[str, Any] = {}

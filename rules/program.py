@@ -26,7 +26,7 @@ from rules import customer_fields, engine
 from rules.compiler import KEY_PREFIX, MAX_PATHS, condition_terms, describe, index_keys, plan_chunks, referenced_keys
 from rules.errors import RuleError, RuleFileErrors
 from rules.facts import event_fact, order_fact, order_keys, utc
-from rules.lines import LineSums
+from rules.lines import FilterFields
 from rules.model import ORDER, FolderSpec, RuleSpec, Settings
 from rules.resolve import (
     Outcome,
@@ -135,6 +135,7 @@ class Program:
                 always.append((rule, paths))
         if too_many:
             raise RuleFileErrors(too_many)
+        self._filter_fields = [FilterFields.of(spec) for spec in self._filters.values()]
 
         def build(plan: list[tuple[RuleSpec, int]]) -> list[_Chunk]:
             return [_Chunk([(r, terms[r.id]) for r in chunk.rules]) for chunk in plan_chunks(plan)]
@@ -230,8 +231,8 @@ class Program:
         for number in self._chunks_for(keys):
             chunks.append(self._indexed_chunks[number])
         fact = order_fact(customer, order, now, self._zone)
-        for spec in self._filters.values():
-            fact.update(LineSums.of(order, spec).fields(spec))
+        for line_filter in self._filter_fields:
+            fact.update(line_filter.fields(order))
         variants = self._customer_fields(fact, customer)
         matched = self._match(chunks, fact, self._key_batches(keys))
         out = Outcome()
