@@ -195,7 +195,8 @@ def print_table(result: Simulation, folder: Path, out: TextIO = sys.stdout) -> N
         file=out,
     )
     print(f"  in force:  {result.current_version}\n  candidate: {result.candidate_version}\n", file=out)
-    header = ["rule", "fired", "->", "change", "points", "->", "change", f"discounts {result.currency}", "->", "change"]
+    header = ["rule", "fired now", "cand.", "change", "points now", "cand.", "change"]
+    header += [f"discounts now ({result.currency})", "cand.", "change"]
     rows = [header]
     silent = 0
     for rule in result.rules:

@@ -141,7 +141,7 @@ async def simulate_rules(
 def workers_for(asked: int | None, items: int) -> int:
     if asked is not None:
         return asked
-    return os.cpu_count() or 1 if items >= POOL_FROM else 1
+    return (os.cpu_count() or 1) if items >= POOL_FROM else 1
 
 
 async def _replay(
