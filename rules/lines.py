@@ -93,15 +93,6 @@ class LineSums:
         value = sum((line.total for line in picked), Decimal(0))
         return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))
 
-    def fields(self, spec: dict) -> dict[str, int]:
-        """The order-fact fields of this filter (value in cents, like all money there)."""
-        return {
-            count_field(spec): self.count,
-            quantity_field(spec): self.quantity,
-            value_field(spec): cents(self.value),
-            other_field(spec): self.others,
-        }
-
 
 @dataclass(frozen=True)
 class FilterFields:
@@ -116,11 +107,10 @@ class FilterFields:
 
     @classmethod
     def of(cls, spec: dict) -> FilterFields:
-        name = filter_id(spec)
-        return cls(predicate(spec), f"n:{name}", f"q:{name}", f"v:{name}", f"m:{name}")
+        return cls(predicate(spec), count_field(spec), quantity_field(spec), value_field(spec), other_field(spec))
 
     def fields(self, order: OrderFacts) -> dict[str, int]:
-        """As `LineSums.of(order, spec).fields(spec)`."""
+        """The order-fact fields of this filter (value in cents, like all money there)."""
         test = self.test
         picked = [line for line in order.lines if test(line)]
         return {
