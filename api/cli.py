@@ -8,9 +8,8 @@ import os
 import sys
 import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
-from api import import_command
+from api import import_command, rules_command
 from app.settings import ConfigError, Settings
 
 
@@ -46,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--scope", action="append", required=True, dest="scopes")
     create.add_argument("--name", default="unnamed")
 
-    rules = commands.add_parser("rules", help="check and test rule files").add_subparsers(dest="action", required=True)
-    for name, text in (("check", "validate a rules folder"), ("test", "run the scenario files of a rules folder")):
-        sub = rules.add_parser(name, help=text)
-        sub.add_argument("dir", nargs="?", type=Path)
-
+    rules_command.add_parser(commands)
     import_command.add_parser(commands)
 
     jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
@@ -86,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "apikey":
         return asyncio.run(_create_key(settings, args.name, args.scopes))
     if args.command == "rules":
-        from rules import check_folder, run_scenarios
-
-        folder = args.dir or settings.rules_dir
-        return check_folder(folder) if args.action == "check" else run_scenarios(folder)
+        return rules_command.run(settings, args)
     if args.command == "jobs":
         return asyncio.run(_run_jobs(settings, args.name, args.at))
     if args.command == "import":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -101,6 +102,24 @@ async def running_services(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+    finally:
+        await database.close_database(db)
+
+
+@contextlib.asynccontextmanager
+async def reading_database(settings: Settings) -> AsyncIterator[UnitOfWork]:
+    """The database as it is, for tools that only read (`loyalty rules simulate`, `rules
+    check --against-db`): nothing migrated, no rules version stored. Raises
+    DatabaseNotReady (unreachable, or not migrated) with what to do."""
+    if settings.is_sqlite:
+        # Asking an SQLite file that is not there whether it is migrated would make it.
+        path = settings.database_url.removeprefix("sqlite://")
+        if path != ":memory:" and not await asyncio.to_thread(os.path.exists, path):
+            raise database.DatabaseNotReady(f"The database {path} does not exist: check LOYALTY_DATABASE_URL.")
+    await database.check_migrated(settings.database_url)
+    db = await database.open_database(settings.database_url)
+    try:
+        yield UnitOfWork(db)
     finally:
         await database.close_database(db)
 

@@ -75,8 +75,9 @@ class Order(Model):
 
     class Meta:
         table = "orders"
-        # Metrics read orders by when they were placed (persistence.analytics).
-        indexes = (("placed_at",),)
+        # Metrics read orders by when they were placed (persistence.analytics); a backtest
+        # reads each replayed order's customer's earlier orders (persistence.history).
+        indexes = (("placed_at",), ("customer_id", "placed_at"))
 
 
 class OrderLine(Model):
@@ -164,6 +165,9 @@ class EngagementEvent(Model):
 
     class Meta:
         table = "engagement_events"
+        # A backtest replays the events of a period, and checks which event types were seen
+        # in one (persistence.history).
+        indexes = (("occurred_at",),)
 
 
 # Uses of limited rules (per-customer limits, budgets), append-only like the ledger: a

@@ -17,6 +17,7 @@ from persistence import (
     engagement,
     entries,
     feedback,
+    history,
     imports,
     job_leases,
     jobs,
@@ -52,6 +53,7 @@ class Session:
     credentials = credentials
     events = engagement
     feedback = feedback
+    history = history
     imports = imports
     job_leases = job_leases
     jobs = jobs

@@ -21,11 +21,13 @@ from typing import Any, TypeVar
 
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
+from domain.history import RecordedEvent, RecordedOrder
 from domain.ledger import Balance, NewEntry, earned_awards
 from domain.orders import ValidOrder
 from domain.program import Reward
 from domain.rewards import Lot, Redemption, RedemptionState, redeemed_reward
 from persistence.adjustments import StoredAdjustment
+from persistence.history import Cursor, Page
 from persistence.redemptions import StoredRedemption, source_of
 from persistence.repositories import StoredOrder, to_customer
 from persistence.rows import CustomerRow
@@ -58,6 +60,11 @@ class Store:
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     before_write: Callable[[], None] | None = None
     """Runs before each guarded write: a test changes a customer here to make it stale."""
+    recorded_orders: list[RecordedOrder] = field(default_factory=list)
+    """The history a backtest replays, oldest first."""
+    recorded_events: list[RecordedEvent] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)
+    """The history statements run, by function name."""
 
     meanwhile: list[Callable[[], None]] = field(default_factory=list)
     """What `before_write` did during the transaction open now: another transaction's
@@ -325,6 +332,38 @@ class FakeReads:
         return to_customer(row) if row else None
 
 
+class FakeHistory:
+    """Pages of the recorded history as persistence.history pages them: in [since, until),
+    after a cursor of (time, position), one statement per page."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    async def counts(self, since: datetime, until: datetime) -> tuple[int, int]:
+        self.store.statements.append("counts")
+        return (
+            len(self._within(self.store.recorded_orders, since, until, None)),
+            len(self._within(self.store.recorded_events, since, until, None)),
+        )
+
+    async def orders_page(self, since: datetime, until: datetime, after: Cursor | None, limit: int) -> Page:
+        self.store.statements.append("orders_page")
+        return self._page(self.store.recorded_orders, since, until, after, limit)
+
+    async def events_page(self, since: datetime, until: datetime, after: Cursor | None, limit: int) -> Page:
+        self.store.statements.append("events_page")
+        return self._page(self.store.recorded_events, since, until, after, limit)
+
+    def _within(self, items: Sequence[Any], since: datetime, until: datetime, after: Cursor | None) -> list:
+        start = (after.at, after.id) if after else (since, 0)
+        return [(n, item) for n, item in enumerate(items, 1) if since <= item.at < until and (item.at, n) > start]
+
+    def _page(self, items: Sequence[Any], since: datetime, until: datetime, after: Cursor | None, limit: int) -> Page:
+        found = self._within(items, since, until, after)[:limit]
+        last = Cursor(found[-1][1].at, found[-1][0]) if len(found) == limit else None
+        return Page([item for _, item in found], last)
+
+
 class FakeSession:
     def __init__(self, store: Store, mode: str):
         self.mode = mode
@@ -333,6 +372,7 @@ class FakeSession:
         self.redemptions = FakeRedemptions(store)
         self.adjustments = FakeAdjustments(store)
         self.reads = FakeReads(store)
+        self.history = FakeHistory(store)
 
     @property
     def locked(self) -> bool:

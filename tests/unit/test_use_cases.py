@@ -8,10 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from app import customers, orders, redemptions
+from app import customers, orders, redemptions, simulation
 from domain.errors import DomainError, ErrorCode
+from domain.history import RecordedEvent, RecordedOrder
 from domain.ledger import Balance, EntryKind
 from domain.orders import OrderInput, OrderLineInput
+from domain.program import CustomerFacts, EventFacts, LineFacts, OrderFacts
 from domain.rewards import CODE_PREFIX, Lot, Redemption, RedemptionState, redeemed_reward, redemption_request_hash
 from persistence.adjustments import StoredAdjustment
 from persistence.redemptions import StoredRedemption
@@ -358,3 +360,52 @@ async def test_a_twin_request_that_won_the_race_is_answered_and_this_one_rolled_
     assert uow.sessions == ["read", "locked", "read"]
     assert store.customers["ada"].points_available == 150  # the twin's spending, not this one's too
     assert list(store.redemptions) == [99] and store.ledger == [] and store.outbox == []
+
+
+CANDIDATE = load_program_from_sources(
+    {
+        "program.yaml": PROGRAM.sources["program.yaml"].replace("per_unit: 1", "per_unit: 2")
+        + """
+  - id: review-bonus
+    on: review.published
+    then: {points: {fixed: 10}}
+"""
+    }
+)
+
+
+def recorded(number: int, hours: int, tier: str = "Bronze", price: str = "10.00") -> RecordedOrder:
+    return RecordedOrder(
+        external_id=f"o{number}",
+        at=NOW + timedelta(hours=hours),
+        customer=CustomerFacts("ada", tier=tier),
+        order=OrderFacts("EUR", (LineFacts("SKU-1", 1, Decimal(price)),)),
+        program_currency="EUR",
+        rate=Decimal(1),
+    )
+
+
+async def test_a_backtest_reads_history_a_page_at_a_time_and_writes_nothing(store, monkeypatch):
+    monkeypatch.setattr(simulation, "PAGE", 2)
+    store.recorded_orders = [
+        recorded(0, -1),  # before the period
+        *(recorded(n, n) for n in range(1, 5)),
+        recorded(5, 5, tier="Silver", price="20.00"),
+    ]
+    review = RecordedEvent("r1", NOW + timedelta(hours=6), CustomerFacts("ada"), EventFacts("review.published"))
+    store.recorded_events = [review]
+    uow = FakeUnitOfWork(store)
+
+    result = await simulation.simulate_rules(uow, PROGRAM, CANDIDATE, simulation.period(NOW, NOW + timedelta(days=1)))
+
+    # Five orders in pages of two (the last short), then the events: one statement each.
+    assert store.statements == ["counts", "orders_page", "orders_page", "orders_page", "events_page"]
+    assert set(uow.sessions) == {"read"}
+    assert (result.orders, result.events) == (5, 1)
+    rules = {rule.rule_id: rule for rule in result.rules}
+    assert (rules["base-earn"].current.points, rules["base-earn"].candidate.points) == (60, 120)
+    assert (rules["silver-double"].current.fired, rules["silver-double"].points_change) == (1, 20)
+    added = rules["review-bonus"]
+    assert (added.in_force, added.in_candidate, added.candidate.fired, added.candidate.points) == (False, True, 1, 10)
+    assert result.candidate_total.points - result.current_total.points == 60 + 20 + 10
+    assert store.orders == {} and store.entries == [] and store.outbox == []
