@@ -10,6 +10,7 @@ other sums facts.py precomputes (subtotal, item_count).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -87,8 +88,9 @@ class LineSums:
     others: int = 0
 
     @classmethod
-    def of(cls, order: OrderFacts, spec: dict | None) -> LineSums:
-        test = predicate(spec)
+    def of(cls, order: OrderFacts, spec: dict | None, test: LinePredicate | None = None) -> LineSums:
+        """`test`: the spec's predicate, when the caller keeps it."""
+        test = test or predicate(spec)
         picked = [line for line in order.lines if test(line)]
         value = sum((line.total for line in picked), Decimal(0))
         return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))
@@ -112,3 +114,27 @@ def canonical(spec: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+class CompiledFilter:
+    """A filter's predicate, made once, and the cart keys (facts.order_keys) one of which a
+    matching line has: a cart with none of them has no matching line, whatever its size."""
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.test = predicate(spec)
+        self.keys: frozenset[str] | None = None
+        for key in ("sku", "category", "tag"):
+            if key in spec:
+                self.keys = frozenset(f"{key}:{value}" for value in as_list(spec[key]))
+                break
+
+    def sums(self, order: OrderFacts, cart_keys: set[str]) -> LineSums:
+        if self.keys is not None and self.keys.isdisjoint(cart_keys):
+            return _none_of(len(order.lines))
+        return LineSums.of(order, self.spec, self.test)
+
+
+@functools.lru_cache(maxsize=64)
+def _none_of(lines: int) -> LineSums:
+    return LineSums(0, 0, Decimal(0), lines)

@@ -34,8 +34,15 @@ def test_a_rule_matching_through_several_alternatives_applies_once():
 
 
 def test_an_engine_failure_raises_instead_of_passing_silently():
-    program = program_of("rules:\n  - {id: r, on: custom.big, then: {points: {fixed: 5}}}\n")
-    attributes = {f"a{i}": i for i in range(300)}  # past durable-rules' 255 properties per fact
+    # A ruleset gets only the fields its rules read: one reading 300 attributes gets a fact
+    # past durable-rules' 255 properties per fact.
+    many = json.dumps({"event": {f"a{i}": {"gte": 0} for i in range(300)}})
+    program = program_of(f"""
+        rules:
+          - {{id: r, on: custom.big, then: {{points: {{fixed: 5}}}}}}
+          - {{id: many, on: custom.big, when: {many}, then: {{points: {{fixed: 1}}}}}}
+    """)
+    attributes = {f"a{i}": i for i in range(300)}
     with pytest.raises(EngineError):
         program.evaluate_event(customer(), EventFacts("custom.big", attributes), NOW)
     assert program.evaluate_event(customer(), EventFacts("custom.big"), NOW).points == 5
@@ -98,14 +105,15 @@ def test_a_rule_durable_rules_refuses_is_an_error_at_that_rule(monkeypatch):
     real_build = engine.build
 
     def picky_build(rules):
-        if any(rule_id == "refused" for rule_id, _ in rules):
+        if any({"$gte": {"subtotal": 4200}} in terms for _, terms in rules):
             raise engine.EngineError("Could not create ruleset, error code: 102")
         return real_build(rules)
 
     monkeypatch.setattr(engine, "build", picky_build)
     with pytest.raises(RuleFileErrors) as caught:
         program_of(
-            "rules:\n  - {id: fine, then: {points: {fixed: 1}}}\n  - {id: refused, then: {points: {fixed: 1}}}\n"
+            "rules:\n  - {id: fine, then: {points: {fixed: 1}}}\n"
+            "  - {id: refused, when: {order: {subtotal: {gte: 42}}}, then: {points: {fixed: 1}}}\n"
         )
     assert [str(e) for e in caught.value.errors] == [
         "f0.yaml:3:5: rule 'refused': durable-rules cannot compile it (Could not create ruleset, error code: 102)"
