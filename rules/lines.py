@@ -78,6 +78,23 @@ def predicate(spec: dict | None) -> LinePredicate:
     return matches
 
 
+_PREDICATES: dict[int, tuple[dict | None, LinePredicate]] = {}
+
+
+def _predicate_of(spec: dict | None) -> LinePredicate:
+    """`predicate(spec)`, made once per spec object: effects' filters are summed for every
+    evaluation that applies their rule. Keyed by identity, and checked, since an id can be
+    reused once its object is gone; a reload's new specs eventually push the old out."""
+    found = _PREDICATES.get(id(spec))
+    if found is not None and found[0] is spec:
+        return found[1]
+    if len(_PREDICATES) > 10_000:
+        _PREDICATES.clear()
+    test = predicate(spec)
+    _PREDICATES[id(spec)] = (spec, test)
+    return test
+
+
 @dataclass(frozen=True)
 class LineSums:
     """What a filter picks out of an order."""
@@ -90,7 +107,7 @@ class LineSums:
     @classmethod
     def of(cls, order: OrderFacts, spec: dict | None, test: LinePredicate | None = None) -> LineSums:
         """`test`: the spec's predicate, when the caller keeps it."""
-        test = test or predicate(spec)
+        test = test or _predicate_of(spec)
         picked = [line for line in order.lines if test(line)]
         value = sum((line.total for line in picked), Decimal(0))
         return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))

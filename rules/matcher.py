@@ -43,6 +43,8 @@ class _Condition:
     terms: list[dict]
     paths: int
     trigger: Trigger | None
+    fields: frozenset[str]
+    """The fact properties its terms read."""
     rules: list[RuleSpec] = field(default_factory=list)
 
 
@@ -55,7 +57,7 @@ class _Chunk:
             self.ruleset = engine.build([(c.name, c.terms) for c in conditions])
         except Exception as exc:  # noqa: BLE001 - re-raised as the culprit rule's error
             raise _culprit(conditions, exc) from exc
-        read = set().union(*(term_fields(c.terms) for c in conditions))
+        read = set().union(*(c.fields for c in conditions))
         self.fields = tuple(sorted(name for name in read if not name.startswith((KEY_PREFIX, *_SUM_PREFIXES))))
         # Line-filter sums are summed only for the rules whose cart key the order holds (or
         # that have none): a rule whose trigger the order misses cannot match whatever its
@@ -63,7 +65,7 @@ class _Chunk:
         sums: set[str] = set()
         keyed: dict[str, set[str]] = defaultdict(set)
         for condition in conditions:
-            own = {name for name in term_fields(condition.terms) if name.startswith(_SUM_PREFIXES)}
+            own = {name for name in condition.fields if name.startswith(_SUM_PREFIXES)}
             trigger = condition.trigger
             if trigger is not None and trigger.field == CART:
                 for key in trigger.values:
@@ -182,12 +184,14 @@ class Matcher:
                 self._checks[rule.id] = compiled.checks
                 key = f"rule {rule.id}"
             else:
-                key = json.dumps(compiled.terms, sort_keys=True)
+                key = json.dumps(compiled.terms)  # the compiler writes equal conditions alike
             condition = shared.get(key)
             if condition is None:
                 trigger = trigger_of(compiled.terms, cart_keys(rule)) if rule.on == ORDER else None
-                terms = trigger_first(compiled.terms, trigger)
-                condition = _Condition(str(len(shared)), terms, compiled.paths, trigger)
+                read = [term_fields([term]) for term in compiled.terms]
+                terms = trigger_first(compiled.terms, read, trigger)
+                fields = frozenset().union(*read)
+                condition = _Condition(str(len(shared)), terms, compiled.paths, trigger, fields)
                 shared[key] = condition
             condition.rules.append(rule)
         if too_many:

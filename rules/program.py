@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -66,14 +66,10 @@ class Program:
         self._rules_by_id = {rule.id: rule for rule in self.rules}
         self._tiers_by_name = {tier.name: tier for tier in self.tiers}
         self._rewards_by_id = {reward.id: reward for reward in self.rewards}
-        self._descriptions = {rule.id: describe(rule) for rule in self.rules}
-        # "Did not match" entries are built once (RuleTrace is immutable): per rule, the
-        # reason when it is outside its window, when the cart is anonymous, and otherwise.
-        self._not_met = {
-            rule.id: RuleTrace(rule.id, False, f"conditions not met: {self._descriptions[rule.id]}")
-            for rule in self.rules
-        }
-        self._inactive = {rule.id: RuleTrace(rule.id, False, _inactive_reason(rule)) for rule in self.rules}
+        # "Did not match" entries are built once per rule (RuleTrace is immutable), when a
+        # trace first needs them: the reason when it is outside its window, and otherwise.
+        self._not_met = _Entries(self._rules_by_id, lambda rule: f"conditions not met: {describe(rule)}")
+        self._inactive = _Entries(self._rules_by_id, _inactive_reason)
         self._anonymous = RuleTrace("", False, "needs a customer (anonymous cart)")
         self._entry_tier = self.tier_for(0, Decimal(0))
         self._conditional = {
@@ -86,13 +82,17 @@ class Program:
         self._matcher = Matcher(self.rules, dict(self.settings.attributes))
         # What the trace reports (see `_considered`): the order rules that name no sku,
         # category or tag in `any_line`, in folder order, then those the cart's keys name.
-        self._always_rules = [rule for rule in self.rules if rule.on == ORDER and not index_keys(rule)]
+        self._always_rules: list[RuleSpec] = []
         self._key_rules: dict[str, list[RuleSpec]] = defaultdict(list)
         self._event_rules: dict[str, list[RuleSpec]] = defaultdict(list)
         for rule in self.rules:
             if rule.on != ORDER:
                 self._event_rules[rule.on].append(rule)
-            for key in index_keys(rule):
+                continue
+            keys = index_keys(rule)
+            if not keys:
+                self._always_rules.append(rule)
+            for key in keys:
                 self._key_rules[key].append(rule)
         self._key_rules, self._event_rules = dict(self._key_rules), dict(self._event_rules)
         # A trace left out (trace=False) keeps the entries resolution noted, in the order
@@ -276,6 +276,19 @@ class Program:
 
     def __repr__(self) -> str:
         return f"Program(version={self.version!r}, rules={len(self.rules)}, tiers={len(self.tiers)})"
+
+
+class _Entries(dict[str, RuleTrace]):
+    """rule id -> its RuleTrace with the reason `reason(rule)`, made on first use."""
+
+    def __init__(self, rules: dict[str, RuleSpec], reason: Callable[[RuleSpec], str]) -> None:
+        super().__init__()
+        self.rules = rules
+        self.reason = reason
+
+    def __missing__(self, rule_id: str) -> RuleTrace:
+        entry = self[rule_id] = RuleTrace(rule_id, False, self.reason(self.rules[rule_id]))
+        return entry
 
 
 def _inactive_reason(rule: RuleSpec) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rules.compiler import KEY_PREFIX, term_fields
+from rules.compiler import KEY_PREFIX
 
 CART = "k"
 """The trigger field of cart keys (`sku:X`, `category:X`, `tag:X`, as facts.order_keys)."""
@@ -148,22 +148,21 @@ def trigger_of(terms: list[dict], cart_keys: tuple[str, ...] = ()) -> Trigger | 
     return min(found, key=lambda trigger: trigger.cost) if found else None
 
 
-def trigger_first(terms: list[dict], trigger: Trigger | None) -> list[dict]:
+def trigger_first(terms: list[dict], read: list[set[str]], trigger: Trigger | None) -> list[dict]:
     """The same conjunction, the trigger's own terms right after the first (the kind).
-    durable-rules chains a rule's terms in order, so a rule whose trigger the order misses
-    stops at its first test (for a cart key, a hash probe that costs nothing when the key
-    is absent) instead of walking its window, customer and other tests first."""
+    `read[i]`: the fields `terms[i]` reads. durable-rules chains a rule's terms in order, so
+    a rule whose trigger the order misses stops at its first test (for a cart key, a hash
+    probe that costs nothing when the key is absent) instead of walking its window,
+    customer and other tests first."""
     if trigger is None:
         return terms
-
-    def reads(term: dict) -> bool:
-        fields = term_fields([term])
-        if trigger.field == CART:
-            return any(f"{KEY_PREFIX}{value}" in fields for value in trigger.values)
-        return trigger.field in fields
-
-    first = [term for term in terms[1:] if reads(term)]
-    return [terms[0], *first, *(term for term in terms[1:] if not reads(term))]
+    if trigger.field == CART:
+        wanted = {f"{KEY_PREFIX}{value}" for value in trigger.values}
+    else:
+        wanted = {trigger.field}
+    first = [term for term, fields in zip(terms[1:], read[1:], strict=True) if not wanted.isdisjoint(fields)]
+    rest = [term for term, fields in zip(terms[1:], read[1:], strict=True) if wanted.isdisjoint(fields)]
+    return [terms[0], *first, *rest]
 
 
 class Bands:
