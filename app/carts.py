@@ -48,7 +48,9 @@ class EventInput:
     """A JSON object as the client sent it; anything else is refused."""
 
 
-async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
+async def evaluate_cart(program: Program, cart: CartInput, *, trace: bool = True) -> Evaluation:
+    """`trace=False`: the evaluation's trace keeps only the rules that applied or were held
+    back (Program.evaluate_order), for a client that does not read it."""
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,
@@ -73,7 +75,7 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
         program,
         customer_id,
         now,
-        lambda usage: program.evaluate_order(facts, order_facts, now, usage, rewards),
+        lambda usage: program.evaluate_order(facts, order_facts, now, usage, rewards, trace=trace),
         dry_run=True,
     )
     evaluation = limited.evaluation
@@ -82,7 +84,7 @@ async def evaluate_cart(program: Program, cart: CartInput) -> Evaluation:
     return await with_learned_suggestions(program, order.converted.facts, evaluation)
 
 
-async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
+async def evaluate_event(program: Program, event: EventInput, *, trace: bool = True) -> Evaluation:
     errors: list[DomainError] = []
     event_type = ""
     try:
@@ -102,7 +104,11 @@ async def evaluate_event(program: Program, event: EventInput) -> Evaluation:
     now = utcnow()
     facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
     limited = await evaluate_within_limits(
-        program, customer_id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage), dry_run=True
+        program,
+        customer_id,
+        now,
+        lambda usage: program.evaluate_event(facts, event_facts, now, usage, trace=trace),
+        dry_run=True,
     )
     evaluation = limited.evaluation
     customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse

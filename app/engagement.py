@@ -66,7 +66,7 @@ async def award_event(
     customer = repo.to_customer(customer_row)
     facts, event_facts = customer.facts(), rule_facts(event)
     limits = await evaluate_within_limits(
-        program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
+        program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage, trace=False)
     )
     evaluation = limits.evaluation
     entries = earn_entries(evaluation, now)

@@ -81,7 +81,7 @@ async def _attempt(program: Program, order: ValidOrder, *, locked: bool) -> Orde
 
         def evaluate(usage: UsageSnapshot | None) -> Evaluation:
             with span("rules.evaluate", **{"loyalty.rules_version": program.version}):
-                return program.evaluate_order(facts, order_facts, now, usage, rewards)
+                return program.evaluate_order(facts, order_facts, now, usage, rewards, trace=False)
 
         if locked:
             limits = await evaluate_within_limits(program, customer_row.id, now, evaluate)

@@ -1,4 +1,5 @@
 import json
+import random
 import threading
 
 import pytest
@@ -143,3 +144,42 @@ def test_a_freed_ruleset_whose_last_fact_went_unhandled_gives_its_memory_back():
     for _ in range(500):
         build_evaluate_free()
     assert _rss_mb() - before < 10
+
+
+def test_a_freed_ruleset_whose_last_fact_matched_gives_its_memory_back():
+    """A matched fact is retracted and the ruleset's state kept for the next evaluation
+    (rules/engine.py); freeing the ruleset frees that state too."""
+    from rules import engine
+
+    def build_evaluate_free():
+        ruleset = engine.build([(f"r{i}", [{"kind": "order"}, {"$gte": {"subtotal": i}}]) for i in range(20)])
+        with engine.LOCK:
+            for subtotal in (5, 15, 25):
+                assert len(ruleset.matches(engine.fact_json({"kind": "order", "subtotal": subtotal}))) == min(
+                    subtotal + 1, 20
+                )
+        del ruleset
+        with engine.LOCK:
+            engine.free_released()
+
+    for _ in range(50):  # the allocator's own pools settle first
+        build_evaluate_free()
+    before = _rss_mb()
+    for _ in range(300):
+        build_evaluate_free()
+    assert _rss_mb() - before < 10
+
+
+def test_a_ruleset_answers_the_same_over_many_facts_in_any_order():
+    """Each fact is retracted after its matches are read: none is left to match the next."""
+    from rules import engine
+
+    ruleset = engine.build(
+        [(f"r{i}", [{"kind": "order"}, {"$gte": {"subtotal": i}}, {"$lt": {"subtotal": i + 10}}]) for i in range(30)]
+    )
+    rng = random.Random(3)
+    with engine.LOCK:
+        for _ in range(2000):
+            subtotal = rng.randint(-5, 45)
+            fired = ruleset.matches(engine.fact_json({"kind": "order", "subtotal": subtotal}))
+            assert sorted(fired) == sorted(f"r{i}" for i in range(30) if i <= subtotal < i + 10)
