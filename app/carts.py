@@ -49,8 +49,8 @@ class EventInput:
 
 
 async def evaluate_cart(program: Program, cart: CartInput, *, trace: bool = True) -> Evaluation:
-    """`trace=False`: the evaluation's trace keeps only the rules that applied or were held
-    back (Program.evaluate_order), for a client that does not read it."""
+    """`trace=False`: the evaluation's trace keeps only what applied (Program.evaluate_order),
+    for a client that does not read the trace."""
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,

@@ -95,8 +95,8 @@ class Program:
             for key in keys:
                 self._key_rules[key].append(rule)
         self._key_rules, self._event_rules = dict(self._key_rules), dict(self._event_rules)
-        # A trace left out (trace=False) keeps the entries resolution noted, in the order
-        # the whole trace would list them.
+        # A trace left out (trace=False) keeps the entries of what applied, in the order the
+        # whole trace would list them.
         after = len(self._always_rules)
         self._trace_rank = {rule.id: after + rule.position for rule in self.rules}
         self._trace_rank.update((rule.id, rank) for rank, rule in enumerate(self._always_rules))
@@ -167,15 +167,15 @@ class Program:
     ) -> Evaluation:
         """`redeemed`: rewards whose coupon codes the order carries (the service layer looks
         them up; the rules see only the other coupons). `trace=False`: the trace keeps only
-        what resolution noted (the rules that applied, and those held back by a limit, a
-        budget, exclusivity or a cap), not a "conditions not met" entry per rule considered:
-        that is most of an evaluation's cost on a large program, for a trace nobody reads."""
+        the rules (and redeemed rewards' codes) that applied, with their reasons; no entry
+        for each rule considered that did not: on a large program those are most of an
+        evaluation's cost, for a trace nobody reads. Every other answer is the same."""
         now = utc(now)
         keys = order_keys(order)
         fact = order_fact(customer, order, now, self._zone, lines=self._matcher.reads_lines)
         variants = self._customer_fields(fact, customer)
         matched = self._matcher.match_order(fact, order, keys)
-        out = Outcome()
+        out = Outcome(misses=trace)
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer and customer.tier else None
         subtotal = order.subtotal
@@ -202,7 +202,7 @@ class Program:
         fact = event_fact(customer, event, now, self._zone)
         variants = self._customer_fields(fact, customer)
         matched = self._matcher.match_event(event.type, fact)
-        out = Outcome()
+        out = Outcome(misses=trace)
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer.tier else None
         apply_points(chosen, None, tier, self.settings, usage, out)
@@ -244,7 +244,7 @@ class Program:
         now: datetime,
         variants: dict[str, str],
     ) -> Evaluation:
-        """`considered`: the rules the trace reports; None: only those resolution noted."""
+        """`considered`: the rules the trace reports; None: only those noted (applied)."""
         trace: list[RuleTrace] = []
         noted, not_met, conditional = out.trace, self._not_met, self._conditional
         if considered is None:
