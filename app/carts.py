@@ -57,12 +57,14 @@ class CartEvaluation:
     """For a customer's cart; none for an anonymous one."""
 
 
-async def evaluate_cart(uow: UnitOfWork, program: Program, cart: CartInput) -> CartEvaluation:
+async def evaluate_cart(uow: UnitOfWork, program: Program, cart: CartInput, *, trace: bool = True) -> CartEvaluation:
+    """`trace=False`: the evaluation's trace keeps only what applied (Program.evaluate_order),
+    for a client that does not read the trace."""
     async with uow.reading() as session:
-        return await _evaluate_cart(session, program, cart)
+        return await _evaluate_cart(session, program, cart, trace)
 
 
-async def _evaluate_cart(session: Session, program: Program, cart: CartInput) -> CartEvaluation:
+async def _evaluate_cart(session: Session, program: Program, cart: CartInput, trace: bool) -> CartEvaluation:
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,
@@ -90,7 +92,7 @@ async def _evaluate_cart(session: Session, program: Program, cart: CartInput) ->
         program,
         customer_id,
         now,
-        lambda usage: program.evaluate_order(facts, order_facts, now, usage, rewards),
+        lambda usage: program.evaluate_order(facts, order_facts, now, usage, rewards, trace=trace),
         dry_run=True,
     )
     evaluation = limited.evaluation
@@ -104,12 +106,12 @@ async def _evaluate_cart(session: Session, program: Program, cart: CartInput) ->
     return CartEvaluation(evaluation, offered)
 
 
-async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput) -> Evaluation:
+async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput, *, trace: bool = True) -> Evaluation:
     async with uow.reading() as session:
-        return await _evaluate_event(session, program, event)
+        return await _evaluate_event(session, program, event, trace)
 
 
-async def _evaluate_event(session: Session, program: Program, event: EventInput) -> Evaluation:
+async def _evaluate_event(session: Session, program: Program, event: EventInput, trace: bool) -> Evaluation:
     errors: list[DomainError] = []
     event_type = ""
     try:
@@ -133,7 +135,7 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput)
         program,
         customer_id,
         now,
-        lambda usage: program.evaluate_event(facts, event_facts, now, usage),
+        lambda usage: program.evaluate_event(facts, event_facts, now, usage, trace=trace),
         dry_run=True,
     )
     evaluation = limited.evaluation

@@ -75,7 +75,11 @@ async def award_event(
     customer = session.customers.to_customer(customer_row)
     facts, event_facts = customer.facts(), rule_facts(event)
     limits = await evaluate_within_limits(
-        session, program, customer_row.id, now, lambda usage: program.evaluate_event(facts, event_facts, now, usage)
+        session,
+        program,
+        customer_row.id,
+        now,
+        lambda usage: program.evaluate_event(facts, event_facts, now, usage, trace=False),
     )
     evaluation = limits.evaluation
     entries = earn_entries(evaluation, now)

@@ -79,7 +79,7 @@ async def _attempt(session: Session, program: Program, order: ValidOrder) -> Ord
 
     def evaluate(usage: UsageSnapshot | None) -> Evaluation:
         with span("rules.evaluate", **{"loyalty.rules_version": program.version}):
-            return program.evaluate_order(facts, order_facts, now, usage, rewards)
+            return program.evaluate_order(facts, order_facts, now, usage, rewards, trace=False)
 
     # Limits and budgets are read and recorded only under the lock.
     limits = await evaluate_within_limits(session, program, customer_row.id, now, evaluate)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_reloads.py [--reloads 50] [--orders 200] [--values 10000]
 
-1. The 5,000-rule program of bench_rules.py is written to a temporary folder and reloaded
+1. The classic 5,000-rule program (bench/classic_rules.py) is written to a temporary folder and reloaded
    `--reloads` times through RulesRegistry (one file edited each time, so each reload is a new
    version), with `--orders` orders evaluated in between (an evaluated ruleset is what used
    to leak), and five events per order. Prints the process RSS after each reload beside the floor, the RSS after the
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_rules import NOW, generate, orders  # noqa: E402
+from bench.classic_rules import NOW, generate, orders  # noqa: E402
 from domain.program import CustomerFacts, EventFacts, LineFacts, OrderFacts  # noqa: E402
 from rules import RulesRegistry, load_program_from_sources  # noqa: E402
 

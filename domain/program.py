@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ class OrderFacts:
     coupon_codes: frozenset[str] = frozenset()
     country: str | None = None
 
-    @property
+    @cached_property
     def subtotal(self) -> Decimal:
+        # Computed once: an evaluation reads it for every rule that counts on the subtotal
+        # (the facts are frozen, so it cannot go stale).
         return sum((line.total for line in self.lines), Decimal(0))
 
 

@@ -9,42 +9,25 @@ So a ruleset never holds more than MAX_PATHS alpha paths, a condition hands dura
 most value_lists.MAX_ENGINE_VALUES values (longer lists are checked in Python), and rules that can only match when
 the cart holds a given sku, category or tag are indexed by it, so an order consults only the
 few rulesets its lines can trigger, however many rules the program has.
-Also measured: `$or` over `$neq` inside an array item (`$iall`) gives wrong answers, so
-`no_line` takes a single key; `$iall` is false on an empty list (hence the `line_count: 0`
-alternative for `no_line: {min_quantity}`).
+Line filters other than a single sku, category or tag are tested by the count of matching
+lines (see _CART), as inside any/all/not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rules import conditions, value_lists
-from rules.conditions import WhenCompiler, one_of
+from rules.conditions import WhenCompiler
 from rules.facts import cents
 from rules.model import ORDER, AttributeType, RuleSpec
-from rules.value_lists import FLAT_KEYS, Check, is_long
+from rules.value_lists import COMPARISONS, FLAT_KEYS, Check, is_long
 from rules.value_lists import as_list as _as_list
 
 MAX_PATHS = 32
 """Alpha paths per ruleset: half the C engine's stack, so no fact can overflow it."""
-
-
-def _line(spec: dict) -> dict:
-    terms = []
-    if "sku" in spec:
-        terms.append(one_of(_as_list(spec["sku"]), "$i.sku"))
-    if "category" in spec:
-        terms.append(one_of(_as_list(spec["category"]), "$i.category"))
-    if "tag" in spec:
-        terms.append({"$iany": {"$i.tags": one_of(_as_list(spec["tag"]))}})
-    if "min_quantity" in spec:
-        terms.append({"$gte": {"$i.quantity": spec["min_quantity"]}})
-    for key in ("unit_price", "total"):
-        if key in spec:
-            terms.extend(conditions.compare(f"$i.{key}", spec[key], cents))
-    return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
 KEY_PREFIX = "k:"
@@ -56,38 +39,39 @@ def fact_key(kind: str, value: str) -> str:
     return f"{KEY_PREFIX}{kind}:{value}"
 
 
-def _any_line(spec: dict) -> tuple[dict, int]:
-    """(term, alpha paths). One key with few values tests key properties: durable-rules finds
-    them by hashing the fact's property names, so absent keys cost nothing, where a list
-    condition is scanned rule by rule."""
-    if len(spec) == 1 and next(iter(spec)) in FLAT_KEYS:
-        ((key, value),) = spec.items()
-        values = _as_list(value)
-        if len(values) <= _MAX_ALTERNATIVES:
-            alternatives = [{"$ex": {fact_key(key, v): 1}} for v in values]
-            return (alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}), len(alternatives)
-    return {"$iany": {"lines": _line(spec)}}, 1
+def _flat(key: str, spec: dict) -> bool:
+    """A single sku, category or tag key that durable-rules tests as key properties: few
+    values for any_line (each is an alternative path), any short list for no_line."""
+    if len(spec) != 1 or next(iter(spec)) not in FLAT_KEYS:
+        return False
+    return key == "no_line" or len(_as_list(next(iter(spec.values())))) <= _MAX_ALTERNATIVES
 
 
-def _no_line(spec: dict) -> tuple[dict, int]:
-    """(term, alpha paths) of a single sku, category or tag key; other line filters are
-    tested by their matching-line count (conditions.WhenCompiler.counted)."""
+def _any_line(spec: dict) -> dict:
+    """Key properties: durable-rules finds them by hashing the fact's property names, so
+    absent keys cost nothing, where a list condition is scanned rule by rule."""
+    ((key, value),) = spec.items()
+    alternatives = [{"$ex": {fact_key(key, v): 1}} for v in _as_list(value)]
+    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+
+
+def _no_line(spec: dict) -> dict:
     ((key, value),) = spec.items()
     terms = [{"$nex": {fact_key(key, v): 1}} for v in _as_list(value)]
-    return (terms[0] if len(terms) == 1 else {"$and": terms}), 1
-
-
-def _all_lines(spec: dict) -> tuple[dict, int]:
-    """(term, alpha paths)."""
-    return {"$iall": {"lines": _line(spec)}}, 1
+    return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
 _CART = (
     ("any_line", _any_line, value_lists.any_line),
-    ("all_lines", _all_lines, value_lists.all_lines),
+    ("all_lines", None, value_lists.all_lines),
     ("no_line", _no_line, value_lists.no_line),
 )
-"""Cart conditions: how durable-rules tests each, and how Python does when a list is long."""
+"""Cart conditions: how durable-rules tests a single flat key (None: never), and how Python
+does when a list is long. Other line filters are tested by their matching-line counts
+(conditions.WhenCompiler.counted): measured, a ruleset testing the lines themselves
+(`$iany`/`$iall` over `lines`) costs 1 to 3 ms per assertion of a 10-line cart, against
+tens of µs for the same ruleset on counts, since the engine walks every line object for
+every such node; the counts cost a few µs each in Python (rules/lines.py)."""
 
 
 def referenced_keys(rule: RuleSpec) -> tuple[set[str], set[str]]:
@@ -119,6 +103,8 @@ class Compiled:
     paths: int
     checks: list[Check]
     filters: dict[str, dict]
+    reads_lines: bool = False
+    """Some check reads the fact's line objects (a long sku, category or tag list)."""
 
 
 def condition_terms(rule: RuleSpec, attributes: Mapping[str, AttributeType] | None = None) -> Compiled:
@@ -133,24 +119,28 @@ def condition_terms(rule: RuleSpec, attributes: Mapping[str, AttributeType] | No
     if rule.experiment is not None:
         terms.append({"$iany": {experiment_field(rule.experiment): {"$i": rule.variant}}})
 
+    reads_lines = False
+
     def cart_terms(cart: dict) -> list[dict]:
+        nonlocal reads_lines
         found = []
-        for key, in_engine, in_python in _CART:
+        for key, as_keys, in_python in _CART:
             if key not in cart:
                 continue
             if value_lists.has_long(cart[key]):
                 compiler.checks.append(in_python(cart[key]))
-            elif key == "no_line" and not (len(cart[key]) == 1 and next(iter(cart[key])) in FLAT_KEYS):
-                found.extend(compiler.counted({key: cart[key]}))
+                reads_lines = True
+            elif as_keys is not None and _flat(key, cart[key]):
+                found.append(as_keys(cart[key]))
             else:
-                found.append(in_engine(cart[key])[0])
+                found.extend(compiler.counted({key: cart[key]}))
         return found
 
     terms.extend(compiler.terms(rule.when, cart_terms=cart_terms))
     paths = 1
     for term in terms:
         paths *= conditions.paths(term)
-    return Compiled(terms, paths, compiler.checks, compiler.filters)
+    return Compiled(terms, paths, compiler.checks, compiler.filters, reads_lines)
 
 
 def index_keys(rule: RuleSpec) -> tuple[str, ...]:
@@ -162,6 +152,51 @@ def index_keys(rule: RuleSpec) -> tuple[str, ...]:
         if key in any_line:
             return tuple(f"{key}:{v}" for v in _as_list(any_line[key]))
     return ()
+
+
+def cart_keys(rule: RuleSpec) -> tuple[str, ...]:
+    """Keys (`sku:X`, `category:X`, `tag:X`) one of which the cart must hold for the rule to
+    match: `index_keys`, or those of `all_lines` (true only for a cart with lines), or of a
+    sum's line filter when the sum's condition fails at zero. () when none is required."""
+    found = index_keys(rule)
+    if found or rule.on != ORDER:
+        return found
+    cart = rule.when.get("cart", {})
+    summed = cart.get("sum", {})
+    if "lines" in summed and not all(_holds_at_zero(summed, key) for key in ("value", "quantity") if key in summed):
+        found = _filter_keys(summed["lines"])
+    return found or _filter_keys(cart.get("all_lines", {}))
+
+
+def _filter_keys(spec: dict) -> tuple[str, ...]:
+    for key in FLAT_KEYS:
+        if key in spec:
+            return tuple(f"{key}:{v}" for v in _as_list(spec[key]))
+    return ()
+
+
+def _holds_at_zero(summed: dict, key: str) -> bool:
+    """Whether the sum's `value` or `quantity` condition holds when no line matches (as the
+    compiled term compares it: value in cents)."""
+    convert = cents if key == "value" else (lambda v: v)
+    spec = summed[key]
+    if not isinstance(spec, dict):
+        return convert(spec) == 0
+    return all(COMPARISONS[op](0, convert(limit)) for op, limit in spec.items())
+
+
+def term_fields(terms: list[dict]) -> set[str]:
+    """The fact properties the terms read."""
+    found: set[str] = set()
+    for term in terms:
+        for op, arg in term.items():
+            if op in ("$and", "$or"):
+                found |= term_fields(arg)
+            elif op.startswith("$"):
+                found.update(arg)  # {$gte: {field: x}}, {$iany: {field: item}}, {$ex: {field: 1}}...
+            else:
+                found.add(op)
+    return found
 
 
 def describe(rule: RuleSpec) -> str:
@@ -177,22 +212,3 @@ def describe(rule: RuleSpec) -> str:
 
     walk("", rule.when)
     return ", ".join(parts) if parts else "no conditions"
-
-
-@dataclass
-class ChunkPlan:
-    """Rules that will share one durable-rules ruleset."""
-
-    rules: list[RuleSpec] = field(default_factory=list)
-    paths: int = 0
-
-
-def plan_chunks(rules: list[tuple[RuleSpec, int]]) -> list[ChunkPlan]:
-    """Pack (rule, paths) in order into rulesets of at most MAX_PATHS paths."""
-    chunks: list[ChunkPlan] = []
-    for rule, paths in rules:
-        if not chunks or chunks[-1].paths + paths > MAX_PATHS:
-            chunks.append(ChunkPlan())
-        chunks[-1].rules.append(rule)
-        chunks[-1].paths += paths
-    return chunks

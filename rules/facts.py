@@ -69,7 +69,11 @@ def _base(kind: str, customer: CustomerFacts | None, now: datetime, zone: tzinfo
     return fact
 
 
-def order_fact(customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo = UTC) -> dict[str, Any]:
+def order_fact(
+    customer: CustomerFacts | None, order: OrderFacts, now: datetime, zone: tzinfo = UTC, lines: bool = True
+) -> dict[str, Any]:
+    """`lines=False`: without the line objects, which only Python checks of long value
+    lists read (rules/value_lists.py); durable-rules conditions read line-filter counts."""
     fact = _base("order", customer, now, zone)
     fact.update(
         subtotal=cents(order.subtotal),
@@ -79,7 +83,9 @@ def order_fact(customer: CustomerFacts | None, order: OrderFacts, now: datetime,
         coupons=[*sorted(c.upper() for c in order.coupon_codes), SENTINEL],
         line_count=len(order.lines),
         item_count=sum(line.quantity for line in order.lines),
-        lines=[
+    )
+    if lines:
+        fact["lines"] = [
             {
                 "sku": line.sku,
                 "category": line.category or SENTINEL,
@@ -89,8 +95,7 @@ def order_fact(customer: CustomerFacts | None, order: OrderFacts, now: datetime,
                 "total": cents(line.total),
             }
             for line in order.lines
-        ],
-    )
+        ]
     return fact
 
 

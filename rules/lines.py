@@ -10,6 +10,7 @@ other sums facts.py precomputes (subtotal, item_count).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -77,6 +78,23 @@ def predicate(spec: dict | None) -> LinePredicate:
     return matches
 
 
+_PREDICATES: dict[int, tuple[dict | None, LinePredicate]] = {}
+
+
+def _predicate_of(spec: dict | None) -> LinePredicate:
+    """`predicate(spec)`, made once per spec object: effects' filters are summed for every
+    evaluation that applies their rule. Keyed by identity, and checked, since an id can be
+    reused once its object is gone; a reload's new specs eventually push the old out."""
+    found = _PREDICATES.get(id(spec))
+    if found is not None and found[0] is spec:
+        return found[1]
+    if len(_PREDICATES) > 10_000:
+        _PREDICATES.clear()
+    test = predicate(spec)
+    _PREDICATES[id(spec)] = (spec, test)
+    return test
+
+
 @dataclass(frozen=True)
 class LineSums:
     """What a filter picks out of an order."""
@@ -87,36 +105,21 @@ class LineSums:
     others: int = 0
 
     @classmethod
-    def of(cls, order: OrderFacts, spec: dict | None) -> LineSums:
-        return cls.picked(order, predicate(spec))
-
-    @classmethod
-    def picked(cls, order: OrderFacts, test: LinePredicate) -> LineSums:
+    def of(cls, order: OrderFacts, spec: dict | None, test: LinePredicate | None = None) -> LineSums:
+        """`test`: the spec's predicate, when the caller keeps it."""
+        test = test or _predicate_of(spec)
         picked = [line for line in order.lines if test(line)]
         value = sum((line.total for line in picked), Decimal(0))
         return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))
 
-
-@dataclass(frozen=True)
-class FactFields:
-    """A filter as a program keeps it for every order: its test and its fields' names,
-    worked out once (naming hashes the filter: a sixth of an order's evaluation when
-    done per order)."""
-
-    test: LinePredicate
-    names: tuple[str, str, str, str]
-
-    @classmethod
-    def of(cls, spec: dict) -> FactFields:
-        return cls(predicate(spec), (count_field(spec), quantity_field(spec), value_field(spec), other_field(spec)))
-
-    def of_order(self, order: OrderFacts) -> dict[str, int]:
-        return self.values(LineSums.picked(order, self.test))
-
-    def values(self, sums: LineSums) -> dict[str, int]:
-        """The order-fact fields (value in cents, like all money there)."""
-        count, quantity, value, others = self.names
-        return {count: sums.count, quantity: sums.quantity, value: cents(sums.value), others: sums.others}
+    def fields(self, spec: dict) -> dict[str, int]:
+        """The order-fact fields of this filter (value in cents, like all money there)."""
+        return {
+            count_field(spec): self.count,
+            quantity_field(spec): self.quantity,
+            value_field(spec): cents(self.value),
+            other_field(spec): self.others,
+        }
 
 
 def canonical(spec: dict) -> dict:
@@ -128,3 +131,27 @@ def canonical(spec: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+class CompiledFilter:
+    """A filter's predicate, made once, and the cart keys (facts.order_keys) one of which a
+    matching line has: a cart with none of them has no matching line, whatever its size."""
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.test = predicate(spec)
+        self.keys: frozenset[str] | None = None
+        for key in ("sku", "category", "tag"):
+            if key in spec:
+                self.keys = frozenset(f"{key}:{value}" for value in as_list(spec[key]))
+                break
+
+    def sums(self, order: OrderFacts, cart_keys: set[str]) -> LineSums:
+        if self.keys is not None and self.keys.isdisjoint(cart_keys):
+            return _none_of(len(order.lines))
+        return LineSums.of(order, self.spec, self.test)
+
+
+@functools.lru_cache(maxsize=64)
+def _none_of(lines: int) -> LineSums:
+    return LineSums(0, 0, Decimal(0), lines)

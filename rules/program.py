@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -22,11 +21,10 @@ from domain.program import (
     UsageSnapshot,
 )
 from domain.rewards import Standing, reasons_not_redeemable
-from rules import customer_fields, engine
-from rules.compiler import KEY_PREFIX, MAX_PATHS, condition_terms, describe, index_keys, plan_chunks, referenced_keys
-from rules.errors import RuleError, RuleFileErrors
+from rules import customer_fields
+from rules.compiler import describe, index_keys
 from rules.facts import event_fact, order_fact, order_keys, utc
-from rules.lines import FactFields
+from rules.matcher import Matcher
 from rules.model import ORDER, FolderSpec, RuleSpec, Settings
 from rules.resolve import (
     Outcome,
@@ -38,7 +36,6 @@ from rules.resolve import (
     select,
     usable_rewards,
 )
-from rules.value_lists import Check
 
 
 def period_start(period: str, now: datetime) -> datetime | None:
@@ -55,22 +52,6 @@ def period_start(period: str, now: datetime) -> datetime | None:
     return None
 
 
-_MAX_KEYS = 200
-"""Key properties per fact: durable-rules allows 255 properties, the base fact uses ~30."""
-
-
-class _Chunk:
-    def __init__(self, rules: list[tuple[RuleSpec, list[dict]]]) -> None:
-        self.rules = [rule for rule, _ in rules]
-        try:
-            self.ruleset = engine.build([(rule.id, terms) for rule, terms in rules])
-        except Exception as exc:  # noqa: BLE001 - re-raised as the culprit rule's error
-            raise _culprit(rules, exc) from exc
-        # Measured: parsing the per-line objects is over a third of an assertion's cost, and
-        # most rulesets never look at them, so they get the fact without `lines`.
-        self.needs_lines = any('"lines"' in json.dumps(terms) for _, terms in rules)
-
-
 class Program:
     """One rules version. Immutable once built; safe to share between threads and tasks."""
 
@@ -85,14 +66,10 @@ class Program:
         self._rules_by_id = {rule.id: rule for rule in self.rules}
         self._tiers_by_name = {tier.name: tier for tier in self.tiers}
         self._rewards_by_id = {reward.id: reward for reward in self.rewards}
-        self._descriptions = {rule.id: describe(rule) for rule in self.rules}
-        # "Did not match" entries are built once (RuleTrace is immutable): per rule, the
-        # reason when it is outside its window, when the cart is anonymous, and otherwise.
-        self._not_met = {
-            rule.id: RuleTrace(rule.id, False, f"conditions not met: {self._descriptions[rule.id]}")
-            for rule in self.rules
-        }
-        self._inactive = {rule.id: RuleTrace(rule.id, False, _inactive_reason(rule)) for rule in self.rules}
+        # "Did not match" entries are built once per rule (RuleTrace is immutable), when a
+        # trace first needs them: the reason when it is outside its window, and otherwise.
+        self._not_met = _Entries(self._rules_by_id, lambda rule: f"conditions not met: {describe(rule)}")
+        self._inactive = _Entries(self._rules_by_id, _inactive_reason)
         self._anonymous = RuleTrace("", False, "needs a customer (anonymous cart)")
         self._entry_tier = self.tier_for(0, Decimal(0))
         self._conditional = {
@@ -102,71 +79,34 @@ class Program:
         self._compile()
 
     def _compile(self) -> None:
-        always: list[tuple[RuleSpec, int]] = []
-        indexed: list[tuple[str, RuleSpec, int]] = []
-        by_event: dict[str, list[tuple[RuleSpec, int]]] = defaultdict(list)
-        terms: dict[str, list[dict]] = {}
-        self._checks: dict[str, list[Check]] = {}
-        self._positive_keys: set[str] = set()
-        self._negative_keys: set[str] = set()
-        self._filters: dict[str, dict] = {}
-        too_many: list[RuleError] = []
-        for rule in self.rules:
-            compiled = condition_terms(rule, self.settings.attributes)
-            terms[rule.id], paths = compiled.terms, compiled.paths
-            if paths > MAX_PATHS:
-                message = (
-                    f"rule '{rule.id}': its conditions have {paths} alternatives once any/not are written out"
-                    f" (at most {MAX_PATHS}); split it into several rules in one exclusive group"
-                )
-                too_many.append(RuleError(rule.file, rule.line, rule.col, message, rule.id))
-            if compiled.checks:
-                self._checks[rule.id] = compiled.checks
-            self._filters.update(compiled.filters)
-            positive, negative = referenced_keys(rule)
-            self._positive_keys |= positive
-            self._negative_keys |= negative
-            keys = index_keys(rule)
-            if rule.on != ORDER:
-                by_event[rule.on].append((rule, paths))
-            elif keys:
-                indexed.append((keys[0], rule, paths))
-            else:
-                always.append((rule, paths))
-        if too_many:
-            raise RuleFileErrors(too_many)
-        self._line_filters = [FactFields.of(spec) for spec in self._filters.values()]
-
-        def build(plan: list[tuple[RuleSpec, int]]) -> list[_Chunk]:
-            return [_Chunk([(r, terms[r.id]) for r in chunk.rules]) for chunk in plan_chunks(plan)]
-
-        self._order_chunks = build(always)
-        self._event_chunks = {on: build(rules) for on, rules in by_event.items()}
-        # Rules sharing a trigger stay together, so one key reaches few rulesets.
-        indexed.sort(key=lambda item: (item[0], item[1].position))
-        self._indexed_chunks = build([(rule, paths) for _, rule, paths in indexed])
-        self._index: dict[str, list[int]] = defaultdict(list)
-        for number, chunk in enumerate(self._indexed_chunks):
-            for rule in chunk.rules:
-                for key in index_keys(rule):
-                    if not self._index[key] or self._index[key][-1] != number:
-                        self._index[key].append(number)
-        self._index = dict(self._index)
-        self._always_rules = [rule for chunk in self._order_chunks for rule in chunk.rules]
+        self._matcher = Matcher(self.rules, dict(self.settings.attributes))
+        # What the trace reports (see `_considered`): the order rules that name no sku,
+        # category or tag in `any_line`, in folder order, then those the cart's keys name.
+        self._always_rules: list[RuleSpec] = []
         self._key_rules: dict[str, list[RuleSpec]] = defaultdict(list)
-        for chunk in self._indexed_chunks:
-            for rule in chunk.rules:
-                for key in index_keys(rule):
-                    self._key_rules[key].append(rule)
-        self._key_rules = dict(self._key_rules)
+        self._event_rules: dict[str, list[RuleSpec]] = defaultdict(list)
+        for rule in self.rules:
+            if rule.on != ORDER:
+                self._event_rules[rule.on].append(rule)
+                continue
+            keys = index_keys(rule)
+            if not keys:
+                self._always_rules.append(rule)
+            for key in keys:
+                self._key_rules[key].append(rule)
+        self._key_rules, self._event_rules = dict(self._key_rules), dict(self._event_rules)
+        # A trace left out (trace=False) keeps the entries of what applied, in the order the
+        # whole trace would list them.
+        after = len(self._always_rules)
+        self._trace_rank = {rule.id: after + rule.position for rule in self.rules}
+        self._trace_rank.update((rule.id, rank) for rank, rule in enumerate(self._always_rules))
 
     # --- the interface the service layer uses ---
 
     @property
     def ruleset_count(self) -> int:
         """durable-rules rulesets this version compiled to."""
-        events = sum(len(chunks) for chunks in self._event_chunks.values())
-        return len(self._order_chunks) + len(self._indexed_chunks) + events
+        return self._matcher.ruleset_count
 
     def rule(self, rule_id: str) -> RuleSpec:
         return self._rules_by_id[rule_id]
@@ -222,20 +162,20 @@ class Program:
         now: datetime,
         usage: UsageSnapshot | None = None,
         redeemed: Sequence[RedeemedReward] = (),
+        *,
+        trace: bool = True,
     ) -> Evaluation:
         """`redeemed`: rewards whose coupon codes the order carries (the service layer looks
-        them up; the rules see only the other coupons)."""
+        them up; the rules see only the other coupons). `trace=False`: the trace keeps only
+        the rules (and redeemed rewards' codes) that applied, with their reasons; no entry
+        for each rule considered that did not: on a large program those are most of an
+        evaluation's cost, for a trace nobody reads. Every other answer is the same."""
         now = utc(now)
         keys = order_keys(order)
-        chunks = list(self._order_chunks)
-        for number in self._chunks_for(keys):
-            chunks.append(self._indexed_chunks[number])
-        fact = order_fact(customer, order, now, self._zone)
-        for line_filter in self._line_filters:
-            fact.update(line_filter.of_order(order))
+        fact = order_fact(customer, order, now, self._zone, lines=self._matcher.reads_lines)
         variants = self._customer_fields(fact, customer)
-        matched = self._match(chunks, fact, self._key_batches(keys))
-        out = Outcome()
+        matched = self._matcher.match_order(fact, order, keys)
+        out = Outcome(misses=trace)
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer and customer.tier else None
         subtotal = order.subtotal
@@ -246,7 +186,7 @@ class Program:
         apply_free_shipping(chosen, subtotal, tier if customer else self._entry_tier, out)
         apply_redeemed_benefits(rewards, out)
         apply_suggestions(chosen, {line.sku for line in order.lines}, out)
-        return self._evaluation(out, self._considered(keys), customer, now, variants)
+        return self._evaluation(out, self._considered(keys) if trace else None, customer, now, variants)
 
     def evaluate_event(
         self,
@@ -254,17 +194,19 @@ class Program:
         event: EventFacts,
         now: datetime,
         usage: UsageSnapshot | None = None,
+        *,
+        trace: bool = True,
     ) -> Evaluation:
+        """`trace`: as for `evaluate_order`."""
         now = utc(now)
-        chunks = self._event_chunks.get(event.type, [])
         fact = event_fact(customer, event, now, self._zone)
         variants = self._customer_fields(fact, customer)
-        matched = self._match(chunks, fact)
-        out = Outcome()
+        matched = self._matcher.match_event(event.type, fact)
+        out = Outcome(misses=trace)
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer.tier else None
         apply_points(chosen, None, tier, self.settings, usage, out)
-        considered = [rule for chunk in chunks for rule in chunk.rules]
+        considered = self._event_rules.get(event.type, []) if trace else None
         return self._evaluation(out, considered, customer, now, variants)
 
     def variants_of(self, customer_id: str) -> dict[str, str]:
@@ -285,30 +227,6 @@ class Program:
         fact.update(customer_fields.fields(self.settings, customer.attributes, variants))
         return variants
 
-    def _chunks_for(self, keys: set[str]) -> list[int]:
-        numbers: set[int] = set()
-        index = self._index
-        for key in keys:
-            numbers.update(index.get(key, ()))
-        return sorted(numbers)
-
-    def _key_batches(self, keys: set[str]) -> list[dict[str, int]]:
-        """The cart's key properties that some rule tests, in facts small enough for
-        durable-rules (at most 255 properties per object, error 302).
-
-        A huge cart is split: each batch carries every no_line key (a rule must see all of
-        them) and a share of the any_line keys; a rule tests at most one any_line key, so the
-        union of the batches' matches is exactly the matches of the whole cart.
-        """
-        positive = sorted(f"{KEY_PREFIX}{k}" for k in keys if f"{KEY_PREFIX}{k}" in self._positive_keys)
-        negative = {f"{KEY_PREFIX}{k}": 1 for k in keys if f"{KEY_PREFIX}{k}" in self._negative_keys}
-        room = _MAX_KEYS - len(negative)
-        if room <= 0:
-            raise ValueError(f"cart too large: {len(negative)} distinct skus/categories/tags tested by no_line")
-        if len(positive) <= room:
-            return [{**negative, **dict.fromkeys(positive, 1)}]
-        return [{**negative, **dict.fromkeys(positive[i : i + room], 1)} for i in range(0, len(positive), room)]
-
     def _considered(self, keys: set[str]) -> list[RuleSpec]:
         """Rules the trace reports: every unindexed order rule, and the indexed rules whose
         sku, category or tag is in the cart (not their ruleset neighbours)."""
@@ -318,37 +236,21 @@ class Program:
                 found.setdefault(rule.id, rule)
         return self._always_rules + sorted(found.values(), key=lambda rule: rule.position)
 
-    def _match(self, chunks: list[_Chunk], fact: dict, batches: list[dict[str, int]] | None = None) -> list[RuleSpec]:
-        matched: dict[str, RuleSpec] = {}
-        if not chunks:
-            return []
-        # Only the encodings some chunk reads: encoding the fact is a third of this.
-        texts: dict[bool, list[str]] = {}
-        for with_lines in {chunk.needs_lines for chunk in chunks}:
-            base = fact if with_lines else {name: value for name, value in fact.items() if name != "lines"}
-            texts[with_lines] = [engine.fact_json({**base, **batch}) for batch in batches or [{}]]
-        by_id = self._rules_by_id
-        with engine.LOCK:
-            engine.free_released()
-            for chunk in chunks:
-                for text in texts[chunk.needs_lines]:
-                    for rule_id in chunk.ruleset.matches(text):
-                        matched.setdefault(rule_id, by_id[rule_id])
-        checks = self._checks
-        if checks:
-            return [rule for rule_id, rule in matched.items() if all(c(fact) for c in checks.get(rule_id, ()))]
-        return list(matched.values())
-
     def _evaluation(
         self,
         out: Outcome,
-        considered: list[RuleSpec],
+        considered: list[RuleSpec] | None,
         customer: CustomerFacts | None,
         now: datetime,
         variants: dict[str, str],
     ) -> Evaluation:
+        """`considered`: the rules the trace reports; None: only those noted (applied)."""
         trace: list[RuleTrace] = []
         noted, not_met, conditional = out.trace, self._not_met, self._conditional
+        if considered is None:
+            rank = self._trace_rank
+            trace = sorted(noted.values(), key=lambda entry: rank[entry.rule_id])
+            considered = []
         for rule in considered:
             rule_id = rule.id
             entry = noted.get(rule_id)
@@ -376,25 +278,20 @@ class Program:
         return f"Program(version={self.version!r}, rules={len(self.rules)}, tiers={len(self.tiers)})"
 
 
+class _Entries(dict[str, RuleTrace]):
+    """rule id -> its RuleTrace with the reason `reason(rule)`, made on first use."""
+
+    def __init__(self, rules: dict[str, RuleSpec], reason: Callable[[RuleSpec], str]) -> None:
+        super().__init__()
+        self.rules = rules
+        self.reason = reason
+
+    def __missing__(self, rule_id: str) -> RuleTrace:
+        entry = self[rule_id] = RuleTrace(rule_id, False, self.reason(self.rules[rule_id]))
+        return entry
+
+
 def _inactive_reason(rule: RuleSpec) -> str:
     start = rule.active_from.isoformat() if rule.active_from else "always"
     end = rule.active_until.isoformat() if rule.active_until else "open-ended"
     return f"not active now (active from {start} until {end})"
-
-
-def _culprit(rules: list[tuple[RuleSpec, list[dict]]], exc: Exception) -> RuleFileErrors:
-    """durable-rules refused a ruleset: find the rule it refuses alone, and point at it."""
-    for rule, terms in rules:
-        try:
-            engine.build([(rule.id, terms)])
-        except Exception as alone:  # noqa: BLE001 - this is the answer
-            message = f"rule '{rule.id}': durable-rules cannot compile it ({alone})"
-            if "error code: 113" in str(alone):  # measured: ~14 composite alternatives in one $or
-                message = (
-                    f"rule '{rule.id}': its conditions have too many alternatives once any/not are written out"
-                    " for durable-rules (error 113); split it into several rules in one exclusive group"
-                )
-            return RuleFileErrors([RuleError(rule.file, rule.line, rule.col, message, rule.id)])
-    first = rules[0][0]
-    message = f"durable-rules cannot compile the rules from '{first.id}' on together ({exc})"
-    return RuleFileErrors([RuleError(first.file, first.line, first.col, message, first.id)])

@@ -48,12 +48,26 @@ class Outcome:
     trace: dict[str, RuleTrace] = field(default_factory=dict)
     reward_trace: dict[str, RuleTrace] = field(default_factory=dict)
     """Redeemed rewards' coupon codes, by trace id (reward:<id>), after the rules."""
+    misses: bool = True
+    """Whether to note why a rule or reward did not apply (the trace); False: only what
+    applied is noted, and no reason for the others is even written (a large program holds
+    back hundreds per order: lower spend steps of exclusive groups...)."""
 
     def note(self, rule: RuleSpec, applied: bool, reason: str) -> None:
-        self.trace[rule.id] = RuleTrace(rule.id, applied, reason)
+        if applied or self.misses:
+            self.trace[rule.id] = RuleTrace(rule.id, applied, reason)
+        else:
+            self.trace.pop(rule.id, None)
+
+    def miss(self, rule: RuleSpec, reason: str, *values: object) -> None:
+        """`note(rule, False, reason.format(*values))`, written only when it is kept."""
+        self.note(rule, False, reason.format(*values) if self.misses else "")
 
     def note_reward(self, reward: RedeemedReward, applied: bool, reason: str) -> None:
-        self.reward_trace[reward.trace_id] = RuleTrace(reward.trace_id, applied, reason)
+        if applied or self.misses:
+            self.reward_trace[reward.trace_id] = RuleTrace(reward.trace_id, applied, reason)
+        else:
+            self.reward_trace.pop(reward.trace_id, None)
 
 
 def select(
@@ -69,18 +83,18 @@ def select(
             used = usage.customer_uses.get(rule.id, 0)
             if used >= rule.limit_per_customer:
                 period = "" if rule.limit_period == "all_time" else f" per {rule.limit_period}"
-                out.note(rule, False, f"limit reached: used {used} of {rule.limit_per_customer}{period}")
+                out.miss(rule, "limit reached: used {} of {}{}", used, rule.limit_per_customer, period)
                 continue
         if rule.budget_points is not None and usage.program_points.get(rule.id, 0) >= rule.budget_points:
-            out.note(rule, False, f"budget exhausted: {rule.budget_points} points already awarded")
+            out.miss(rule, "budget exhausted: {} points already awarded", rule.budget_points)
             continue
         if rule.group in exclusive_in:
             winner = exclusive_in[rule.group]
-            out.note(rule, False, f"excluded by exclusive rule '{winner.id}' (priority {winner.priority})")
+            out.miss(rule, "excluded by exclusive rule '{}' (priority {})", winner.id, winner.priority)
             continue
         if rule.exclusive and rule.group in taken:
             first = taken[rule.group]
-            out.note(rule, False, f"exclusive, but rule '{first.id}' (priority {first.priority}) applies before it")
+            out.miss(rule, "exclusive, but rule '{}' (priority {}) applies before it", first.id, first.priority)
             continue
         taken.setdefault(rule.group, rule)
         if rule.exclusive:
@@ -160,7 +174,7 @@ def apply_points(
 
 def _award(rule: RuleSpec, points: int, why: str, settings: Settings, out: Outcome) -> None:
     if points <= 0:
-        out.note(rule, False, f"earns 0 points ({why})")
+        out.miss(rule, "earns 0 points ({})", why)
         return
     effect = rule.points
     assert effect is not None  # only points rules are awarded
@@ -293,7 +307,7 @@ def apply_free_shipping(chosen: list[RuleSpec], subtotal: Decimal, tier: Tier | 
             reason = f"free shipping from {threshold}" + ("" if eligible else f", {threshold - subtotal} to go")
             out.note(other, eligible, reason)
         else:
-            out.note(other, False, f"a lower threshold applies: {threshold} ({rule_id}) vs {other_threshold}")
+            out.miss(other, "a lower threshold applies: {} ({}) vs {}", threshold, rule_id, other_threshold)
 
 
 def apply_suggestions(chosen: list[RuleSpec], in_cart: set[str], out: Outcome) -> None:

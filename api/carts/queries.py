@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from api.carts.types import CartEvaluation, EvaluateCartInput, EvaluateEventInput, EventEvaluation
 from api.context import Info
@@ -22,6 +23,20 @@ def _for_caller(info: Info, customer_external_id: str | None) -> str | None:
     return customer_external_id
 
 
+def _selects(info: Info, name: str) -> bool:
+    """Whether the query selects `name` on this field's result, fragments included: the
+    whole trace (a "conditions not met" entry per rule considered) is most of the cost of
+    evaluating a large program, so it is built only for a client that reads it."""
+
+    def found(selections: list[Selection]) -> bool:
+        return any(
+            selection.name == name if isinstance(selection, SelectedField) else found(selection.selections)
+            for selection in selections
+        )
+
+    return any(found(field.selections) for field in info.selected_fields)
+
+
 @strawberry.type
 class CartQueries:
     @strawberry.field(
@@ -40,7 +55,9 @@ class CartQueries:
         )
         try:
             program = info.context.services.program  # one version for the evaluation and its currency
-            evaluation = await carts.evaluate_cart(info.context.services.uow, program, cart)
+            evaluation = await carts.evaluate_cart(
+                info.context.services.uow, program, cart, trace=_selects(info, "trace")
+            )
         except DomainError as error:
             return CartEvaluation(errors=user_errors(error))
         return CartEvaluation.of(evaluation, program.exchange.program_currency)
@@ -56,7 +73,9 @@ class CartQueries:
             attributes={} if input.attributes is None else input.attributes,
         )
         try:
-            evaluation = await carts.evaluate_event(info.context.services.uow, info.context.services.program, event)
+            evaluation = await carts.evaluate_event(
+                info.context.services.uow, info.context.services.program, event, trace=_selects(info, "trace")
+            )
         except DomainError as error:
             return EventEvaluation(errors=user_errors(error))
         return EventEvaluation.of(evaluation)

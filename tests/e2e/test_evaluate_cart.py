@@ -115,6 +115,41 @@ async def test_an_anonymous_cart_earns_base_points_and_says_which_rules_need_a_c
     assert trace["silver-multiplier"] == "needs a customer (anonymous cart)"
 
 
+WITHOUT_TRACE = """
+query($input: EvaluateCartInput!) {
+  evaluateCart(input: $input) {
+    pointsToEarn freeShipping { eligible ruleId } suggestions { sku ruleId }
+    appliedRules { ruleId points reason } discounts { ruleId amount { amount } }
+  }
+}"""
+
+TRACE_IN_A_FRAGMENT = """
+query($input: EvaluateCartInput!) {
+  evaluateCart(input: $input) {
+    pointsToEarn freeShipping { eligible ruleId } suggestions { sku ruleId }
+    appliedRules { ruleId points reason } discounts { ruleId amount { amount } }
+    ...Why
+  }
+}
+fragment Why on CartEvaluation { trace { ruleId applied reason } }"""
+
+
+async def test_a_preview_without_the_trace_answers_the_same_and_a_fragment_still_gets_the_whole_trace(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+    request = cart(("CRIB-1", 1, "40.00", "cribs"), ("LAMP", 2, "20.00", None), customerExternalId=customer)
+    request["couponCodes"] = ["WELCOME10"]
+
+    lean = (await gql(admin, WITHOUT_TRACE, input=request))["evaluateCart"]
+    traced = (await gql(admin, TRACE_IN_A_FRAGMENT, input=request))["evaluateCart"]
+
+    assert lean == {key: value for key, value in traced.items() if key != "trace"}
+    assert {r["ruleId"] for r in lean["appliedRules"]} >= {"base-earn", "crib-mattress", "welcome10"}
+    trace = {t["ruleId"]: t for t in traced["trace"]}
+    assert trace["silver-multiplier"]["reason"] == "conditions not met: customer.tier=Silver"
+    assert [t["ruleId"] for t in traced["trace"] if t["applied"]] == [r["ruleId"] for r in lean["appliedRules"]]
+
+
 async def test_a_bad_cart_is_a_user_error_for_each_field(admin):
     result = await evaluate(admin, {"currency": "EURO", "lines": [{"sku": "S", "quantity": 0, "unitPrice": "1"}]})
 
@@ -188,6 +223,19 @@ async def test_an_event_preview_awards_or_says_why_not_and_writes_nothing(admin)
         {"ruleId": "review-bonus", "applied": False, "reason": "conditions not met: event.rating.gte=4"}
     ]
     assert (await repo.ledger_sums(customer)).available == 0
+
+
+async def test_an_event_preview_without_the_trace_awards_the_same(admin):
+    customer = unique("cust")
+    await enroll(admin, customer)
+    query = """query($input: EvaluateEventInput!) {
+      evaluateEvent(input: $input) { pointsToEarn appliedRules { ruleId points } }
+    }"""
+    request = {"customerExternalId": customer, "type": "review.published", "attributes": {"rating": 5}}
+
+    lean = (await gql(admin, query, input=request))["evaluateEvent"]
+
+    assert lean == {"pointsToEarn": 50, "appliedRules": [{"ruleId": "review-bonus", "points": 50}]}
 
 
 async def test_an_event_preview_refuses_attributes_that_are_not_an_object(admin):

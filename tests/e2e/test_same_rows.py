@@ -39,6 +39,7 @@ from persistence import sql
 from persistence.database import close_database, open_database
 from persistence.statements import Statement
 from persistence.tables import TABLES
+from persistence.unit_of_work import UnitOfWork
 from rules import load_program
 from tests.conftest import (
     POSTGRES_URL,
@@ -147,8 +148,7 @@ class Sequence:
         for name, server in self.servers.items():
             database = await open_database(server.database_url)
             try:
-                with database:
-                    outcomes = await run_jobs(None, at, program)
+                outcomes = await run_jobs(UnitOfWork(database), None, at, program)
             finally:
                 await close_database(database)
             # A job held by another runner (or failed) would leave the two databases apart.

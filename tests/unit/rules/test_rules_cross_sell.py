@@ -59,7 +59,7 @@ def test_more_than_600_rules_in_one_index_bucket_still_all_match():
     program = program_of(_pairs(650, trigger=lambda i: {"category": "strollers"}))
     evaluation = program.evaluate_order(None, order(("S", 100, {"category": "strollers"})), NOW)
     assert len(evaluation.suggestions) == 650
-    assert all(len(chunk.rules) <= MAX_PATHS for chunk in program._indexed_chunks)
+    assert all(len(chunk.conditions) <= MAX_PATHS for chunk in program._matcher._order_chunks)
 
 
 def test_thousands_of_pairs_only_consult_the_rulesets_their_cart_triggers():

@@ -1,4 +1,5 @@
 import json
+import random
 import threading
 
 import pytest
@@ -34,8 +35,15 @@ def test_a_rule_matching_through_several_alternatives_applies_once():
 
 
 def test_an_engine_failure_raises_instead_of_passing_silently():
-    program = program_of("rules:\n  - {id: r, on: custom.big, then: {points: {fixed: 5}}}\n")
-    attributes = {f"a{i}": i for i in range(300)}  # past durable-rules' 255 properties per fact
+    # A ruleset gets only the fields its rules read: one reading 300 attributes gets a fact
+    # past durable-rules' 255 properties per fact.
+    many = json.dumps({"event": {f"a{i}": {"gte": 0} for i in range(300)}})
+    program = program_of(f"""
+        rules:
+          - {{id: r, on: custom.big, then: {{points: {{fixed: 5}}}}}}
+          - {{id: many, on: custom.big, when: {many}, then: {{points: {{fixed: 1}}}}}}
+    """)
+    attributes = {f"a{i}": i for i in range(300)}
     with pytest.raises(EngineError):
         program.evaluate_event(customer(), EventFacts("custom.big", attributes), NOW)
     assert program.evaluate_event(customer(), EventFacts("custom.big"), NOW).points == 5
@@ -98,14 +106,15 @@ def test_a_rule_durable_rules_refuses_is_an_error_at_that_rule(monkeypatch):
     real_build = engine.build
 
     def picky_build(rules):
-        if any(rule_id == "refused" for rule_id, _ in rules):
+        if any({"$gte": {"subtotal": 4200}} in terms for _, terms in rules):
             raise engine.EngineError("Could not create ruleset, error code: 102")
         return real_build(rules)
 
     monkeypatch.setattr(engine, "build", picky_build)
     with pytest.raises(RuleFileErrors) as caught:
         program_of(
-            "rules:\n  - {id: fine, then: {points: {fixed: 1}}}\n  - {id: refused, then: {points: {fixed: 1}}}\n"
+            "rules:\n  - {id: fine, then: {points: {fixed: 1}}}\n"
+            "  - {id: refused, when: {order: {subtotal: {gte: 42}}}, then: {points: {fixed: 1}}}\n"
         )
     assert [str(e) for e in caught.value.errors] == [
         "f0.yaml:3:5: rule 'refused': durable-rules cannot compile it (Could not create ruleset, error code: 102)"
@@ -135,3 +144,42 @@ def test_a_freed_ruleset_whose_last_fact_went_unhandled_gives_its_memory_back():
     for _ in range(500):
         build_evaluate_free()
     assert _rss_mb() - before < 10
+
+
+def test_a_freed_ruleset_whose_last_fact_matched_gives_its_memory_back():
+    """A matched fact is retracted and the ruleset's state kept for the next evaluation
+    (rules/engine.py); freeing the ruleset frees that state too."""
+    from rules import engine
+
+    def build_evaluate_free():
+        ruleset = engine.build([(f"r{i}", [{"kind": "order"}, {"$gte": {"subtotal": i}}]) for i in range(20)])
+        with engine.LOCK:
+            for subtotal in (5, 15, 25):
+                assert len(ruleset.matches(engine.fact_json({"kind": "order", "subtotal": subtotal}))) == min(
+                    subtotal + 1, 20
+                )
+        del ruleset
+        with engine.LOCK:
+            engine.free_released()
+
+    for _ in range(50):  # the allocator's own pools settle first
+        build_evaluate_free()
+    before = _rss_mb()
+    for _ in range(300):
+        build_evaluate_free()
+    assert _rss_mb() - before < 10
+
+
+def test_a_ruleset_answers_the_same_over_many_facts_in_any_order():
+    """Each fact is retracted after its matches are read: none is left to match the next."""
+    from rules import engine
+
+    ruleset = engine.build(
+        [(f"r{i}", [{"kind": "order"}, {"$gte": {"subtotal": i}}, {"$lt": {"subtotal": i + 10}}]) for i in range(30)]
+    )
+    rng = random.Random(3)
+    with engine.LOCK:
+        for _ in range(2000):
+            subtotal = rng.randint(-5, 45)
+            fired = ruleset.matches(engine.fact_json({"kind": "order", "subtotal": subtotal}))
+            assert sorted(fired) == sorted(f"r{i}" for i in range(30) if i <= subtotal < i + 10)

@@ -1,8 +1,13 @@
 """Generated programs and carts: the rules durable-rules matches are exactly the rules whose
-conditions hold by a plain-Python reading of the same program (reference.py)."""
+conditions hold by a plain-Python reading of the same program (reference.py).
+
+The programs hold the shapes the index files rules under (rules/triggers.py): cart keys,
+coupons, tiers and other values, spend and other number bands with every comparison, active
+windows and `time.between`, and rules sharing an earlier rule's conditions."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,6 +18,7 @@ from hypothesis import strategies as st
 
 from domain.program import CustomerFacts, LineFacts, OrderFacts
 from rules import RuleFileErrors, load_program_from_sources
+from rules.parse import parse_when
 from tests.unit.rules import reference
 
 SKUS, CATEGORIES, TAGS, TIERS = ["A", "B", "C"], ["toys", "feeding"], ["new", "sale"], ["Bronze", "Gold"]
@@ -78,6 +84,20 @@ customer_conditions = st.fixed_dictionaries(
     },
 ).filter(bool)
 
+# Dates around the evaluations (NOW to NOW + 62 days), bare (a whole day) or with a time.
+WHEN = ["2026-02-20", "2026-03-01", "2026-03-01T12:00:00Z", "2026-03-15", "2026-04-01T08:30:00+02:00", "2026-05-10"]
+
+
+@st.composite
+def window(draw: st.DrawFn) -> dict:
+    """`{from, until}` (either or both), in order: the file format refuses one that ends first."""
+    ends = sorted(
+        draw(st.lists(st.sampled_from(WHEN), min_size=2, max_size=2, unique=True)), key=lambda w: parse_when(w)[0]
+    )
+    chosen = draw(st.sampled_from([("from",), ("until",), ("from", "until")]))
+    return {key: ends[0] if key == "from" else ends[1] for key in chosen}
+
+
 time_conditions = st.fixed_dictionaries(
     {},
     optional={
@@ -85,6 +105,7 @@ time_conditions = st.fixed_dictionaries(
         "hour": compare(0, 23),
         "day": compare(1, 31),
         "week_of_month": one_or_list([1, 2, 5, "last"]),
+        "between": window(),
     },
 ).filter(bool)
 
@@ -178,7 +199,23 @@ def rule(draw: st.DrawFn, number: int) -> dict:
     item: dict = {"id": f"r{number}", "group": f"g{number}", "when": draw(when), "then": {"points": {"fixed": 1}}}
     if draw(st.booleans()) and draw(st.booleans()):
         item["experiment"] = {"id": "split", "variant": draw(st.sampled_from(["a", "b"]))}
+    if draw(st.booleans()):
+        item["active"] = draw(window())
     return item
+
+
+@st.composite
+def rules_of_a_program(draw: st.DrawFn) -> list[dict]:
+    """Up to 8 rules; some repeat an earlier rule's conditions (shared by one durable-rules
+    rule, rules/matcher.py) or its spend band, as campaigns written side by side do."""
+    rules = [draw(rule(i)) for i in range(draw(st.integers(1, 8)))]
+    for later in rules[1:]:
+        if draw(st.integers(0, 3)) == 0:
+            earlier = rules[draw(st.integers(0, rules.index(later) - 1))]
+            later["when"] = json.loads(json.dumps(earlier["when"]))
+            if "active" in earlier and draw(st.booleans()):
+                later["active"] = dict(earlier["active"])
+    return rules
 
 
 # Each example compiles a program (~0.2 s on a shared machine), so: 60 examples, no example
@@ -192,7 +229,7 @@ def rule(draw: st.DrawFn, number: int) -> dict:
 )
 @given(
     zone=st.sampled_from(ZONES),
-    rules=st.integers(1, 5).flatmap(lambda n: st.tuples(*(rule(i) for i in range(n)))),
+    rules=rules_of_a_program(),
     cases=st.lists(st.tuples(customer, order, moment), min_size=1, max_size=4),
 )
 def test_durable_rules_matches_exactly_the_rules_whose_conditions_hold(zone, rules, cases):
