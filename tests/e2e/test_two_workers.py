@@ -50,6 +50,12 @@ async def serving_two_workers(database_url: str, rules_dir: Path, tmp_path: Path
                 if process.poll() is not None:
                     raise RuntimeError((tmp_path / "server.log").read_text())
                 await asyncio.sleep(0.1)
+            # Health answers once one worker is up; on a loaded machine the other may start
+            # seconds later, and a test meant for two would run on one.
+            for _ in range(300):
+                if (tmp_path / "server.log").read_text().count("Application startup complete") >= 2:
+                    break
+                await asyncio.sleep(0.1)
             yield client
     finally:
         process.send_signal(signal.SIGINT)
