@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0017_analytics")]
+    dependencies = [("models", "0018_order_tags_and_country")]
 
     initial = False
 
