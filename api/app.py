@@ -25,7 +25,6 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
-from tortoise.context import _current_context as current_tortoise_context
 
 from api import dashboard, unavailable
 from api.auth import InvalidCredentials, resolve_caller
@@ -123,7 +122,7 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
 
 
 class DatabaseContext:
-    """Runs each request inside the app's Tortoise context (see persistence.database)."""
+    """Runs each request against the app's own database (see persistence.connections)."""
 
     def __init__(self, app: ASGIApp, graphql: LoyaltyGraphQL):
         self.app = app
@@ -134,13 +133,13 @@ class DatabaseContext:
         if services is None or scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
-        # Not `with services.db:` -- that keeps one token on the shared context object,
-        # which concurrent requests would overwrite.
-        token = current_tortoise_context.set(services.db)
+        # Not `with services.db:` -- that keeps its tokens on the shared object, which
+        # concurrent requests would unwind in the wrong order.
+        token = services.db.bind()
         try:
             await self.app(scope, receive, send)
         finally:
-            current_tortoise_context.reset(token)
+            services.db.unbind(token)
 
 
 def observing_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

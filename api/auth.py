@@ -23,7 +23,7 @@ async def resolve_caller(services: Services, authorization: str | None) -> Calle
     bootstrap = services.settings.bootstrap_api_key
     caller: Caller
     if credential.startswith(f"{KEY_PREFIX}_") or (bootstrap and credential == str(bootstrap)):
-        caller = await services.api_keys.verify(credential)
+        caller = await services.api_keys.verify(services.uow, credential)
     else:
         caller = services.tokens.verify(credential)
     if caller is None:

@@ -8,9 +8,8 @@ import os
 import sys
 import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
-from api import import_command
+from api import import_command, rules_command
 from app.settings import ConfigError, Settings
 
 
@@ -46,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--scope", action="append", required=True, dest="scopes")
     create.add_argument("--name", default="unnamed")
 
-    rules = commands.add_parser("rules", help="check and test rule files").add_subparsers(dest="action", required=True)
-    for name, text in (("check", "validate a rules folder"), ("test", "run the scenario files of a rules folder")):
-        sub = rules.add_parser(name, help=text)
-        sub.add_argument("dir", nargs="?", type=Path)
-
+    rules_command.add_parser(commands)
     import_command.add_parser(commands)
 
     jobs = commands.add_parser("jobs", help="run scheduled jobs").add_subparsers(dest="action", required=True)
@@ -86,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "apikey":
         return asyncio.run(_create_key(settings, args.name, args.scopes))
     if args.command == "rules":
-        from rules import check_folder, run_scenarios
-
-        folder = args.dir or settings.rules_dir
-        return check_folder(folder) if args.action == "check" else run_scenarios(folder)
+        return rules_command.run(settings, args)
     if args.command == "jobs":
         return asyncio.run(_run_jobs(settings, args.name, args.at))
     if args.command == "import":
@@ -110,11 +102,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print("loyalty: SQLite serves one worker; use PostgreSQL for --workers > 1", file=sys.stderr)
         return 2
     if not settings.is_sqlite:
-        from persistence.database import DatabaseNotMigrated, check_migrated
+        from app.database_admin import DatabaseNotReady, check_migrated
 
         try:
             asyncio.run(check_migrated(settings.database_url))
-        except DatabaseNotMigrated as error:
+        except DatabaseNotReady as error:
             print(f"loyalty: {error}", file=sys.stderr)
             return 1
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -145,9 +137,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings, *, check: bool = False) -> int:
-    from persistence.database import migrate, pending_migrations
+    from app.database_admin import DatabaseUnreachable, check_reachable, migrate, pending_migrations
 
     where = settings.database_url.split("@")[-1]
+    try:
+        await check_reachable(settings.database_url)
+    except DatabaseUnreachable as error:
+        print(f"loyalty: {error}", file=sys.stderr)
+        return 1
     if check:
         pending = await pending_migrations(settings.database_url)
         for name in pending:
@@ -164,9 +161,9 @@ async def _create_key(settings: Settings, name: str, scopes: list[str]) -> int:
     from app.credentials import create_api_key
     from domain.errors import DomainError
 
-    async with running_services(settings):
+    async with running_services(settings) as services:
         try:
-            key = await create_api_key(name, scopes)
+            key = await create_api_key(services.uow, name, scopes)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2
@@ -190,7 +187,7 @@ async def _run_jobs(settings: Settings, name: str | None, at: datetime | None) -
 
     async with running_services(settings) as services:
         try:
-            outcomes = await run_jobs(name, at or utcnow(), services.program)
+            outcomes = await run_jobs(services.uow, name, at or utcnow(), services.program)
         except DomainError as error:
             print(f"loyalty: {error.message}", file=sys.stderr)
             return 2

@@ -8,15 +8,14 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from app.bootstrap import Services
+from app.reads import customers_by_external_ids
 from domain.auth import Caller
-from persistence import repositories as repo
-from persistence.models import Customer as CustomerRow
+from domain.customers import Customer
 
 
-def _customer_loader() -> DataLoader[str, CustomerRow | None]:
-    async def load(external_ids: list[str]) -> list[CustomerRow | None]:
-        found = await repo.customers_by_external_ids(external_ids)
-        return [found.get(external_id) for external_id in external_ids]
+def _customer_loader(services: Services) -> DataLoader[str, Customer | None]:
+    async def load(external_ids: list[str]) -> list[Customer | None]:
+        return await customers_by_external_ids(services.uow, external_ids)
 
     return DataLoader(load_fn=load)
 
@@ -25,9 +24,12 @@ def _customer_loader() -> DataLoader[str, CustomerRow | None]:
 class Context:
     services: Services
     caller: Caller
-    customers: DataLoader[str, CustomerRow | None] = field(default_factory=_customer_loader)
+    customers: DataLoader[str, Customer | None] = field(init=False)
     connection_params: dict | None = None
     """graphql-transport-ws: the `connection_init` payload (strawberry sets it)."""
+
+    def __post_init__(self) -> None:
+        self.customers = _customer_loader(self.services)
 
 
 Info = StrawberryInfo[Context, None]

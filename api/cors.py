@@ -32,4 +32,3 @@ def cors(origins: tuple[str, ...]) -> list[Middleware]:
             max_age=PREFLIGHT_MAX_AGE_SECONDS,
         )
     ]
-

@@ -1,10 +1,16 @@
-"""Expected failures are data: every mutation payload carries `errors: [UserError!]!`."""
+"""Expected failures are data: every mutation payload carries `errors: [UserError!]!`.
+
+`app/` and below name fields as the domain does (`customer_external_id`, `lines.0.unit_price`);
+here they become the names of the GraphQL input the client sent (`customerExternalId`, ...).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from domain.errors import DomainError, DomainErrors, ErrorCode
 
@@ -75,6 +81,23 @@ def error_code(code: ErrorCode) -> UserErrorCode:  # type: ignore[valid-type]
     return UserErrorCode[code.name]
 
 
-def user_errors(error: DomainError) -> list[UserError]:
+# Inputs whose parts after them are the client's own keys, not field names: kept as sent.
+_KEYED_BY_CLIENT = frozenset({"attributes"})
+
+
+def api_path(field: list[str] | None, names: Mapping[str, str] | None = None) -> list[str] | None:
+    """A domain field path as the client's input names it: strawberry's own naming of Python
+    fields (so the two cannot drift), or `names` where an operation's input is named
+    otherwise than the domain's field. Indexes, and keys of a JSON object, stay as they are."""
+    if field is None:
+        return None
+    path: list[str] = []
+    for part in field:
+        keyed = bool(path) and path[-1] in _KEYED_BY_CLIENT
+        path.append(part if keyed else (names or {}).get(part) or to_camel_case(part))
+    return path
+
+
+def user_errors(error: DomainError, names: Mapping[str, str] | None = None) -> list[UserError]:
     errors = error.errors if isinstance(error, DomainErrors) else [error]
-    return [UserError(field=e.field, code=error_code(e.code), message=e.message) for e in errors]
+    return [UserError(field=api_path(e.field, names), code=error_code(e.code), message=e.message) for e in errors]

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from api.lifecycle import Lifecycle
 from app.bootstrap import Services
-from persistence.pool_use import ping
+from app.database_admin import ping
 
 DATABASE_TIMEOUT_SECONDS = 2.0
 log = logging.getLogger("loyalty.health")

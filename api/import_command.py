@@ -64,10 +64,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             cols = columns(args.kind, args.format, args.mapping)
             if args.kind == "orders":
                 report = await imports.import_orders(
-                    services.program, args.file, cols, award=args.award, progress=bar
+                    services.uow, services.program, args.file, cols, award=args.award, progress=bar
                 )
             else:
-                report = await imports.import_customers(services.program, args.file, cols, progress=bar)
+                report = await imports.import_customers(services.uow, services.program, args.file, cols, progress=bar)
         except DomainError as error:
             bar.close()
             print(f"loyalty: {error.message}", file=sys.stderr)

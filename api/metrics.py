@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from app import metrics
 from app.bootstrap import Services
+from app.database_admin import pool_use
 from app.settings import Settings
-from persistence.pool_use import pool_use
 
 REFRESH_SECONDS = 1.0
 

@@ -78,4 +78,3 @@ def may_see_customer(info: Info, external_id: str) -> bool:
     if isinstance(caller, CustomerCaller):
         return caller.external_id == external_id
     return isinstance(caller, ApiKeyCaller) and caller.allows(Scope.CUSTOMERS_READ)
-

@@ -16,7 +16,7 @@ def _amount_text(value: object) -> str:
     # accept "1_000", " 1 " and "-0", and turn "1e400" into a number no column holds, so
     # domain.money parses the text strictly and answers a UserError naming the field.
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"Decimal cannot represent {value!r}: send a string such as \"19.99\".")
+        raise ValueError(f'Decimal cannot represent {value!r}: send a string such as "19.99".')
     return value if isinstance(value, str) else str(value)
 
 

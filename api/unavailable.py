@@ -10,7 +10,7 @@ import logging
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
-from persistence.database import is_unavailable
+from app.database_admin import is_unavailable
 
 CODE = "SERVICE_UNAVAILABLE"
 STATUS = 503

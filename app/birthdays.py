@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 
 from app.engagement import record_event
 from domain.events import EventInput
-from persistence import birthdays as store
-from persistence import repositories as repo
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 CUSTOMER_BIRTHDAY = "customer.birthday"
@@ -42,15 +41,18 @@ def event_id(customer_external_id: str, year: int) -> str:
     return f"birthday:{year}:{customer_external_id}"
 
 
-async def celebrate_birthdays(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> BirthdayReport:
+async def celebrate_birthdays(
+    uow: UnitOfWork, program: Program, now: datetime, *, batch_size: int = BATCH_SIZE
+) -> BirthdayReport:
     today = now.astimezone(UTC)
     days, year = birthdays_on(today), today.year
     wished = points = 0
     after_id = 0
-    while page := await store.due(days, year, after_id, batch_size):
+    while page := await _due(uow, days, year, after_id, batch_size):
         for customer_id, external_id in page:
             after_id = customer_id
             result = await record_event(
+                uow,
                 program,
                 EventInput(
                     external_id=event_id(external_id, year),
@@ -59,14 +61,19 @@ async def celebrate_birthdays(program: Program, now: datetime, *, batch_size: in
                     occurred_at=now,
                 ),
             )
-            async with repo.transaction():
-                if await store.mark(customer_id, year):
+            async with uow.transaction() as session:
+                if await session.birthdays.mark(customer_id, year):
                     payload = {
                         "year": year,
                         "eventExternalId": event_id(external_id, year),
                         "points": result.points_earned,
                     }
-                    await repo.add_events([(CUSTOMER_BIRTHDAY, external_id, payload)], now)
+                    await session.customers.add_events([(CUSTOMER_BIRTHDAY, external_id, payload)], now)
                     wished += 1
                     points += result.points_earned
     return BirthdayReport(wished, points)
+
+
+async def _due(uow: UnitOfWork, days: list[str], year: int, after_id: int, limit: int) -> list[tuple[int, str]]:
+    async with uow.reading() as session:
+        return await session.birthdays.due(days, year, after_id, limit)

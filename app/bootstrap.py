@@ -6,23 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from tortoise.context import TortoiseContext
-from tortoise.context import _current_context as current_tortoise_context
-
 from app.auth_throttle import FailedAuthThrottle
-from app.clock import utcnow
-from app.credentials import ApiKeyVerifier, CustomerTokens
-from app.delivery import DeliveryWorker
+from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
+from app.delivery import DeliveryWorker, notified_by
 from app.event_stream import OutboxTail
-from app.rules_sync import follow_activations, put_in_force
+from app.rules_sync import follow_activations, put_in_force, store_rules_version
 from app.settings import Settings
 from persistence import database, outbox
-from persistence import repositories as repo
-from persistence.credentials import stored_token_secret
+from persistence.connections import Database
 from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
+from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
 
 log = logging.getLogger("loyalty")
@@ -34,8 +31,10 @@ class Services:
     rules: RulesRegistry
     api_keys: ApiKeyVerifier
     tokens: CustomerTokens
-    db: TortoiseContext
-    """Entered around every request: Tortoise finds its connections through it."""
+    db: Database
+    """Bound around every request (`db.bind()`): statements go to it."""
+    uow: UnitOfWork
+    """What use cases reach the database through."""
     events: OutboxTail
     """This worker's reader of the outbox (running only when the service serves events)."""
     auth_throttle: FailedAuthThrottle
@@ -60,39 +59,38 @@ async def running_services(
         # Said plainly now, rather than as a missing table on the first request.
         await database.check_migrated(settings.database_url)
     db = await database.open_database(settings.database_url, settings.workers)
+    uow = UnitOfWork(db)
     try:
         registry = RulesRegistry(settings.rules_dir, quiet_ms=settings.rules_quiet_ms)
         if registry.program is None:
             raise RuntimeError(f"the rules folder {settings.rules_dir} does not load")
         if watch_rules:
             # The folder a serving worker starts with is the newest deploy: in force for all.
-            await put_in_force(registry.program)
+            await put_in_force(uow, registry.program)
         else:
             # A tool (`loyalty jobs run`...) stores its version but changes nothing in force.
-            await repo.save_rules_version(registry.program.version, registry.program.sources, utcnow())
-        secret = (
-            settings.token_secret.__str__() if settings.token_secret else await stored_token_secret()
-        )
+            await store_rules_version(uow, registry.program)
+        secret = settings.token_secret.__str__() if settings.token_secret else await token_secret(uow)
         services = Services(
             settings=settings,
             rules=registry,
-            api_keys=ApiKeyVerifier(
-                str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None
-            ),
+            api_keys=ApiKeyVerifier(str(settings.bootstrap_api_key) if settings.bootstrap_api_key else None),
             tokens=CustomerTokens(secret, settings.token_ttl_seconds),
             db=db,
-            events=OutboxTail(),
+            uow=uow,
+            events=OutboxTail(uow),
             auth_throttle=FailedAuthThrottle(settings.auth_failure_limit, settings.auth_failure_window_seconds),
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
-        registry.on_activate = put_in_force
+        registry.on_activate = lambda program: put_in_force(uow, program)
         tasks = []
         if watch_rules:
-            tasks.append(asyncio.create_task(_follow(registry, db, settings), name="rules-sync"))
+            following = follow_activations(uow, registry, settings.rules_sync_ms / 1000)
+            tasks.append(asyncio.create_task(following, name="rules-sync"))
             if settings.rules_watch:
-                tasks.append(asyncio.create_task(_watch(registry, db), name="rules-watcher"))
+                tasks.append(asyncio.create_task(registry.watch(), name="rules-watcher"))
             if settings.scheduler:
-                tasks.append(asyncio.create_task(_schedule(registry, db, settings), name="scheduler"))
+                tasks.append(asyncio.create_task(_schedule(registry, uow, settings), name="scheduler"))
         try:
             if serve_events:
                 async with serving_events(services):
@@ -109,11 +107,29 @@ async def running_services(
 
 
 @contextlib.asynccontextmanager
+async def reading_database(settings: Settings) -> AsyncIterator[UnitOfWork]:
+    """The database as it is, for tools that only read (`loyalty rules simulate`, `rules
+    check --against-db`): nothing migrated, no rules version stored. Raises
+    DatabaseNotReady (unreachable, or not migrated) with what to do."""
+    if settings.is_sqlite:
+        # Asking an SQLite file that is not there whether it is migrated would make it.
+        path = settings.database_url.removeprefix("sqlite://")
+        if path != ":memory:" and not await asyncio.to_thread(os.path.exists, path):
+            raise database.DatabaseNotReady(f"The database {path} does not exist: check LOYALTY_DATABASE_URL.")
+    await database.check_migrated(settings.database_url)
+    db = await database.open_database(settings.database_url)
+    try:
+        yield UnitOfWork(db)
+    finally:
+        await database.close_database(db)
+
+
+@contextlib.asynccontextmanager
 async def serving_events(services: Services) -> AsyncIterator[None]:
     """The tail, woken by NOTIFY on PostgreSQL or by this process's own writes on SQLite,
     and the webhook delivery worker, woken when the tail advances."""
     tail = services.events
-    delivery = DeliveryWorker(services.settings, tail)
+    delivery = DeliveryWorker(services.settings, services.uow, tail)
     tail.on_advance.append(delivery.wake)
     with services.db:
         tasks = [
@@ -128,7 +144,7 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
             finally:
                 outbox.written_listeners.remove(tail.wake)
         else:
-            async with listening(services.settings.database_url, REWARD_EVENTS_CHANNEL, tail.wake):
+            async with listening(services.settings.database_url, REWARD_EVENTS_CHANNEL, notified_by(tail, delivery)):
                 yield
     finally:
         for task in tasks:
@@ -138,28 +154,19 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
                 await task
 
 
-async def _watch(registry: RulesRegistry, db: TortoiseContext) -> None:
-    _use_in_this_task(db)
-    await registry.watch()
-
-
-async def _follow(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
-    _use_in_this_task(db)
-    await follow_activations(registry, settings.rules_sync_ms / 1000)
-
-
-async def _schedule(registry: RulesRegistry, db: TortoiseContext, settings: Settings) -> None:
+async def _schedule(registry: RulesRegistry, uow: UnitOfWork, settings: Settings) -> None:
     from datetime import timedelta
 
     from app.scheduler import Scheduler
 
-    _use_in_this_task(db)
-    await Scheduler(lambda: registry.program, every=timedelta(seconds=settings.jobs_every_seconds)).run_forever()
+    # Jobs not handed the unit of work yet (referral completion) run on the task's database.
+    _use_in_this_task(uow.database)
+    every = timedelta(seconds=settings.jobs_every_seconds)
+    await Scheduler(uow, lambda: registry.program, every=every).run_forever()
 
 
-def _use_in_this_task(db: TortoiseContext) -> None:
-    """Not `with db:`: that keeps its reset token on the one shared context object, which
-    the other task's `with` overwrote, so cancelling both at shutdown raised ValueError
-    and failed the shutdown. A task runs in its own copy of the context variables, so
-    setting Tortoise's there needs no reset (as api.app.DatabaseContext does per request)."""
-    current_tortoise_context.set(db)
+def _use_in_this_task(db: Database) -> None:
+    """Not `with db:`: a task runs in its own copy of the context variables, so binding
+    there needs no reset, and cancelling several such tasks at shutdown cannot unwind
+    one shared stack of tokens in the wrong order."""
+    db.bind()

@@ -1,7 +1,8 @@
 """Dry runs: what the rules in force would do for a cart or an event. Nothing is written.
 
-A storefront previews points, free shipping and suggestions; a marketer sees, in the trace,
-which rules fire and why the others do not.
+A storefront previews points, free shipping, suggestions and the rewards the customer can
+redeem on the cart (or nearly can); a marketer sees, in the trace, which rules fire and why
+the others do not.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from decimal import Decimal
 from app.clock import utcnow
 from app.limits import evaluate_within_limits
 from app.reads import get_customer_with_id
-from app.redemptions import plain_coupons, usable_redemptions
+from app.redemptions import CartRewards, plain_coupons, rewards_for_cart, usable_redemptions
 from app.suggestions import with_learned_suggestions
 from domain import validation
 from domain.customers import Customer
@@ -21,6 +22,7 @@ from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance, earn_entries
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import Evaluation, EventFacts
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 DRY_RUN_ID = "dry-run"
@@ -48,9 +50,21 @@ class EventInput:
     """A JSON object as the client sent it; anything else is refused."""
 
 
-async def evaluate_cart(program: Program, cart: CartInput, *, trace: bool = True) -> Evaluation:
+@dataclass(frozen=True)
+class CartEvaluation:
+    evaluation: Evaluation
+    rewards: CartRewards
+    """For a customer's cart; none for an anonymous one."""
+
+
+async def evaluate_cart(uow: UnitOfWork, program: Program, cart: CartInput, *, trace: bool = True) -> CartEvaluation:
     """`trace=False`: the evaluation's trace keeps only what applied (Program.evaluate_order),
     for a client that does not read the trace."""
+    async with uow.reading() as session:
+        return await _evaluate_cart(session, program, cart, trace)
+
+
+async def _evaluate_cart(session: Session, program: Program, cart: CartInput, trace: bool) -> CartEvaluation:
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,
@@ -63,15 +77,18 @@ async def evaluate_cart(program: Program, cart: CartInput, *, trace: bool = True
         ),
         program.exchange,
     )
-    customer_id, customer = await _customer(cart.customer_external_id) if cart.customer_external_id else (None, None)
+    customer_id, customer = (
+        await _customer(session, cart.customer_external_id) if cart.customer_external_id else (None, None)
+    )
     facts = customer.facts() if customer else None
     now = utcnow()
     # A redemption's code shows what it gives (or raises why it cannot be used); a minimum
     # order it does not reach is in the trace, as rules' conditions are.
-    redeemed = await usable_redemptions(cart.coupon_codes, cart.customer_external_id, now)
+    redeemed = await usable_redemptions(session, cart.coupon_codes, cart.customer_external_id, now)
     rewards = [r.reward for r in redeemed]
     order_facts = plain_coupons(order.converted.facts)
     limited = await evaluate_within_limits(
+        session,
         program,
         customer_id,
         now,
@@ -81,14 +98,24 @@ async def evaluate_cart(program: Program, cart: CartInput, *, trace: bool = True
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
-    return await with_learned_suggestions(program, order.converted.facts, evaluation)
+    evaluation = await with_learned_suggestions(session, program, order.converted.facts, evaluation)
+    if customer_id is None or customer is None:
+        return CartEvaluation(evaluation, CartRewards())
+    # Minimum orders are in the program currency, as recordOrder checks them.
+    offered = await rewards_for_cart(session, program, customer_id, customer, order.converted.subtotal, now)
+    return CartEvaluation(evaluation, offered)
 
 
-async def evaluate_event(program: Program, event: EventInput, *, trace: bool = True) -> Evaluation:
+async def evaluate_event(uow: UnitOfWork, program: Program, event: EventInput, *, trace: bool = True) -> Evaluation:
+    async with uow.reading() as session:
+        return await _evaluate_event(session, program, event, trace)
+
+
+async def _evaluate_event(session: Session, program: Program, event: EventInput, trace: bool) -> Evaluation:
     errors: list[DomainError] = []
     event_type = ""
     try:
-        validation.external_id(event.customer_external_id, ["customerExternalId"])
+        validation.external_id(event.customer_external_id, ["customer_external_id"])
     except DomainError as error:
         errors.append(error)
     try:
@@ -99,11 +126,12 @@ async def evaluate_event(program: Program, event: EventInput, *, trace: bool = T
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer_id, customer = await _customer(event.customer_external_id)
+    customer_id, customer = await _customer(session, event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
     now = utcnow()
     facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
     limited = await evaluate_within_limits(
+        session,
         program,
         customer_id,
         now,
@@ -115,10 +143,10 @@ async def evaluate_event(program: Program, event: EventInput, *, trace: bool = T
     return evaluation
 
 
-async def _customer(external_id: str) -> tuple[int, Customer]:
+async def _customer(session: Session, external_id: str) -> tuple[int, Customer]:
     try:
-        return await get_customer_with_id(external_id)
+        return await get_customer_with_id(session, external_id)
     except DomainError as error:
-        # get_customer names its own argument; here the client sent customerExternalId.
-        error.field = ["customerExternalId"]
+        # get_customer names its own argument; here the input names it customer_external_id.
+        error.field = ["customer_external_id"]
         raise

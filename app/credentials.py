@@ -15,7 +15,7 @@ import jwt
 from app.clock import utcnow
 from domain.auth import ApiKeyCaller, CustomerCaller, Scope
 from domain.errors import DomainError, ErrorCode
-from persistence import credentials as store
+from persistence.unit_of_work import UnitOfWork
 
 KEY_PREFIX = "lk"
 TOKEN_AUDIENCE = "loyalty:storefront"
@@ -40,13 +40,21 @@ def parse_scopes(values: list[str]) -> list[Scope]:
     return scopes
 
 
-async def create_api_key(name: str, scopes: list[str]) -> str:
+async def create_api_key(uow: UnitOfWork, name: str, scopes: list[str]) -> str:
     """The key in clear, shown once; only its digest is stored."""
     parsed = parse_scopes(scopes)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    await store.insert_api_key(name, prefix, _digest(secret), [s.value for s in parsed], utcnow())
+    async with uow.transaction() as session:
+        await session.credentials.insert_api_key(name, prefix, _digest(secret), [s.value for s in parsed], utcnow())
     return f"{KEY_PREFIX}_{prefix}_{secret}"
+
+
+async def token_secret(uow: UnitOfWork) -> str:
+    """The secret customer tokens are signed with when none is configured: generated on
+    first start and stored, so that every worker (and every restart) signs alike."""
+    async with uow.transaction() as session:
+        return await session.credentials.stored_token_secret()
 
 
 class ApiKeyVerifier:
@@ -59,7 +67,7 @@ class ApiKeyVerifier:
         self._size = cache_size
         self._cache: OrderedDict[str, tuple[float, ApiKeyCaller]] = OrderedDict()
 
-    async def verify(self, presented: str) -> ApiKeyCaller | None:
+    async def verify(self, uow: UnitOfWork, presented: str) -> ApiKeyCaller | None:
         if self._bootstrap and hmac.compare_digest(presented.encode(), self._bootstrap.encode()):
             return ApiKeyCaller("bootstrap", frozenset(Scope))
         digest = _digest(presented)
@@ -69,7 +77,8 @@ class ApiKeyVerifier:
         parts = presented.split("_", 2)
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             return None
-        row = await store.find_api_key(parts[1])
+        async with uow.reading() as session:
+            row = await session.credentials.find_api_key(parts[1])
         if row is None or not hmac.compare_digest(row.key_hash, _digest(parts[2])):
             return None
         caller = ApiKeyCaller(row.name, frozenset(Scope(s) for s in row.scopes))

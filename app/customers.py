@@ -10,20 +10,19 @@ from app.clock import utcnow
 from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED, balance_payload
 from app.idempotency import conflict, record_once
 from app.metrics import ledger_written
-from app.reads import get_customer
+from app.reads import get_customer_in
 from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, CustomerUpdate, EnrollmentInput, validate_enrollment, validate_update
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, adjustment_entry
 from domain.referrals import Party, new_referral_code
-from persistence import adjustments
-from persistence import referrals as referral_store
-from persistence import repositories as repo
 from persistence.adjustments import StoredAdjustment
+from persistence.connections import IntegrityError
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 
-async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
+async def enroll_customer(uow: UnitOfWork, program: Program, data: EnrollmentInput) -> Customer:
     """Enrols a customer in the entry tier, with a referral code of their own; a
     `referral_code` links them to its owner. Enrolling an enrolled customer again is
     refused, except to give a friend's code the customer did not give at enrolment (see
@@ -32,51 +31,51 @@ async def enroll_customer(program: Program, data: EnrollmentInput) -> Customer:
     valid = validate_enrollment(data, now.date(), program.attribute_errors(dict(data.attributes)))
     entry_tier = program.tier_for(0, Decimal(0))
     try:
-        async with repo.transaction():
-            if await repo.find_customer(valid.external_id):
+        async with uow.transaction() as session:
+            if await session.customers.find_customer(valid.external_id):
                 if valid.referral_code is None:
                     raise _duplicate(valid.external_id)
-                friend = await repo.lock_customer(valid.external_id, ["externalId"])
-                await referrals.link_existing(friend, valid.referral_code, now)
-                return repo.to_customer(friend)
+                friend = await session.customers.lock_customer(valid.external_id, ["external_id"])
+                await referrals.link_existing(session, friend, valid.referral_code, now)
+                return session.customers.to_customer(friend)
             referrer = None
             if valid.referral_code is not None:
                 new = Party(valid.external_id, valid.email, now)
-                referrer = await referrals.referrer_for(valid.referral_code, new)
+                referrer = await referrals.referrer_for(session, valid.referral_code, new)
             # A clash of new codes (about 40 bits each) would surface as IntegrityError.
-            row = await repo.insert_customer(
+            row = await session.customers.insert_customer(
                 valid, entry_tier.name if entry_tier else None, now, own_code=new_referral_code()
             )
             if referrer is not None:
-                await referral_store.link(referrer.id, row.id, now)
+                await session.referrals.link(referrer.id, row.id, now)
                 row.referred_by_id = referrer.id
-            await repo.add_events(
+            await session.customers.add_events(
                 [(CUSTOMER_ENROLLED, valid.external_id, {"email": valid.email, "tier": row.tier})],
                 now,
                 program.version,
             )
-    except repo.IntegrityError:
+            return session.customers.to_customer(row)
+    except IntegrityError:
         # The same new customer enrolled twice at once: one wins (with its referrer).
         raise _duplicate(valid.external_id) from None
-    return repo.to_customer(row)
 
 
-async def update_customer(program: Program, data: CustomerUpdate) -> Customer:
+async def update_customer(uow: UnitOfWork, program: Program, data: CustomerUpdate) -> Customer:
     """Changes what is given; attributes are checked against the rules version in force."""
     valid = validate_update(data, program.attribute_errors(dict(data.attributes or {})))
-    async with repo.transaction():
-        row = await repo.lock_customer(valid.external_id, ["externalId"])
-        await repo.update_customer(
+    async with uow.transaction() as session:
+        row = await session.customers.lock_customer(valid.external_id, ["external_id"])
+        await session.customers.update_customer(
             row, email=valid.email, name=valid.name, tags=valid.tags, attributes=valid.applied_to(row.attributes or {})
         )
-    return repo.to_customer(row)
+        return session.customers.to_customer(row)
 
 
 def _duplicate(external_id: str) -> DomainError:
     return DomainError(
         ErrorCode.ALREADY_EXISTS,
         f"A customer with the external id '{external_id}' is already enrolled.",
-        ["externalId"],
+        ["external_id"],
     )
 
 
@@ -89,6 +88,7 @@ class AdjustmentResult:
 
 
 async def adjust_points(
+    uow: UnitOfWork,
     program: Program,
     customer_external_id: str,
     points: int,
@@ -100,46 +100,53 @@ async def adjust_points(
     answered (as an order's replay does); the key again with other content is refused."""
     adjustment = validate_adjustment(customer_external_id, points, reason, idempotency_key)
     if adjustment.idempotency_key is None:
-        return await _adjust(adjustment, actor, program.version)
+        return await _adjust(uow, adjustment, actor, program.version)
     key = adjustment.idempotency_key
     return await record_once(
-        lambda: _adjust(adjustment, actor, program.version),
-        lambda: _find_adjustment(key),
+        lambda: _adjust(uow, adjustment, actor, program.version),
+        lambda: _find(uow, key),
         lambda existing: _replay(existing, adjustment),
     )
 
 
-async def _find_adjustment(key: str) -> tuple[StoredAdjustment, Customer] | None:
+async def _find(uow: UnitOfWork, key: str) -> tuple[StoredAdjustment, Customer] | None:
+    async with uow.reading() as session:
+        return await _find_adjustment(session, key)
+
+
+async def _find_adjustment(session: Session, key: str) -> tuple[StoredAdjustment, Customer] | None:
     """The adjustment made with this key, and its customer as they are now."""
-    existing = await adjustments.find_adjustment(key)
+    existing = await session.adjustments.find_adjustment(key)
     if existing is None:
         return None
-    return existing, await get_customer(existing.customer_external_id)
+    return existing, await get_customer_in(session, existing.customer_external_id)
 
 
-async def _adjust(adjustment: ValidAdjustment, actor: str, rules_version: str) -> AdjustmentResult:
+async def _adjust(uow: UnitOfWork, adjustment: ValidAdjustment, actor: str, rules_version: str) -> AdjustmentResult:
     now = utcnow()
     external_id = adjustment.customer_external_id
-    async with repo.transaction():
-        row = await repo.lock_customer(external_id, ["customerExternalId"])
+    async with uow.transaction() as session:
+        row = await session.customers.lock_customer(external_id, ["customer_external_id"])
         if adjustment.idempotency_key is not None:
             # Before the balance is checked: a retried debit is answered, not refused.
-            existing = await _find_adjustment(adjustment.idempotency_key)
+            existing = await _find_adjustment(session, adjustment.idempotency_key)
             if existing is not None:
                 return _replay(existing, adjustment)
         before = Balance(row.points_available, row.points_pending, row.lifetime_earned)
         entry = adjustment_entry(before, adjustment.points, adjustment.reason, now)
-        balance = await repo.apply_entries(row, [entry], now=now, source=actor, tier=row.tier)
+        balance = await session.customers.apply_entries(row, [entry], now=now, source=actor, tier=row.tier)
         if adjustment.idempotency_key is not None:
-            await adjustments.insert_adjustment(adjustment.idempotency_key, row.id, adjustment.request_hash, now)
+            await session.adjustments.insert_adjustment(
+                adjustment.idempotency_key, row.id, adjustment.request_hash, now
+            )
         payload = {
             "points": adjustment.points,
             "reason": adjustment.reason,
             "by": actor,
             "balanceAfter": balance_payload(balance),
         }
-        await repo.add_events([(POINTS_ADJUSTED, external_id, payload)], now, rules_version)
-        customer = replace(repo.to_customer(row), balance=balance)
+        await session.customers.add_events([(POINTS_ADJUSTED, external_id, payload)], now, rules_version)
+        customer = replace(session.customers.to_customer(row), balance=balance)
     ledger_written("adjustment", 1)
     return AdjustmentResult(customer, balance)
 
@@ -147,6 +154,5 @@ async def _adjust(adjustment: ValidAdjustment, actor: str, rules_version: str) -
 def _replay(existing: tuple[StoredAdjustment, Customer], adjustment: ValidAdjustment) -> AdjustmentResult:
     stored, customer = existing
     if stored.request_hash != adjustment.request_hash:
-        raise conflict("An adjustment", stored.idempotency_key, ["idempotencyKey"])
+        raise conflict("An adjustment", stored.idempotency_key, ["idempotency_key"])
     return AdjustmentResult(customer, stored.balance_after, replayed=True)
-

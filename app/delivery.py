@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,10 +27,11 @@ from app.settings import Settings
 from app.webhooks import check_target
 from domain.errors import DomainError
 from domain.webhooks import retry_delay, validate_url
-from persistence import repositories as repo
-from persistence import webhooks as store
+from persistence.notifications import WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
+from persistence.unit_of_work import UnitOfWork
 from persistence.webhooks import Claim, Outcome
+from persistence.webhooks import changed_listeners as webhook_changes
 
 if TYPE_CHECKING:
     from app.event_stream import OutboxTail
@@ -41,6 +42,25 @@ CLAIM_BATCH = 200
 CONCURRENCY = 64
 FAN_OUT_BATCH = 1000
 POLL_SECONDS = 1.0
+# Whether any endpoint is enabled is remembered: with none (a program without partners,
+# or every worker until one registers), a round costs no statement, so the wake-up that
+# follows every committed event is free. Registering or enabling an endpoint, or
+# redelivering an event, tells every delivery worker at once (announce_change); a worker
+# that could not be told (another process on SQLite) reads it again after this long.
+ENDPOINTS_RECHECK_SECONDS = 10.0
+
+
+def notified_by(tail: OutboxTail, worker: DeliveryWorker) -> Callable[[str | None], None]:
+    """What a notification on the reward events channel wakes: the tail for committed events,
+    the worker for endpoint changes, and both after a reconnection (anything may have been missed)."""
+
+    def notified(payload: str | None) -> None:
+        if payload != WEBHOOKS_CHANGED:
+            tail.wake()
+        if payload is None or payload == WEBHOOKS_CHANGED:
+            worker.endpoints_changed()
+
+    return notified
 
 
 def envelope(event: OutboxEvent) -> dict:
@@ -73,15 +93,49 @@ def secrets_in_force(claim: Claim, now: datetime) -> list[str]:
 
 
 class DeliveryWorker:
-    def __init__(self, settings: Settings, tail: OutboxTail | None = None, client: httpx.AsyncClient | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        uow: UnitOfWork,
+        tail: OutboxTail | None = None,
+        client: httpx.AsyncClient | None = None,
+    ):
         self.settings = settings
+        self.uow = uow
         self.tail = tail
         self._client = client
         self._wake = asyncio.Event()
         self._fanned_upto = 0
+        self._endpoints: bool | None = None
+        """Whether an endpoint is enabled, as last read; None: to be read."""
+        self._endpoints_read_at = 0.0
+        self._changes_told = 0
+        if tail is not None:
+            tail.wanted_by.append(self.wants_events)
 
     def wake(self) -> None:
         self._wake.set()
+
+    def endpoints_changed(self) -> None:
+        self._endpoints = None
+        self._changes_told += 1
+        self._wake.set()
+
+    def wants_events(self) -> bool:
+        """Whether the tail should read new events as they are notified, for the fan-out."""
+        return self._endpoints is not False
+
+    async def any_endpoint(self) -> bool:
+        known = self._endpoints
+        if known is not None and time.monotonic() - self._endpoints_read_at < ENDPOINTS_RECHECK_SECONDS:
+            return known
+        told = self._changes_told
+        async with self.uow.reading() as session:
+            found = await session.webhooks.any_enabled()
+        # A change told while reading may not be in the answer: then it is read again.
+        if told == self._changes_told:
+            self._endpoints, self._endpoints_read_at = found, time.monotonic()
+        return found
 
     @property
     def claim_time(self) -> timedelta:
@@ -90,6 +144,13 @@ class DeliveryWorker:
         return timedelta(seconds=self.settings.webhooks_timeout_seconds * 3 + 1)
 
     async def run(self) -> None:
+        webhook_changes.append(self.endpoints_changed)
+        try:
+            await self._run()
+        finally:
+            webhook_changes.remove(self.endpoints_changed)
+
+    async def _run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             if self._client is None:
                 self._client = await stack.enter_async_context(
@@ -114,6 +175,8 @@ class DeliveryWorker:
 
     async def step(self) -> bool:
         """One round: fan out, then send one batch. True when more work may be waiting."""
+        if not await self.any_endpoint():
+            return False  # nothing to fan out to, and nothing can be claimed (claims need one)
         fanned = await self.fan_out()
         sent = await self.deliver_due()
         return fanned == FAN_OUT_BATCH or sent == CLAIM_BATCH
@@ -122,16 +185,16 @@ class DeliveryWorker:
         if self.tail is None or not self.tail.ready.is_set() or self.tail.position <= self._fanned_upto:
             return 0
         upto = self.tail.position
-        async with repo.transaction():
-            count = await store.fan_out(upto, utcnow(), FAN_OUT_BATCH)
+        async with self.uow.transaction() as session:
+            count = await session.webhooks.fan_out(upto, utcnow(), FAN_OUT_BATCH)
         if count is not None and count < FAN_OUT_BATCH:
             self._fanned_upto = upto
         return count or 0
 
     async def deliver_due(self) -> int:
         now = utcnow()
-        async with repo.transaction():
-            claims = await store.claim_due(now, now + self.claim_time, CLAIM_BATCH)
+        async with self.uow.transaction() as session:
+            claims = await session.webhooks.claim_due(now, now + self.claim_time, CLAIM_BATCH)
         if not claims:
             return 0
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -144,8 +207,8 @@ class DeliveryWorker:
         outcomes = await asyncio.gather(*(one(claim) for claim in claims))
         done = utcnow()
         disables = {o.claim.webhook.id: r for o in outcomes if (r := disable_reason(o))}
-        async with repo.transaction():
-            await store.record(outcomes, disables, done)
+        async with self.uow.transaction() as session:
+            await session.webhooks.record(outcomes, disables, done)
         return len(claims)
 
     async def attempt(self, claim: Claim, checked: dict[str, Awaitable[str | None]]) -> Outcome:

@@ -39,15 +39,15 @@ async def load_demo(settings: Settings) -> int:
     async with running_services(settings) as services:
         for data in DEMO_CUSTOMERS:
             try:
-                await customers.enroll_customer(services.program, data)
+                await customers.enroll_customer(services.uow, services.program, data)
             except DomainError as error:
                 if error.code is not ErrorCode.ALREADY_EXISTS:
                     raise
         for order in DEMO_ORDERS:
-            await orders.record_order(services.program, order)
-        key = await create_api_key("demo-admin", ["admin"])
+            await orders.record_order(services.uow, services.program, order)
+        key = await create_api_key(services.uow, "demo-admin", ["admin"])
         token = services.tokens.issue("cust-ada")
-        ada = await reads.get_customer("cust-ada")
+        ada = await reads.get_customer(services.uow, "cust-ada")
     print(f"Demo loaded into {settings.database_url.split('@')[-1]} with rules version {services.program.version}.")
     print(
         f"  customer cust-ada: {ada.balance.available} points available,"

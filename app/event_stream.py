@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable
@@ -25,13 +26,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.clock import utcnow
-from persistence import outbox
 from persistence.outbox import OutboxEvent
+from persistence.unit_of_work import Session, UnitOfWork
 
 GAP_GRACE_SECONDS = 5.0
 # The tail also reads on this period without a notification: events written by another
 # process on SQLite (`loyalty jobs run`), or while the LISTEN connection was down.
 POLL_SECONDS = 1.0
+# Reads follow notifications at most this often: a burst of commits (one NOTIFY each) is
+# read in one statement, while an event after a quiet spell is read at once.
+READ_INTERVAL_SECONDS = 0.005
 READ_BATCH = 500
 # A new tail starts this many ids back, so that an event still being written while it
 # started is not missed.
@@ -58,8 +62,8 @@ class SettledReader:
         self.clock = clock
         self._missing_since: dict[int, float] = {}
 
-    async def read(self, limit: int, old_before: datetime | None = None) -> list[OutboxEvent]:
-        return self.settle(await outbox.events_after(self.cursor, None, None, limit), old_before)
+    async def read(self, session: Session, limit: int, old_before: datetime | None = None) -> list[OutboxEvent]:
+        return self.settle(await session.outbox.events_after(self.cursor, None, None, limit), old_before)
 
     def settle(self, events: list[OutboxEvent], old_before: datetime | None = None) -> list[OutboxEvent]:
         """The prefix of events (ids after the cursor, ascending) that is safe to hand out.
@@ -123,49 +127,101 @@ class Subscriber:
 
 
 class OutboxTail:
-    def __init__(self, grace: float = GAP_GRACE_SECONDS, poll: float = POLL_SECONDS):
+    """Reads new events when notified while someone takes them live (a subscriber, or a
+    delivery worker with an endpoint to fan out to: `wanted_by`), and otherwise only on its
+    poll; a reader that starts (a subscription, a page) first has it read what was notified
+    (`caught_up`). So a worker that serves no partner reads once a second, not once per
+    committed event, and what anyone reads is bounded as before."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        grace: float = GAP_GRACE_SECONDS,
+        poll: float = POLL_SECONDS,
+        interval: float = READ_INTERVAL_SECONDS,
+    ):
+        self.uow = uow
         self.grace = grace
         self.poll = poll
+        self.interval = interval
         self.position = 0
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
+        self._notified = False
+        """A notification came since the last read began."""
+        self._read_at = -math.inf
+        self._reading = asyncio.Lock()
+        self._reader: SettledReader | None = None
         self._subscribers: set[Subscriber] = set()
         self.on_advance: list[Callable[[], None]] = []
+        self.wanted_by: list[Callable[[], bool]] = []
 
     def wake(self) -> None:
+        self._notified = True
         self._wake.set()
+
+    @property
+    def watched(self) -> bool:
+        return bool(self._subscribers) or any(wants() for wants in self.wanted_by)
 
     def subscribe(self, types: Iterable[str] | None) -> Subscriber:
         subscriber = Subscriber(frozenset(types) if types else None, self.position)
         self._subscribers.add(subscriber)
+        if self._notified:
+            self._wake.set()  # read now what was left for the poll
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
+    async def caught_up(self) -> None:
+        """Once started, and with every event notified so far read (up to a gap that may
+        still commit), so that a reader starting now misses nothing already committed."""
+        await self.ready.wait()
+        if self._notified and self._reader is not None:
+            async with self._reading:
+                if self._notified:
+                    await self._catch_up(self._reader)
+
     async def run(self) -> None:
-        reader = SettledReader(max(0, await outbox.last_event_id() - START_WINDOW), self.grace)
-        await self._catch_up(reader, old_before=utcnow() - timedelta(seconds=self.grace))
+        async with self.uow.reading() as session:
+            last = await session.outbox.last_event_id()
+        reader = SettledReader(max(0, last - START_WINDOW), self.grace)
+        async with self._reading:
+            await self._catch_up(reader, old_before=utcnow() - timedelta(seconds=self.grace))
+        self._reader = reader
         self.ready.set()
         while True:
-            timeout = reader.recheck_in()
+            # The poll counts from the last read, so notifications left for it never delay it.
+            due = self._read_at + self.poll
+            recheck = reader.recheck_in()
+            if recheck is not None:
+                due = min(due, time.monotonic() + recheck)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll if timeout is None else min(timeout, self.poll)):
+                async with asyncio.timeout(max(0.0, due - time.monotonic())):
                     await self._wake.wait()
+                    self._wake.clear()
+                    if not self.watched:
+                        continue  # no one takes events live: the poll reads them
+                    await asyncio.sleep(self._read_at + self.interval - time.monotonic())
             self._wake.clear()
-            await self._catch_up(reader)
+            async with self._reading:
+                await self._catch_up(reader)
 
     async def _catch_up(self, reader: SettledReader, old_before: datetime | None = None) -> None:
+        self._notified = False
+        self._read_at = time.monotonic()
         advanced = False
-        while True:
-            events = await reader.read(READ_BATCH, old_before)
-            if events:
-                self.position = reader.cursor
-                advanced = True
-                for subscriber in list(self._subscribers):
-                    subscriber.offer(events)
-            if len(events) < READ_BATCH:
-                break
+        async with self.uow.reading() as session:
+            while True:
+                events = await reader.read(session, READ_BATCH, old_before)
+                if events:
+                    self.position = reader.cursor
+                    advanced = True
+                    for subscriber in list(self._subscribers):
+                        subscriber.offer(events)
+                if len(events) < READ_BATCH:
+                    break
         if advanced:
             for listener in self.on_advance:
                 listener()
@@ -175,7 +231,7 @@ REPLAY_PAGE = 500
 
 
 async def reward_events(
-    tail: OutboxTail, after: int | None, types: list[str] | None
+    uow: UnitOfWork, tail: OutboxTail, after: int | None, types: list[str] | None
 ) -> AsyncGenerator[OutboxEvent, None]:
     """Replays what came after `after` from the outbox, then continues live.
 
@@ -183,14 +239,16 @@ async def reward_events(
     covers (after, position], live events come after position, so nothing falls in the
     seam and nothing is sent twice. Raises SlowSubscriber when the client reads too slowly.
     """
-    await tail.ready.wait()
+    await tail.caught_up()
     subscriber = tail.subscribe(types)
     try:
         start = subscriber.floor
         if after is not None:
             cursor = after
             while cursor < start:
-                page = await outbox.events_after(cursor, start, types, REPLAY_PAGE)
+                # A session per page, none held while the client reads.
+                async with uow.reading() as session:
+                    page = await session.outbox.events_after(cursor, start, types, REPLAY_PAGE)
                 for event in page:
                     yield event
                 if len(page) < REPLAY_PAGE:
@@ -204,9 +262,10 @@ async def reward_events(
 
 
 async def events_page(
-    tail: OutboxTail, after: int | None, types: list[str] | None, first: int
+    uow: UnitOfWork, tail: OutboxTail, after: int | None, types: list[str] | None, first: int
 ) -> tuple[list[OutboxEvent], bool]:
     """For partners that poll: the same events, the same bound as subscriptions."""
-    await tail.ready.wait()
-    rows = await outbox.events_after(after or 0, tail.position, types, first + 1)
+    await tail.caught_up()
+    async with uow.reading() as session:
+        rows = await session.outbox.events_after(after or 0, tail.position, types, first + 1)
     return rows[:first], len(rows) > first

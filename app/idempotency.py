@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from domain.errors import DomainError, ErrorCode
-from persistence.repositories import IntegrityError
+from persistence.connections import IntegrityError
 
 Result = TypeVar("Result")
 Stored = TypeVar("Stored")
@@ -36,5 +36,5 @@ def conflict(what: str, external_id: str, field: list[str] | None = None) -> Dom
         ErrorCode.IDEMPOTENCY_CONFLICT,
         f"{what} '{external_id}' was already recorded with different content; "
         f"an id can be recorded once (a replay must repeat it exactly).",
-        field or ["externalId"],
+        field or ["external_id"],
     )

@@ -24,8 +24,8 @@ from app.orders import record_order
 from domain.customers import EnrollmentInput, validate_enrollment
 from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.orders import OrderInput, OrderLineInput, ValidOrder, validate_order
-from persistence import imports as store
-from persistence import repositories as repo
+from persistence.imports import CustomerRow, OrderRow
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 BATCH = 5000
@@ -155,17 +155,24 @@ def _orders(path: Path, cols: Columns, report: ImportReport) -> Iterator[tuple[i
 
 
 async def import_orders(
-    program: Program, path: Path, cols: Columns, *, award: bool = False, progress: Progress | None = None
+    uow: UnitOfWork,
+    program: Program,
+    path: Path,
+    cols: Columns,
+    *,
+    award: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
     report = ImportReport()
     total = _count_lines(path)
     entry = program.tier_for(0, Decimal(0))
-    batch: list[store.OrderRow] = []
+    batch: list[OrderRow] = []
     awarded = 0
 
     async def flush(read: int) -> None:
         if batch:
-            new = await store.write_orders(batch, entry.name if entry else None, utcnow())
+            async with uow.transaction() as session:
+                new = await session.imports.write_orders(batch, entry.name if entry else None, utcnow())
             report.imported += new
             report.skipped += len(batch) - new
             batch.clear()
@@ -179,7 +186,7 @@ async def import_orders(
             report.bad.extend((order.line, m) for m in _messages(error))
             continue
         if award:
-            await _award(program, valid, order, report)
+            await _award(uow, program, valid, order, report)
             awarded += 1
             if progress and awarded % 100 == 0:
                 progress(read or total, total)
@@ -192,10 +199,10 @@ async def import_orders(
     return report
 
 
-def _row(order: ValidOrder, email: str) -> store.OrderRow:
+def _row(order: ValidOrder, email: str) -> OrderRow:
     facts, converted = order.facts, order.converted
     assert order.placed_at is not None
-    return store.OrderRow(
+    return OrderRow(
         external_id=order.external_id,
         customer_external_id=order.customer_external_id,
         email=email,
@@ -211,16 +218,20 @@ def _row(order: ValidOrder, email: str) -> store.OrderRow:
     )
 
 
-async def _award(program: Program, valid: ValidOrder, order: _Order, report: ImportReport) -> None:
+async def _award(uow: UnitOfWork, program: Program, valid: ValidOrder, order: _Order, report: ImportReport) -> None:
     """Through recordOrder's use case, as of when the order was placed."""
     assert valid.placed_at is not None
     with as_of(valid.placed_at):
         try:
-            if await repo.find_customer(valid.customer_external_id) is None:
+            async with uow.reading() as session:
+                enrolled = await session.customers.find_customer(valid.customer_external_id) is not None
+            if not enrolled:
                 await enroll_customer(
-                    program, EnrollmentInput(external_id=valid.customer_external_id, email=order.email)
+                    UnitOfWork.of_task(),
+                    program,
+                    EnrollmentInput(external_id=valid.customer_external_id, email=order.email),
                 )
-            result = await record_order(program, order.data)
+            result = await record_order(uow, program, order.data)
         except DomainError as error:
             report.bad.extend((order.line, m) for m in _messages(error))
             return
@@ -231,18 +242,19 @@ async def _award(program: Program, valid: ValidOrder, order: _Order, report: Imp
 
 
 async def import_customers(
-    program: Program, path: Path, cols: Columns, *, progress: Progress | None = None
+    uow: UnitOfWork, program: Program, path: Path, cols: Columns, *, progress: Progress | None = None
 ) -> ImportReport:
     report = ImportReport()
     total = _count_lines(path)
     entry = program.tier_for(0, Decimal(0))
     now = utcnow()
-    batch: list[store.CustomerRow] = []
+    batch: list[CustomerRow] = []
     seen: set[str] = set()
 
     async def flush(read: int) -> None:
         if batch:
-            new = await store.write_customers(batch, entry.name if entry else None)
+            async with uow.transaction() as session:
+                new = await session.imports.write_customers(batch, entry.name if entry else None)
             report.imported += new
             report.skipped += len(batch) - new
             batch.clear()
@@ -266,7 +278,7 @@ async def import_customers(
                 raise DomainError(ErrorCode.ALREADY_EXISTS, f"customer {data.external_id!r} is on an earlier row.")
             seen.add(data.external_id)
             enrolled_at = _time(enrolled, "enrolled_at") if enrolled else now
-            batch.append(store.CustomerRow(data.external_id, data.email, data.name, data.birthday, enrolled_at))
+            batch.append(CustomerRow(data.external_id, data.email, data.name, data.birthday, enrolled_at))
         except ValueError:
             report.bad.append((number, f"birthday: {cols.get(row, 'birthday')!r} is not a date (YYYY-MM-DD)."))
         except DomainError as error:

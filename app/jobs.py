@@ -34,12 +34,9 @@ from app.redemptions import end_redemption
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Bucket, EntryKind, NewEntry
 from domain.rewards import RedemptionState
-from persistence import jobs as store
-from persistence import redemptions
-from persistence import repositories as repo
-from persistence.entries import LinkedEntry, insert_entries
+from persistence.entries import LinkedEntry
 from persistence.jobs import DueEntry
-from persistence.repositories import move_balance
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 POINTS_PENDING_RELEASED = "points.pending_released"
@@ -59,34 +56,34 @@ class JobReport:
         return f"{self.name}: {self.points} points in {self.entries} entries for {self.customers} customers"
 
 
-async def release_pending_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+async def release_pending_points(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
     """Moves pending points whose `available_at` has come to the available bucket."""
-    return await _each_customer("points-release", store.customers_with_releases, _release, now, batch_size)
+    return await _each_customer(uow, "points-release", _with_releases, _release, now, batch_size)
 
 
-async def expire_redemptions(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+async def expire_redemptions(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
     """Unused redemptions whose code has expired give their points back (a REFUND entry;
     points of lots that expired meanwhile lapse, see domain.rewards)."""
-    return await _each_customer(
-        "redemption-expiry", redemptions.customers_with_expired, _expire_redemptions, now, batch_size
-    )
+    return await _each_customer(uow, "redemption-expiry", _with_expired, _expire_redemptions, now, batch_size)
 
 
-async def expire_points(now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+async def expire_points(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
     """Takes unspent points of earn entries past their `expires_at` (see the module's notes)."""
-    return await _each_customer("points-expiry", store.customers_with_expiries, _expire, now, batch_size)
+    return await _each_customer(uow, "points-expiry", _with_expiries, _expire, now, batch_size)
 
 
-async def complete_referrals(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+async def complete_referrals(
+    uow: UnitOfWork, program: Program, now: datetime, *, batch_size: int = BATCH_SIZE
+) -> JobReport:
     """Rewards both sides of every referral whose friend's first order is past its return
     window (see app.referrals)."""
-    completed, entries, points = await referrals.complete_due_referrals(program, now, batch_size)
+    completed, entries, points = await referrals.complete_due_referrals(uow, program, now, batch_size)
     return JobReport("referral-completion", completed, entries, points)
 
 
-async def refresh_learned_suggestions(program: Program, now: datetime) -> JobReport:
+async def refresh_learned_suggestions(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
     """Rebuilds the "bought together" pairs from order history (see app.suggestions)."""
-    pairs = await suggestions.refresh_learned_pairs(program, now)
+    pairs = await suggestions.refresh_learned_pairs(uow, program, now)
     return LearnedReport("learned-suggestions", pairs=pairs)
 
 
@@ -100,31 +97,31 @@ class LearnedReport(JobReport):
         return f"{self.name}: {self.pairs} pairs"
 
 
-async def review_tiers(program: Program, now: datetime) -> JobReport:
+async def review_tiers(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
     """Applies the tier reviews due by `now` (see app.tier_reviews)."""
-    report = await tier_reviews.review_tiers(program, now)
+    report = await tier_reviews.review_tiers(uow, program, now)
     return JobReport("tier-review", customers=report.customers, entries=report.lowered)
 
 
-async def celebrate_birthdays(program: Program, now: datetime) -> JobReport:
+async def celebrate_birthdays(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
     """`customer.birthday` for every customer whose birthday it is (see app.birthdays)."""
-    report = await birthdays.celebrate_birthdays(program, now)
+    report = await birthdays.celebrate_birthdays(uow, program, now)
     return JobReport("birthdays", customers=report.customers, points=report.points)
 
 
-Job = Callable[[datetime, Program], Awaitable[JobReport]]
+Job = Callable[[UnitOfWork, datetime, Program], Awaitable[JobReport]]
 
 JOBS: dict[str, Job] = {
     # `loyalty serve` schedules every job listed here (app.scheduler), in this order.
     # In this order: points released by the first may expire in points-expiry, and so may
     # points an expired redemption gives back.
-    "points-release": lambda now, program: release_pending_points(now),
-    "redemption-expiry": lambda now, program: expire_redemptions(now),
-    "points-expiry": lambda now, program: expire_points(now),
-    "referral-completion": lambda now, program: complete_referrals(program, now),
-    "learned-suggestions": lambda now, program: refresh_learned_suggestions(program, now),
-    "tier-review": lambda now, program: review_tiers(program, now),
-    "birthdays": lambda now, program: celebrate_birthdays(program, now),
+    "points-release": lambda uow, now, program: release_pending_points(uow, now),
+    "redemption-expiry": lambda uow, now, program: expire_redemptions(uow, now),
+    "points-expiry": lambda uow, now, program: expire_points(uow, now),
+    "referral-completion": lambda uow, now, program: complete_referrals(uow, program, now),
+    "learned-suggestions": lambda uow, now, program: refresh_learned_suggestions(uow, program, now),
+    "tier-review": lambda uow, now, program: review_tiers(uow, program, now),
+    "birthdays": lambda uow, now, program: celebrate_birthdays(uow, program, now),
 }
 
 
@@ -134,21 +131,21 @@ def job_named(name: str) -> Job:
     return JOBS[name]
 
 
-async def run_jobs(name: str | None, now: datetime, program: Program) -> list[JobReport]:
+async def run_jobs(uow: UnitOfWork, name: str | None, now: datetime, program: Program) -> list[JobReport]:
     """One job by name, or every job in order, under the rules in force (`program`), without
     leases (app.scheduler runs them with leases)."""
     if name is not None:
         job_named(name)
-    return [await run_job(job_name, now, program) for job_name in JOBS if name in (None, job_name)]
+    return [await run_job(uow, job_name, now, program) for job_name in JOBS if name in (None, job_name)]
 
 
-async def run_job(name: str, now: datetime, program: Program) -> JobReport:
+async def run_job(uow: UnitOfWork, name: str, now: datetime, program: Program) -> JobReport:
     """One job, counted and timed for /metrics, whoever runs it (the scheduler or `jobs run`)."""
     job = job_named(name)
     started = time.perf_counter()
     outcome = "failed"
     try:
-        report = await job(now, program)
+        report = await job(uow, now, program)
         outcome = "ok"
     finally:
         metrics.JOB_RUNS.labels(name, outcome).inc()
@@ -157,17 +154,33 @@ async def run_job(name: str, now: datetime, program: Program) -> JobReport:
     return report
 
 
-Pager = Callable[[datetime, int, int], Awaitable[list[tuple[int, str]]]]
-PerCustomer = Callable[[str, datetime], Awaitable[tuple[int, int]]]
+Page = list[tuple[int, str]]
+Pager = Callable[[Session, datetime, int, int], Awaitable[Page]]
+"""(customer id, external id) of the customers with something due, by id after `after_id`."""
+PerCustomer = Callable[[UnitOfWork, str, datetime], Awaitable[tuple[int, int]]]
 
 
-async def _each_customer(name: str, pager: Pager, one: PerCustomer, now: datetime, batch_size: int) -> JobReport:
+async def _with_releases(session: Session, now: datetime, after_id: int, limit: int) -> Page:
+    return await session.jobs.customers_with_releases(now, after_id, limit)
+
+
+async def _with_expired(session: Session, now: datetime, after_id: int, limit: int) -> Page:
+    return await session.redemptions.customers_with_expired(now, after_id, limit)
+
+
+async def _with_expiries(session: Session, now: datetime, after_id: int, limit: int) -> Page:
+    return await session.jobs.customers_with_expiries(now, after_id, limit)
+
+
+async def _each_customer(
+    uow: UnitOfWork, name: str, pager: Pager, one: PerCustomer, now: datetime, batch_size: int
+) -> JobReport:
     now = now.astimezone(UTC)
     customers = entries = points = 0
     after_id = 0
-    while page := await pager(now, after_id, batch_size):
+    while page := await _page(uow, pager, now, after_id, batch_size):
         for customer_id, external_id in page:
-            written, moved = await one(external_id, now)
+            written, moved = await one(uow, external_id, now)
             customers += 1 if written else 0
             entries += written
             points += moved
@@ -175,12 +188,17 @@ async def _each_customer(name: str, pager: Pager, one: PerCustomer, now: datetim
     return JobReport(name, customers, entries, points)
 
 
-async def _release(external_id: str, now: datetime) -> tuple[int, int]:
-    async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
+async def _page(uow: UnitOfWork, pager: Pager, now: datetime, after_id: int, batch_size: int) -> Page:
+    async with uow.reading() as session:
+        return await pager(session, now, after_id, batch_size)
+
+
+async def _release(uow: UnitOfWork, external_id: str, now: datetime) -> tuple[int, int]:
+    async with uow.transaction() as session:
+        customer = await session.customers.lock_customer(external_id, ["customer_external_id"])
         pending = customer.points_pending
         linked: list[LinkedEntry] = []
-        for due in await store.due_releases(customer.id, now):
+        for due in await session.jobs.due_releases(customer.id, now):
             points = min(due.points, pending)
             if points <= 0:
                 continue
@@ -189,42 +207,46 @@ async def _release(external_id: str, now: datetime) -> tuple[int, int]:
                 LinkedEntry(_entry(EntryKind.RELEASE, Bucket.PENDING, -points, due, now), related_entry_id=due.id),
                 LinkedEntry(_entry(EntryKind.RELEASE, Bucket.AVAILABLE, points, due, now), related_entry_id=due.id),
             ]
-        written = await insert_entries(customer.id, linked, now=now, source="job:points-release", skip_conflicts=True)
+        written = await session.ledger.insert_entries(
+            customer.id, linked, now=now, source="job:points-release", skip_conflicts=True
+        )
         released = sum(e.points for e in written if e.bucket is Bucket.AVAILABLE)
         assert released == -sum(e.points for e in written if e.bucket is Bucket.PENDING), written
-        balance = await move_balance(customer, written, tier=customer.tier)
+        balance = await session.customers.move_balance(customer, written, tier=customer.tier)
         if released:
             payload = {"points": released, "balanceAfter": balance_payload(balance)}
-            await repo.add_events([(POINTS_PENDING_RELEASED, external_id, payload)], now)
+            await session.customers.add_events([(POINTS_PENDING_RELEASED, external_id, payload)], now)
     return len(written), released
 
 
-async def _expire(external_id: str, now: datetime) -> tuple[int, int]:
-    async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
+async def _expire(uow: UnitOfWork, external_id: str, now: datetime) -> tuple[int, int]:
+    async with uow.transaction() as session:
+        customer = await session.customers.lock_customer(external_id, ["customer_external_id"])
         available = customer.points_available
         linked: list[LinkedEntry] = []
-        for due in await store.due_expiries(customer.id, now):
+        for due in await session.jobs.due_expiries(customer.id, now):
             points = max(0, min(due.points, available))
             available -= points
             linked.append(
                 LinkedEntry(_entry(EntryKind.EXPIRE, Bucket.AVAILABLE, -points, due, now), related_entry_id=due.id)
             )
-        written = await insert_entries(customer.id, linked, now=now, source="job:points-expiry", skip_conflicts=True)
+        written = await session.ledger.insert_entries(
+            customer.id, linked, now=now, source="job:points-expiry", skip_conflicts=True
+        )
         expired = -sum(e.points for e in written)
-        balance = await move_balance(customer, written, tier=customer.tier)
+        balance = await session.customers.move_balance(customer, written, tier=customer.tier)
         if expired:
             payload = {"points": expired, "balanceAfter": balance_payload(balance)}
-            await repo.add_events([(POINTS_EXPIRED, external_id, payload)], now)
+            await session.customers.add_events([(POINTS_EXPIRED, external_id, payload)], now)
     return len(written), expired
 
 
-async def _expire_redemptions(external_id: str, now: datetime) -> tuple[int, int]:
+async def _expire_redemptions(uow: UnitOfWork, external_id: str, now: datetime) -> tuple[int, int]:
     entries = points = 0
-    async with repo.transaction():
-        customer = await repo.lock_customer(external_id, ["customerExternalId"])
-        for stored in await redemptions.expired_of(customer.id, now):
-            refund = await end_redemption(customer, stored, RedemptionState.EXPIRED, now)
+    async with uow.transaction() as session:
+        customer = await session.customers.lock_customer(external_id, ["customer_external_id"])
+        for stored in await session.redemptions.expired_of(customer.id, now):
+            refund = await end_redemption(session, customer, stored, RedemptionState.EXPIRED, now)
             if refund is not None:
                 entries += 1
                 points += refund.points_refunded

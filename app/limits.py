@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.program import Evaluation, UsageSnapshot
-from persistence import rule_uses
+from persistence.unit_of_work import Session
 from rules import Program
 
 
@@ -30,6 +30,7 @@ class LimitedEvaluation:
 
 
 async def evaluate_within_limits(
+    session: Session,
     program: Program,
     customer_id: int | None,
     now: datetime,
@@ -43,12 +44,14 @@ async def evaluate_within_limits(
     evaluation = evaluate(None)
     if not applied_limited_rule(program, evaluation):
         return LimitedEvaluation(evaluation)
+    if not dry_run:
+        session.needs_lock()  # uses are counted under the customer's lock
     limited = program.limited_rules(now)
     budget_rules = {r for r in limited if program.rule(r).budget_points is not None}
     locked: list[str] = []
     for _ in range(len(budget_rules) + 1):
         wanted = sorted((set(evaluation.applied_rule_ids) & budget_rules) - set(locked))
-        usage = await rule_uses.usage_snapshot(customer_id, limited, [*locked, *wanted], for_update=not dry_run)
+        usage = await session.limits.usage_snapshot(customer_id, limited, [*locked, *wanted], for_update=not dry_run)
         locked += wanted
         evaluation = evaluate(usage)
         if not (set(evaluation.applied_rule_ids) & budget_rules) - set(locked):
@@ -61,6 +64,7 @@ def applied_limited_rule(program: Program, evaluation: Evaluation) -> bool:
 
 
 async def record_applied_uses(
+    session: Session,
     customer_id: int,
     result: LimitedEvaluation,
     now: datetime,
@@ -73,4 +77,4 @@ async def record_applied_uses(
     evaluation = result.evaluation
     applied = set(evaluation.applied_rule_ids) & result.limited.keys()
     uses = {r: sum(a.points for a in evaluation.awards if a.rule_id == r) for r in applied}
-    await rule_uses.record_uses(customer_id, uses, result.budgets, now, order_id=order_id, event_id=event_id)
+    await session.limits.record_uses(customer_id, uses, result.budgets, now, order_id=order_id, event_id=event_id)

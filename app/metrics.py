@@ -34,9 +34,7 @@ RULES_VERSION = Gauge(
 RULES_RELOAD_FAILURES = Counter(
     "loyalty_rules_reload_failures", "Rule folder reloads refused (the version in force stayed)."
 )
-LEDGER_WRITES = Counter(
-    "loyalty_ledger_entries_written", "Ledger entries appended, by what wrote them.", ["source"]
-)
+LEDGER_WRITES = Counter("loyalty_ledger_entries_written", "Ledger entries appended, by what wrote them.", ["source"])
 JOB_RUNS = Counter("loyalty_job_runs", "Scheduled job runs, by job and outcome.", ["job", "outcome"])
 JOB_SECONDS = Histogram(
     "loyalty_job_duration_seconds", "Time a job run took.", ["job"], buckets=(0.1, 1, 10, 60, 300, 1800, 3600)
@@ -47,9 +45,7 @@ POOL_CONNECTIONS = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
-IN_FLIGHT = Gauge(
-    "loyalty_requests_in_flight", "Requests being answered.", multiprocess_mode="livesum"
-)
+IN_FLIGHT = Gauge("loyalty_requests_in_flight", "Requests being answered.", multiprocess_mode="livesum")
 
 
 def ledger_written(source: str, entries: int) -> None:

@@ -13,8 +13,8 @@ from domain import metrics as f
 from domain.errors import DomainError, ErrorCode
 from domain.metrics import Period
 from domain.money import minor_units, parse_amount
-from persistence import analytics
 from persistence.analytics import Dimension, Group, RuleFigures
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 __all__ = ["Dimension", "Metrics", "RuleFigures", "figures", "period", "record_marketing_spend"]
@@ -94,28 +94,28 @@ def point_value(program: Program) -> Decimal | None:
     return f.point_value([(r.points_cost, r.value, r.kind) for r in program.rewards])
 
 
-async def figures(program: Program, span: Period, dimension: Dimension) -> list[tuple[str, Metrics]]:
+async def figures(uow: UnitOfWork, program: Program, span: Period, dimension: Dimension) -> list[tuple[str, Metrics]]:
     """One (key, metrics) per group: for OVERALL a single `all`; for MONTH every month the
     period touches, in order, even months with no data; otherwise the groups with data."""
-    groups = await analytics.groups(dimension, span)
+    monthly = dimension is Dimension.MONTH
+    async with uow.reading() as session:
+        groups = await session.analytics.groups(dimension, span)
+        if dimension is Dimension.OVERALL:
+            keys = [session.analytics.OVERALL_KEY]
+        elif monthly:
+            keys = session.analytics.months(span)
+        else:
+            keys = sorted(groups.by_key)
     value = point_value(program)
     cents = program_cents(program)
-    monthly = dimension is Dimension.MONTH
-    if dimension is Dimension.OVERALL:
-        keys = [analytics.OVERALL_KEY]
-    elif monthly:
-        keys = analytics.months(span)
-    else:
-        keys = sorted(groups.by_key)
     return [(key, _metrics(groups.of(key), value, cents, monthly=monthly)) for key in keys]
 
 
-async def rules(program: Program, span: Period) -> list[RuleFigures]:
+async def rules(uow: UnitOfWork, program: Program, span: Period) -> list[RuleFigures]:
     cents = program_cents(program)
-    return [
-        replace(r, revenue=None if r.revenue is None else r.revenue.quantize(cents))
-        for r in await analytics.rule_figures(span)
-    ]
+    async with uow.reading() as session:
+        found = await session.analytics.rule_figures(span)
+    return [replace(r, revenue=None if r.revenue is None else r.revenue.quantize(cents)) for r in found]
 
 
 @dataclass(frozen=True)
@@ -126,19 +126,21 @@ class Acquisition:
     """Customer acquisition cost: spend / new enrolments in the period."""
 
 
-async def acquisition(program: Program, span: Period) -> Acquisition:
-    spend = await analytics.marketing_spend(span)
+async def acquisition(uow: UnitOfWork, program: Program, span: Period) -> Acquisition:
+    async with uow.reading() as session:
+        spend = await session.analytics.marketing_spend(span)
+        enrolled = await session.analytics.new_enrolments(span)
     spend = None if spend is None else spend.quantize(program_cents(program))
-    enrolled = await analytics.new_enrolments(span)
     return Acquisition(spend, enrolled, f.money_ratio(spend, enrolled))
 
 
-async def record_marketing_spend(program: Program, first: date, last: date, amount: str) -> Decimal:
+async def record_marketing_spend(uow: UnitOfWork, program: Program, first: date, last: date, amount: str) -> Decimal:
     """Spend for the days first..last, in the program currency; returns the amount."""
     f.period(first, last)  # refuses a range that ends before it starts
     currency = program.exchange.program_currency
     value = parse_amount(amount, currency, ["amount"])
     if value <= 0:
         raise DomainError(ErrorCode.INVALID_AMOUNT, "Marketing spend must be more than 0.", ["amount"])
-    await analytics.record_marketing_spend(first, last, value, currency, utcnow())
+    async with uow.transaction() as session:
+        await session.analytics.record_marketing_spend(first, last, value, currency, utcnow())
     return value

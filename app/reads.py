@@ -8,38 +8,65 @@ import base64
 from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
-from persistence import reads
 from persistence.reads import LedgerRow
+from persistence.unit_of_work import Session, UnitOfWork
 
-__all__ = ["LedgerRow", "decode_cursor", "encode_cursor", "get_customer", "get_customer_with_id", "ledger_page"]
+__all__ = [
+    "LedgerRow",
+    "customers_by_external_ids",
+    "decode_cursor",
+    "encode_cursor",
+    "get_customer",
+    "get_customer_in",
+    "get_customer_with_id",
+    "ledger_page",
+]
 
 
-async def get_customer(external_id: str) -> Customer:
-    validation.external_id(external_id, ["externalId"])
-    found = await reads.customer(external_id)
+async def get_customer(uow: UnitOfWork, external_id: str) -> Customer:
+    async with uow.reading() as session:
+        return await get_customer_in(session, external_id)
+
+
+async def get_customer_in(session: Session, external_id: str) -> Customer:
+    """The customer as the session sees it (in a transaction: as it stands in there)."""
+    validation.external_id(external_id, ["external_id"])
+    found = await session.reads.customer(external_id)
     if found is None:
         raise _not_found(external_id)
     return found
 
 
-async def get_customer_with_id(external_id: str) -> tuple[int, Customer]:
+async def get_customer_with_id(session: Session, external_id: str) -> tuple[int, Customer]:
     """The customer and its row id (for what is read by it, such as the rules' usage)."""
-    validation.external_id(external_id, ["externalId"])
-    found = await reads.customer_with_id(external_id)
+    validation.external_id(external_id, ["external_id"])
+    found = await session.reads.customer_with_id(external_id)
     if found is None:
         raise _not_found(external_id)
     return found
+
+
+async def customers_by_external_ids(uow: UnitOfWork, external_ids: list[str]) -> list[Customer | None]:
+    """For the API's per-request loader (api/context.py): one statement for them all, in
+    the order asked, None for an unknown id."""
+    async with uow.reading() as session:
+        found = await session.customers.customers_by_external_ids(external_ids)
+        return [session.customers.to_customer(found[e]) if e in found else None for e in external_ids]
 
 
 def _not_found(external_id: str) -> DomainError:
     return DomainError(
-        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["externalId"]
+        ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", ["external_id"]
     )
 
 
-async def ledger_page(customer_external_id: str, first: int, after: str | None) -> tuple[list[LedgerRow], bool]:
+async def ledger_page(
+    uow: UnitOfWork, customer_external_id: str, first: int, after: str | None
+) -> tuple[list[LedgerRow], bool]:
     """Newest entries first, after the cursor when given; and whether another page exists."""
-    return await reads.ledger_page(customer_external_id, first, decode_cursor(after) if after else None)
+    before_id = decode_cursor(after) if after else None
+    async with uow.reading() as session:
+        return await session.reads.ledger_page(customer_external_id, first, before_id)
 
 
 def encode_cursor(entry_id: int) -> str:

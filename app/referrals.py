@@ -19,26 +19,26 @@ from domain.errors import DomainError, ErrorCode
 from domain.events import EventInput, validate_event
 from domain.ledger import Balance
 from domain.referrals import Party, ReferralStatus, refusal
-from persistence import models
-from persistence import referrals as store
-from persistence import repositories as repo
-from persistence.returns import earned_by_event
+from persistence.connections import IntegrityError
+from persistence.referrals import DueReferral
+from persistence.rows import CustomerRow
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 REFERRAL_EVENT = "referral.completed"
 log = logging.getLogger("loyalty")
 
 
-def _party(row: models.Customer) -> Party:
+def _party(row: CustomerRow) -> Party:
     return Party(row.external_id, row.email, row.enrolled_at, row.referred_by_id is not None, row.order_count)
 
 
-async def referrer_for(code: str, friend: Party) -> models.Customer:
+async def referrer_for(session: Session, code: str, friend: Party) -> CustomerRow:
     """The customer whose code the friend gave, if the friend may be referred by them."""
-    referrer = await store.find_by_code(code)
+    referrer = await session.referrals.find_by_code(code)
     if referrer is None:
         raise DomainError(
-            ErrorCode.REFERRAL_CODE_UNKNOWN, f"No customer has the referral code '{code}'.", ["referralCode"]
+            ErrorCode.REFERRAL_CODE_UNKNOWN, f"No customer has the referral code '{code}'.", ["referral_code"]
         )
     problem = refusal(_party(referrer), friend)
     if problem is not None:
@@ -46,17 +46,17 @@ async def referrer_for(code: str, friend: Party) -> models.Customer:
     return referrer
 
 
-async def link_existing(friend: models.Customer, code: str, now: datetime) -> None:
+async def link_existing(session: Session, friend: CustomerRow, code: str, now: datetime) -> None:
     """A customer who enrolled before following a friend's link gives the code later (in
     the caller's transaction, with the friend's row locked)."""
-    referrer = await referrer_for(code, _party(friend))
+    referrer = await referrer_for(session, code, _party(friend))
     try:
-        await store.link(referrer.id, friend.id, now)
-    except repo.IntegrityError:
+        await session.referrals.link(referrer.id, friend.id, now)
+    except IntegrityError:
         raise DomainError(
             ErrorCode.ALREADY_REFERRED,
             f"Customer '{friend.external_id}' was already referred by someone.",
-            ["referralCode"],
+            ["referral_code"],
         ) from None
     friend.referred_by_id = referrer.id
 
@@ -64,18 +64,20 @@ async def link_existing(friend: models.Customer, code: str, now: datetime) -> No
 # ---- completion (the referral-completion job) -------------------------------------------
 
 
-async def complete_due_referrals(program: Program, now: datetime, batch_size: int) -> tuple[int, int, int]:
+async def complete_due_referrals(
+    uow: UnitOfWork, program: Program, now: datetime, batch_size: int
+) -> tuple[int, int, int]:
     """(referrals completed, entries written, points awarded) for every linked referral
     whose friend's first order is past its return window (the program's pending days)."""
     now = now.astimezone(UTC)
     placed_before = now - timedelta(days=program.settings.pending_days)
     completed = entries = points = 0
     after_id = 0
-    while page := await store.due_referrals(placed_before, after_id, batch_size):
+    while page := await _due_referrals(uow, placed_before, after_id, batch_size):
         for due in page:
             after_id = due.id
             try:
-                done = await _complete(program, due, placed_before, now)
+                done = await _complete(uow, program, due, placed_before, now)
             except DomainError as error:
                 # One side cannot take the award (POINTS_LIMIT): nothing of it was written,
                 # it stays linked for a later run, and the other referrals go on.
@@ -88,21 +90,26 @@ async def complete_due_referrals(program: Program, now: datetime, batch_size: in
     return completed, entries, points
 
 
+async def _due_referrals(uow: UnitOfWork, placed_before: datetime, after_id: int, batch_size: int) -> list[DueReferral]:
+    async with uow.reading() as session:
+        return await session.referrals.due_referrals(placed_before, after_id, batch_size)
+
+
 async def _complete(
-    program: Program, due: store.DueReferral, placed_before: datetime, now: datetime
+    uow: UnitOfWork, program: Program, due: DueReferral, placed_before: datetime, now: datetime
 ) -> tuple[int, int] | None:
-    async with repo.transaction():
-        friend = await repo.lock_customer(due.friend_external_id, ["friend"])
-        referrer = await repo.lock_customer(due.referrer_external_id, ["referrer"])
+    async with uow.transaction() as session:
+        friend = await session.customers.lock_customer(due.friend_external_id, ["friend"])
+        referrer = await session.customers.lock_customer(due.referrer_external_id, ["referrer"])
         # Under the friend's lock nothing else moves this referral: another run may have
         # settled it meanwhile, in which case there is nothing left to do.
-        if await store.status(due.id) != ReferralStatus.LINKED:
+        if await session.referrals.status(due.id) != ReferralStatus.LINKED:
             return None
-        first = await store.first_order(friend.id)
+        first = await session.referrals.first_order(friend.id)
         if first is None or first.placed_at > placed_before:
             return None
         if first.returned_in_full:
-            await store.settle(due.id, ReferralStatus.VOID, first.id, completed_at=now)
+            await session.referrals.settle(due.id, ReferralStatus.VOID, first.id, completed_at=now)
             return None
         # Both sides earn by the event rules, each as an engagement event whose id names the
         # referral and the side: running the job twice at once, the second insert is refused.
@@ -122,9 +129,11 @@ async def _complete(
                     },
                 )
             )
-            awarded[role] = await award_event(program, row, event, now, source={**source, "eventType": REFERRAL_EVENT})
-        await store.settle(due.id, ReferralStatus.COMPLETED, first.id, completed_at=now)
-        await repo.add_events(
+            awarded[role] = await award_event(
+                session, program, row, event, now, source={**source, "eventType": REFERRAL_EVENT}
+            )
+        await session.referrals.settle(due.id, ReferralStatus.COMPLETED, first.id, completed_at=now)
+        await session.customers.add_events(
             [
                 (
                     REFERRAL_COMPLETED,
@@ -151,28 +160,32 @@ def _event_id(referral_id: int, role: str) -> str:
 # ---- take-back (a friend's first order returned in full) ----------------------------------
 
 
-async def take_back_referral(order_id: int, order_external_id: str, friend: models.Customer, now: datetime) -> None:
+async def take_back_referral(
+    session: Session, order_id: int, order_external_id: str, friend: CustomerRow, now: datetime
+) -> None:
     """In the return's transaction, with the friend (the order's customer) locked: when this
     order completed a referral, both sides' referral rewards are reversed (never below
     zero, like a return's)."""
-    referral = await store.completed_by_order(order_id)
+    referral = await session.referrals.completed_by_order(order_id)
     if referral is None:
         return
-    referrer = await repo.lock_customer(referral.referrer_external_id, ["orderExternalId"])
+    referrer = await session.customers.lock_customer(referral.referrer_external_id, ["order_external_id"])
     reason = f"Referral taken back: order {order_external_id} returned"
     for role, row in (("referrer", referrer), ("friend", friend)):
-        event_id = await store.event_id(_event_id(referral.id, role))
+        event_id = await session.referrals.event_id(_event_id(referral.id, role))
         if event_id is None:
             continue
-        earned = await earned_by_event(event_id)
+        earned = await session.returns.earned_by_event(event_id)
         due: dict[str, int] = {}
         for part in earned:
             due[part.rule_id] = due.get(part.rule_id, 0) + part.points
         # A fresh read: the return has just moved the friend's balance.
-        row = await repo.lock_customer(row.external_id, ["orderExternalId"])
+        row = await session.customers.lock_customer(row.external_id, ["order_external_id"])
         balance = Balance(row.points_available, row.points_pending, row.lifetime_earned)
         entries, unrecovered = reversal_entries(earned, due, balance, reason)
-        balance = await repo.apply_entries(row, entries, now=now, source=f"referral:{referral.id}", tier=row.tier)
+        balance = await session.customers.apply_entries(
+            row, entries, now=now, source=f"referral:{referral.id}", tier=row.tier
+        )
         taken = -sum(e.points for e in entries)
         if taken:
             payload = {
@@ -182,5 +195,5 @@ async def take_back_referral(order_id: int, order_external_id: str, friend: mode
                 "unrecovered": unrecovered,
                 "balanceAfter": balance_payload(balance),
             }
-            await repo.add_events([(POINTS_REVERSED, row.external_id, payload)], now)
-    await store.settle(referral.id, ReferralStatus.TAKEN_BACK, order_id)
+            await session.customers.add_events([(POINTS_REVERSED, row.external_id, payload)], now)
+    await session.referrals.settle(referral.id, ReferralStatus.TAKEN_BACK, order_id)

@@ -22,10 +22,8 @@ from domain.returns import (
     spend_returned,
     validate_return,
 )
-from persistence import redemptions
-from persistence import repositories as repo
-from persistence import returns as store
 from persistence.returns import StoredReturn
+from persistence.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -34,33 +32,38 @@ class ReturnResult:
     replayed: bool
 
 
-async def record_return(data: ReturnInput) -> ReturnResult:
+async def record_return(uow: UnitOfWork, data: ReturnInput) -> ReturnResult:
     """Idempotent on the return's external id, like orders."""
     ret = validate_return(data)
     return await record_once(
-        lambda: _record(ret),
-        lambda: store.find_return(ret.external_id),
+        lambda: _record(uow, ret),
+        lambda: _find(uow, ret.external_id),
         lambda existing: _replay(existing, ret),
     )
 
 
-async def _record(ret: ValidReturn) -> ReturnResult:
+async def _find(uow: UnitOfWork, external_id: str) -> StoredReturn | None:
+    async with uow.reading() as session:
+        return await session.returns.find_return(external_id)
+
+
+async def _record(uow: UnitOfWork, ret: ValidReturn) -> ReturnResult:
     now = utcnow()
-    async with repo.transaction():
-        order = await store.find_order(ret.order_external_id)
+    async with uow.transaction() as session:
+        order = await session.returns.find_order(ret.order_external_id)
         if order is None:
             raise DomainError(
                 ErrorCode.ORDER_NOT_FOUND,
                 f"No order has the external id '{ret.order_external_id}'.",
-                ["orderExternalId"],
+                ["order_external_id"],
             )
-        customer = await repo.lock_customer(order.customer_external_id, ["orderExternalId"])
+        customer = await session.customers.lock_customer(order.customer_external_id, ["order_external_id"])
         # Under the customer's lock, returns of one order are serialised: this check and
         # the cumulative figures below cannot race.
-        existing = await store.find_return(ret.external_id)
+        existing = await session.returns.find_return(ret.external_id)
         if existing is not None:
             return _replay(existing, ret)
-        before = await store.returned_before(order.id)
+        before = await session.returns.returned_before(order.id)
         so_far = {sku: before.get(sku, 0) + ret.quantities.get(sku, 0) for sku in {*before, *ret.quantities}}
         exponent = Decimal(1).scaleb(-minor_units(order.currency))
         value_now = returned_value(order.lines, ret.quantities).quantize(exponent)
@@ -72,18 +75,18 @@ async def _record(ret: ValidReturn) -> ReturnResult:
             returned_value(order.lines, before),
             value_so_far,
         )
-        earned = await store.earned_by_order(order.id)
+        earned = await session.returns.earned_by_order(order.id)
         due = points_to_reverse(
             {part.rule_id: part.points for part in earned},
-            await store.reversed_by_rule(order.id),
+            await session.returns.reversed_by_rule(order.id),
             order.subtotal,
             value_so_far,
         )
         balance = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
         entries, unrecovered = reversal_entries(earned, due, balance, f"Return {ret.external_id}")
         reversed_points = -sum(e.points for e in entries)
-        await store.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
-        balance = await repo.apply_entries(
+        await session.returns.insert_return(order.id, ret, value_now, reversed_points, unrecovered, now)
+        balance = await session.customers.apply_entries(
             customer,
             entries,
             now=now,
@@ -93,11 +96,11 @@ async def _record(ret: ValidReturn) -> ReturnResult:
             spend=-spend_now,
         )
         if value_so_far >= order.subtotal:
-            await store.give_back_uses(order.id, customer.id, now)
+            await session.returns.give_back_uses(order.id, customer.id, now)
             # Coupon codes of redemptions come back too, usable on another order.
-            await redemptions.give_back_codes(order.id)
+            await session.redemptions.give_back_codes(order.id)
         if reversed_points:
-            await repo.add_events(
+            await session.customers.add_events(
                 [
                     (
                         POINTS_REVERSED,
@@ -115,7 +118,7 @@ async def _record(ret: ValidReturn) -> ReturnResult:
             )
         if value_so_far >= order.subtotal:
             # After the return's own event, whose balance it then moves on from.
-            await take_back_referral(order.id, order.external_id, customer, now)
+            await take_back_referral(session, order.id, order.external_id, customer, now)
     stored = StoredReturn(
         ret.external_id, order.external_id, order.currency, value_now, reversed_points, ret.request_hash, unrecovered
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.program import Reward, Tier
-from persistence import repositories as repo
+from persistence.unit_of_work import UnitOfWork
 from rules import RuleError, RulesRegistry
 
 
@@ -25,6 +25,8 @@ class RulesVersionInfo:
     activated_at: datetime | None
     tiers: tuple[Tier, ...]
     rewards: tuple[Reward, ...]
+    currency: str
+    """The program's, which the rewards' amounts are in."""
 
 
 async def reload_rules(registry: RulesRegistry) -> ReloadResult:
@@ -36,11 +38,14 @@ async def reload_rules(registry: RulesRegistry) -> ReloadResult:
     return ReloadResult(version, activated=version != before, errors=())
 
 
-async def rules_version(registry: RulesRegistry) -> RulesVersionInfo:
+async def rules_version(uow: UnitOfWork, registry: RulesRegistry) -> RulesVersionInfo:
     program = registry.program
+    async with uow.reading() as session:
+        activated_at = await session.customers.rules_version_stored_at(program.version)
     return RulesVersionInfo(
         version=program.version,
-        activated_at=await repo.rules_version_stored_at(program.version),
+        activated_at=activated_at,
         tiers=program.tiers,
         rewards=program.rewards,
+        currency=program.exchange.program_currency,
     )

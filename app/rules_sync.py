@@ -14,30 +14,38 @@ import asyncio
 import logging
 
 from app.clock import utcnow
-from persistence import repositories as repo
-from persistence.rules_activations import latest_activation, record_activation
+from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
 
 log = logging.getLogger(__name__)
 
 
-async def put_in_force(program: Program) -> None:
+async def put_in_force(uow: UnitOfWork, program: Program) -> None:
     """Store the version (the ledger names it forever) and tell every worker to run it."""
     now = utcnow()
-    await repo.save_rules_version(program.version, program.sources, now)
-    await record_activation(program.version, now)
+    async with uow.transaction() as session:
+        await session.customers.save_rules_version(program.version, program.sources, now)
+        await session.rules_activations.record_activation(program.version, now)
 
 
-async def follow_activations(registry: RulesRegistry, interval: float) -> None:
+async def store_rules_version(uow: UnitOfWork, program: Program) -> None:
+    """Store the version without putting it in force (a tool's, such as `loyalty jobs run`)."""
+    async with uow.transaction() as session:
+        await session.customers.save_rules_version(program.version, program.sources, utcnow())
+
+
+async def follow_activations(uow: UnitOfWork, registry: RulesRegistry, interval: float) -> None:
     """Adopt each version another worker puts in force, until cancelled. Never dies."""
     seen: int | None = None
     while True:
         try:
-            latest = await latest_activation()
+            async with uow.reading() as session:
+                latest = await session.rules_activations.latest_activation()
             if latest is not None and latest[0] != seen:
                 seen, version = latest
                 if version != registry.program.version:
-                    sources = await repo.rules_version_sources(version)
+                    async with uow.reading() as session:
+                        sources = await session.customers.rules_version_sources(version)
                     if sources is None:
                         log.error("rules version %s is in force but not stored", version)
                     elif await registry.adopt(version, sources):

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from app.clock import utcnow, wall_now
 from app.jobs import JOBS, JobReport, job_named, run_job
-from persistence import job_leases
+from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
 log = logging.getLogger("loyalty.jobs")
@@ -57,6 +57,7 @@ class RunOutcome:
 
 
 async def run_once(
+    uow: UnitOfWork,
     name: str,
     as_of: datetime,
     program: Program,
@@ -70,49 +71,57 @@ async def run_once(
     job_named(name)  # an unknown name is refused before any lease is taken
     started = wall_now()
     due_by = started if only_when_due else started + _FOREVER
-    if not await job_leases.take(name, holder, now=started, until=started + lease, due_by=due_by):
-        return RunOutcome(name, "held")
-    run_id = await job_leases.start_run(name, holder, as_of=as_of, now=started)
+    # Each lease statement is a session of its own: none is held while the job runs.
+    async with uow.transaction() as session:
+        if not await session.job_leases.take(name, holder, now=started, until=started + lease, due_by=due_by):
+            return RunOutcome(name, "held")
+    async with uow.transaction() as session:
+        run_id = await session.job_leases.start_run(name, holder, as_of=as_of, now=started)
     try:
-        report = await run_job(name, as_of, program)
+        report = await run_job(uow, name, as_of, program)
     except Exception as error:  # noqa: BLE001 - recorded and logged; the next run retries it
         log.exception("job %s failed", name)
-        await job_leases.finish_run(run_id, now=wall_now(), status="failed", error=repr(error))
+        async with uow.transaction() as session:
+            await session.job_leases.finish_run(run_id, now=wall_now(), status="failed", error=repr(error))
         return RunOutcome(name, "failed", error=repr(error))
     finally:
         # A run by hand (`jobs run`) leaves the schedule as it was.
         next_run_at = started + every if only_when_due else None
-        await job_leases.give_back(name, holder, now=wall_now(), next_run_at=next_run_at)
-    await job_leases.finish_run(
-        run_id,
-        now=wall_now(),
-        status="succeeded",
-        customers=report.customers,
-        entries=report.entries,
-        points=report.points,
-    )
+        async with uow.transaction() as session:
+            await session.job_leases.give_back(name, holder, now=wall_now(), next_run_at=next_run_at)
+    async with uow.transaction() as session:
+        await session.job_leases.finish_run(
+            run_id,
+            now=wall_now(),
+            status="succeeded",
+            customers=report.customers,
+            entries=report.entries,
+            points=report.points,
+        )
     return RunOutcome(name, "succeeded", report)
 
 
 async def run_jobs(
-    name: str | None, as_of: datetime, program: Program, *, holder: str | None = None
+    uow: UnitOfWork, name: str | None, as_of: datetime, program: Program, *, holder: str | None = None
 ) -> list[RunOutcome]:
     """`loyalty jobs run [NAME] [--at TIME]`: one job, or every job in order, once, as of `as_of`."""
     if name is not None:
         job_named(name)
     names = [name] if name is not None else list(JOBS)
     holder = holder or holder_name()
-    return [await run_once(job_name, as_of, program, holder=holder) for job_name in names]
+    return [await run_once(uow, job_name, as_of, program, holder=holder) for job_name in names]
 
 
 class Scheduler:
     def __init__(
         self,
+        uow: UnitOfWork,
         program: Callable[[], Program],
         *,
         every: timedelta = DEFAULT_EVERY,
         tick: timedelta = timedelta(seconds=5),
     ) -> None:
+        self.uow = uow
         self.program = program
         """The rules in force at each tick (a reload between ticks is seen by the next)."""
         self.every = every
@@ -124,7 +133,7 @@ class Scheduler:
         outcomes = []
         for name in list(JOBS):
             outcome = await run_once(
-                name, utcnow(), self.program(), holder=self.holder, every=self.every, only_when_due=True
+                self.uow, name, utcnow(), self.program(), holder=self.holder, every=self.every, only_when_due=True
             )
             if outcome.status != "held":
                 log.info("%s", outcome.summary())

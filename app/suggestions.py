@@ -15,30 +15,31 @@ from dataclasses import replace
 from datetime import datetime
 
 from domain.program import Evaluation, OrderFacts, Suggestion
-from persistence import repositories as repo
-from persistence import suggestions as store
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 LEARNED_RULE_ID = "learned"
 """What a learned suggestion names as its rule (it has none)."""
 
 
-async def refresh_learned_pairs(program: Program, now: datetime) -> int | None:
+async def refresh_learned_pairs(uow: UnitOfWork, program: Program, now: datetime) -> int | None:
     """Rebuilds the pairs; None when the rule files do not ask for learned suggestions."""
     learned = program.settings.learned
     if learned is None:
         return None
-    async with repo.transaction():
-        return await store.rebuild(learned.min_support, now)
+    async with uow.transaction() as session:
+        return await session.suggestions.rebuild(learned.min_support, now)
 
 
-async def with_learned_suggestions(program: Program, order: OrderFacts, evaluation: Evaluation) -> Evaluation:
+async def with_learned_suggestions(
+    session: Session, program: Program, order: OrderFacts, evaluation: Evaluation
+) -> Evaluation:
     learned = program.settings.learned
     if learned is None or evaluation.suggestions:
         return evaluation
     in_cart = {line.sku for line in order.lines}
     triggers = {line.sku for line in order.lines if learned.allows(line.sku, line.category)}
-    picks = await store.bought_with(
+    picks = await session.suggestions.bought_with(
         triggers,
         not_skus=in_cart | learned.exclude_skus,
         not_categories=learned.exclude_categories,

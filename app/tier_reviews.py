@@ -20,8 +20,8 @@ from domain import tiers as rules_of_tiers
 from domain.customers import Customer
 from domain.program import Tier
 from domain.tiers import TierProgress, TierReview
-from persistence import repositories as repo
-from persistence import tier_reviews as store
+from persistence.tier_reviews import ReviewCandidate, TierChange
+from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 TIER_CHANGED = "tier.changed"
@@ -35,7 +35,9 @@ class ReviewReport:
     lowered: int
 
 
-async def review_tiers(program: Program, now: datetime, *, batch_size: int = BATCH_SIZE) -> ReviewReport:
+async def review_tiers(
+    uow: UnitOfWork, program: Program, now: datetime, *, batch_size: int = BATCH_SIZE
+) -> ReviewReport:
     """Applies every review whose verdict is due by `now` (review date + grace)."""
     review = program.settings.tier_review
     tiers = sorted(program.tiers, key=lambda t: t.threshold)
@@ -51,20 +53,21 @@ async def review_tiers(program: Program, now: datetime, *, batch_size: int = BAT
         reviewed_before = review.latest_calendar_review(verdict_by)
     reviewed = lowered = 0
     after_id = 0
-    while page := await store.review_candidates(tiers[0].name, reviewed_before, after_id, batch_size):
+    while page := await _candidates(uow, tiers[0].name, reviewed_before, after_id, batch_size):
         after_id = page[-1].id
         due = [(c, review.next_review(c.reached_at, c.reviewed_at)) for c in page]
         due = [(c, date) for c, date in due if date <= verdict_by]
         if not due:
             continue
-        amounts = await store.qualifying_amounts(
-            [(c.id, _start(program, date), date + review.grace) for c, date in due], tiers[0].basis
-        )
-        async with repo.transaction():
+        async with uow.reading() as session:
+            amounts = await session.tiers.qualifying_amounts(
+                [(c.id, _start(program, date), date + review.grace) for c, date in due], tiers[0].basis
+            )
+        async with uow.transaction() as session:
             for candidate, date in due:
                 qualified = program.tier_for(int(amounts[candidate.id]), Decimal(amounts[candidate.id]))
                 after = rules_of_tiers.reviewed(tiers, candidate.tier, qualified, review.drop_at_most_one_tier)
-                if not await store.apply_review(candidate.id, candidate.tier, after or candidate.tier, date):
+                if not await session.tiers.apply_review(candidate.id, candidate.tier, after or candidate.tier, date):
                     continue
                 reviewed += 1
                 if after != candidate.tier:
@@ -76,8 +79,17 @@ async def review_tiers(program: Program, now: datetime, *, batch_size: int = BAT
                         "reviewDate": date.date().isoformat(),
                         "rulesVersion": program.version,
                     }
-                    await repo.add_events([(TIER_CHANGED, candidate.external_id, payload)], now, program.version)
+                    await session.customers.add_events(
+                        [(TIER_CHANGED, candidate.external_id, payload)], now, program.version
+                    )
     return ReviewReport(reviewed, lowered)
+
+
+async def _candidates(
+    uow: UnitOfWork, lowest: str, reviewed_before: datetime, after_id: int, limit: int
+) -> list[ReviewCandidate]:
+    async with uow.reading() as session:
+        return await session.tiers.review_candidates(lowest, reviewed_before, after_id, limit)
 
 
 def _start(program: Program, end: datetime) -> datetime | None:
@@ -87,10 +99,10 @@ def _start(program: Program, end: datetime) -> datetime | None:
     return rules_of_tiers.window_start(settings.tier_period, settings.tier_rolling_days, end)
 
 
-async def qualifying_amount(program: Program, customer_id: int, now: datetime) -> int | Decimal:
+async def qualifying_amount(session: Session, program: Program, customer_id: int, now: datetime) -> int | Decimal:
     """What the customer's tier counts now: over the program's window ending now."""
     basis = program.tiers[0].basis if program.tiers else "points"
-    amounts = await store.qualifying_amounts([(customer_id, _start(program, now), now)], basis)
+    amounts = await session.tiers.qualifying_amounts([(customer_id, _start(program, now), now)], basis)
     return amounts.get(customer_id, 0)
 
 
@@ -102,14 +114,23 @@ class KeepTier:
     """What the customer still needs over the window ending then to keep their tier."""
 
 
-async def progress(program: Program, customer: Customer, now: datetime) -> tuple[TierProgress, KeepTier | None]:
+async def progress(
+    uow: UnitOfWork, program: Program, customer: Customer, now: datetime
+) -> tuple[TierProgress, KeepTier | None]:
     """How far the next tier is (over the program's window ending now), and what keeping
     the current one at the next review needs."""
-    row = await store.review_candidate(customer.external_id)
+    async with uow.reading() as session:
+        return await _progress(session, program, customer, now)
+
+
+async def _progress(
+    session: Session, program: Program, customer: Customer, now: datetime
+) -> tuple[TierProgress, KeepTier | None]:
+    row = await session.tiers.review_candidate(customer.external_id)
     if row is None or program.settings.tier_period == "lifetime":
         points, spend = customer.balance.lifetime_earned, customer.lifetime_spend
     else:
-        amount = await qualifying_amount(program, row.id, now)
+        amount = await qualifying_amount(session, program, row.id, now)
         points, spend = int(amount), Decimal(amount)
     ahead = rules_of_tiers.progress(program.tiers, points, spend)
     review: TierReview | None = program.settings.tier_review
@@ -119,15 +140,18 @@ async def progress(program: Program, customer: Customer, now: datetime) -> tuple
         return ahead, None
     review_at = review.next_review(row.reached_at, row.reviewed_at)
     # What already counts toward the review's window: earned from its start until now.
-    have = (await store.qualifying_amounts([(row.id, _start(program, review_at), now)], current.basis)).get(row.id, 0)
+    window = [(row.id, _start(program, review_at), now)]
+    have = (await session.tiers.qualifying_amounts(window, current.basis)).get(row.id, 0)
     return ahead, KeepTier(review_at, max(0, current.threshold - have))
 
 
-async def tier_history(external_id: str) -> list[store.TierChange]:
-    return await store.tier_history(external_id)
+async def tier_history(uow: UnitOfWork, external_id: str) -> list[TierChange]:
+    async with uow.reading() as session:
+        return await session.tiers.tier_history(external_id)
 
 
 async def tier_after_earning(
+    session: Session,
     program: Program,
     customer_id: int,
     current: str | None,
@@ -144,7 +168,13 @@ async def tier_after_earning(
     if program.settings.tier_period == "lifetime":
         points, spend = lifetime_points, lifetime_spend
     else:
-        before = await qualifying_amount(program, customer_id, now)
+        # The window's amounts are at most the lifetime totals (earn and reverse entries,
+        # and order spend, of which the window is a part), so when even those leave the
+        # tier as it is, so does the window: most orders then skip summing the customer's
+        # history over the window (a statement whose cost grows with that history).
+        if rules_of_tiers.higher(program.tiers, current, program.tier_for(lifetime_points, lifetime_spend)) == current:
+            return current
+        before = await qualifying_amount(session, program, customer_id, now)
         points, spend = int(before) + points_added, Decimal(before) + spend_added
     reached: Tier | None = program.tier_for(points, spend)
     return rules_of_tiers.higher(program.tiers, current, reached)

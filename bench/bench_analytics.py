@@ -134,7 +134,9 @@ async def main() -> None:
         settings = Settings.from_env({"LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://")})
         async with running_services(settings) as services, services.db:
             started = time.perf_counter()
-            report = await imports.import_orders(services.program, path, columns("orders", "loyalty", None))
+            report = await imports.import_orders(
+                services.uow, services.program, path, columns("orders", "loyalty", None)
+            )
             took = time.perf_counter() - started
             assert report.imported == args.orders and not report.bad, report
             print(
@@ -154,9 +156,9 @@ async def main() -> None:
             span = metrics.period(date(2025, 1, 1), date(2025, 12, 31))
             total = 0.0
             for name, part in (
-                *((d.value, lambda d=d: metrics.figures(services.program, span, d)) for d in Dimension),
-                ("rules", lambda: metrics.rules(services.program, span)),
-                ("acquisition", lambda: metrics.acquisition(services.program, span)),
+                *((d.value, lambda d=d: metrics.figures(services.uow, services.program, span, d)) for d in Dimension),
+                ("rules", lambda: metrics.rules(services.uow, services.program, span)),
+                ("acquisition", lambda: metrics.acquisition(services.uow, services.program, span)),
             ):
                 started = time.perf_counter()
                 await part()

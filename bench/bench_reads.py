@@ -89,21 +89,48 @@ async def load(url: str) -> None:
         start = datetime(2024, 1, 1, tzinfo=UTC)
         await conn.copy_records_to_table(
             "customers",
-            columns=["id", "external_id", "email", "tags", "tier", "points_available", "points_pending",
-                     "lifetime_earned", "lifetime_spend", "order_count", "enrolled_at"],
-            records=[(i + 1, ext, f"{ext}@example.com", "[]", "Silver", n * 10, 0, n * 10, 0, n, start)
-                     for i, (ext, n) in enumerate(plan)],
+            columns=[
+                "id",
+                "external_id",
+                "email",
+                "tags",
+                "tier",
+                "points_available",
+                "points_pending",
+                "lifetime_earned",
+                "lifetime_spend",
+                "order_count",
+                "enrolled_at",
+            ],
+            records=[
+                (i + 1, ext, f"{ext}@example.com", "[]", "Silver", n * 10, 0, n * 10, 0, n, start)
+                for i, (ext, n) in enumerate(plan)
+            ],
         )
         # One order per ten entries, so that a page joins to real orders.
         orders = []
         for i, (ext, n) in enumerate(plan):
             base = len(orders)
-            orders += [(base + k + 1, f"{ext}-o{k}", i + 1, "EUR", start, 100, 0, "[]", 100, "bench", "bench", start)
-                       for k in range(max(1, n // 10))]
+            orders += [
+                (base + k + 1, f"{ext}-o{k}", i + 1, "EUR", start, 100, 0, "[]", 100, "bench", "bench", start)
+                for k in range(max(1, n // 10))
+            ]
         await conn.copy_records_to_table(
             "orders",
-            columns=["id", "external_id", "customer_id", "currency", "placed_at", "subtotal", "shipping_amount",
-                     "coupon_codes", "points_earned", "rules_version", "request_hash", "created_at"],
+            columns=[
+                "id",
+                "external_id",
+                "customer_id",
+                "currency",
+                "placed_at",
+                "subtotal",
+                "shipping_amount",
+                "coupon_codes",
+                "points_earned",
+                "rules_version",
+                "request_hash",
+                "created_at",
+            ],
             records=orders,
         )
         first_order: dict[int, int] = {}
@@ -120,16 +147,36 @@ async def load(url: str) -> None:
                 for c in live:
                     k = written[c]
                     written[c] += 1
-                    yield (c + 1, "earn", "available", 10, "Order", "base-earn", "bench",
-                           first_order[c + 1] + k // 10, start + timedelta(seconds=k), start + timedelta(days=365))
+                    yield (
+                        c + 1,
+                        "earn",
+                        "available",
+                        10,
+                        "Order",
+                        "base-earn",
+                        "bench",
+                        first_order[c + 1] + k // 10,
+                        start + timedelta(seconds=k),
+                        start + timedelta(days=365),
+                    )
                     if written[c] < remaining[c]:
                         still.append(c)
                 live = still
 
         await conn.copy_records_to_table(
             "ledger_entries",
-            columns=["customer_id", "kind", "bucket", "points", "reason", "rule_id", "rules_version", "order_id",
-                     "created_at", "expires_at"],
+            columns=[
+                "customer_id",
+                "kind",
+                "bucket",
+                "points",
+                "reason",
+                "rule_id",
+                "rules_version",
+                "order_id",
+                "created_at",
+                "expires_at",
+            ],
             records=entries(),
         )
         for table in ("customers", "orders", "ledger_entries"):
@@ -165,8 +212,10 @@ async def main() -> None:
     url = await ensure_database(args.database_url, args.database_name)
     began = time.perf_counter()
     await load(url)
-    print(f"reads on PostgreSQL ({TOTAL_ENTRIES:,} ledger entries, ready in {time.perf_counter() - began:.0f} s):"
-          f" {args.clients} clients, {args.workers} worker(s), {args.rounds} rounds of {args.seconds:.0f} s each")
+    print(
+        f"reads on PostgreSQL ({TOTAL_ENTRIES:,} ledger entries, ready in {time.perf_counter() - began:.0f} s):"
+        f" {args.clients} clients, {args.workers} worker(s), {args.rounds} rounds of {args.seconds:.0f} s each"
+    )
     os.environ["LOYALTY_TOKEN_SECRET"] = SECRET
     from app.credentials import CustomerTokens
 

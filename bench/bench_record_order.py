@@ -30,12 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LOG = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)  # noqa: SIM115
 SEQUENCE = itertools.count()
 POOL = os.environ.get("BENCH_POOL", "")
-  # unique order ids across warm-up and measured runs
+# unique order ids across warm-up and measured runs
 KEY = "bench-key-" + uuid.uuid4().hex
-RECORD = (
-    "mutation($input: RecordOrderInput!) { recordOrder(input: $input) "
-    "{ pointsEarned errors { code message } } }"
-)
+RECORD = "mutation($input: RecordOrderInput!) { recordOrder(input: $input) { pointsEarned errors { code message } } }"
 
 
 def free_port() -> int:
@@ -96,13 +93,18 @@ async def raw_transaction(pool: asyncpg.Pool, customers: list[str]):
                 " shipping_amount, coupon_codes, points_earned, rules_version, request_hash, created_at)"
                 " VALUES ($1, $2, 'EUR', to_timestamp($3), $4, 0, '[]', 100, 'raw', 'raw', to_timestamp($3))"
                 " RETURNING id",
-                f"raw-{run}-{index}-{n}", customer["id"], now, Decimal("100.00"),
+                f"raw-{run}-{index}-{n}",
+                customer["id"],
+                now,
+                Decimal("100.00"),
             )
             await conn.execute(
                 "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id,"
                 " rules_version, order_id, created_at) VALUES ($1, 'earn', 'available', 100, 'raw',"
                 " 'base', 'raw', $2, to_timestamp($3))",
-                customer["id"], order_id, now,
+                customer["id"],
+                order_id,
+                now,
             )
             await conn.execute(
                 "UPDATE customers SET points_available = points_available + 100,"
@@ -140,8 +142,11 @@ class HttpClient:
         assert self.reader is not None
         self.writer.write(
             b"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            + self.authorization +
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            + self.authorization
+            + b"Content-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
         )
         head = await self.reader.readuntil(b"\r\n\r\n")
         length = 0
@@ -160,12 +165,20 @@ async def api_server(url: str, workers: int, observed: bool = True):
     request metrics and the per-request log line, which production keeps on)."""
     port = free_port()
     switch = "on" if observed else "off"
-    env = {**os.environ, "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://") + POOL,
-           "LOYALTY_BOOTSTRAP_API_KEY": KEY, "LOYALTY_ENV": "production", "LOYALTY_LOG_FORMAT": "json",
-           "LOYALTY_METRICS": switch, "LOYALTY_ACCESS_LOG": switch}
+    env = {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://") + POOL,
+        "LOYALTY_BOOTSTRAP_API_KEY": KEY,
+        "LOYALTY_ENV": "production",
+        "LOYALTY_LOG_FORMAT": "json",
+        "LOYALTY_METRICS": switch,
+        "LOYALTY_ACCESS_LOG": switch,
+    }
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/loyalty"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=LOG, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=LOG,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(200):
@@ -188,10 +201,19 @@ def record_order_over_http(port: int, clients: int, customers: list[str]):
     run = uuid.uuid4().hex[:8]
 
     async def one(index: int, n: int) -> None:
-        body = json.dumps({"query": RECORD, "variables": {"input": {
-            "externalId": f"api-{run}-{index}-{n}", "customerExternalId": customers[index],
-            "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unitPrice": "50.00"}],
-        }}}).encode()
+        body = json.dumps(
+            {
+                "query": RECORD,
+                "variables": {
+                    "input": {
+                        "externalId": f"api-{run}-{index}-{n}",
+                        "customerExternalId": customers[index],
+                        "currency": "EUR",
+                        "lines": [{"sku": "SKU-1", "quantity": 2, "unitPrice": "50.00"}],
+                    }
+                },
+            }
+        ).encode()
         answer = json.loads(await conns[index].post(body))
         if answer.get("errors") or answer["data"]["recordOrder"]["errors"]:
             raise RuntimeError(answer)
@@ -263,7 +285,9 @@ def arguments(description: str | None, database_name: str, *, observability: boo
     parser.add_argument("--workers", type=int, default=1)
     if observability:
         parser.add_argument(
-            "--observability", choices=["on", "off", "both"], default="on",
+            "--observability",
+            choices=["on", "off", "both"],
+            default="on",
             help="request metrics and log lines; both: a server with them and one without, measured in turn",
         )
     return parser.parse_args()
@@ -309,8 +333,10 @@ async def compare_observability(args: argparse.Namespace) -> None:
     them and the service without them, each against the floor of its round."""
     url, customers, pool, raw = await set_up(args, "for the floor, then with metrics and request log and without")
     on_ratios, off_ratios = [], []
-    async with api_server(url, args.workers, observed=True) as (_, on_port), \
-            api_server(url, args.workers, observed=False) as (_, off_port):
+    async with (
+        api_server(url, args.workers, observed=True) as (_, on_port),
+        api_server(url, args.workers, observed=False) as (_, off_port),
+    ):
         with_them = record_order_over_http(on_port, args.clients, customers)
         without = record_order_over_http(off_port, args.clients, customers)
         for warm in (raw, with_them, without):

@@ -53,13 +53,33 @@ def asgi_caller(app, customers: list[str]):
     headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {KEY}".encode())]
 
     async def one(index: int, n: int) -> None:
-        body = json.dumps({"query": RECORD, "variables": {"input": {
-            "externalId": f"cpu-{run}-{n}", "customerExternalId": customers[index],
-            "currency": "EUR", "lines": [{"sku": "SKU-1", "quantity": 2, "unitPrice": "50.00"}],
-        }}}).encode()
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
-                 "root_path": "", "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+        body = json.dumps(
+            {
+                "query": RECORD,
+                "variables": {
+                    "input": {
+                        "externalId": f"cpu-{run}-{n}",
+                        "customerExternalId": customers[index],
+                        "currency": "EUR",
+                        "lines": [{"sku": "SKU-1", "quantity": 2, "unitPrice": "50.00"}],
+                    }
+                },
+            }
+        ).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
         sent = False
         chunks: list[bytes] = []
 
@@ -90,7 +110,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument(
-        "--observability", action="store_true",
+        "--observability",
+        action="store_true",
         help="also the app without request metrics and log lines, to show what they cost",
     )
     args = parser.parse_args()

@@ -27,8 +27,8 @@ class ValidAdjustment:
 def validate_adjustment(
     customer_external_id: str, points: int, reason: str, idempotency_key: str | None = None
 ) -> ValidAdjustment:
-    validation.external_id(customer_external_id, ["customerExternalId"])
+    validation.external_id(customer_external_id, ["customer_external_id"])
     reason_text = validation.text(reason, ["reason"], 500, required=True) or ""
     if idempotency_key is not None:
-        validation.external_id(idempotency_key, ["idempotencyKey"])
+        validation.external_id(idempotency_key, ["idempotency_key"])
     return ValidAdjustment(customer_external_id, points, reason_text, idempotency_key)

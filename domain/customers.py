@@ -75,18 +75,14 @@ def validate_enrollment(
 ) -> EnrollmentInput:
     problems = validation.Problems()
     check, errors = problems.check, problems.errors
-    check(validation.external_id, data.external_id, ["externalId"])
+    check(validation.external_id, data.external_id, ["external_id"])
     email = check(validation.email, data.email, ["email"])
     name = check(validation.text, data.name, ["name"], 200)
-    referral = check(validation.text, data.referral_code, ["referralCode"], 64)
+    referral = check(validation.text, data.referral_code, ["referral_code"], 64)
     referral = normalise_code(referral) if referral else None
     tags = problems.texts(data.tags, ["tags"], 64)
     if data.birthday and not date(1900, 1, 1) <= data.birthday <= today:
-        errors.append(
-            DomainError(
-                ErrorCode.INVALID, "The birthday must be a past date.", ["birthday"]
-            )
-        )
+        errors.append(DomainError(ErrorCode.INVALID, "The birthday must be a past date.", ["birthday"]))
     errors.extend(_attribute_errors(attribute_problems))
     if errors:
         raise DomainErrors(errors)
@@ -120,7 +116,7 @@ class CustomerUpdate:
 def validate_update(data: CustomerUpdate, attribute_problems: AttributeProblems = ()) -> CustomerUpdate:
     problems = validation.Problems()
     check = problems.check
-    check(validation.external_id, data.external_id, ["externalId"])
+    check(validation.external_id, data.external_id, ["external_id"])
     email = check(validation.email, data.email, ["email"]) if data.email is not None else None
     name = check(validation.text, data.name, ["name"], 200) if data.name is not None else None
     tags = tuple(dict.fromkeys(problems.texts(data.tags, ["tags"], 64))) if data.tags is not None else None

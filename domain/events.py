@@ -54,7 +54,7 @@ class ValidEvent:
 def validate_event(event: EventInput) -> ValidEvent:
     """Every problem in the event at once, each naming its field; raises DomainErrors."""
     errors: list[DomainError] = []
-    for value, field in ((event.external_id, "externalId"), (event.customer_external_id, "customerExternalId")):
+    for value, field in ((event.external_id, "external_id"), (event.customer_external_id, "customer_external_id")):
         try:
             validation.external_id(value, [field])
         except DomainError as error:
@@ -104,15 +104,19 @@ def _attributes(value: Any, errors: list[DomainError]) -> dict[str, object]:
 
 
 def rule_facts(event: ValidEvent) -> EventFacts:
+    return event_rule_facts(event.facts.type, event.facts.attributes)
+
+
+def event_rule_facts(event_type: str, attributes: Mapping[str, object]) -> EventFacts:
     """The attributes a rule can test: names as rule files spell them (`^[a-z][a-z0-9_]*$`)
     and plain values. Others are stored with the event but never reach the engine, whose
     C parser has no use for them (nested values, integers beyond 64 bits)."""
     visible = {
         name: value
-        for name, value in event.facts.attributes.items()
+        for name, value in attributes.items()
         if _RULE_NAME.fullmatch(name)
         and (
             isinstance(value, bool | str) or (isinstance(value, int) and abs(value) < 2**53) or isinstance(value, float)
         )
     }
-    return EventFacts(type=event.facts.type, attributes=visible)
+    return EventFacts(type=event_type, attributes=visible)

@@ -24,9 +24,9 @@ class FeedbackInput:
 def validate_feedback(data: FeedbackInput) -> FeedbackInput:
     problems = validation.Problems()
     check = problems.check
-    check(validation.external_id, data.customer_external_id, ["customerExternalId"])
+    check(validation.external_id, data.customer_external_id, ["customer_external_id"])
     if data.order_external_id is not None:
-        check(validation.external_id, data.order_external_id, ["orderExternalId"])
+        check(validation.external_id, data.order_external_id, ["order_external_id"])
     if isinstance(data.score, bool) or not isinstance(data.score, int) or not 0 <= data.score <= 10:
         problems.errors.append(
             DomainError(ErrorCode.INVALID, f"A score is a whole number from 0 to 10; got {data.score}.", ["score"])

@@ -112,9 +112,7 @@ def earn_entries(evaluation: Evaluation, now: datetime) -> list[NewEntry]:
                 variant=award.variant,
                 available_at=now + timedelta(days=award.pending_days) if pending else now,
                 expires_at=(
-                    now + timedelta(days=award.pending_days + award.expires_in_days)
-                    if award.expires_in_days
-                    else None
+                    now + timedelta(days=award.pending_days + award.expires_in_days) if award.expires_in_days else None
                 ),
             )
         )
@@ -135,9 +133,7 @@ def adjustment_entry(balance: Balance, points: int, reason: str, now: datetime) 
     if points == 0:
         raise DomainError(ErrorCode.ZERO_POINTS, "An adjustment must credit or debit points.", ["points"])
     if abs(points) > MAX_ADJUSTMENT:
-        raise DomainError(
-            ErrorCode.INVALID, f"An adjustment is at most {MAX_ADJUSTMENT} points.", ["points"]
-        )
+        raise DomainError(ErrorCode.INVALID, f"An adjustment is at most {MAX_ADJUSTMENT} points.", ["points"])
     if balance.available + points < 0:
         raise DomainError(
             ErrorCode.INSUFFICIENT_POINTS,

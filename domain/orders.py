@@ -81,18 +81,16 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
     `exchange` says which currencies the program accepts and how they convert."""
     problems = validation.Problems()
     check, errors = problems.check, problems.errors
-    check(validation.external_id, order.external_id, ["externalId"])
-    check(validation.external_id, order.customer_external_id, ["customerExternalId"])
+    check(validation.external_id, order.external_id, ["external_id"])
+    check(validation.external_id, order.customer_external_id, ["customer_external_id"])
     currency = check(validate_currency, order.currency, ["currency"])
-    check(validation.moment, order.placed_at, ["placedAt"])
+    check(validation.moment, order.placed_at, ["placed_at"])
     if currency is not None:
         check(exchange.check_accepted, currency)
     if not order.lines:
         errors.append(DomainError(ErrorCode.EMPTY_ORDER, "An order needs at least one line.", ["lines"]))
     if len(order.lines) > MAX_LINES:
-        errors.append(
-            DomainError(ErrorCode.INVALID, f"An order has at most {MAX_LINES} lines.", ["lines"])
-        )
+        errors.append(DomainError(ErrorCode.INVALID, f"An order has at most {MAX_LINES} lines.", ["lines"]))
     lines: list[LineFacts] = []
     for index, line in enumerate(order.lines):
         where = ["lines", str(index)]
@@ -108,16 +106,14 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
             )
         # Without a known currency the decimals cannot be checked, but a negative or
         # malformed price is reported all the same.
-        price = check(parse_amount, line.unit_price, currency, [*where, "unitPrice"])
+        price = check(parse_amount, line.unit_price, currency, [*where, "unit_price"])
         tags = _tags(line.tags, [*where, "tags"], problems)
         if sku and price is not None and 0 < line.quantity <= MAX_QUANTITY:
-            lines.append(
-                LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category, tags=tags)
-            )
+            lines.append(LineFacts(sku=sku, quantity=line.quantity, unit_price=price, category=category, tags=tags))
     shipping = Decimal(0)
     if order.shipping_amount is not None:
-        shipping = check(parse_amount, order.shipping_amount, currency, ["shippingAmount"]) or Decimal(0)
-    coupons = problems.texts(order.coupon_codes, ["couponCodes"], 64)
+        shipping = check(parse_amount, order.shipping_amount, currency, ["shipping_amount"]) or Decimal(0)
+    coupons = problems.texts(order.coupon_codes, ["coupon_codes"], 64)
     country = check(validate_country, order.country, ["country"]) if order.country is not None else None
     if errors:
         raise DomainErrors(errors)

@@ -42,7 +42,7 @@ class Party:
 def refusal(referrer: Party, friend: Party) -> DomainError | None:
     """Why `referrer` may not refer `friend`, or None. The same person under a second
     account (same email) counts as self-referral."""
-    field = ["referralCode"]
+    field = ["referral_code"]
     if referrer.external_id == friend.external_id or referrer.email.casefold() == friend.email.casefold():
         return DomainError(ErrorCode.SELF_REFERRAL, "A customer cannot refer themselves.", field)
     if friend.referred:

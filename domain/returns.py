@@ -56,7 +56,7 @@ class OrderedLine:
 
 def validate_return(data: ReturnInput) -> ValidReturn:
     errors: list[DomainError] = []
-    for value, field in ((data.external_id, "externalId"), (data.order_external_id, "orderExternalId")):
+    for value, field in ((data.external_id, "external_id"), (data.order_external_id, "order_external_id")):
         try:
             validation.external_id(value, [field])
         except DomainError as error:

@@ -63,6 +63,8 @@ class Reason:
     block: Block
     message: str
     points_missing: int | None = None
+    amount_missing: Decimal | None = None
+    """For MIN_ORDER: what the order still needs, in the program currency."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,13 @@ def reasons_not_redeemable(reward: Reward, standing: Standing, now: datetime) ->
         reasons.append(Reason(Block.TIER, f"only for tiers {', '.join(reward.tiers)}"))
     if reward.min_order is not None and standing.order_subtotal is not None:
         if standing.order_subtotal < reward.min_order:
-            reasons.append(Reason(Block.MIN_ORDER, f"needs an order of at least {reward.min_order}"))
+            reasons.append(
+                Reason(
+                    Block.MIN_ORDER,
+                    f"needs an order of at least {reward.min_order}",
+                    amount_missing=reward.min_order - standing.order_subtotal,
+                )
+            )
     if reward.limit_per_customer is not None and standing.uses >= reward.limit_per_customer:
         period = "" if reward.limit_period == "all_time" else f" per {reward.limit_period}"
         reasons.append(
@@ -111,6 +119,24 @@ def reasons_not_redeemable(reward: Reward, standing: Standing, now: datetime) ->
     return reasons
 
 
+# What the customer can still change at checkout: more points (by earning) and a larger
+# cart. A tier, a limit, a stock or a date is not theirs to change, so a reward blocked by
+# one of those is not shown as "almost there".
+_WITHIN_REACH = frozenset({Block.INSUFFICIENT_POINTS, Block.MIN_ORDER})
+
+
+def just_out_of_reach(reasons: Sequence[Reason]) -> bool:
+    """Blocked, but only by points still missing or by an order below the minimum."""
+    return bool(reasons) and all(r.block in _WITHIN_REACH for r in reasons)
+
+
+def nearest_first(reasons: Sequence[Reason]) -> tuple[int, Decimal]:
+    """Sort key for rewards out of reach: the fewest points missing, then the least amount."""
+    points = sum(r.points_missing or 0 for r in reasons)
+    amount = sum((r.amount_missing or Decimal(0) for r in reasons), Decimal(0))
+    return points, amount
+
+
 _ERROR_CODES = {
     Block.INSUFFICIENT_POINTS: ErrorCode.INSUFFICIENT_POINTS,
     Block.OUT_OF_STOCK: ErrorCode.OUT_OF_STOCK,
@@ -124,7 +150,7 @@ def check_redeemable(reward: Reward, standing: Standing, now: datetime) -> None:
     if reasons:
         first = reasons[0]
         code = _ERROR_CODES.get(first.block, ErrorCode.REWARD_NOT_REDEEMABLE)
-        raise DomainError(code, f"Reward '{reward.id}' cannot be redeemed: {first.message}.", ["rewardId"])
+        raise DomainError(code, f"Reward '{reward.id}' cannot be redeemed: {first.message}.", ["reward_id"])
 
 
 # ---- paying with points ---------------------------------------------------------------------
@@ -222,21 +248,21 @@ class Redemption:
         """Raises unless this customer may use the code on an order now."""
         if self.customer_external_id != customer_external_id:
             raise DomainError(
-                ErrorCode.COUPON_NOT_YOURS, f"Coupon code '{self.code}' belongs to another customer.", ["couponCodes"]
+                ErrorCode.COUPON_NOT_YOURS, f"Coupon code '{self.code}' belongs to another customer.", ["coupon_codes"]
             )
         if self.state is RedemptionState.USED:
             raise DomainError(
                 ErrorCode.COUPON_USED,
                 f"Coupon code '{self.code}' was already used (order '{self.order_external_id}').",
-                ["couponCodes"],
+                ["coupon_codes"],
             )
         if self.state is RedemptionState.CANCELLED:
-            raise DomainError(ErrorCode.COUPON_CANCELLED, f"Coupon code '{self.code}' was cancelled.", ["couponCodes"])
+            raise DomainError(ErrorCode.COUPON_CANCELLED, f"Coupon code '{self.code}' was cancelled.", ["coupon_codes"])
         if self.state is RedemptionState.EXPIRED or now >= self.expires_at:
             raise DomainError(
                 ErrorCode.COUPON_EXPIRED,
                 f"Coupon code '{self.code}' expired at {self.expires_at.isoformat()}.",
-                ["couponCodes"],
+                ["coupon_codes"],
             )
 
 

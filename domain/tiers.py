@@ -30,9 +30,7 @@ def tier_for(tiers: Sequence[Tier], points: int, spend: Decimal) -> Tier | None:
 
 def progress(tiers: Sequence[Tier], points: int, spend: Decimal) -> TierProgress:
     current = tier_for(tiers, points, spend)
-    above = sorted(
-        (t for t in tiers if _measure(t, points, spend) < t.threshold), key=lambda t: t.threshold
-    )
+    above = sorted((t for t in tiers if _measure(t, points, spend) < t.threshold), key=lambda t: t.threshold)
     if not above:
         return TierProgress(current, None, 0)
     nxt = above[0]

@@ -60,8 +60,7 @@ def storable(value: str, field: list[str]) -> str:
     if found:
         raise DomainError(
             ErrorCode.INVALID,
-            f"Text may not contain the character U+{ord(found.group()):04X}"
-            f" (found at position {found.start()}).",
+            f"Text may not contain the character U+{ord(found.group()):04X} (found at position {found.start()}).",
             field,
         )
     return value
@@ -74,9 +73,7 @@ def text(value: str | None, field: list[str], max_length: int, required: bool = 
         return None
     value = value.strip()
     if len(value) > max_length:
-        raise DomainError(
-            ErrorCode.INVALID, f"At most {max_length} characters are allowed; got {len(value)}.", field
-        )
+        raise DomainError(ErrorCode.INVALID, f"At most {max_length} characters are allowed; got {len(value)}.", field)
     return storable(value, field)
 
 

@@ -5,26 +5,34 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from tortoise.exceptions import IntegrityError
-
-from persistence import models
+from persistence import sql
+from persistence.rows import ApiKeyRow, api_key_row, json_text
 
 
 async def insert_api_key(name: str, prefix: str, key_hash: str, scopes: list[str], now: datetime) -> None:
-    await models.ApiKey.create(name=name, prefix=prefix, key_hash=key_hash, scopes=scopes, created_at=now)
+    await sql.execute(
+        "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+        name,
+        prefix,
+        key_hash,
+        json_text(scopes),
+        now,
+    )
 
 
-async def find_api_key(prefix: str) -> models.ApiKey | None:
-    return await models.ApiKey.get_or_none(prefix=prefix, revoked_at=None)
+async def find_api_key(prefix: str) -> ApiKeyRow | None:
+    rows = await sql.fetch("SELECT * FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL", prefix)
+    return api_key_row(rows[0]) if rows else None
 
 
 async def stored_token_secret() -> str:
     """The secret generated on first start; two workers starting at once agree on one."""
-    row = await models.Setting.get_or_none(key="token_secret")
-    if row:
-        return row.value
-    try:
-        await models.Setting.create(key="token_secret", value=secrets.token_urlsafe(48))
-    except IntegrityError:
-        pass
-    return (await models.Setting.get(key="token_secret")).value
+    query = """SELECT value FROM settings WHERE "key" = 'token_secret'"""
+    rows = await sql.fetch(query)
+    if not rows:
+        await sql.execute(
+            """INSERT INTO settings ("key", value) VALUES ('token_secret', $1) ON CONFLICT ("key") DO NOTHING""",
+            secrets.token_urlsafe(48),
+        )
+        rows = await sql.fetch(query)
+    return str(rows[0]["value"])

@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 import asyncpg
-from tortoise import context
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
+
+from persistence import connections
 
 MODELS_MODULE = "persistence.models"
 EVENT_MODELS_MODULE = "persistence.event_models"
@@ -89,23 +90,12 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """Returning a connection to the pool skips asyncpg's reset query (CLOSE ALL, UNLISTEN,
-    RESET ALL, advisory unlocks): a round trip on every release, a fourteenth of
-    recordOrder's CPU, measured, for session state that nothing here creates (no SET,
-    LISTEN, cursors or session advisory locks; keep it so). An open transaction is still
-    rolled back, by the pool itself, before this runs."""
-
-
 def tortoise_config(database_url: str) -> dict[str, Any]:
     connection: str | dict[str, Any] = database_url
     if database_url.startswith(("postgres://", "asyncpg://")):
         if "maxsize=" not in database_url:
             database_url += ("&" if "?" in database_url else "?") + f"minsize=2&maxsize={MAX_POOL}"
         connection = expand_db_url(database_url)
-        connection["credentials"]["reset"] = _keep_session
-        if connection["engine"] == "tortoise.backends.asyncpg":
-            connection["engine"] = "persistence.pool_use"  # the same client; see there
     return {
         "connections": {"default": connection},
         "apps": {
@@ -136,7 +126,32 @@ async def pending_migrations(database_url: str) -> list[str]:
     return [f"{step.migration.app_label}.{step.migration.name}" for step in steps if not step.backward]
 
 
-class DatabaseNotMigrated(RuntimeError):
+class DatabaseNotReady(RuntimeError):
+    """The service cannot start on this database; the message says what to do."""
+
+
+class DatabaseUnreachable(DatabaseNotReady):
+    def __init__(self, database_url: str, error: BaseException):
+        where = database_url.split("@")[-1]
+        super().__init__(
+            f"The database {where} cannot be reached ({type(error).__name__}: {error}): check"
+            " LOYALTY_DATABASE_URL and that the server is running."
+        )
+
+
+async def check_reachable(database_url: str) -> None:
+    """One connection, opened and closed: raises DatabaseUnreachable, never a traceback."""
+    if not database_url.startswith(("postgres://", "asyncpg://", "postgresql://")):
+        return  # SQLite: the file is made on first use
+    dsn = "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        raise DatabaseUnreachable(database_url, error) from error
+    await conn.close()
+
+
+class DatabaseNotMigrated(DatabaseNotReady):
     """The database lacks migrations this code needs (or was never migrated at all)."""
 
     def __init__(self, database_url: str, pending: list[str]):
@@ -149,29 +164,34 @@ class DatabaseNotMigrated(RuntimeError):
 
 
 async def check_migrated(database_url: str) -> None:
-    """Raises DatabaseNotMigrated, with what to do, rather than failing on a missing table."""
+    """Raises DatabaseNotMigrated, with what to do, rather than failing on a missing table
+    (and DatabaseUnreachable first, rather than calling an unreachable server unmigrated)."""
+    await check_reachable(database_url)
     pending = await pending_migrations(database_url)
     if pending:
         raise DatabaseNotMigrated(database_url, pending)
 
 
-async def open_database(database_url: str, workers: int = 1) -> TortoiseContext:
-    """Connect (the pool sized for `workers` processes, see sized_url), returning the
-    context that queries must run in.
+async def open_database(database_url: str, workers: int = 1) -> connections.Database:
+    """Connect (on PostgreSQL a pool sized for `workers` processes, see sized_url). The
+    first database opened in a process is the one code outside any binding uses (the CLI,
+    jobs, tests); the ASGI app binds its own for every request (`connections.bind`)."""
+    url = await sized_url(database_url, workers)
+    database: connections.Database
+    if url.startswith(("postgres://", "asyncpg://", "postgresql://")):
+        credentials = expand_db_url(url)["credentials"]
+        database = await connections.PostgresDatabase.open(
+            url, min_size=int(credentials.get("minsize", 2)), max_size=int(credentials.get("maxsize", MAX_POOL))
+        )
+    else:
+        database = await connections.SqliteDatabase.open(url)
+    connections.opened(database)
+    return database
 
-    Tortoise keeps its connections in a context variable, which tasks started elsewhere
-    (a server's request tasks) do not see: the ASGI app enters the returned context for
-    every request. The first database opened in a process is also the fallback for code
-    outside any context (the CLI, tests).
-    """
-    fallback = context.get_current_context() is None and context._global_context is None
-    with TortoiseContext() as ctx:
-        await ctx.init(config=tortoise_config(await sized_url(database_url, workers)), _enable_global_fallback=fallback)
-    return ctx
 
-
-async def close_database(ctx: TortoiseContext) -> None:
-    await ctx.close_connections()
+async def close_database(database: connections.Database) -> None:
+    connections.closed(database)
+    await database.close()
 
 
 # For Tortoise's own `tortoise makemigrations -c persistence.database.MIGRATIONS_CONFIG`,

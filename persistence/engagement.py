@@ -9,8 +9,9 @@ from datetime import datetime
 from domain.events import ValidEvent
 from domain.ledger import earned_awards
 from domain.program import PointsAward
-from persistence import models, sql
+from persistence import sql
 from persistence.entries import earn_entries_of
+from persistence.rows import CustomerRow, moment_of
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class StoredEvent:
 
 
 async def insert_event(
-    customer: models.Customer, event: ValidEvent, *, points: int, rules_version: str, now: datetime
+    customer: CustomerRow, event: ValidEvent, *, points: int, rules_version: str, now: datetime
 ) -> tuple[int, StoredEvent]:
     """No existence check first: the unique index on external_id refuses a replay, which
     then rolls back and is answered from the stored event."""
@@ -60,16 +61,22 @@ async def insert_event(
 
 
 async def find_event(external_id: str) -> StoredEvent | None:
-    row = await models.EngagementEvent.filter(external_id=external_id).select_related("customer").first()
-    if row is None:
+    rows = await sql.fetch(
+        "SELECT e.id, e.external_id, c.external_id AS customer_external_id, e.type, e.occurred_at,"
+        " e.points_earned, e.rules_version, e.request_hash FROM engagement_events e"
+        " JOIN customers c ON c.id = e.customer_id WHERE e.external_id = $1",
+        external_id,
+    )
+    if not rows:
         return None
+    row = rows[0]
     return StoredEvent(
-        external_id=row.external_id,
-        customer_external_id=row.customer.external_id,
-        type=row.type,
-        occurred_at=row.occurred_at,
-        points_earned=row.points_earned,
-        rules_version=row.rules_version,
-        request_hash=row.request_hash,
-        awards=earned_awards(await earn_entries_of(event_id=row.id)),
+        external_id=row["external_id"],
+        customer_external_id=row["customer_external_id"],
+        type=row["type"],
+        occurred_at=moment_of(row["occurred_at"]),
+        points_earned=row["points_earned"],
+        rules_version=row["rules_version"],
+        request_hash=row["request_hash"],
+        awards=earned_awards(await earn_entries_of(event_id=row["id"])),
     )

@@ -16,8 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.referrals import new_referral_code
-from persistence import repositories as repo
 from persistence import sql
+from persistence.repositories import NEW_CUSTOMER
+from persistence.statements import Statement, insert_select, whole_row
+from persistence.tables import CUSTOMERS, ORDER_LINES, ORDERS
 
 IMPORT_RULES_VERSION = "import"
 
@@ -92,28 +94,64 @@ class CustomerRow:
     enrolled_at: datetime
 
 
-_NEW_CUSTOMERS = """
-INSERT INTO customers (external_id, email, tags, tier, points_available, points_pending, lifetime_earned,
-                       lifetime_spend, order_count, enrolled_at, referral_code)
-SELECT s.customer_external_id, MIN(s.email), '[]', $1, 0, 0, 0, 0, 0, MIN(s.placed_at), MIN(s.referral_code)
-FROM import_orders s
-WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.customer_external_id)
-GROUP BY s.customer_external_id
-"""
+# Customers enrolled by their first imported order, in the entry tier.
+_NEW_CUSTOMERS = Statement(
+    insert_select(
+        CUSTOMERS,
+        {
+            "external_id": "s.customer_external_id",
+            "email": "MIN(s.email)",
+            "tags": "'[]'",
+            "tier": ":tier",
+            **NEW_CUSTOMER,
+            "enrolled_at": "MIN(s.placed_at)",
+            "referral_code": "MIN(s.referral_code)",
+        },
+        "import_orders s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.customer_external_id)"
+        " GROUP BY s.customer_external_id",
+    )
+)
+_CUSTOMERS = Statement(
+    insert_select(
+        CUSTOMERS,
+        {
+            **{column: column for column in ("external_id", "email", "name", "birthday")},
+            "tags": "'[]'",
+            "tier": ":tier",
+            **NEW_CUSTOMER,
+            "enrolled_at": "enrolled_at",
+            "referral_code": "referral_code",
+        },
+        "import_customers",
+    )
+)
 
-_ORDERS = f"""
-INSERT INTO orders ({repo.ORDER_COLUMNS})
-SELECT s.external_id, c.id, s.currency, s.placed_at, s.subtotal, s.shipping_amount, '[]', 0, $1,
-       s.request_hash, $2, s.program_currency, s.program_subtotal, s.exchange_rate
-FROM import_orders s JOIN customers c ON c.external_id = s.customer_external_id
-"""
-
-_LINES = """
-INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price)
-SELECT o.id, l.position, l.sku, l.category, l.quantity, l.unit_price
-FROM import_lines l JOIN import_orders s ON s.external_id = l.order_external_id
-JOIN orders o ON o.external_id = l.order_external_id
-"""
+# Imported orders earn nothing (see above); every other column comes from the staging row.
+_IMPORTED = {
+    "customer_id": "c.id",
+    "coupon_codes": "'[]'",
+    "points_earned": "0",
+    "rules_version": ":rules_version",
+    "created_at": ":now",
+    # Store exports carry neither: read back as no country and no tags, as older orders.
+    "country": "NULL",
+}
+_LINE_IMPORTED = {"order_id": "o.id", "tags": "NULL"}
+_ORDERS = Statement(
+    insert_select(
+        ORDERS,
+        whole_row(ORDERS, lambda column: _IMPORTED.get(column, f"s.{column}")),
+        "import_orders s JOIN customers c ON c.external_id = s.customer_external_id",
+    )
+)
+_LINES = Statement(
+    insert_select(
+        ORDER_LINES,
+        whole_row(ORDER_LINES, lambda column: _LINE_IMPORTED.get(column, f"l.{column}")),
+        "import_lines l JOIN import_orders s ON s.external_id = l.order_external_id"
+        " JOIN orders o ON o.external_id = l.order_external_id",
+    )
+)
 
 # The customers' cached figures move by what their new orders add, as recordOrder's do.
 _TOTALS = """
@@ -128,55 +166,55 @@ WHERE customers.external_id = a.k
 
 async def write_orders(batch: Sequence[OrderRow], entry_tier: str | None, now: datetime) -> int:
     """Writes the orders not already there (and customers not yet enrolled, as of their
-    first order, in the entry tier); returns how many orders were new. One transaction."""
-    async with sql.lean_transaction():
-        order_columns = await _staging("import_orders")
-        line_columns = await _staging("import_lines")
-        # Every customer has a referral code of their own (a customer created here too).
-        codes = {o.customer_external_id: new_referral_code() for o in batch}
-        await sql.load_rows(
-            "import_orders",
-            order_columns,
-            [
-                (o.external_id, o.customer_external_id, o.email, o.currency, o.placed_at, o.subtotal,
-                 o.shipping_amount, o.request_hash, o.program_currency, o.program_subtotal, o.exchange_rate,
-                 codes[o.customer_external_id])
-                for o in batch
-            ],
-        )  # fmt: skip
-        # Orders already recorded (an earlier run, or the API) are left as they are.
-        await sql.execute("DELETE FROM import_orders WHERE external_id IN (SELECT external_id FROM orders)")
-        fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_orders")
-        if not fresh[0]["n"]:
-            return 0
-        await sql.load_rows(
-            "import_lines",
-            line_columns,
-            [(o.external_id, n, *line) for o in batch for n, line in enumerate(o.lines)],
-        )
-        await sql.execute(_NEW_CUSTOMERS, entry_tier)
-        await sql.execute(_ORDERS, IMPORT_RULES_VERSION, now)
-        await sql.execute(_LINES)
-        await sql.execute(_TOTALS)
-        return int(fresh[0]["n"])
+    first order, in the entry tier); returns how many orders were new. Call inside a
+    transaction: the staging tables are its connection's own."""
+    order_columns = await _staging("import_orders")
+    line_columns = await _staging("import_lines")
+    # Every customer has a referral code of their own (a customer created here too).
+    codes = {o.customer_external_id: new_referral_code() for o in batch}
+    await sql.load_rows(
+        "import_orders",
+        order_columns,
+        [
+            (o.external_id, o.customer_external_id, o.email, o.currency, o.placed_at, o.subtotal,
+             o.shipping_amount, o.request_hash, o.program_currency, o.program_subtotal, o.exchange_rate,
+             codes[o.customer_external_id])
+            for o in batch
+        ],
+    )  # fmt: skip
+    # Orders already recorded (an earlier run, or the API) are left as they are.
+    await sql.execute("DELETE FROM import_orders WHERE external_id IN (SELECT external_id FROM orders)")
+    fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_orders")
+    if not fresh[0]["n"]:
+        return 0
+    await sql.load_rows(
+        "import_lines",
+        line_columns,
+        [(o.external_id, n, *line) for o in batch for n, line in enumerate(o.lines)],
+    )
+    await sql.execute_named(_NEW_CUSTOMERS, {"tier": entry_tier})
+    await sql.execute_named(_ORDERS, {"rules_version": IMPORT_RULES_VERSION, "now": now})
+    await sql.execute_named(_LINES, {})
+    await sql.execute(_TOTALS)
+    return int(fresh[0]["n"])
 
 
 async def write_customers(batch: Sequence[CustomerRow], entry_tier: str | None) -> int:
-    """Enrolls the customers not already enrolled; returns how many were new."""
-    async with sql.lean_transaction():
-        columns = await _staging("import_customers")
-        await sql.load_rows(
-            "import_customers",
-            columns,
-            [(c.external_id, c.email, c.name, c.birthday, c.enrolled_at, new_referral_code()) for c in batch],
-        )
-        await sql.execute("DELETE FROM import_customers WHERE external_id IN (SELECT external_id FROM customers)")
-        fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_customers")
-        await sql.execute(
-            "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
-            " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
-            " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at, referral_code"
-            " FROM import_customers",
-            entry_tier,
-        )
-        return int(fresh[0]["n"])
+    """Enrolls the customers not already enrolled; returns how many were new. Call inside a
+    transaction, as write_orders."""
+    columns = await _staging("import_customers")
+    await sql.load_rows(
+        "import_customers",
+        columns,
+        [(c.external_id, c.email, c.name, c.birthday, c.enrolled_at, new_referral_code()) for c in batch],
+    )
+    await sql.execute("DELETE FROM import_customers WHERE external_id IN (SELECT external_id FROM customers)")
+    fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_customers")
+    await sql.execute(
+        "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
+        " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
+        " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at, referral_code"
+        " FROM import_customers",
+        entry_tier,
+    )
+    return int(fresh[0]["n"])

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from tortoise.functions import Max
-
-from persistence import models, sql
+from persistence import sql
 
 
 async def take(name: str, holder: str, *, now: datetime, until: datetime, due_by: datetime) -> bool:
     """Takes the lease on `name` when it is free (expired) and the job is due by `due_by`."""
     rows = await sql.fetch(
-        # Placeholders in textual order, each once: SQLite's are positional `?`.
         "INSERT INTO job_leases (name, holder, leased_until, next_run_at) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, leased_until = excluded.leased_until"
-        " WHERE job_leases.leased_until <= $5 AND job_leases.next_run_at <= $6 RETURNING holder",
+        " WHERE job_leases.leased_until <= $4 AND job_leases.next_run_at <= $5 RETURNING holder",
         name,
         holder,
         until,
-        now,
         now,
         due_by,
     )
@@ -57,7 +54,13 @@ async def start_run(name: str, holder: str, *, as_of: datetime, now: datetime) -
 
 
 async def finish_run(
-    run_id: int, *, now: datetime, status: str, customers: int = 0, entries: int = 0, points: int = 0,
+    run_id: int,
+    *,
+    now: datetime,
+    status: str,
+    customers: int = 0,
+    entries: int = 0,
+    points: int = 0,
     error: str | None = None,
 ) -> None:
     await sql.execute(
@@ -74,7 +77,7 @@ async def finish_run(
 
 
 @dataclass(frozen=True)
-class JobRunRecord:
+class JobRunRow:
     name: str
     status: str
     as_of: datetime
@@ -86,21 +89,29 @@ class JobRunRecord:
     error: str | None
 
 
-async def latest_runs() -> list[JobRunRecord]:
+async def latest_runs() -> list[JobRunRow]:
     """The last run of each job (for health and metrics)."""
-    last_ids = await models.JobRun.all().group_by("name").annotate(last=Max("id")).values_list("last", flat=True)
-    runs = await models.JobRun.filter(id__in=list(last_ids)).order_by("name")
-    return [
-        JobRunRecord(
-            name=run.name,
-            status=run.status,
-            as_of=sql.as_utc(run.as_of),
-            started_at=sql.as_utc(run.started_at),
-            finished_at=sql.as_utc(run.finished_at) if run.finished_at else None,
-            customers=run.customers,
-            entries=run.entries,
-            points=run.points,
-            error=run.error,
-        )
-        for run in runs
-    ]
+    rows = await sql.fetch(
+        "SELECT name, status, as_of, started_at, finished_at, customers, entries, points, error FROM job_runs"
+        " WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY name) ORDER BY name"
+    )
+    return [_run(row) for row in rows]
+
+
+def _run(row: dict[str, Any]) -> JobRunRow:
+    return JobRunRow(
+        name=row["name"],
+        status=row["status"],
+        as_of=_moment(row["as_of"]),
+        started_at=_moment(row["started_at"]),
+        finished_at=_moment(row["finished_at"]) if row["finished_at"] is not None else None,
+        customers=int(row["customers"]),
+        entries=int(row["entries"]),
+        points=int(row["points"]),
+        error=row["error"],
+    )
+
+
+def _moment(value: datetime | str) -> datetime:
+    # SQLite hands times back as text.
+    return sql.as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))

@@ -65,6 +65,8 @@ class Order(Model):
     program_subtotal = fields.DecimalField(max_digits=20, decimal_places=4, null=True)
     exchange_rate = fields.DecimalField(max_digits=30, decimal_places=12, null=True)
     coupon_codes: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # The shipping country (ISO 3166-1 alpha-2) the rules saw; NULL when none was sent.
+    country = fields.CharField(max_length=2, null=True)
     points_earned = fields.BigIntField(default=0)
     rules_version = fields.CharField(max_length=64)
     # Digest of the order as first recorded: a replay with other content is refused.
@@ -73,8 +75,9 @@ class Order(Model):
 
     class Meta:
         table = "orders"
-        # Metrics read orders by when they were placed (persistence.analytics).
-        indexes = (("placed_at",),)
+        # Metrics read orders by when they were placed (persistence.analytics); a backtest
+        # reads each replayed order's customer's earlier orders (persistence.history).
+        indexes = (("placed_at",), ("customer_id", "placed_at"))
 
 
 class OrderLine(Model):
@@ -87,6 +90,8 @@ class OrderLine(Model):
     category = fields.CharField(max_length=128, null=True)
     quantity = fields.IntField()
     unit_price = fields.DecimalField(max_digits=20, decimal_places=4)
+    # The product's tags the rules saw, sorted; NULL for lines recorded before they were kept.
+    tags: fields.JSONField[list[str]] = fields.JSONField(null=True)
 
     class Meta:
         table = "order_lines"
@@ -160,6 +165,9 @@ class EngagementEvent(Model):
 
     class Meta:
         table = "engagement_events"
+        # A backtest replays the events of a period, and checks which event types were seen
+        # in one (persistence.history).
+        indexes = (("occurred_at",),)
 
 
 # Uses of limited rules (per-customer limits, budgets), append-only like the ledger: a

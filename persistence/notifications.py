@@ -13,15 +13,17 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 log = logging.getLogger("loyalty.events")
 
-# The channel that migration 0004's trigger notifies at every commit that wrote events.
+# The channel that migration 0009's trigger notifies at every commit that wrote events
+# (an empty payload), and that webhook endpoint changes are told on (WEBHOOKS_CHANGED).
 REWARD_EVENTS_CHANNEL = "loyalty_reward_events"
+WEBHOOKS_CHANGED = "webhooks"
 RECONNECT_SECONDS = 1.0
 
 
 @contextlib.asynccontextmanager
-async def listening(database_url: str, channel: str, on_notify: Callable[[], None]) -> AsyncIterator[None]:
-    """Calls on_notify for every notification on channel, and once after every
-    (re)connection, since notifications sent while disconnected are lost."""
+async def listening(database_url: str, channel: str, on_notify: Callable[[str | None], None]) -> AsyncIterator[None]:
+    """Calls on_notify with the payload of every notification on channel, and with None
+    once after every (re)connection: anything may have happened while disconnected."""
     task = asyncio.create_task(_listen(database_url, channel, on_notify), name=f"listen-{channel}")
     try:
         yield
@@ -31,7 +33,7 @@ async def listening(database_url: str, channel: str, on_notify: Callable[[], Non
             await task
 
 
-async def _listen(database_url: str, channel: str, on_notify: Callable[[], None]) -> None:
+async def _listen(database_url: str, channel: str, on_notify: Callable[[str | None], None]) -> None:
     credentials = expand_db_url(database_url)["credentials"]
     while True:
         lost = asyncio.Event()
@@ -48,13 +50,13 @@ async def _listen(database_url: str, channel: str, on_notify: Callable[[], None]
             await asyncio.sleep(RECONNECT_SECONDS)
             continue
 
-        def notified(*_: Any) -> None:
-            on_notify()
+        def notified(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+            on_notify(payload)
 
         try:
             conn.add_termination_listener(lambda _, lost=lost: lost.set())
             await conn.add_listener(channel, notified)
-            on_notify()
+            on_notify(None)
             await lost.wait()
             log.warning("the LISTEN connection was lost; reconnecting")
         finally:

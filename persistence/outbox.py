@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from persistence import sql
+from persistence.statements import RowsInsert, insert
+from persistence.tables import CUSTOMER_EVENT_SEQUENCES, REWARD_EVENTS
 
 # (type, customer external id, payload), as use cases build them.
 Event = tuple[str, str | None, dict]
@@ -22,15 +24,37 @@ Event = tuple[str, str | None, dict]
 # this: a trigger NOTIFYs at commit (migration 0004).
 written_listeners: list[Callable[[], None]] = []
 
-# Upserted before the events are inserted: the row lock orders one customer's concurrent
-# writers, and the value returned is the newest committed one (PostgreSQL re-reads a row
-# it waited for), so the numbers never repeat or skip.
-_NEXT_SEQUENCE = """
-INSERT INTO customer_event_sequences (customer_external_id, last_sequence) VALUES ($1, $2)
-ON CONFLICT (customer_external_id)
-DO UPDATE SET last_sequence = customer_event_sequences.last_sequence + excluded.last_sequence
-RETURNING last_sequence
-"""
+# How a customer's event numbers move: by the count of events written, on the row upserted
+# before they are inserted. The row lock orders one customer's concurrent writers, and the
+# value returned is the newest committed one (PostgreSQL re-reads a row it waited for), so
+# the numbers never repeat or skip. The order write on PostgreSQL numbers its events with
+# the same clause (persistence.order_writes).
+COUNT_EVENTS = (
+    "ON CONFLICT (customer_external_id)"
+    " DO UPDATE SET last_sequence = customer_event_sequences.last_sequence + excluded.last_sequence"
+)
+_NEXT_SEQUENCE = insert(CUSTOMER_EVENT_SEQUENCES, suffix=COUNT_EVENTS, returning="last_sequence")
+_INSERT = RowsInsert(REWARD_EVENTS)
+
+
+def event_row(
+    event_type: str,
+    customer: str | None,
+    payload: dict,
+    *,
+    now: datetime,
+    sequence: int | None,
+    rules_version: str | None,
+) -> dict[str, Any]:
+    """An outbox row's values by column."""
+    return {
+        "type": event_type,
+        "customer_external_id": customer,
+        "occurred_at": now,
+        "payload": json.dumps(payload),
+        "customer_sequence": sequence,
+        "rules_version": rules_version or payload.get("rulesVersion"),
+    }
 
 
 @dataclass(frozen=True)
@@ -54,21 +78,15 @@ async def add_events(events: Sequence[Event], now: datetime, rules_version: str 
     next_number: dict[str | None, int] = {}
     for customer, count in counts.items():
         if customer is not None:
-            rows = await sql.fetch(_NEXT_SEQUENCE, customer, count)
+            rows = await sql.fetch_named(_NEXT_SEQUENCE, {"customer_external_id": customer, "last_sequence": count})
             next_number[customer] = rows[0]["last_sequence"] - count + 1
-    values = []
+    written = []
     for event_type, customer, payload in events:
         number = next_number.get(customer)
         if number is not None:
             next_number[customer] = number + 1
-        version = rules_version or payload.get("rulesVersion")
-        values.append((event_type, customer, now, json.dumps(payload), number, version))
-    columns, flat = sql.values_rows(values)
-    await sql.execute(
-        "INSERT INTO reward_events (type, customer_external_id, occurred_at, payload, customer_sequence,"
-        " rules_version) VALUES " + columns,
-        *flat,
-    )
+        written.append(event_row(event_type, customer, payload, now=now, sequence=number, rules_version=rules_version))
+    await sql.execute_named(_INSERT.statement(len(written)), _INSERT.params(written))
     for listener in list(written_listeners):
         listener()
 

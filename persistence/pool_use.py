@@ -1,33 +1,11 @@
-"""How much of the PostgreSQL connection pool is in use, for /metrics and readiness.
-
-Tortoise keeps its asyncpg pool in a private attribute; its documented extension point
-is the engine module named in the connection config (a module with `client_class`).
-This module is that engine: Tortoise's own asyncpg client, which also remembers the
-pools it creates so that asyncpg's public `get_size()`/`get_idle_size()` can be read.
-"""
+"""How much of the PostgreSQL connection pool is in use, for /metrics and readiness."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
-from tortoise.connection import get_connection
-
-ENGINE = __name__
-
-_pools: set[asyncpg.Pool] = set()  # asyncpg pools take no weak references
-
-
-class PoolRememberingClient(AsyncpgDBClient):
-    async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
-        pool = await super().create_pool(**kwargs)
-        _pools.add(pool)
-        return pool
-
-
-client_class = PoolRememberingClient
+from persistence import sql
+from persistence.connections import open_pools
 
 
 @dataclass(frozen=True)
@@ -43,11 +21,11 @@ class PoolUse:
 
 def pool_use() -> PoolUse | None:
     """The process's open pools summed; None when none is open (SQLite has no pool)."""
-    for closed in [pool for pool in _pools if pool.is_closing()]:
-        _pools.discard(closed)
-    if not _pools:
+    for closed in [pool for pool in open_pools if pool.is_closing()]:
+        open_pools.discard(closed)
+    if not open_pools:
         return None
-    pools = list(_pools)
+    pools = list(open_pools)
     return PoolUse(
         open=sum(p.get_size() for p in pools),
         idle=sum(p.get_idle_size() for p in pools),
@@ -56,5 +34,5 @@ def pool_use() -> PoolUse | None:
 
 
 async def ping() -> None:
-    """One round trip to the database of the current Tortoise context; raises when it fails."""
-    await get_connection("default").execute_query("SELECT 1")
+    """One round trip to the task's database; raises when it fails."""
+    await sql.fetch("SELECT 1")

@@ -82,6 +82,10 @@ async def _one(where: str, *values: object) -> StoredRedemption | None:
     return _stored(rows[0]) if rows else None
 
 
+async def find_by_id(redemption_id: int) -> StoredRedemption | None:
+    return await _one("r.id = $1", redemption_id)
+
+
 async def find_by_key(idempotency_key: str) -> StoredRedemption | None:
     return await _one("r.idempotency_key = $1", idempotency_key)
 

@@ -7,11 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.referrals import ReferralStatus
-from persistence import models, sql
+from persistence import sql
+from persistence.rows import CustomerRow, customer_row
 
 
-async def find_by_code(code: str) -> models.Customer | None:
-    return await models.Customer.get_or_none(referral_code=code)
+async def find_by_code(code: str) -> CustomerRow | None:
+    rows = await sql.fetch("SELECT * FROM customers WHERE referral_code = $1", code)
+    return customer_row(rows[0]) if rows else None
 
 
 async def link(referrer_id: int, friend_id: int, now: datetime) -> None:

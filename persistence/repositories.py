@@ -5,34 +5,34 @@ Call the write functions inside `transaction()`; each use case is one transactio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from domain.customers import Customer, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry, earned_awards
 from domain.money import minor_units
-from domain.orders import ValidOrder
 from domain.program import PointsAward
-from persistence import models, outbox, sql
-from persistence.entries import earn_entries_of
+from persistence import outbox, sql
+from persistence.entries import LinkedEntry, earn_entries_of, insert_entries
+from persistence.rows import CustomerRow, customer_row, decimal_of, json_of, json_text, moment_of
+from persistence.sql import IntegrityError
+from persistence.statements import Statement, insert
+from persistence.tables import CUSTOMERS
 
-__all__ = ["IntegrityError", "transaction"]
+__all__ = ["CustomerRow", "IntegrityError", "transaction"]
 
 
-def transaction():
-    """One database transaction; Tortoise routes every query inside it to its connection."""
-    return in_transaction()
+def transaction() -> AbstractAsyncContextManager[None]:
+    """One database transaction: every statement the task runs inside goes to it."""
+    return sql.transaction()
 
 
-def to_customer(row: models.Customer) -> Customer:
+def to_customer(row: CustomerRow) -> Customer:
     return Customer(
         external_id=row.external_id,
         email=row.email,
@@ -40,7 +40,7 @@ def to_customer(row: models.Customer) -> Customer:
         birthday=row.birthday,
         tier=row.tier,
         balance=Balance(row.points_available, row.points_pending, row.lifetime_earned),
-        lifetime_spend=Decimal(row.lifetime_spend),
+        lifetime_spend=row.lifetime_spend,
         order_count=row.order_count,
         last_order_at=row.last_order_at,
         enrolled_at=row.enrolled_at,
@@ -55,28 +55,59 @@ def _customer_not_found(external_id: str, field: list[str]) -> DomainError:
     return DomainError(ErrorCode.CUSTOMER_NOT_FOUND, f"No customer has the external id '{external_id}'.", field)
 
 
+# The customer's cached figures: what the ledger sums to, the spend and the orders, kept
+# in the transaction of every write that moves them (MOVE_BALANCE).
+BALANCE_COLUMNS = ("points_available", "points_pending", "lifetime_earned", "lifetime_spend", "order_count")
+
+
 # ---- customers ----------------------------------------------------------------------------
+
+
+# What a customer starts with, however enrolled (here, or by an import): no points, no
+# spend, no orders.
+NEW_CUSTOMER = {column: "0" for column in BALANCE_COLUMNS}
+_INSERT_CUSTOMER = insert(
+    CUSTOMERS,
+    (
+        "external_id",
+        "email",
+        "name",
+        "birthday",
+        "tags",
+        "attributes",
+        "referral_code",
+        "referred_by_id",
+        "tier",
+        "enrolled_at",
+    ),
+    fixed=NEW_CUSTOMER,
+    returning="*",
+)
 
 
 async def insert_customer(
     data: EnrollmentInput, tier: str | None, now: datetime, *, own_code: str, referred_by: int | None = None
-) -> models.Customer:
-    return await models.Customer.create(
-        external_id=data.external_id,
-        email=data.email,
-        name=data.name,
-        birthday=data.birthday,
-        tags=list(data.tags),
-        attributes=dict(data.attributes),
-        referral_code=own_code,
-        referred_by_id=referred_by,
-        tier=tier,
-        enrolled_at=now,
+) -> CustomerRow:
+    [row] = await sql.fetch_named(
+        _INSERT_CUSTOMER,
+        {
+            "external_id": data.external_id,
+            "email": data.email,
+            "name": data.name,
+            "birthday": data.birthday,
+            "tags": json_text(list(data.tags)),
+            "attributes": json_text(dict(data.attributes)),
+            "referral_code": own_code,
+            "referred_by_id": referred_by,
+            "tier": tier,
+            "enrolled_at": now,
+        },
     )
+    return customer_row(row)
 
 
 async def update_customer(
-    row: models.Customer,
+    row: CustomerRow,
     *,
     email: str | None,
     name: str | None,
@@ -84,35 +115,47 @@ async def update_customer(
     attributes: dict[str, object],
 ) -> None:
     """Writes the given profile fields (None: unchanged) on the locked row, and onto `row`."""
-    changes: dict[str, object] = {"attributes": attributes}
+    row.attributes = dict(attributes)
+    values: dict[str, object] = {"attributes": json_text(row.attributes)}
     if email is not None:
-        changes["email"] = email
+        row.email = values["email"] = email
     if name is not None:
-        changes["name"] = name
+        row.name = values["name"] = name
     if tags is not None:
-        changes["tags"] = list(tags)
-    for name_, value in changes.items():
-        setattr(row, name_, value)
-    await row.save(update_fields=list(changes))
+        row.tags = list(tags)
+        values["tags"] = json_text(row.tags)
+    assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(values, start=1))
+    await sql.execute(f"UPDATE customers SET {assignments} WHERE id = ${len(values) + 1}", *values.values(), row.id)
 
 
-async def find_customer(external_id: str) -> models.Customer | None:
-    return await models.Customer.get_or_none(external_id=external_id)
+async def find_customer(external_id: str) -> CustomerRow | None:
+    rows = await sql.fetch("SELECT * FROM customers WHERE external_id = $1", external_id)
+    return customer_row(rows[0]) if rows else None
 
 
-async def customers_by_external_ids(external_ids: Sequence[str]) -> dict[str, models.Customer]:
-    rows = await models.Customer.filter(external_id__in=list(external_ids))
-    return {row.external_id: row for row in rows}
+# Ids per statement: well inside both databases' limits on parameters.
+_IDS_PER_STATEMENT = 500
 
 
-async def read_customer(external_id: str, field: list[str]) -> models.Customer:
+async def customers_by_external_ids(external_ids: Sequence[str]) -> dict[str, CustomerRow]:
+    wanted = list(dict.fromkeys(external_ids))
+    found: dict[str, CustomerRow] = {}
+    for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+        chunk = wanted[start : start + _IDS_PER_STATEMENT]
+        placeholders = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
+        for row in await sql.fetch(f"SELECT * FROM customers WHERE external_id IN ({placeholders})", *chunk):
+            found[row["external_id"]] = customer_row(row)
+    return found
+
+
+async def read_customer(external_id: str, field: list[str]) -> CustomerRow:
     rows = await sql.fetch("SELECT * FROM customers WHERE external_id = $1", external_id)
     if not rows:
         raise _customer_not_found(external_id, field)
-    return models.Customer._init_from_db(**rows[0])
+    return customer_row(rows[0])
 
 
-async def lock_customer(external_id: str, field: list[str]) -> models.Customer:
+async def lock_customer(external_id: str, field: list[str]) -> CustomerRow:
     """The customer row, locked until the transaction ends: every change to one customer's
     balance goes through this lock, so concurrent writers queue instead of racing.
     (SQLite has no row locks; Tortoise serialises its transactions instead.)"""
@@ -120,11 +163,11 @@ async def lock_customer(external_id: str, field: list[str]) -> models.Customer:
     rows = await sql.fetch(f"SELECT * FROM customers WHERE external_id = $1{lock}", external_id)
     if not rows:
         raise _customer_not_found(external_id, field)
-    return models.Customer._init_from_db(**rows[0])
+    return customer_row(rows[0])
 
 
 async def apply_entries(
-    customer: models.Customer,
+    customer: CustomerRow,
     entries: Sequence[NewEntry],
     *,
     now: datetime,
@@ -135,37 +178,47 @@ async def apply_entries(
     orders: int = 0,
 ) -> Balance:
     """Append entries and move the cached balance by exactly their sum."""
-    if entries:
-        columns, values = sql.values_rows(
-            [
-                (
-                    customer.id,
-                    entry.kind.value,
-                    entry.bucket.value,
-                    entry.points,
-                    entry.reason,
-                    entry.rule_id,
-                    entry.rules_version,
-                    order,
-                    source,
-                    now,
-                    entry.available_at,
-                    entry.expires_at,
-                    entry.variant,
-                )
-                for entry in entries
-            ]
-        )
-        await sql.execute(
-            "INSERT INTO ledger_entries (customer_id, kind, bucket, points, reason, rule_id,"
-            " rules_version, order_id, source, created_at, available_at, expires_at, variant) VALUES " + columns,
-            *values,
-        )
+    await insert_entries(customer.id, [LinkedEntry(e) for e in entries], now=now, order_id=order, source=source)
     return await move_balance(customer, entries, tier=tier, now=now, spend=spend, orders=orders)
 
 
+# How a write moves the customer's cached figures: the balance by what its entries add,
+# and the tier, order count, spend and last order with it. The order write on PostgreSQL
+# runs the same assignments, guarded (persistence.order_writes).
+MOVE_BALANCE = (
+    "points_available = points_available + :add_available, points_pending = points_pending + :add_pending,"
+    " lifetime_earned = lifetime_earned + :add_lifetime, tier = :tier, order_count = order_count + :add_orders,"
+    " lifetime_spend = lifetime_spend + :add_spend,"
+    " last_order_at = CASE WHEN :add_orders > 0 THEN :last_order_at ELSE last_order_at END"
+)
+_MOVE_BALANCE = Statement(f"UPDATE customers SET {MOVE_BALANCE} WHERE id = :customer_id")
+
+
+def balance_move(
+    customer: CustomerRow,
+    entries: Sequence[NewEntry],
+    *,
+    tier: str | None,
+    now: datetime | None,
+    spend: Decimal,
+    orders: int,
+) -> tuple[Balance, dict[str, Any]]:
+    """The balance after the entries, and MOVE_BALANCE's parameters."""
+    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
+    after = before.after(entries)
+    return after, {
+        "add_available": after.available - before.available,
+        "add_pending": after.pending - before.pending,
+        "add_lifetime": after.lifetime_earned - before.lifetime_earned,
+        "tier": tier,
+        "add_orders": orders,
+        "add_spend": spend,
+        "last_order_at": now,
+    }
+
+
 async def move_balance(
-    customer: models.Customer,
+    customer: CustomerRow,
     entries: Sequence[NewEntry],
     *,
     tier: str | None,
@@ -175,27 +228,10 @@ async def move_balance(
 ) -> Balance:
     """Move the cached balance by exactly the sum of entries already written (and the
     customer's tier, spend and order count with it); returns the balance after."""
-    before = Balance(customer.points_available, customer.points_pending, customer.lifetime_earned)
-    after = before.after(entries)
-    delta = (
-        after.available - before.available,
-        after.pending - before.pending,
-        after.lifetime_earned - before.lifetime_earned,
-    )
-    if delta != (0, 0, 0) or tier != customer.tier or orders or spend:
-        await sql.execute(
-            "UPDATE customers SET points_available = points_available + $1,"
-            " points_pending = points_pending + $2, lifetime_earned = lifetime_earned + $3,"
-            " tier = $4, order_count = order_count + $5, lifetime_spend = lifetime_spend + $6,"
-            " last_order_at = CASE WHEN $7 > 0 THEN $8 ELSE last_order_at END WHERE id = $9",
-            *delta,
-            tier,
-            orders,
-            spend,
-            orders,
-            now,
-            customer.id,
-        )
+    after, params = balance_move(customer, entries, tier=tier, now=now, spend=spend, orders=orders)
+    moved = (params["add_available"], params["add_pending"], params["add_lifetime"]) != (0, 0, 0)
+    if moved or tier != customer.tier or orders or spend:
+        await sql.execute_named(_MOVE_BALANCE, {**params, "customer_id": customer.id})
     return after
 
 
@@ -222,110 +258,44 @@ class StoredOrder:
 
 
 async def find_order(external_id: str) -> StoredOrder | None:
-    row = await models.Order.filter(external_id=external_id).select_related("customer").first()
-    if row is None:
+    rows = await sql.fetch(
+        "SELECT o.*, c.external_id AS customer_external_id FROM orders o"
+        " JOIN customers c ON c.id = o.customer_id WHERE o.external_id = $1",
+        external_id,
+    )
+    if not rows:
         return None
-    return replace(_stored_order(row), awards=earned_awards(await earn_entries_of(order_id=row.id)))
+    row = rows[0]
+    return replace(_stored_order(row), awards=earned_awards(await earn_entries_of(order_id=row["id"])))
 
 
-def _stored_order(row: models.Order) -> StoredOrder:
+def _stored_order(row: dict[str, Any]) -> StoredOrder:
     # Columns keep 4 decimals for every currency; amounts leave in the currency's own.
-    exponent = Decimal(1).scaleb(-minor_units(row.currency))
+    currency = row["currency"]
+    program_currency = row["program_currency"] or currency
+    subtotal = decimal_of(row["subtotal"])
+    program_subtotal = row["program_subtotal"]
+    rate = row["exchange_rate"]
     return StoredOrder(
-        external_id=row.external_id,
-        customer_external_id=row.customer.external_id,
-        currency=row.currency,
-        placed_at=row.placed_at,
-        subtotal=Decimal(row.subtotal).quantize(exponent),
-        shipping_amount=Decimal(row.shipping_amount).quantize(exponent),
-        points_earned=row.points_earned,
-        rules_version=row.rules_version,
-        request_hash=row.request_hash,
-        program_currency=row.program_currency or row.currency,
-        program_subtotal=Decimal(row.program_subtotal if row.program_subtotal is not None else row.subtotal).quantize(
-            Decimal(1).scaleb(-minor_units(row.program_currency or row.currency))
+        external_id=row["external_id"],
+        customer_external_id=row["customer_external_id"],
+        currency=currency,
+        placed_at=moment_of(row["placed_at"]),
+        subtotal=subtotal.quantize(_quantum(currency)),
+        shipping_amount=decimal_of(row["shipping_amount"]).quantize(_quantum(currency)),
+        points_earned=row["points_earned"],
+        rules_version=row["rules_version"],
+        request_hash=row["request_hash"],
+        program_currency=program_currency,
+        program_subtotal=(subtotal if program_subtotal is None else decimal_of(program_subtotal)).quantize(
+            _quantum(program_currency)
         ),
-        exchange_rate=Decimal(row.exchange_rate if row.exchange_rate is not None else 1).normalize(),
+        exchange_rate=(Decimal(1) if rate is None else decimal_of(rate, 12)).normalize(),
     )
 
 
-async def insert_order(
-    customer: models.Customer,
-    order: ValidOrder,
-    *,
-    points: int,
-    rules_version: str,
-    now: datetime,
-) -> tuple[int, StoredOrder]:
-    row_values, stored = new_order_row(customer, order, points=points, rules_version=rules_version, now=now)
-    # No existence check first: the unique index on external_id refuses a replay, which
-    # then rolls back and is answered from the stored order.
-    [row] = await sql.fetch(
-        "INSERT INTO orders (" + ORDER_COLUMNS + ") VALUES ("
-        + ", ".join(f"${n}" for n in range(1, len(row_values) + 1))
-        + ") RETURNING id",
-        *row_values,
-    )
-    order_id = row["id"]
-    columns, values = sql.values_rows(
-        [
-            (order_id, index, line.sku, line.category, line.quantity, line.unit_price)
-            for index, line in enumerate(order.facts.lines)
-        ]
-    )
-    await sql.execute(
-        "INSERT INTO order_lines (order_id, position, sku, category, quantity, unit_price) VALUES " + columns,
-        *values,
-    )
-    return order_id, stored
-
-
-ORDER_COLUMNS = (
-    "external_id, customer_id, currency, placed_at, subtotal, shipping_amount,"
-    " coupon_codes, points_earned, rules_version, request_hash, created_at,"
-    " program_currency, program_subtotal, exchange_rate"
-)
-
-
-def new_order_row(
-    customer: models.Customer, order: ValidOrder, *, points: int, rules_version: str, now: datetime
-) -> tuple[tuple[Any, ...], StoredOrder]:
-    """A new order's values for ORDER_COLUMNS, in that order, and the order as stored:
-    the same for every database's way of writing it."""
-    facts = order.facts
-    # In UTC, as the database gives it back, so that a replay answers the same instant alike.
-    placed_at = sql.as_utc(order.placed_at or now)
-    values = (
-        order.external_id,
-        customer.id,
-        facts.currency,
-        placed_at,
-        facts.subtotal,
-        facts.shipping_amount,
-        json.dumps(sorted(facts.coupon_codes)),
-        points,
-        rules_version,
-        order.request_hash,
-        now,
-        order.converted.program_currency,
-        order.converted.subtotal,
-        order.converted.rate,
-    )
-    stored = StoredOrder(
-        external_id=order.external_id,
-        customer_external_id=customer.external_id,
-        currency=facts.currency,
-        placed_at=placed_at,
-        subtotal=facts.subtotal,
-        shipping_amount=facts.shipping_amount,
-        points_earned=points,
-        rules_version=rules_version,
-        request_hash=order.request_hash,
-        program_currency=order.converted.program_currency,
-        program_subtotal=order.converted.subtotal,
-        exchange_rate=order.converted.rate,
-    )
-    return values, stored
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
 
 
 # ---- ledger -------------------------------------------------------------------------------
@@ -333,12 +303,14 @@ def new_order_row(
 
 async def ledger_sums(customer_external_id: str) -> Balance:
     """The balance recomputed from the entries themselves (for audits and tests)."""
-    rows = await models.LedgerEntry.filter(customer__external_id=customer_external_id).values_list(
-        "kind", "bucket", "points"
+    rows = await sql.fetch(
+        "SELECT e.kind, e.bucket, e.points FROM ledger_entries e JOIN customers c ON c.id = e.customer_id"
+        " WHERE c.external_id = $1",
+        customer_external_id,
     )
-    available = sum(p for _, b, p in rows if b == "available")
-    pending = sum(p for _, b, p in rows if b == "pending")
-    lifetime = sum(p for k, _, p in rows if k in ("earn", "reverse"))
+    available = sum(r["points"] for r in rows if r["bucket"] == "available")
+    pending = sum(r["points"] for r in rows if r["bucket"] == "pending")
+    lifetime = sum(r["points"] for r in rows if r["kind"] in ("earn", "reverse"))
     return Balance(available, pending, lifetime)
 
 
@@ -355,19 +327,23 @@ async def add_events(
 
 
 async def save_rules_version(version: str, sources: dict[str, str], now: datetime) -> None:
-    if not await models.RulesVersion.exists(version=version):
-        try:
-            await models.RulesVersion.create(version=version, sources=sources, created_at=now)
-        except IntegrityError:
-            pass  # another worker stored the same version first
+    # Another worker may store the same version first: its row stands, and no error
+    # aborts the caller's transaction.
+    await sql.execute(
+        "INSERT INTO rules_versions (version, sources, created_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (version) DO NOTHING",
+        version,
+        json_text(sources),
+        now,
+    )
 
 
 async def rules_version_sources(version: str) -> dict[str, str] | None:
-    row = await models.RulesVersion.get_or_none(version=version)
-    return dict(row.sources) if row else None
+    rows = await sql.fetch("SELECT sources FROM rules_versions WHERE version = $1", version)
+    return dict(json_of(rows[0]["sources"])) if rows else None
 
 
 async def rules_version_stored_at(version: str) -> datetime | None:
     """When this version was first stored, i.e. first activated by any worker."""
-    row = await models.RulesVersion.get_or_none(version=version).only("version", "created_at")
-    return row.created_at if row else None
+    rows = await sql.fetch("SELECT created_at FROM rules_versions WHERE version = $1", version)
+    return moment_of(rows[0]["created_at"]) if rows else None

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from domain.money import minor_units
 from domain.returns import OrderedLine, ValidReturn
-from persistence import models, sql
+from persistence import sql
+from persistence.rows import decimal_of
+from persistence.rule_uses import insert_uses, use_row
 
 
 @dataclass(frozen=True)
@@ -38,34 +40,49 @@ class StoredReturn:
 
 
 async def find_order(external_id: str) -> OrderForReturn | None:
-    row = await models.Order.filter(external_id=external_id).select_related("customer").first()
-    if row is None:
+    rows = await sql.fetch(
+        "SELECT o.id, o.external_id, c.external_id AS customer_external_id, o.currency, o.subtotal,"
+        " o.program_currency, o.program_subtotal FROM orders o JOIN customers c ON c.id = o.customer_id"
+        " WHERE o.external_id = $1",
+        external_id,
+    )
+    if not rows:
         return None
-    lines = await models.OrderLine.filter(order_id=row.id).order_by("position")
+    row = rows[0]
+    lines = await sql.fetch(
+        "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = $1 ORDER BY position", row["id"]
+    )
+    subtotal = decimal_of(row["subtotal"])
     return OrderForReturn(
-        id=row.id,
-        external_id=row.external_id,
-        customer_external_id=row.customer.external_id,
-        currency=row.currency,
-        subtotal=Decimal(row.subtotal),
-        lines=tuple(OrderedLine(line.sku, line.quantity, Decimal(line.unit_price)) for line in lines),
-        program_currency=row.program_currency or row.currency,
-        program_subtotal=Decimal(row.program_subtotal if row.program_subtotal is not None else row.subtotal),
+        id=row["id"],
+        external_id=row["external_id"],
+        customer_external_id=row["customer_external_id"],
+        currency=row["currency"],
+        subtotal=subtotal,
+        lines=tuple(OrderedLine(line["sku"], line["quantity"], decimal_of(line["unit_price"])) for line in lines),
+        program_currency=row["program_currency"] or row["currency"],
+        program_subtotal=subtotal if row["program_subtotal"] is None else decimal_of(row["program_subtotal"]),
     )
 
 
 async def find_return(external_id: str) -> StoredReturn | None:
-    row = await models.OrderReturn.filter(external_id=external_id).select_related("order").first()
-    if row is None:
+    rows = await sql.fetch(
+        "SELECT r.external_id, o.external_id AS order_external_id, o.currency, r.returned_amount,"
+        " r.points_reversed, r.request_hash, r.points_unrecovered FROM order_returns r"
+        " JOIN orders o ON o.id = r.order_id WHERE r.external_id = $1",
+        external_id,
+    )
+    if not rows:
         return None
+    row = rows[0]
     return StoredReturn(
-        external_id=row.external_id,
-        order_external_id=row.order.external_id,
-        currency=row.order.currency,
-        returned_amount=Decimal(row.returned_amount).quantize(Decimal(1).scaleb(-minor_units(row.order.currency))),
-        points_reversed=row.points_reversed,
-        request_hash=row.request_hash,
-        points_unrecovered=row.points_unrecovered,
+        external_id=row["external_id"],
+        order_external_id=row["order_external_id"],
+        currency=row["currency"],
+        returned_amount=decimal_of(row["returned_amount"]).quantize(Decimal(1).scaleb(-minor_units(row["currency"]))),
+        points_reversed=row["points_reversed"],
+        request_hash=row["request_hash"],
+        points_unrecovered=row["points_unrecovered"],
     )
 
 
@@ -150,15 +167,19 @@ async def give_back_uses(order_id: int, customer_id: int, now: datetime) -> list
     )
     if not rows:
         return []
-    columns, values = sql.values_rows(
+    await insert_uses(
         [
-            (row["rule_id"], customer_id, order_id, -int(row["uses"]), -int(row["points"]), row["used_at"], now)
+            use_row(
+                row["rule_id"],
+                customer_id,
+                -int(row["uses"]),
+                -int(row["points"]),
+                used_at=row["used_at"],
+                now=now,
+                order_id=order_id,
+            )
             for row in rows
         ]
-    )
-    await sql.execute(
-        "INSERT INTO rule_uses (rule_id, customer_id, order_id, uses, points, used_at, created_at) VALUES " + columns,
-        *values,
     )
     for row in sorted(rows, key=lambda r: r["rule_id"]):
         await sql.execute(

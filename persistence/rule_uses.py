@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from domain.program import UsageSnapshot
 from persistence import sql
+from persistence.statements import RowsInsert
+from persistence.tables import RULE_USES
 
 
 async def usage_snapshot(
@@ -58,6 +61,38 @@ async def usage_snapshot(
     return UsageSnapshot(customer_uses=customer_uses, program_points=program_points)
 
 
+def use_row(
+    rule_id: str,
+    customer_id: int,
+    uses: int,
+    points: int,
+    *,
+    used_at: datetime,
+    now: datetime,
+    order_id: int | None = None,
+    event_id: int | None = None,
+) -> dict[str, Any]:
+    """A rule use's values by column (negative uses give earlier ones back)."""
+    return {
+        "rule_id": rule_id,
+        "uses": uses,
+        "points": points,
+        "used_at": used_at,
+        "created_at": now,
+        "customer_id": customer_id,
+        "order_id": order_id,
+        "event_id": event_id,
+    }
+
+
+_INSERT_USES = RowsInsert(RULE_USES)
+
+
+async def insert_uses(rows: Sequence[dict[str, Any]]) -> None:
+    """The one INSERT of rule uses: those taken (record_uses) and given back (a return's)."""
+    await sql.execute_named(_INSERT_USES.statement(len(rows)), _INSERT_USES.params(rows))
+
+
 async def record_uses(
     customer_id: int,
     uses: Mapping[str, int],
@@ -70,16 +105,11 @@ async def record_uses(
     """One use per limited rule that applied (with the points it gave), for the order or
     event that consumed it, and the budgets' spending moved by the same points."""
     if uses:
-        columns, values = sql.values_rows(
+        await insert_uses(
             [
-                (rule_id, customer_id, order_id, event_id, 1, points, now, now)
+                use_row(rule_id, customer_id, 1, points, used_at=now, now=now, order_id=order_id, event_id=event_id)
                 for rule_id, points in sorted(uses.items())
             ]
-        )
-        await sql.execute(
-            "INSERT INTO rule_uses (rule_id, customer_id, order_id, event_id, uses, points, used_at, created_at)"
-            " VALUES " + columns,
-            *values,
         )
     for rule_id in sorted(set(budget_rules) & set(uses)):
         await sql.execute(

@@ -1,40 +1,49 @@
-"""Hand-written SQL for the hot write path, on Tortoise's own transaction connection.
+"""Hand-written SQL, spoken on persistence's own connections (persistence.connections).
 
 Measured on PostgreSQL: each ORM query cost about 0.5 ms of CPU to build (pypika), five
-to ten times its raw cost, and recordOrder needs six. Statements here are written once
-with `$n` placeholders and rewritten for SQLite; values are plain Python objects that
-both drivers encode the way Tortoise does (sqlite3 adapters registered by Tortoise).
+to ten times its raw cost, and recordOrder needs six; so nothing at runtime goes through
+Tortoise's query layer. Statements are written once, with named parameters
+(persistence.statements, run by `fetch_named`/`execute_named`), or with `$n` placeholders
+for the few built on the fly; SQLite gets `$n` as `?n`. Values are plain Python objects.
+
+A statement runs on the connection of the transaction (or connection scope) the task is
+in, and otherwise on a connection of its own for just that statement.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-import asyncpg
-from tortoise.backends.asyncpg.client import AsyncpgDBClient as AsyncpgClient
-from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransaction
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import _get_connection, in_transaction
+from persistence.connections import Connection, Database, IntegrityError, current_database
+from persistence.statements import Statement
 
-_PLACEHOLDER = re.compile(r"\$\d+")
+__all__ = [
+    "IntegrityError",
+    "execute",
+    "execute_named",
+    "fetch",
+    "fetch_named",
+    "lean_connection",
+    "lean_transaction",
+    "load_rows",
+    "transaction",
+]
+
+_CURRENT: ContextVar[Connection | None] = ContextVar("loyalty_connection", default=None)
 
 
-@lru_cache(maxsize=256)
-def _for_sqlite(sql: str) -> str:
-    # `?NNN` is SQLite's numbered parameter: `$n` may be used any number of times, in any order.
-    return _PLACEHOLDER.sub(lambda match: "?" + match.group()[1:], sql)
-
-
-def connection() -> BaseDBAsyncClient:
-    """The connection of the transaction in progress (or the pool outside one)."""
-    return _get_connection(None)
+@asynccontextmanager
+async def bound(database: Database) -> AsyncIterator[None]:
+    """Statements of this block go to `database` (the unit of work's), not the task's."""
+    token = database.bind()
+    try:
+        yield
+    finally:
+        database.unbind(token)
 
 
 def guarded_writes() -> bool:
@@ -43,118 +52,88 @@ def guarded_writes() -> bool:
 
 
 def on_postgres() -> bool:
-    """Whether statements here go to PostgreSQL (the lean connection answers without
-    asking Tortoise, whose connection look-up was a twentieth of recordOrder's CPU)."""
-    return _LEAN.get() is not None or is_postgres(connection())
+    conn = _CURRENT.get()
+    return (conn if conn is not None else current_database()).dialect == "postgres"
 
 
-def is_postgres(conn: BaseDBAsyncClient) -> bool:
-    return conn.capabilities.dialect == "postgres"
-
-
-def _sql(conn: BaseDBAsyncClient, sql: str) -> str:
-    return sql if is_postgres(conn) else _for_sqlite(sql)
-
-
-_LEAN: ContextVar[asyncpg.Connection | None] = ContextVar("lean_transaction", default=None)
+def in_transaction() -> bool:
+    """Whether the task is inside a transaction (or connection scope) opened here."""
+    return _CURRENT.get() is not None
 
 
 @asynccontextmanager
 async def lean_connection() -> AsyncIterator[None]:
-    """One pooled asyncpg connection for a few statements that each commit on their own
-    (PostgreSQL only; elsewhere statements go the usual way). Same rule as below: nothing
-    but this module's functions inside."""
-    client = connection()
-    pool = getattr(client, "_pool", None)
-    if _LEAN.get() is not None or not isinstance(client, AsyncpgClient) or pool is None:
+    """One pooled connection for a few statements that each commit on their own
+    (PostgreSQL: a pool round trip saved per statement). On SQLite, whose one connection
+    is shared by every task, each statement takes it in turn instead."""
+    database = current_database()
+    if _CURRENT.get() is not None or database.dialect != "postgres":
         yield
         return
-    async with pool.acquire() as conn:
-        token = _LEAN.set(conn)
+    async with database.connection() as conn:
+        token = _CURRENT.set(conn)
         try:
             yield
         finally:
-            _LEAN.reset(token)
-
-
-def _raw_asyncpg(conn: BaseDBAsyncClient) -> asyncpg.Connection | None:
-    """Inside a PostgreSQL transaction, its asyncpg connection: going to it directly
-    skips Tortoise's per-query wrappers (locks, logging, exception translation), a
-    sixth of recordOrder's CPU as measured by py-spy."""
-    if isinstance(conn, AsyncpgTransaction):
-        return conn._connection
-    return None
+            _CURRENT.reset(token)
 
 
 @asynccontextmanager
-async def lean_transaction() -> AsyncIterator[None]:
-    """A transaction for code that speaks only through `fetch` and `execute` here.
-
-    On PostgreSQL it is asyncpg's own, on a connection from Tortoise's pool: Tortoise's
-    transaction context cost about a tenth of recordOrder's CPU. ORM queries would not
-    see it, so nothing but this module's functions may run inside. Elsewhere (SQLite,
-    or already inside a transaction) it is Tortoise's ordinary transaction.
-    """
-    client = connection()
-    pool = getattr(client, "_pool", None)
-    if _LEAN.get() is not None or not isinstance(client, AsyncpgClient) or pool is None:
-        async with in_transaction():
+async def transaction() -> AsyncIterator[None]:
+    """One transaction for everything the task runs inside; nested, a savepoint (an inner
+    failure undoes the inner part, the outer goes on)."""
+    conn = _CURRENT.get()
+    if conn is not None:
+        async with conn.transaction():
             yield
         return
-    async with pool.acquire() as conn, conn.transaction():
-        token = _LEAN.set(conn)
+    async with current_database().transaction() as conn:
+        token = _CURRENT.set(conn)
         try:
             yield
         finally:
-            _LEAN.reset(token)
+            _CURRENT.reset(token)
+
+
+# The name the order path has always used.
+lean_transaction = transaction
 
 
 async def fetch(sql: str, *values: Any) -> list[dict]:
-    raw = _LEAN.get()
-    if raw is None:
-        conn = connection()
-        raw = _raw_asyncpg(conn)
-        if raw is None:
-            return await conn.execute_query_dict(_sql(conn, sql), list(values))
-    with _integrity_errors():
-        return [dict(row) for row in await raw.fetch(sql, *values)]
+    conn = _CURRENT.get()
+    if conn is not None:
+        return await conn.fetch(sql, *values)
+    async with current_database().connection() as own:
+        return await own.fetch(sql, *values)
 
 
 async def execute(sql: str, *values: Any) -> None:
-    raw = _LEAN.get()
-    if raw is None:
-        conn = connection()
-        raw = _raw_asyncpg(conn)
-        if raw is None:
-            await conn.execute_query(_sql(conn, sql), list(values))
-            return
-    with _integrity_errors():
-        await raw.execute(sql, *values)
+    conn = _CURRENT.get()
+    if conn is not None:
+        await conn.execute(sql, *values)
+        return
+    async with current_database().connection() as own:
+        await own.execute(sql, *values)
+
+
+async def fetch_named(statement: Statement, params: Mapping[str, Any]) -> list[dict]:
+    return await fetch(statement.text, *statement.values(params))
+
+
+async def execute_named(statement: Statement, params: Mapping[str, Any]) -> None:
+    await execute(statement.text, *statement.values(params))
 
 
 async def load_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Rows into a table at once: PostgreSQL's COPY (binary, on the lean transaction's
-    connection), elsewhere one prepared INSERT run for every row."""
+    """Rows into a table at once: PostgreSQL's binary COPY, SQLite's executemany."""
     if not rows:
         return
-    raw = _LEAN.get()
-    if raw is not None:
-        await raw.copy_records_to_table(table, records=rows, columns=list(columns))
+    conn = _CURRENT.get()
+    if conn is not None:
+        await conn.copy_rows(table, columns, rows)
         return
-    conn = connection()
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    if is_postgres(conn):
-        raise RuntimeError("load_rows needs sql.lean_transaction() on PostgreSQL")
-    await conn.execute_many(statement, [list(row) for row in rows])
-
-
-@contextmanager
-def _integrity_errors() -> Iterator[None]:
-    """Constraint violations surface as Tortoise's IntegrityError, as they do elsewhere."""
-    try:
-        yield
-    except asyncpg.IntegrityConstraintViolationError as error:
-        raise IntegrityError(error) from error
+    async with current_database().connection() as own:
+        await own.copy_rows(table, columns, rows)
 
 
 def as_utc(moment: datetime) -> datetime:

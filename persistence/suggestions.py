@@ -61,7 +61,8 @@ async def bought_with(
         where.append(f"(suggested_category IS NULL OR suggested_category NOT IN ({marks(not_categories)}))")
     values.append(limit)
     rows = await sql.fetch(
-        "SELECT suggested_sku, SUM(orders) AS orders FROM learned_pairs WHERE " + " AND ".join(where)
+        "SELECT suggested_sku, SUM(orders) AS orders FROM learned_pairs WHERE "
+        + " AND ".join(where)
         + f" GROUP BY suggested_sku ORDER BY SUM(orders) DESC, suggested_sku LIMIT ${len(values)}",
         *values,
     )

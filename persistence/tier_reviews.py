@@ -37,9 +37,7 @@ class ReviewCandidate:
     reviewed_at: datetime | None
 
 
-async def review_candidates(
-    lowest: str, reviewed_before: datetime, after_id: int, limit: int
-) -> list[ReviewCandidate]:
+async def review_candidates(lowest: str, reviewed_before: datetime, after_id: int, limit: int) -> list[ReviewCandidate]:
     """Customers above the lowest tier whose last review (if any) is before `reviewed_before`."""
     rows = await sql.fetch(
         _CANDIDATE + " WHERE c.tier IS NOT NULL AND c.tier <> $1"
@@ -119,9 +117,7 @@ async def qualifying_amounts(
     }
 
 
-async def apply_review(
-    customer_id: int, tier_before: str, tier_after: str, review_date: datetime
-) -> bool:
+async def apply_review(customer_id: int, tier_before: str, tier_after: str, review_date: datetime) -> bool:
     """Records the review (and the new tier); False when it was already applied, or the
     tier changed meanwhile (an order raised it: that stands)."""
     rows = await sql.fetch(

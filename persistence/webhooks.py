@@ -1,18 +1,21 @@
 """Webhook endpoints, their deliveries and the log of attempts.
 
-The hot paths (fan-out, claiming, recording results) are hand-written SQL through
-persistence.sql, a few statements per batch of deliveries; the rest is the ORM.
+Every statement is SQL through persistence.sql, a few per batch of deliveries on the hot
+paths (fan-out, claiming, recording results); rows come back as the plain dataclasses
+below, with the conversions the ORM made (SQLite hands back times and JSON as text,
+booleans as integers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from persistence import event_models as m
 from persistence import outbox, sql
+from persistence.notifications import REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -24,27 +27,112 @@ _CHUNK = 1000
 # ---- endpoints ----------------------------------------------------------------------------
 
 
-async def insert_webhook(url: str, event_types: list[str] | None, secret: str, by: str, now: datetime) -> m.Webhook:
-    return await m.Webhook.create(
-        url=url, event_types=event_types, secret=secret, created_by=by, created_at=now, updated_at=now
+@dataclass(frozen=True)
+class WebhookRow:
+    id: int
+    url: str
+    event_types: list[str] | None
+    """None: every type."""
+    secret: str
+    previous_secret: str | None
+    previous_secret_until: datetime | None
+    enabled: bool
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    last_success_at: datetime | None
+
+
+_WEBHOOK_COLUMNS = (
+    "id, url, event_types, secret, previous_secret, previous_secret_until, enabled, disabled_reason, disabled_at,"
+    " created_by, created_at, updated_at, last_success_at"
+)
+
+
+def _webhook(row: dict[str, Any]) -> WebhookRow:
+    return WebhookRow(
+        id=int(row["id"]),
+        url=row["url"],
+        event_types=_event_types(row["event_types"]),
+        secret=row["secret"],
+        previous_secret=row["previous_secret"],
+        previous_secret_until=_optional_moment(row["previous_secret_until"]),
+        enabled=bool(row["enabled"]),
+        disabled_reason=row["disabled_reason"],
+        disabled_at=_optional_moment(row["disabled_at"]),
+        created_by=row["created_by"],
+        created_at=_moment(row["created_at"]),
+        updated_at=_moment(row["updated_at"]),
+        last_success_at=_optional_moment(row["last_success_at"]),
     )
 
 
-async def find_webhook(webhook_id: int) -> m.Webhook | None:
-    return await m.Webhook.get_or_none(id=webhook_id)
+async def insert_webhook(url: str, event_types: list[str] | None, secret: str, by: str, now: datetime) -> WebhookRow:
+    rows = await sql.fetch(
+        "INSERT INTO webhooks (url, event_types, secret, enabled, created_by, created_at, updated_at)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {_WEBHOOK_COLUMNS}",
+        url,
+        _json_types(event_types),
+        secret,
+        True,  # the model's default, which only the ORM supplied
+        by,
+        now,
+    )
+    return _webhook(rows[0])
 
 
-async def all_webhooks() -> list[m.Webhook]:
-    return await m.Webhook.all().order_by("id")
+async def find_webhook(webhook_id: int) -> WebhookRow | None:
+    rows = await sql.fetch(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1", webhook_id)
+    return _webhook(rows[0]) if rows else None
 
 
-async def save_webhook(webhook: m.Webhook) -> None:
-    await webhook.save()
+async def all_webhooks() -> list[WebhookRow]:
+    return [_webhook(row) for row in await sql.fetch(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks ORDER BY id")]
+
+
+async def save_webhook(webhook: WebhookRow) -> None:
+    """What the use cases change (URL, types, state, secrets); not `last_success_at`, which
+    the delivery worker sets meanwhile and a stale copy must not put back."""
+    await sql.execute(
+        "UPDATE webhooks SET url = $1, event_types = $2, secret = $3, previous_secret = $4,"
+        " previous_secret_until = $5, enabled = $6, disabled_reason = $7, disabled_at = $8, updated_at = $9"
+        " WHERE id = $10",
+        webhook.url,
+        _json_types(webhook.event_types),
+        webhook.secret,
+        webhook.previous_secret,
+        webhook.previous_secret_until,
+        webhook.enabled,
+        webhook.disabled_reason,
+        webhook.disabled_at,
+        webhook.updated_at,
+        webhook.id,
+    )
+
+
+async def any_enabled() -> bool:
+    return bool(await sql.fetch("SELECT 1 AS found FROM webhooks WHERE enabled LIMIT 1"))
+
+
+# Called when endpoints may have more work than delivery workers last read (one registered,
+# enabled, an event redelivered): the delivery workers of this process (every process's on
+# PostgreSQL, by NOTIFY to their LISTEN connections; see app.delivery).
+changed_listeners: list[Callable[[], None]] = []
+
+
+async def announce_change() -> None:
+    """After the change has committed, so that whoever is told reads it."""
+    if sql.on_postgres():
+        await sql.execute("SELECT pg_notify($1, $2)", REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED)
+    for listener in list(changed_listeners):
+        listener()
 
 
 async def delete_webhook(webhook_id: int) -> bool:
     # Deliveries and their attempts go with it (ON DELETE CASCADE).
-    return bool(await m.Webhook.filter(id=webhook_id).delete())
+    return bool(await sql.fetch("DELETE FROM webhooks WHERE id = $1 RETURNING id", webhook_id))
 
 
 # ---- fan-out: one delivery per event and endpoint that takes it ---------------------------
@@ -54,7 +142,10 @@ async def fan_out(upto: int, now: datetime, limit: int) -> int | None:
     """Within a transaction: deliveries for events after the shared cursor, up to `upto`.
     The number of events read, or None when another worker holds the cursor. Writes
     nothing when no endpoint is enabled (idle workers must not hold SQLite's write lock)."""
-    hooks = await m.Webhook.filter(enabled=True).values("id", "event_types", "created_at")
+    hooks = [
+        (int(row["id"]), _event_types(row["event_types"]), _moment(row["created_at"]))
+        for row in await sql.fetch("SELECT id, event_types, created_at FROM webhooks WHERE enabled = $1", True)
+    ]
     if not hooks:
         return 0
     lock = " FOR UPDATE SKIP LOCKED" if sql.on_postgres() else ""
@@ -66,11 +157,10 @@ async def fan_out(upto: int, now: datetime, limit: int) -> int | None:
         return 0
     events = await outbox.events_after(cursor, upto, None, limit)
     pairs = [
-        (hook["id"], event.id)
+        (hook_id, event.id)
         for event in events
-        for hook in hooks
-        if (hook["event_types"] is None or event.type in hook["event_types"])
-        and event.occurred_at >= hook["created_at"]
+        for hook_id, types, created_at in hooks
+        if (types is None or event.type in types) and event.occurred_at >= created_at
     ]
     await _insert_deliveries(pairs, now)
     await _move_cursor(events[-1].id if len(events) == limit else upto)
@@ -113,7 +203,7 @@ async def _insert_deliveries(pairs: Sequence[tuple[int, int]], now: datetime) ->
 @dataclass(frozen=True)
 class Claim:
     delivery_id: int
-    webhook: m.Webhook
+    webhook: WebhookRow
     event: OutboxEvent
     attempt: int
     created_at: datetime
@@ -141,7 +231,9 @@ async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[C
     )
     if not rows:
         return []
-    hooks = {h.id: h for h in await m.Webhook.filter(id__in={r["webhook_id"] for r in rows})}
+    marks, values = _marks(sorted({int(r["webhook_id"]) for r in rows}), 1)
+    found = await sql.fetch(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id IN ({marks})", *values)
+    hooks = {hook.id: hook for hook in map(_webhook, found)}
     events = await outbox.events_by_ids([r["event_id"] for r in rows])
     return [
         Claim(
@@ -149,7 +241,7 @@ async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[C
             hooks[r["webhook_id"]],
             events[r["event_id"]],
             int(r["attempts"]) + 1,
-            _as_datetime(r["created_at"]),
+            _moment(r["created_at"]),
         )
         for r in rows
         if r["webhook_id"] in hooks
@@ -218,44 +310,122 @@ async def record(outcomes: Sequence[Outcome], disables: dict[int, str], now: dat
 
 
 async def disable(webhook_id: int, reason: str, now: datetime) -> None:
-    await m.Webhook.filter(id=webhook_id, enabled=True).update(
-        enabled=False, disabled_reason=reason[:1000], disabled_at=now, updated_at=now
+    await sql.execute(
+        "UPDATE webhooks SET enabled = $1, disabled_reason = $2, disabled_at = $3, updated_at = $3"
+        " WHERE id = $4 AND enabled = $5",
+        False,
+        reason[:1000],
+        now,
+        webhook_id,
+        True,
     )
 
 
 # ---- the delivery log ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    webhook_id: int
+    event_id: int
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: int
+    delivery_id: int
+    attempt: int
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    attempted_at: datetime
+
+
+_NO_CURSOR = 2**63 - 1  # past every BIGINT id
+_DELIVERIES = (
+    "SELECT d.id, d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, d.next_attempt_at,"
+    " d.last_status_code, d.last_error, d.created_at, d.delivered_at"
+    " FROM webhook_deliveries d JOIN reward_events e ON e.id = d.event_id"
+)
+
+
+def _delivery(row: dict[str, Any]) -> DeliveryRow:
+    return DeliveryRow(
+        id=int(row["id"]),
+        webhook_id=int(row["webhook_id"]),
+        event_id=int(row["event_id"]),
+        event_type=row["event_type"],
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        next_attempt_at=_optional_moment(row["next_attempt_at"]),
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        created_at=_moment(row["created_at"]),
+        delivered_at=_optional_moment(row["delivered_at"]),
+    )
+
+
+def _attempt(row: dict[str, Any]) -> AttemptRow:
+    return AttemptRow(
+        id=int(row["id"]),
+        delivery_id=int(row["delivery_id"]),
+        attempt=int(row["attempt"]),
+        status_code=row["status_code"],
+        latency_ms=int(row["latency_ms"]),
+        error=row["error"],
+        attempted_at=_moment(row["attempted_at"]),
+    )
+
+
 async def deliveries_page(
     webhook_id: int, first: int, before_id: int | None
-) -> tuple[list[m.WebhookDelivery], dict[int, list[m.WebhookAttempt]], bool]:
+) -> tuple[list[DeliveryRow], dict[int, list[AttemptRow]], bool]:
     """Newest first, with each delivery's attempts (oldest first)."""
-    query = m.WebhookDelivery.filter(webhook_id=webhook_id)
-    if before_id is not None:
-        query = query.filter(id__lt=before_id)
-    rows = await query.order_by("-id").limit(first + 1).select_related("event")
-    page = rows[:first]
-    attempts: dict[int, list[m.WebhookAttempt]] = {row.id: [] for row in page}
-    for attempt in await m.WebhookAttempt.filter(delivery_id__in=list(attempts)).order_by("id"):
-        attempts[attempt.delivery_id].append(attempt)  # type: ignore[attr-defined]
+    rows = await sql.fetch(
+        f"{_DELIVERIES} WHERE d.webhook_id = $1 AND d.id < $2 ORDER BY d.id DESC LIMIT $3",
+        webhook_id,
+        before_id if before_id is not None else _NO_CURSOR,
+        first + 1,
+    )
+    page = [_delivery(row) for row in rows[:first]]
+    attempts: dict[int, list[AttemptRow]] = {row.id: [] for row in page}
+    if attempts:
+        marks, values = _marks(list(attempts), 1)
+        for attempt in map(
+            _attempt,
+            await sql.fetch(
+                "SELECT id, delivery_id, attempt, status_code, latency_ms, error, attempted_at FROM webhook_attempts"
+                f" WHERE delivery_id IN ({marks}) ORDER BY id",
+                *values,
+            ),
+        ):
+            attempts[attempt.delivery_id].append(attempt)
     return page, attempts, len(rows) > first
 
 
-async def redeliver(webhook_id: int, event_id: int, now: datetime) -> m.WebhookDelivery:
+async def redeliver(webhook_id: int, event_id: int, now: datetime) -> DeliveryRow:
     """The event to the endpoint again, from the first step of the schedule."""
-    delivery, created = await m.WebhookDelivery.get_or_create(
-        webhook_id=webhook_id,
-        event_id=event_id,
-        defaults={"status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now},
+    rows = await sql.fetch(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at)"
+        " VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = excluded.status,"
+        " attempts = 0, next_attempt_at = excluded.next_attempt_at, locked_until = NULL,"
+        " created_at = excluded.created_at RETURNING id",
+        webhook_id,
+        event_id,
+        PENDING,
+        now,
     )
-    if not created:
-        delivery.status = PENDING
-        delivery.attempts = 0
-        delivery.next_attempt_at = now
-        delivery.locked_until = None
-        delivery.created_at = now
-        await delivery.save()
-    return delivery
+    found = await sql.fetch(f"{_DELIVERIES} WHERE d.id = $1", rows[0]["id"])
+    return _delivery(found[0])
 
 
 async def event_exists(event_id: int) -> bool:
@@ -266,5 +436,19 @@ def _marks(ids: Sequence[int], first: int) -> tuple[str, list[Any]]:
     return ", ".join(f"${first + i}" for i in range(len(ids))), list(ids)
 
 
-def _as_datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+def _moment(value: datetime | str) -> datetime:
+    return sql.as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(value))
+
+
+def _optional_moment(value: datetime | str | None) -> datetime | None:
+    return None if value is None else _moment(value)
+
+
+def _event_types(value: list[str] | str | None) -> list[str] | None:
+    # A JSON column: text from both drivers here (no JSON codec is registered).
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _json_types(event_types: list[str] | None) -> str | None:
+    # As the model's encoder wrote it; None is SQL NULL (every type), not JSON null.
+    return None if event_types is None else json.dumps(event_types, separators=(",", ":"))

@@ -160,9 +160,7 @@ class _Parser:
             if not is_currency(code):
                 self.err(doc, ("exchange_rates",), f"'{code}' is not an ISO 4217 currency code", key=code)
             elif code == currency:
-                self.err(
-                    doc, ("exchange_rates",), f"'{code}' is the program currency; it needs no rate", key=code
-                )
+                self.err(doc, ("exchange_rates",), f"'{code}' is the program currency; it needs no rate", key=code)
             elif isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
                 continue  # the schema has said so
             elif dec(rate) > MAX_RATE or -dec(rate).as_tuple().exponent > 12:  # type: ignore[operator]

@@ -21,6 +21,7 @@ from strawberry.extensions import SchemaExtension
 
 from api.app import create_app
 from app.settings import Settings
+from persistence.unit_of_work import UnitOfWork
 
 POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL")
 ON_CI = os.environ.get("CI") == "true"
@@ -94,6 +95,12 @@ class Server:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
 
+    @property
+    def uow(self) -> UnitOfWork:
+        """The server's own unit of work, for a test that calls a use case directly."""
+        assert self.app is not None, "a server of another process: open a unit of work on its database"
+        return self.app.state.services.uow
+
 
 # One database per test process: Tortoise caches SQL per model for the first dialect it
 # meets, so scripts/test runs the suite once per database (LOYALTY_TEST_DATABASE).
@@ -155,5 +162,3 @@ async def server(database_url: str) -> AsyncIterator[Server]:
 async def admin(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with server.client() as client:
         yield client
-
-

@@ -73,9 +73,7 @@ mutation($id: String!) {
 
 
 async def enroll(client: httpx.AsyncClient, external_id: str, **extra: Any) -> dict[str, Any]:
-    data = await gql(
-        client, ENROLL, input={"externalId": external_id, "email": f"{external_id}@example.com", **extra}
-    )
+    data = await gql(client, ENROLL, input={"externalId": external_id, "email": f"{external_id}@example.com", **extra})
     payload = data["enrollCustomer"]
     assert payload["errors"] == [], payload["errors"]
     return payload["customer"]

@@ -20,3 +20,9 @@ async def assert_points_are_the_sum_of_entries(points: dict, customer: str) -> N
         sums.pending,
         sums.lifetime_earned,
     )
+
+
+async def events_of(customer: str) -> list[tuple[str, dict]]:
+    """Every outbox event of the customer, in its own sequence: (type, payload)."""
+    rows = await models.RewardEvent.filter(customer_external_id=customer).order_by("customer_sequence")
+    return [(row.type, row.payload) for row in rows]

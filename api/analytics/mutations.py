@@ -9,6 +9,7 @@ from api.analytics.types import RecordMarketingSpendPayload
 from api.context import Info
 from api.errors import user_errors
 from api.permissions import any_scope
+from api.scalars import Money
 from app import program_metrics as metrics
 from domain.auth import Scope
 from domain.errors import DomainError
@@ -18,7 +19,7 @@ from domain.errors import DomainError
 class RecordMarketingSpendInput:
     from_: date = strawberry.field(name="from", description="The first day the spend covers.")
     to: date = strawberry.field(description="The last day the spend covers (included).")
-    amount: str = strawberry.field(description="In the program currency, e.g. \"1200.00\".")
+    amount: str = strawberry.field(description='In the program currency, e.g. "1200.00".')
 
 
 @strawberry.type
@@ -33,8 +34,12 @@ class AnalyticsMutations:
         input: Annotated[RecordMarketingSpendInput, strawberry.argument(description="The spend and its days.")],
     ) -> RecordMarketingSpendPayload:
         try:
-            program = info.context.services.program
-            amount = await metrics.record_marketing_spend(program, input.from_, input.to, input.amount)
+            services = info.context.services
+            amount = await metrics.record_marketing_spend(
+                services.uow, services.program, input.from_, input.to, input.amount
+            )
         except DomainError as error:
             return RecordMarketingSpendPayload(errors=user_errors(error))
-        return RecordMarketingSpendPayload(amount=amount)
+        return RecordMarketingSpendPayload(
+            amount=Money(amount=amount, currency=services.program.exchange.program_currency)
+        )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
+from api.context import Info
 from api.errors import UserError
+from api.scalars import Money
 from app import program_metrics as metrics
 from domain.metrics import Period
 from rules import Program
@@ -17,7 +20,7 @@ from rules import Program
 class Metrics:
     orders: int = strawberry.field(description="Orders placed in the period.")
     customers: int = strawberry.field(description="Customers with at least one order in the period.")
-    revenue: Decimal | None = strawberry.field(description="Sum of the orders' subtotals, in the program currency.")
+    revenue: Money | None = strawberry.field(description="Sum of the orders' subtotals, in the program currency.")
     net_promoter_score: float | None = strawberry.field(
         description="(promoters (9-10) - detractors (0-6)) / respondents x 100, from feedback given in the period."
     )
@@ -31,12 +34,12 @@ class Metrics:
         description="Share of the period's customers with more than one order in it."
     )
     purchase_frequency: float | None = strawberry.field(description="orders / customers.")
-    average_order_value: Decimal | None = strawberry.field(description="revenue / orders.")
-    historic_lifetime_value: Decimal | None = strawberry.field(
+    average_order_value: Money | None = strawberry.field(description="revenue / orders.")
+    historic_lifetime_value: Money | None = strawberry.field(
         description="Revenue of all orders placed before the period's end / customers who placed them "
         "(null in byMonth)."
     )
-    predicted_lifetime_value: Decimal | None = strawberry.field(
+    predicted_lifetime_value: Money | None = strawberry.field(
         description="averageOrderValue x purchaseFrequency x expected lifespan (1 / churnRate periods)."
     )
     points_earned: int | None = strawberry.field(description="Points of the period's earn entries.")
@@ -54,13 +57,25 @@ class Metrics:
     outstanding_points: int | None = strawberry.field(
         description="Points held (available and pending) at the period's (or month's) end."
     )
-    points_liability: Decimal | None = strawberry.field(
+    points_liability: Money | None = strawberry.field(
         description="outstandingPoints x the value of a point at the catalogue's best fixed-value reward."
     )
 
     @classmethod
-    def of(cls, m: metrics.Metrics) -> Metrics:
-        return cls(**vars(m))
+    def of(cls, m: metrics.Metrics, currency: str) -> Metrics:
+        """`currency`: the program's, which every amount of the figures is in."""
+        figures: dict[str, Any] = {k: _money(v, currency) if k in _AMOUNTS else v for k, v in vars(m).items()}
+        return cls(**figures)
+
+
+# The figures that are amounts of money (the others are counts, rates and points).
+_AMOUNTS = frozenset(
+    {"revenue", "average_order_value", "historic_lifetime_value", "predicted_lifetime_value", "points_liability"}
+)
+
+
+def _money(amount: Decimal | None, currency: str) -> Money | None:
+    return None if amount is None else Money(amount=amount, currency=currency)
 
 
 @strawberry.type(description="The figures of one tier, cohort or month.")
@@ -74,20 +89,22 @@ class RuleMetrics:
     rule_id: str = strawberry.field(description="The rule's id in the rule files.")
     points_awarded: int = strawberry.field(description="Points its earn entries gave, less reversals.")
     customers_reached: int = strawberry.field(description="Customers it gave points to.")
-    revenue: Decimal | None = strawberry.field(description="Subtotals of the orders the rule fired on.")
+    revenue: Money | None = strawberry.field(description="Subtotals of the orders the rule fired on.")
 
 
 @strawberry.type(description="Customer acquisition cost for the period.")
 class Acquisition:
-    marketing_spend: Decimal | None = strawberry.field(
+    marketing_spend: Money | None = strawberry.field(
         description="Spend recorded (recordMarketingSpend) for periods starting in this one."
     )
     new_enrolments: int = strawberry.field(description="Customers who enrolled in the period.")
-    customer_acquisition_cost: Decimal | None = strawberry.field(description="marketingSpend / newEnrolments.")
+    customer_acquisition_cost: Money | None = strawberry.field(description="marketingSpend / newEnrolments.")
 
 
-async def _groups(program: Program, span: Period, dimension: metrics.Dimension) -> list[MetricsGroup]:
-    return [MetricsGroup(key=key, metrics=Metrics.of(m)) for key, m in await metrics.figures(program, span, dimension)]
+async def _groups(info: Info, program: Program, span: Period, dimension: metrics.Dimension) -> list[MetricsGroup]:
+    currency = program.exchange.program_currency
+    figures = await metrics.figures(info.context.services.uow, program, span, dimension)
+    return [MetricsGroup(key=key, metrics=Metrics.of(m, currency)) for key, m in figures]
 
 
 @strawberry.type(description="Each part is computed only when asked for.")
@@ -99,34 +116,41 @@ class ProgramMetrics:
     span: strawberry.Private[Period]
 
     @strawberry.field(description="The whole range as one period.")
-    async def overall(self) -> Metrics:
-        [group] = await _groups(self.program, self.span, metrics.Dimension.OVERALL)
+    async def overall(self, info: Info) -> Metrics:
+        [group] = await _groups(info, self.program, self.span, metrics.Dimension.OVERALL)
         return group.metrics
 
     @strawberry.field(description="By the customer's tier now.")
-    async def by_tier(self) -> list[MetricsGroup]:
-        return await _groups(self.program, self.span, metrics.Dimension.TIER)
+    async def by_tier(self, info: Info) -> list[MetricsGroup]:
+        return await _groups(info, self.program, self.span, metrics.Dimension.TIER)
 
     @strawberry.field(description="By the month the customer enrolled in.")
-    async def by_cohort(self) -> list[MetricsGroup]:
-        return await _groups(self.program, self.span, metrics.Dimension.COHORT)
+    async def by_cohort(self, info: Info) -> list[MetricsGroup]:
+        return await _groups(info, self.program, self.span, metrics.Dimension.COHORT)
 
     @strawberry.field(description="Every month the range touches, each its own period.")
-    async def by_month(self) -> list[MetricsGroup]:
-        return await _groups(self.program, self.span, metrics.Dimension.MONTH)
+    async def by_month(self, info: Info) -> list[MetricsGroup]:
+        return await _groups(info, self.program, self.span, metrics.Dimension.MONTH)
 
     @strawberry.field(description="Per rule that gave points in the period.")
-    async def rules(self) -> list[RuleMetrics]:
+    async def rules(self, info: Info) -> list[RuleMetrics]:
         return [
-            RuleMetrics(rule_id=r.rule_id, points_awarded=r.points, customers_reached=r.customers, revenue=r.revenue)
-            for r in await metrics.rules(self.program, self.span)
+            RuleMetrics(
+                rule_id=r.rule_id,
+                points_awarded=r.points,
+                customers_reached=r.customers,
+                revenue=_money(r.revenue, self.currency),
+            )
+            for r in await metrics.rules(info.context.services.uow, self.program, self.span)
         ]
 
     @strawberry.field(description="Marketing spend against new enrolments.")
-    async def acquisition(self) -> Acquisition:
-        a = await metrics.acquisition(self.program, self.span)
+    async def acquisition(self, info: Info) -> Acquisition:
+        a = await metrics.acquisition(info.context.services.uow, self.program, self.span)
         return Acquisition(
-            marketing_spend=a.marketing_spend, new_enrolments=a.new_enrolments, customer_acquisition_cost=a.cost
+            marketing_spend=_money(a.marketing_spend, self.currency),
+            new_enrolments=a.new_enrolments,
+            customer_acquisition_cost=_money(a.cost, self.currency),
         )
 
 
@@ -138,5 +162,5 @@ class ProgramMetricsResult:
 
 @strawberry.type(description="The spend recorded, or why it was refused.")
 class RecordMarketingSpendPayload:
-    amount: Decimal | None = strawberry.field(default=None, description="The amount recorded.")
+    amount: Money | None = strawberry.field(default=None, description="The amount recorded, in the program currency.")
     errors: list[UserError] = strawberry.field(default_factory=list, description="Why nothing was recorded.")

@@ -55,7 +55,9 @@ class CartQueries:
         )
         try:
             program = info.context.services.program  # one version for the evaluation and its currency
-            evaluation = await carts.evaluate_cart(program, cart, trace=_selects(info, "trace"))
+            evaluation = await carts.evaluate_cart(
+                info.context.services.uow, program, cart, trace=_selects(info, "trace")
+            )
         except DomainError as error:
             return CartEvaluation(errors=user_errors(error))
         return CartEvaluation.of(evaluation, program.exchange.program_currency)
@@ -71,7 +73,9 @@ class CartQueries:
             attributes={} if input.attributes is None else input.attributes,
         )
         try:
-            evaluation = await carts.evaluate_event(info.context.services.program, event, trace=_selects(info, "trace"))
+            evaluation = await carts.evaluate_event(
+                info.context.services.uow, info.context.services.program, event, trace=_selects(info, "trace")
+            )
         except DomainError as error:
             return EventEvaluation(errors=user_errors(error))
         return EventEvaluation.of(evaluation)

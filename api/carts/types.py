@@ -7,7 +7,10 @@ from strawberry.scalars import JSON
 
 from api.errors import UserError
 from api.orders.mutations import AppliedRule, OrderLineInputGql
+from api.rewards.types import Reward, RewardUnavailable
 from api.scalars import Money
+from app.carts import CartEvaluation as AppCartEvaluation
+from app.redemptions import CartReward as AppCartReward
 from domain.program import Evaluation
 
 
@@ -86,6 +89,27 @@ def _trace(evaluation: Evaluation) -> list[RuleTrace]:
     return [RuleTrace(rule_id=t.rule_id, applied=t.applied, reason=t.reason) for t in evaluation.trace]
 
 
+@strawberry.type(description="A reward of the catalogue, judged for the customer and this cart.")
+class CartReward:
+    reward: Reward = strawberry.field(
+        description="The reward as the catalogue (`rewards`) shows it to the customer, without a cart:"
+        " a client's cache keeps one Reward per id. This cart's verdict is beside it."
+    )
+    unavailable: list[RewardUnavailable] = strawberry.field(
+        description="Why the customer cannot redeem it and use its code on this cart; empty when they can."
+    )
+    points_missing: int = strawberry.field(description="Points the customer still lacks for it; 0 when none.")
+
+    @classmethod
+    def of(cls, judged: AppCartReward, currency: str) -> CartReward:
+        item = judged.item
+        return cls(
+            reward=Reward.of(item.reward, currency, item.stock_left, item.reasons),
+            unavailable=[RewardUnavailable.of(r, currency) for r in judged.reasons],
+            points_missing=sum(r.points_missing or 0 for r in judged.reasons),
+        )
+
+
 @strawberry.type(description="A dry run of a cart: what recording it as an order would do now.")
 class CartEvaluation:
     rules_version: str | None = None
@@ -99,12 +123,22 @@ class CartEvaluation:
     free_products: list[FreeProduct] = strawberry.field(
         default_factory=list, description="Products the cart's coupon codes give free."
     )
+    redeemable_rewards: list[CartReward] = strawberry.field(
+        default_factory=list,
+        description="Rewards the customer can redeem now and use on this cart; empty for an anonymous cart.",
+    )
+    rewards_out_of_reach: list[CartReward] = strawberry.field(
+        default_factory=list,
+        description="Rewards just out of reach: blocked only by points still missing or by a subtotal below"
+        " their minimum order, fewest points missing first; each says why. Empty for an anonymous cart.",
+    )
     trace: list[RuleTrace] = strawberry.field(default_factory=list)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, evaluation: Evaluation, currency: str) -> CartEvaluation:
+    def of(cls, result: AppCartEvaluation, currency: str) -> CartEvaluation:
         """`currency`: the program's, which the evaluation's amounts are in."""
+        evaluation = result.evaluation
         shipping = evaluation.free_shipping
 
         def money(amount: Decimal) -> Money:
@@ -132,6 +166,8 @@ class CartEvaluation:
             free_products=[
                 FreeProduct(sku=p.sku, quantity=p.quantity, rule_id=p.rule_id) for p in evaluation.free_products
             ],
+            redeemable_rewards=[CartReward.of(r, currency) for r in result.rewards.redeemable],
+            rewards_out_of_reach=[CartReward.of(r, currency) for r in result.rewards.out_of_reach],
             trace=_trace(evaluation),
         )
 

@@ -104,7 +104,7 @@ class CustomerMutations:
         )
         try:
             _object(input.attributes)
-            customer = await customers.enroll_customer(info.context.services.program, data)
+            customer = await customers.enroll_customer(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return EnrollCustomerPayload(errors=user_errors(error))
         return EnrollCustomerPayload(customer=Customer.of(customer))
@@ -127,7 +127,7 @@ class CustomerMutations:
         )
         try:
             _object(input.attributes)
-            customer = await customers.update_customer(info.context.services.program, data)
+            customer = await customers.update_customer(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return UpdateCustomerPayload(errors=user_errors(error))
         return UpdateCustomerPayload(customer=Customer.of(customer))
@@ -141,6 +141,7 @@ class CustomerMutations:
         actor = f"api-key:{caller.name}" if isinstance(caller, ApiKeyCaller) else "unknown"
         try:
             result = await customers.adjust_points(
+                info.context.services.uow,
                 info.context.services.program,
                 input.customer_external_id,
                 input.points,
@@ -164,10 +165,10 @@ class CustomerMutations:
     async def issue_customer_token(self, info: Info, customer_external_id: str) -> IssueCustomerTokenPayload:
         try:
             validation.external_id(customer_external_id, ["customerExternalId"])
-            await reads.get_customer(customer_external_id)
+            await reads.get_customer(info.context.services.uow, customer_external_id)
         except DomainError as error:
             if error.code is ErrorCode.CUSTOMER_NOT_FOUND:
-                error.field = ["customerExternalId"]
+                error.field = ["customer_external_id"]
             return IssueCustomerTokenPayload(errors=user_errors(error))
         issued = info.context.services.tokens.issue(customer_external_id)
         return IssueCustomerTokenPayload(token=issued.token, expires_at=issued.expires_at)

@@ -21,7 +21,7 @@ class CustomerQueries:
         if not may_see_customer(info, external_id):
             raise GraphQLError("You may not see this customer.", extensions=dict(FORBIDDEN))
         try:
-            return Customer.of(await reads.get_customer(external_id))
+            return Customer.of(await reads.get_customer(info.context.services.uow, external_id))
         except DomainError:
             return None
 
@@ -41,6 +41,6 @@ class CustomerQueries:
         caller = info.context.caller
         assert isinstance(caller, CustomerCaller)
         try:
-            return Customer.of(await reads.get_customer(caller.external_id))
+            return Customer.of(await reads.get_customer(info.context.services.uow, caller.external_id))
         except DomainError:
             return None

@@ -215,7 +215,8 @@ class Customer(relay.Node):
 
     @strawberry.field(description="What the next tier still needs, and what keeping this one takes.")
     async def tier_progress(self, info: Info) -> TierProgress:
-        ahead, keep = await tier_reviews.progress(info.context.services.program, self.domain, utcnow())
+        services = info.context.services
+        ahead, keep = await tier_reviews.progress(services.uow, services.program, self.domain, utcnow())
         return TierProgress(
             next_tier=Tier.of(ahead.next_tier) if ahead.next_tier else None,
             remaining=math.ceil(ahead.remaining),
@@ -224,7 +225,7 @@ class Customer(relay.Node):
         )
 
     @strawberry.field(description="Every change of the customer's tier, oldest first.")
-    async def tier_history(self) -> list[TierChange]:
+    async def tier_history(self, info: Info) -> list[TierChange]:
         return [
             TierChange(
                 from_tier=c.from_tier,
@@ -233,30 +234,34 @@ class Customer(relay.Node):
                 changed_at=c.changed_at,
                 rules_version=c.rules_version,
             )
-            for c in await tier_reviews.tier_history(self.external_id)
+            for c in await tier_reviews.tier_history(info.context.services.uow, self.external_id)
         ]
 
     @strawberry.field(description="The customer's redemptions, newest first (at most 100).")
     async def redemptions(
         self,
+        info: Info,
         active_only: Annotated[
             bool, strawberry.argument(description="Only the redemptions whose code may still be used.")
         ] = False,
         first: Annotated[int, strawberry.argument(description=f"How many, 1 to {MAX_PAGE}.")] = 20,
     ) -> list[Redemption]:
-        found = await list_redemptions(self.external_id, active_only, page_size(first, MAX_PAGE))
+        found = await list_redemptions(
+            info.context.services.uow, self.external_id, active_only, page_size(first, MAX_PAGE)
+        )
         return [Redemption.of(r) for r in found]
 
     @strawberry.field(description="The customer's ledger entries, newest first.")
     async def ledger(
         self,
+        info: Info,
         first: Annotated[int, strawberry.argument(description=f"How many entries, 1 to {MAX_PAGE}.")] = 20,
         after: Annotated[
             str | None, strawberry.argument(description="A cursor: the entries after it (endCursor of a page).")
         ] = None,
     ) -> LedgerEntryConnection:
         first = page_size(first, MAX_PAGE)
-        rows, more = await reads.ledger_page(self.external_id, first, after)
+        rows, more = await reads.ledger_page(info.context.services.uow, self.external_id, first, after)
         edges = [
             LedgerEntryEdge(cursor=reads.encode_cursor(row.id), node=LedgerEntry.of(row, self.external_id))
             for row in rows
@@ -273,7 +278,7 @@ async def visible_customer(info: Info, external_id: str) -> Customer | None:
     if not may_see_customer(info, external_id):
         return None
     try:
-        return Customer.of(await reads.get_customer(external_id))
+        return Customer.of(await reads.get_customer(info.context.services.uow, external_id))
     except DomainError:
         return None
 
@@ -285,7 +290,7 @@ async def _visible_entry(info: Info, node_id: str) -> LedgerEntry | None:
     try:
         # The customer's ledger page that starts at this entry (pages run newest first,
         # strictly before their cursor): the read every ledger page makes, no other query.
-        rows, _ = await reads.ledger_page(customer, 1, reads.encode_cursor(int(entry) + 1))
+        rows, _ = await reads.ledger_page(info.context.services.uow, customer, 1, reads.encode_cursor(int(entry) + 1))
     except DomainError:
         return None
     return LedgerEntry.of(rows[0], customer) if rows and rows[0].id == int(entry) else None

@@ -51,7 +51,7 @@ class EventMutations:
             attributes=input.attributes,
         )
         try:
-            result = await engagement.record_event(info.context.services.program, data)
+            result = await engagement.record_event(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return RecordEventPayload(errors=user_errors(error))
         return RecordEventPayload(

@@ -13,10 +13,9 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.paging import PageInfo, bad_input, page_info, page_size
 from api.permissions import any_scope
-from app.event_stream import SlowSubscriber, events_page, reward_events
+from app.event_stream import OutboxEvent, SlowSubscriber, events_page, reward_events
 from app.events import EVENT_TYPES
 from domain.auth import Scope
-from persistence.outbox import OutboxEvent
 
 MAX_PAGE = 500
 
@@ -81,8 +80,9 @@ class RewardEventQueries:
     async def reward_events_page(
         self, info: Info, first: int = 100, after: str | None = None, types: list[str] | None = None
     ) -> RewardEventConnection:
+        services = info.context.services
         rows, more = await events_page(
-            info.context.services.events, _after(after), _types(types), page_size(first, MAX_PAGE)
+            services.uow, services.events, _after(after), _types(types), page_size(first, MAX_PAGE)
         )
         edges = [RewardEventEdge(cursor=str(row.id), node=RewardEvent.of(row)) for row in rows]
         return RewardEventConnection(
@@ -102,7 +102,8 @@ class RewardEventSubscriptions:
     async def reward_events(
         self, info: Info, types: list[str] | None = None, after: str | None = None
     ) -> AsyncGenerator[RewardEvent, None]:
-        stream = reward_events(info.context.services.events, _after(after), _types(types))
+        services = info.context.services
+        stream = reward_events(services.uow, services.events, _after(after), _types(types))
         try:
             async for event in stream:
                 yield RewardEvent.of(event)

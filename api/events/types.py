@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from persistence.engagement import StoredEvent
+from app.engagement import StoredEvent
 
 
 @strawberry.type(description="An engagement event the store recorded (a review, a follow, a survey...).")

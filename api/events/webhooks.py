@@ -12,9 +12,9 @@ from api.errors import UserError, user_errors
 from api.paging import PageInfo, page_info, page_size
 from api.permissions import any_scope
 from app import webhooks
+from app.webhooks import AttemptRow, DeliveryRow, WebhookRow
 from domain.auth import ApiKeyCaller, Scope
 from domain.errors import DomainError
-from persistence import event_models as m
 
 MANAGE = [any_scope(Scope.EVENTS_READ)]
 MAX_DELIVERIES_PAGE = 100  # as app.webhooks.deliveries holds it
@@ -43,12 +43,11 @@ class WebhookDelivery:
     attempt_log: list[WebhookAttempt]
 
     @classmethod
-    def of(cls, row: m.WebhookDelivery, attempts: list[m.WebhookAttempt]) -> WebhookDelivery:
-        event = row.event if isinstance(row.event, m.Model) else None
+    def of(cls, row: DeliveryRow, attempts: list[AttemptRow]) -> WebhookDelivery:
         return cls(
             id=str(row.id),
-            event_id=str(row.event_id),  # type: ignore[attr-defined]
-            event_type=getattr(event, "type", None),
+            event_id=str(row.event_id),
+            event_type=row.event_type,
             status=row.status,
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
@@ -96,7 +95,7 @@ class Webhook:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: m.Webhook) -> Webhook:
+    def of(cls, row: WebhookRow) -> Webhook:
         return cls(
             id=str(row.id),
             url=row.url,
@@ -111,12 +110,14 @@ class Webhook:
         )
 
     @strawberry.field(description="The delivery log, newest first.")
-    async def deliveries(self, first: int = 20, after: str | None = None) -> WebhookDeliveryConnection:
-        rows, attempts, more = await webhooks.deliveries(self.id, page_size(first, MAX_DELIVERIES_PAGE), after)
+    async def deliveries(self, info: Info, first: int = 20, after: str | None = None) -> WebhookDeliveryConnection:
+        rows, attempts, more = await webhooks.deliveries(
+            info.context.services.uow, self.id, page_size(first, MAX_DELIVERIES_PAGE), after
+        )
         edges = [WebhookDeliveryEdge(cursor=str(r.id), node=WebhookDelivery.of(r, attempts[r.id])) for r in rows]
-        info = page_info(edges, more=more, after=after)
+        paging = page_info(edges, more=more, after=after)
         return WebhookDeliveryConnection(
-            edges=edges, page_info=info, has_next_page=info.has_next_page, end_cursor=info.end_cursor
+            edges=edges, page_info=paging, has_next_page=paging.has_next_page, end_cursor=paging.end_cursor
         )
 
 
@@ -166,6 +167,7 @@ async def _update(info: Info, input: UpdateWebhookInput) -> WebhookPayload:
     types = None if input.event_types is strawberry.UNSET else input.event_types
     try:
         row = await webhooks.update_webhook(
+            info.context.services.uow,
             input.id,
             url=input.url,
             event_types=types,
@@ -183,12 +185,12 @@ async def _update(info: Info, input: UpdateWebhookInput) -> WebhookPayload:
 class WebhookQueries:
     @strawberry.field(description="Every webhook endpoint.", permission_classes=MANAGE)
     async def webhooks(self, info: Info) -> list[Webhook]:
-        return [Webhook.of(row) for row in await webhooks.list_webhooks()]
+        return [Webhook.of(row) for row in await webhooks.list_webhooks(info.context.services.uow)]
 
     @strawberry.field(permission_classes=MANAGE)
     async def webhook(self, info: Info, id: str) -> Webhook | None:
         try:
-            return Webhook.of(await webhooks.get_webhook(id))
+            return Webhook.of(await webhooks.get_webhook(info.context.services.uow, id))
         except DomainError:
             return None
 
@@ -202,7 +204,11 @@ class WebhookMutations:
     async def register_webhook(self, info: Info, input: RegisterWebhookInput) -> WebhookPayload:
         try:
             row = await webhooks.register_webhook(
-                input.url, input.event_types, by=_caller_name(info), allow_private=_allow_private(info)
+                info.context.services.uow,
+                input.url,
+                input.event_types,
+                by=_caller_name(info),
+                allow_private=_allow_private(info),
             )
         except DomainError as error:
             return WebhookPayload(errors=user_errors(error))
@@ -222,7 +228,7 @@ class WebhookMutations:
     @strawberry.mutation(description="The endpoint, its deliveries and their log.", permission_classes=MANAGE)
     async def delete_webhook(self, info: Info, id: str) -> DeleteWebhookPayload:
         try:
-            return DeleteWebhookPayload(deleted_id=str(await webhooks.delete_webhook(id)))
+            return DeleteWebhookPayload(deleted_id=str(await webhooks.delete_webhook(info.context.services.uow, id)))
         except DomainError as error:
             return DeleteWebhookPayload(errors=user_errors(error))
 
@@ -231,7 +237,7 @@ class WebhookMutations:
     )
     async def rotate_webhook_secret(self, info: Info, id: str) -> WebhookPayload:
         try:
-            return WebhookPayload(webhook=Webhook.of(await webhooks.rotate_secret(id)))
+            return WebhookPayload(webhook=Webhook.of(await webhooks.rotate_secret(info.context.services.uow, id)))
         except DomainError as error:
             return WebhookPayload(errors=user_errors(error))
 
@@ -241,7 +247,7 @@ class WebhookMutations:
     )
     async def redeliver_event(self, info: Info, webhook_id: str, event_id: str) -> RedeliverPayload:
         try:
-            row = await webhooks.redeliver(webhook_id, event_id)
+            row = await webhooks.redeliver(info.context.services.uow, webhook_id, event_id)
         except DomainError as error:
             return RedeliverPayload(errors=user_errors(error))
         return RedeliverPayload(delivery=WebhookDelivery.of(row, []))

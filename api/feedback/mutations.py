@@ -57,12 +57,12 @@ class FeedbackMutations:
             error = DomainError(
                 ErrorCode.REQUIRED,
                 "An API key submits on a customer's behalf: name the customer.",
-                ["customerExternalId"],
+                ["customer_external_id"],
             )
             return SubmitFeedbackPayload(errors=user_errors(error))
         data = FeedbackInput(customer, input.score, input.comment, input.order_external_id)
         try:
-            result = await feedback.submit_feedback(info.context.services.program, data)
+            result = await feedback.submit_feedback(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return SubmitFeedbackPayload(errors=user_errors(error))
         stored = result.feedback

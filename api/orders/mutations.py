@@ -95,7 +95,7 @@ class OrderMutations:
             country=input.country,
         )
         try:
-            result = await orders.record_order(info.context.services.program, data)
+            result = await orders.record_order(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return RecordOrderPayload(errors=user_errors(error))
         return RecordOrderPayload(
@@ -151,7 +151,7 @@ class ReturnMutations:
             lines=tuple(ReturnLineInput(sku=line.sku, quantity=line.quantity) for line in input.lines),
         )
         try:
-            result = await returns.record_return(data)
+            result = await returns.record_return(info.context.services.uow, data)
         except DomainError as error:
             return RecordReturnPayload(errors=user_errors(error))
         stored = result.order_return

@@ -38,10 +38,11 @@ class RewardMutations:
         try:
             if customer is None:
                 raise DomainError(
-                    ErrorCode.REQUIRED, "An API key must name the customer who redeems.", ["customerExternalId"]
+                    ErrorCode.REQUIRED, "An API key must name the customer who redeems.", ["customer_external_id"]
                 )
+            services = info.context.services
             result = await redemptions.redeem_reward(
-                info.context.services.program, input.reward_id, customer, idempotency_key
+                services.uow, services.program, input.reward_id, customer, idempotency_key
             )
         except DomainError as error:
             return RedeemRewardPayload(errors=user_errors(error))
@@ -58,7 +59,7 @@ class RewardMutations:
         caller = info.context.caller
         own = caller.external_id if isinstance(caller, CustomerCaller) else None
         try:
-            refund = await redemptions.cancel_redemption(code, own)
+            refund = await redemptions.cancel_redemption(info.context.services.uow, code, own)
         except DomainError as error:
             return CancelRedemptionPayload(errors=user_errors(error))
         return CancelRedemptionPayload(

@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from strawberry.permission import BasePermission
 
 from api.context import Info
+from api.errors import api_path
 from api.rewards.types import Reward
 from app import redemptions
 from domain.auth import ApiKeyCaller, CustomerCaller, Scope
@@ -50,8 +51,12 @@ class RewardQueries:
     ) -> list[Reward]:
         caller = info.context.caller
         customer = caller.external_id if isinstance(caller, CustomerCaller) else customer_external_id
+        program = info.context.services.program  # one version for the rewards and their currency
         try:
-            items = await redemptions.catalogue(info.context.services.program, customer, cart_subtotal)
+            services = info.context.services
+            items = await redemptions.catalogue(services.uow, program, customer, cart_subtotal)
         except DomainError as error:
-            raise GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field}) from None
-        return [Reward.of(item.reward, item.stock_left, item.reasons) for item in items]
+            field = api_path(error.field, {"order_subtotal": "cartSubtotal"})
+            raise GraphQLError(error.message, extensions={"code": error.code.value, "field": field}) from None
+        currency = program.exchange.program_currency
+        return [Reward.of(item.reward, currency, item.stock_left, item.reasons) for item in items]

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 import strawberry
+from strawberry import relay
 
+from api.context import Info
 from api.errors import UserError
+from api.permissions import may_see_customer
 from api.scalars import Money
+from app import redemptions
+from domain.auth import ApiKeyCaller, CustomerCaller
+from domain.errors import DomainError
 from domain.program import Reward as DomainReward
 from domain.rewards import Reason
 from domain.rewards import Redemption as DomainRedemption
@@ -20,15 +27,34 @@ class RewardUnavailable:
     )
     message: str = strawberry.field(description="The reason, for the customer to read.")
     points_missing: int | None = strawberry.field(description="For INSUFFICIENT_POINTS: how many points are missing.")
+    amount_missing: Money | None = strawberry.field(
+        default=None, description="For MIN_ORDER: what the order's subtotal still needs, in the program currency."
+    )
 
     @classmethod
-    def of(cls, reason: Reason) -> RewardUnavailable:
-        return cls(code=reason.block.value, message=reason.message, points_missing=reason.points_missing)
+    def of(cls, reason: Reason, currency: str) -> RewardUnavailable:
+        """`currency`: the program's, which rewards' amounts are in."""
+        missing = reason.amount_missing
+        return cls(
+            code=reason.block.value,
+            message=reason.message,
+            points_missing=reason.points_missing,
+            amount_missing=None if missing is None else Money(amount=missing, currency=currency),
+        )
+
+
+# Kinds whose value is an amount of money; a percentage discount's is a percentage.
+_AMOUNT_KINDS = ("fixed_discount", "cashback")
+PERCENTAGE = "percentage_discount"
+
+
+def _money(amount: Decimal | None, currency: str) -> Money | None:
+    return None if amount is None else Money(amount=amount, currency=currency)
 
 
 @strawberry.type(description="What the reward catalogue offers in exchange for points.")
-class Reward:
-    id: str
+class Reward(relay.Node):
+    reward_id: str = strawberry.field(description="The reward's id in the rule files: what redeemReward takes.")
     name: str
     kind: str = strawberry.field(
         description="fixed_discount, percentage_discount, free_shipping, free_product or cashback."
@@ -36,11 +62,16 @@ class Reward:
     points_cost: int
     tiers: list[str] = strawberry.field(description="Only these tiers may redeem it; empty: every tier.")
     description: str = strawberry.field(default="", description="For the customer to read; may be empty.")
-    value: Decimal | None = strawberry.field(
-        default=None, description="An amount (fixed_discount, cashback) or a percentage (percentage_discount)."
+    value: Money | None = strawberry.field(
+        default=None, description="The amount of a fixed discount or cashback, in the program currency."
+    )
+    percent: Decimal | None = strawberry.field(
+        default=None, description="The percentage of a percentage discount (50: half off)."
     )
     sku: str | None = strawberry.field(default=None, description="The free product's sku.")
-    min_order: Decimal | None = strawberry.field(default=None, description="The order subtotal its code needs.")
+    min_order: Money | None = strawberry.field(
+        default=None, description="The order subtotal its code needs, in the program currency."
+    )
     valid_from: datetime | None = strawberry.field(default=None, description="Redeemable from then on; null: now.")
     valid_until: datetime | None = strawberry.field(default=None, description="Exclusive.")
     code_expires_in_days: int = strawberry.field(default=30, description="How long a redemption's code is usable.")
@@ -56,30 +87,66 @@ class Reward:
 
     @classmethod
     def of(
-        cls, reward: DomainReward, stock_left: int | None = None, reasons: tuple[Reason, ...] | None = None
+        cls,
+        reward: DomainReward,
+        currency: str,
+        stock_left: int | None = None,
+        reasons: tuple[Reason, ...] | None = None,
     ) -> Reward:
+        """`currency`: the program's, which rewards' amounts are in."""
         return cls(
-            id=reward.id,
+            reward_id=reward.id,
             name=reward.name,
             kind=reward.kind,
             points_cost=reward.points_cost,
             tiers=list(reward.tiers),
             description=reward.description,
-            value=reward.value,
+            value=_money(reward.value, currency) if reward.kind in _AMOUNT_KINDS else None,
+            percent=reward.value if reward.kind == PERCENTAGE else None,
             sku=reward.sku,
-            min_order=reward.min_order,
+            min_order=_money(reward.min_order, currency),
             valid_from=reward.valid_from,
             valid_until=reward.valid_until,
             code_expires_in_days=reward.expires_in_days,
             stock_left=stock_left,
             redeemable=None if reasons is None else not reasons,
-            unavailable=[RewardUnavailable.of(r) for r in reasons or ()],
+            unavailable=[RewardUnavailable.of(r, currency) for r in reasons or ()],
         )
+
+    @classmethod
+    def resolve_id(cls, root: Reward, *, info: Info) -> str:
+        return root.reward_id
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Reward | None]:
+        wanted = list(node_ids)
+        catalogue = await _visible_catalogue(info)
+        return [catalogue.get(node_id) for node_id in wanted]
+
+
+async def _visible_catalogue(info: Info) -> dict[str, Reward]:
+    """The rules in force's rewards as `rewards` shows them to the caller (for a customer
+    token, its customer's view): a node fetched again agrees with the catalogue in a cache."""
+    caller = info.context.caller
+    if not isinstance(caller, ApiKeyCaller | CustomerCaller):
+        return {}
+    program = info.context.services.program
+    customer = caller.external_id if isinstance(caller, CustomerCaller) else None
+    try:
+        items = await redemptions.catalogue(info.context.services.uow, program, customer)
+    except DomainError:
+        return {}  # the token's customer is gone
+    currency = program.exchange.program_currency
+    return {i.reward.id: Reward.of(i.reward, currency, i.stock_left, i.reasons) for i in items}
 
 
 @strawberry.type(description="One customer's redemption of a reward, and its coupon code.")
-class Redemption:
-    id: str = strawberry.field(description="The redemption's id.")
+class Redemption(relay.Node):
+    redemption_id: str = strawberry.field(
+        description="The redemption's number, as reward events (redemptionId) and the ledger name it."
+    )
     code: str = strawberry.field(description="The coupon code to send with the order (recordOrder couponCodes).")
     customer_external_id: str = strawberry.field(description="The customer who redeemed it.")
     reward_id: str = strawberry.field(description="The reward redeemed.")
@@ -98,18 +165,18 @@ class Redemption:
     @classmethod
     def of(cls, redemption: DomainRedemption) -> Redemption:
         reward = redemption.reward
-        money = reward.kind in ("fixed_discount", "cashback") and reward.value is not None
+        currency = redemption.currency
         return cls(
-            id=str(redemption.id),
+            redemption_id=str(redemption.id),
             code=redemption.code,
             customer_external_id=redemption.customer_external_id,
             reward_id=reward.reward_id,
             reward_name=redemption.reward_name,
             kind=reward.kind,
-            value=Money(amount=reward.value, currency=redemption.currency) if money and reward.value else None,
-            percent=reward.value if reward.kind == "percentage_discount" else None,
+            value=_money(reward.value, currency) if reward.kind in _AMOUNT_KINDS else None,
+            percent=reward.value if reward.kind == PERCENTAGE else None,
             sku=reward.sku,
-            min_order=Money(amount=reward.min_order, currency=redemption.currency) if reward.min_order else None,
+            min_order=_money(reward.min_order, currency),
             points_spent=redemption.points_spent,
             state=redemption.state.value,
             created_at=redemption.created_at,
@@ -117,10 +184,30 @@ class Redemption:
             order_external_id=redemption.order_external_id,
         )
 
+    @classmethod
+    def resolve_id(cls, root: Redemption, *, info: Info) -> str:
+        return root.redemption_id
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Redemption | None]:
+        return [await _visible_redemption(info, node_id) for node_id in node_ids]
+
+
+async def _visible_redemption(info: Info, node_id: str) -> Redemption | None:
+    """Null when it does not exist or the caller may not see its customer, alike."""
+    if not node_id.isdigit() or len(node_id) > 18:
+        return None
+    found = await redemptions.find_redemption(info.context.services.uow, int(node_id))
+    if found is None or not may_see_customer(info, found.customer_external_id):
+        return None
+    return Redemption.of(found)
+
 
 @strawberry.input(description="Which reward to redeem, and for whom.")
 class RedeemRewardInput:
-    reward_id: str = strawberry.field(description="The reward's id (Reward.id).")
+    reward_id: str = strawberry.field(description="The reward's id in the rule files (Reward.rewardId).")
     customer_external_id: str | None = strawberry.field(
         default=None, description="Required with an API key; a customer token redeems for its own customer."
     )

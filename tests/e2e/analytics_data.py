@@ -42,6 +42,7 @@ from domain.ledger import Bucket, EntryKind, NewEntry
 from domain.orders import OrderInput, OrderLineInput
 from persistence import repositories as repo
 from persistence import sql
+from persistence.unit_of_work import UnitOfWork
 from tests.conftest import POSTGRES_URL, TEST_DATABASE, Server, make_settings, running_server
 
 
@@ -66,7 +67,9 @@ async def _load(services: Services) -> None:
     program = services.program
     for name, day in ENROLMENTS:
         with as_of(at(day)):
-            await enroll_customer(program, EnrollmentInput(external_id=name, email=f"{name.lower()}@example.com"))
+            await enroll_customer(
+                services.uow, program, EnrollmentInput(external_id=name, email=f"{name.lower()}@example.com")
+            )
     for n, (name, amount, day) in enumerate(ORDERS):
         with as_of(at(day)):
             data = OrderInput(
@@ -76,19 +79,19 @@ async def _load(services: Services) -> None:
                 lines=(OrderLineInput(sku="SKU", quantity=1, unit_price=amount),),
                 placed_at=at(day),
             )
-            await record_order(program, data)
+            await record_order(UnitOfWork.of_task(), program, data)
     for n, (name, kind, attributes, day) in enumerate(EVENTS):
         with as_of(at(day)):
             event = EventInput(external_id=f"event-{n}", customer_external_id=name, type=kind, attributes=attributes)
-            await record_event(program, event)
+            await record_event(UnitOfWork.of_task(), program, event)
     # No redemption use case on this branch yet: the REDEEM entry a redemption writes.
     async with repo.transaction():
         row = await repo.lock_customer("A", ["customerExternalId"])
         spent = NewEntry(kind=EntryKind.REDEEM, bucket=Bucket.AVAILABLE, points=-200, reason="Redeemed: test")
         await repo.apply_entries(row, [spent], now=at("2025-03-28"), tier=row.tier)
     await _feedback()
-    await metrics.record_marketing_spend(program, date(2025, 3, 1), date(2025, 3, 31), "100.00")
-    await metrics.record_marketing_spend(program, date(2025, 4, 1), date(2025, 4, 30), "999.00")
+    await metrics.record_marketing_spend(services.uow, program, date(2025, 3, 1), date(2025, 3, 31), "100.00")
+    await metrics.record_marketing_spend(services.uow, program, date(2025, 4, 1), date(2025, 4, 30), "999.00")
 
 
 FEEDBACK = [("B", 0, "2025-02-20"), ("A", 10, "2025-03-05"), ("B", 9, "2025-03-06"), ("C", 7, "2025-03-07"),

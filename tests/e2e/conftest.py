@@ -1,4 +1,4 @@
-"""Fixtures the end-to-end tests of jobs share."""
+"""Fixtures the end-to-end tests share."""
 
 from __future__ import annotations
 
@@ -9,10 +9,28 @@ from pathlib import Path
 import pytest
 
 from app.clock import Clock, clock
+from persistence.unit_of_work import UnitOfWork
 from rules import Program, load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server
 
 PENDING_DAYS, EXPIRES_IN_DAYS = 14, 30
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def models_for_checks(database_url: str) -> AsyncIterator[None]:
+    """Tests check what the service wrote through Tortoise's models: a path to the rows
+    other than the service's own SQL (which never uses the ORM at runtime)."""
+    from tortoise import Tortoise
+
+    from persistence.database import tortoise_config
+
+    await Tortoise.init(config=tortoise_config(database_url))
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
 GRACE_DAYS = 30
 
 
@@ -61,3 +79,10 @@ async def review_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]
 def program_of(server: Server) -> Program:
     """The rules a test server runs, for jobs run by the test itself."""
     return load_program(server.settings.rules_dir)
+
+
+def uow_of(server: Server) -> UnitOfWork:
+    """The unit of work a test server's use cases run on, for jobs run by the test itself."""
+    assert server.app is not None
+    uow: UnitOfWork = server.app.state.services.uow
+    return uow

@@ -1,5 +1,6 @@
 """Apollo Client (from the npm registry) in Node runs the storefront's queries against the
-API: normalised caching by `id` with no configuration, and cursor paging to the end."""
+API: normalised caching by `id` with no configuration (customers, ledger entries, rewards),
+and cursor paging to the end."""
 
 from __future__ import annotations
 
@@ -49,3 +50,8 @@ async def test_apollo_client_caches_by_id_and_pages_a_ledger_to_its_end(admin: h
     assert seen["rootMe"] == {"__ref": customer_keys[0]}
     assert len([k for k in seen["cacheKeys"] if k.startswith("LedgerEntry:")]) == 5
     assert seen["customerPending"] == 0
+    # One normalised Reward per catalogue entry, which the cart preview's rewards reuse.
+    assert seen["rewardKeys"] == seen["catalogue"] > 0
+    cart = dict(seen["cartRewards"])
+    assert cart["monthly"] == 0 and cart["half-off"] == 5  # 15 points held
+    assert seen["cartRewardsCached"] == seen["catalogueVerdicts"]

@@ -82,12 +82,12 @@ async def test_a_debit_below_zero_is_refused_and_writes_nothing(admin):
     assert (await repo.ledger_sums(customer)).available == 10
 
 
-async def test_a_manual_adjustment_is_audited_in_the_ledger(admin):
+async def test_a_manual_adjustment_is_audited_in_the_ledger(server, admin):
     customer = unique("cust")
     await enroll(admin, customer)
     data = await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 25, "reason": "late parcel"})
     assert data["adjustPoints"]["points"]["available"] == 25
-    rows, _ = await reads.ledger_page(customer, 10, None)
+    rows, _ = await reads.ledger_page(server.uow, customer, 10, None)
     assert [(r.kind, r.points, r.reason) for r in rows] == [("adjust", 25, "late parcel")]
 
 
@@ -95,7 +95,9 @@ async def test_a_mutation_over_get_is_refused(server):
     async with server.client() as client:
         response = await client.get(
             "/graphql",
-            params={"query": 'mutation { adjustPoints(input: {customerExternalId: "x", points: 1, reason: "r"})'
-                    " { errors { code } } }"},
+            params={
+                "query": 'mutation { adjustPoints(input: {customerExternalId: "x", points: 1, reason: "r"})'
+                " { errors { code } } }"
+            },
         )
     assert response.status_code == 400

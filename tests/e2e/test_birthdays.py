@@ -14,7 +14,7 @@ from app.birthdays import birthdays_on
 from app.clock import Clock, utcnow
 from app.scheduler import run_jobs
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
-from tests.e2e.conftest import program_of
+from tests.e2e.conftest import program_of, uow_of
 from tests.e2e.test_jobs import assert_balance_is_the_sum_of_entries, outbox, points
 from tests.graphql_client import enroll
 
@@ -36,12 +36,12 @@ async def test_a_birthday_is_wished_and_rewarded_once_on_the_day(birthday_server
     async with birthday_server.client() as admin:
         await enroll(admin, customer, birthday="1990-06-15")
 
-    await run_jobs("birthdays", utcnow(), program_of(birthday_server))
+    await run_jobs(uow_of(birthday_server), "birthdays", utcnow(), program_of(birthday_server))
     assert await outbox(customer, "customer.birthday") == []
 
     moved_clock.move_to(datetime(2031, 6, 15, 8, 0, tzinfo=UTC))
-    await run_jobs("birthdays", utcnow(), program_of(birthday_server))
-    await run_jobs("birthdays", utcnow(), program_of(birthday_server))
+    await run_jobs(uow_of(birthday_server), "birthdays", utcnow(), program_of(birthday_server))
+    await run_jobs(uow_of(birthday_server), "birthdays", utcnow(), program_of(birthday_server))
 
     wishes = await outbox(customer, "customer.birthday")
     assert [(w["year"], w["points"]) for w in wishes] == [(2031, 100)]
@@ -50,7 +50,7 @@ async def test_a_birthday_is_wished_and_rewarded_once_on_the_day(birthday_server
 
     # And again the next year.
     moved_clock.move_to(datetime(2032, 6, 15, 8, 0, tzinfo=UTC))
-    await run_jobs("birthdays", utcnow(), program_of(birthday_server))
+    await run_jobs(uow_of(birthday_server), "birthdays", utcnow(), program_of(birthday_server))
     assert [w["year"] for w in await outbox(customer, "customer.birthday")] == [2031, 2032]
     assert (await points(birthday_server, customer))["available"] == 200
 

@@ -156,9 +156,7 @@ async def test_every_answer_to_an_allowed_origin_carries_its_cors_header(databas
             "view (GET)": await client.get("/graphql", headers=auth, params={"query": query}),
             "view (batch)": await client.post("/graphql", headers=auth, content=b"[]"),
             "wrong key": await client.post("/graphql", headers={**origin, "Authorization": "Bearer no"}, json={}),
-            "too large": await client.post(
-                "/graphql", headers=auth, content=b" " * (api.settings.max_body_bytes + 1)
-            ),
+            "too large": await client.post("/graphql", headers=auth, content=b" " * (api.settings.max_body_bytes + 1)),
         }
         other = await client.post(
             "/graphql", headers={**auth, "Origin": "https://evil.example.com"}, json={"query": query}

@@ -72,7 +72,7 @@ async def test_a_token_for_an_unknown_customer_is_not_issued(admin):
 async def test_an_api_key_with_a_narrow_scope_is_limited_to_it(server):
     from app.credentials import create_api_key
 
-    key = await create_api_key("orders-only", ["orders:write"])
+    key = await create_api_key(server.uow, "orders-only", ["orders:write"])
     async with server.client(key) as client:
         body = (await gql_raw(client, CUSTOMER, id="cust-ada")).json()
     assert body["data"]["customer"] is None
@@ -85,7 +85,7 @@ async def test_a_key_with_only_customers_write_cannot_issue_a_token(server):
     customer = unique("cust")
     async with server.client() as admin:
         await enroll(admin, customer)
-    key = await create_api_key("writer", ["customers:write"])
+    key = await create_api_key(server.uow, "writer", ["customers:write"])
     async with server.client(key) as client:
         body = (await gql_raw(client, TOKEN, id=customer)).json()
     assert body["data"] is None
@@ -98,7 +98,7 @@ async def test_a_key_that_may_read_and_write_customers_issues_tokens(server):
     customer = unique("cust")
     async with server.client() as admin:
         await enroll(admin, customer)
-    key = await create_api_key("reader-writer", ["customers:read", "customers:write"])
+    key = await create_api_key(server.uow, "reader-writer", ["customers:read", "customers:write"])
     async with server.client(key) as client:
         assert await _token(client, customer)
 
@@ -115,8 +115,10 @@ async def test_the_database_refuses_to_update_or_delete_ledger_entries(admin):
     row = await find_customer(customer)
     assert row is not None
 
-    for statement in ("UPDATE ledger_entries SET points = 0 WHERE customer_id = $1",
-                      "DELETE FROM ledger_entries WHERE customer_id = $1"):
+    for statement in (
+        "UPDATE ledger_entries SET points = 0 WHERE customer_id = $1",
+        "DELETE FROM ledger_entries WHERE customer_id = $1",
+    ):
         with pytest.raises(IntegrityError, match="append-only"):
             await sql.execute(statement, row.id)
 

@@ -59,9 +59,9 @@ async def test_the_dashboard_draws_the_figures_the_api_answers(history):
             await gql(
                 admin,
                 """{ programMetrics(from: "2025-02-01", to: "2025-03-31") { metrics {
-                     overall { revenue orders retentionRate pointsLiability }
+                     overall { revenue { amount } orders retentionRate pointsLiability { amount } }
                      byMonth { key metrics { pointsEarned pointsRedeemed } }
-                     byTier { key metrics { members revenue } } } } }""",
+                     byTier { key metrics { members revenue { amount } } } } } }""",
             )
         )["programMetrics"]["metrics"]
 
@@ -69,9 +69,9 @@ async def test_the_dashboard_draws_the_figures_the_api_answers(history):
 
     assert 'data-state="ready"' in dom, dom[:2000]
     figures = dict(re.findall(r'data-metric="(\w+)">([^<]*)<', dom))
-    assert figures["revenue"] == api["overall"]["revenue"] == "920.00"
+    assert figures["revenue"] == api["overall"]["revenue"]["amount"] == "920.00"
     assert figures["orders"] == str(api["overall"]["orders"])
-    assert figures["pointsLiability"] == api["overall"]["pointsLiability"]
+    assert figures["pointsLiability"] == api["overall"]["pointsLiability"]["amount"]
     series = {
         name: json.loads(html.unescape(value))
         for name, value in re.findall(r'<canvas id="(\w+)"[^>]*data-series="([^"]*)"', dom)
@@ -82,7 +82,7 @@ async def test_the_dashboard_draws_the_figures_the_api_answers(history):
                  [g["metrics"]["pointsRedeemed"] for g in api["byMonth"]]],
     }  # fmt: skip
     assert series["tiers"]["data"] == [[g["metrics"]["members"] for g in api["byTier"]]]
-    assert series["spend"]["data"] == [[float(g["metrics"]["revenue"]) for g in api["byTier"]]]
+    assert series["spend"]["data"] == [[float(g["metrics"]["revenue"]["amount"]) for g in api["byTier"]]]
     assert set(series) == {"points", "tiers", "nps", "retention", "spend"}
 
     SCREENSHOT.parent.mkdir(exist_ok=True)

@@ -193,8 +193,8 @@ async def test_a_customer_token_cannot_preview_for_another_customer(admin, serve
 
 
 async def test_a_cart_preview_needs_credentials_with_the_right_scope(server):
-    rules_key = await create_api_key("rules-editor", ["rules:write"])
-    orders_key = await create_api_key("store", ["orders:write"])
+    rules_key = await create_api_key(server.uow, "rules-editor", ["rules:write"])
+    orders_key = await create_api_key(server.uow, "store", ["orders:write"])
     request = cart(("S", 1, "1.00", None))
 
     async with server.client(None) as anonymous:

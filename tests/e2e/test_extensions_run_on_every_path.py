@@ -75,7 +75,12 @@ async def test_a_counting_extension_runs_every_hook_on_every_request(
     assert viewed.count == (0 if path == "json post" else 3)
     # rulesVersion and version: two fields resolved per request.
     assert Counting.calls == {
-        "on_operation": 3, "on_parse": 3, "on_validate": 3, "on_execute": 3, "resolve": 6, "get_results": 3
+        "on_operation": 3,
+        "on_parse": 3,
+        "on_validate": 3,
+        "on_execute": 3,
+        "resolve": 6,
+        "get_results": 3,
     }
 
 

@@ -19,7 +19,7 @@ from domain.errors import DomainError
 from persistence import models
 from rules import load_program
 from tests.conftest import REPO_ROOT, TEST_RULES_DIR, Server, unique
-from tests.e2e.conftest import EXPIRES_IN_DAYS, PENDING_DAYS
+from tests.e2e.conftest import EXPIRES_IN_DAYS, PENDING_DAYS, uow_of
 from tests.graphql_client import ADJUST, CUSTOMER, RECORD_ORDER, enroll, gql, order_input
 from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
 
@@ -42,8 +42,8 @@ async def assert_balance_is_the_sum_of_entries(server: Server, customer: str) ->
     await assert_points_are_the_sum_of_entries(await points(server, customer), customer)
 
 
-async def kinds(customer: str) -> list[tuple[str, str, int]]:
-    rows, _ = await reads.ledger_page(customer, 100, None)
+async def kinds(server: Server, customer: str) -> list[tuple[str, str, int]]:
+    rows, _ = await reads.ledger_page(server.uow, customer, 100, None)
     return sorted((row.kind, row.bucket, row.points) for row in rows)
 
 
@@ -51,7 +51,7 @@ async def test_pending_points_stay_pending_until_their_day(pending_server):
     customer = await customer_with_pending_points(pending_server, "100.00")
     assert await points(pending_server, customer) == {"available": 0, "pending": 100, "lifetimeEarned": 100}
 
-    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS - 1))
+    await release_pending_points(uow_of(pending_server), utcnow() + timedelta(days=PENDING_DAYS - 1))
 
     assert await points(pending_server, customer) == {"available": 0, "pending": 100, "lifetimeEarned": 100}
     assert await outbox(customer, "points.pending_released") == []
@@ -59,13 +59,13 @@ async def test_pending_points_stay_pending_until_their_day(pending_server):
 
 async def test_pending_points_are_released_once_when_due_even_by_two_runs_at_once(pending_server):
     customer = await customer_with_pending_points(pending_server, "100.00")
-    later = utcnow() + timedelta(days=PENDING_DAYS + 1)
+    later, uow = utcnow() + timedelta(days=PENDING_DAYS + 1), uow_of(pending_server)
 
-    reports = await asyncio.gather(release_pending_points(later), release_pending_points(later))
+    reports = await asyncio.gather(release_pending_points(uow, later), release_pending_points(uow, later))
 
     assert sum(report.points for report in reports) >= 100
     assert await points(pending_server, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 100}
-    assert await kinds(customer) == [
+    assert await kinds(pending_server, customer) == [
         ("earn", "pending", 100),
         ("release", "available", 100),
         ("release", "pending", -100),
@@ -75,30 +75,31 @@ async def test_pending_points_are_released_once_when_due_even_by_two_runs_at_onc
     ]
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
 
-    await release_pending_points(later + timedelta(days=1))
+    await release_pending_points(uow_of(pending_server), later + timedelta(days=1))
 
-    assert len(await kinds(customer)) == 3
+    assert len(await kinds(pending_server, customer)) == 3
 
 
 async def test_expiry_takes_what_is_left_of_expired_points_and_never_later_earnings(pending_server):
     customer = await customer_with_pending_points(pending_server, "100.00")
-    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS + 1))
+    await release_pending_points(uow_of(pending_server), utcnow() + timedelta(days=PENDING_DAYS + 1))
     async with pending_server.client() as admin:
         spent = await gql(admin, ADJUST, input={"customerExternalId": customer, "points": -30, "reason": "spent"})
     assert spent["adjustPoints"]["errors"] == []
     expired_at = utcnow() + timedelta(days=PENDING_DAYS + EXPIRES_IN_DAYS + 1)
 
-    await asyncio.gather(expire_points(expired_at), expire_points(expired_at))
+    uow = uow_of(pending_server)
+    await asyncio.gather(expire_points(uow, expired_at), expire_points(uow, expired_at))
 
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 100}
-    assert ("expire", "available", -70) in await kinds(customer)
+    assert ("expire", "available", -70) in await kinds(pending_server, customer)
     assert await outbox(customer, "points.expired") == [
         {"points": 70, "balanceAfter": {"available": 0, "pending": 0, "lifetimeEarned": 100}}
     ]
 
     async with pending_server.client() as admin:
         await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 20, "reason": "goodwill"})
-    await expire_points(expired_at + timedelta(days=1))
+    await expire_points(uow_of(pending_server), expired_at + timedelta(days=1))
 
     assert (await points(pending_server, customer))["available"] == 20
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
@@ -106,17 +107,17 @@ async def test_expiry_takes_what_is_left_of_expired_points_and_never_later_earni
 
 async def test_all_spent_points_expire_nothing_and_are_not_taken_from_later_earnings(pending_server):
     customer = await customer_with_pending_points(pending_server, "40.00")
-    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS + 1))
+    await release_pending_points(uow_of(pending_server), utcnow() + timedelta(days=PENDING_DAYS + 1))
     async with pending_server.client() as admin:
         await gql(admin, ADJUST, input={"customerExternalId": customer, "points": -40, "reason": "spent"})
     expired_at = utcnow() + timedelta(days=PENDING_DAYS + EXPIRES_IN_DAYS + 1)
 
-    await expire_points(expired_at)
+    await expire_points(uow_of(pending_server), expired_at)
     async with pending_server.client() as admin:
         await gql(admin, ADJUST, input={"customerExternalId": customer, "points": 25, "reason": "goodwill"})
-    await expire_points(expired_at + timedelta(days=1))
+    await expire_points(uow_of(pending_server), expired_at + timedelta(days=1))
 
-    assert ("expire", "available", 0) in await kinds(customer)
+    assert ("expire", "available", 0) in await kinds(pending_server, customer)
     assert (await points(pending_server, customer))["available"] == 25
     assert await outbox(customer, "points.expired") == []
 
@@ -126,10 +127,10 @@ async def test_running_every_job_releases_then_expires(pending_server):
     expired_at = utcnow() + timedelta(days=PENDING_DAYS + EXPIRES_IN_DAYS + 1)
 
     # Expiry alone leaves never-released points to the release job...
-    await expire_points(expired_at)
+    await expire_points(uow_of(pending_server), expired_at)
     assert await points(pending_server, customer) == {"available": 0, "pending": 60, "lifetimeEarned": 60}
     # ...which every run does first.
-    reports = await run_jobs(None, expired_at, load_program(TEST_RULES_DIR))
+    reports = await run_jobs(uow_of(pending_server), None, expired_at, load_program(TEST_RULES_DIR))
 
     assert [report.name for report in reports] == [
         "points-release",
@@ -144,9 +145,9 @@ async def test_running_every_job_releases_then_expires(pending_server):
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
 
 
-async def test_an_unknown_job_is_refused():
+async def test_an_unknown_job_is_refused(server):
     with pytest.raises(DomainError, match="points-release, redemption-expiry, points-expiry"):
-        await run_jobs("birthdays-tomorrow", utcnow(), load_program(TEST_RULES_DIR))
+        await run_jobs(uow_of(server), "birthdays-tomorrow", utcnow(), load_program(TEST_RULES_DIR))
 
 
 def loyalty(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -193,7 +194,7 @@ async def test_only_what_a_return_left_pending_is_released(pending_server):
         payload = (await gql(admin, RECORD_RETURN, input=back))["recordReturn"]
     assert payload == {"pointsReversed": 100, "errors": []}
 
-    await release_pending_points(utcnow() + timedelta(days=PENDING_DAYS + 1))
+    await release_pending_points(uow_of(pending_server), utcnow() + timedelta(days=PENDING_DAYS + 1))
 
     assert await points(pending_server, customer) == {"available": 100, "pending": 0, "lifetimeEarned": 100}
     [release] = await models.LedgerEntry.filter(customer__external_id=customer, kind="release", bucket="available")

@@ -14,6 +14,7 @@ from app.jobs import run_jobs
 from persistence import models
 from rules import load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
+from tests.e2e.conftest import uow_of
 from tests.graphql_client import RECORD_ORDER, enroll, gql
 
 LEARNED = """
@@ -80,7 +81,8 @@ async def test_the_job_learns_pairs_bought_together_and_a_cart_is_offered_them(l
         # Before the job has run there is nothing learned.
         assert await suggestions(admin, (a, None)) == []
 
-        reports = await run_jobs("learned-suggestions", utcnow(), load_program(Path(learned_server.settings.rules_dir)))
+        program = load_program(Path(learned_server.settings.rules_dir))
+        reports = await run_jobs(uow_of(learned_server), "learned-suggestions", utcnow(), program)
 
         # B (3 orders) before D (2); C (1) below support; X and the samples are excluded.
         assert [(r["sku"], r["ruleId"], r["learned"]) for r in await suggestions(admin, (a, None))] == [
@@ -104,11 +106,12 @@ async def test_a_rule_that_covers_the_cart_keeps_its_suggestions_alone(learned_s
         await enroll(admin, customer)
         for _ in range(2):
             await order(admin, customer, (crib, "cribs"), (a, None))
-        await run_jobs("learned-suggestions", utcnow(), load_program(Path(learned_server.settings.rules_dir)))
+        program = load_program(Path(learned_server.settings.rules_dir))
+        await run_jobs(uow_of(learned_server), "learned-suggestions", utcnow(), program)
         offered = await suggestions(admin, (crib, "cribs"))
     assert [(r["sku"], r["ruleId"], r["learned"]) for r in offered] == [("MATT-CRIB", "crib-mattress", False)]
 
 
 async def test_the_job_is_off_when_the_rule_files_do_not_ask_for_it(server):
-    [report] = await run_jobs("learned-suggestions", utcnow(), load_program(TEST_RULES_DIR))
+    [report] = await run_jobs(uow_of(server), "learned-suggestions", utcnow(), load_program(TEST_RULES_DIR))
     assert report.summary() == "learned-suggestions: off (no learned_suggestions in the rule files)"

@@ -97,9 +97,9 @@ async def test_the_ledger_pages_newest_first(admin):
         await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("S", 1, amount)))
 
     first = (await gql(admin, CUSTOMER, id=customer, first=2))["customer"]["ledger"]
-    rest = (await gql(admin, CUSTOMER, id=customer, first=2, after=first["pageInfo"]["endCursor"]))[
-        "customer"
-    ]["ledger"]
+    rest = (await gql(admin, CUSTOMER, id=customer, first=2, after=first["pageInfo"]["endCursor"]))["customer"][
+        "ledger"
+    ]
 
     assert [e["node"]["points"] for e in first["edges"]] == [3, 2]
     assert first["pageInfo"]["hasNextPage"] is True

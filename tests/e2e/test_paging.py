@@ -55,8 +55,6 @@ async def test_a_ledger_page_size_out_of_bounds_is_refused_with_the_bounds(admin
 
 
 @pytest.mark.parametrize("first", [0, 501])
-async def test_a_reward_events_page_size_out_of_bounds_is_refused_with_the_bounds(
-    admin: httpx.AsyncClient, first: int
-):
+async def test_a_reward_events_page_size_out_of_bounds_is_refused_with_the_bounds(admin: httpx.AsyncClient, first: int):
     body = (await gql_raw(admin, "query($n: Int!) { rewardEvents(first: $n) { edges { cursor } } }", n=first)).json()
     assert [e["message"] for e in body["errors"]] == [f"first must be between 1 and 500; it was {first}."]

@@ -54,9 +54,9 @@ async def test_at_the_bound_orders_events_and_their_previews_are_refused(admin):
     for points in [100_000_000] * 21 + [MAX_POINTS - 2_100_000_000]:
         assert (await credit(admin, customer, points))["errors"] == []
 
-    order = (
-        await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("SKU-1", 1, "10.00")))
-    )["recordOrder"]
+    order = (await gql(admin, RECORD_ORDER, input=order_input(unique("order"), customer, ("SKU-1", 1, "10.00"))))[
+        "recordOrder"
+    ]
     event = (await gql(admin, RECORD_EVENT, input=review(customer)))["recordEvent"]
     cart_preview = await evaluate(admin, cart(("SKU-1", 1, "10.00", None), customerExternalId=customer))
     preview = {"customerExternalId": customer, "type": "review.published", "attributes": {"rating": 5}}

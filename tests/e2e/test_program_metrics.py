@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,11 +13,12 @@ from tests.conftest import Server
 from tests.e2e.analytics_data import server_with_history
 from tests.graphql_client import gql, gql_raw
 
-FIGURES = """
-orders customers revenue netPromoterScore respondents retentionRate churnRate repeatPurchaseRate
-purchaseFrequency averageOrderValue historicLifetimeValue predictedLifetimeValue pointsEarned
-pointsRedeemed redemptionRate neverRedeemedShare members newEnrolments activeMemberRate engagement
-outstandingPoints pointsLiability
+MONEY = "{ amount currency }"
+FIGURES = f"""
+orders customers revenue {MONEY} netPromoterScore respondents retentionRate churnRate repeatPurchaseRate
+purchaseFrequency averageOrderValue {MONEY} historicLifetimeValue {MONEY} predictedLifetimeValue {MONEY}
+pointsEarned pointsRedeemed redemptionRate neverRedeemedShare members newEnrolments activeMemberRate engagement
+outstandingPoints pointsLiability {MONEY}
 """
 
 METRICS = f"""
@@ -29,8 +31,8 @@ query($from: Date!, $to: Date!) {{
       byTier {{ key metrics {{ {FIGURES} }} }}
       byCohort {{ key metrics {{ {FIGURES} }} }}
       byMonth {{ key metrics {{ {FIGURES} }} }}
-      rules {{ ruleId pointsAwarded customersReached revenue }}
-      acquisition {{ marketingSpend newEnrolments customerAcquisitionCost }}
+      rules {{ ruleId pointsAwarded customersReached revenue {MONEY} }}
+      acquisition {{ marketingSpend {MONEY} newEnrolments customerAcquisitionCost {MONEY} }}
     }}
   }}
 }}"""
@@ -42,11 +44,24 @@ async def history(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
         yield server
 
 
-async def _metrics(server: Server, first: str, last: str) -> dict:
+async def _metrics(server: Server, first: str, last: str) -> Any:
     async with server.client() as admin:
         result = (await gql(admin, METRICS, **{"from": first, "to": last}))["programMetrics"]
     assert result["errors"] == []
-    return result["metrics"]
+    return _amounts(result["metrics"])
+
+
+def _amounts(value: object) -> object:
+    """Every Money as its amount, once checked to be in the program currency (EUR), so that
+    the figures below read as worked out by hand."""
+    if isinstance(value, dict):
+        if set(value) == {"amount", "currency"}:
+            assert value["currency"] == "EUR", value
+            return value["amount"]
+        return {key: _amounts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_amounts(item) for item in value]
+    return value
 
 
 def _group(groups: list[dict], key: str) -> dict:
@@ -157,6 +172,16 @@ async def test_a_range_that_ends_before_it_starts_is_a_user_error(history):
     assert result["errors"] == [{"field": ["to"], "code": "INVALID", "message": "`to` is before `from`."}]
 
 
+async def test_recorded_marketing_spend_is_answered_as_money(history):
+    spend = """mutation($input: RecordMarketingSpendInput!) {
+      recordMarketingSpend(input: $input) { amount { amount currency } errors { code } } }"""
+    async with history.client() as admin:
+        # A year no other test reads, so their acquisition figures stay as worked out.
+        result = await gql(admin, spend, input={"from": "2019-01-01", "to": "2019-01-31", "amount": "12.50"})
+    assert result["recordMarketingSpend"] == {"amount": {"amount": "12.50", "currency": "EUR"}, "errors": []}
+    assert (await _metrics(history, "2019-01-01", "2019-01-31"))["acquisition"]["marketingSpend"] == "12.50"
+
+
 async def test_metrics_need_the_metrics_read_scope(history):
     reader = await _key(history, ["metrics:read"])
     other = await _key(history, ["orders:write"])
@@ -172,5 +197,4 @@ async def _key(server: Server, scopes: list[str]) -> str:
     from app.bootstrap import running_services
 
     async with running_services(server.settings) as services:
-        with services.db:
-            return await create_api_key("analyst", scopes)
+        return await create_api_key(services.uow, "analyst", scopes)

@@ -157,7 +157,7 @@ async def test_an_unknown_customer_is_refused(admin):
 async def test_a_key_with_orders_write_may_record_events(server, admin):
     customer = unique("cust")
     await enroll(admin, customer)
-    key = await create_api_key("events-writer", ["orders:write"])
+    key = await create_api_key(server.uow, "events-writer", ["orders:write"])
 
     async with server.client(key) as back_end:
         payload = await record(back_end, review(customer))

@@ -19,13 +19,14 @@ from app.jobs import run_jobs
 from persistence import models
 from rules import load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
+from tests.e2e.conftest import uow_of
 from tests.graphql_client import CUSTOMER, RECORD_ORDER, TOKEN, enroll, gql, gql_raw, order_input
 from tests.ledger_checks import assert_points_are_the_sum_of_entries, outbox
 
 REWARDS = """
 query($customer: String, $subtotal: Decimal) {
   rewards(customerExternalId: $customer, cartSubtotal: $subtotal) {
-    id name kind pointsCost stockLeft redeemable unavailable { code message pointsMissing }
+    rewardId name kind pointsCost stockLeft redeemable unavailable { code message pointsMissing }
   }
 }"""
 
@@ -33,7 +34,7 @@ REDEEM = """
 mutation($input: RedeemRewardInput!, $key: String) {
   redeemReward(input: $input, idempotencyKey: $key) {
     redemption {
-      id code rewardId kind pointsSpent state expiresAt customerExternalId orderExternalId
+      redemptionId code rewardId kind pointsSpent state expiresAt customerExternalId orderExternalId
       value { amount currency } percent sku
     }
     replayed
@@ -118,7 +119,7 @@ def cart(customer: str, subtotal: str, *codes: str) -> dict:
 async def test_a_customer_token_reads_the_catalogue_with_why_each_reward_cannot_be_redeemed(server, admin):
     customer = await customer_with_points(admin, 50)
     async with await token_client(server, admin, customer) as storefront:
-        rewards = {r["id"]: r for r in (await gql(storefront, REWARDS, subtotal="20.00"))["rewards"]}
+        rewards = {r["rewardId"]: r for r in (await gql(storefront, REWARDS, subtotal="20.00"))["rewards"]}
 
     def why(reward_id: str) -> list[tuple[str, int | None]]:
         return [(u["code"], u["pointsMissing"]) for u in rewards[reward_id]["unavailable"]]
@@ -137,7 +138,7 @@ async def test_a_reward_whose_limit_is_used_says_so(admin):
     customer = await customer_with_points(admin, 50)
     await redeemed_code(admin, "monthly", customer)
 
-    rewards = {r["id"]: r for r in (await gql(admin, REWARDS, customer=customer))["rewards"]}
+    rewards = {r["rewardId"]: r for r in (await gql(admin, REWARDS, customer=customer))["rewards"]}
 
     assert [u["code"] for u in rewards["monthly"]["unavailable"]] == ["LIMIT_REACHED"]
     again = await redeem(admin, "monthly", customer)
@@ -147,10 +148,33 @@ async def test_a_reward_whose_limit_is_used_says_so(admin):
 async def test_an_api_key_reads_the_catalogue_and_without_a_customer_gets_no_verdicts(admin):
     rewards = (await gql(admin, REWARDS))["rewards"]
 
-    assert {"id": "coffee", "name": "10 EUR off an order of 30 EUR or more", "kind": "fixed_discount"}.items() <= (
-        next(r for r in rewards if r["id"] == "coffee").items()
-    )
+    coffee = {"rewardId": "coffee", "name": "10 EUR off an order of 30 EUR or more", "kind": "fixed_discount"}
+    assert coffee.items() <= next(r for r in rewards if r["rewardId"] == "coffee").items()
     assert {r["redeemable"] for r in rewards} == {None}
+
+
+async def test_the_catalogues_amounts_are_money_and_a_percentage_is_a_number(admin):
+    query = "{ rewards { rewardId value { amount currency } percent minOrder { amount currency } } }"
+    rewards = {r["rewardId"]: r for r in (await gql(admin, query))["rewards"]}
+
+    assert rewards["coffee"] == {
+        "rewardId": "coffee",
+        "value": {"amount": "10", "currency": "EUR"},
+        "percent": None,
+        "minOrder": {"amount": "30", "currency": "EUR"},
+    }
+    assert (rewards["half-off"]["value"], rewards["half-off"]["percent"]) == (None, "50")
+    assert rewards["cashback-5"]["value"] == {"amount": "5", "currency": "EUR"}
+    assert rewards["ship-free"]["value"] is None and rewards["ship-free"]["minOrder"] is None
+
+
+async def test_a_bad_cart_subtotal_is_refused_naming_the_argument(admin):
+    customer = await customer_with_points(admin, 0)
+
+    response = await gql_raw(admin, REWARDS, customer=customer, subtotal="-5")
+
+    [error] = response.json()["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("INVALID_PRICE", ["cartSubtotal"])
 
 
 async def test_a_customer_token_cannot_read_another_customers_view_of_the_catalogue(server, admin):
@@ -173,8 +197,8 @@ async def test_a_customer_redeems_with_their_token_for_a_code_that_cannot_be_gue
     redemption = payload["redemption"]
     # RW- and 20 Crockford base32 characters: 100 random bits.
     assert re.fullmatch(r"RW(-[0-9A-HJKMNP-TV-Z]{5}){4}", redemption["code"])
-    assert redemption | {"code": None, "id": None, "expiresAt": None} == {
-        "id": None,
+    assert redemption | {"code": None, "redemptionId": None, "expiresAt": None} == {
+        "redemptionId": None,
         "code": None,
         "rewardId": "coffee",
         "kind": "fixed_discount",
@@ -192,7 +216,7 @@ async def test_a_customer_redeems_with_their_token_for_a_code_that_cannot_be_gue
     assert await balance(admin, customer) == {"available": 50, "pending": 0, "lifetimeEarned": 150}
     ledger = (await gql(admin, CUSTOMER, id=customer))["customer"]["ledger"]["edges"]
     assert (ledger[0]["node"]["kind"], ledger[0]["node"]["points"]) == ("REDEEM", -100)
-    spent = {"redemptionId": redemption["id"], "rewardId": "coffee"}
+    spent = {"redemptionId": redemption["redemptionId"], "rewardId": "coffee"}
     after = {"available": 50, "pending": 0, "lifetimeEarned": 150}
     assert await outbox(customer, "points.redeemed") == [{**spent, "points": -100, "balanceAfter": after}]
     assert await outbox(customer, "reward.redeemed") == [
@@ -254,14 +278,14 @@ async def test_a_customer_token_cannot_redeem_for_another_customer(server, admin
 
 async def test_stock_runs_out_and_says_so(admin):
     customers = [await customer_with_points(admin, 10) for _ in range(5)]
-    left = next(r for r in (await gql(admin, REWARDS))["rewards"] if r["id"] == "scarce")["stockLeft"]
+    left = next(r for r in (await gql(admin, REWARDS))["rewards"] if r["rewardId"] == "scarce")["stockLeft"]
 
     results = await asyncio.gather(*(redeem(admin, "scarce", c) for c in customers))
 
     succeeded = [r for r in results if not r["errors"]]
     assert len(succeeded) == min(left, 5)
     assert {e["code"] for r in results for e in r["errors"]} <= {"OUT_OF_STOCK"}
-    assert next(r for r in (await gql(admin, REWARDS))["rewards"] if r["id"] == "scarce")["stockLeft"] == max(
+    assert next(r for r in (await gql(admin, REWARDS))["rewards"] if r["rewardId"] == "scarce")["stockLeft"] == max(
         0, left - 5
     )
 
@@ -315,9 +339,7 @@ async def test_an_order_uses_a_code_once_and_only_for_its_own_customer(admin):
     first = (await gql(admin, RECORD_ORDER, input=order))["recordOrder"]
     replay = (await gql(admin, RECORD_ORDER, input=order))["recordOrder"]
     second = (await gql(admin, RECORD_ORDER, input={**order, "externalId": unique("order")}))["recordOrder"]
-    foreign = (
-        await gql(admin, RECORD_ORDER, input=order_with(other, "40.00", code))
-    )["recordOrder"]
+    foreign = (await gql(admin, RECORD_ORDER, input=order_with(other, "40.00", code)))["recordOrder"]
 
     assert first["errors"] == [] and first["pointsEarned"] == 40
     assert replay["errors"] == [] and replay["replayed"] is True
@@ -354,9 +376,7 @@ async def test_an_order_below_a_codes_minimum_is_refused(admin):
     customer = await customer_with_points(admin, 100)
     code = await redeemed_code(admin, "coffee", customer)
 
-    result = (
-        await gql(admin, RECORD_ORDER, input=order_with(customer, "29.99", code))
-    )["recordOrder"]
+    result = (await gql(admin, RECORD_ORDER, input=order_with(customer, "29.99", code)))["recordOrder"]
 
     assert [e["code"] for e in result["errors"]] == ["COUPON_NOT_APPLICABLE"]
     assert (await models.Redemption.get(code=code)).state == "active"
@@ -422,13 +442,15 @@ async def test_a_customer_cannot_cancel_another_customers_redemption_nor_a_used_
     assert (await balance(admin, customer))["available"] == 80 + 40
 
 
-async def test_an_unused_redemption_expires_and_gives_its_points_back_once_by_the_jobs(admin):
+async def test_an_unused_redemption_expires_and_gives_its_points_back_once_by_the_jobs(server, admin):
     customer = await customer_with_points(admin, 100)
     code = await redeemed_code(admin, "half-off", customer)
     later = utcnow() + timedelta(days=31)
 
-    program = load_program(TEST_RULES_DIR)
-    reports = await asyncio.gather(run_jobs("redemption-expiry", later, program), run_jobs(None, later, program))
+    program, uow = load_program(TEST_RULES_DIR), uow_of(server)
+    reports = await asyncio.gather(
+        run_jobs(uow, "redemption-expiry", later, program), run_jobs(uow, None, later, program)
+    )
 
     assert sum(r.points for rs in reports for r in rs if r.name == "redemption-expiry") >= 20
     assert (await models.Redemption.get(code=code)).state == "expired"
@@ -456,10 +478,7 @@ async def test_fifty_concurrent_orders_using_one_code_consume_it_once(admin):
     code = await redeemed_code(admin, "half-off", customer)
 
     results = await asyncio.gather(
-        *(
-            gql(admin, RECORD_ORDER, input=order_with(customer, "40.00", code))
-            for _ in range(50)
-        )
+        *(gql(admin, RECORD_ORDER, input=order_with(customer, "40.00", code)) for _ in range(50))
     )
 
     payloads = [r["recordOrder"] for r in results]
@@ -505,7 +524,7 @@ async def test_points_spent_on_a_reward_never_expire_later_and_points_that_last_
         used = (await gql(admin, RECORD_ORDER, input=order_with(customer, "30.00", code)))["recordOrder"]
         assert used["errors"] == [] and used["pointsEarned"] == 30
 
-        await run_jobs(None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
+        await run_jobs(uow_of(expiring_server), None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
 
         # Expired: the 1 point and the 30 just earned; the 100 spent are not taken twice, so
         # the 90-day points are all still there.
@@ -518,7 +537,7 @@ async def test_an_unused_redemption_that_outlives_its_points_gives_back_only_wha
         customer = await customer_with_short_and_long_points(admin)
         await redeemed_code(admin, "coffee", customer)
 
-        await run_jobs(None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
+        await run_jobs(uow_of(expiring_server), None, utcnow() + timedelta(days=31), load_program(TEST_RULES_DIR))
 
         assert await outbox(customer, "points.refunded") == [
             {

@@ -18,6 +18,7 @@ from persistence import models
 from persistence import repositories as repo
 from rules import load_program
 from tests.conftest import TEST_RULES_DIR, Server, make_settings, running_server, unique
+from tests.e2e.conftest import uow_of
 from tests.graphql_client import CUSTOMER, ENROLL, RECORD_ORDER, enroll, gql, order_input
 
 RETURN_WINDOW = 14
@@ -81,7 +82,7 @@ async def state(admin, customer: str) -> dict:
 
 async def run_referral_job(server: Server, days: int) -> None:
     program = load_program(Path(server.settings.rules_dir))
-    await run_jobs("referral-completion", utcnow() + timedelta(days=days), program)
+    await run_jobs(uow_of(server), "referral-completion", utcnow() + timedelta(days=days), program)
 
 
 async def test_every_customer_has_an_own_referral_code(referral_server):

@@ -172,9 +172,7 @@ async def test_text_no_database_can_store_in_an_order_is_a_user_error(admin, whe
     if where == "category":
         line["category"] = value
     extra = {"couponCodes": [value]} if where == "coupon" else {}
-    payload = await _post(
-        admin, RECORD_ORDER, input={**order_input(order, customer), "lines": [line], **extra}
-    )
+    payload = await _post(admin, RECORD_ORDER, input={**order_input(order, customer), "lines": [line], **extra})
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", field)]
     assert await repo.find_order(order) is None
 

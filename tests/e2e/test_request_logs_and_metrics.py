@@ -84,7 +84,7 @@ async def test_client_mistakes_are_one_warning_each_and_never_a_traceback(admin,
 async def test_an_internal_error_is_one_error_line_with_the_traceback_and_the_client_gets_the_request_id(
     admin, caplog, monkeypatch, method
 ):
-    async def broken(registry):
+    async def broken(uow, registry):
         raise RuntimeError("the disk is on fire")
 
     monkeypatch.setattr(rules_admin, "rules_version", broken)

@@ -26,7 +26,7 @@ RULES_VERSION = """
   rulesVersion {
     version activatedAt
     tiers { name threshold multiplier }
-    rewards { id name kind pointsCost }
+    rewards { rewardId name kind pointsCost }
   }
 }"""
 
@@ -135,8 +135,9 @@ async def test_rules_version_names_the_tiers_and_rewards_in_force(admin, server)
         ("Silver", 500, "1.5"),
         ("Gold", 2000, "2"),
     ]
-    assert info["rewards"][0] == {"id": "five-off", "name": "5 EUR off", "kind": "fixed_discount", "pointsCost": 500}
-    assert [r["id"] for r in info["rewards"][1:]] == [
+    five_off = {"rewardId": "five-off", "name": "5 EUR off", "kind": "fixed_discount", "pointsCost": 500}
+    assert info["rewards"][0] == five_off
+    assert [r["rewardId"] for r in info["rewards"][1:]] == [
         "coffee",
         "half-off",
         "ship-free",
@@ -150,7 +151,7 @@ async def test_rules_version_names_the_tiers_and_rewards_in_force(admin, server)
 
 
 async def test_rules_version_is_for_any_api_key_only(admin, server):
-    key = await create_api_key("orders-only", ["orders:write"])
+    key = await create_api_key(server.uow, "orders-only", ["orders:write"])
     async with server.client(key) as client:
         assert (await gql(client, RULES_VERSION))["rulesVersion"]["version"]
     async with server.client(None) as anonymous:
@@ -162,8 +163,8 @@ async def test_only_a_key_with_rules_write_may_reload(admin, server):
     customer = unique("cust")
     await enroll(admin, customer)
     token = (await gql(admin, TOKEN, id=customer))["issueCustomerToken"]["token"]
-    orders_key = await create_api_key("orders-only", ["orders:write"])
-    rules_key = await create_api_key("rules-editor", ["rules:write"])
+    orders_key = await create_api_key(server.uow, "orders-only", ["orders:write"])
+    rules_key = await create_api_key(server.uow, "rules-editor", ["rules:write"])
 
     refused = []
     for credential in (None, token, orders_key):

@@ -8,7 +8,7 @@ from datetime import timedelta
 from app.clock import Clock, utcnow
 from app.scheduler import run_jobs
 from tests.conftest import Server, unique
-from tests.e2e.conftest import GRACE_DAYS, program_of
+from tests.e2e.conftest import GRACE_DAYS, program_of, uow_of
 from tests.e2e.test_jobs import assert_balance_is_the_sum_of_entries, outbox
 from tests.graphql_client import ADJUST, RECORD_ORDER, enroll, gql, order_input
 
@@ -58,18 +58,18 @@ async def test_a_customer_away_a_year_drops_at_the_next_review_once_its_grace_is
 
     # The first review looks at the year that earned the tier: kept.
     moved_clock.advance(timedelta(days=365 + GRACE_DAYS + 1))
-    await run_jobs(None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
     kept = await standing(review_server, customer)
     assert kept["tier"] == {"name": "Silver"}
     assert kept["tierProgress"]["nextReviewAt"] > first_review and kept["tierProgress"]["remainingToKeep"] == 500
 
     # A year without orders: lowered at the next one, once, however many runs.
     moved_clock.advance(timedelta(days=365 - GRACE_DAYS - 5))
-    await run_jobs(None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
     assert (await standing(review_server, customer))["tier"] == {"name": "Silver"}
     moved_clock.advance(timedelta(days=GRACE_DAYS + 5))
-    await run_jobs(None, utcnow(), program_of(review_server))
-    await run_jobs(None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
 
     after = await standing(review_server, customer)
     assert after["tier"] == {"name": "Bronze"}
@@ -86,12 +86,12 @@ async def test_a_customer_away_a_year_drops_at_the_next_review_once_its_grace_is
 async def test_points_earned_within_the_grace_keep_the_tier(review_server, moved_clock: Clock):
     customer = await silver_customer(review_server)
     moved_clock.advance(timedelta(days=365 + GRACE_DAYS + 1))
-    await run_jobs(None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
 
     moved_clock.advance(timedelta(days=365 - GRACE_DAYS + 5))
     await order(review_server, customer, "500.00")
     moved_clock.advance(timedelta(days=GRACE_DAYS))
-    await run_jobs(None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
 
     assert (await standing(review_server, customer))["tier"] == {"name": "Silver"}
     assert [e for e in await outbox(customer, "tier.changed") if e["reason"] == "review"] == []
@@ -100,9 +100,9 @@ async def test_points_earned_within_the_grace_keep_the_tier(review_server, moved
 async def test_after_a_downgrade_the_tier_is_regained_only_on_points_of_the_window(review_server, moved_clock: Clock):
     customer = await silver_customer(review_server)
     moved_clock.advance(timedelta(days=365 + GRACE_DAYS + 1))
-    await run_jobs(None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
     moved_clock.advance(timedelta(days=365))
-    await run_jobs(None, utcnow(), program_of(review_server))
+    await run_jobs(uow_of(review_server), None, utcnow(), program_of(review_server))
     assert (await standing(review_server, customer))["tier"] == {"name": "Bronze"}
 
     # 600 lifetime points no longer count: only the last year's.

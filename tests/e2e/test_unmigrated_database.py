@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +71,17 @@ def test_loyalty_migrate_check_tells_pending_from_done(monkeypatch, capsys, tmp_
     assert main(["migrate"]) == 0
     assert main(["migrate", "--check"]) == 0
     assert asyncio.run(pending_migrations(f"sqlite://{tmp_path / 'fresh.db'}")) == []
+
+
+@pytest.mark.parametrize("command", [["serve"], ["migrate"], ["migrate", "--check"]])
+def test_a_server_that_cannot_be_reached_is_named_as_such_not_as_unmigrated(command, monkeypatch, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    monkeypatch.setenv("LOYALTY_DATABASE_URL", f"postgres://postgres@127.0.0.1:{port}/nowhere")
+
+    assert main(command) == 1
+
+    error = capsys.readouterr().err
+    assert "cannot be reached" in error and "LOYALTY_DATABASE_URL" in error
+    assert "not migrated" not in error and "Traceback" not in error

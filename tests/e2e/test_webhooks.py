@@ -64,6 +64,16 @@ async def adjust(client: httpx.AsyncClient, customer: str, points: int) -> None:
     assert data["adjustPoints"]["errors"] == []
 
 
+async def delivered(client: httpx.AsyncClient, webhook_id: str, count: int = 1) -> None:
+    """Waits until the worker has recorded `count` deliveries as delivered."""
+    for _ in range(100):
+        edges = (await gql(client, WEBHOOK, id=webhook_id))["webhook"]["deliveries"]["edges"]
+        if sum(edge["node"]["status"] == "delivered" for edge in edges) >= count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"webhook {webhook_id}: fewer than {count} deliveries recorded as delivered")
+
+
 async def test_a_webhook_receives_each_event_signed_per_standard_webhooks(partner):
     customer = unique("hook")
     await enroll(partner, customer)
@@ -157,18 +167,70 @@ async def test_any_event_can_be_redelivered_with_its_id(partner):
         hook = await register(partner, receiver.url)
         await adjust(partner, customer, 6)
         [first] = await receiver.wait_for(1)
+        # Once recorded: recording an attempt still in flight would overwrite the new schedule.
+        await delivered(partner, hook["id"])
         data = await gql(
             partner,
             "mutation($w: String!, $e: String!) { redeliverEvent(webhookId: $w, eventId: $e)"
-            " { delivery { status } errors { code } } }",
+            " { delivery { eventId eventType status attempts attemptLog { attempt } } errors { code } } }",
             w=hook["id"],
             e=first.id,
         )
         assert data["redeliverEvent"]["errors"] == []
         await receiver.wait_for(2)
 
+    assert data["redeliverEvent"]["delivery"] == {
+        "eventId": first.id,
+        "eventType": "points.adjusted",
+        "status": "pending",
+        "attempts": 0,
+        "attemptLog": [],
+    }
+
     assert receiver.deliveries[1].id == first.id
     assert receiver.deliveries[1].verified(hook["secret"]) == first.verified(hook["secret"])
+
+
+async def test_the_delivery_log_pages_newest_first_and_a_rotation_keeps_the_last_success(partner):
+    customer = unique("log")
+    await enroll(partner, customer)
+    page = """
+    query($id: String!, $after: String) {
+      webhook(id: $id) {
+        lastSuccessAt
+        deliveries(first: 1, after: $after) {
+          edges { cursor node { eventId eventType status deliveredAt attemptLog { attempt statusCode attemptedAt } } }
+          pageInfo { hasNextPage endCursor }
+        }
+      }
+    }"""
+    async with receiving() as receiver:
+        hook = await register(partner, receiver.url)
+        await adjust(partner, customer, 1)
+        await adjust(partner, customer, 2)
+        events = [d.id for d in await receiver.wait_for(2)]
+        await delivered(partner, hook["id"], count=2)
+    newest = (await gql(partner, page, id=hook["id"]))["webhook"]
+    older = (await gql(partner, page, id=hook["id"], after=newest["deliveries"]["pageInfo"]["endCursor"]))["webhook"]
+    rotated = await gql(
+        partner,
+        "mutation($id: String!) { rotateWebhookSecret(id: $id) { webhook { secret lastSuccessAt createdAt } } }",
+        id=hook["id"],
+    )
+
+    first, second = newest["deliveries"], older["deliveries"]
+    assert [e["node"]["eventId"] for e in first["edges"] + second["edges"]] == sorted(events, key=int, reverse=True)
+    assert (first["pageInfo"]["hasNextPage"], second["pageInfo"]["hasNextPage"]) == (True, False)
+    node = first["edges"][0]["node"]
+    assert (node["eventType"], node["status"]) == ("points.adjusted", "delivered")
+    assert [(a["attempt"], a["statusCode"]) for a in node["attemptLog"]] == [(1, 204)]
+    # Times come back in UTC with their offset from either database.
+    for moment in (newest["lastSuccessAt"], node["deliveredAt"], node["attemptLog"][0]["attemptedAt"]):
+        assert moment.endswith("+00:00"), moment
+    webhook = rotated["rotateWebhookSecret"]["webhook"]
+    assert webhook["secret"] != hook["secret"]
+    assert webhook["lastSuccessAt"] == newest["lastSuccessAt"]
+    assert webhook["createdAt"].endswith("+00:00")
 
 
 @pytest.mark.parametrize(

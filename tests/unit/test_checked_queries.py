@@ -3,15 +3,12 @@ extensions (ParserCache, MaxTokensLimiter, AddValidationRules, MaskErrors) would
 
 from __future__ import annotations
 
-import contextvars
-
 import pytest
 import strawberry
 from graphql import GraphQLSchema, parse
 from strawberry.asgi import GraphQL
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.http import process_result
-from tortoise import context as tortoise_context
 
 from api.error_codes import ErrorCodes
 from api.json_posts import check_view
@@ -45,7 +42,9 @@ def _strawberrys_own(settings: Settings) -> strawberry.Schema:
     if settings.production:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_internal))
     return strawberry.Schema(
-        query=Query, mutation=Mutation, extensions=extensions,
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
         config=schema_config(settings),
     )
 
@@ -110,15 +109,3 @@ def test_strawberrys_graphql_core_schema_is_where_we_read_it():
     core = graphql_core_schema(schema)
     assert isinstance(core, GraphQLSchema)
     assert core.query_type is not None and core.query_type.name == "Query"
-
-
-def test_tortoises_context_variable_is_the_one_it_reads():
-    """api.app sets Tortoise's private `_current_context` per request; an upgrade that
-    stops reading it fails here."""
-    marker = object()
-
-    def inside() -> object:
-        tortoise_context._current_context.set(marker)  # type: ignore[arg-type]
-        return tortoise_context.get_current_context()
-
-    assert contextvars.copy_context().run(inside) is marker

@@ -21,9 +21,9 @@ def test_made_up_codes_and_codes_that_are_not_money_are_not_currencies(code):
 @pytest.mark.parametrize("text", ["-0", "1_000", " 1 ", "1 ", "+1", "1,5", ".5", "NaN", "Infinity", "0x10"])
 def test_amounts_are_parsed_strictly(text):
     with pytest.raises(DomainError) as error:
-        parse_amount(text, "EUR", ["unitPrice"])
+        parse_amount(text, "EUR", ["unit_price"])
     assert error.value.code in ("INVALID_AMOUNT", "INVALID_PRICE")
-    assert error.value.field == ["unitPrice"]
+    assert error.value.field == ["unit_price"]
 
 
 @pytest.mark.parametrize("text", ["1e17", "1e30", "1e400", "1000000000000.01"])

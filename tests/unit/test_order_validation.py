@@ -51,5 +51,5 @@ def test_all_problems_are_reported_with_their_fields():
         ("UNKNOWN_CURRENCY", ("currency",)),
         ("REQUIRED", ("lines", "0", "sku")),
         ("INVALID_QUANTITY", ("lines", "0", "quantity")),
-        ("INVALID_PRICE", ("lines", "0", "unitPrice")),
+        ("INVALID_PRICE", ("lines", "0", "unit_price")),
     }

@@ -20,6 +20,8 @@ from domain.rewards import (
     SpentLot,
     Standing,
     check_redeemable,
+    just_out_of_reach,
+    nearest_first,
     new_code,
     plan_spending,
     points_to_restore,
@@ -54,8 +56,17 @@ def test_points_missing_are_counted_and_pending_ones_named_but_not_spendable():
 
 def test_every_reason_is_given_at_once():
     reward = Reward(
-        "r", "r", "free_product", 10, sku="X", tiers=("Gold",), min_order=Decimal(50), limit_per_customer=1,
-        limit_period="month", stock=5, valid_until=NOW - DAY,
+        "r",
+        "r",
+        "free_product",
+        10,
+        sku="X",
+        tiers=("Gold",),
+        min_order=Decimal(50),
+        limit_per_customer=1,
+        limit_period="month",
+        stock=5,
+        valid_until=NOW - DAY,
     )
     assert blocks(reward, spendable=0, uses=1, stock_left=0, order_subtotal=Decimal(20)) == [
         Block.NO_LONGER_VALID,
@@ -73,6 +84,24 @@ def test_the_minimum_order_is_only_checked_against_a_cart():
     assert blocks(COFFEE, order_subtotal=Decimal(30)) == []
 
 
+def test_a_cart_below_the_minimum_says_how_much_it_still_needs():
+    [reason] = reasons_not_redeemable(COFFEE, Standing(tier=None, spendable=100, order_subtotal=Decimal("21.50")), NOW)
+    assert (reason.block, reason.amount_missing, reason.points_missing) == (Block.MIN_ORDER, Decimal("8.50"), None)
+
+
+def test_only_points_and_the_cart_subtotal_are_within_reach():
+    def reasons(reward: Reward, **standing) -> list:
+        return reasons_not_redeemable(reward, Standing(**{"tier": "Bronze", **standing}), NOW)
+
+    assert not just_out_of_reach(reasons(COFFEE, spendable=100))  # redeemable: not "almost"
+    assert just_out_of_reach(reasons(COFFEE, spendable=10, order_subtotal=Decimal(20)))
+    assert not just_out_of_reach(reasons(Reward("t", "t", "free_shipping", 1, tiers=("Gold",)), spendable=0))
+    assert not just_out_of_reach(reasons(COFFEE, spendable=0, stock_left=0))
+    nearer = reasons(COFFEE, spendable=90, order_subtotal=Decimal(10))
+    farther = reasons(COFFEE, spendable=80, order_subtotal=Decimal(29))
+    assert nearest_first(nearer) == (10, Decimal(20)) and nearest_first(nearer) < nearest_first(farther)
+
+
 def test_the_validity_window_includes_its_start_and_excludes_its_end():
     assert blocks(Reward("r", "r", "cashback", 1, value=Decimal(1), valid_from=NOW)) == []
     assert blocks(Reward("r", "r", "cashback", 1, value=Decimal(1), valid_from=NOW + DAY)) == [Block.NOT_YET_VALID]
@@ -87,7 +116,7 @@ def test_a_refusal_carries_a_stable_code():
     for standing, code in cases:
         with pytest.raises(DomainError) as caught:
             check_redeemable(COFFEE, standing, NOW)
-        assert (caught.value.code, caught.value.field) == (code, ["rewardId"])
+        assert (caught.value.code, caught.value.field) == (code, ["reward_id"])
     with pytest.raises(DomainError) as caught:
         check_redeemable(Reward("t", "t", "free_shipping", 1, tiers=("Gold",)), Standing("Bronze", 10), NOW)
     assert caught.value.code == "REWARD_NOT_REDEEMABLE"
@@ -171,7 +200,7 @@ def test_a_code_is_usable_once_by_its_own_customer_before_it_expires():
     for found, customer, when, code in cases:
         with pytest.raises(DomainError) as caught:
             found.usable_by(customer, when)
-        assert (caught.value.code, caught.value.field) == (code, ["couponCodes"])
+        assert (caught.value.code, caught.value.field) == (code, ["coupon_codes"])
 
 
 # ---- what a code gives an order -------------------------------------------------------------

@@ -74,4 +74,3 @@ def test_a_bad_setting_stops_the_command_with_one_line_not_a_traceback():
     done = _loyalty("serve", LOYALTY_TOKEN_TTL_SECONDS="1d")
     assert done.returncode == 2
     assert done.stderr == "loyalty: LOYALTY_TOKEN_TTL_SECONDS must be a whole number of at least 1, not '1d'\n"
-

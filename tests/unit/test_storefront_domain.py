@@ -39,7 +39,7 @@ def test_a_referral_code_is_short_and_has_no_look_alike_characters():
 )
 def test_a_referral_is_refused_for_its_reason(referrer, friend, code):
     problem = refusal(referrer, friend)
-    assert problem is not None and problem.code is code and problem.field == ["referralCode"]
+    assert problem is not None and problem.code is code and problem.field == ["referral_code"]
 
 
 def test_an_earlier_customer_may_refer_a_new_one():
@@ -53,7 +53,7 @@ def test_feedback_takes_a_score_from_0_to_10_and_an_optional_comment():
     with pytest.raises(DomainErrors) as caught:
         validate_feedback(FeedbackInput("c-1", -1, "x" * 2001, "bad id"))
     assert [(e.field, e.code) for e in caught.value.errors] == [
-        (["orderExternalId"], ErrorCode.INVALID_ID),
+        (["order_external_id"], ErrorCode.INVALID_ID),
         (["score"], ErrorCode.INVALID),
         (["comment"], ErrorCode.INVALID),
     ]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, cast
 
+from app import tier_reviews
 from domain.program import Tier
 from domain.tiers import TierReview, higher, reviewed, window_start
 from tests.unit.rules.rules_testkit import TIERS, errors_of, program_of
@@ -79,3 +83,36 @@ def test_a_review_lowers_to_what_was_qualified_for_or_one_step_at_most():
     assert reviewed(LADDER, "Gold", BRONZE, drop_at_most_one=True) == "Silver"
     assert reviewed(LADDER, "Gold", GOLD, drop_at_most_one=False) == "Gold"
     assert reviewed(LADDER, "Silver", GOLD, drop_at_most_one=False) == "Silver"
+
+
+async def test_an_order_sums_its_window_only_when_the_lifetime_totals_could_raise_the_tier():
+    program = program_of(TIERS, "tier_qualification:\n  period: {rolling_days: 365}\n")
+    summed: list[object] = []
+
+    async def window_sums(windows: object, basis: str) -> dict[int, int]:
+        summed.append(windows)
+        return {7: 850}
+
+    session = SimpleNamespace(tiers=SimpleNamespace(qualifying_amounts=window_sums))
+
+    async def tier_after(current: str | None, lifetime_points: int) -> str | None:
+        return await tier_reviews.tier_after_earning(
+            cast(Any, session),
+            program,
+            7,
+            current,
+            lifetime_points=lifetime_points,
+            lifetime_spend=Decimal(0),
+            points_added=150,
+            spend_added=Decimal(0),
+            now=at(2026, 3, 1),
+        )
+
+    # The window is part of the lifetime: totals that reach nothing higher need no sum.
+    assert await tier_after("Gold", 90_000) == "Gold"
+    assert await tier_after("Bronze", 999) == "Bronze"
+    assert summed == []
+    # Totals that could: the window decides (850 + this order's 150 reach Silver, not Gold).
+    assert await tier_after("Bronze", 6_000) == "Silver"
+    assert await tier_after("Silver", 6_000) == "Silver"
+    assert len(summed) == 2

@@ -47,11 +47,11 @@ def test_a_url_must_be_https_without_credentials_unless_private_targets_are_allo
 
 
 def test_event_types_are_checked_each_naming_its_place():
-    assert validate_event_types(None, ["a.b"], ["eventTypes"]) is None
-    assert validate_event_types(["a.b", "a.b"], ["a.b"], ["eventTypes"]) == ["a.b"]
+    assert validate_event_types(None, ["a.b"], ["event_types"]) is None
+    assert validate_event_types(["a.b", "a.b"], ["a.b"], ["event_types"]) == ["a.b"]
     with pytest.raises(DomainErrors) as errors:
-        validate_event_types(["a.b", "x", "y"], ["a.b"], ["eventTypes"])
-    assert [e.field for e in errors.value.errors] == [["eventTypes", "1"], ["eventTypes", "2"]]
+        validate_event_types(["a.b", "x", "y"], ["a.b"], ["event_types"])
+    assert [e.field for e in errors.value.errors] == [["event_types", "1"], ["event_types", "2"]]
 
 
 def test_the_first_retry_comes_within_ten_seconds_and_the_schedule_spans_about_three_days():

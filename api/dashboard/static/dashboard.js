@@ -8,14 +8,15 @@ const QUERY = `query($from: Date!, $to: Date!) {
     errors { field code message }
     metrics {
       currency
-      overall { orders customers revenue averageOrderValue netPromoterScore retentionRate churnRate
-                repeatPurchaseRate purchaseFrequency historicLifetimeValue predictedLifetimeValue
+      overall { orders customers revenue { amount } averageOrderValue { amount } netPromoterScore
+                retentionRate churnRate repeatPurchaseRate purchaseFrequency
+                historicLifetimeValue { amount } predictedLifetimeValue { amount }
                 pointsEarned pointsRedeemed redemptionRate neverRedeemedShare members newEnrolments
-                activeMemberRate engagement outstandingPoints pointsLiability }
+                activeMemberRate engagement outstandingPoints pointsLiability { amount } }
       byMonth { key metrics { pointsEarned pointsRedeemed netPromoterScore } }
-      byTier { key metrics { members revenue } }
+      byTier { key metrics { members revenue { amount } } }
       byCohort { key metrics { retentionRate } }
-      acquisition { marketingSpend customerAcquisitionCost }
+      acquisition { marketingSpend { amount } customerAcquisitionCost { amount } }
     }
   }
 }`;
@@ -62,10 +63,16 @@ function number(value) {
   return value === null ? null : Number(value);
 }
 
+// Amounts come as Money { amount } (all in the program currency, m.currency); the rest as they are.
+function figure(value) {
+  return value !== null && typeof value === "object" ? value.amount : value;
+}
+
 function show(m) {
   const rows = document.querySelector("#overall tbody");
   rows.replaceChildren();
-  for (const [name, value] of Object.entries({ ...m.overall, ...m.acquisition })) {
+  for (const [name, money] of Object.entries({ ...m.overall, ...m.acquisition })) {
+    const value = figure(money);
     const row = rows.insertRow();
     row.insertCell().textContent = name;
     const cell = row.insertCell();
@@ -88,7 +95,7 @@ function show(m) {
     { label: "retention rate", data: m.byCohort.map((g) => g.metrics.retentionRate) },
   ], { scales: { y: { min: 0, max: 1 } } });
   draw("spend", "bar", m.byTier.map((g) => g.key || "(none)"), [
-    { label: `spend (${m.currency})`, data: m.byTier.map((g) => number(g.metrics.revenue)) },
+    { label: `spend (${m.currency})`, data: m.byTier.map((g) => number(figure(g.metrics.revenue))) },
   ]);
 }
 

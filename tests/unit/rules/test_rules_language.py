@@ -164,7 +164,9 @@ def test_variants_split_customers_by_their_shares():
 
 
 def test_new_constructs_are_checked_with_file_line_col_errors():
-    errors = errors_of(**{"p.yaml": """
+    errors = errors_of(
+        **{
+            "p.yaml": """
         program: {time_zone: Europe/Pariss}
         customer_attributes: {new_parent: boolean}
         experiments: [{id: split, variants: {a: 50, b: 40}}, {id: ok, variants: {x: 50, y: 50}}]
@@ -173,7 +175,9 @@ def test_new_constructs_are_checked_with_file_line_col_errors():
           - {id: r2, when: {customer: {attributes: {new_parent: 3}}}, then: {points: {fixed: 1}}}
           - {id: r3, experiment: {id: ok, variant: z}, then: {points: {fixed: 1}}}
           - {id: r4, then: {discount: {fixed_price: 3}}}
-    """})
+    """
+        }
+    )
     assert errors == [
         "p.yaml:2:22: time zone 'Europe/Pariss' is not an IANA time zone name"
         " (for example Europe/Paris, America/New_York, UTC)",
@@ -186,12 +190,16 @@ def test_new_constructs_are_checked_with_file_line_col_errors():
 
 
 def test_any_all_not_nest_at_most_three_deep():
-    errors = errors_of(**{"p.yaml": """
+    errors = errors_of(
+        **{
+            "p.yaml": """
         rules:
           - id: deep
             when: {not: {not: {not: {not: {order: {subtotal: 1}}}}}}
             then: {points: {fixed: 1}}
-    """})
+    """
+        }
+    )
     assert len(errors) == 1 and "deep" in errors[0] and "not" in errors[0]
 
 

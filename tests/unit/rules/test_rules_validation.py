@@ -121,7 +121,6 @@ def test_a_bad_indent_is_the_only_error_reported_not_false_ones_in_untouched_fil
     assert error.startswith("earning.yaml:") and "YAML syntax" in error and count == "1 error(s)"
 
 
-
 def test_an_unknown_reward_in_tier_benefits_is_an_error():
     errors = errors_of(
         **{

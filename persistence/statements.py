@@ -1,0 +1,169 @@
+"""Statements with named parameters, and the builders that make them from table descriptions.
+
+A statement names its parameters (`:customer_id`); a name may be used any number of
+times, anywhere. It is compiled once, when the statement is made, into the `$n` text that
+persistence.sql runs on both databases (SQLite gets `$n` as `?n`, its numbered
+parameter, so one value serves every use of its name) and the order of the names, so no
+caller counts positions. Quoted text and PostgreSQL's casts (`:payload::jsonb`) are left
+as they are.
+
+The builders take column lists and types from `persistence.tables`, so an INSERT names
+its table's columns as the model declares them and a typed array is cast as its column is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from persistence.tables import Table
+
+# A quoted literal or identifier (skipped whole, so `'a:b'` is no parameter), or
+# `:name` not preceded by a colon or a word character (so `x::jsonb` and `'12:30'` are not).
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|(?<![:\w]):([A-Za-z_]\w*)""")
+_NUMBERED = re.compile(r"(?<![\w$])\$\d")
+
+
+class Statement:
+    """A statement's text with `$n` for its named parameters, and the names in `$n` order."""
+
+    __slots__ = ("names", "source", "text")
+
+    def __init__(self, source: str):
+        if _NUMBERED.search(_TOKEN.sub(lambda m: "" if m.group(1) is None else m.group(0), source)):
+            raise ValueError("a named statement takes no numbered parameters ($n): name them")
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return match.group(0)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        self.source = source
+        self.text = _TOKEN.sub(number, source)
+        self.names: tuple[str, ...] = tuple(names)
+
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
+        """The values in `$n` order. Every name must be given, and nothing else: a value
+        the statement does not use is a mistake as surely as one it lacks."""
+        try:
+            values = [params[name] for name in self.names]
+        except KeyError:
+            values = None
+        if values is None or len(params) != len(values):
+            missing = [name for name in self.names if name not in params]
+            unused = sorted(set(params) - set(self.names))
+            raise KeyError(f"parameters missing: {missing}, not in the statement: {unused}")
+        return values
+
+    def __repr__(self) -> str:
+        return f"Statement({self.source!r})"
+
+
+def column_list(columns: Sequence[str]) -> str:
+    return ", ".join(columns)
+
+
+def insert(
+    table: Table,
+    columns: Sequence[str] | None = None,
+    *,
+    fixed: Mapping[str, str] | None = None,
+    suffix: str = "",
+    returning: str = "",
+) -> Statement:
+    """`INSERT INTO table (columns) VALUES (:column, ...)`, one row, each parameter named as
+    its column (the whole row, `table.written`, unless columns are named); `fixed` columns
+    take the SQL given instead (a new customer's zero balance)."""
+    fixed = dict(fixed or {})
+    columns = _checked(table, [c for c in (columns or table.written) if c not in fixed])
+    _checked(table, list(fixed))
+    values = [f":{c}" for c in columns] + list(fixed.values())
+    return Statement(
+        f"INSERT INTO {table.name} ({column_list([*columns, *fixed])}) VALUES ({', '.join(values)})"
+        + _tail(suffix, returning)
+    )
+
+
+class RowsInsert:
+    """A multi-row INSERT of whole rows (or of the columns named): `VALUES (...), (...)`,
+    each row's parameters named `:column_i`. One statement per row count, made once."""
+
+    __slots__ = ("_statements", "columns", "returning", "suffix", "table")
+
+    def __init__(self, table: Table, columns: Sequence[str] | None = None, *, suffix: str = "", returning: str = ""):
+        self.table = table
+        self.columns = _checked(table, columns)
+        self.suffix = suffix
+        self.returning = returning
+        self._statements: dict[int, Statement] = {}
+
+    def statement(self, rows: int) -> Statement:
+        found = self._statements.get(rows)
+        if found is None:
+            groups = ", ".join(
+                "(" + ", ".join(f":{column}_{index}" for column in self.columns) + ")" for index in range(rows)
+            )
+            found = Statement(
+                f"INSERT INTO {self.table.name} ({column_list(self.columns)}) VALUES {groups}"
+                + _tail(self.suffix, self.returning)
+            )
+            # Row counts are small (an order's entries, a job's batch); a bound all the same.
+            if len(self._statements) < 128:
+                self._statements[rows] = found
+        return found
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return {f"{column}_{index}": row[column] for index, row in enumerate(rows) for column in self.columns}
+
+
+def insert_select(table: Table, expressions: Mapping[str, str], source: str, *, returning: str = "") -> str:
+    """`INSERT INTO table (column, ...) SELECT expression, ... FROM source`, a column for each
+    expression: a statement of its own, or a part of one (a data-modifying CTE)."""
+    columns = _checked(table, list(expressions))
+    return (
+        f"INSERT INTO {table.name} ({column_list(columns)}) SELECT {', '.join(expressions.values())}"
+        f" FROM {source}" + _tail("", returning)
+    )
+
+
+def whole_row(table: Table, expression: Callable[[str], str]) -> dict[str, str]:
+    """An expression for every column an INSERT of a whole row names (for insert_select)."""
+    return {column: expression(column) for column in table.written}
+
+
+class Unnest:
+    """`unnest(:prefix_a::type[], ...) AS x(a, ...)`: one array parameter per column, typed as
+    the column is (PostgreSQL's set-based multi-row insert: one text for any row count), and
+    those parameters for some rows. `WITH ORDINALITY` numbers the rows `n`, from 1."""
+
+    __slots__ = ("_keys", "columns", "sql")
+
+    def __init__(
+        self, table: Table, columns: Sequence[str], prefix: str, *, alias: str = "x", ordinality: bool = False
+    ):
+        self.columns = _checked(table, columns)
+        arrays = ", ".join(f":{prefix}_{c}{table.cast(c)}[]" for c in self.columns)
+        names = column_list([*self.columns, "n"] if ordinality else self.columns)
+        self.sql = f"unnest({arrays}){' WITH ORDINALITY' if ordinality else ''} AS x({names})"
+        # The parameters' names, made once: this runs on every order.
+        self._keys = tuple((f"{prefix}_{c}", c) for c in self.columns)
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        return {key: [row[column] for row in rows] for key, column in self._keys}
+
+
+def _checked(table: Table, columns: Sequence[str] | None) -> tuple[str, ...]:
+    if columns is None:
+        return table.written
+    for column in columns:
+        table[column]  # a misspelt column fails here, when the module is imported
+    return tuple(columns)
+
+
+def _tail(suffix: str, returning: str) -> str:
+    return (f" {suffix}" if suffix else "") + (f" RETURNING {returning}" if returning else "")
