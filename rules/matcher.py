@@ -6,9 +6,9 @@ tests it and fires it once, and the match counts for each of them. Each such *co
 is filed under its trigger (rules/triggers.py); conditions are packed into rulesets in
 trigger order, so that an order's triggers reach few rulesets, and an order is asserted
 only into those (`OrderIndex`). Measured costs that shape this (durable-rules 2.0.28, see
-engine.py): an assertion parses the whole fact, so each ruleset gets only the fields its
-rules read besides the base ones (line objects and line-filter sums only where read); a
-fired rule costs a few µs more, so shared conditions fire once.
+engine.py): an assertion costs about (the nodes the fact reaches) x (the fact's properties),
+so each ruleset gets only the fact fields its rules read; a fired rule costs a few µs more,
+so shared conditions fire once.
 """
 
 from __future__ import annotations

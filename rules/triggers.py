@@ -33,7 +33,8 @@ CART = "k"
 
 _UNTRIGGERED = {"kind", "customer", "event_type", "lines"}
 _SUM_PREFIXES = ("n:", "q:", "v:", "m:")
-"""Line-filter sums (rules/lines.py) are computed only for the rulesets that read them."""
+"""Line-filter sums (rules/lines.py) trigger nothing: they are summed only for the rulesets
+an order reaches, after the index has chosen them."""
 _EXACT = 2.0**52
 _LIST_COST = {
     "coupons": 0.02,
@@ -71,6 +72,8 @@ class Trigger:
             return min(1.0, (self.high - self.low) / _SCALE[self.field])
         if self.field == "now":
             return 0.05 if bounded else 0.6
+        if self.high == math.nextafter(self.low, math.inf):
+            return 0.15  # one value: order_count 0, birthday_month, a boolean attribute...
         return 0.3 if bounded else 0.5
 
     def sort_key(self) -> tuple:
