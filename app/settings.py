@@ -28,6 +28,8 @@ _ENVS = ("development", "test", "production")
 _URL_FORM = "a Tortoise URL: " + ", ".join(f"{scheme}…" for scheme in DATABASE_SCHEMES)
 _VARIABLES = {"request_metrics": "LOYALTY_METRICS", "env": "LOYALTY_ENV"}
 _NETWORKS_FORM = "comma-separated addresses or networks (CIDR), e.g. 127.0.0.1,10.0.0.0/8"
+# RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits); PyJWT only warns.
+MIN_TOKEN_SECRET_BYTES = 32
 
 
 class ConfigError(ValueError):
@@ -100,6 +102,11 @@ class Settings:
         read = _Reader(environ)
         bootstrap = environ.get("LOYALTY_BOOTSTRAP_API_KEY")
         secret = environ.get("LOYALTY_TOKEN_SECRET")
+        if secret is not None and len(secret.encode()) < MIN_TOKEN_SECRET_BYTES:
+            raise ConfigError(
+                f"LOYALTY_TOKEN_SECRET must be at least {MIN_TOKEN_SECRET_BYTES} bytes (HS256 needs a 256-bit key), "
+                f"not {len(secret.encode())} bytes; e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         env = read("LOYALTY_ENV", "development", _one_of(*_ENVS), "development, test or production")
         return cls(
             database_url=read("LOYALTY_DATABASE_URL", DEFAULT_DATABASE_URL, _database_url, _URL_FORM),

@@ -38,7 +38,7 @@ TOTAL_ENTRIES = 1_000_000
 BIG, SMALL = "reads-big", "reads-small"
 BIG_ENTRIES, SMALL_ENTRIES = 200_000, 10
 FILLER_ENTRIES = 100  # per filler customer
-SECRET = "bench-reads-token-secret"
+SECRET = "bench-reads-token-secret-at-least-32-bytes"
 PAGE = 20
 
 FIELDS = (

@@ -43,7 +43,7 @@ def test_the_described_configuration_masks_secrets_and_the_database_password():
     settings = Settings.from_env(
         {
             "LOYALTY_DATABASE_URL": "postgres://loyalty:s3cret@db:5432/loyalty",
-            "LOYALTY_TOKEN_SECRET": "hush",
+            "LOYALTY_TOKEN_SECRET": "hush" * 8,
             "LOYALTY_BOOTSTRAP_API_KEY": "lk_hush",
         }
     )
@@ -63,11 +63,19 @@ def _loyalty(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_loyalty_config_prints_the_effective_configuration_with_secrets_masked(tmp_path):
-    done = _loyalty("config", LOYALTY_DATABASE_URL="postgres://u:pw123@h/db", LOYALTY_TOKEN_SECRET="pw456")
+    done = _loyalty("config", LOYALTY_DATABASE_URL="postgres://u:pw123@h/db", LOYALTY_TOKEN_SECRET="pw456" * 7)
     assert done.returncode == 0, done.stderr
     assert "LOYALTY_DATABASE_URL=postgres://u:********@h/db" in done.stdout.splitlines()
     assert "LOYALTY_MAX_TOKENS=2000" in done.stdout.splitlines()
     assert "pw123" not in done.stdout and "pw456" not in done.stdout
+
+
+def test_a_short_token_secret_is_refused_at_start_with_the_length_it_needs():
+    done = _loyalty("serve", LOYALTY_TOKEN_SECRET="x" * 31)
+    assert done.returncode == 2
+    assert done.stderr.startswith("loyalty: LOYALTY_TOKEN_SECRET must be at least 32 bytes")
+    assert "x" * 31 not in done.stderr
+    assert Settings.from_env({"LOYALTY_TOKEN_SECRET": "x" * 32}).token_secret is not None
 
 
 def test_a_bad_setting_stops_the_command_with_one_line_not_a_traceback():
