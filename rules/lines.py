@@ -78,21 +78,37 @@ def predicate(spec: dict | None) -> LinePredicate:
     return matches
 
 
-_PREDICATES: dict[int, tuple[dict | None, LinePredicate]] = {}
+LinePicker = Callable[[tuple[LineFacts, ...]], list[LineFacts]]
+_PICKERS: dict[int, tuple[dict | None, LinePicker]] = {}
 
 
-def _predicate_of(spec: dict | None) -> LinePredicate:
-    """`predicate(spec)`, made once per spec object: effects' filters are summed for every
+def picker(spec: dict | None) -> LinePicker:
+    """The lines the filter matches. A filter of skus alone, categories alone or tags alone
+    (most effects' filters) is one set test per line, not the general predicate's six."""
+    if spec and len(spec) == 1 and next(iter(spec)) in ("sku", "category", "tag"):
+        ((key, values),) = spec.items()
+        wanted = frozenset(as_list(values))
+        if key == "sku":
+            return lambda lines: [line for line in lines if line.sku in wanted]
+        if key == "category":
+            return lambda lines: [line for line in lines if line.category in wanted]
+        return lambda lines: [line for line in lines if not wanted.isdisjoint(line.tags)]
+    test = predicate(spec)
+    return lambda lines: [line for line in lines if test(line)]
+
+
+def _picker_of(spec: dict | None) -> LinePicker:
+    """`picker(spec)`, made once per spec object: effects' filters are summed for every
     evaluation that applies their rule. Keyed by identity, and checked, since an id can be
     reused once its object is gone; a reload's new specs eventually push the old out."""
-    found = _PREDICATES.get(id(spec))
+    found = _PICKERS.get(id(spec))
     if found is not None and found[0] is spec:
         return found[1]
-    if len(_PREDICATES) > 10_000:
-        _PREDICATES.clear()
-    test = predicate(spec)
-    _PREDICATES[id(spec)] = (spec, test)
-    return test
+    if len(_PICKERS) > 10_000:
+        _PICKERS.clear()
+    pick = picker(spec)
+    _PICKERS[id(spec)] = (spec, pick)
+    return pick
 
 
 @dataclass(frozen=True)
@@ -105,10 +121,9 @@ class LineSums:
     others: int = 0
 
     @classmethod
-    def of(cls, order: OrderFacts, spec: dict | None, test: LinePredicate | None = None) -> LineSums:
-        """`test`: the spec's predicate, when the caller keeps it."""
-        test = test or _predicate_of(spec)
-        picked = [line for line in order.lines if test(line)]
+    def of(cls, order: OrderFacts, spec: dict | None, pick: LinePicker | None = None) -> LineSums:
+        """`pick`: the spec's picker, when the caller keeps it."""
+        picked = (pick or _picker_of(spec))(order.lines)
         value = sum((line.total for line in picked), Decimal(0))
         return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))
 
@@ -139,7 +154,7 @@ class CompiledFilter:
 
     def __init__(self, spec: dict) -> None:
         self.spec = spec
-        self.test = predicate(spec)
+        self.pick = picker(spec)
         self.keys: frozenset[str] | None = None
         for key in ("sku", "category", "tag"):
             if key in spec:
@@ -149,7 +164,7 @@ class CompiledFilter:
     def sums(self, order: OrderFacts, cart_keys: set[str]) -> LineSums:
         if self.keys is not None and self.keys.isdisjoint(cart_keys):
             return _none_of(len(order.lines))
-        return LineSums.of(order, self.spec, self.test)
+        return LineSums.of(order, self.spec, self.pick)
 
 
 @functools.lru_cache(maxsize=64)
