@@ -49,10 +49,16 @@ def other_field(spec: dict) -> str:
     return f"m:{filter_id(spec)}"
 
 
-def _compare(value: Decimal | int, spec: Any) -> bool:
+def _comparison(spec: Any) -> Callable[[Decimal | int], bool] | None:
+    """A money comparison of the filter (`unit_price: {gte: 20}`, or a plain value for
+    equality) as a test, its limits made Decimals once rather than at every line."""
+    if spec is None:
+        return None
     if not isinstance(spec, dict):
-        return value == Decimal(str(spec))
-    return all(COMPARISONS[op](value, Decimal(str(limit))) for op, limit in spec.items())
+        equal = Decimal(str(spec))
+        return lambda value: value == equal
+    tests = [(COMPARISONS[op], Decimal(str(limit))) for op, limit in spec.items()]
+    return lambda value: all(compare(value, limit) for compare, limit in tests)
 
 
 def predicate(spec: dict | None) -> LinePredicate:
@@ -63,7 +69,7 @@ def predicate(spec: dict | None) -> LinePredicate:
     categories = frozenset(as_list(spec["category"])) if "category" in spec else None
     tags = frozenset(as_list(spec["tag"])) if "tag" in spec else None
     min_quantity = spec.get("min_quantity")
-    unit_price, total = spec.get("unit_price"), spec.get("total")
+    unit_price, total = _comparison(spec.get("unit_price")), _comparison(spec.get("total"))
 
     def matches(line: LineFacts) -> bool:
         return (
@@ -71,8 +77,8 @@ def predicate(spec: dict | None) -> LinePredicate:
             and (categories is None or line.category in categories)
             and (tags is None or not tags.isdisjoint(line.tags))
             and (min_quantity is None or line.quantity >= min_quantity)
-            and (unit_price is None or _compare(line.unit_price, unit_price))
-            and (total is None or _compare(line.total, total))
+            and (unit_price is None or unit_price(line.unit_price))
+            and (total is None or total(line.total))
         )
 
     return matches

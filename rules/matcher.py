@@ -82,9 +82,20 @@ class _Chunk:
     def sums_for(self, keys: set[str]) -> set[str]:
         """The sum fields this ruleset needs for a cart with these keys (facts.order_keys)."""
         found = set(self.sums)
-        for key, names in self.keyed_sums.items():
-            if key in keys:
-                found |= names
+        keyed = self.keyed_sums
+        if not keyed:
+            return found
+        # Whichever is shorter is walked: a ruleset of category rules keys hundreds of sums,
+        # a cart has a few dozen keys.
+        if len(keyed) <= len(keys):
+            for key, names in keyed.items():
+                if key in keys:
+                    found |= names
+        else:
+            for key in keys:
+                names = keyed.get(key)
+                if names is not None:
+                    found |= names
         return found
 
     def texts(self, encoded: _Encoded, cart: set[str], sums: Iterable[str] = ()) -> list[str]:
