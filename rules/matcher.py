@@ -93,9 +93,9 @@ class _Chunk:
                     found |= names
         else:
             for key in keys:
-                names = keyed.get(key)
-                if names is not None:
-                    found |= names
+                own = keyed.get(key)
+                if own is not None:
+                    found |= own
         return found
 
     def texts(self, encoded: _Encoded, cart: set[str], sums: Iterable[str] = ()) -> list[str]:
