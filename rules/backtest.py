@@ -1,8 +1,7 @@
 """A backtest's arithmetic: recorded orders and events through a Program, tallied per rule.
 
-Plain evaluation, as `evaluateCart` would do it as of each order's time, with no usage and
-no trace (the tallies read only what applied, which the lean trace keeps; the whole trace
-was about a third of an evaluation with the demo rules):
+Plain evaluation, as `evaluateCart` would do it as of each order's time, without the trace
+(the tallies read only what applied, which the lean trace keeps) and with no usage:
 limits and budgets are evaluated as if nothing had been used yet (a backtest writes
 nothing, and replaying usage would need every earlier order of every customer replayed
 under the candidate too). The tallies of pages add up (`Tally.merge`), so pages can be
