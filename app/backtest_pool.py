@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
+from app.program_memory import keep_in_force
 from domain.history import RecordedEvent, RecordedOrder
 from rules import Program, load_program_from_sources
 from rules.backtest import Tally, replay
@@ -26,6 +27,7 @@ _programs: tuple[Program, Program] | None = None
 def _load(current: dict[str, str], candidate: dict[str, str]) -> None:
     global _programs
     _programs = (load_program_from_sources(current), load_program_from_sources(candidate))
+    keep_in_force(_programs[1])  # both versions live as long as the worker
 
 
 def _replay_both(orders: Sequence[RecordedOrder], events: Sequence[RecordedEvent]) -> tuple[Tally, Tally]:

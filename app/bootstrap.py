@@ -14,6 +14,7 @@ from app.auth_throttle import FailedAuthThrottle
 from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
 from app.delivery import DeliveryWorker, notified_by
 from app.event_stream import OutboxTail
+from app.program_memory import keep_in_force
 from app.rules_sync import follow_activations, put_in_force, store_rules_version
 from app.settings import Settings
 from persistence import database, outbox
@@ -83,6 +84,9 @@ async def running_services(
         )
         # From here on a new version is stored before it goes live (see RulesRegistry).
         registry.on_activate = lambda program: put_in_force(uow, program)
+        if watch_rules:  # a serving worker: the version in force stays out of full collections
+            keep_in_force(registry.program)
+            registry.on_live = keep_in_force
         tasks = []
         if watch_rules:
             following = follow_activations(uow, registry, settings.rules_sync_ms / 1000)

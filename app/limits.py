@@ -11,8 +11,8 @@ evaluated once more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from domain.program import Evaluation, UsageSnapshot
@@ -47,16 +47,26 @@ async def evaluate_within_limits(
     if not dry_run:
         session.needs_lock()  # uses are counted under the customer's lock
     limited = program.limited_rules(now)
-    budget_rules = {r for r in limited if program.rule(r).budget_points is not None}
+    budget_rules = program.budget_rules & limited.keys()
     locked: list[str] = []
     for _ in range(len(budget_rules) + 1):
         wanted = sorted((set(evaluation.applied_rule_ids) & budget_rules) - set(locked))
         usage = await session.limits.usage_snapshot(customer_id, limited, [*locked, *wanted], for_update=not dry_run)
         locked += wanted
+        if nothing_used(usage):
+            break  # what evaluate(None) assumed: the evaluation stands (one fewer per order)
         evaluation = evaluate(usage)
         if not (set(evaluation.applied_rule_ids) & budget_rules) - set(locked):
             break
     return LimitedEvaluation(evaluation, limited, tuple(locked))
+
+
+def nothing_used(usage: UsageSnapshot) -> bool:
+    """Whether every count of the snapshot is 0, as no snapshot at all reads (resolve.py:
+    an absent rule counts 0). Every mapping field is checked, whatever fields it grows."""
+    return all(
+        isinstance(counts := getattr(usage, f.name), Mapping) and not any(counts.values()) for f in fields(usage)
+    )
 
 
 def applied_limited_rule(program: Program, evaluation: Evaluation) -> bool:

@@ -160,13 +160,15 @@ class HttpClient:
 
 
 @contextlib.asynccontextmanager
-async def api_server(url: str, workers: int, observed: bool = True):
+async def api_server(url: str, workers: int, observed: bool = True, env: dict[str, str] | None = None):
     """`loyalty serve` on the bench database, as production runs it (`observed`: with the
-    request metrics and the per-request log line, which production keeps on)."""
+    request metrics and the per-request log line, which production keeps on; `env`: more
+    settings, such as LOYALTY_RULES_DIR)."""
     port = free_port()
     switch = "on" if observed else "off"
     env = {
         **os.environ,
+        **(env or {}),
         "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://") + POOL,
         "LOYALTY_BOOTSTRAP_API_KEY": KEY,
         "LOYALTY_ENV": "production",
@@ -181,7 +183,9 @@ async def api_server(url: str, workers: int, observed: bool = True):
         stderr=subprocess.STDOUT,
     )
     try:
-        for _ in range(200):
+        for _ in range(600):  # a large rules program takes seconds to load on a loaded machine
+            if server.poll() is not None:
+                raise RuntimeError(f"the server exited with {server.returncode}")
             try:
                 await HttpClient(port).post(b'{"query":"{ __typename }"}')
                 break

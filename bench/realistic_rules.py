@@ -47,14 +47,15 @@ def coupon_codes(rules: int) -> list[str]:
     return [f"PROMO{i}" for i in range(max(1, rules * 5 // 100))]
 
 
-def _window(rng: random.Random) -> dict[str, str]:
-    start = NOW.date() - timedelta(days=rng.randrange(-365, 365))
+def _window(rng: random.Random, now: datetime) -> dict[str, str]:
+    start = now.date() - timedelta(days=rng.randrange(-365, 365))
     return {"from": start.isoformat(), "until": (start + timedelta(days=rng.choice([2, 3, 7, 14, 30]))).isoformat()}
 
 
 class _Writer:
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, now: datetime) -> None:
         self.rng = rng
+        self.now = now
         self.items: list[str] = []
         self.campaign = 0
 
@@ -80,7 +81,7 @@ class _Writer:
         elif kind == 2:
             self.add(
                 id=f"sku-{i}",
-                active=_window(rng),
+                active=_window(rng, self.now),
                 when={"cart": {"any_line": {"sku": sku}}},
                 then={"points": {"per_unit": 2, "lines": {"sku": sku}}},
             )
@@ -119,7 +120,7 @@ class _Writer:
         elif kind == 2:  # "double points on feeding this fortnight"
             self.add(
                 id=f"cat-{i}",
-                active=_window(rng),
+                active=_window(rng, self.now),
                 when={"cart": {"any_line": {"category": category}}},
                 then={"points": {"multiply": 2, "lines": {"category": category}}},
             )
@@ -145,7 +146,7 @@ class _Writer:
         limit = {"per_customer": rng.choice([1, 2, 5]), "period": rng.choice(["week", "month", "all_time"])}
         banded = campaign % 2 == 0
         discount = campaign % 3 == 0
-        window = _window(rng) if campaign % 4 else None  # most campaigns run for a while
+        window = _window(rng, self.now) if campaign % 4 else None  # most campaigns run for a while
         for n, low in enumerate(steps):
             spend: dict[str, int] = {"gte": low}
             if banded and n + 1 < len(steps):
@@ -167,7 +168,7 @@ class _Writer:
 
     def window(self, i: int) -> None:
         rng = self.rng
-        window = _window(rng)
+        window = _window(rng, self.now)
         budget = {"points": rng.choice([50000, 100000, 500000])}
         kind = i % 4
         if kind == 0:
@@ -205,7 +206,7 @@ class _Writer:
         rng = self.rng
         campaign = self.next_campaign()
         group = f"tier-offer-{campaign}"
-        window = _window(rng) if campaign % 8 else None
+        window = _window(rng, self.now) if campaign % 8 else None
         if campaign % 3 == 0:
             lows = [0, 500, 2000]
             for n, low in enumerate(lows):
@@ -286,7 +287,7 @@ class _Writer:
         elif kind == 4:  # win-back
             self.add(
                 id=f"mixed-{i}",
-                active=_window(rng),
+                active=_window(rng, self.now),
                 limit={"per_customer": 1, "period": "year"},
                 when={"customer": {"days_since_last_order": {"gte": rng.choice([60, 90, 180])}}},
                 then={"points": {"fixed": 100}},
@@ -329,10 +330,11 @@ tiers:
 """
 
 
-def generate(rules: int = 5000, seed: int = 7) -> dict[str, str]:
-    """Rule files of about `rules` rules in the realistic mix (bands are written whole)."""
+def generate(rules: int = 5000, seed: int = 7, now: datetime = NOW) -> dict[str, str]:
+    """Rule files of about `rules` rules in the realistic mix (bands are written whole);
+    their date windows are spread around `now`."""
     rng = random.Random(seed)
-    writer = _Writer(rng)
+    writer = _Writer(rng, now)
     writer.add(id="base-earn", then={"points": {"per_unit": 1}})
     writer.add(id="tier-multiplier", then={"points": {"multiply": "tier"}})
     codes = coupon_codes(rules)
@@ -355,7 +357,9 @@ def generate(rules: int = 5000, seed: int = 7) -> dict[str, str]:
     return {"tiers.yaml": HEADER, "campaigns.yaml": "rules:\n" + "\n".join(writer.items) + "\n"}
 
 
-def orders(n: int, rules: int = 5000, lines: int = 10, seed: int = 11) -> list[tuple[CustomerFacts, OrderFacts]]:
+def orders(
+    n: int, rules: int = 5000, lines: int = 10, seed: int = 11, now: datetime = NOW
+) -> list[tuple[CustomerFacts, OrderFacts]]:
     """`n` carts of `lines` lines: half the lines promoted products, a coupon on one in four."""
     rng = random.Random(seed)
     codes = coupon_codes(rules)
@@ -377,7 +381,7 @@ def orders(n: int, rules: int = 5000, lines: int = 10, seed: int = 11) -> list[t
             tags=frozenset(rng.sample(CUSTOMER_TAGS, rng.randint(0, 2))),
             lifetime_spend=Decimal(rng.randint(0, 5000)),
             order_count=rng.randint(0, 20),
-            last_order_at=NOW - timedelta(days=rng.randint(1, 400)) if rng.random() < 0.8 else None,
+            last_order_at=now - timedelta(days=rng.randint(1, 400)) if rng.random() < 0.8 else None,
             birthday=date(1990, rng.randint(1, 12), 1),
         )
         coupons = frozenset({rng.choice(codes)}) if rng.random() < 0.25 else frozenset()

@@ -154,10 +154,15 @@ def _next(row: dict[str, Any]) -> Cursor:
     return Cursor(_moment(row["happened_at"]), int(row["id"]))
 
 
+_LINES_JSON = json.JSONDecoder(parse_float=Decimal)
+"""One decoder for every page: json.loads with an option builds one per call (measured: as
+much CPU as the decoding of an order's lines)."""
+
+
 def _order(row: dict[str, Any]) -> RecordedOrder:
     currency = row["currency"]
     # Amounts as exact decimals: PostgreSQL writes numerics as JSON numbers, SQLite as text.
-    lines = json.loads(row["lines"], parse_float=Decimal) if row["lines"] else ()
+    lines = _LINES_JSON.decode(row["lines"]) if row["lines"] else ()
     return RecordedOrder(
         external_id=row["external_id"],
         at=_moment(row["happened_at"]),

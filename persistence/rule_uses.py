@@ -27,14 +27,14 @@ async def usage_snapshot(
     figures and writes and locks nothing; `customer_id=None` (an anonymous cart) has no uses."""
     customer_uses: dict[str, int] = {}
     if periods and customer_id is not None:
-        rule_ids = sorted(periods)
-        marks = ", ".join(f"${i + 2}" for i in range(len(rule_ids)))
-        rows = await sql.fetch(
-            f"SELECT rule_id, used_at, uses FROM rule_uses WHERE customer_id = $1 AND rule_id IN ({marks})",
-            customer_id,
-            *rule_ids,
-        )
+        # Every use of the customer's, kept for the given rules here: a large program has a
+        # thousand limited rules, and a placeholder each cost more than the rest of a dry run
+        # (measured: 1,130 rules, 2 ms per evaluateCart), while the rows are the same (a use
+        # is only ever written for a limited rule, and periods are compared below).
+        rows = await sql.fetch("SELECT rule_id, used_at, uses FROM rule_uses WHERE customer_id = $1", customer_id)
         for row in rows:
+            if row["rule_id"] not in periods:
+                continue  # a rule no longer limited, or gone from the program
             start = periods[row["rule_id"]]
             used_at = row["used_at"]
             if isinstance(used_at, str):  # SQLite hands back text

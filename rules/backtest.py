@@ -1,6 +1,7 @@
 """A backtest's arithmetic: recorded orders and events through a Program, tallied per rule.
 
-Plain evaluation, as `evaluateCart` would do it as of each order's time, with no usage:
+Plain evaluation, as `evaluateCart` would do it as of each order's time, without the trace
+(the tallies read only what applied, which the lean trace keeps) and with no usage:
 limits and budgets are evaluated as if nothing had been used yet (a backtest writes
 nothing, and replaying usage would need every earlier order of every customer replayed
 under the candidate too). The tallies of pages add up (`Tally.merge`), so pages can be
@@ -74,12 +75,12 @@ def replay(program: Program, orders: Iterable[RecordedOrder] = (), events: Itera
     for order in orders:
         tally.orders += 1
         try:
-            evaluation = program.evaluate_order(order.customer, order.rule_facts(), order.at)
+            evaluation = program.evaluate_order(order.customer, order.rule_facts(), order.at, trace=False)
         except ValueError:
             tally.refused += 1
             continue
         tally.add(evaluation)
     for event in events:
-        tally.add(program.evaluate_event(event.customer, event.event, event.at))
+        tally.add(program.evaluate_event(event.customer, event.event, event.at, trace=False))
         tally.events += 1
     return tally

@@ -49,10 +49,16 @@ def other_field(spec: dict) -> str:
     return f"m:{filter_id(spec)}"
 
 
-def _compare(value: Decimal | int, spec: Any) -> bool:
+def _comparison(spec: Any) -> Callable[[Decimal | int], bool] | None:
+    """A money comparison of the filter (`unit_price: {gte: 20}`, or a plain value for
+    equality) as a test, its limits made Decimals once rather than at every line."""
+    if spec is None:
+        return None
     if not isinstance(spec, dict):
-        return value == Decimal(str(spec))
-    return all(COMPARISONS[op](value, Decimal(str(limit))) for op, limit in spec.items())
+        equal = Decimal(str(spec))
+        return lambda value: value == equal
+    tests = [(COMPARISONS[op], Decimal(str(limit))) for op, limit in spec.items()]
+    return lambda value: all(compare(value, limit) for compare, limit in tests)
 
 
 def predicate(spec: dict | None) -> LinePredicate:
@@ -63,7 +69,7 @@ def predicate(spec: dict | None) -> LinePredicate:
     categories = frozenset(as_list(spec["category"])) if "category" in spec else None
     tags = frozenset(as_list(spec["tag"])) if "tag" in spec else None
     min_quantity = spec.get("min_quantity")
-    unit_price, total = spec.get("unit_price"), spec.get("total")
+    unit_price, total = _comparison(spec.get("unit_price")), _comparison(spec.get("total"))
 
     def matches(line: LineFacts) -> bool:
         return (
@@ -71,28 +77,44 @@ def predicate(spec: dict | None) -> LinePredicate:
             and (categories is None or line.category in categories)
             and (tags is None or not tags.isdisjoint(line.tags))
             and (min_quantity is None or line.quantity >= min_quantity)
-            and (unit_price is None or _compare(line.unit_price, unit_price))
-            and (total is None or _compare(line.total, total))
+            and (unit_price is None or unit_price(line.unit_price))
+            and (total is None or total(line.total))
         )
 
     return matches
 
 
-_PREDICATES: dict[int, tuple[dict | None, LinePredicate]] = {}
+LinePicker = Callable[[tuple[LineFacts, ...]], list[LineFacts]]
+_PICKERS: dict[int, tuple[dict | None, LinePicker]] = {}
 
 
-def _predicate_of(spec: dict | None) -> LinePredicate:
-    """`predicate(spec)`, made once per spec object: effects' filters are summed for every
+def picker(spec: dict | None) -> LinePicker:
+    """The lines the filter matches. A filter of skus alone, categories alone or tags alone
+    (most effects' filters) is one set test per line, not the general predicate's six."""
+    if spec and len(spec) == 1 and next(iter(spec)) in ("sku", "category", "tag"):
+        ((key, values),) = spec.items()
+        wanted = frozenset(as_list(values))
+        if key == "sku":
+            return lambda lines: [line for line in lines if line.sku in wanted]
+        if key == "category":
+            return lambda lines: [line for line in lines if line.category in wanted]
+        return lambda lines: [line for line in lines if not wanted.isdisjoint(line.tags)]
+    test = predicate(spec)
+    return lambda lines: [line for line in lines if test(line)]
+
+
+def _picker_of(spec: dict | None) -> LinePicker:
+    """`picker(spec)`, made once per spec object: effects' filters are summed for every
     evaluation that applies their rule. Keyed by identity, and checked, since an id can be
     reused once its object is gone; a reload's new specs eventually push the old out."""
-    found = _PREDICATES.get(id(spec))
+    found = _PICKERS.get(id(spec))
     if found is not None and found[0] is spec:
         return found[1]
-    if len(_PREDICATES) > 10_000:
-        _PREDICATES.clear()
-    test = predicate(spec)
-    _PREDICATES[id(spec)] = (spec, test)
-    return test
+    if len(_PICKERS) > 10_000:
+        _PICKERS.clear()
+    pick = picker(spec)
+    _PICKERS[id(spec)] = (spec, pick)
+    return pick
 
 
 @dataclass(frozen=True)
@@ -105,10 +127,9 @@ class LineSums:
     others: int = 0
 
     @classmethod
-    def of(cls, order: OrderFacts, spec: dict | None, test: LinePredicate | None = None) -> LineSums:
-        """`test`: the spec's predicate, when the caller keeps it."""
-        test = test or _predicate_of(spec)
-        picked = [line for line in order.lines if test(line)]
+    def of(cls, order: OrderFacts, spec: dict | None, pick: LinePicker | None = None) -> LineSums:
+        """`pick`: the spec's picker, when the caller keeps it."""
+        picked = (pick or _picker_of(spec))(order.lines)
         value = sum((line.total for line in picked), Decimal(0))
         return cls(len(picked), sum(line.quantity for line in picked), value, len(order.lines) - len(picked))
 
@@ -139,7 +160,7 @@ class CompiledFilter:
 
     def __init__(self, spec: dict) -> None:
         self.spec = spec
-        self.test = predicate(spec)
+        self.pick = picker(spec)
         self.keys: frozenset[str] | None = None
         for key in ("sku", "category", "tag"):
             if key in spec:
@@ -149,7 +170,7 @@ class CompiledFilter:
     def sums(self, order: OrderFacts, cart_keys: set[str]) -> LineSums:
         if self.keys is not None and self.keys.isdisjoint(cart_keys):
             return _none_of(len(order.lines))
-        return LineSums.of(order, self.spec, self.test)
+        return LineSums.of(order, self.spec, self.pick)
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,6 +18,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _string  # json.dumps' own, in C
 from typing import Any
 
 from domain.program import OrderFacts
@@ -81,9 +82,20 @@ class _Chunk:
     def sums_for(self, keys: set[str]) -> set[str]:
         """The sum fields this ruleset needs for a cart with these keys (facts.order_keys)."""
         found = set(self.sums)
-        for key, names in self.keyed_sums.items():
-            if key in keys:
-                found |= names
+        keyed = self.keyed_sums
+        if not keyed:
+            return found
+        # Whichever is shorter is walked: a ruleset of category rules keys hundreds of sums,
+        # a cart has a few dozen keys.
+        if len(keyed) <= len(keys):
+            for key, names in keyed.items():
+                if key in keys:
+                    found |= names
+        else:
+            for key in keys:
+                own = keyed.get(key)
+                if own is not None:
+                    found |= own
         return found
 
     def texts(self, encoded: _Encoded, cart: set[str], sums: Iterable[str] = ()) -> list[str]:
@@ -129,7 +141,7 @@ class _Encoded(dict[str, str]):
         elif type(value) is int:
             part = f"{_name(name)}:{value}"
         else:
-            part = f"{_name(name)}:{json.dumps(value, separators=(',', ':'))}"
+            part = f"{_name(name)}:{_json(value)}"
         self[name] = part
         return part
 
@@ -138,6 +150,24 @@ class _Encoded(dict[str, str]):
 
 
 _ID = f'"sid":"{engine.SID}","id":"f"'
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _json(value: Any) -> str:
+    """`json.dumps(value, separators=(",", ":"))`, the fact's lists of strings and ints
+    written directly: json.dumps builds an encoder per call, and a 10-line cart's fact has
+    a dozen such lists (weekday, tier, tags, coupons...) per evaluation."""
+    if type(value) is list:
+        parts = []
+        for item in value:
+            if type(item) is str:
+                parts.append(_string(item))
+            elif type(item) is int:
+                parts.append(str(item))
+            else:
+                return _ENCODER.encode(value)
+        return f"[{','.join(parts)}]"
+    return _ENCODER.encode(value)
 
 
 @functools.lru_cache(maxsize=100_000)

@@ -34,6 +34,8 @@ class RulesRegistry:
         self.quiet_ms = quiet_ms
         """How long the folder must stay unchanged before the watcher loads it: a deploy that
         writes several files must not activate the half-written folder in between."""
+        self.on_live: Callable[[Program], None] | None = None
+        """Called after each version goes live (the service's: see app.program_memory)."""
         self._program: Program | None = None
         self._lock = threading.Lock()
         self.last_errors: list[RuleError] = []
@@ -126,6 +128,8 @@ class RulesRegistry:
             self._program = program
             self.last_errors = []
         log.info("rules version %s active (%d rules)", program.version, len(program.rules))
+        if self.on_live is not None:
+            self.on_live(program)
 
     def _notify(self, program: Program) -> None:
         if self.on_activate is None:
