@@ -109,6 +109,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         except DatabaseNotReady as error:
             print(f"loyalty: {error}", file=sys.stderr)
             return 1
+    if settings.event_bus:
+        from app.redis_bus import EventBusUnavailable, check_reachable
+
+        try:
+            asyncio.run(check_reachable(settings.event_bus))
+        except EventBusUnavailable as error:
+            print(f"loyalty: {error}", file=sys.stderr)
+            return 1
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Set before any worker starts (they inherit it): prometheus-client then keeps
         # each worker's values in files that /metrics sums.

@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from app.auth_throttle import FailedAuthThrottle
 from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
@@ -16,7 +16,7 @@ from app.delivery import DeliveryWorker, notified_by
 from app.event_stream import OutboxTail
 from app.rules_sync import follow_activations, put_in_force, store_rules_version
 from app.settings import Settings
-from persistence import database, outbox
+from persistence import database, notifications, outbox
 from persistence.connections import Database
 from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
 from persistence.unit_of_work import UnitOfWork
@@ -38,6 +38,8 @@ class Services:
     events: OutboxTail
     """This worker's reader of the outbox (running only when the service serves events)."""
     auth_throttle: FailedAuthThrottle
+    rules_told: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by the event bus when a worker puts a rules version in force (app.rules_sync)."""
 
     @property
     def program(self) -> Program:
@@ -85,7 +87,7 @@ async def running_services(
         registry.on_activate = lambda program: put_in_force(uow, program)
         tasks = []
         if watch_rules:
-            following = follow_activations(uow, registry, settings.rules_sync_ms / 1000)
+            following = follow_activations(uow, registry, settings.rules_sync_ms / 1000, services.rules_told)
             tasks.append(asyncio.create_task(following, name="rules-sync"))
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(registry.watch(), name="rules-watcher"))
@@ -126,8 +128,8 @@ async def reading_database(settings: Settings) -> AsyncIterator[UnitOfWork]:
 
 @contextlib.asynccontextmanager
 async def serving_events(services: Services) -> AsyncIterator[None]:
-    """The tail, woken by NOTIFY on PostgreSQL or by this process's own writes on SQLite,
-    and the webhook delivery worker, woken when the tail advances."""
+    """The tail and the webhook delivery worker, woken by the event bus, and the tail
+    also by this process's own commits that wrote events."""
     tail = services.events
     delivery = DeliveryWorker(services.settings, services.uow, tail)
     tail.on_advance.append(delivery.wake)
@@ -137,21 +139,47 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
             asyncio.create_task(delivery.run(), name="webhook-delivery"),
         ]
     try:
-        if services.settings.is_sqlite:
-            outbox.written_listeners.append(tail.wake)
-            try:
-                yield
-            finally:
-                outbox.written_listeners.remove(tail.wake)
-        else:
-            async with listening(services.settings.database_url, REWARD_EVENTS_CHANNEL, notified_by(tail, delivery)):
-                yield
+        async with event_bus(services.settings, tail, notified_by(tail, delivery, services.rules_told)):
+            yield
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def event_bus(
+    settings: Settings, tail: OutboxTail, notified: Callable[[str | None], None]
+) -> AsyncIterator[None]:
+    """How this worker hears of the others' commits: Redis pub/sub when LOYALTY_EVENT_BUS
+    names one, else LISTEN on PostgreSQL; SQLite serves one worker, which hears itself. In
+    every case the tail is woken in process after this worker's own commits, without
+    waiting for the round trip (the bus wakes it again, which costs nothing: reads follow
+    wake-ups at most once per READ_INTERVAL_SECONDS)."""
+    outbox.written_listeners.append(tail.wake)
+    try:
+        if settings.event_bus:
+            # Imported only when configured: redis-py imports OpenTelemetry, which tracing
+            # off must not load (tests/unit/test_tracing_off.py).
+            from app import redis_bus
+
+            async with redis_bus.connected(settings.event_bus, notified) as bus:
+                outbox.written_listeners.append(bus.events_written)
+                notifications.relays.append(bus.publish)
+                try:
+                    yield
+                finally:
+                    notifications.relays.remove(bus.publish)
+                    outbox.written_listeners.remove(bus.events_written)
+        elif settings.is_sqlite:
+            yield
+        else:
+            async with listening(settings.database_url, REWARD_EVENTS_CHANNEL, notified):
+                yield
+    finally:
+        outbox.written_listeners.remove(tail.wake)
 
 
 async def _schedule(registry: RulesRegistry, uow: UnitOfWork, settings: Settings) -> None:

@@ -28,7 +28,7 @@ from app.webhook_sender import Failed, WebhookSender
 from app.webhooks import check_target
 from domain.errors import DomainError
 from domain.webhooks import retry_delay, validate_url
-from persistence.notifications import WEBHOOKS_CHANGED
+from persistence.notifications import RULES_CHANGED, WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
 from persistence.unit_of_work import UnitOfWork
 from persistence.webhooks import Claim, Outcome
@@ -51,15 +51,20 @@ POLL_SECONDS = 1.0
 ENDPOINTS_RECHECK_SECONDS = 10.0
 
 
-def notified_by(tail: OutboxTail, worker: DeliveryWorker) -> Callable[[str | None], None]:
+def notified_by(
+    tail: OutboxTail, worker: DeliveryWorker, rules: asyncio.Event | None = None
+) -> Callable[[str | None], None]:
     """What a notification on the reward events channel wakes: the tail for committed events,
-    the worker for endpoint changes, and both after a reconnection (anything may have been missed)."""
+    the worker for endpoint changes, the rules follower for a new version in force, and all
+    of them after a reconnection (anything may have been missed)."""
 
     def notified(payload: str | None) -> None:
-        if payload != WEBHOOKS_CHANGED:
+        if payload is None or payload not in (WEBHOOKS_CHANGED, RULES_CHANGED):
             tail.wake()
         if payload is None or payload == WEBHOOKS_CHANGED:
             worker.endpoints_changed()
+        if rules is not None and payload in (None, RULES_CHANGED):
+            rules.set()
 
     return notified
 

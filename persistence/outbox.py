@@ -17,11 +17,11 @@ from persistence.tables import CUSTOMER_EVENT_SEQUENCES, REWARD_EVENTS
 # (type, customer external id, payload), as use cases build them.
 Event = tuple[str, str | None, dict]
 
-# Called after events are written, still inside the writing transaction: the in-process
-# bus of the SQLite default (app/event_stream.py). Readers woken by it read through
-# Tortoise's SQLite connection, whose lock the transaction holds until it commits or
-# rolls back, so they never see an event that is not committed. PostgreSQL needs none of
-# this: a trigger NOTIFYs at commit (migration 0004).
+# Called once events written by this process are committed (persistence.sql.after_commit):
+# this worker's tail, woken in process without waiting for the database's NOTIFY (the
+# only wake-up on the SQLite default), and the Redis bus's publisher when one is
+# configured. PostgreSQL's trigger (migration 0009) still NOTIFYs at every commit that
+# wrote events, for the other workers and for writes from other processes.
 written_listeners: list[Callable[[], None]] = []
 
 # How a customer's event numbers move: by the count of events written, on the row upserted
@@ -87,6 +87,15 @@ async def add_events(events: Sequence[Event], now: datetime, rules_version: str 
             next_number[customer] = number + 1
         written.append(event_row(event_type, customer, payload, now=now, sequence=number, rules_version=rules_version))
     await sql.execute_named(_INSERT.statement(len(written)), _INSERT.params(written))
+    announce_written()
+
+
+def announce_written() -> None:
+    """For writers that insert events by other statements (the order write on PostgreSQL)."""
+    sql.after_commit(_announce_written)
+
+
+def _announce_written() -> None:
     for listener in list(written_listeners):
         listener()
 

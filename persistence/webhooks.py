@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from persistence import outbox, sql
-from persistence.notifications import REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED
+from persistence import notifications, outbox, sql
+from persistence.notifications import WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -124,11 +124,10 @@ changed_listeners: list[Callable[[], None]] = []
 
 
 async def announce_change() -> None:
-    """After the change has committed, so that whoever is told reads it."""
-    if sql.on_postgres():
-        await sql.execute("SELECT pg_notify($1, $2)", REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED)
+    """Within the change's transaction; told once it has committed, so that whoever is told reads it."""
+    await notifications.announce(WEBHOOKS_CHANGED)
     for listener in list(changed_listeners):
-        listener()
+        sql.after_commit(listener)
 
 
 async def delete_webhook(webhook_id: int) -> bool:
