@@ -12,7 +12,8 @@
    events stop coming. Floor: the same receiver fed as many signed bodies by a bare aiohttp
    client (the worker's) in another process, at the worker's concurrency, keep-alive.
 
-`--only latency` or `--only webhooks` runs one part.
+`--only latency` or `--only webhooks` runs one part; `--event-bus redis://…` runs the
+server with the Redis event bus (LOYALTY_EVENT_BUS) instead of LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
@@ -86,10 +87,11 @@ async def fresh_database(admin_url: str, name: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def api_server(url: str):
+async def api_server(url: str, event_bus: str | None = None):
     port = free_port()
     env = {
         **os.environ,
+        **({"LOYALTY_EVENT_BUS": event_bus} if event_bus else {}),
         "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://"),
         "LOYALTY_BOOTSTRAP_API_KEY": KEY,
         "LOYALTY_ENV": "production",
@@ -328,10 +330,11 @@ async def main() -> None:
     parser.add_argument("--endpoints", type=int, default=20)
     parser.add_argument("--webhook-events", type=int, default=200)
     parser.add_argument("--only", choices=["latency", "webhooks"], help="run one part")
+    parser.add_argument("--event-bus", help="LOYALTY_EVENT_BUS for the server, e.g. redis://127.0.0.1:6379/0")
     args = parser.parse_args()
 
     url = await fresh_database(args.database_url, args.database)
-    async with api_server(url) as (client, port, pid):
+    async with api_server(url, args.event_bus) as (client, port, pid):
         customers = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(args.clients)]
         for customer in customers:
             await gql(client, ENROLL, i={"externalId": customer, "email": f"{customer}@example.com"})
