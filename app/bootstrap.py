@@ -128,8 +128,7 @@ async def reading_database(settings: Settings) -> AsyncIterator[UnitOfWork]:
 
 @contextlib.asynccontextmanager
 async def serving_events(services: Services) -> AsyncIterator[None]:
-    """The tail and the webhook delivery worker, woken by the event bus, and the tail
-    also by this process's own commits that wrote events."""
+    """The tail and the webhook delivery worker, woken by the event bus."""
     tail = services.events
     delivery = DeliveryWorker(services.settings, services.uow, tail)
     tail.on_advance.append(delivery.wake)
@@ -153,33 +152,33 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
 async def event_bus(
     settings: Settings, tail: OutboxTail, notified: Callable[[str | None], None]
 ) -> AsyncIterator[None]:
-    """How this worker hears of the others' commits: Redis pub/sub when LOYALTY_EVENT_BUS
-    names one, else LISTEN on PostgreSQL; SQLite serves one worker, which hears itself. In
-    every case the tail is woken in process after this worker's own commits, without
-    waiting for the round trip (the bus wakes it again, which costs nothing: reads follow
-    wake-ups at most once per READ_INTERVAL_SECONDS)."""
-    outbox.written_listeners.append(tail.wake)
-    try:
-        if settings.event_bus:
-            # Imported only when configured: redis-py imports OpenTelemetry, which tracing
-            # off must not load (tests/unit/test_tracing_off.py).
-            from app import redis_bus
+    """How workers hear of each other's commits: Redis pub/sub when LOYALTY_EVENT_BUS names
+    one, else LISTEN on PostgreSQL; SQLite serves one worker, whose tail is woken in process
+    after its own commits. (Waking the tail in process on PostgreSQL too, ahead of the
+    NOTIFY, was measured: no difference in the subscription latency beyond the shared
+    machine's noise, and a second read per event at low rates; see bench/README.md.)"""
+    if settings.event_bus:
+        # Imported only when configured: redis-py imports OpenTelemetry, which tracing
+        # off must not load (tests/unit/test_tracing_off.py).
+        from app import redis_bus
 
-            async with redis_bus.connected(settings.event_bus, notified) as bus:
-                outbox.written_listeners.append(bus.events_written)
-                notifications.relays.append(bus.publish)
-                try:
-                    yield
-                finally:
-                    notifications.relays.remove(bus.publish)
-                    outbox.written_listeners.remove(bus.events_written)
-        elif settings.is_sqlite:
-            yield
-        else:
-            async with listening(settings.database_url, REWARD_EVENTS_CHANNEL, notified):
+        async with redis_bus.connected(settings.event_bus, notified) as bus:
+            outbox.written_listeners.append(bus.events_written)
+            notifications.relays.append(bus.publish)
+            try:
                 yield
-    finally:
-        outbox.written_listeners.remove(tail.wake)
+            finally:
+                notifications.relays.remove(bus.publish)
+                outbox.written_listeners.remove(bus.events_written)
+    elif settings.is_sqlite:
+        outbox.written_listeners.append(tail.wake)
+        try:
+            yield
+        finally:
+            outbox.written_listeners.remove(tail.wake)
+    else:
+        async with listening(settings.database_url, REWARD_EVENTS_CHANNEL, notified):
+            yield
 
 
 async def _schedule(registry: RulesRegistry, uow: UnitOfWork, settings: Settings) -> None:

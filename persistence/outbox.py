@@ -18,10 +18,9 @@ from persistence.tables import CUSTOMER_EVENT_SEQUENCES, REWARD_EVENTS
 Event = tuple[str, str | None, dict]
 
 # Called once events written by this process are committed (persistence.sql.after_commit):
-# this worker's tail, woken in process without waiting for the database's NOTIFY (the
-# only wake-up on the SQLite default), and the Redis bus's publisher when one is
-# configured. PostgreSQL's trigger (migration 0009) still NOTIFYs at every commit that
-# wrote events, for the other workers and for writes from other processes.
+# the tail of the SQLite default (its in-process bus), or the Redis bus's publisher when
+# one is configured. Without Redis, PostgreSQL needs none of this: a trigger NOTIFYs at
+# every commit that wrote events (migration 0009).
 written_listeners: list[Callable[[], None]] = []
 
 # How a customer's event numbers move: by the count of events written, on the row upserted
