@@ -270,15 +270,27 @@ async def record(outcomes: Sequence[Outcome], disables: dict[int, str], now: dat
     """Within a transaction: endpoints' last success and those to disable, then the
     attempts and the deliveries' new state. A delivery whose claim token changed since
     (redelivered, or claimed again after its claim lapsed) keeps its new state: the attempt
-    is only logged. Endpoint rows are locked first and in id order,
-    as deleting an endpoint locks it before its deliveries (cascade): another order
-    deadlocked with it, and with other workers."""
+    is only logged. Endpoint rows are locked first and in id order, as deleting an
+    endpoint locks it before its deliveries (cascade): another order deadlocked with it,
+    and with other workers."""
     succeeded = {o.claim.webhook.id for o in outcomes if o.delivered}
-    for webhook_id in sorted(succeeded | disables.keys()):
-        if webhook_id in disables:
-            await disable(webhook_id, disables[webhook_id], now)
-        else:
-            await sql.execute("UPDATE webhooks SET last_success_at = $1 WHERE id = $2", now, webhook_id)
+    if disables:  # rare: one statement per endpoint, every one in id order
+        for webhook_id in sorted(succeeded | disables.keys()):
+            if webhook_id in disables:
+                await disable(webhook_id, disables[webhook_id], now)
+            else:
+                await sql.execute("UPDATE webhooks SET last_success_at = $1 WHERE id = $2", now, webhook_id)
+    elif succeeded:
+        # One statement for every endpoint that answered (a batch spans many), which
+        # locks their rows in id order all the same.
+        marks, values = _marks(sorted(succeeded), 2)
+        lock = " ORDER BY id FOR UPDATE" if sql.on_postgres() else ""
+        await sql.execute(
+            "UPDATE webhooks SET last_success_at = $1"
+            f" WHERE id IN (SELECT id FROM webhooks WHERE id IN ({marks}){lock})",
+            now,
+            *values,
+        )
     for start in range(0, len(outcomes), _CHUNK):
         columns, values = sql.values_rows(
             [
