@@ -109,6 +109,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         except DatabaseNotReady as error:
             print(f"loyalty: {error}", file=sys.stderr)
             return 1
+    if problem := asyncio.run(_event_bus_problem(settings)):
+        print(f"loyalty: {problem}", file=sys.stderr)
+        return 1
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Set before any worker starts (they inherit it): prometheus-client then keeps
         # each worker's values in files that /metrics sums.
@@ -200,10 +203,27 @@ async def _deliver_webhooks(settings: Settings) -> int:
     """The outbox tail and the delivery worker of `loyalty serve`, without the API."""
     from app.bootstrap import running_services
 
+    if problem := await _event_bus_problem(settings):
+        print(f"loyalty: {problem}", file=sys.stderr)
+        return 1
     async with running_services(settings, serve_events=True):
         print("delivering webhooks; stop with Ctrl-C", flush=True)
         await asyncio.Event().wait()
     return 0
+
+
+async def _event_bus_problem(settings: Settings) -> str | None:
+    """Why the configured Redis event bus cannot be used now (said before serving, not as a
+    failed start-up in every worker)."""
+    if not settings.event_bus:
+        return None
+    from app.redis_bus import EventBusUnavailable, check_reachable
+
+    try:
+        await check_reachable(settings.event_bus)
+    except EventBusUnavailable as error:
+        return str(error)
+    return None
 
 
 if __name__ == "__main__":

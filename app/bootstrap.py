@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from app.auth_throttle import FailedAuthThrottle
 from app.credentials import ApiKeyVerifier, CustomerTokens, token_secret
@@ -17,7 +17,7 @@ from app.event_stream import OutboxTail
 from app.program_memory import keep_in_force
 from app.rules_sync import follow_activations, put_in_force, store_rules_version
 from app.settings import Settings
-from persistence import database, outbox
+from persistence import database, notifications, outbox
 from persistence.connections import Database
 from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
 from persistence.unit_of_work import UnitOfWork
@@ -39,6 +39,8 @@ class Services:
     events: OutboxTail
     """This worker's reader of the outbox (running only when the service serves events)."""
     auth_throttle: FailedAuthThrottle
+    rules_told: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by the event bus when a worker puts a rules version in force (app.rules_sync)."""
 
     @property
     def program(self) -> Program:
@@ -89,7 +91,7 @@ async def running_services(
             registry.on_live = keep_in_force
         tasks = []
         if watch_rules:
-            following = follow_activations(uow, registry, settings.rules_sync_ms / 1000)
+            following = follow_activations(uow, registry, settings.rules_sync_ms / 1000, services.rules_told)
             tasks.append(asyncio.create_task(following, name="rules-sync"))
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(registry.watch(), name="rules-watcher"))
@@ -130,8 +132,7 @@ async def reading_database(settings: Settings) -> AsyncIterator[UnitOfWork]:
 
 @contextlib.asynccontextmanager
 async def serving_events(services: Services) -> AsyncIterator[None]:
-    """The tail, woken by NOTIFY on PostgreSQL or by this process's own writes on SQLite,
-    and the webhook delivery worker, woken when the tail advances."""
+    """The tail and the webhook delivery worker, woken by the event bus."""
     tail = services.events
     delivery = DeliveryWorker(services.settings, services.uow, tail)
     tail.on_advance.append(delivery.wake)
@@ -141,21 +142,51 @@ async def serving_events(services: Services) -> AsyncIterator[None]:
             asyncio.create_task(delivery.run(), name="webhook-delivery"),
         ]
     try:
-        if services.settings.is_sqlite:
-            outbox.written_listeners.append(tail.wake)
-            try:
-                yield
-            finally:
-                outbox.written_listeners.remove(tail.wake)
-        else:
-            async with listening(services.settings.database_url, REWARD_EVENTS_CHANNEL, notified_by(tail, delivery)):
-                yield
+        async with event_bus(services.settings, tail, notified_by(tail, delivery, services.rules_told)):
+            yield
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def event_bus(
+    settings: Settings, tail: OutboxTail, notified: Callable[[str | None], None]
+) -> AsyncIterator[None]:
+    """How workers hear of each other's commits: Redis pub/sub when LOYALTY_EVENT_BUS names
+    one, else LISTEN on PostgreSQL; SQLite serves one worker, whose tail is woken in process
+    after its own commits. (Waking the tail in process on PostgreSQL too, ahead of the
+    NOTIFY, was measured: no difference in the subscription latency beyond the shared
+    machine's noise, and a second read per event at low rates; see bench/README.md.)"""
+    if settings.event_bus:
+        # Imported only when configured: redis-py imports OpenTelemetry, which tracing
+        # off must not load (tests/unit/test_tracing_off.py).
+        from app import redis_bus
+
+        async with redis_bus.connected(settings.event_bus, notified) as bus:
+            # This worker's own subscribers need not wait for the PUBLISH and its echo
+            # (which come after the commit, unlike NOTIFY): measured, see bench/README.md.
+            local = [tail.wake, bus.events_written]
+            outbox.written_listeners.extend(local)
+            notifications.relays.append(bus.publish)
+            try:
+                yield
+            finally:
+                notifications.relays.remove(bus.publish)
+                for listener in local:
+                    outbox.written_listeners.remove(listener)
+    elif settings.is_sqlite:
+        outbox.written_listeners.append(tail.wake)
+        try:
+            yield
+        finally:
+            outbox.written_listeners.remove(tail.wake)
+    else:
+        async with listening(settings.database_url, REWARD_EVENTS_CHANNEL, notified):
+            yield
 
 
 async def _schedule(registry: RulesRegistry, uow: UnitOfWork, settings: Settings) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -19,15 +20,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
 from standardwebhooks import Webhook as Signer
 
 from app.clock import utcnow
 from app.settings import Settings
+from app.webhook_sender import Failed, WebhookSender
 from app.webhooks import check_target
 from domain.errors import DomainError
 from domain.webhooks import retry_delay, validate_url
-from persistence.notifications import WEBHOOKS_CHANGED
+from persistence.notifications import RULES_CHANGED, WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
 from persistence.unit_of_work import UnitOfWork
 from persistence.webhooks import Claim, Outcome
@@ -50,15 +51,20 @@ POLL_SECONDS = 1.0
 ENDPOINTS_RECHECK_SECONDS = 10.0
 
 
-def notified_by(tail: OutboxTail, worker: DeliveryWorker) -> Callable[[str | None], None]:
+def notified_by(
+    tail: OutboxTail, worker: DeliveryWorker, rules: asyncio.Event | None = None
+) -> Callable[[str | None], None]:
     """What a notification on the reward events channel wakes: the tail for committed events,
-    the worker for endpoint changes, and both after a reconnection (anything may have been missed)."""
+    the worker for endpoint changes, the rules follower for a new version in force, and all
+    of them after a reconnection (anything may have been missed)."""
 
     def notified(payload: str | None) -> None:
-        if payload != WEBHOOKS_CHANGED:
+        if payload is None or payload not in (WEBHOOKS_CHANGED, RULES_CHANGED):
             tail.wake()
         if payload is None or payload == WEBHOOKS_CHANGED:
             worker.endpoints_changed()
+        if rules is not None and payload in (None, RULES_CHANGED):
+            rules.set()
 
     return notified
 
@@ -81,7 +87,13 @@ def envelope(event: OutboxEvent) -> dict:
 def signature(secrets: list[str], message_id: str, at: datetime, body: str) -> str:
     """Space-separated `v1,<base64>` signatures, one per secret in force (two during a
     rotation), computed by the standardwebhooks package itself."""
-    return " ".join(Signer(secret).sign(message_id, at, body) for secret in secrets)
+    return " ".join(_signer(secret).sign(message_id, at, body) for secret in secrets)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Signer:
+    # Building one decodes the secret: once per endpoint, not once per delivery.
+    return Signer(secret)
 
 
 def secrets_in_force(claim: Claim, now: datetime) -> list[str]:
@@ -98,12 +110,12 @@ class DeliveryWorker:
         settings: Settings,
         uow: UnitOfWork,
         tail: OutboxTail | None = None,
-        client: httpx.AsyncClient | None = None,
+        sender: WebhookSender | None = None,
     ):
         self.settings = settings
         self.uow = uow
         self.tail = tail
-        self._client = client
+        self._sender = sender
         self._wake = asyncio.Event()
         self._fanned_upto = 0
         self._endpoints: bool | None = None
@@ -152,12 +164,12 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            if self._client is None:
-                self._client = await stack.enter_async_context(
-                    httpx.AsyncClient(
-                        timeout=self.settings.webhooks_timeout_seconds,
-                        follow_redirects=False,
-                        limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
+            if self._sender is None:
+                self._sender = await stack.enter_async_context(
+                    WebhookSender(
+                        timeout_seconds=self.settings.webhooks_timeout_seconds,
+                        concurrency=CONCURRENCY,
+                        allow_private=self.settings.webhooks_allow_private_targets,
                     )
                 )
             while True:
@@ -199,10 +211,11 @@ class DeliveryWorker:
             return 0
         limit = asyncio.Semaphore(CONCURRENCY)
         checked: dict[str, Awaitable[str | None]] = {}
+        bodies: dict[int, str] = {}
 
         async def one(claim: Claim) -> Outcome:
             async with limit:
-                return await self.attempt(claim, checked)
+                return await self.attempt(claim, checked, bodies)
 
         outcomes = await asyncio.gather(*(one(claim) for claim in claims))
         done = utcnow()
@@ -211,14 +224,18 @@ class DeliveryWorker:
             await session.webhooks.record(outcomes, disables, done)
         return len(claims)
 
-    async def attempt(self, claim: Claim, checked: dict[str, Awaitable[str | None]]) -> Outcome:
-        assert self._client is not None
+    async def attempt(self, claim: Claim, checked: dict[str, Awaitable[str | None]], bodies: dict[int, str]) -> Outcome:
+        """One POST. `checked` and `bodies` are shared by a batch: a URL is checked once,
+        and an event's body (the same for every endpoint) is written once."""
+        assert self._sender is not None
         refusal = await self._refusal(claim.webhook.url, checked)
         started = time.perf_counter()
         status: int | None = None
         error: str | None = refusal
         if refusal is None:
-            body = json.dumps(envelope(claim.event), separators=(",", ":"))
+            body = bodies.get(claim.event.id)
+            if body is None:
+                body = bodies[claim.event.id] = json.dumps(envelope(claim.event), separators=(",", ":"))
             at = utcnow()
             message_id = str(claim.event.id)
             headers = {
@@ -229,14 +246,11 @@ class DeliveryWorker:
                 "webhook-signature": signature(secrets_in_force(claim, at), message_id, at, body),
             }
             try:
-                response = await self._client.post(claim.webhook.url, content=body, headers=headers)
-                status = response.status_code
+                status = await self._sender.post(claim.webhook.url, body.encode(), headers)
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
-            except httpx.TimeoutException:
-                error = f"no answer within {self.settings.webhooks_timeout_seconds:g} s"
-            except httpx.HTTPError as failure:
-                error = f"{type(failure).__name__}: {failure}"[:1000]
+            except Failed as failure:
+                error = str(failure)
         latency = round((time.perf_counter() - started) * 1000)
         return outcome(claim, status, latency, error, utcnow())
 

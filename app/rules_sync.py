@@ -5,12 +5,14 @@ records an activation before the version goes live there (see app.bootstrap); ev
 polls the newest activation and adopts the stored sources of a version it does not run.
 Polling works the same on SQLite and PostgreSQL and costs one indexed read per worker per
 interval; the interval (LOYALTY_RULES_SYNC_MS, 500 ms) plus a compile bounds how long two
-workers can evaluate orders under different versions.
+workers can evaluate orders under different versions. A serving worker is also told of
+each activation by the event bus (NOTIFY, or Redis when configured) and reads it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from app.clock import utcnow
@@ -34,8 +36,12 @@ async def store_rules_version(uow: UnitOfWork, program: Program) -> None:
         await session.customers.save_rules_version(program.version, program.sources, utcnow())
 
 
-async def follow_activations(uow: UnitOfWork, registry: RulesRegistry, interval: float) -> None:
-    """Adopt each version another worker puts in force, until cancelled. Never dies."""
+async def follow_activations(
+    uow: UnitOfWork, registry: RulesRegistry, interval: float, told: asyncio.Event | None = None
+) -> None:
+    """Adopt each version another worker puts in force, until cancelled. Never dies.
+    `told` is set by the event bus when a worker records an activation: read at once
+    instead of at the next poll."""
     seen: int | None = None
     while True:
         try:
@@ -54,4 +60,10 @@ async def follow_activations(uow: UnitOfWork, registry: RulesRegistry, interval:
             raise
         except Exception:  # noqa: BLE001 - a database hiccup must not stop the following
             log.warning("could not read the rules version in force; retrying", exc_info=True)
-        await asyncio.sleep(interval)
+        if told is None:
+            await asyncio.sleep(interval)
+            continue
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                await told.wait()
+        told.clear()

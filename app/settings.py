@@ -81,6 +81,10 @@ class Settings:
     """One line per request; off only to measure what it costs (bench/)."""
     shutdown_grace_seconds: float = 30.0
     """After SIGTERM: how long requests in flight and queued get to finish."""
+    event_bus: str | None = None
+    """A Redis URL (LOYALTY_EVENT_BUS=redis://host:6379/0): workers tell each other of new
+    events, endpoint changes and rules versions through Redis pub/sub instead of PostgreSQL's
+    LISTEN/NOTIFY. Unset: LISTEN/NOTIFY on PostgreSQL, in process on SQLite."""
     shutdown_drain_seconds: float = 0.0
     """After SIGTERM: how long to keep serving while reporting not ready (a load balancer's
     probe period), before no longer accepting connections."""
@@ -137,6 +141,8 @@ class Settings:
             access_log=read.flag("LOYALTY_ACCESS_LOG", "on"),
             shutdown_grace_seconds=read.seconds("LOYALTY_SHUTDOWN_GRACE_SECONDS", "30"),
             shutdown_drain_seconds=read.seconds("LOYALTY_SHUTDOWN_DRAIN_SECONDS", "0"),
+            event_bus=read("LOYALTY_EVENT_BUS", "", _redis_url, "a Redis URL: redis://host:6379/0 or rediss://…")
+            or None,
             scheduler=read.flag("LOYALTY_SCHEDULER", "off" if env == "test" else "on"),
             jobs_every_seconds=read.count("LOYALTY_JOBS_EVERY_SECONDS", "300", minimum=1),
             cors_origins=read(
@@ -155,7 +161,7 @@ class Settings:
                 shown = "on" if value else "off"
             elif isinstance(value, Secret):
                 shown = repr(value)  # Secret('**********'): never the value
-            elif field.name == "database_url":
+            elif field.name in ("database_url", "event_bus"):
                 shown = mask_password(value)
             elif field.name == "metrics_allow":
                 shown = ",".join(str(network) for network in value)
@@ -222,6 +228,12 @@ def _one_of(*allowed: str) -> Callable[[str], str]:
 
 def _database_url(raw: str) -> str:
     if not raw.startswith(DATABASE_SCHEMES):
+        raise ValueError(raw)
+    return raw
+
+
+def _redis_url(raw: str) -> str:
+    if raw and not raw.startswith(("redis://", "rediss://")):
         raise ValueError(raw)
     return raw
 

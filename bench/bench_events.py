@@ -9,8 +9,11 @@
    to LISTEN latency between two raw connections (what any worker-to-worker path pays).
 2. Webhook throughput: W endpoints on one local receiver, E events, so W x E signed
    deliveries; deliveries per second while the worker drains the backlog left when the
-   events stop coming. Floor: the same receiver fed as many signed bodies by a bare httpx
-   client in another process, at the worker's concurrency.
+   events stop coming. Floor: the same receiver fed as many signed bodies by a bare aiohttp
+   client (the worker's) in another process, at the worker's concurrency, keep-alive.
+
+`--only latency` or `--only webhooks` runs one part; `--event-bus redis://…` runs the
+server with the Redis event bus (LOYALTY_EVENT_BUS) instead of LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
@@ -84,10 +87,11 @@ async def fresh_database(admin_url: str, name: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def api_server(url: str):
+async def api_server(url: str, event_bus: str | None = None):
     port = free_port()
     env = {
         **os.environ,
+        **({"LOYALTY_EVENT_BUS": event_bus} if event_bus else {}),
         "LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://"),
         "LOYALTY_BOOTSTRAP_API_KEY": KEY,
         "LOYALTY_ENV": "production",
@@ -235,7 +239,7 @@ class Receiver:
 FLOOR_SENDER = """
 import asyncio, sys, time
 from datetime import UTC, datetime
-import httpx
+import aiohttp
 from standardwebhooks import Webhook
 
 url, count, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -243,8 +247,7 @@ body = '{"type":"points.adjusted","timestamp":"2026-01-01T00:00:00+00:00","data"
 signer = Webhook("whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 
 async def main():
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits) as client:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as client:
         queue = iter(range(count))
         async def worker():
             for n in queue:
@@ -252,7 +255,8 @@ async def main():
                 headers = {"content-type": "application/json", "webhook-id": str(n),
                            "webhook-timestamp": str(int(at.timestamp())),
                            "webhook-signature": signer.sign(str(n), at, body)}
-                await client.post(url, content=body, headers=headers)
+                async with client.post(url, data=body.encode(), headers=headers) as response:
+                    await response.read()
         start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         print(count / (time.perf_counter() - start), (time.process_time() - cpu) / count)
@@ -262,7 +266,7 @@ asyncio.run(main())
 
 
 async def receiver_floor(url: str, bodies: int, concurrency: int) -> tuple[float, float]:
-    """Signed bodies per second a bare httpx client in another process (as the service's
+    """Signed bodies per second a bare aiohttp client in another process (as the service's
     worker is) gets through the same receiver, at the worker's concurrency, and its CPU
     seconds per body."""
     process = await asyncio.create_subprocess_exec(
@@ -325,22 +329,30 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--endpoints", type=int, default=20)
     parser.add_argument("--webhook-events", type=int, default=200)
+    parser.add_argument("--only", choices=["latency", "webhooks"], help="run one part")
+    parser.add_argument("--event-bus", help="LOYALTY_EVENT_BUS for the server, e.g. redis://127.0.0.1:6379/0")
     args = parser.parse_args()
 
     url = await fresh_database(args.database_url, args.database)
-    floor = await notify_floor(url, args.events)
-    async with api_server(url) as (client, port, pid):
+    async with api_server(url, args.event_bus) as (client, port, pid):
         customers = [f"bench-{uuid.uuid4().hex[:8]}-{i}" for i in range(args.clients)]
         for customer in customers:
             await gql(client, ENROLL, i={"externalId": customer, "email": f"{customer}@example.com"})
-        # A warm-up round, then the measured one.
-        await subscription_latency(client, port, customers, 50)
-        after_answer, after_send = await subscription_latency(client, port, customers, args.events)
-        after_commit = await commit_latency(url, port, args.clients, args.events)
-        drain, backlog, overall, floor_rate, produced_rate, cpu_each, floor_cpu = await webhook_throughput(
-            client, pid, customers, args.endpoints, args.webhook_events
-        )
+        if args.only != "webhooks":
+            floor = await notify_floor(url, args.events)
+            # A warm-up round, then the measured one.
+            await subscription_latency(client, port, customers, 50)
+            after_answer, after_send = await subscription_latency(client, port, customers, args.events)
+            after_commit = await commit_latency(url, port, args.clients, args.events)
+            print_latency(args, floor, after_answer, after_send, after_commit)
+        if args.only != "latency":
+            print_throughput(
+                args, *await webhook_throughput(client, pid, customers, args.endpoints, args.webhook_events)
+            )
+    print(f"server log: {LOG.name}")
 
+
+def print_latency(args, floor, after_answer, after_send, after_commit) -> None:
     ms = 1000
     print(f"subscription latency over {args.events} events, {args.clients} concurrent writers (ms):")
     print(
@@ -359,17 +371,20 @@ async def main() -> None:
         f"  floor, raw NOTIFY -> LISTEN: p50 {percentile(floor, 50) * ms:.2f}  p99 {percentile(floor, 99) * ms:.2f}"
         f"  (mean {statistics.mean(floor) * ms:.2f})"
     )
+
+
+def print_throughput(args, drain, backlog, overall, floor_rate, produced_rate, cpu_each, floor_cpu) -> None:
+    ms = 1000
     total = args.endpoints * args.webhook_events
     print(f"webhooks: {args.endpoints} endpoints x {args.webhook_events} events = {total} signed deliveries")
     print(f"  draining the backlog of {backlog} left when production stopped: {drain:,.0f}/s   target >= 500")
     print(f"  from first to last delivery, production included: {overall:,.0f}/s")
-    print(f"  floor, a bare httpx sender to the same receiver: {floor_rate:,.0f}/s   ratio {drain / floor_rate:.2f}")
+    print(f"  floor, a bare aiohttp sender to the same receiver: {floor_rate:,.0f}/s   ratio {drain / floor_rate:.2f}")
     print(f"  (events produced at {produced_rate:,.0f}/s meanwhile)")
     print(
         f"  server CPU per delivery while draining: {cpu_each * ms:.2f} ms ({1 / cpu_each:,.0f} per CPU-second);"
         f" the bare sender's: {floor_cpu * ms:.2f} ms ({1 / floor_cpu:,.0f} per CPU-second)"
     )
-    print(f"server log: {LOG.name}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ class Webhook(Model):
 
 # One event to one endpoint, delivered at least once: `pending` until an attempt gets a
 # 2xx (`delivered`) or the retry schedule runs out (`failed`). Claimed by a worker by
-# setting `locked_until`, so that several workers never send it at once on purpose.
+# setting `locked_until`, so that several workers never send it at once on purpose, and
+# `claim_token`, which the recording of the claim's attempt must still find (a redelivery
+# clears it: the attempt in flight then no longer overwrites the new schedule).
 class WebhookDelivery(Model):
     id = fields.BigIntField(primary_key=True)
     webhook: fields.ForeignKeyRelation[Webhook] = fields.ForeignKeyField(
@@ -63,6 +65,7 @@ class WebhookDelivery(Model):
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True)
     locked_until = fields.DatetimeField(null=True)
+    claim_token = fields.CharField(max_length=32, null=True)
     last_status_code = fields.IntField(null=True)
     last_error = fields.CharField(max_length=1000, null=True)
     created_at = fields.DatetimeField()

@@ -1,9 +1,11 @@
-"""PostgreSQL LISTEN on a connection of its own (a pooled one would lose it on release)."""
+"""What workers tell each other: PostgreSQL LISTEN on a connection of its own (a pooled
+one would lose it on release), and `announce`, which tells every worker at commit."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -11,13 +13,31 @@ from typing import Any
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 
+from persistence import sql
+
 log = logging.getLogger("loyalty.events")
 
 # The channel that migration 0009's trigger notifies at every commit that wrote events
-# (an empty payload), and that webhook endpoint changes are told on (WEBHOOKS_CHANGED).
+# (an empty payload), and that webhook endpoint changes (WEBHOOKS_CHANGED) and new rules
+# versions in force (RULES_CHANGED) are told on. The Redis bus uses the same name and payloads.
 REWARD_EVENTS_CHANNEL = "loyalty_reward_events"
+EVENTS_WRITTEN = ""
 WEBHOOKS_CHANGED = "webhooks"
+RULES_CHANGED = "rules"
 RECONNECT_SECONDS = 1.0
+
+# The event bus of this process when it is not PostgreSQL's (Redis: app/redis_bus.py):
+# called with the payload once the announcing transaction has committed.
+relays: list[Callable[[str], None]] = []
+
+
+async def announce(payload: str) -> None:
+    """Within the transaction of a change: every worker is told at commit (NOTIFY is
+    transactional; the relays are called after the commit), none if it rolls back."""
+    if sql.on_postgres():
+        await sql.execute("SELECT pg_notify($1, $2)", REWARD_EVENTS_CHANNEL, payload)
+    for relay in list(relays):
+        sql.after_commit(functools.partial(relay, payload))
 
 
 @contextlib.asynccontextmanager

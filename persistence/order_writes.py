@@ -214,4 +214,6 @@ async def write_order(
     )
     if not rows:
         return None
+    if events:
+        outbox.announce_written()
     return rows[0]["id"], stored

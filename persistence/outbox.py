@@ -17,11 +17,10 @@ from persistence.tables import CUSTOMER_EVENT_SEQUENCES, REWARD_EVENTS
 # (type, customer external id, payload), as use cases build them.
 Event = tuple[str, str | None, dict]
 
-# Called after events are written, still inside the writing transaction: the in-process
-# bus of the SQLite default (app/event_stream.py). Readers woken by it read through
-# Tortoise's SQLite connection, whose lock the transaction holds until it commits or
-# rolls back, so they never see an event that is not committed. PostgreSQL needs none of
-# this: a trigger NOTIFYs at commit (migration 0004).
+# Called once events written by this process are committed (persistence.sql.after_commit):
+# the tail of the SQLite default (its in-process bus), or the Redis bus's publisher when
+# one is configured. Without Redis, PostgreSQL needs none of this: a trigger NOTIFYs at
+# every commit that wrote events (migration 0009).
 written_listeners: list[Callable[[], None]] = []
 
 # How a customer's event numbers move: by the count of events written, on the row upserted
@@ -87,6 +86,15 @@ async def add_events(events: Sequence[Event], now: datetime, rules_version: str 
             next_number[customer] = number + 1
         written.append(event_row(event_type, customer, payload, now=now, sequence=number, rules_version=rules_version))
     await sql.execute_named(_INSERT.statement(len(written)), _INSERT.params(written))
+    announce_written()
+
+
+def announce_written() -> None:
+    """For writers that insert events by other statements (the order write on PostgreSQL)."""
+    sql.after_commit(_announce_written)
+
+
+def _announce_written() -> None:
     for listener in list(written_listeners):
         listener()
 

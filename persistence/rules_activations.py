@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from persistence import sql
+from persistence import notifications, sql
 
 
 async def record_activation(version: str, now: datetime) -> int:
@@ -12,6 +12,8 @@ async def record_activation(version: str, now: datetime) -> int:
     [row] = await sql.fetch(
         "INSERT INTO rules_activations (version, activated_at) VALUES ($1, $2) RETURNING id", version, now
     )
+    # Workers that follow activations read at once instead of at their next poll.
+    await notifications.announce(notifications.RULES_CHANGED)
     return int(row["id"])
 
 

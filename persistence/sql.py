@@ -12,7 +12,7 @@ in, and otherwise on a connection of its own for just that statement.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from persistence.statements import Statement
 
 __all__ = [
     "IntegrityError",
+    "after_commit",
     "execute",
     "execute_named",
     "fetch",
@@ -34,6 +35,27 @@ __all__ = [
 ]
 
 _CURRENT: ContextVar[Connection | None] = ContextVar("loyalty_connection", default=None)
+# What to call once the outermost scope's writes are committed (see `after_commit`).
+_AFTER: ContextVar[list[Callable[[], None]] | None] = ContextVar("loyalty_after_commit", default=None)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Calls `callback` once what the task has written so far is committed: at the end of
+    the outermost transaction (not if it rolls back), at the end of a lean connection's
+    scope (whose statements commit on their own), or now outside both. For wake-ups, which
+    must not reach a reader before the rows do: one for a rolled-back savepoint is
+    spurious, and one missed (a lean scope that ends in an error after writing) is left
+    to the readers' poll, as wake-ups may be."""
+    pending = _AFTER.get()
+    if pending is None:
+        callback()
+    elif callback not in pending:
+        pending.append(callback)
+
+
+def _run(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 @asynccontextmanager
@@ -71,11 +93,15 @@ async def lean_connection() -> AsyncIterator[None]:
         yield
         return
     async with database.connection() as conn:
-        token = _CURRENT.set(conn)
+        token, after = _CURRENT.set(conn), _AFTER.set([])
+        pending = _AFTER.get()
         try:
             yield
         finally:
             _CURRENT.reset(token)
+            _AFTER.reset(after)
+    assert pending is not None
+    _run(pending)
 
 
 @asynccontextmanager
@@ -88,11 +114,15 @@ async def transaction() -> AsyncIterator[None]:
             yield
         return
     async with current_database().transaction() as conn:
-        token = _CURRENT.set(conn)
+        token, after = _CURRENT.set(conn), _AFTER.set([])
+        pending = _AFTER.get()
         try:
             yield
         finally:
             _CURRENT.reset(token)
+            _AFTER.reset(after)
+    assert pending is not None
+    _run(pending)  # reached only when the transaction committed
 
 
 # The name the order path has always used.

@@ -9,13 +9,14 @@ booleans as integers).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from persistence import outbox, sql
-from persistence.notifications import REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED
+from persistence import notifications, outbox, sql
+from persistence.notifications import WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -123,11 +124,10 @@ changed_listeners: list[Callable[[], None]] = []
 
 
 async def announce_change() -> None:
-    """After the change has committed, so that whoever is told reads it."""
-    if sql.on_postgres():
-        await sql.execute("SELECT pg_notify($1, $2)", REWARD_EVENTS_CHANNEL, WEBHOOKS_CHANGED)
+    """Within the change's transaction; told once it has committed, so that whoever is told reads it."""
+    await notifications.announce(WEBHOOKS_CHANGED)
     for listener in list(changed_listeners):
-        listener()
+        sql.after_commit(listener)
 
 
 async def delete_webhook(webhook_id: int) -> bool:
@@ -207,18 +207,23 @@ class Claim:
     event: OutboxEvent
     attempt: int
     created_at: datetime
+    token: str
+    """The claim's name on the row: its attempt is recorded only if the row still bears it."""
 
 
 async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[Claim]:
     """Takes due deliveries for this worker until `locked_until` (then, if it died, another
-    worker takes them again). SKIP LOCKED keeps concurrent workers off each other's rows."""
+    worker takes them again). SKIP LOCKED keeps concurrent workers off each other's rows.
+    Each claim writes a new token on its rows, so that a claim that lapsed, or a delivery
+    redelivered meanwhile, is not overwritten by the recording of an older attempt."""
     if not await sql.fetch(
         "SELECT 1 AS due FROM webhook_deliveries WHERE status = $1 AND next_attempt_at <= $2 LIMIT 1", PENDING, now
     ):
         return []  # and no write: idle workers must not take SQLite's write lock
     lock = " FOR UPDATE OF d SKIP LOCKED" if sql.on_postgres() else ""
+    token = uuid.uuid4().hex
     rows = await sql.fetch(
-        "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN ("
+        "UPDATE webhook_deliveries SET locked_until = $1, claim_token = $6 WHERE id IN ("
         " SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
         " WHERE d.status = $2 AND d.next_attempt_at <= $3 AND (d.locked_until IS NULL OR d.locked_until < $4)"
         f" AND w.enabled ORDER BY d.next_attempt_at LIMIT $5{lock})"
@@ -228,6 +233,7 @@ async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[C
         now,
         now,
         limit,
+        token,
     )
     if not rows:
         return []
@@ -242,6 +248,7 @@ async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[C
             events[r["event_id"]],
             int(r["attempts"]) + 1,
             _moment(r["created_at"]),
+            token,
         )
         for r in rows
         if r["webhook_id"] in hooks
@@ -261,15 +268,29 @@ class Outcome:
 
 async def record(outcomes: Sequence[Outcome], disables: dict[int, str], now: datetime) -> None:
     """Within a transaction: endpoints' last success and those to disable, then the
-    attempts and the deliveries' new state. Endpoint rows are locked first and in id order,
-    as deleting an endpoint locks it before its deliveries (cascade): another order
-    deadlocked with it, and with other workers."""
+    attempts and the deliveries' new state. A delivery whose claim token changed since
+    (redelivered, or claimed again after its claim lapsed) keeps its new state: the attempt
+    is only logged. Endpoint rows are locked first and in id order, as deleting an
+    endpoint locks it before its deliveries (cascade): another order deadlocked with it,
+    and with other workers."""
     succeeded = {o.claim.webhook.id for o in outcomes if o.delivered}
-    for webhook_id in sorted(succeeded | disables.keys()):
-        if webhook_id in disables:
-            await disable(webhook_id, disables[webhook_id], now)
-        else:
-            await sql.execute("UPDATE webhooks SET last_success_at = $1 WHERE id = $2", now, webhook_id)
+    if disables:  # rare: one statement per endpoint, every one in id order
+        for webhook_id in sorted(succeeded | disables.keys()):
+            if webhook_id in disables:
+                await disable(webhook_id, disables[webhook_id], now)
+            else:
+                await sql.execute("UPDATE webhooks SET last_success_at = $1 WHERE id = $2", now, webhook_id)
+    elif succeeded:
+        # One statement for every endpoint that answered (a batch spans many), which
+        # locks their rows in id order all the same.
+        marks, values = _marks(sorted(succeeded), 2)
+        lock = " ORDER BY id FOR UPDATE" if sql.on_postgres() else ""
+        await sql.execute(
+            "UPDATE webhooks SET last_success_at = $1"
+            f" WHERE id IN (SELECT id FROM webhooks WHERE id IN ({marks}){lock})",
+            now,
+            *values,
+        )
     for start in range(0, len(outcomes), _CHUNK):
         columns, values = sql.values_rows(
             [
@@ -282,30 +303,34 @@ async def record(outcomes: Sequence[Outcome], disables: dict[int, str], now: dat
             f" VALUES {columns}",
             *values,
         )
-    by_code: dict[int | None, list[int]] = {}
+    by_code: dict[tuple[int | None, str], list[int]] = {}
     for o in outcomes:
         if o.delivered:
-            by_code.setdefault(o.status_code, []).append(o.claim.delivery_id)
-    for code, ids in by_code.items():
-        marks, values = _marks(ids, 4)
+            by_code.setdefault((o.status_code, o.claim.token), []).append(o.claim.delivery_id)
+    for (code, token), ids in by_code.items():
+        marks, values = _marks(ids, 5)
         await sql.execute(
             "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2,"
-            f" last_error = NULL, delivered_at = $3, locked_until = NULL WHERE id IN ({marks})",
+            " last_error = NULL, delivered_at = $3, locked_until = NULL, claim_token = NULL"
+            f" WHERE claim_token = $4 AND id IN ({marks})",
             DELIVERED,
             code,
             now,
+            token,
             *values,
         )
     for o in outcomes:
         if not o.delivered:
             await sql.execute(
                 "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2,"
-                " last_error = $3, next_attempt_at = $4, locked_until = NULL WHERE id = $5",
+                " last_error = $3, next_attempt_at = $4, locked_until = NULL, claim_token = NULL"
+                " WHERE id = $5 AND claim_token = $6",
                 PENDING if o.next_attempt_at else FAILED,
                 o.status_code,
                 o.error,
                 o.next_attempt_at,
                 o.claim.delivery_id,
+                o.claim.token,
             )
 
 
@@ -413,11 +438,12 @@ async def deliveries_page(
 
 
 async def redeliver(webhook_id: int, event_id: int, now: datetime) -> DeliveryRow:
-    """The event to the endpoint again, from the first step of the schedule."""
+    """The event to the endpoint again, from the first step of the schedule. The claim
+    token is cleared: an attempt in flight is logged but leaves this schedule alone."""
     rows = await sql.fetch(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at)"
         " VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = excluded.status,"
-        " attempts = 0, next_attempt_at = excluded.next_attempt_at, locked_until = NULL,"
+        " attempts = 0, next_attempt_at = excluded.next_attempt_at, locked_until = NULL, claim_token = NULL,"
         " created_at = excluded.created_at RETURNING id",
         webhook_id,
         event_id,

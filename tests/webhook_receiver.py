@@ -32,10 +32,13 @@ class Receiver:
     url: str
     script: list[str] = field(default_factory=list)
     """Answers for the next requests, in order: a status code as text, "hang" (no answer
-    for 30 s) or "close" (close the connection); "204" once the script is used up."""
+    for 30 s), "close" (close the connection) or "hold" (204 once `released` is set, to
+    order a step of the test between the request and its answer); "204" once the script
+    is used up."""
     deliveries: list[Delivery] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     handlers: set[asyncio.Task] = field(default_factory=set)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def wait_for(self, count: int, within: float = 15) -> list[Delivery]:
         async with asyncio.timeout(within):
@@ -66,6 +69,9 @@ class Receiver:
                 if answer == "hang":
                     await asyncio.sleep(30)
                     return
+                if answer == "hold":
+                    await self.released.wait()
+                    answer = "204"
                 writer.write(f"HTTP/1.1 {answer} X\r\ncontent-length: 0\r\n\r\n".encode())
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):

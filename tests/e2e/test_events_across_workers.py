@@ -21,7 +21,7 @@ from tests.ws_client import subscribed
 
 
 @contextlib.asynccontextmanager
-async def serving(database_url: str, rules_dir: Path, log_path: Path) -> AsyncIterator[str]:
+async def serving(database_url: str, rules_dir: Path, log_path: Path, **extra_env: str) -> AsyncIterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -29,6 +29,7 @@ async def serving(database_url: str, rules_dir: Path, log_path: Path) -> AsyncIt
         "LOYALTY_BOOTSTRAP_API_KEY": BOOTSTRAP_KEY,
         "LOYALTY_RULES_DIR": str(rules_dir),
         "LOYALTY_ENV": "test",
+        **extra_env,
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -191,6 +191,35 @@ async def test_any_event_can_be_redelivered_with_its_id(partner):
     assert receiver.deliveries[1].verified(hook["secret"]) == first.verified(hook["secret"])
 
 
+async def test_a_redelivery_asked_for_while_an_attempt_is_in_flight_is_not_lost(partner):
+    customer = unique("race")
+    await enroll(partner, customer)
+    async with receiving("hold") as receiver:
+        hook = await register(partner, receiver.url)
+        await adjust(partner, customer, 4)
+        [first] = await receiver.wait_for(1)
+        # The first attempt is in flight (its answer held): the redelivery is queued now,
+        # and the attempt's recording comes after it.
+        data = await gql(
+            partner,
+            "mutation($w: String!, $e: String!) { redeliverEvent(webhookId: $w, eventId: $e)"
+            " { delivery { status attempts } errors { code } } }",
+            w=hook["id"],
+            e=first.id,
+        )
+        assert data["redeliverEvent"] == {"delivery": {"status": "pending", "attempts": 0}, "errors": []}
+        receiver.released.set()
+        await receiver.wait_for(2)
+        await delivered(partner, hook["id"])
+        [edge] = (await gql(partner, WEBHOOK, id=hook["id"]))["webhook"]["deliveries"]["edges"]
+
+    assert receiver.deliveries[1].id == first.id
+    assert edge["node"]["status"] == "delivered"
+    # Both attempts are in the log; the redelivery's schedule counts its own.
+    assert [a["statusCode"] for a in edge["node"]["attemptLog"]] == [204, 204]
+    assert edge["node"]["attempts"] == 1
+
+
 async def test_the_delivery_log_pages_newest_first_and_a_rotation_keeps_the_last_success(partner):
     customer = unique("log")
     await enroll(partner, customer)

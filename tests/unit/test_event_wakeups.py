@@ -16,7 +16,7 @@ import pytest
 from app.delivery import DeliveryWorker, notified_by
 from app.event_stream import OutboxTail, events_page, reward_events
 from app.settings import Settings
-from persistence.notifications import WEBHOOKS_CHANGED
+from persistence.notifications import RULES_CHANGED, WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -220,3 +220,19 @@ def test_a_notification_wakes_the_tail_or_the_delivery_worker_and_a_reconnection
     deliverer._endpoints = False
     notified(None)
     assert tail._notified and deliverer._endpoints is None
+
+
+def test_a_rules_version_put_in_force_wakes_only_the_rules_follower():
+    tail = OutboxTail(cast(Any, UOW))
+    deliverer = worker(tail)
+    rules = asyncio.Event()
+    notified = notified_by(tail, deliverer, rules)
+    deliverer._endpoints = False
+
+    notified(RULES_CHANGED)
+    assert rules.is_set() and not tail._notified and deliverer._endpoints is False
+    rules.clear()
+    notified("")
+    assert not rules.is_set() and tail._notified
+    notified(None)  # reconnected: anything may have been missed
+    assert rules.is_set()
