@@ -33,6 +33,8 @@ class Settings:
     attributes: Mapping[str, AttributeType] = field(default_factory=dict)
     """Declared customer attributes, by name."""
     experiments: Mapping[str, Experiment] = field(default_factory=dict)
+    campaigns: Mapping[str, Counter] = field(default_factory=dict)
+    """Campaigns by id: limits and budgets shared by the rules that name them."""
     tier_review: TierReview | None = None
     """When tiers may go down; None: never."""
     learned: LearnedSuggestions | None = None
@@ -95,6 +97,38 @@ class DiscountEffect:
     """A line filter: the discount counts on, and is capped by, these lines' value."""
 
 
+CAMPAIGN_PREFIX = "campaign:"
+"""Counter keys of campaigns; rule ids cannot contain ':', so a key never names both."""
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One set of limits counted together: a rule's own (key: its id) or a campaign's
+    (key: campaign:<id>), whose uses by any of its rules count together."""
+
+    key: str
+    per_customer: int | None = None
+    period: str = "all_time"
+    """The calendar period (UTC) per_customer counts over."""
+    per: str | None = None
+    """A fact path (`event.order_id`): per_customer counts per value of it."""
+    total: int | None = None
+    """Uses across the whole program (all customers, all time)."""
+    budget_points: int | None = None
+    budget_amount: Decimal | None = None
+    """Discounts, in the program currency, the whole program may give."""
+
+    @property
+    def program_wide(self) -> bool:
+        """Counted across customers: its row is locked while a recording decides."""
+        return self.total is not None or self.budget_points is not None or self.budget_amount is not None
+
+    @property
+    def scope_attribute(self) -> str | None:
+        """The event attribute `per` names."""
+        return self.per.removeprefix("event.") if self.per else None
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     id: str
@@ -125,6 +159,9 @@ class RuleSpec:
     experiment: str | None = None
     variant: str | None = None
     """The rule applies only to customers in this variant of the experiment."""
+    campaign: str | None = None
+    counters: tuple[Counter, ...] = ()
+    """The rule's own limits and budgets, then its campaign's (rules/counters.py)."""
 
     @property
     def variant_label(self) -> str | None:
@@ -133,7 +170,7 @@ class RuleSpec:
 
     @property
     def is_limited(self) -> bool:
-        return self.limit_per_customer is not None or self.budget_points is not None
+        return bool(self.counters)
 
     def active_at(self, now: datetime) -> bool:
         return (self.active_from is None or now >= self.active_from) and (

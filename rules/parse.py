@@ -12,7 +12,7 @@ from typing import Any
 from domain.money import is_currency
 from domain.program import Reward, Tier
 from domain.tiers import TierReview
-from rules import declarations
+from rules import campaigns, declarations
 from rules.errors import RuleError
 from rules.model import ORDER, DiscountEffect, FolderSpec, LearnedSuggestions, PointsEffect, RuleSpec, Settings
 from rules.yamlsource import Document
@@ -101,6 +101,7 @@ class _Parser:
             time_zone=declarations.time_zone(self, seen.get("program"), program.get("time_zone", "UTC")),
             attributes=declarations.attributes(values.get("customer_attributes", {})),
             experiments=declarations.experiments(self),
+            campaigns=campaigns.campaigns(self),
             tier_review=self._review(seen.get("tier_qualification"), qualification),
             learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
         )
@@ -361,6 +362,7 @@ class _Parser:
         elif kind == "free_shipping":
             fs = then["free_shipping"]
             threshold = dec(fs.get("threshold", 0)) if isinstance(fs, dict) else Decimal(0)
+        counters = campaigns.rule_counters(self, doc, path, item, kind)
         if len(self.errors) > before:
             return None
         limit = item.get("limit", {})
@@ -393,6 +395,8 @@ class _Parser:
             or (points is not None and points.multiply == "tier"),
             experiment=experiment.get("id"),
             variant=experiment.get("variant"),
+            campaign=item.get("campaign"),
+            counters=counters,
         )
 
     def _points(self, doc: Document, path: tuple, p: dict, rid: str, on: str) -> PointsEffect | None:
