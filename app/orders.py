@@ -127,7 +127,7 @@ async def _attempt(session: Session, program: Program, order: ValidOrder) -> Ord
         return None
     order_id, stored = written
     await use_coupons(session, redeemed, order_id, now)
-    await record_applied_uses(session, customer_row.id, limits, now, order_id=order_id)
+    await record_applied_uses(session, program, customer_row.id, limits, now, order_id=order_id)
     ledger_written("order", len(entries))
     # What the entries record, as a replay reads it back from them.
     return OrderResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
