@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from domain.program import CustomerFacts, EventFacts, UsageSnapshot
 from rules.campaigns import spends
 from rules.model import CAMPAIGN_PREFIX, Counter, RuleSpec
+
+
+_CENT = Decimal("0.01")
+"""Discounts are whole cents (rules/resolve.py)."""
 
 
 @dataclass
@@ -110,7 +114,7 @@ def amount_left(rule: RuleSpec, usage: UsageSnapshot, taken: Taken) -> tuple[Dec
         if each.budget_amount is None or not spends(rule.kind, each):
             continue
         spent = usage.program_amounts.get(each.key, Decimal(0)) + taken.amounts.get(each.key, Decimal(0))
-        left = max(each.budget_amount - spent, Decimal(0))
+        left = max(each.budget_amount - spent, Decimal(0)).quantize(_CENT, ROUND_DOWN)
         if least is None or left < least:
             least, whose = left, _whose(each)
     return least, whose
