@@ -15,7 +15,6 @@ from domain.program import CustomerFacts, EventFacts, UsageSnapshot
 from rules.campaigns import spends
 from rules.model import CAMPAIGN_PREFIX, Counter, RuleSpec
 
-
 _CENT = Decimal("0.01")
 """Discounts are whole cents (rules/resolve.py)."""
 

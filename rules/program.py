@@ -120,7 +120,9 @@ class Program:
         (`UsageSnapshot.program_points`...). Keys are counter keys: rule ids, and
         campaign:<id> for campaigns (their uses by any of their rules count together).
         """
-        return {key: period_start(each.period, now) if each.per_customer else None for key, each in self.counters.items()}
+        return {
+            key: period_start(each.period, now) if each.per_customer else None for key, each in self.counters.items()
+        }
 
     def counter(self, key: str) -> Counter:
         """A rule's own limits (key: its id) or a campaign's (campaign:<id>)."""

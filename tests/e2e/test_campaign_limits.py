@@ -139,7 +139,12 @@ async def test_a_limit_per_event_attribute_rewards_each_reviewed_order_once(camp
 
     def review(order_id: str) -> dict:
         attributes = {"order_id": order_id}
-        return {"externalId": unique("ev"), "customerExternalId": customer, "type": "review.submitted", "attributes": attributes}
+        return {
+            "externalId": unique("ev"),
+            "customerExternalId": customer,
+            "type": "review.submitted",
+            "attributes": attributes,
+        }
 
     async with running.client() as admin:
         await enroll(admin, customer)
@@ -167,7 +172,11 @@ async def test_a_budget_in_money_cuts_then_stops_the_discount_and_a_preview_says
         await gql(
             admin,
             RECORD_RETURN,
-            input={"externalId": unique("ret"), "orderExternalId": orders[2][0], "lines": [{"sku": "A", "quantity": 1}]},
+            input={
+                "externalId": unique("ret"),
+                "orderExternalId": orders[2][0],
+                "lines": [{"sku": "A", "quantity": 1}],
+            },
         )
         after_return = await _preview(admin, one, found.coupon("M"))
 
