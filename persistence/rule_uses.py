@@ -75,10 +75,10 @@ async def usage_snapshot(
         )
         found = {row["rule_id"]: row for row in rows}
         for key in program_keys:
-            row = found.get(key)
-            points[key] = int(row["points_awarded"]) if row else 0
-            amounts[key] = decimal_of(row["amount_awarded"]) if row else Decimal(0)
-            uses[key] = int(row["uses"]) if row else 0
+            figures = found.get(key) or {"points_awarded": 0, "amount_awarded": 0, "uses": 0}
+            points[key] = int(figures["points_awarded"])
+            amounts[key] = decimal_of(figures["amount_awarded"])
+            uses[key] = int(figures["uses"])
     elif program_keys:
         lock = " FOR UPDATE" if sql.on_postgres() else ""
         for key in sorted(program_keys):
