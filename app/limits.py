@@ -90,6 +90,8 @@ def uses_of(program: Program, result: LimitedEvaluation) -> list[Use]:
     amounts: dict[str, Decimal] = {}
     for discount in evaluation.discounts:
         amounts[discount.rule_id] = amounts.get(discount.rule_id, Decimal(0)) + discount.amount
+    for product in evaluation.free_products:  # a free item's value counts as a discount would
+        amounts[product.rule_id] = amounts.get(product.rule_id, Decimal(0)) + (product.value or Decimal(0))
     uses = []
     for rule_id in evaluation.applied_rule_ids:
         for each in program.rule(rule_id).counters:

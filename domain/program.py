@@ -189,6 +189,9 @@ class FreeProduct:
     rule_id: str
     """reward:<id> for a redeemed reward."""
     quantity: int = 1
+    value: Decimal | None = None
+    """What the free units are worth, in the program currency (a rule's `free_item`);
+    None for a redeemed reward's product."""
 
 
 @dataclass(frozen=True)

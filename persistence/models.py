@@ -102,6 +102,23 @@ class OrderLine(Model):
 # on tables below are comments.
 
 
+# Products a rule's free_item gave an order, as its evaluation decided (the store adds
+# them as lines at price 0): what the order reports, and a replay reads back.
+class OrderFreeItem(Model):
+    id = fields.BigIntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="free_items", on_delete=fields.CASCADE
+    )
+    rule_id = fields.CharField(max_length=128)
+    sku = fields.CharField(max_length=128)
+    quantity = fields.IntField()
+    value = fields.DecimalField(max_digits=20, decimal_places=4)
+    """What the free units are worth, in the program currency."""
+
+    class Meta:
+        table = "order_free_items"
+
+
 # Append-only: rows are inserted, never updated or deleted.
 class LedgerEntry(Model):
     id = fields.BigIntField(primary_key=True)

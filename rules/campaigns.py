@@ -79,8 +79,9 @@ def rule_counters(parser: _Parser, doc: Document, path: tuple, item: dict, kind:
     return tuple(found)
 
 
-MONEY_KINDS = ("discount",)
-"""Effects that spend a budget in money (points effects spend a budget in points)."""
+MONEY_KINDS = ("discount", "free_item")
+"""Effects that spend a budget in money (a free item its value; points effects spend a
+budget in points)."""
 
 
 def spends(kind: str, each: Counter) -> bool:

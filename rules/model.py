@@ -11,7 +11,7 @@ from typing import Any
 from domain.tiers import TierReview
 
 ORDER = "order"
-EFFECT_KINDS = ("points", "discount", "free_shipping", "suggest")
+EFFECT_KINDS = ("points", "discount", "free_item", "free_shipping", "suggest")
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,21 @@ class Counter:
 
 
 @dataclass(frozen=True)
+class FreeItemEffect:
+    """A product added free: the store adds the line at price 0; its value counts toward
+    the per-order discount cap and money budgets as a discount would."""
+
+    sku: str
+    value: Decimal
+    """One unit's price, in the program currency."""
+    quantity: int = 1
+
+    @property
+    def worth(self) -> Decimal:
+        return self.value * self.quantity
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     id: str
     on: str
@@ -154,6 +169,7 @@ class RuleSpec:
     points: PointsEffect | None = None
     discount: DiscountEffect | None = None
     free_shipping_threshold: Decimal | None = None
+    free_item: FreeItemEffect | None = None
     suggest: tuple[str, ...] = ()
     needs_customer: bool = False
     experiment: str | None = None

@@ -14,7 +14,16 @@ from domain.program import Reward, Tier
 from domain.tiers import TierReview
 from rules import campaigns, declarations
 from rules.errors import RuleError
-from rules.model import ORDER, DiscountEffect, FolderSpec, LearnedSuggestions, PointsEffect, RuleSpec, Settings
+from rules.model import (
+    ORDER,
+    DiscountEffect,
+    FolderSpec,
+    FreeItemEffect,
+    LearnedSuggestions,
+    PointsEffect,
+    RuleSpec,
+    Settings,
+)
 from rules.yamlsource import Document
 
 MAX_RATE = Decimal(10) ** 9
@@ -333,7 +342,7 @@ class _Parser:
             if kind != "points":
                 self.err(doc, path + ("then",), f"rule '{rid}': an event rule can only award points", rid, key=kind)
         declarations.check_when(self, doc, path, item)
-        points = discount = threshold = None
+        points = discount = threshold = free_item = None
         if kind == "points":
             points = self._points(doc, path + ("then", "points"), then["points"], rid, on)
         elif kind == "discount":
@@ -359,6 +368,9 @@ class _Parser:
                 )
             amounts = {k: dec(d[k]) for k in ("amount", "percent", "max", "fixed_price") if k in d}
             discount = DiscountEffect(**amounts, lines=d.get("lines"))
+        elif kind == "free_item":
+            item_spec = then["free_item"]
+            free_item = FreeItemEffect(item_spec["sku"], dec(item_spec["value"]), item_spec.get("quantity", 1))
         elif kind == "free_shipping":
             fs = then["free_shipping"]
             threshold = dec(fs.get("threshold", 0)) if isinstance(fs, dict) else Decimal(0)
@@ -389,6 +401,7 @@ class _Parser:
             points=points,
             discount=discount,
             free_shipping_threshold=threshold,
+            free_item=free_item,
             suggest=tuple(then.get("suggest", ())),
             needs_customer=declarations.mentions(when, "customer")
             or bool(experiment)

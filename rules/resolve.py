@@ -248,6 +248,9 @@ def apply_discounts(
         out.discounts.append(Discount(reward.trace_id, amount, f"coupon {reward.code}: {why}"))
         out.note_reward(reward, True, why)
     for rule in chosen:
+        if rule.free_item is not None:
+            total += _free_item(rule, cap - total, usage, out)
+            continue
         if rule.discount is None:
             continue
         raw = _discount(rule, order)
@@ -269,6 +272,25 @@ def apply_discounts(
         assert total <= cap <= subtotal, "stacked discounts exceed the cap"
         out.discounts.append(Discount(rule.id, amount, rule.description or why, rule.variant_label))
         out.note(rule, True, why)
+
+
+def _free_item(rule: RuleSpec, room: Decimal, usage: UsageSnapshot, out: Outcome) -> Decimal:
+    """A free item is whole or nothing: it applies when the per-order discount cap and its
+    money budgets leave room for its whole value, which it then takes. Returns that value."""
+    item = rule.free_item
+    assert item is not None  # only free-item rules get here
+    worth = item.worth.quantize(CENT)
+    left, whose = counters.amount_left(rule, usage, out.taken)
+    if left is not None and left < worth:
+        out.miss(rule, "budget leaves {}{}; the free {} is worth {}", left, whose, item.sku, worth)
+        return Decimal(0)
+    if room < worth:
+        out.miss(rule, "per-order discount cap leaves {}; the free {} is worth {}", room, item.sku, worth)
+        return Decimal(0)
+    counters.take_amount(rule, worth, out.taken)
+    out.free_products.append(FreeProduct(item.sku, rule.id, item.quantity, worth))
+    out.note(rule, True, f"{item.quantity} x {item.sku} free (worth {worth})")
+    return worth
 
 
 def _within_cap(raw: Decimal, cap: Decimal, total: Decimal) -> tuple[Decimal, str]:
