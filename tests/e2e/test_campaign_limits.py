@@ -44,6 +44,10 @@ rules:
     campaign: money-{tag}
     when: {{order: {{coupon: M{TAG}}}}}
     then: {{discount: {{amount: 4}}}}
+  - id: tote-{tag}
+    campaign: money-{tag}
+    when: {{order: {{coupon: T{TAG}}}}}
+    then: {{free_item: {{sku: TOTE, value: 3.50}}}}
   - id: review-{tag}
     on: review.submitted
     limit: {{per_customer: 1, per: event.order_id}}
@@ -54,6 +58,14 @@ EVALUATE_CART = """
 query($input: EvaluateCartInput!) {
   evaluateCart(input: $input) {
     pointsToEarn discounts { ruleId amount { amount currency } } trace { ruleId applied reason }
+    freeProducts { sku quantity ruleId value { amount currency } }
+  }
+}"""
+
+RECORD_ORDER_FREE = """
+mutation($input: RecordOrderInput!) {
+  recordOrder(input: $input) {
+    pointsEarned replayed freeProducts { sku quantity ruleId value { amount currency } } errors { code }
   }
 }"""
 
@@ -223,3 +235,35 @@ async def test_two_workers_hold_a_program_cap_of_five_against_forty_concurrent_o
     assert (await models.RuleBudget.get(rule_id=found.rule("first-five"))).uses == 5
     budget = await models.RuleBudget.get(rule_id=f"campaign:money-{found.tag}")
     assert budget.amount_awarded == Decimal("10.00")
+
+
+async def test_a_free_item_is_previewed_recorded_with_the_order_and_its_value_given_back_by_a_return(campaigns):
+    running, found = campaigns
+    customer, rule_id = unique("cust"), found.rule("tote")
+    tote = {"sku": "TOTE", "quantity": 1, "ruleId": rule_id, "value": {"amount": "3.50", "currency": "EUR"}}
+    async with running.client() as admin:
+        await enroll(admin, customer)
+        preview = await _preview(admin, customer, found.coupon("T"))
+        # The store adds the free line at price 0.
+        lines = [("A", 1, "20.00"), ("TOTE", 1, "0.00")]
+        request = order_input(unique("order"), customer, *lines, couponCodes=[found.coupon("T")])
+        recorded = (await gql(admin, RECORD_ORDER_FREE, input=request))["recordOrder"]
+        replayed = (await gql(admin, RECORD_ORDER_FREE, input=request))["recordOrder"]
+        key = f"campaign:money-{found.tag}"
+        spent = (await models.RuleBudget.get(rule_id=key)).amount_awarded
+        await gql(
+            admin,
+            RECORD_RETURN,
+            input={
+                "externalId": unique("ret"),
+                "orderExternalId": request["externalId"],
+                "lines": [{"sku": "A", "quantity": 1}, {"sku": "TOTE", "quantity": 1}],
+            },
+        )
+        returned = (await models.RuleBudget.get(rule_id=key)).amount_awarded
+
+    assert preview["freeProducts"] == [tote]
+    assert preview["discounts"] == []  # the line at price 0 is the discount: nothing to take off twice
+    assert (recorded["errors"], recorded["freeProducts"], recorded["pointsEarned"]) == ([], [tote], 20)
+    assert (replayed["replayed"], replayed["freeProducts"]) == (True, [tote])
+    assert (spent, returned) == (Decimal("3.50"), Decimal("0"))
