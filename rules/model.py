@@ -24,6 +24,8 @@ class Settings:
     max_discount_amount: Decimal | None = None
     pending_days: int = 0
     expires_in_days: int | None = None
+    earn_on: str = "subtotal"
+    """What per_unit points count: the subtotal before discounts, or what is paid after them."""
     tier_basis: str = "points"
     tier_period: str = "lifetime"
     """lifetime, calendar_year or rolling."""

@@ -104,6 +104,7 @@ class _Parser:
             max_discount_amount=dec(cap["amount"]) if "amount" in cap else None,
             pending_days=points.get("pending_days", 0),
             expires_in_days=points.get("expires_in_days"),
+            earn_on=points.get("earn_on", "subtotal"),
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,

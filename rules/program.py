@@ -190,9 +190,10 @@ class Program:
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer and customer.tier else None
         subtotal = order.subtotal
-        apply_points(chosen, order, tier, self.settings, usage, out)
+        # Discounts first: points may count what is paid after them (program.points.earn_on).
         rewards = usable_rewards(redeemed, subtotal, out)
         apply_discounts(chosen, order, self.settings, out, rewards, usage)
+        apply_points(chosen, order, tier, self.settings, usage, out)
         # A guest ships as a newly enrolled customer would: the entry tier's threshold.
         apply_free_shipping(chosen, subtotal, tier if customer else self._entry_tier, out)
         apply_redeemed_benefits(rewards, out)

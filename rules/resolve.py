@@ -118,6 +118,15 @@ def _value(order: OrderFacts | None, lines: dict | None) -> tuple[Decimal, str]:
     return LineSums.of(order, lines).value, "matching lines"
 
 
+def _earning_value(order: OrderFacts | None, lines: dict | None, paid: Decimal | None) -> tuple[Decimal, str]:
+    """What per_unit points count on. `paid`: what the order pays after its discounts
+    (`earn_on: paid`), which each line shares by its value; None: before discounts."""
+    value, what = _value(order, lines)
+    if paid is None or order is None or not order.subtotal:
+        return value, what
+    return value * paid / order.subtotal, f"{what} after discounts"
+
+
 def apply_points(
     chosen: list[RuleSpec],
     order: OrderFacts | None,
@@ -129,6 +138,9 @@ def apply_points(
     """Spend points are the per_unit awards; a multiplier with `lines` multiplies what the
     unfiltered per_unit rules give on those lines' value alone."""
     usage = usage or _NO_USAGE
+    paid = None
+    if settings.earn_on == "paid" and order is not None:
+        paid = order.subtotal - sum((d.amount for d in out.discounts), Decimal(0))
     spend_points = 0
     rates: list[Decimal] = []
     later: list[RuleSpec] = []
@@ -140,9 +152,10 @@ def apply_points(
             later.append(rule)
             continue
         if effect.per_unit is not None:
-            value, what = _value(order, effect.lines)
+            value, what = _earning_value(order, effect.lines, paid)
             raw = floor_points(value * effect.per_unit)
-            why = f"{effect.per_unit} per unit of {what} {value}"
+            shown = value if paid is None else value.quantize(CENT, ROUND_DOWN)
+            why = f"{effect.per_unit} per unit of {what} {shown}"
         else:
             raw, why = effect.fixed or 0, "fixed bonus"
         points, capped = counters.points_within(rule, raw, usage, out.taken)
@@ -163,7 +176,7 @@ def apply_points(
             factor, why = Decimal(multiply), f"x{multiply}"
         base = spend_points
         if rule.points.lines is not None:
-            value = _value(order, rule.points.lines)[0]
+            value = _earning_value(order, rule.points.lines, paid)[0]
             base = sum(floor_points(value * rate) for rate in rates)
         raw = floor_points(Decimal(base) * (factor - 1))
         points, capped = counters.points_within(rule, raw, usage, out.taken)
