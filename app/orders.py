@@ -129,7 +129,8 @@ async def _attempt(session: Session, program: Program, order: ValidOrder) -> Ord
     if written is None:
         return None
     order_id, stored = written
-    await session.free_items.write_free_items(order_id, free_items)
+    if free_items:
+        await session.free_items.write_free_items(order_id, free_items)
     await use_coupons(session, redeemed, order_id, now)
     await record_applied_uses(session, program, customer_row.id, limits, now, order_id=order_id)
     ledger_written("order", len(entries))
