@@ -271,9 +271,9 @@ def apply_discounts(
             out.note(rule, False, "no matching line to discount (or none above the fixed price)")
             continue
         left, whose = counters.amount_left(rule, usage, out.taken)
-        budgeted = left is not None and raw > left
-        if left is not None and budgeted:
-            raw = left
+        budgeted = False
+        if left is not None and raw > left:
+            raw, budgeted = left, True
         amount, why = _within_cap(raw, cap, total)
         if amount <= 0:
             out.note(rule, False, why)

@@ -47,3 +47,11 @@ def test_a_free_item_is_whole_or_nothing_under_its_budget_and_the_cap():
 def test_a_free_item_needs_a_sku_and_its_value():
     errors = errors_of(**{"f.yaml": "rules:\n  - {id: f, then: {free_item: {sku: TOTE}}}\n"})
     assert errors == ["f.yaml:2:31: rule 'f', then.free_item: 'value' is missing"]
+
+
+def test_a_backtest_counts_a_free_item_among_the_discounts_at_its_value():
+    from rules.backtest import Tally
+
+    tally = Tally()
+    tally.add(program_of(FREE).evaluate_order(customer(), order(("A", 60)), NOW))
+    assert tally.figures("tote").discounts == Decimal("9.80")
