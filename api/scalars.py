@@ -4,11 +4,18 @@ from decimal import Decimal
 
 import strawberry
 
+from domain.money import minor_units
+
 
 @strawberry.type(description="An exact amount (a decimal string) in an ISO 4217 currency.")
 class Money:
     amount: Decimal
     currency: str
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        """With the currency's exponent, as every amount reads ("0.00" EUR, not "0")."""
+        return cls(amount=amount.quantize(Decimal(1).scaleb(-minor_units(currency))), currency=currency)
 
 
 def _amount_text(value: object) -> str:

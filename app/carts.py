@@ -137,6 +137,7 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput,
         now,
         lambda usage: program.evaluate_event(facts, event_facts, now, usage, trace=trace),
         dry_run=True,
+        event=event_facts,
     )
     evaluation = limited.evaluation
     customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse

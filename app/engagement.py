@@ -80,6 +80,7 @@ async def award_event(
         customer_row.id,
         now,
         lambda usage: program.evaluate_event(facts, event_facts, now, usage, trace=False),
+        event=event_facts,
     )
     evaluation = limits.evaluation
     entries = earn_entries(evaluation, now)
@@ -111,7 +112,7 @@ async def award_event(
     source = source or {"eventExternalId": event.external_id, "eventType": event.facts.type}
     events = earning_events(customer.external_id, source, evaluation, points, customer.tier, tier_name, balance)
     await session.customers.add_events(events, now)
-    await record_applied_uses(session, customer_row.id, limits, now, event_id=event_id)
+    await record_applied_uses(session, program, customer_row.id, limits, now, event_id=event_id)
     ledger_written("event", len(entries))
     # What the entries record, as a replay reads it back from them.
     return AwardedEvent(event_id, replace(stored, awards=earned_awards(entries)), points)

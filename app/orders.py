@@ -16,7 +16,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.ledger import earn_entries, earned_awards
 from domain.money import MAX_LIFETIME_SPEND
 from domain.orders import OrderInput, ValidOrder, validate_order
-from domain.program import Evaluation, UsageSnapshot
+from domain.program import REWARD_TRACE_PREFIX, Evaluation, FreeProduct, UsageSnapshot
 from persistence.order_details import OrderDetails
 from persistence.repositories import StoredOrder
 
@@ -84,6 +84,9 @@ async def _attempt(session: Session, program: Program, order: ValidOrder) -> Ord
     # Limits and budgets are read and recorded only under the lock.
     limits = await evaluate_within_limits(session, program, customer_row.id, now, evaluate)
     evaluation = limits.evaluation
+    free_items = rule_free_items(evaluation)
+    if free_items:
+        session.needs_lock()  # they are a second write, beside the order's
     entries = earn_entries(evaluation, now)
     points = sum(e.points for e in entries)
     balance = customer.balance.after(entries)  # refuses points past MAX_POINTS
@@ -126,11 +129,18 @@ async def _attempt(session: Session, program: Program, order: ValidOrder) -> Ord
     if written is None:
         return None
     order_id, stored = written
+    if free_items:
+        await session.free_items.write_free_items(order_id, free_items)
     await use_coupons(session, redeemed, order_id, now)
-    await record_applied_uses(session, customer_row.id, limits, now, order_id=order_id)
+    await record_applied_uses(session, program, customer_row.id, limits, now, order_id=order_id)
     ledger_written("order", len(entries))
     # What the entries record, as a replay reads it back from them.
-    return OrderResult(replace(stored, awards=earned_awards(entries)), points, replayed=False)
+    return OrderResult(replace(stored, awards=earned_awards(entries), free_items=free_items), points, replayed=False)
+
+
+def rule_free_items(evaluation: Evaluation) -> tuple[FreeProduct, ...]:
+    """The free items rules gave (a redeemed reward's product is the redemption's record)."""
+    return tuple(p for p in evaluation.free_products if not p.rule_id.startswith(REWARD_TRACE_PREFIX))
 
 
 def _replay(existing: StoredOrder, order: ValidOrder) -> OrderResult:

@@ -109,7 +109,8 @@ class Settings:
         if secret is not None and len(secret.encode()) < MIN_TOKEN_SECRET_BYTES:
             raise ConfigError(
                 f"LOYALTY_TOKEN_SECRET must be at least {MIN_TOKEN_SECRET_BYTES} bytes (HS256 needs a 256-bit key), "
-                f"not {len(secret.encode())} bytes; e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                f"not {len(secret.encode())} bytes; e.g. the output of: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         env = read("LOYALTY_ENV", "development", _one_of(*_ENVS), "development, test or production")
         return cls(

@@ -136,6 +136,13 @@ class UsageSnapshot:
     """rule id -> times this customer benefited from it in the rule's current period."""
     program_points: Mapping[str, int] = field(default_factory=dict)
     """rule id -> points the whole program has awarded under it (for budgets)."""
+    program_amounts: Mapping[str, Decimal] = field(default_factory=dict)
+    """rule id -> discounts the whole program has given under it (for budgets in money)."""
+    program_uses: Mapping[str, int] = field(default_factory=dict)
+    """rule id -> uses across the whole program (for `limit: {total: N}`).
+
+    In every mapping a campaign's counter is keyed `campaign:<id>`; a limit `per` an event
+    attribute counts, in customer_uses, the uses with this event's value."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,9 @@ class FreeProduct:
     rule_id: str
     """reward:<id> for a redeemed reward."""
     quantity: int = 1
+    value: Decimal | None = None
+    """What the free units are worth, in the program currency (a rule's `free_item`);
+    None for a redeemed reward's product."""
 
 
 @dataclass(frozen=True)

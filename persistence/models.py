@@ -102,6 +102,23 @@ class OrderLine(Model):
 # on tables below are comments.
 
 
+# Products a rule's free_item gave an order, as its evaluation decided (the store adds
+# them as lines at price 0): what the order reports, and a replay reads back.
+class OrderFreeItem(Model):
+    id = fields.BigIntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="free_items", on_delete=fields.CASCADE
+    )
+    rule_id = fields.CharField(max_length=128)
+    sku = fields.CharField(max_length=128)
+    quantity = fields.IntField()
+    value = fields.DecimalField(max_digits=20, decimal_places=4)
+    """What the free units are worth, in the program currency."""
+
+    class Meta:
+        table = "order_free_items"
+
+
 # Append-only: rows are inserted, never updated or deleted.
 class LedgerEntry(Model):
     id = fields.BigIntField(primary_key=True)
@@ -187,6 +204,10 @@ class RuleUse(Model):
     )
     uses = fields.IntField()
     points = fields.BigIntField()
+    amount = fields.DecimalField(max_digits=20, decimal_places=4, default=0)
+    """Discounts the use gave, in the program currency (for budgets in money)."""
+    scope = fields.CharField(max_length=256, null=True)
+    """The value of the event attribute a limit counts per (`limit: {per: event.order_id}`)."""
     used_at = fields.DatetimeField()
     created_at = fields.DatetimeField()
 
@@ -195,11 +216,16 @@ class RuleUse(Model):
         indexes = (("customer_id", "rule_id", "used_at"), ("order_id",))
 
 
-# One row per rule with a budget: locked while an award is decided, so that concurrent
+# One row per counter counted across customers (a budget in points or money, a program
+# cap), for a rule or a campaign: locked while an award is decided, so that concurrent
 # orders of different customers cannot overspend it.
 class RuleBudget(Model):
     rule_id = fields.CharField(max_length=128, primary_key=True)
+    """A counter key: a rule id, or campaign:<id>."""
     points_awarded = fields.BigIntField(default=0)
+    amount_awarded = fields.DecimalField(max_digits=20, decimal_places=4, default=0)
+    uses = fields.BigIntField(default=0)
+    """Uses across the whole program (for `limit: {total: N}`)."""
 
     class Meta:
         table = "rule_budgets"

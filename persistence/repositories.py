@@ -16,9 +16,10 @@ from domain.customers import Customer, EnrollmentInput
 from domain.errors import DomainError, ErrorCode
 from domain.ledger import Balance, NewEntry, earned_awards
 from domain.money import minor_units
-from domain.program import PointsAward
+from domain.program import FreeProduct, PointsAward
 from persistence import outbox, sql
 from persistence.entries import LinkedEntry, earn_entries_of, insert_entries
+from persistence.free_items import free_items_of
 from persistence.rows import CustomerRow, customer_row, decimal_of, json_of, json_text, moment_of
 from persistence.sql import IntegrityError
 from persistence.statements import Statement, insert
@@ -255,6 +256,8 @@ class StoredOrder:
     exchange_rate: Decimal
     awards: tuple[PointsAward, ...] = ()
     """What each rule earned, as the order's earn entries record it."""
+    free_items: tuple[FreeProduct, ...] = ()
+    """What the rules' free_item gave it."""
 
 
 async def find_order(external_id: str) -> StoredOrder | None:
@@ -266,7 +269,8 @@ async def find_order(external_id: str) -> StoredOrder | None:
     if not rows:
         return None
     row = rows[0]
-    return replace(_stored_order(row), awards=earned_awards(await earn_entries_of(order_id=row["id"])))
+    awards = earned_awards(await earn_entries_of(order_id=row["id"]))
+    return replace(_stored_order(row), awards=awards, free_items=await free_items_of(row["id"]))
 
 
 def _stored_order(row: dict[str, Any]) -> StoredOrder:

@@ -11,7 +11,7 @@ from domain.money import minor_units
 from domain.returns import OrderedLine, ValidReturn
 from persistence import sql
 from persistence.rows import decimal_of
-from persistence.rule_uses import insert_uses, use_row
+from persistence.rule_uses import insert_uses, move_program_counter, use_row
 
 
 @dataclass(frozen=True)
@@ -159,10 +159,11 @@ async def insert_return(
 
 async def give_back_uses(order_id: int, customer_id: int, now: datetime) -> list[str]:
     """Append negative uses, dated like the uses they cancel, for every use the order
-    still holds; budgets get their points back. Returns the rule ids given back."""
+    still holds (per counter and value); budgets and program caps get their points,
+    discounts and uses back. Returns the counter keys given back."""
     rows = await sql.fetch(
-        "SELECT rule_id, MIN(used_at) AS used_at, SUM(uses) AS uses, SUM(points) AS points"
-        " FROM rule_uses WHERE order_id = $1 GROUP BY rule_id HAVING SUM(uses) > 0",
+        "SELECT rule_id, scope, MIN(used_at) AS used_at, SUM(uses) AS uses, SUM(points) AS points,"
+        " SUM(amount) AS amount FROM rule_uses WHERE order_id = $1 GROUP BY rule_id, scope HAVING SUM(uses) > 0",
         order_id,
     )
     if not rows:
@@ -177,14 +178,12 @@ async def give_back_uses(order_id: int, customer_id: int, now: datetime) -> list
                 used_at=row["used_at"],
                 now=now,
                 order_id=order_id,
+                amount=-decimal_of(row["amount"]),
+                scope=row["scope"],
             )
             for row in rows
         ]
     )
-    for row in sorted(rows, key=lambda r: r["rule_id"]):
-        await sql.execute(
-            "UPDATE rule_budgets SET points_awarded = points_awarded - $1 WHERE rule_id = $2",
-            int(row["points"]),
-            row["rule_id"],
-        )
-    return [row["rule_id"] for row in rows]
+    for row in sorted(rows, key=lambda r: (r["rule_id"], r["scope"] or "")):
+        await move_program_counter(row["rule_id"], -int(row["uses"]), -int(row["points"]), -decimal_of(row["amount"]))
+    return sorted({row["rule_id"] for row in rows})

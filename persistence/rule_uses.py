@@ -1,64 +1,100 @@
-"""Uses of limited rules (per-customer limits and budgets): reading them, under lock,
-before a recording, and appending what the recording consumed."""
+"""Uses of limited rules and campaigns (per-customer limits, program caps, budgets in
+points and in money): reading them, under lock, before a recording, and appending what
+the recording consumed. Keys are counter keys: a rule id, or campaign:<id>."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from domain.program import UsageSnapshot
 from persistence import sql
+from persistence.rows import decimal_of
 from persistence.statements import RowsInsert
 from persistence.tables import RULE_USES
+
+
+@dataclass(frozen=True)
+class Use:
+    """One counter's share of a recording: one use, with the points and discounts it gave,
+    and, for a limit per an event attribute, the value it counts under."""
+
+    key: str
+    points: int = 0
+    amount: Decimal = Decimal(0)
+    scope: str | None = None
+    program_wide: bool = False
+    """A budget or program cap: its row in rule_budgets moves too."""
 
 
 async def usage_snapshot(
     customer_id: int | None,
     periods: Mapping[str, datetime | None],
-    budget_rules: Sequence[str],
+    program_keys: Sequence[str],
     *,
+    scopes: Mapping[str, str] | None = None,
     for_update: bool = True,
 ) -> UsageSnapshot:
-    """This customer's uses of the given rules in their current periods, and the budgets'
-    spending so far. Budget rows are locked until the transaction ends (in rule-id order,
-    after the customer: the one lock order everywhere), so that two customers' orders
-    cannot both spend the last of a budget. `for_update=False` (dry runs) reads the same
+    """This customer's uses of the given counters in their current periods (for a counter
+    in `scopes`, only those under that value), and the program-wide counters' figures so
+    far. Their rows are locked until the transaction ends (in key order, after the
+    customer: the one lock order everywhere), so that two customers' orders cannot both
+    spend the last of a budget or a cap. `for_update=False` (dry runs) reads the same
     figures and writes and locks nothing; `customer_id=None` (an anonymous cart) has no uses."""
+    scopes = scopes or {}
     customer_uses: dict[str, int] = {}
     if periods and customer_id is not None:
-        # Every use of the customer's, kept for the given rules here: a large program has a
+        # Every use of the customer's, kept for the given counters here: a large program has a
         # thousand limited rules, and a placeholder each cost more than the rest of a dry run
         # (measured: 1,130 rules, 2 ms per evaluateCart), while the rows are the same (a use
-        # is only ever written for a limited rule, and periods are compared below).
-        rows = await sql.fetch("SELECT rule_id, used_at, uses FROM rule_uses WHERE customer_id = $1", customer_id)
+        # is only ever written for a limited counter, and periods are compared below).
+        query = "SELECT rule_id, used_at, uses, scope FROM rule_uses WHERE customer_id = $1"
+        rows = await sql.fetch(query, customer_id)
         for row in rows:
-            if row["rule_id"] not in periods:
-                continue  # a rule no longer limited, or gone from the program
-            start = periods[row["rule_id"]]
+            key = row["rule_id"]
+            if key not in periods:
+                continue  # a counter no longer limited, or gone from the program
+            start = periods[key]
             used_at = row["used_at"]
             if isinstance(used_at, str):  # SQLite hands back text
                 used_at = datetime.fromisoformat(used_at)
+            if key in scopes and row["scope"] != scopes[key]:
+                continue
             if start is None or used_at >= start:
-                customer_uses[row["rule_id"]] = customer_uses.get(row["rule_id"], 0) + row["uses"]
-    program_points: dict[str, int] = {}
-    if budget_rules and not for_update:
-        marks = ", ".join(f"${i + 1}" for i in range(len(budget_rules)))
+                customer_uses[key] = customer_uses.get(key, 0) + row["uses"]
+    points: dict[str, int] = {}
+    amounts: dict[str, Decimal] = {}
+    uses: dict[str, int] = {}
+    if program_keys and not for_update:
+        marks = ", ".join(f"${i + 1}" for i in range(len(program_keys)))
         rows = await sql.fetch(
-            f"SELECT rule_id, points_awarded FROM rule_budgets WHERE rule_id IN ({marks})", *sorted(budget_rules)
+            f"SELECT rule_id, points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id IN ({marks})",
+            *sorted(program_keys),
         )
-        found = {row["rule_id"]: int(row["points_awarded"]) for row in rows}
-        program_points = {rule_id: found.get(rule_id, 0) for rule_id in budget_rules}
-    elif budget_rules:
+        found = {row["rule_id"]: row for row in rows}
+        for key in program_keys:
+            figures = found.get(key) or {"points_awarded": 0, "amount_awarded": 0, "uses": 0}
+            points[key] = int(figures["points_awarded"])
+            amounts[key] = decimal_of(figures["amount_awarded"])
+            uses[key] = int(figures["uses"])
+    elif program_keys:
         lock = " FOR UPDATE" if sql.on_postgres() else ""
-        for rule_id in sorted(budget_rules):
+        for key in sorted(program_keys):
             await sql.execute(
-                "INSERT INTO rule_budgets (rule_id, points_awarded) VALUES ($1, 0) ON CONFLICT (rule_id) DO NOTHING",
-                rule_id,
+                "INSERT INTO rule_budgets (rule_id, points_awarded, amount_awarded, uses) VALUES ($1, 0, 0, 0)"
+                " ON CONFLICT (rule_id) DO NOTHING",
+                key,
             )
-            [row] = await sql.fetch(f"SELECT points_awarded FROM rule_budgets WHERE rule_id = $1{lock}", rule_id)
-            program_points[rule_id] = int(row["points_awarded"])
-    return UsageSnapshot(customer_uses=customer_uses, program_points=program_points)
+            [row] = await sql.fetch(
+                f"SELECT points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id = $1{lock}", key
+            )
+            points[key] = int(row["points_awarded"])
+            amounts[key] = decimal_of(row["amount_awarded"])
+            uses[key] = int(row["uses"])
+    return UsageSnapshot(customer_uses=customer_uses, program_points=points, program_amounts=amounts, program_uses=uses)
 
 
 def use_row(
@@ -71,12 +107,16 @@ def use_row(
     now: datetime,
     order_id: int | None = None,
     event_id: int | None = None,
+    amount: Decimal = Decimal(0),
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """A rule use's values by column (negative uses give earlier ones back)."""
     return {
         "rule_id": rule_id,
         "uses": uses,
         "points": points,
+        "amount": amount,
+        "scope": scope,
         "used_at": used_at,
         "created_at": now,
         "customer_id": customer_id,
@@ -93,27 +133,46 @@ async def insert_uses(rows: Sequence[dict[str, Any]]) -> None:
     await sql.execute_named(_INSERT_USES.statement(len(rows)), _INSERT_USES.params(rows))
 
 
+async def move_program_counter(key: str, uses: int, points: int, amount: Decimal) -> None:
+    """A budget or cap row moved by a recording (positive) or a return (negative)."""
+    await sql.execute(
+        "UPDATE rule_budgets SET points_awarded = points_awarded + $1, amount_awarded = amount_awarded + $2,"
+        " uses = uses + $3 WHERE rule_id = $4",
+        points,
+        amount,
+        uses,
+        key,
+    )
+
+
 async def record_uses(
     customer_id: int,
-    uses: Mapping[str, int],
-    budget_rules: Sequence[str],
+    uses: Sequence[Use],
     now: datetime,
     *,
     order_id: int | None = None,
     event_id: int | None = None,
 ) -> None:
-    """One use per limited rule that applied (with the points it gave), for the order or
-    event that consumed it, and the budgets' spending moved by the same points."""
-    if uses:
-        await insert_uses(
-            [
-                use_row(rule_id, customer_id, 1, points, used_at=now, now=now, order_id=order_id, event_id=event_id)
-                for rule_id, points in sorted(uses.items())
-            ]
-        )
-    for rule_id in sorted(set(budget_rules) & set(uses)):
-        await sql.execute(
-            "UPDATE rule_budgets SET points_awarded = points_awarded + $1 WHERE rule_id = $2",
-            uses[rule_id],
-            rule_id,
-        )
+    """One row per counter use (with the points and discounts it gave), for the order or
+    event that consumed it, and the program-wide counters moved by the same figures."""
+    if not uses:
+        return
+    await insert_uses(
+        [
+            use_row(
+                use.key,
+                customer_id,
+                1,
+                use.points,
+                used_at=now,
+                now=now,
+                order_id=order_id,
+                event_id=event_id,
+                amount=use.amount,
+                scope=use.scope,
+            )
+            for use in uses
+        ]
+    )
+    for use in sorted((u for u in uses if u.program_wide), key=lambda u: u.key):
+        await move_program_counter(use.key, 1, use.points, use.amount)

@@ -17,6 +17,7 @@ from persistence import (
     engagement,
     entries,
     feedback,
+    free_items,
     history,
     imports,
     job_leases,
@@ -53,6 +54,7 @@ class Session:
     credentials = credentials
     events = engagement
     feedback = feedback
+    free_items = free_items
     history = history
     imports = imports
     job_leases = job_leases

@@ -60,6 +60,9 @@ class Tally:
             self.figures(award.rule_id).points += award.points
         for discount in evaluation.discounts:
             self.figures(discount.rule_id).discounts += discount.amount
+        for product in evaluation.free_products:  # a rule's free item counts at its value
+            if product.value is not None:
+                self.figures(product.rule_id).discounts += product.value
 
     def merge(self, other: Tally) -> None:
         self.orders += other.orders

@@ -11,7 +11,7 @@ from typing import Any
 from domain.tiers import TierReview
 
 ORDER = "order"
-EFFECT_KINDS = ("points", "discount", "free_shipping", "suggest")
+EFFECT_KINDS = ("points", "discount", "free_item", "free_shipping", "suggest")
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Settings:
     max_discount_amount: Decimal | None = None
     pending_days: int = 0
     expires_in_days: int | None = None
+    earn_on: str = "subtotal"
+    """What per_unit points count: the subtotal before discounts, or what is paid after them."""
     tier_basis: str = "points"
     tier_period: str = "lifetime"
     """lifetime, calendar_year or rolling."""
@@ -33,6 +35,8 @@ class Settings:
     attributes: Mapping[str, AttributeType] = field(default_factory=dict)
     """Declared customer attributes, by name."""
     experiments: Mapping[str, Experiment] = field(default_factory=dict)
+    campaigns: Mapping[str, Counter] = field(default_factory=dict)
+    """Campaigns by id: limits and budgets shared by the rules that name them."""
     tier_review: TierReview | None = None
     """When tiers may go down; None: never."""
     learned: LearnedSuggestions | None = None
@@ -95,6 +99,53 @@ class DiscountEffect:
     """A line filter: the discount counts on, and is capped by, these lines' value."""
 
 
+CAMPAIGN_PREFIX = "campaign:"
+"""Counter keys of campaigns; rule ids cannot contain ':', so a key never names both."""
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One set of limits counted together: a rule's own (key: its id) or a campaign's
+    (key: campaign:<id>), whose uses by any of its rules count together."""
+
+    key: str
+    per_customer: int | None = None
+    period: str = "all_time"
+    """The calendar period (UTC) per_customer counts over."""
+    per: str | None = None
+    """A fact path (`event.order_id`): per_customer counts per value of it."""
+    total: int | None = None
+    """Uses across the whole program (all customers, all time)."""
+    budget_points: int | None = None
+    budget_amount: Decimal | None = None
+    """Discounts, in the program currency, the whole program may give."""
+
+    @property
+    def program_wide(self) -> bool:
+        """Counted across customers: its row is locked while a recording decides."""
+        return self.total is not None or self.budget_points is not None or self.budget_amount is not None
+
+    @property
+    def scope_attribute(self) -> str | None:
+        """The event attribute `per` names."""
+        return self.per.removeprefix("event.") if self.per else None
+
+
+@dataclass(frozen=True)
+class FreeItemEffect:
+    """A product added free: the store adds the line at price 0; its value counts toward
+    the per-order discount cap and money budgets as a discount would."""
+
+    sku: str
+    value: Decimal
+    """One unit's price, in the program currency."""
+    quantity: int = 1
+
+    @property
+    def worth(self) -> Decimal:
+        return self.value * self.quantity
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     id: str
@@ -120,11 +171,15 @@ class RuleSpec:
     points: PointsEffect | None = None
     discount: DiscountEffect | None = None
     free_shipping_threshold: Decimal | None = None
+    free_item: FreeItemEffect | None = None
     suggest: tuple[str, ...] = ()
     needs_customer: bool = False
     experiment: str | None = None
     variant: str | None = None
     """The rule applies only to customers in this variant of the experiment."""
+    campaign: str | None = None
+    counters: tuple[Counter, ...] = ()
+    """The rule's own limits and budgets, then its campaign's (rules/counters.py)."""
 
     @property
     def variant_label(self) -> str | None:
@@ -133,7 +188,7 @@ class RuleSpec:
 
     @property
     def is_limited(self) -> bool:
-        return self.limit_per_customer is not None or self.budget_points is not None
+        return bool(self.counters)
 
     def active_at(self, now: datetime) -> bool:
         return (self.active_from is None or now >= self.active_from) and (

@@ -12,9 +12,18 @@ from typing import Any
 from domain.money import is_currency
 from domain.program import Reward, Tier
 from domain.tiers import TierReview
-from rules import declarations
+from rules import campaigns, declarations
 from rules.errors import RuleError
-from rules.model import ORDER, DiscountEffect, FolderSpec, LearnedSuggestions, PointsEffect, RuleSpec, Settings
+from rules.model import (
+    ORDER,
+    DiscountEffect,
+    FolderSpec,
+    FreeItemEffect,
+    LearnedSuggestions,
+    PointsEffect,
+    RuleSpec,
+    Settings,
+)
 from rules.yamlsource import Document
 
 MAX_RATE = Decimal(10) ** 9
@@ -95,12 +104,14 @@ class _Parser:
             max_discount_amount=dec(cap["amount"]) if "amount" in cap else None,
             pending_days=points.get("pending_days", 0),
             expires_in_days=points.get("expires_in_days"),
+            earn_on=points.get("earn_on", "subtotal"),
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
             time_zone=declarations.time_zone(self, seen.get("program"), program.get("time_zone", "UTC")),
             attributes=declarations.attributes(values.get("customer_attributes", {})),
             experiments=declarations.experiments(self),
+            campaigns=campaigns.campaigns(self),
             tier_review=self._review(seen.get("tier_qualification"), qualification),
             learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
         )
@@ -332,7 +343,7 @@ class _Parser:
             if kind != "points":
                 self.err(doc, path + ("then",), f"rule '{rid}': an event rule can only award points", rid, key=kind)
         declarations.check_when(self, doc, path, item)
-        points = discount = threshold = None
+        points = discount = threshold = free_item = None
         if kind == "points":
             points = self._points(doc, path + ("then", "points"), then["points"], rid, on)
         elif kind == "discount":
@@ -358,9 +369,13 @@ class _Parser:
                 )
             amounts = {k: dec(d[k]) for k in ("amount", "percent", "max", "fixed_price") if k in d}
             discount = DiscountEffect(**amounts, lines=d.get("lines"))
+        elif kind == "free_item":
+            item_spec = then["free_item"]
+            free_item = FreeItemEffect(item_spec["sku"], dec(item_spec["value"]), item_spec.get("quantity", 1))
         elif kind == "free_shipping":
             fs = then["free_shipping"]
             threshold = dec(fs.get("threshold", 0)) if isinstance(fs, dict) else Decimal(0)
+        counters = campaigns.rule_counters(self, doc, path, item, kind)
         if len(self.errors) > before:
             return None
         limit = item.get("limit", {})
@@ -387,12 +402,15 @@ class _Parser:
             points=points,
             discount=discount,
             free_shipping_threshold=threshold,
+            free_item=free_item,
             suggest=tuple(then.get("suggest", ())),
             needs_customer=declarations.mentions(when, "customer")
             or bool(experiment)
             or (points is not None and points.multiply == "tier"),
             experiment=experiment.get("id"),
             variant=experiment.get("variant"),
+            campaign=item.get("campaign"),
+            counters=counters,
         )
 
     def _points(self, doc: Document, path: tuple, p: dict, rid: str, on: str) -> PointsEffect | None:

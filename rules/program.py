@@ -21,11 +21,11 @@ from domain.program import (
     UsageSnapshot,
 )
 from domain.rewards import Standing, reasons_not_redeemable
-from rules import customer_fields
+from rules import counters, customer_fields
 from rules.compiler import describe, index_keys
 from rules.facts import event_fact, order_fact, order_keys, utc
 from rules.matcher import Matcher
-from rules.model import ORDER, FolderSpec, RuleSpec, Settings
+from rules.model import ORDER, Counter, FolderSpec, RuleSpec, Settings
 from rules.resolve import (
     Outcome,
     apply_discounts,
@@ -64,6 +64,8 @@ class Program:
         self.rewards: tuple[Reward, ...] = tuple(spec.rewards)
         self.rules: tuple[RuleSpec, ...] = tuple(spec.rules)
         self._rules_by_id = {rule.id: rule for rule in self.rules}
+        self.counters: dict[str, Counter] = {each.key: each for rule in self.rules for each in rule.counters}
+        self._scoped = {key: each for key, each in self.counters.items() if each.per is not None}
         self._tiers_by_name = {tier.name: tier for tier in self.tiers}
         self._rewards_by_id = {reward.id: reward for reward in self.rewards}
         # "Did not match" entries are built once per rule (RuleTrace is immutable), when a
@@ -76,12 +78,6 @@ class Program:
             rule.id for rule in self.rules if rule.needs_customer or rule.active_from or rule.active_until
         }
         self._zone = ZoneInfo(self.settings.time_zone)
-        # rule id -> its limit period (None: a budget alone, counted over the rule's life)
-        self._limited = {
-            rule.id: rule.limit_period if rule.limit_per_customer else None for rule in self.rules if rule.is_limited
-        }
-        self.budget_rules = frozenset(rule.id for rule in self.rules if rule.budget_points is not None)
-        """Rules with a budget."""
         self._periods: tuple[tuple, dict[str, datetime | None]] = ((), {})
         self._compile()
 
@@ -121,17 +117,30 @@ class Program:
     def limited_rules(self, now: datetime) -> dict[str, datetime | None]:
         """Rules with a per-customer limit or a budget -> start of their current limit period.
 
-        Budgets always count over the rule's whole life (`UsageSnapshot.program_points`).
+        Budgets and program caps always count over the rule's whole life
+        (`UsageSnapshot.program_points`...). Keys are counter keys: rule ids, and
+        campaign:<id> for campaigns (their uses by any of their rules count together).
         Every evaluation under limits asks, and a realistic 5,000-rule program has about
         1,100 limited rules: the answer is built once per day (the periods' starts), and
         each caller gets its own copy.
         """
         starts = {period: period_start(period, now) for period in ("day", "week", "month", "year")}
-        key, found = self._periods
-        if key != tuple(starts.values()):  # a new day: rebuilt (two tasks may both, alike)
-            found = {rule_id: starts.get(period) if period else None for rule_id, period in self._limited.items()}
+        day, found = self._periods
+        if day != tuple(starts.values()):  # a new day: rebuilt (two tasks may both, alike)
+            found = {
+                key: starts.get(each.period) if each.per_customer else None for key, each in self.counters.items()
+            }
             self._periods = (tuple(starts.values()), found)
         return dict(found)
+
+    def counter(self, key: str) -> Counter:
+        """A rule's own limits (key: its id) or a campaign's (campaign:<id>)."""
+        return self.counters[key]
+
+    def scopes(self, event: EventFacts | None) -> dict[str, str]:
+        """Counter key -> the event's value, for limits per an event attribute: the
+        service layer counts the customer's uses under that value."""
+        return counters.scopes(self._scoped, event) if self._scoped else {}
 
     def reward(self, reward_id: str) -> Reward | None:
         return self._rewards_by_id.get(reward_id)
@@ -190,9 +199,10 @@ class Program:
         chosen = select(matched, customer, usage, out)
         tier = self._tiers_by_name.get(customer.tier) if customer and customer.tier else None
         subtotal = order.subtotal
-        apply_points(chosen, order, tier, self.settings, usage, out)
+        # Discounts first: points may count what is paid after them (program.points.earn_on).
         rewards = usable_rewards(redeemed, subtotal, out)
-        apply_discounts(chosen, order, self.settings, out, rewards)
+        apply_discounts(chosen, order, self.settings, out, rewards, usage)
+        apply_points(chosen, order, tier, self.settings, usage, out)
         # A guest ships as a newly enrolled customer would: the entry tier's threshold.
         apply_free_shipping(chosen, subtotal, tier if customer else self._entry_tier, out)
         apply_redeemed_benefits(rewards, out)
@@ -214,7 +224,7 @@ class Program:
         variants = self._customer_fields(fact, customer)
         matched = self._matcher.match_event(event.type, fact)
         out = Outcome(misses=trace)
-        chosen = select(matched, customer, usage, out)
+        chosen = select(matched, customer, usage, out, self.scopes(event))
         tier = self._tiers_by_name.get(customer.tier) if customer.tier else None
         apply_points(chosen, None, tier, self.settings, usage, out)
         considered = self._event_rules.get(event.type, []) if trace else None

@@ -9,7 +9,7 @@ a rule ahead of it in the group already applies, and it shuts out every rule aft
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
@@ -26,6 +26,8 @@ from domain.program import (
     Tier,
     UsageSnapshot,
 )
+from rules import counters
+from rules.counters import Taken
 from rules.lines import LineSums, predicate
 from rules.model import RuleSpec, Settings
 
@@ -46,6 +48,8 @@ class Outcome:
     free_shipping: FreeShipping | None = None
     free_products: list[FreeProduct] = field(default_factory=list)
     trace: dict[str, RuleTrace] = field(default_factory=dict)
+    taken: Taken = field(default_factory=Taken)
+    """What the rules applied so far took of limits and budgets (rules/counters.py)."""
     reward_trace: dict[str, RuleTrace] = field(default_factory=dict)
     """Redeemed rewards' coupon codes, by trace id (reward:<id>), after the rules."""
     misses: bool = True
@@ -71,23 +75,24 @@ class Outcome:
 
 
 def select(
-    matched: Iterable[RuleSpec], customer: CustomerFacts | None, usage: UsageSnapshot | None, out: Outcome
+    matched: Iterable[RuleSpec],
+    customer: CustomerFacts | None,
+    usage: UsageSnapshot | None,
+    out: Outcome,
+    scopes: Mapping[str, str] | None = None,
 ) -> list[RuleSpec]:
-    """Matched rules that survive limits, budgets and exclusivity, in application order."""
+    """Matched rules that survive limits, budgets and exclusivity, in application order.
+    `scopes`: for limits per an event attribute, the event's value by counter key."""
     usage = usage or _NO_USAGE
     taken: dict[str, RuleSpec] = {}
     exclusive_in: dict[str, RuleSpec] = {}
     chosen: list[RuleSpec] = []
     for rule in sorted(matched, key=lambda r: (-r.priority, r.position)):
-        if rule.limit_per_customer is not None and customer is not None:
-            used = usage.customer_uses.get(rule.id, 0)
-            if used >= rule.limit_per_customer:
-                period = "" if rule.limit_period == "all_time" else f" per {rule.limit_period}"
-                out.miss(rule, "limit reached: used {} of {}{}", used, rule.limit_per_customer, period)
+        if rule.counters:
+            why = counters.held_back(rule, customer, usage, out.taken, scopes or {})
+            if why is not None:
+                out.note(rule, False, why)
                 continue
-        if rule.budget_points is not None and usage.program_points.get(rule.id, 0) >= rule.budget_points:
-            out.miss(rule, "budget exhausted: {} points already awarded", rule.budget_points)
-            continue
         if rule.group in exclusive_in:
             winner = exclusive_in[rule.group]
             out.miss(rule, "excluded by exclusive rule '{}' (priority {})", winner.id, winner.priority)
@@ -99,15 +104,9 @@ def select(
         taken.setdefault(rule.group, rule)
         if rule.exclusive:
             exclusive_in[rule.group] = rule
+        out.taken.use(rule)
         chosen.append(rule)
     return chosen
-
-
-def _budget(rule: RuleSpec, points: int, usage: UsageSnapshot) -> tuple[int, str]:
-    if rule.budget_points is None:
-        return points, ""
-    left = rule.budget_points - usage.program_points.get(rule.id, 0)
-    return (left, f" (capped: {left} points left in the budget)") if points > left else (points, "")
 
 
 def _value(order: OrderFacts | None, lines: dict | None) -> tuple[Decimal, str]:
@@ -117,6 +116,15 @@ def _value(order: OrderFacts | None, lines: dict | None) -> tuple[Decimal, str]:
     if lines is None:
         return order.subtotal, "subtotal"
     return LineSums.of(order, lines).value, "matching lines"
+
+
+def _earning_value(order: OrderFacts | None, lines: dict | None, paid: Decimal | None) -> tuple[Decimal, str]:
+    """What per_unit points count on. `paid`: what the order pays after its discounts
+    (`earn_on: paid`), which each line shares by its value; None: before discounts."""
+    value, what = _value(order, lines)
+    if paid is None or order is None or not order.subtotal:
+        return value, what
+    return value * paid / order.subtotal, f"{what} after discounts"
 
 
 def apply_points(
@@ -130,6 +138,9 @@ def apply_points(
     """Spend points are the per_unit awards; a multiplier with `lines` multiplies what the
     unfiltered per_unit rules give on those lines' value alone."""
     usage = usage or _NO_USAGE
+    paid = None
+    if settings.earn_on == "paid" and order is not None:
+        paid = order.subtotal - sum((d.amount for d in out.discounts), Decimal(0))
     spend_points = 0
     rates: list[Decimal] = []
     later: list[RuleSpec] = []
@@ -141,12 +152,13 @@ def apply_points(
             later.append(rule)
             continue
         if effect.per_unit is not None:
-            value, what = _value(order, effect.lines)
+            value, what = _earning_value(order, effect.lines, paid)
             raw = floor_points(value * effect.per_unit)
-            why = f"{effect.per_unit} per unit of {what} {value}"
+            shown = value if paid is None else value.quantize(CENT, ROUND_DOWN)
+            why = f"{effect.per_unit} per unit of {what} {shown}"
         else:
             raw, why = effect.fixed or 0, "fixed bonus"
-        points, capped = _budget(rule, raw, usage)
+        points, capped = counters.points_within(rule, raw, usage, out.taken)
         if effect.per_unit is not None:
             spend_points += points
             if effect.lines is None and points > 0:
@@ -164,10 +176,10 @@ def apply_points(
             factor, why = Decimal(multiply), f"x{multiply}"
         base = spend_points
         if rule.points.lines is not None:
-            value = _value(order, rule.points.lines)[0]
+            value = _earning_value(order, rule.points.lines, paid)[0]
             base = sum(floor_points(value * rate) for rate in rates)
         raw = floor_points(Decimal(base) * (factor - 1))
-        points, capped = _budget(rule, raw, usage)
+        points, capped = counters.points_within(rule, raw, usage, out.taken)
         on = "" if rule.points.lines is None else " of matching lines"
         _award(rule, points, f"{why} on {base} spend points{on}{capped}", settings, out)
 
@@ -222,11 +234,14 @@ def apply_discounts(
     settings: Settings,
     out: Outcome,
     redeemed: Iterable[RedeemedReward] = (),
+    usage: UsageSnapshot | None = None,
 ) -> None:
     """Stacked discounts never exceed the subtotal nor the program's per-order cap.
 
     Redeemed rewards' discounts come first: the customer paid points for them, so the
-    rules' discounts are the ones the cap cuts."""
+    rules' discounts are the ones the cap cuts. A budget in money cuts a discount to what
+    it leaves before the cap does."""
+    usage = usage or _NO_USAGE
     subtotal = order.subtotal
     cap = subtotal
     if settings.max_discount_percent is not None:
@@ -246,20 +261,49 @@ def apply_discounts(
         out.discounts.append(Discount(reward.trace_id, amount, f"coupon {reward.code}: {why}"))
         out.note_reward(reward, True, why)
     for rule in chosen:
+        if rule.free_item is not None:
+            total += _free_item(rule, cap - total, usage, out)
+            continue
         if rule.discount is None:
             continue
         raw = _discount(rule, order)
         if raw.quantize(CENT, ROUND_DOWN) <= 0 and rule.discount.lines is not None:
             out.note(rule, False, "no matching line to discount (or none above the fixed price)")
             continue
+        left, whose = counters.amount_left(rule, usage, out.taken)
+        budgeted = False
+        if left is not None and raw > left:
+            raw, budgeted = left, True
         amount, why = _within_cap(raw, cap, total)
         if amount <= 0:
             out.note(rule, False, why)
             continue
+        if budgeted:
+            why += f" (capped: {left} left in the budget{whose})"
+        counters.take_amount(rule, amount, out.taken)
         total += amount
         assert total <= cap <= subtotal, "stacked discounts exceed the cap"
         out.discounts.append(Discount(rule.id, amount, rule.description or why, rule.variant_label))
         out.note(rule, True, why)
+
+
+def _free_item(rule: RuleSpec, room: Decimal, usage: UsageSnapshot, out: Outcome) -> Decimal:
+    """A free item is whole or nothing: it applies when the per-order discount cap and its
+    money budgets leave room for its whole value, which it then takes. Returns that value."""
+    item = rule.free_item
+    assert item is not None  # only free-item rules get here
+    worth = item.worth.quantize(CENT)
+    left, whose = counters.amount_left(rule, usage, out.taken)
+    if left is not None and left < worth:
+        out.miss(rule, "budget leaves {}{}; the free {} is worth {}", left, whose, item.sku, worth)
+        return Decimal(0)
+    if room < worth:
+        out.miss(rule, "per-order discount cap leaves {}; the free {} is worth {}", room, item.sku, worth)
+        return Decimal(0)
+    counters.take_amount(rule, worth, out.taken)
+    out.free_products.append(FreeProduct(item.sku, rule.id, item.quantity, worth))
+    out.note(rule, True, f"{item.quantity} x {item.sku} free (worth {worth})")
+    return worth
 
 
 def _within_cap(raw: Decimal, cap: Decimal, total: Decimal) -> tuple[Decimal, str]:

@@ -61,7 +61,12 @@ def evaluate_scenario(program: Program, scenario: dict) -> Evaluation:
     now = parse_when(scenario["now"])[0]
     customer = _customer(scenario.get("customer"))
     usage_data = scenario.get("usage", {})
-    usage = UsageSnapshot(usage_data.get("customer_uses", {}), usage_data.get("program_points", {}))
+    usage = UsageSnapshot(
+        usage_data.get("customer_uses", {}),
+        usage_data.get("program_points", {}),
+        {key: Decimal(str(amount)) for key, amount in usage_data.get("program_amounts", {}).items()},
+        usage_data.get("program_uses", {}),
+    )
     if "event" in scenario:
         if customer is None:
             raise ValueError("an event scenario needs a customer")

@@ -7,6 +7,7 @@ from strawberry.scalars import JSON
 
 from api.errors import UserError
 from api.orders.mutations import AppliedRule, OrderLineInputGql
+from api.orders.types import FreeProduct
 from api.rewards.types import Reward, RewardUnavailable
 from api.scalars import Money
 from app.carts import CartEvaluation as AppCartEvaluation
@@ -57,13 +58,6 @@ class Discount:
     rule_id: str
     amount: Money = strawberry.field(description="In the program currency.")
     reason: str
-
-
-@strawberry.type(description="A product the order gets free (from a redeemed reward's coupon code).")
-class FreeProduct:
-    sku: str = strawberry.field(description="The product given free.")
-    quantity: int = strawberry.field(description="How many of it.")
-    rule_id: str = strawberry.field(description="reward:<id> for a redeemed reward.")
 
 
 @strawberry.type(description="One rule considered: applied, or why not.")
@@ -121,7 +115,7 @@ class CartEvaluation:
     applied_rules: list[AppliedRule] = strawberry.field(default_factory=list)
     discounts: list[Discount] = strawberry.field(default_factory=list)
     free_products: list[FreeProduct] = strawberry.field(
-        default_factory=list, description="Products the cart's coupon codes give free."
+        default_factory=list, description="Products the rules (free_item) and the cart's coupon codes give free."
     )
     redeemable_rewards: list[CartReward] = strawberry.field(
         default_factory=list,
@@ -149,8 +143,8 @@ class CartEvaluation:
             points_to_earn=evaluation.points,
             free_shipping=FreeShipping(
                 eligible=shipping.eligible,
-                remaining=money(shipping.remaining),
-                threshold=money(shipping.threshold) if shipping.threshold is not None else None,
+                remaining=Money.of(shipping.remaining, currency),
+                threshold=Money.of(shipping.threshold, currency) if shipping.threshold is not None else None,
                 rule_id=shipping.rule_id,
             )
             if shipping
@@ -163,9 +157,7 @@ class CartEvaluation:
             discounts=[
                 Discount(rule_id=d.rule_id, amount=money(d.amount), reason=d.reason) for d in evaluation.discounts
             ],
-            free_products=[
-                FreeProduct(sku=p.sku, quantity=p.quantity, rule_id=p.rule_id) for p in evaluation.free_products
-            ],
+            free_products=[FreeProduct.of(p, currency) for p in evaluation.free_products],
             redeemable_rewards=[CartReward.of(r, currency) for r in result.rewards.redeemable],
             rewards_out_of_reach=[CartReward.of(r, currency) for r in result.rewards.out_of_reach],
             trace=_trace(evaluation),

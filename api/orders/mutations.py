@@ -8,7 +8,7 @@ import strawberry
 
 from api.context import Info
 from api.errors import UserError, user_errors
-from api.orders.types import Order
+from api.orders.types import FreeProduct, Order
 from api.permissions import any_scope
 from api.scalars import Money
 from app import orders, returns
@@ -74,6 +74,11 @@ class RecordOrderPayload:
         default=False, description="True when this order id was already recorded: nothing new was written."
     )
     applied_rules: list[AppliedRule] = strawberry.field(default_factory=list)
+    free_products: list[FreeProduct] = strawberry.field(
+        default_factory=list,
+        description="Products the rules' free_item gave the order: the store adds each as a line at price 0"
+        " (its value counted toward the per-order discount cap).",
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -103,6 +108,7 @@ class OrderMutations:
             points_earned=result.points_earned,
             replayed=result.replayed,
             applied_rules=AppliedRule.of(result.order.awards),
+            free_products=[FreeProduct.of(p, result.order.program_currency) for p in result.order.free_items],
         )
 
 

@@ -14,6 +14,7 @@ from api.permissions import may_see_customer
 from api.scalars import Money
 from app import orders
 from app.orders import OrderDetails, StoredOrder
+from domain.program import FreeProduct as DomainFreeProduct
 
 
 @strawberry.type(description="A line of a recorded order.")
@@ -23,6 +24,26 @@ class OrderLine:
     quantity: int = strawberry.field(description="How many of it.")
     unit_price: Money = strawberry.field(description="In the order's own currency.")
     tags: list[str] = strawberry.field(description="The product's tags the rules saw, sorted; empty when none.")
+
+
+@strawberry.type(
+    description="A product the order gets free: from a rule's free_item (the store adds it as a line at price 0)"
+    " or a redeemed reward's coupon code."
+)
+class FreeProduct:
+    sku: str = strawberry.field(description="The product given free.")
+    quantity: int = strawberry.field(description="How many of it.")
+    rule_id: str = strawberry.field(description="The rule, or reward:<id> for a redeemed reward.")
+    value: Money | None = strawberry.field(
+        default=None,
+        description="What the free units are worth, in the program currency; it counts toward the per-order"
+        " discount cap. Null for a redeemed reward's product.",
+    )
+
+    @classmethod
+    def of(cls, product: DomainFreeProduct, currency: str) -> FreeProduct:
+        value = None if product.value is None else Money.of(product.value, currency)
+        return cls(sku=product.sku, quantity=product.quantity, rule_id=product.rule_id, value=value)
 
 
 @strawberry.type(description="A recorded order, as the store sent it and as the rules counted it.")

@@ -56,13 +56,13 @@ async def test_the_demos_tag_and_country_rules_fire_for_a_guest_cart(demo_server
     assert plain["freeShipping"] == {
         "eligible": False,
         "remaining": {"amount": "30.00", "currency": "EUR"},
-        "threshold": {"amount": "60", "currency": "EUR"},
+        "threshold": {"amount": "60.00", "currency": "EUR"},
         "ruleId": "tier:Bronze",
     }
     assert france["freeShipping"] == {
         "eligible": False,
         "remaining": {"amount": "5.00", "currency": "EUR"},
-        "threshold": {"amount": "35", "currency": "EUR"},
+        "threshold": {"amount": "35.00", "currency": "EUR"},
         "ruleId": "free-shipping-fr",
     }
     assert bulky["freeShipping"]["eligible"] is True

@@ -97,7 +97,7 @@ async def test_a_cart_preview_shows_free_shipping_suggestions_and_discounts(admi
     assert result["freeShipping"] == {
         "eligible": False,
         "remaining": {"amount": "10.00", "currency": "EUR"},
-        "threshold": {"amount": "50", "currency": "EUR"},
+        "threshold": {"amount": "50.00", "currency": "EUR"},
         "ruleId": "free-shipping-from-50",
     }
     assert [(s["sku"], s["ruleId"]) for s in result["suggestions"]] == [("MATT-CRIB", "crib-mattress")]
@@ -111,6 +111,8 @@ async def test_an_anonymous_cart_earns_base_points_and_says_which_rules_need_a_c
 
     assert result["pointsToEarn"] == 60
     assert result["freeShipping"]["eligible"] is True
+    # Every amount has the currency's exponent: an eligible cart has 0.00 to go, not 0.
+    assert result["freeShipping"]["remaining"] == {"amount": "0.00", "currency": "EUR"}
     trace = {t["ruleId"]: t["reason"] for t in result["trace"] if not t["applied"]}
     assert trace["silver-multiplier"] == "needs a customer (anonymous cart)"
 

@@ -201,3 +201,55 @@ def matches(
         if variant_of(settings.experiments[rule.experiment], customer.external_id) != rule.variant:
             return False
     return holds(rule.when, customer, order, now, zone, settings)
+
+
+def within_limits(
+    rules: list[dict], campaigns: dict[str, dict], matched: list[str], has_customer: bool, usage: Any
+) -> dict[str, Decimal]:
+    """What each matched rule gives (points or a discount amount) after its own limits and
+    budgets and its campaign's, read from the rule files' dicts: `matched` in application
+    order; a use, points or discounts taken by one rule count for the next."""
+    by_id = {rule["id"]: rule for rule in rules}
+    uses: dict[str, int] = {}
+    points: dict[str, Decimal] = {}
+    amounts: dict[str, Decimal] = {}
+    given: dict[str, Decimal] = {}
+    for rule_id in matched:
+        rule = by_id[rule_id]
+        counters = []
+        if "limit" in rule or "budget" in rule:
+            counters.append((rule_id, rule.get("limit", {}), rule.get("budget", {})))
+        if "campaign" in rule:
+            campaign = campaigns[rule["campaign"]]
+            counters.append((f"campaign:{rule['campaign']}", campaign.get("limit", {}), campaign.get("budget", {})))
+        is_points = "points" in rule["then"]
+        spent_kind, spent = ("points", points) if is_points else ("amount", amounts)
+        program_spent = usage.program_points if is_points else usage.program_amounts
+
+        stopped = False
+        for key, limit, budget in counters:
+            used = uses.get(key, 0)
+            stopped = stopped or (
+                has_customer
+                and "per_customer" in limit
+                and usage.customer_uses.get(key, 0) + used >= limit["per_customer"]
+            )
+            stopped = stopped or ("total" in limit and usage.program_uses.get(key, 0) + used >= limit["total"])
+            stopped = stopped or (
+                spent_kind in budget
+                and program_spent.get(key, 0) + spent.get(key, 0) >= Decimal(str(budget[spent_kind]))
+            )
+        if stopped:
+            continue
+        for key, _, _ in counters:
+            uses[key] = uses.get(key, 0) + 1
+        value = Decimal(rule["then"]["points"]["fixed"]) if is_points else Decimal(rule["then"]["discount"]["amount"])
+        for key, _, budget in counters:
+            if spent_kind in budget:
+                value = min(value, Decimal(str(budget[spent_kind])) - program_spent.get(key, 0) - spent.get(key, 0))
+        for key, _, budget in counters:
+            if spent_kind in budget:
+                spent[key] = spent.get(key, 0) + value
+        if value > 0:
+            given[rule_id] = value
+    return given
