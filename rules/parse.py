@@ -70,7 +70,14 @@ class _Parser:
         values: dict[str, Any] = {}
         for doc, bad in self.docs:
             data = doc.data if isinstance(doc.data, dict) else {}
-            sections = ("program", "tier_qualification", "exchange_rates", "customer_attributes", "learned_suggestions")
+            sections = (
+                "program",
+                "tier_qualification",
+                "exchange_rates",
+                "customer_attributes",
+                "learned_suggestions",
+                "carts",
+            )
             for section in sections:
                 if section not in data or any(b[:1] == (section,) for b in bad):
                     continue
@@ -103,6 +110,7 @@ class _Parser:
             experiments=declarations.experiments(self),
             tier_review=self._review(seen.get("tier_qualification"), qualification),
             learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
+            abandoned_cart_hours=values.get("carts", {}).get("abandoned_after_hours"),
         )
 
     def _review(self, doc: Document | None, qualification: dict[str, Any]) -> TierReview | None:
