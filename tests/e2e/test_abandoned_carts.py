@@ -26,7 +26,10 @@ HOURS = 24
 UPDATE_CART = """
 mutation($input: UpdateCartInput!) {
   updateCart(input: $input) {
-    cart { cartId customerExternalId state value { amount currency } lines { sku quantity unitPrice } orderExternalId }
+    cart {
+      cartId customerExternalId state value { amount currency } orderExternalId
+      lines { sku quantity unitPrice { amount currency } }
+    }
     errors { field code message }
   }
 }"""
