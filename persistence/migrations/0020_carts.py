@@ -1,3 +1,5 @@
+"""Live carts (`updateCart`), for abandoned-cart detection (issue 12); see persistence.carts."""
+
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
