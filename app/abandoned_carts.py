@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.cart_updates import line_inputs_of
-from app.carts import CartInput, evaluate_cart
+from app.carts import CartInput, points_to_earn
+from app.clock import as_of
+from app.events import CART_ABANDONED
 from domain.errors import DomainError
 from persistence.carts import DueCart
 from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
-CART_ABANDONED = "cart.abandoned"
 BATCH_SIZE = 200
 
 
@@ -45,9 +46,8 @@ async def abandon_carts(
     abandoned = points = 0
     after_id = 0
     while page := await _due(uow, cutoff, after_id, batch_size):
-        for cart in page:
-            after_id = cart.id
-            to_earn = await _points_to_earn(uow, program, cart)
+        after_id = page[-1].id
+        for cart, to_earn in zip(page, await _points_to_earn(uow, program, page, now), strict=True):
             if await _abandon(uow, program, cart, to_earn, hours, now):
                 abandoned += 1
                 points += to_earn or 0
@@ -59,19 +59,25 @@ async def _due(uow: UnitOfWork, cutoff: datetime, after_id: int, limit: int) -> 
         return await session.carts.due(cutoff, after_id, limit)
 
 
-async def _points_to_earn(uow: UnitOfWork, program: Program, cart: DueCart) -> int | None:
-    """What recording the cart as an order would earn now; None when the rules in force no
-    longer accept it (its currency, say)."""
-    try:
-        evaluated = await evaluate_cart(
-            uow,
-            program,
-            CartInput(cart.customer_external_id, cart.currency, line_inputs_of(cart.lines)),
-            trace=False,
-        )
-    except DomainError:
-        return None
-    return evaluated.evaluation.points
+async def _points_to_earn(uow: UnitOfWork, program: Program, page: list[DueCart], now: datetime) -> list[int | None]:
+    """What recording each cart as an order would earn now, read on one connection; None
+    when the rules in force no longer accept the cart (its currency, say)."""
+    earned: list[int | None] = []
+    # As of the run's time (`jobs run --at` replays a day): rules' windows and time conditions.
+    with as_of(now):
+        async with uow.reading() as session:
+            for cart in page:
+                try:
+                    earned.append(
+                        await points_to_earn(
+                            session,
+                            program,
+                            CartInput(cart.customer_external_id, cart.currency, line_inputs_of(cart.lines)),
+                        )
+                    )
+                except DomainError:
+                    earned.append(None)
+    return earned
 
 
 async def _abandon(

@@ -110,10 +110,17 @@ async def celebrate_birthdays(uow: UnitOfWork, program: Program, now: datetime) 
 
 
 async def abandon_carts(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
-    """`cart.abandoned` for every cart left without an order (see app.abandoned_carts);
-    `points`: what those carts would have earned."""
+    """`cart.abandoned` for every cart left without an order (see app.abandoned_carts)."""
     report = await abandoned_carts.abandon_carts(uow, program, now)
-    return JobReport("abandoned-carts", customers=report.carts, points=report.points)
+    return CartsReport("abandoned-carts", customers=report.carts, points=report.points)
+
+
+@dataclass(frozen=True)
+class CartsReport(JobReport):
+    """`customers`: carts abandoned (one customer's each); `points`: what they would have earned."""
+
+    def summary(self) -> str:
+        return f"{self.name}: {self.customers} carts abandoned, worth {self.points} points to their customers"
 
 
 Job = Callable[[UnitOfWork, datetime, Program], Awaitable[JobReport]]
