@@ -56,6 +56,8 @@ CODE_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.COUPON_EXPIRED: "The coupon code has expired.",
     ErrorCode.COUPON_CANCELLED: "The coupon code was cancelled.",
     ErrorCode.COUPON_NOT_APPLICABLE: "The coupon does not apply to this order (the message says why).",
+    ErrorCode.CART_NOT_YOURS: "The cart id names another customer's cart.",
+    ErrorCode.CART_CLOSED: "An order closed this cart; a new cart needs a new cartId.",
 }
 
 # The domain's codes as a GraphQL enum: in JSON each is the same string as before, and

@@ -24,6 +24,7 @@ from strawberry.tools import merge_types
 from api import unavailable
 from api.analytics.mutations import AnalyticsMutations
 from api.analytics.queries import AnalyticsQueries
+from api.carts.mutations import CartMutations
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
@@ -60,6 +61,7 @@ Mutation = merge_types(
         CustomerMutations,
         OrderMutations,
         ReturnMutations,
+        CartMutations,
         RulesMutations,
         EventMutations,
         RewardMutations,

@@ -1,7 +1,9 @@
 """The birthday job: `customer.birthday` once per customer per year, on the day.
 
-The day is the program's (UTC until the rule files name a time zone). A customer born on
-February 29 is wished a happy birthday on February 28 in the years without one. The
+The day is the program's: its date in the rule files' `program.time_zone` (a Paris
+customer's birthday starts at midnight in Paris, 22:00 or 23:00 UTC the day before), and
+so is the year. A customer born on February 29 is wished a happy birthday on February 28
+in the years without one (the last day of February they would otherwise never have). The
 event rules (`on: customer.birthday`) reward it as they reward the event sent by hand:
 it is recorded as an engagement event whose id names the customer and the year, so a
 rerun, or a run killed half-way, never rewards twice. Then, in one transaction, the year
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime, tzinfo
 
 from app.engagement import record_event
 from domain.events import EventInput
@@ -29,12 +31,19 @@ class BirthdayReport:
     points: int
 
 
-def birthdays_on(today: datetime) -> list[str]:
-    """The birthdays ('MM-DD') celebrated on `today`."""
+def birthdays_on(today: date | datetime) -> list[str]:
+    """The birthdays ('MM-DD') celebrated on `today` (the program's local date)."""
     days = [today.strftime("%m-%d")]
     if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
         days.append("02-29")
     return days
+
+
+def birthdays_due(now: datetime, zone: tzinfo) -> tuple[list[str], int]:
+    """The birthdays celebrated at `now` and the year they are celebrated in: the program's
+    local date (a Paris birthday begins at 22:00 or 23:00 UTC the evening before)."""
+    today = now.astimezone(zone).date()
+    return birthdays_on(today), today.year
 
 
 def event_id(customer_external_id: str, year: int) -> str:
@@ -44,8 +53,7 @@ def event_id(customer_external_id: str, year: int) -> str:
 async def celebrate_birthdays(
     uow: UnitOfWork, program: Program, now: datetime, *, batch_size: int = BATCH_SIZE
 ) -> BirthdayReport:
-    today = now.astimezone(UTC)
-    days, year = birthdays_on(today), today.year
+    days, year = birthdays_due(now, program.zone)
     wished = points = 0
     after_id = 0
     while page := await _due(uow, days, year, after_id, batch_size):

@@ -64,7 +64,16 @@ async def evaluate_cart(uow: UnitOfWork, program: Program, cart: CartInput, *, t
         return await _evaluate_cart(session, program, cart, trace)
 
 
-async def _evaluate_cart(session: Session, program: Program, cart: CartInput, trace: bool) -> CartEvaluation:
+async def points_to_earn(session: Session, program: Program, cart: CartInput) -> int:
+    """What recording the cart as an order would earn now (the abandoned-carts job): the
+    evaluation `evaluate_cart` makes, without its trace, suggestions or rewards."""
+    evaluated = await _evaluate_cart(session, program, cart, trace=False, extras=False)
+    return evaluated.evaluation.points
+
+
+async def _evaluate_cart(
+    session: Session, program: Program, cart: CartInput, trace: bool, *, extras: bool = True
+) -> CartEvaluation:
     order = validate_order(
         OrderInput(
             external_id=DRY_RUN_ID,
@@ -98,6 +107,8 @@ async def _evaluate_cart(session: Session, program: Program, cart: CartInput, tr
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
     (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
+    if not extras:
+        return CartEvaluation(evaluation, CartRewards())
     evaluation = await with_learned_suggestions(session, program, order.converted.facts, evaluation)
     if customer_id is None or customer is None:
         return CartEvaluation(evaluation, CartRewards())

@@ -15,6 +15,7 @@ REWARD_REDEEMED = "reward.redeemed"
 POINTS_REFUNDED = "points.refunded"
 """A cancelled or expired redemption gave its points back."""
 REFERRAL_COMPLETED = "referral.completed"
+CART_ABANDONED = "cart.abandoned"
 
 # Every type a partner may subscribe to: those written today and those the contract
 # names for features still to come (expiry notices, carts, referrals).
@@ -30,7 +31,7 @@ EVENT_TYPES = (
     "points.expiring",
     TIER_CHANGED,
     REWARD_REDEEMED,
-    "cart.abandoned",
+    CART_ABANDONED,
     REFERRAL_COMPLETED,
 )
 

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app import birthdays, metrics, referrals, suggestions, tier_reviews
+from app import abandoned_carts, birthdays, metrics, referrals, suggestions, tier_reviews
 from app.events import balance_payload
 from app.redemptions import end_redemption
 from domain.errors import DomainError, ErrorCode
@@ -109,6 +109,20 @@ async def celebrate_birthdays(uow: UnitOfWork, program: Program, now: datetime) 
     return JobReport("birthdays", customers=report.customers, points=report.points)
 
 
+async def abandon_carts(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
+    """`cart.abandoned` for every cart left without an order (see app.abandoned_carts)."""
+    report = await abandoned_carts.abandon_carts(uow, program, now)
+    return CartsReport("abandoned-carts", customers=report.carts, points=report.points)
+
+
+@dataclass(frozen=True)
+class CartsReport(JobReport):
+    """`customers`: carts abandoned (one customer's each); `points`: what they would have earned."""
+
+    def summary(self) -> str:
+        return f"{self.name}: {self.customers} carts abandoned, worth {self.points} points to their customers"
+
+
 Job = Callable[[UnitOfWork, datetime, Program], Awaitable[JobReport]]
 
 JOBS: dict[str, Job] = {
@@ -122,6 +136,7 @@ JOBS: dict[str, Job] = {
     "learned-suggestions": lambda uow, now, program: refresh_learned_suggestions(uow, program, now),
     "tier-review": lambda uow, now, program: review_tiers(uow, program, now),
     "birthdays": lambda uow, now, program: celebrate_birthdays(uow, program, now),
+    "abandoned-carts": lambda uow, now, program: abandon_carts(uow, program, now),
 }
 
 

@@ -50,11 +50,12 @@ async def _find(uow: UnitOfWork, external_id: str) -> StoredOrder | None:
 
 async def _record(uow: UnitOfWork, program: Program, order: ValidOrder) -> OrderResult:
     # The common order is one guarded write after one read; an order with redemptions'
-    # coupon codes uses them under the customer's lock.
-    uses_redemptions = bool(redemption_codes(tuple(order.facts.coupon_codes)))
+    # coupon codes uses them under the customer's lock, and so does one that closes a
+    # cart (the abandoned-carts job takes the same lock before the cart's).
+    needs_lock = bool(redemption_codes(tuple(order.facts.coupon_codes))) or order.cart_id is not None
 
     async def attempt(session: Session) -> OrderResult | None:
-        if uses_redemptions:
+        if needs_lock:
             session.needs_lock()
         return await _attempt(session, program, order)
 
@@ -131,6 +132,9 @@ async def _attempt(session: Session, program: Program, order: ValidOrder) -> Ord
     order_id, stored = written
     if free_items:
         await session.free_items.write_free_items(order_id, free_items)
+    if order.cart_id is not None:
+        # No such open cart of this customer (never sent, or closed): nothing to close.
+        await session.carts.close(order.cart_id, customer_row.id, order_id, now)
     await use_coupons(session, redeemed, order_id, now)
     await record_applied_uses(session, program, customer_row.id, limits, now, order_id=order_id)
     ledger_written("order", len(entries))

@@ -42,7 +42,6 @@ from persistence.redemptions import StoredRedemption
 from persistence.rows import CustomerRow
 from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
-from rules.program import period_start
 
 # ---- the catalogue ------------------------------------------------------------------------
 
@@ -75,7 +74,7 @@ async def _catalogue(
     row = await session.customers.read_customer(customer_external_id, ["customer_external_id"])
     subtotal = None if order_subtotal is None else parse_amount(str(order_subtotal), None, ["order_subtotal"])
     customer = session.customers.to_customer(row)
-    return (await _standings(session, rewards, row.id, customer, now)).judge(rewards, subtotal, now)
+    return (await _standings(session, program, rewards, row.id, customer, now)).judge(rewards, subtotal, now)
 
 
 @dataclass(frozen=True)
@@ -99,12 +98,12 @@ class _Standings:
 
 
 async def _standings(
-    session: Session, rewards: Sequence[Reward], customer_id: int, customer: Customer, now: datetime
+    session: Session, program: Program, rewards: Sequence[Reward], customer_id: int, customer: Customer, now: datetime
 ) -> _Standings:
     return _Standings(
         customer,
         spendable_points(customer.balance.available, await session.redemptions.lots(customer_id), now),
-        await session.redemptions.uses(customer_id, _limit_periods(rewards, now)),
+        await session.redemptions.uses(customer_id, _limit_periods(program, rewards, now)),
         await session.redemptions.stock_left(rewards),
     )
 
@@ -132,7 +131,7 @@ async def rewards_for_cart(
     rewards = program.rewards
     if not rewards:
         return CartRewards()
-    standings = await _standings(session, rewards, customer_id, customer, now)
+    standings = await _standings(session, program, rewards, customer_id, customer, now)
     # Both views: a client's cache keeps one Reward per id, so the reward itself is the
     # catalogue's view, and this cart's verdict is beside it.
     on_cart = zip(standings.judge(rewards, None, now), standings.judge(rewards, subtotal, now), strict=True)
@@ -144,8 +143,8 @@ async def rewards_for_cart(
     )
 
 
-def _limit_periods(rewards: Sequence[Reward], now: datetime) -> dict[str, datetime | None]:
-    return {r.id: period_start(r.limit_period, now) for r in rewards if r.limit_per_customer is not None}
+def _limit_periods(program: Program, rewards: Sequence[Reward], now: datetime) -> dict[str, datetime | None]:
+    return {r.id: program.period_start(r.limit_period, now) for r in rewards if r.limit_per_customer is not None}
 
 
 def _standing(
@@ -229,7 +228,7 @@ async def _redeem(
         customer = session.customers.to_customer(row)
         lots = await session.redemptions.lots(row.id)
         spendable = spendable_points(customer.balance.available, lots, now)
-        used = await session.redemptions.uses(row.id, _limit_periods([reward], now))
+        used = await session.redemptions.uses(row.id, _limit_periods(program, [reward], now))
         stock_left = await session.redemptions.lock_stock(reward) if reward.stock is not None else None
         check_redeemable(reward, _standing(customer, spendable, used.get(reward.id, 0), stock_left), now)
         taken = plan_spending(reward.points_cost, customer.balance.available, lots, now)

@@ -76,7 +76,7 @@ async def review_tiers(
                         "from": candidate.tier,
                         "to": after,
                         "reason": "review",
-                        "reviewDate": date.date().isoformat(),
+                        "reviewDate": date.astimezone(program.zone).date().isoformat(),
                         "rulesVersion": program.version,
                     }
                     await session.customers.add_events(
@@ -96,7 +96,7 @@ def _start(program: Program, end: datetime) -> datetime | None:
     """Where the qualifying window that ends at `end` starts (a review's window ends at its
     date, and what is earned within the grace period counts as well)."""
     settings = program.settings
-    return rules_of_tiers.window_start(settings.tier_period, settings.tier_rolling_days, end)
+    return rules_of_tiers.window_start(settings.tier_period, settings.tier_rolling_days, end, program.zone)
 
 
 async def qualifying_amount(session: Session, program: Program, customer_id: int, now: datetime) -> int | Decimal:

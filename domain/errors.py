@@ -44,6 +44,10 @@ class ErrorCode(StrEnum):
     REFERRAL_TOO_LATE = "REFERRAL_TOO_LATE"
     FEEDBACK_ALREADY_SUBMITTED = "FEEDBACK_ALREADY_SUBMITTED"
     WEBHOOK_TARGET_REFUSED = "WEBHOOK_TARGET_REFUSED"
+    CART_NOT_YOURS = "CART_NOT_YOURS"
+    """The cart id names another customer's cart."""
+    CART_CLOSED = "CART_CLOSED"
+    """An order closed the cart: a new cart needs a new id."""
     INVALID_ATTRIBUTE = "INVALID_ATTRIBUTE"
     """A customer attribute the rule files do not declare, or a value of the wrong type."""
 

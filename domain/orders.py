@@ -42,6 +42,8 @@ class OrderInput:
     coupon_codes: tuple[str, ...] = ()
     country: str | None = None
     """The shipping country, ISO 3166-1 alpha-2."""
+    cart_id: str | None = None
+    """The cart (`updateCart`) this order closes."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class ValidOrder:
     """As the store sent it, in the order's currency: what is stored and replayed."""
     converted: Converted
     """In the program currency: what the rules evaluate and what counts as spend."""
+    cart_id: str | None = None
 
     @cached_property
     def request_hash(self) -> str:
@@ -73,6 +76,8 @@ class ValidOrder:
         }
         if self.facts.country is not None:
             body["country"] = self.facts.country
+        if self.cart_id is not None:
+            body["cart"] = self.cart_id
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -115,6 +120,8 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
         shipping = check(parse_amount, order.shipping_amount, currency, ["shipping_amount"]) or Decimal(0)
     coupons = problems.texts(order.coupon_codes, ["coupon_codes"], 64)
     country = check(validate_country, order.country, ["country"]) if order.country is not None else None
+    if order.cart_id is not None:
+        check(validation.external_id, order.cart_id, ["cart_id"])
     if errors:
         raise DomainErrors(errors)
     assert currency is not None
@@ -133,6 +140,7 @@ def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:
         placed_at=order.placed_at,
         facts=facts,
         converted=exchange.convert(facts),
+        cart_id=order.cart_id,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from domain.program import Tier
@@ -47,29 +47,35 @@ class TierReview:
     `anniversary`: each year on the day the customer reached the tier; a tier reached on
     February 29 is reviewed on February 28 in the years without one. Otherwise on a
     calendar date (`month`, `day`; February 29 is refused by `rules check`). The verdict is
-    taken `grace_days` after the review date, on what the customer qualified for by then."""
+    taken `grace_days` after the review date, on what the customer qualified for by then.
+
+    Days are the program's (`zone`, its `program.time_zone`): a review date starts at local
+    midnight, and the day a tier was reached is its local date. Returned times are UTC."""
 
     anniversary: bool
     month: int = 1
     day: int = 1
     grace_days: int = 0
     drop_at_most_one_tier: bool = False
+    zone: tzinfo = UTC
 
     def first_after(self, moment: datetime) -> datetime:
-        """The first review date strictly after `moment` (midnight UTC)."""
+        """The first review date strictly after `moment` (local midnight)."""
         if self.anniversary:
             raise ValueError("an anniversary review counts from the day a tier was reached: use anniversary_after")
-        for year in (moment.year, moment.year + 1):
-            candidate = datetime(year, self.month, self.day, tzinfo=UTC)
+        year = moment.astimezone(self.zone).year
+        for candidate_year in (year, year + 1):
+            candidate = _midnight(date(candidate_year, self.month, self.day), self.zone)
             if candidate > moment:
                 return candidate
         raise AssertionError("unreachable")
 
     def anniversary_after(self, reached: datetime, moment: datetime) -> datetime:
-        """The first anniversary of `reached` strictly after `moment`."""
-        years = max(1, moment.year - reached.year)
+        """The first anniversary of the day `reached` (local date) strictly after `moment`."""
+        reached_on = reached.astimezone(self.zone).date()
+        years = max(1, moment.astimezone(self.zone).year - reached_on.year)
         while True:
-            candidate = _same_day(reached, reached.year + years)
+            candidate = _midnight(_same_day(reached_on, reached_on.year + years), self.zone)
             if candidate > moment:
                 return candidate
             years += 1
@@ -80,8 +86,9 @@ class TierReview:
 
     def latest_calendar_review(self, moment: datetime) -> datetime:
         """The latest calendar review date at or before `moment`."""
-        for year in (moment.year, moment.year - 1):
-            candidate = datetime(year, self.month, self.day, tzinfo=UTC)
+        year = moment.astimezone(self.zone).year
+        for candidate_year in (year, year - 1):
+            candidate = _midnight(date(candidate_year, self.month, self.day), self.zone)
             if candidate <= moment:
                 return candidate
         raise AssertionError("unreachable")
@@ -91,21 +98,27 @@ class TierReview:
         return timedelta(days=self.grace_days)
 
 
-def _same_day(moment: datetime, year: int) -> datetime:
-    day = moment.day
-    if moment.month == 2 and day == 29 and not calendar.isleap(year):
-        day = 28
-    return datetime(year, moment.month, day, tzinfo=UTC)
+def _same_day(day: date, year: int) -> date:
+    if day.month == 2 and day.day == 29 and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return day.replace(year=year)
 
 
-def window_start(tier_period: str, rolling_days: int | None, end: datetime) -> datetime | None:
-    """Where the qualifying window that ends at `end` starts (None: lifetime)."""
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    """The first moment of `day` in `zone`, in UTC (where clocks skip midnight itself,
+    zoneinfo reads it with the offset before the change: the first moment after the gap)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def window_start(tier_period: str, rolling_days: int | None, end: datetime, zone: tzinfo = UTC) -> datetime | None:
+    """Where the qualifying window that ends at `end` starts (None: lifetime); a calendar
+    year is the program's (`zone`)."""
     if tier_period == "rolling" and rolling_days:
         return end - timedelta(days=rolling_days)
     if tier_period == "calendar_year":
-        # The calendar year the window's last day falls in.
-        last = end - timedelta(microseconds=1)
-        return datetime(last.year, 1, 1, tzinfo=UTC)
+        # The calendar year the window's last moment falls in.
+        last = (end - timedelta(microseconds=1)).astimezone(zone)
+        return _midnight(date(last.year, 1, 1), zone)
     return None
 
 

@@ -519,3 +519,37 @@ class MarketingSpend(Model):
     class Meta:
         table = "marketing_spend"
         indexes = (("period_start",),)
+
+
+# A live cart the store told the service about (`updateCart`), one row per cart id: the
+# latest lines win. The abandoned-carts job moves an open cart not followed by an order
+# to `abandoned` (and writes `cart.abandoned`) with one guarded UPDATE, so two runners
+# abandon it once; an update re-opens it, an order with its id closes it (`ordered`, or
+# `recovered` when an abandonment had been sent: the metric marketers follow).
+class Cart(Model):
+    id = fields.BigIntField(primary_key=True)
+    cart_id = fields.CharField(max_length=128, unique=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="carts", on_delete=fields.RESTRICT
+    )
+    currency = fields.CharField(max_length=3)
+    lines: fields.JSONField[list] = fields.JSONField()
+    # In the cart's currency, and in the program's (what the rules and metrics count).
+    subtotal = fields.DecimalField(max_digits=20, decimal_places=4)
+    program_subtotal = fields.DecimalField(max_digits=20, decimal_places=4)
+    state = fields.CharField(max_length=16)
+    # Counts every update: the job abandons the cart only as it evaluated it.
+    revision = fields.IntField(default=1)
+    abandonments = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    abandoned_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "carts"
+        # The job's selection: open carts by when they were last updated.
+        indexes = (("state", "updated_at"), ("customer_id",), ("order_id",))

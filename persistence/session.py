@@ -13,6 +13,7 @@ from persistence import (
     adjustments,
     analytics,
     birthdays,
+    carts,
     credentials,
     engagement,
     entries,
@@ -51,6 +52,7 @@ class Session:
     adjustments = adjustments
     analytics = analytics
     birthdays = birthdays
+    carts = carts
     credentials = credentials
     events = engagement
     feedback = feedback

@@ -41,6 +41,9 @@ class Settings:
     """When tiers may go down; None: never."""
     learned: LearnedSuggestions | None = None
     """None: the rule files do not ask for learned suggestions."""
+    abandoned_cart_hours: int | None = None
+    """`carts: {abandoned_after_hours: N}`: a cart updated and not followed by an order
+    within N hours is abandoned (`cart.abandoned`); None: carts are never abandoned."""
 
 
 ATTRIBUTE_KINDS = ("boolean", "integer", "number", "string", "date")

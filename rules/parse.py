@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.money import is_currency
 from domain.program import Reward, Tier
@@ -79,7 +80,14 @@ class _Parser:
         values: dict[str, Any] = {}
         for doc, bad in self.docs:
             data = doc.data if isinstance(doc.data, dict) else {}
-            sections = ("program", "tier_qualification", "exchange_rates", "customer_attributes", "learned_suggestions")
+            sections = (
+                "program",
+                "tier_qualification",
+                "exchange_rates",
+                "customer_attributes",
+                "learned_suggestions",
+                "carts",
+            )
             for section in sections:
                 if section not in data or any(b[:1] == (section,) for b in bad):
                     continue
@@ -96,6 +104,7 @@ class _Parser:
         qualification = values.get("tier_qualification", {})
         period = qualification.get("period", "lifetime")
         currency = self._currency(seen.get("program"), program.get("currency", "EUR"))
+        time_zone = declarations.time_zone(self, seen.get("program"), program.get("time_zone", "UTC"))
         self.spec.settings = Settings(
             name=program.get("name", "Loyalty program"),
             currency=currency,
@@ -108,15 +117,16 @@ class _Parser:
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
-            time_zone=declarations.time_zone(self, seen.get("program"), program.get("time_zone", "UTC")),
+            time_zone=time_zone,
             attributes=declarations.attributes(values.get("customer_attributes", {})),
             experiments=declarations.experiments(self),
             campaigns=campaigns.campaigns(self),
-            tier_review=self._review(seen.get("tier_qualification"), qualification),
+            tier_review=self._review(seen.get("tier_qualification"), qualification, _zone(time_zone)),
             learned=_learned(values["learned_suggestions"]) if "learned_suggestions" in values else None,
+            abandoned_cart_hours=values.get("carts", {}).get("abandoned_after_hours"),
         )
 
-    def _review(self, doc: Document | None, qualification: dict[str, Any]) -> TierReview | None:
+    def _review(self, doc: Document | None, qualification: dict[str, Any], zone: tzinfo) -> TierReview | None:
         """The tier review policy; one that could never lower a tier, or names a day that
         is not in every year, is an error at its line."""
         review = qualification.get("review")
@@ -136,7 +146,7 @@ class _Parser:
         grace = qualification.get("grace_days", 0)
         drop_one = qualification.get("drop_at_most_one_tier", False)
         if review == "anniversary":
-            return TierReview(anniversary=True, grace_days=grace, drop_at_most_one_tier=drop_one)
+            return TierReview(anniversary=True, grace_days=grace, drop_at_most_one_tier=drop_one, zone=zone)
         text = review["date"]
         month, day = int(text[:2]), int(text[3:])
         try:
@@ -150,7 +160,9 @@ class _Parser:
                 key="date",
             )
             return None
-        return TierReview(anniversary=False, month=month, day=day, grace_days=grace, drop_at_most_one_tier=drop_one)
+        return TierReview(
+            anniversary=False, month=month, day=day, grace_days=grace, drop_at_most_one_tier=drop_one, zone=zone
+        )
 
     def _currency(self, doc: Document | None, code: str) -> str:
         if doc is not None and not is_currency(code):
@@ -483,6 +495,10 @@ class _Parser:
         self.spec.tiers = [
             replace(tier, rewards=tuple(r.id for r in rewards if tier.name in r.tiers)) for tier in self.spec.tiers
         ]
+
+
+def _zone(name: str) -> tzinfo:
+    return UTC if name == "UTC" else ZoneInfo(name)
 
 
 def _learned(section: dict) -> LearnedSuggestions:

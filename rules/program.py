@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -38,18 +38,30 @@ from rules.resolve import (
 )
 
 
-def period_start(period: str, now: datetime) -> datetime | None:
-    """Start of the calendar period (UTC) that contains `now`; None for all_time."""
-    day = utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+def period_start(period: str, now: datetime, zone: tzinfo = UTC) -> datetime | None:
+    """Start (in UTC) of the calendar period that contains `now`, its days as `zone` (the
+    program's time zone) counts them; None for all_time. A day is not always 24 hours
+    (daylight saving): the start is local midnight, resolved on its own date."""
+    local = utc(now).astimezone(zone)
+    day = local.date()
     if period == "day":
-        return day
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    if period == "year":
-        return day.replace(month=1, day=1)
-    return None
+        start = day
+    elif period == "week":
+        start = day - timedelta(days=day.weekday())
+    elif period == "month":
+        start = day.replace(day=1)
+    elif period == "year":
+        start = day.replace(month=1, day=1)
+    else:
+        return None
+    return local_midnight(start, zone)
+
+
+def local_midnight(day: date, zone: tzinfo) -> datetime:
+    """The first moment of `day` in `zone`, in UTC. Midnight itself may not exist where
+    clocks go forward at 00:00 (America/Santiago, Asia/Beirut): zoneinfo then reads it
+    with the offset before the change, which lands after the gap, on the same day."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 class Program:
@@ -124,7 +136,7 @@ class Program:
         1,100 limited rules: the answer is built once per day (the periods' starts), and
         each caller gets its own copy.
         """
-        starts = {period: period_start(period, now) for period in ("day", "week", "month", "year")}
+        starts = {period: period_start(period, now, self._zone) for period in ("day", "week", "month", "year")}
         day, found = self._periods
         if day != tuple(starts.values()):  # a new day: rebuilt (two tasks may both, alike)
             found = {
@@ -142,6 +154,16 @@ class Program:
         service layer counts the customer's uses under that value."""
         return counters.scopes(self._scoped, event) if self._scoped else {}
 
+    @property
+    def zone(self) -> tzinfo:
+        """The program's time zone (`program.time_zone`): its days are the program's days."""
+        return self._zone
+
+    def period_start(self, period: str, now: datetime) -> datetime | None:
+        """Start of the limit period (day, week, month, year) containing `now`, in the
+        program's time zone."""
+        return period_start(period, now, self._zone)
+
     def reward(self, reward_id: str) -> Reward | None:
         return self._rewards_by_id.get(reward_id)
 
@@ -156,7 +178,7 @@ class Program:
         """None when the customer may redeem the reward now, else the first reason (catalogue
         rules only: points and stock are the service layer's; see domain.rewards). `uses`:
         redemptions of it in the reward's current limit period
-        (`period_start(reward.limit_period, now)`)."""
+        (`self.period_start(reward.limit_period, now)`)."""
         reward = self._rewards_by_id.get(reward_id)
         if reward is None:
             return f"unknown reward '{reward_id}'"

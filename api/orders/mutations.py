@@ -53,6 +53,11 @@ class RecordOrderInput:
     shipping_amount: Decimal | None = None
     coupon_codes: list[str] | None = None
     country: str | None = strawberry.field(default=None, description="The shipping country (ISO 3166-1 alpha-2).")
+    cart_id: str | None = strawberry.field(
+        default=None,
+        description="The cart (updateCart) this order closes: no cart.abandoned follows; a cart already"
+        " abandoned counts as recovered.",
+    )
 
 
 @strawberry.type
@@ -98,6 +103,7 @@ class OrderMutations:
             shipping_amount=input.shipping_amount,
             coupon_codes=tuple(input.coupon_codes or ()),
             country=input.country,
+            cart_id=input.cart_id,
         )
         try:
             result = await orders.record_order(info.context.services.uow, info.context.services.program, data)

@@ -140,6 +140,7 @@ async def test_running_every_job_releases_then_expires(pending_server):
         "learned-suggestions",
         "tier-review",
         "birthdays",
+        "abandoned-carts",
     ]
     assert await points(pending_server, customer) == {"available": 0, "pending": 0, "lifetimeEarned": 60}
     await assert_balance_is_the_sum_of_entries(pending_server, customer)
@@ -173,6 +174,7 @@ def test_the_command_runs_every_job_once_and_prints_a_line_for_each(tmp_path):
         "learned-suggestions",
         "tier-review",
         "birthdays",
+        "abandoned-carts",
     ]
 
 
