@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from persistence import sql
+from persistence.entries import counts_as_earned
 
 TIER_CHANGED = "tier.changed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -103,7 +104,7 @@ async def qualifying_amounts(
     else:
         amount = "COALESCE(SUM(e.points), 0)"
         join = (
-            "LEFT JOIN ledger_entries e ON e.customer_id = w.customer_id AND e.kind IN ('earn', 'reverse')"
+            f"LEFT JOIN ledger_entries e ON e.customer_id = w.customer_id AND {counts_as_earned('e')}"
             " AND e.created_at >= w.start_at AND e.created_at < w.end_at"
         )
     rows = await sql.fetch(
