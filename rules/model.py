@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.expiry import ExpiryPolicy
 from domain.tiers import TierReview
 
 ORDER = "order"
@@ -24,6 +25,8 @@ class Settings:
     max_discount_amount: Decimal | None = None
     pending_days: int = 0
     expires_in_days: int | None = None
+    expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    """Per award (expires_in_days) or after inactivity, and the notice before."""
     tier_basis: str = "points"
     tier_period: str = "lifetime"
     """lifetime, calendar_year or rolling."""
