@@ -16,6 +16,7 @@ from persistence import (
     credentials,
     engagement,
     entries,
+    expiry_notices,
     feedback,
     history,
     imports,
@@ -58,6 +59,7 @@ class Session:
     job_leases = job_leases
     jobs = jobs
     outbox = outbox
+    expiry_notices = expiry_notices
     reads = reads
     redemptions = redemptions
     referrals = referrals
