@@ -84,13 +84,13 @@ def available_remaining() -> str:
     )
 
 
-def last_activity() -> str:
-    """A customer's (aliased c) last activity: order, engagement event or redemption,
+def last_activity(c: str = "c") -> str:
+    """A customer's (aliased `c`) last activity: order, engagement event or redemption,
     else their enrolment (domain.expiry)."""
     parts = [
-        "COALESCE(c.last_order_at, c.enrolled_at)",
-        "COALESCE((SELECT MAX(x.created_at) FROM engagement_events x WHERE x.customer_id = c.id), c.enrolled_at)",
-        "COALESCE((SELECT MAX(r.created_at) FROM redemptions r WHERE r.customer_id = c.id), c.enrolled_at)",
+        f"COALESCE({c}.last_order_at, {c}.enrolled_at)",
+        f"COALESCE((SELECT MAX(x.created_at) FROM engagement_events x WHERE x.customer_id = {c}.id), {c}.enrolled_at)",
+        f"COALESCE((SELECT MAX(r.created_at) FROM redemptions r WHERE r.customer_id = {c}.id), {c}.enrolled_at)",
     ]
     # PostgreSQL's GREATEST is SQLite's many-argument MAX (no argument is NULL here).
     return f"{'GREATEST' if sql.on_postgres() else 'MAX'}({', '.join(parts)})"
@@ -199,7 +199,12 @@ async def expire_batch(lo: int, hi: int, now: datetime, inactive_since: datetime
     def due(p: _Params) -> str:
         if inactive_since is None:
             return _UNEXPIRED.format(now=p(now, "TIMESTAMPTZ"))
-        return f"{_CREDIT_NOT_EXPIRED} AND {last_activity()} <= {p(inactive_since, 'TIMESTAMPTZ')}"
+        # The customers first, each once (not a last activity computed per entry).
+        inactive = (
+            f"SELECT a.id FROM customers a WHERE a.id > {p(lo)} AND a.id <= {p(hi)}"
+            f" AND {last_activity('a')} <= {p(inactive_since, 'TIMESTAMPTZ')}"
+        )
+        return f"{_CREDIT_NOT_EXPIRED} AND e.customer_id IN ({inactive})"
 
     if inactive_since is None:
         order, why = "d.expires_at, d.id", "' points expired'"
