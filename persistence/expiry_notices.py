@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from persistence import sql
-from persistence.jobs import IN_AVAILABLE_NOT_EXPIRED, available_remaining, last_activity
+from persistence.jobs import IN_AVAILABLE_NOT_EXPIRED, available_remaining, last_activity, without_jit
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Expiring:
 async def expiring_entries(lo: int, hi: int, now: datetime, horizon: datetime) -> list[Expiring]:
     """Per award: earn entries of customers lo < id <= hi that expire after `now` and by
     `horizon`, with what each still holds in the available bucket."""
+    await without_jit()
     rows = await sql.fetch(
         f"SELECT e.customer_id, c.external_id, e.expires_at, {available_remaining()} AS points"
         " FROM ledger_entries e JOIN customers c ON c.id = e.customer_id"
@@ -40,6 +41,7 @@ async def inactive_customers(lo: int, hi: int, since: datetime, until: datetime)
     """After inactivity: customers lo < id <= hi with points available whose last activity
     is after `since` (not yet expired) and at or before `until`; `expires_at` is their last
     activity (the caller adds the policy's days)."""
+    await without_jit()
     rows = await sql.fetch(
         f"SELECT * FROM (SELECT c.id AS customer_id, c.external_id, {last_activity()} AS expires_at,"
         " c.points_available AS points FROM customers c WHERE c.id > $1 AND c.id <= $2 AND c.points_available > 0) a"
