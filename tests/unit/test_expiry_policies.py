@@ -28,7 +28,8 @@ def test_per_award_is_the_policy_by_default():
 
 
 def test_both_policies_at_once_are_an_error_at_the_line():
-    errors = errors_of(**{"p.yaml": "program:\n  points:\n    expires_in_days: 30\n    expires_after_inactive_days: 60\n"})
+    both = "program:\n  points:\n    expires_in_days: 30\n    expires_after_inactive_days: 60\n"
+    errors = errors_of(**{"p.yaml": both})
     assert len(errors) == 1 and errors[0].startswith("p.yaml:4:") and "choose one expiry policy" in errors[0]
 
 
