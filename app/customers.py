@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from app import referrals
 from app.clock import utcnow
-from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED, balance_payload
+from app.events import CUSTOMER_ENROLLED, POINTS_ADJUSTED, TIER_CHANGED, balance_payload
 from app.idempotency import conflict, record_once
 from app.metrics import ledger_written
 from app.reads import get_customer_in
+from app.tier_reviews import tier_after_earning
 from domain.adjustments import ValidAdjustment, validate_adjustment
 from domain.customers import Customer, CustomerUpdate, EnrollmentInput, validate_enrollment, validate_update
 from domain.errors import DomainError, ErrorCode
@@ -95,15 +96,17 @@ async def adjust_points(
     reason: str,
     actor: str,
     idempotency_key: str | None = None,
+    *,
+    counts_toward_tier: bool = False,
 ) -> AdjustmentResult:
     """With an idempotency key, a retry writes nothing and answers what the first call
     answered (as an order's replay does); the key again with other content is refused."""
-    adjustment = validate_adjustment(customer_external_id, points, reason, idempotency_key)
+    adjustment = validate_adjustment(customer_external_id, points, reason, idempotency_key, counts_toward_tier)
     if adjustment.idempotency_key is None:
-        return await _adjust(uow, adjustment, actor, program.version)
+        return await _adjust(uow, adjustment, actor, program)
     key = adjustment.idempotency_key
     return await record_once(
-        lambda: _adjust(uow, adjustment, actor, program.version),
+        lambda: _adjust(uow, adjustment, actor, program),
         lambda: _find(uow, key),
         lambda existing: _replay(existing, adjustment),
     )
@@ -122,7 +125,7 @@ async def _find_adjustment(session: Session, key: str) -> tuple[StoredAdjustment
     return existing, await get_customer_in(session, existing.customer_external_id)
 
 
-async def _adjust(uow: UnitOfWork, adjustment: ValidAdjustment, actor: str, rules_version: str) -> AdjustmentResult:
+async def _adjust(uow: UnitOfWork, adjustment: ValidAdjustment, actor: str, program: Program) -> AdjustmentResult:
     now = utcnow()
     external_id = adjustment.customer_external_id
     async with uow.transaction() as session:
@@ -133,8 +136,25 @@ async def _adjust(uow: UnitOfWork, adjustment: ValidAdjustment, actor: str, rule
             if existing is not None:
                 return _replay(existing, adjustment)
         before = Balance(row.points_available, row.points_pending, row.lifetime_earned)
-        entry = adjustment_entry(before, adjustment.points, adjustment.reason, now)
-        balance = await session.customers.apply_entries(row, [entry], now=now, source=actor, tier=row.tier)
+        entry = adjustment_entry(
+            before, adjustment.points, adjustment.reason, now, counts_toward_tier=adjustment.counts_toward_tier
+        )
+        tier = row.tier
+        if adjustment.counts_toward_tier:
+            # Up at once when the credit crosses a threshold, as an order's points do; a
+            # counting debit lowers nothing until the tier's review.
+            tier = await tier_after_earning(
+                session,
+                program,
+                row.id,
+                row.tier,
+                lifetime_points=before.after([entry]).lifetime_earned,
+                lifetime_spend=row.lifetime_spend,
+                points_added=adjustment.points,
+                spend_added=Decimal(0),
+                now=now,
+            )
+        balance = await session.customers.apply_entries(row, [entry], now=now, source=actor, tier=tier)
         if adjustment.idempotency_key is not None:
             await session.adjustments.insert_adjustment(
                 adjustment.idempotency_key, row.id, adjustment.request_hash, now
@@ -145,8 +165,12 @@ async def _adjust(uow: UnitOfWork, adjustment: ValidAdjustment, actor: str, rule
             "by": actor,
             "balanceAfter": balance_payload(balance),
         }
-        await session.customers.add_events([(POINTS_ADJUSTED, external_id, payload)], now, rules_version)
-        customer = replace(session.customers.to_customer(row), balance=balance)
+        events = [(POINTS_ADJUSTED, external_id, payload)]
+        if tier != row.tier:
+            change = {"from": row.tier, "to": tier, "reason": "threshold", "rulesVersion": program.version}
+            events.append((TIER_CHANGED, external_id, {"adjustmentReason": adjustment.reason, **change}))
+        await session.customers.add_events(events, now, program.version)
+        customer = replace(session.customers.to_customer(row), balance=balance, tier=tier)
     ledger_written("adjustment", 1)
     return AdjustmentResult(customer, balance)
 

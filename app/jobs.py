@@ -1,20 +1,25 @@
 """Scheduled jobs (`loyalty jobs run [NAME]`): each run does what is due at `now`, once.
 
-Every job walks the customers with something due, one transaction per customer with the
-customer locked, and relates each entry it appends to the earn entry it acts on. The
-unique index on (kind, bucket, related_entry_id) then makes a second run, or two runs at
-once, a no-op for whatever the first already did; the cached balance moves by exactly the
-entries written.
+Release, expiry and the expiry notices are set-based: they walk the customers by id
+range (`BATCH_SIZE` ids a batch), one transaction per batch, in which one statement
+appends the batch's entries (`INSERT ... SELECT`, persistence.jobs), one moves the
+cached balances by what it wrote, and one writes the outbox events (one per customer
+whose points moved). Every entry relates to the entry it acts on, under the unique index
+on (kind, bucket, related_entry_id): a run killed between two batches and run again, or
+two runs at once, write only what is left, so they end in the ledger one run writes.
 
-Expiry: an earn entry past its `expires_at` expires what the customer still has of it,
-taken as min(what it still holds in the available bucket, the customer's available points
-at the time of the run), oldest expiry first. Redemptions record which entries' points they
+Expiry follows the program's policy (domain.expiry): per award, an earn entry past its
+`expires_at` expires what the customer still has of it, taken as min(what it still holds
+in the available bucket, the customer's available points), soonest expiry first; after
+inactivity, every credit (earn entries and adjustments) of a customer inactive for the
+policy's days expires the same way, oldest first, which takes the whole available balance
+unless untraced debits took part of it. Redemptions record which entries' points they
 spent (`redemption_lots`), so those never expire; other debits (manual adjustments) are
 not traced, and the min() takes them to be the points that expire first. One expiry entry
-is written per earn entry, even of 0 points when everything was spent: it records that
-the entry was handled, so that points earned later are never taken by an old expiry.
-Pending points that were never released are left to the release job (which `loyalty jobs
-run` runs first) and expire on the run after their release.
+is written per credit, even of 0 points when everything was spent: it records that the
+credit was handled, so that points earned later are never taken by an old expiry.
+Pending points are never expired: the release job (which `loyalty jobs run` runs first)
+makes them available, and they expire on a run after it.
 
 Two more jobs need the rules in force: referral completion (app.referrals: one transaction
 per referral, the friend and then the referrer locked) and the learned-suggestions rebuild
@@ -28,21 +33,28 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app import abandoned_carts, birthdays, metrics, referrals, suggestions, tier_reviews
+from app import abandoned_carts, birthdays, expiry_notices, metrics, referrals, suggestions, tier_reviews
 from app.events import balance_payload
 from app.redemptions import end_redemption
 from domain.errors import DomainError, ErrorCode
-from domain.ledger import Bucket, EntryKind, NewEntry
+from domain.expiry import ExpiryPolicy
+from domain.ledger import Balance, Bucket
 from domain.rewards import RedemptionState
-from persistence.entries import LinkedEntry
-from persistence.jobs import DueEntry
+from persistence.jobs import Written
 from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 POINTS_PENDING_RELEASED = "points.pending_released"
 POINTS_EXPIRED = "points.expired"
 BATCH_SIZE = 200
-"""Customers read per page; each is still its own transaction."""
+"""Customers read per page by the jobs that still go customer by customer."""
+RANGE_SIZE = 5000
+"""Customer ids per batch (one transaction) of the set-based jobs; a batch's event rows
+are written 2,000 a statement."""
+
+AfterBatch = Callable[[int], Awaitable[None]]
+"""Called after each committed batch with the last customer id it covered (tests inject
+a fault there to show that a job killed half-way resumes to the same ledger)."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +68,15 @@ class JobReport:
         return f"{self.name}: {self.points} points in {self.entries} entries for {self.customers} customers"
 
 
-async def release_pending_points(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
+async def release_pending_points(
+    uow: UnitOfWork, now: datetime, *, range_size: int = RANGE_SIZE, after_batch: AfterBatch | None = None
+) -> JobReport:
     """Moves pending points whose `available_at` has come to the available bucket."""
-    return await _each_customer(uow, "points-release", _with_releases, _release, now, batch_size)
+
+    async def batch(session: Session, lo: int, hi: int) -> list[Written]:
+        return await session.jobs.release_batch(lo, hi, now)
+
+    return await _in_batches(uow, "points-release", POINTS_PENDING_RELEASED, batch, now, range_size, after_batch)
 
 
 async def expire_redemptions(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
@@ -67,9 +85,30 @@ async def expire_redemptions(uow: UnitOfWork, now: datetime, *, batch_size: int 
     return await _each_customer(uow, "redemption-expiry", _with_expired, _expire_redemptions, now, batch_size)
 
 
-async def expire_points(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
-    """Takes unspent points of earn entries past their `expires_at` (see the module's notes)."""
-    return await _each_customer(uow, "points-expiry", _with_expiries, _expire, now, batch_size)
+async def expire_points(
+    uow: UnitOfWork,
+    now: datetime,
+    policy: ExpiryPolicy | None = None,
+    *,
+    range_size: int = RANGE_SIZE,
+    after_batch: AfterBatch | None = None,
+) -> JobReport:
+    """Takes the points due to expire by `now` under the program's policy (see the module's notes)."""
+    policy = policy or ExpiryPolicy()
+    inactive_since = policy.inactive_since(now.astimezone(UTC)) if policy.after_inactivity else None
+
+    async def batch(session: Session, lo: int, hi: int) -> list[Written]:
+        return await session.jobs.expire_batch(lo, hi, now, inactive_since)
+
+    return await _in_batches(uow, "points-expiry", POINTS_EXPIRED, batch, now, range_size, after_batch)
+
+
+async def send_expiry_notices(
+    uow: UnitOfWork, now: datetime, policy: ExpiryPolicy, *, range_size: int = RANGE_SIZE
+) -> JobReport:
+    """`points.expiring` for points that expire within the policy's `notice_days` (app.expiry_notices)."""
+    customers, points = await expiry_notices.send_notices(uow, now.astimezone(UTC), policy, range_size)
+    return JobReport("expiry-notices", customers=customers, points=points)
 
 
 async def complete_referrals(
@@ -131,7 +170,9 @@ JOBS: dict[str, Job] = {
     # points an expired redemption gives back.
     "points-release": lambda uow, now, program: release_pending_points(uow, now),
     "redemption-expiry": lambda uow, now, program: expire_redemptions(uow, now),
-    "points-expiry": lambda uow, now, program: expire_points(uow, now),
+    "points-expiry": lambda uow, now, program: expire_points(uow, now, program.settings.expiry),
+    # After the expiry: points that expired are not announced as expiring.
+    "expiry-notices": lambda uow, now, program: send_expiry_notices(uow, now, program.settings.expiry),
     "referral-completion": lambda uow, now, program: complete_referrals(uow, program, now),
     "learned-suggestions": lambda uow, now, program: refresh_learned_suggestions(uow, program, now),
     "tier-review": lambda uow, now, program: review_tiers(uow, program, now),
@@ -175,16 +216,8 @@ Pager = Callable[[Session, datetime, int, int], Awaitable[Page]]
 PerCustomer = Callable[[UnitOfWork, str, datetime], Awaitable[tuple[int, int]]]
 
 
-async def _with_releases(session: Session, now: datetime, after_id: int, limit: int) -> Page:
-    return await session.jobs.customers_with_releases(now, after_id, limit)
-
-
 async def _with_expired(session: Session, now: datetime, after_id: int, limit: int) -> Page:
     return await session.redemptions.customers_with_expired(now, after_id, limit)
-
-
-async def _with_expiries(session: Session, now: datetime, after_id: int, limit: int) -> Page:
-    return await session.jobs.customers_with_expiries(now, after_id, limit)
 
 
 async def _each_customer(
@@ -208,54 +241,6 @@ async def _page(uow: UnitOfWork, pager: Pager, now: datetime, after_id: int, bat
         return await pager(session, now, after_id, batch_size)
 
 
-async def _release(uow: UnitOfWork, external_id: str, now: datetime) -> tuple[int, int]:
-    async with uow.transaction() as session:
-        customer = await session.customers.lock_customer(external_id, ["customer_external_id"])
-        pending = customer.points_pending
-        linked: list[LinkedEntry] = []
-        for due in await session.jobs.due_releases(customer.id, now):
-            points = min(due.points, pending)
-            if points <= 0:
-                continue
-            pending -= points
-            linked += [
-                LinkedEntry(_entry(EntryKind.RELEASE, Bucket.PENDING, -points, due, now), related_entry_id=due.id),
-                LinkedEntry(_entry(EntryKind.RELEASE, Bucket.AVAILABLE, points, due, now), related_entry_id=due.id),
-            ]
-        written = await session.ledger.insert_entries(
-            customer.id, linked, now=now, source="job:points-release", skip_conflicts=True
-        )
-        released = sum(e.points for e in written if e.bucket is Bucket.AVAILABLE)
-        assert released == -sum(e.points for e in written if e.bucket is Bucket.PENDING), written
-        balance = await session.customers.move_balance(customer, written, tier=customer.tier)
-        if released:
-            payload = {"points": released, "balanceAfter": balance_payload(balance)}
-            await session.customers.add_events([(POINTS_PENDING_RELEASED, external_id, payload)], now)
-    return len(written), released
-
-
-async def _expire(uow: UnitOfWork, external_id: str, now: datetime) -> tuple[int, int]:
-    async with uow.transaction() as session:
-        customer = await session.customers.lock_customer(external_id, ["customer_external_id"])
-        available = customer.points_available
-        linked: list[LinkedEntry] = []
-        for due in await session.jobs.due_expiries(customer.id, now):
-            points = max(0, min(due.points, available))
-            available -= points
-            linked.append(
-                LinkedEntry(_entry(EntryKind.EXPIRE, Bucket.AVAILABLE, -points, due, now), related_entry_id=due.id)
-            )
-        written = await session.ledger.insert_entries(
-            customer.id, linked, now=now, source="job:points-expiry", skip_conflicts=True
-        )
-        expired = -sum(e.points for e in written)
-        balance = await session.customers.move_balance(customer, written, tier=customer.tier)
-        if expired:
-            payload = {"points": expired, "balanceAfter": balance_payload(balance)}
-            await session.customers.add_events([(POINTS_EXPIRED, external_id, payload)], now)
-    return len(written), expired
-
-
 async def _expire_redemptions(uow: UnitOfWork, external_id: str, now: datetime) -> tuple[int, int]:
     entries = points = 0
     async with uow.transaction() as session:
@@ -268,19 +253,48 @@ async def _expire_redemptions(uow: UnitOfWork, external_id: str, now: datetime) 
     return entries, points
 
 
-def _entry(kind: EntryKind, bucket: Bucket, points: int, due: DueEntry, now: datetime) -> NewEntry:
-    if kind is EntryKind.RELEASE:
-        reason = "Pending points released"
-    elif points:
-        reason = f"{-points} of {due.points} points expired"
-    else:
-        reason = f"None of {due.points} points left to expire: all were spent"
-    return NewEntry(
-        kind,
-        bucket,
-        points,
-        reason,
-        rule_id=due.rule_id,
-        rules_version=due.rules_version,
-        available_at=now if bucket is Bucket.AVAILABLE else None,
-    )
+Batch = Callable[[Session, int, int], Awaitable[list[Written]]]
+
+
+async def _in_batches(
+    uow: UnitOfWork,
+    name: str,
+    event_type: str,
+    batch: Batch,
+    now: datetime,
+    range_size: int,
+    after_batch: AfterBatch | None,
+) -> JobReport:
+    """Runs `batch` over customer ids (lo, lo + range_size], one transaction each: its
+    entries, the balances they move, and one `event_type` event per customer whose points
+    moved (the points out of the pending bucket for a release, out of the available one
+    for an expiry)."""
+    now = now.astimezone(UTC)
+    customers = entries = points = 0
+    async with uow.reading() as session:
+        top = await session.jobs.last_customer_id()
+    for lo in range(0, top, range_size):
+        hi = lo + range_size
+        async with uow.transaction() as session:
+            written = await batch(session, lo, hi)
+            moves: dict[int, list[int]] = {}
+            for entry in written:
+                move = moves.setdefault(entry.customer_id, [0, 0])
+                move[0 if entry.bucket == Bucket.AVAILABLE else 1] += entry.points
+            balances = await session.jobs.move_balances([(c, a, p) for c, (a, p) in sorted(moves.items())])
+            events = []
+            for after in balances:
+                available, pending = moves[after.customer_id]
+                moved = -pending if event_type == POINTS_PENDING_RELEASED else -available
+                if moved:
+                    balance = Balance(after.available, after.pending, after.lifetime_earned)
+                    events.append(
+                        (event_type, after.external_id, {"points": moved, "balanceAfter": balance_payload(balance)})
+                    )
+                    points += moved
+            await session.outbox.add_batch_events(events, now)
+        customers += len(events)
+        entries += len(written)
+        if after_batch is not None:
+            await after_batch(hi)
+    return JobReport(name, customers, entries, points)

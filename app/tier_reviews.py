@@ -25,7 +25,7 @@ from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
 TIER_CHANGED = "tier.changed"
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 _YEAR = timedelta(days=365)
 
 
@@ -63,11 +63,18 @@ async def review_tiers(
             amounts = await session.tiers.qualifying_amounts(
                 [(c.id, _start(program, date), date + review.grace) for c, date in due], tiers[0].basis
             )
+        verdicts = []
+        for candidate, date in due:
+            qualified = program.tier_for(int(amounts[candidate.id]), Decimal(amounts[candidate.id]))
+            after = rules_of_tiers.reviewed(tiers, candidate.tier, qualified, review.drop_at_most_one_tier)
+            verdicts.append((candidate, date, after or candidate.tier))
+        # The page's verdicts in one statement, and its events in one more: each applied
+        # once (the statement's guard), whoever runs the job.
         async with uow.transaction() as session:
-            for candidate, date in due:
-                qualified = program.tier_for(int(amounts[candidate.id]), Decimal(amounts[candidate.id]))
-                after = rules_of_tiers.reviewed(tiers, candidate.tier, qualified, review.drop_at_most_one_tier)
-                if not await session.tiers.apply_review(candidate.id, candidate.tier, after or candidate.tier, date):
+            applied = await session.tiers.apply_reviews([(c.id, c.tier, after, date) for c, date, after in verdicts])
+            events = []
+            for candidate, date, after in verdicts:
+                if candidate.id not in applied:
                     continue
                 reviewed += 1
                 if after != candidate.tier:
@@ -79,9 +86,8 @@ async def review_tiers(
                         "reviewDate": date.astimezone(program.zone).date().isoformat(),
                         "rulesVersion": program.version,
                     }
-                    await session.customers.add_events(
-                        [(TIER_CHANGED, candidate.external_id, payload)], now, program.version
-                    )
+                    events.append((TIER_CHANGED, candidate.external_id, payload))
+            await session.outbox.add_batch_events(events, now)
     return ReviewReport(reviewed, lowered)
 
 

@@ -52,6 +52,15 @@ class NewEntry:
     expires_at: datetime | None = None
     variant: str | None = None
     """`experiment/variant` of the rule that earned it (PointsAward.variant)."""
+    counts_toward_tier: bool = False
+    """An adjustment that counts toward the tier (and the lifetime earned) like earned points."""
+
+    @property
+    def counts_as_earned(self) -> bool:
+        """Whether the entry counts in the lifetime earned and toward a tier."""
+        return self.kind in (EntryKind.EARN, EntryKind.REVERSE) or (
+            self.kind is EntryKind.ADJUST and self.counts_toward_tier
+        )
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class Balance:
                 available += entry.points
             else:
                 pending += entry.points
-            if entry.kind in (EntryKind.EARN, EntryKind.REVERSE):
+            if entry.counts_as_earned:
                 lifetime += entry.points
         balance = Balance(available, pending, lifetime)
         # The invariant the whole ledger rests on: nothing spends points it does not have.
@@ -129,7 +138,9 @@ def earned_awards(entries: Iterable[NewEntry]) -> tuple[PointsAward, ...]:
     )
 
 
-def adjustment_entry(balance: Balance, points: int, reason: str, now: datetime) -> NewEntry:
+def adjustment_entry(
+    balance: Balance, points: int, reason: str, now: datetime, *, counts_toward_tier: bool = False
+) -> NewEntry:
     if points == 0:
         raise DomainError(ErrorCode.ZERO_POINTS, "An adjustment must credit or debit points.", ["points"])
     if abs(points) > MAX_ADJUSTMENT:
@@ -140,4 +151,6 @@ def adjustment_entry(balance: Balance, points: int, reason: str, now: datetime) 
             f"The customer has {balance.available} points available; cannot debit {-points}.",
             ["points"],
         )
-    return NewEntry(EntryKind.ADJUST, Bucket.AVAILABLE, points, reason, available_at=now)
+    return NewEntry(
+        EntryKind.ADJUST, Bucket.AVAILABLE, points, reason, available_at=now, counts_toward_tier=counts_toward_tier
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from domain.ledger import Balance
 from persistence import sql
+from persistence.entries import counts_as_earned
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ async def find_adjustment(idempotency_key: str) -> StoredAdjustment | None:
     [sums] = await sql.fetch(
         "SELECT COALESCE(SUM(CASE WHEN bucket = 'available' THEN points ELSE 0 END), 0) AS available,"
         " COALESCE(SUM(CASE WHEN bucket = 'pending' THEN points ELSE 0 END), 0) AS pending,"
-        " COALESCE(SUM(CASE WHEN kind IN ('earn', 'reverse') THEN points ELSE 0 END), 0) AS lifetime"
+        f" COALESCE(SUM(CASE WHEN {counts_as_earned()} THEN points ELSE 0 END), 0) AS lifetime"
         " FROM ledger_entries WHERE customer_id = $1 AND id <= $2",
         row["customer_id"],
         row["entry_id"],

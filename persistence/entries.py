@@ -55,7 +55,15 @@ def entry_row(
         "event_id": event_id,
         "related_entry_id": related_entry_id,
         "variant": entry.variant,
+        "counts_toward_tier": entry.counts_toward_tier,
     }
+
+
+def counts_as_earned(alias: str = "") -> str:
+    """SQL for `NewEntry.counts_as_earned`: the entries a lifetime earned and a tier's
+    qualifying points are the sum of (earn, reverse, and adjustments that say so)."""
+    a = f"{alias}." if alias else ""
+    return f"({a}kind IN ('earn', 'reverse') OR ({a}kind = 'adjust' AND {a}counts_toward_tier))"
 
 
 _WRITTEN = "kind, bucket, points, reason"

@@ -149,6 +149,10 @@ class LedgerEntry(Model):
     )
     # `experiment/variant` when the rule that earned it belongs to an experiment (A/B).
     variant = fields.CharField(max_length=160, null=True)
+    # An adjustment whose points count toward the customer's tier (`adjustPoints`'
+    # countsTowardTier); earn and reverse entries always count, other kinds never.
+    # Nullable so that migration 0020 adds it to a ledger that has entries (NULL: no).
+    counts_toward_tier = fields.BooleanField(null=True)
 
     class Meta:
         table = "ledger_entries"
@@ -401,6 +405,23 @@ class Adjustment(Model):
 
     class Meta:
         table = "adjustments"
+
+
+# One `points.expiring` notice per customer and expiry date (app.expiry_notices): the
+# unique key makes a second run, or two at once, write no second notice; a new date (the
+# inactivity policy's, moved by a new activity) is a new notice.
+class ExpiryNotice(Model):
+    id = fields.BigIntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="expiry_notices", on_delete=fields.RESTRICT
+    )
+    expires_on = fields.DateField()
+    points = fields.BigIntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "expiry_notices"
+        unique_together = (("customer_id", "expires_on"),)
 
 
 # One row per scheduled job: whoever holds an unexpired lease runs it, so that several

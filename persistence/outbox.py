@@ -99,6 +99,39 @@ def _announce_written() -> None:
         listener()
 
 
+_SEQUENCES = RowsInsert(CUSTOMER_EVENT_SEQUENCES, suffix=COUNT_EVENTS, returning="customer_external_id, last_sequence")
+_CHUNK = 2000
+"""Rows per statement: an event row has 6 parameters, and both databases take ~32k."""
+
+
+async def add_batch_events(events: Sequence[Event], now: datetime) -> None:
+    """Inside the transaction of the change: the events of a job's batch of customers,
+    numbered per customer by one upsert and written by one insert per chunk (not by a
+    statement per customer, as `add_events` does); each customer's events in the order given."""
+    assert all(customer is not None for _, customer, _ in events), "a job's events are customers'"
+    for start in range(0, len(events), _CHUNK):
+        chunk = events[start : start + _CHUNK]
+        counts: dict[str | None, int] = {}
+        for _, customer, _ in chunk:
+            counts[customer] = counts.get(customer, 0) + 1
+        counted = [{"customer_external_id": c, "last_sequence": n} for c, n in counts.items()]
+        rows = await sql.fetch_named(_SEQUENCES.statement(len(counted)), _SEQUENCES.params(counted))
+        number = {
+            row["customer_external_id"]: int(row["last_sequence"]) - counts[row["customer_external_id"]] + 1
+            for row in rows
+        }
+        written = []
+        for event_type, customer, payload in chunk:
+            written.append(
+                event_row(event_type, customer, payload, now=now, sequence=number[customer], rules_version=None)
+            )
+            number[customer] += 1
+        await sql.execute_named(_INSERT.statement(len(written)), _INSERT.params(written))
+    if events:
+        for listener in list(written_listeners):
+            listener()
+
+
 _COLUMNS = "id, type, customer_external_id, customer_sequence, occurred_at, rules_version, payload"
 
 

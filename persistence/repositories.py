@@ -18,7 +18,7 @@ from domain.ledger import Balance, NewEntry, earned_awards
 from domain.money import minor_units
 from domain.program import FreeProduct, PointsAward
 from persistence import outbox, sql
-from persistence.entries import LinkedEntry, earn_entries_of, insert_entries
+from persistence.entries import LinkedEntry, counts_as_earned, earn_entries_of, insert_entries
 from persistence.free_items import free_items_of
 from persistence.rows import CustomerRow, customer_row, decimal_of, json_of, json_text, moment_of
 from persistence.sql import IntegrityError
@@ -308,13 +308,13 @@ def _quantum(currency: str) -> Decimal:
 async def ledger_sums(customer_external_id: str) -> Balance:
     """The balance recomputed from the entries themselves (for audits and tests)."""
     rows = await sql.fetch(
-        "SELECT e.kind, e.bucket, e.points FROM ledger_entries e JOIN customers c ON c.id = e.customer_id"
-        " WHERE c.external_id = $1",
+        f"SELECT e.bucket, e.points, {counts_as_earned('e')} AS earned"
+        " FROM ledger_entries e JOIN customers c ON c.id = e.customer_id WHERE c.external_id = $1",
         customer_external_id,
     )
     available = sum(r["points"] for r in rows if r["bucket"] == "available")
     pending = sum(r["points"] for r in rows if r["bucket"] == "pending")
-    lifetime = sum(r["points"] for r in rows if r["kind"] in ("earn", "reverse"))
+    lifetime = sum(r["points"] for r in rows if r["earned"])
     return Balance(available, pending, lifetime)
 
 

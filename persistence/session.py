@@ -17,6 +17,7 @@ from persistence import (
     credentials,
     engagement,
     entries,
+    expiry_notices,
     feedback,
     free_items,
     history,
@@ -62,6 +63,7 @@ class Session:
     job_leases = job_leases
     jobs = jobs
     outbox = outbox
+    expiry_notices = expiry_notices
     reads = reads
     redemptions = redemptions
     referrals = referrals

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from persistence import sql
+from persistence.entries import counts_as_earned
 
 TIER_CHANGED = "tier.changed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -103,7 +104,7 @@ async def qualifying_amounts(
     else:
         amount = "COALESCE(SUM(e.points), 0)"
         join = (
-            "LEFT JOIN ledger_entries e ON e.customer_id = w.customer_id AND e.kind IN ('earn', 'reverse')"
+            f"LEFT JOIN ledger_entries e ON e.customer_id = w.customer_id AND {counts_as_earned('e')}"
             " AND e.created_at >= w.start_at AND e.created_at < w.end_at"
         )
     rows = await sql.fetch(
@@ -117,19 +118,33 @@ async def qualifying_amounts(
     }
 
 
-async def apply_review(customer_id: int, tier_before: str, tier_after: str, review_date: datetime) -> bool:
-    """Records the review (and the new tier); False when it was already applied, or the
-    tier changed meanwhile (an order raised it: that stands)."""
+async def apply_reviews(reviews: Sequence[tuple[int, str, str, datetime]]) -> set[int]:
+    """Records a page of (customer id, tier before, tier after, review date) reviews, and
+    the new tiers, in one statement; returns the ids of the customers whose review this
+    applied: not those already reviewed for that date, nor those whose tier changed
+    meanwhile (an order raised it: that stands)."""
+    if not reviews:
+        return set()
+    typed = sql.on_postgres()
+    groups: list[str] = []
+    values: list[object] = []
+    for customer_id, before, after, date in reviews:
+        n = len(values)
+        groups.append(
+            f"(CAST(${n + 1} AS BIGINT), CAST(${n + 2} AS TEXT), CAST(${n + 3} AS TEXT), CAST(${n + 4} AS TIMESTAMPTZ))"
+            if typed
+            else f"(${n + 1}, ${n + 2}, ${n + 3}, ${n + 4})"
+        )
+        values += [customer_id, before, after, date]
     rows = await sql.fetch(
-        "UPDATE customers SET tier = $1, tier_reviewed_at = $2 WHERE id = $3 AND tier = $4"
-        " AND (tier_reviewed_at IS NULL OR tier_reviewed_at < $5) RETURNING id",
-        tier_after,
-        review_date,
-        customer_id,
-        tier_before,
-        review_date,
+        "UPDATE customers SET tier = r.tier_after, tier_reviewed_at = r.review_date"
+        " FROM (SELECT column1 AS customer_id, column2 AS tier_before, column3 AS tier_after, column4 AS review_date"
+        f" FROM (VALUES {', '.join(groups)}) AS v) AS r"
+        " WHERE customers.id = r.customer_id AND customers.tier = r.tier_before"
+        " AND (customers.tier_reviewed_at IS NULL OR customers.tier_reviewed_at < r.review_date) RETURNING id",
+        *values,
     )
-    return bool(rows)
+    return {int(row["id"]) for row in rows}
 
 
 @dataclass(frozen=True)

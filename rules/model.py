@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.expiry import ExpiryPolicy
 from domain.tiers import TierReview
 
 ORDER = "order"
@@ -26,6 +27,8 @@ class Settings:
     expires_in_days: int | None = None
     earn_on: str = "subtotal"
     """What per_unit points count: the subtotal before discounts, or what is paid after them."""
+    expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    """Per award (expires_in_days) or after inactivity, and the notice before."""
     tier_basis: str = "points"
     tier_period: str = "lifetime"
     """lifetime, calendar_year or rolling."""

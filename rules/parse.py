@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.expiry import ExpiryPolicy
 from domain.money import is_currency
 from domain.program import Reward, Tier
 from domain.tiers import TierReview
@@ -114,6 +115,7 @@ class _Parser:
             pending_days=points.get("pending_days", 0),
             expires_in_days=points.get("expires_in_days"),
             earn_on=points.get("earn_on", "subtotal"),
+            expiry=self._expiry(seen.get("program"), points),
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
@@ -163,6 +165,39 @@ class _Parser:
         return TierReview(
             anniversary=False, month=month, day=day, grace_days=grace, drop_at_most_one_tier=drop_one, zone=zone
         )
+
+    def _expiry(self, doc: Document | None, points: dict[str, Any]) -> ExpiryPolicy:
+        """The expiry policy: per award or after inactivity, never both; a notice needs a
+        policy and must come before the expiry it warns of."""
+        inactive = points.get("expires_after_inactive_days")
+        notice = points.get("notice_days")
+        if doc is None or not all(isinstance(v, int) for v in (inactive or 0, notice or 0)):
+            return ExpiryPolicy()  # the schema has said what is wrong
+        if inactive is not None and "expires_in_days" in points:
+            self.err(
+                doc,
+                ("program", "points", "expires_after_inactive_days"),
+                "choose one expiry policy: expires_in_days (per award) or expires_after_inactive_days"
+                " (all points after inactivity), not both",
+                key="expires_after_inactive_days",
+            )
+        days = inactive if inactive is not None else points.get("expires_in_days")
+        if notice is not None and days is None:
+            self.err(
+                doc,
+                ("program", "points", "notice_days"),
+                "notice_days warns before points expire, but no expiry is set:"
+                " add expires_in_days or expires_after_inactive_days",
+                key="notice_days",
+            )
+        elif notice is not None and isinstance(days, int) and notice >= days:
+            self.err(
+                doc,
+                ("program", "points", "notice_days"),
+                f"notice_days ({notice}) must be fewer than the {days} days after which points expire",
+                key="notice_days",
+            )
+        return ExpiryPolicy(inactive_days=inactive, notice_days=notice)
 
     def _currency(self, doc: Document | None, code: str) -> str:
         if doc is not None and not is_currency(code):
@@ -434,6 +469,7 @@ class _Parser:
             self.err(doc, path, f"rule '{rid}': {given[0]} points only apply to orders; use fixed", rid, key=given[0])
             return None
         multiply = p.get("multiply")
+        self._rule_expiry(doc, path, rid, p.get("expires_in_days"))
         if "lines" in p and "fixed" in p:
             message = f"rule '{rid}': lines apply to per_unit and multiply points, not fixed"
             self.err(doc, path, message, rid, key="lines")
@@ -446,6 +482,25 @@ class _Parser:
             pending_days=p.get("pending_days"),
             expires_in_days=p.get("expires_in_days"),
         )
+
+    def _rule_expiry(self, doc: Document, path: tuple, rid: str, days: Any) -> None:
+        """A rule's own `expires_in_days` is the per-award policy: refused under the
+        inactivity policy, and it must leave room for the notice."""
+        if not isinstance(days, int):
+            return
+        expiry = self.spec.settings.expiry
+        if expiry.after_inactivity:
+            message = (
+                f"rule '{rid}': expires_in_days is the per-award policy, but the program's points expire"
+                " after inactivity (program.points.expires_after_inactive_days); remove one"
+            )
+            self.err(doc, path, message, rid, key="expires_in_days")
+        elif expiry.notice_days is not None and days <= expiry.notice_days:
+            message = (
+                f"rule '{rid}': its points expire after {days} days, not after the program's"
+                f" notice_days ({expiry.notice_days}): the notice would come too late"
+            )
+            self.err(doc, path, message, rid, key="expires_in_days")
 
     def _cross_check(self, tier_nodes: dict, reward_ids: dict) -> None:
         tiers = set(tier_nodes)

@@ -70,6 +70,12 @@ class AdjustPointsInput:
         description="Makes the call safe to retry: the same key again answers what the first call"
         " answered and writes nothing; the same key with other content is IDEMPOTENCY_CONFLICT.",
     )
+    counts_toward_tier: bool | None = strawberry.field(
+        default=False,
+        description="Whether these points count toward the customer's tier (and lifetimeEarned) like earned"
+        " points: a credit that crosses a threshold raises the tier at once. Default false: a manual"
+        " credit (a goodwill gesture) changes the balance only.",
+    )
 
 
 @strawberry.type
@@ -148,6 +154,7 @@ class CustomerMutations:
                 input.reason,
                 actor,
                 input.idempotency_key,
+                counts_toward_tier=bool(input.counts_toward_tier),
             )
         except DomainError as error:
             return AdjustPointsPayload(errors=user_errors(error))

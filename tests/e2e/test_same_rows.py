@@ -314,6 +314,8 @@ def comparable(table: str, row: dict[str, Any]) -> dict[str, Any]:
             out[name] = value if isinstance(value, str) else date.isoformat(value)
         elif kind == "jsonb":
             out[name] = json.loads(value) if isinstance(value, str | bytes) else value
+        elif kind == "boolean":
+            out[name] = bool(value)  # SQLite's are 0 and 1
         else:
             out[name] = value
     return out
