@@ -132,7 +132,7 @@ async def main() -> None:
         print(f"wrote {args.orders:,} orders ({lines:,} lines) in {time.perf_counter() - started:.1f} s")
         floor = await copy_floor(url, path)
         settings = Settings.from_env({"LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://")})
-        async with running_services(settings) as services, services.db:
+        async with running_services(settings) as services:
             started = time.perf_counter()
             report = await imports.import_orders(
                 services.uow, services.program, path, columns("orders", "loyalty", None)

@@ -13,6 +13,7 @@ from persistence import (
     adjustments,
     analytics,
     birthdays,
+    bulk_imports,
     credentials,
     engagement,
     entries,
@@ -55,6 +56,7 @@ class Session:
     feedback = feedback
     history = history
     imports = imports
+    bulk_imports = bulk_imports
     job_leases = job_leases
     jobs = jobs
     outbox = outbox
