@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -117,6 +117,19 @@ async def _analytics_transaction() -> AsyncIterator[None]:
         yield
 
 
+async def _sorted_aggregates(on: bool) -> None:
+    """PostgreSQL: sum each customer's rows as they come in customer order from the
+    covering indexes (migration 0020), with no parallel workers. Measured at 1,000,000
+    orders on the loaded 2-core machine: 0.96 s against 4.6 s for a hash of 100,000
+    customers, which the planner prefers by its costs; parallel workers only added the
+    cost of merging their partial groups (or each built the whole of one side again)."""
+    if sql.on_postgres():
+        if on:
+            await sql.execute("SET LOCAL enable_hashagg = off; SET LOCAL max_parallel_workers_per_gather = 0")
+        else:
+            await sql.execute("SET LOCAL enable_hashagg = on; SET LOCAL max_parallel_workers_per_gather = 2")
+
+
 async def _fetch(statement: str, *values: Any) -> list[dict[str, Any]]:
     return await sql.fetch(statement, *values)
 
@@ -170,14 +183,13 @@ async def groups_for(dimensions: Sequence[Dimension], span: Period) -> dict[Dime
     return outs
 
 
-def _outside(dimension: Dimension) -> tuple[str, str]:
-    """The group's key of a per-customer row `t`, and the join it needs: the customer is
-    joined once per customer, after the large tables were summed by customer alone (grouped
-    by key and customer, the planner expected a few hundred groups, not 100,000, and its
-    hashes and sorts spilled to disk)."""
+def _customer_key(dimension: Dimension) -> str:
+    """The group of a per-customer row `t` (which carries the customer's tier and enrolment)."""
     if dimension is Dimension.OVERALL:
-        return f"'{OVERALL_KEY}'", ""
-    return _key(dimension, ""), " JOIN customers c ON c.id = t.customer_id"
+        return f"'{OVERALL_KEY}'"
+    if dimension is Dimension.TIER:
+        return "COALESCE(t.tier, '')"
+    return _month("t.enrolled_at")
 
 
 def _each(dimensions: Sequence[Dimension], sums: str) -> str:
@@ -185,9 +197,8 @@ def _each(dimensions: Sequence[Dimension], sums: str) -> str:
     per dimension, UNION ALL'd, so that both databases compute `t` once for all of them."""
     parts = []
     for dimension in dimensions:
-        key, join = _outside(dimension)
         grouped = "" if dimension is Dimension.OVERALL else " GROUP BY 2"
-        parts.append(f"SELECT '{dimension.value}' AS d, {key} AS k, {sums} FROM t{join}{grouped}")
+        parts.append(f"SELECT '{dimension.value}' AS d, {_customer_key(dimension)} AS k, {sums} FROM t{grouped}")
     return " UNION ALL ".join(parts)
 
 
@@ -198,13 +209,21 @@ _ACTIVITY_SUMS = (
     " SUM(CASE WHEN n > 0 OR ev > 0 THEN 1 ELSE 0 END) AS active_members, SUM(ev) AS events,"
     " SUM(life) AS lifetime_revenue, SUM(CASE WHEN life_orders > 0 THEN 1 ELSE 0 END) AS lifetime_buyers"
 )
-# Each customer's orders and events ($1: all history, $2-$3: the period, $4: the one before).
+# Each customer's orders and events ($1-$2: the period, $3: the start of the one before):
+# each table summed by customer alone, in customer order, then joined to its customer
+# (grouped by the group's key and customer at once, the planner expected a few hundred
+# groups, not 100,000, and its hashes and sorts spilled to disk).
 _CUSTOMER_ACTIVITY = (
-    "SELECT x.customer_id, SUM(CASE WHEN x.o = 1 AND x.at >= $2 THEN 1 ELSE 0 END) AS n,"
-    " SUM(CASE WHEN x.o = 1 AND x.at >= $2 THEN x.amount END) AS rev,"
-    " MAX(CASE WHEN x.o = 1 AND x.at >= $4 AND x.at < $2 THEN 1 ELSE 0 END) AS before,"
-    " SUM(1 - x.o) AS ev, SUM(CASE WHEN x.o = 1 THEN x.amount END) AS life, SUM(x.o) AS life_orders"
-    f" FROM ({_ACTIVITY}) x GROUP BY x.customer_id"
+    "SELECT c.id AS customer_id, c.tier, c.enrolled_at, COALESCE(o.n, 0) AS n, o.rev, COALESCE(o.before, 0) AS before,"
+    " COALESCE(v.ev, 0) AS ev, o.life, COALESCE(o.life_orders, 0) AS life_orders FROM customers c"
+    " LEFT JOIN (SELECT customer_id, SUM(CASE WHEN placed_at >= $1 THEN 1 ELSE 0 END) AS n,"
+    " SUM(CASE WHEN placed_at >= $1 THEN program_subtotal END) AS rev,"
+    " MAX(CASE WHEN placed_at >= $3 AND placed_at < $1 THEN 1 ELSE 0 END) AS before,"
+    " SUM(program_subtotal) AS life, COUNT(*) AS life_orders"
+    " FROM orders WHERE placed_at < $2 GROUP BY customer_id) o ON o.customer_id = c.id"
+    " LEFT JOIN (SELECT customer_id, COUNT(*) AS ev FROM engagement_events"
+    " WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY customer_id) v ON v.customer_id = c.id"
+    " WHERE o.customer_id IS NOT NULL OR v.customer_id IS NOT NULL"
 )
 _LEDGER_SUMS = (
     "SUM(outstanding) AS outstanding_points, SUM(earned) AS points_earned, SUM(redeemed) AS points_redeemed,"
@@ -212,11 +231,11 @@ _LEDGER_SUMS = (
 )
 # Each customer's entries up to the period's end ($2); earned and redeemed within it ($1).
 _CUSTOMER_LEDGER = (
-    "SELECT e.customer_id, SUM(e.points) AS outstanding,"
+    "SELECT c.tier, c.enrolled_at, l.* FROM customers c JOIN (SELECT e.customer_id, SUM(e.points) AS outstanding,"
     " SUM(CASE WHEN e.kind = 'earn' AND e.created_at >= $1 THEN e.points END) AS earned,"
     " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') AND e.created_at >= $1 THEN e.points END) AS redeemed,"
     " MAX(CASE WHEN e.kind = 'redeem' THEN 1 ELSE 0 END) AS redeemer"
-    " FROM ledger_entries e WHERE e.created_at < $2 GROUP BY e.customer_id"
+    " FROM ledger_entries e WHERE e.created_at < $2 GROUP BY e.customer_id) l ON l.customer_id = c.id"
 )
 
 
@@ -228,10 +247,10 @@ async def _per_customer(outs: dict[Dimension, Groups], span: Period) -> None:
         for row in rows:
             outs[Dimension(row["d"])].put([row])
 
+    await _sorted_aggregates(True)
     put(
         await _fetch(
             f"WITH t AS ({_CUSTOMER_ACTIVITY}) {_each(dimensions, _ACTIVITY_SUMS)}",
-            _EPOCH,
             span.start,
             span.end,
             span.previous.start,
@@ -239,6 +258,7 @@ async def _per_customer(outs: dict[Dimension, Groups], span: Period) -> None:
     )
     rows = await _fetch(f"WITH t AS ({_CUSTOMER_LEDGER}) {_each(dimensions, _LEDGER_SUMS)}", span.start, span.end)
     put(rows)
+    await _sorted_aggregates(False)
     redeemers = {(row["d"], row["k"]): int(row["redeemers"] or 0) for row in rows}
     for dimension, out in outs.items():
         out.put(
@@ -255,8 +275,6 @@ async def _per_customer(outs: dict[Dimension, Groups], span: Period) -> None:
             group.never_redeemed = group.members - redeemers.get((dimension.value, key), 0)
 
 
-# Before any order: the activity statement's lower bound when all of history counts.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 async def _monthly(out: Groups, span: Period) -> None:
@@ -264,18 +282,27 @@ async def _monthly(out: Groups, span: Period) -> None:
     members and points outstanding as they stood at each month's end."""
     # One pass: each customer's orders and events per month (from the month before the
     # period, for its first month's retention), and the last earlier month they ordered in.
+    # Each table is read in customer order (its index) and only sorted by month within
+    # each customer: hashing 800,000 (customer, month) pairs cost several times more.
+    await _sorted_aggregates(True)
     rows = await _fetch(
         "SELECT m, SUM(n) AS orders, SUM(CASE WHEN n > 0 THEN 1 ELSE 0 END) AS buyers, SUM(rev) AS revenue,"
         " SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END) AS repeat_buyers, COUNT(*) AS active_members, SUM(ev) AS events,"
         " SUM(CASE WHEN n > 0 AND ordered_before = m - 1 THEN 1 ELSE 0 END) AS retained"
         " FROM (SELECT a.*, MAX(CASE WHEN a.n > 0 THEN a.m END) OVER (PARTITION BY a.customer_id ORDER BY a.m"
         " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS ordered_before"
-        f" FROM (SELECT x.customer_id, {_month_index('x.at')} AS m, SUM(x.o) AS n, SUM(x.amount) AS rev,"
-        f" SUM(1 - x.o) AS ev FROM ({_ACTIVITY}) x GROUP BY 1, 2) a) b GROUP BY m",
+        " FROM (SELECT COALESCE(o.customer_id, v.customer_id) AS customer_id, COALESCE(o.m, v.m) AS m,"
+        " COALESCE(o.n, 0) AS n, o.rev, COALESCE(v.ev, 0) AS ev"
+        f" FROM (SELECT customer_id, {_month_index('placed_at')} AS m, COUNT(*) AS n, SUM(program_subtotal) AS rev"
+        " FROM orders WHERE placed_at >= $1 AND placed_at < $3 GROUP BY 1, 2) o"
+        f" FULL JOIN (SELECT customer_id, {_month_index('occurred_at')} AS m, COUNT(*) AS ev FROM engagement_events"
+        " WHERE occurred_at >= $2 AND occurred_at < $3 GROUP BY 1, 2) v"
+        " ON v.customer_id = o.customer_id AND v.m = o.m) a) b GROUP BY m",
         _month_start(span.start, back=1),
         span.start,
         span.end,
     )
+    await _sorted_aggregates(False)
     wanted = set(months(span))
     buyers = {int(row["m"]): int(row["buyers"]) for row in rows}
     for row in rows:
