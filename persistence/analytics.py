@@ -275,8 +275,6 @@ async def _per_customer(outs: dict[Dimension, Groups], span: Period) -> None:
             group.never_redeemed = group.members - redeemers.get((dimension.value, key), 0)
 
 
-
-
 async def _monthly(out: Groups, span: Period) -> None:
     """By month: each month its own period (retention against the month before), and
     members and points outstanding as they stood at each month's end."""
