@@ -127,7 +127,9 @@ async def _sorted_aggregates(on: bool) -> None:
         if on:
             await sql.execute("SET LOCAL enable_hashagg = off; SET LOCAL max_parallel_workers_per_gather = 0")
         else:
-            await sql.execute("SET LOCAL enable_hashagg = on; SET LOCAL max_parallel_workers_per_gather = 2")
+            await sql.execute(
+                "SET LOCAL enable_hashagg TO DEFAULT; SET LOCAL max_parallel_workers_per_gather TO DEFAULT"
+            )
 
 
 async def _fetch(statement: str, *values: Any) -> list[dict[str, Any]]:
