@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from app import program_metrics
 from app.bootstrap import Services
 from app.reads import customers_by_external_ids
 from domain.auth import Caller
 from domain.customers import Customer
+from domain.metrics import Period
+
+MetricGroups = list[tuple[str, program_metrics.Metrics]]
 
 
 def _customer_loader(services: Services) -> DataLoader[str, Customer | None]:
@@ -20,16 +24,32 @@ def _customer_loader(services: Services) -> DataLoader[str, Customer | None]:
     return DataLoader(load_fn=load)
 
 
+def _metrics_loader(services: Services) -> DataLoader[tuple[Period, program_metrics.Dimension], MetricGroups]:
+    """The parts of one programMetrics query (overall, byTier, byCohort, byMonth) are
+    resolved together: computed in one call, which sums each large table once for them."""
+
+    async def load(keys: list[tuple[Period, program_metrics.Dimension]]) -> list[MetricGroups]:
+        found: dict[Period, dict[program_metrics.Dimension, MetricGroups]] = {}
+        for span in dict.fromkeys(span for span, _ in keys):
+            wanted = list(dict.fromkeys(d for s, d in keys if s == span))
+            found[span] = await program_metrics.figures_for(services.uow, services.program, span, wanted)
+        return [found[span][dimension] for span, dimension in keys]
+
+    return DataLoader(load_fn=load)
+
+
 @dataclass
 class Context:
     services: Services
     caller: Caller
     customers: DataLoader[str, Customer | None] = field(init=False)
+    metric_groups: DataLoader[tuple[Period, program_metrics.Dimension], MetricGroups] = field(init=False)
     connection_params: dict | None = None
     """graphql-transport-ws: the `connection_init` payload (strawberry sets it)."""
 
     def __post_init__(self) -> None:
         self.customers = _customer_loader(self.services)
+        self.metric_groups = _metrics_loader(self.services)
 
 
 Info = StrawberryInfo[Context, None]

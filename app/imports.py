@@ -11,12 +11,13 @@ award its points and pending days and expiry date from then.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from app import bulk_import
 from app.clock import as_of, utcnow
 from app.customers import enroll_customer
 from app.import_formats import Columns, missing_columns
@@ -65,12 +66,22 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
-def _rows(path: Path, cols: Columns, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str | None]]]:
+Row = tuple[int, dict[str, str | None]]
+"""A record's line number in the file, and its fields by column name."""
+
+ORDER_COLUMNS = ("order_id", "placed_at", "currency", "sku", "quantity")
+
+
+def check_header(path: Path, cols: Columns, header: list[str], required: tuple[str, ...]) -> None:
+    missing = missing_columns(cols, header, required)
+    if missing:
+        raise DomainError(ErrorCode.REQUIRED, f"{path}: no column for {', '.join(missing)}.", ["file"])
+
+
+def _rows(path: Path, cols: Columns, required: tuple[str, ...]) -> Iterator[Row]:
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        missing = missing_columns(cols, list(reader.fieldnames or []), required)
-        if missing:
-            raise DomainError(ErrorCode.REQUIRED, f"{path}: no column for {', '.join(missing)}.", ["file"])
+        check_header(path, cols, list(reader.fieldnames or []), required)
         for row in reader:
             yield reader.line_num, row
 
@@ -100,20 +111,19 @@ def _line(cols: Columns, row: dict[str, str | None]) -> OrderLineInput:
     )
 
 
-def _orders(path: Path, cols: Columns, report: ImportReport) -> Iterator[tuple[int, _Order]]:
+def _orders(rows: Iterable[Row], cols: Columns, report: ImportReport) -> Iterator[tuple[int, _Order]]:
     """Consecutive rows with one order id make one order; each order once per file."""
     seen: set[str] = set()
     current: _Order | None = None
     lines: list[OrderLineInput] = []
     broken = False
-    required = ("order_id", "placed_at", "currency", "sku", "quantity")
 
     def finish() -> _Order | None:
         if current is None or broken:
             return None
         return _Order(current.line, OrderInput(**{**vars(current.data), "lines": tuple(lines)}), current.email)
 
-    for number, row in _rows(path, cols, required):
+    for number, row in rows:
         # Shopify names orders `#1001`; an id starts with a letter or digit.
         order_id = cols.get(row, "order_id").removeprefix("#")
         if current is None or order_id != current.data.external_id:
@@ -162,9 +172,21 @@ async def import_orders(
     *,
     award: bool = False,
     progress: Progress | None = None,
+    bulk: bool = True,
 ) -> ImportReport:
+    """`bulk`: on PostgreSQL, let the database check and write the plain orders
+    (app.bulk_import); tests turn it off to compare with the path it shortcuts."""
     report = ImportReport()
     total = _count_lines(path)
+    rows: Iterable[Row] | None = None
+    if bulk and not award:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f), [])
+        check_header(path, cols, header, ORDER_COLUMNS)
+        # What the database checked and wrote itself; the rest comes back for validate_order.
+        rows = await bulk_import.import_orders(uow, program, path, header, cols, report, total, progress)
+    if rows is None:
+        rows = _rows(path, cols, ORDER_COLUMNS)
     entry = program.tier_for(0, Decimal(0))
     batch: list[OrderRow] = []
     awarded = 0
@@ -179,7 +201,7 @@ async def import_orders(
         if progress:
             progress(read, total)
 
-    for read, order in _orders(path, cols, report):
+    for read, order in _orders(rows, cols, report):
         try:
             valid = validate_order(order.data, program.exchange)
         except DomainError as error:

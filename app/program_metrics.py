@@ -4,6 +4,7 @@ domain.metrics holds every formula. docs/metrics.md names each figure and its fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -17,7 +18,7 @@ from persistence.analytics import Dimension, Group, RuleFigures
 from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
-__all__ = ["Dimension", "Metrics", "RuleFigures", "figures", "period", "record_marketing_spend"]
+__all__ = ["Dimension", "Metrics", "RuleFigures", "figures", "figures_for", "period", "record_marketing_spend"]
 
 
 @dataclass(frozen=True)
@@ -97,18 +98,32 @@ def point_value(program: Program) -> Decimal | None:
 async def figures(uow: UnitOfWork, program: Program, span: Period, dimension: Dimension) -> list[tuple[str, Metrics]]:
     """One (key, metrics) per group: for OVERALL a single `all`; for MONTH every month the
     period touches, in order, even months with no data; otherwise the groups with data."""
-    monthly = dimension is Dimension.MONTH
+    return (await figures_for(uow, program, span, [dimension]))[dimension]
+
+
+async def figures_for(
+    uow: UnitOfWork, program: Program, span: Period, dimensions: Sequence[Dimension]
+) -> dict[Dimension, list[tuple[str, Metrics]]]:
+    """`figures` for several dimensions at once: overall, by tier and by cohort share one
+    pass over the orders, events and ledger (what a programMetrics query asking for
+    several of them costs)."""
     async with uow.reading() as session:
-        groups = await session.analytics.groups(dimension, span)
-        if dimension is Dimension.OVERALL:
-            keys = [session.analytics.OVERALL_KEY]
-        elif monthly:
-            keys = session.analytics.months(span)
-        else:
-            keys = sorted(groups.by_key)
+        found = await session.analytics.groups_for(dimensions, span)
+        months = session.analytics.months(span)
+        overall = session.analytics.OVERALL_KEY
     value = point_value(program)
     cents = program_cents(program)
-    return [(key, _metrics(groups.of(key), value, cents, monthly=monthly)) for key in keys]
+    out: dict[Dimension, list[tuple[str, Metrics]]] = {}
+    for dimension, groups in found.items():
+        if dimension is Dimension.OVERALL:
+            keys = [overall]
+        elif dimension is Dimension.MONTH:
+            keys = months
+        else:
+            keys = sorted(groups.by_key)
+        monthly = dimension is Dimension.MONTH
+        out[dimension] = [(key, _metrics(groups.of(key), value, cents, monthly=monthly)) for key in keys]
+    return out
 
 
 async def rules(uow: UnitOfWork, program: Program, span: Period) -> list[RuleFigures]:

@@ -100,8 +100,11 @@ SELECT 'ev-' || g || '-' || c.id, c.id, 'review.published', '{}',
 FROM (SELECT id FROM customers ORDER BY id LIMIT 100000) c, generate_series(1, 2) g;
 INSERT INTO marketing_spend (period_start, period_end, amount, currency, created_at)
 VALUES ('2025-01-01', '2025-12-31', 250000, 'EUR', now());
-ANALYZE;
 """
+# What autovacuum does soon after such a load: the metrics read the covering indexes
+# without visiting the tables only where VACUUM has marked the pages all-visible.
+SETTLE = ("VACUUM ANALYZE orders", "VACUUM ANALYZE ledger_entries", "VACUUM ANALYZE engagement_events",
+          "VACUUM ANALYZE customers", "ANALYZE")  # fmt: skip
 
 SCANS = (
     "SELECT COUNT(*), SUM(program_subtotal) FROM orders WHERE placed_at >= '2025-01-01' AND placed_at < '2026-01-01'",
@@ -132,7 +135,7 @@ async def main() -> None:
         print(f"wrote {args.orders:,} orders ({lines:,} lines) in {time.perf_counter() - started:.1f} s")
         floor = await copy_floor(url, path)
         settings = Settings.from_env({"LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://")})
-        async with running_services(settings) as services, services.db:
+        async with running_services(settings) as services:
             started = time.perf_counter()
             report = await imports.import_orders(
                 services.uow, services.program, path, columns("orders", "loyalty", None)
@@ -147,6 +150,8 @@ async def main() -> None:
             conn = await asyncpg.connect(url)
             try:
                 await conn.execute(FILL)
+                for statement in SETTLE:
+                    await conn.execute(statement)
                 started = time.perf_counter()
                 for statement in SCANS:
                     await conn.fetch(statement)
@@ -155,8 +160,15 @@ async def main() -> None:
                 await conn.close()
             span = metrics.period(date(2025, 1, 1), date(2025, 12, 31))
             total = 0.0
+            # As a programMetrics query asking for every part: overall, by tier and by
+            # cohort in one call (its DataLoader), by month, per rule, acquisition.
+            parts = [Dimension.OVERALL, Dimension.TIER, Dimension.COHORT]
             for name, part in (
-                *((d.value, lambda d=d: metrics.figures(services.uow, services.program, span, d)) for d in Dimension),
+                (
+                    "overall+tier+cohort",
+                    lambda: metrics.figures_for(services.uow, services.program, span, parts),
+                ),
+                ("month", lambda: metrics.figures(services.uow, services.program, span, Dimension.MONTH)),
                 ("rules", lambda: metrics.rules(services.uow, services.program, span)),
                 ("acquisition", lambda: metrics.acquisition(services.uow, services.program, span)),
             ):
@@ -164,7 +176,7 @@ async def main() -> None:
                 await part()
                 elapsed = time.perf_counter() - started
                 total += elapsed
-                print(f"  {name:<12} {elapsed * 1000:7.0f} ms")
+                print(f"  {name:<20} {elapsed * 1000:7.0f} ms")
             print(
                 f"every metric for 2025: {total:.2f} s; floor, one scan of each table read: {scans:.2f} s;"
                 f" {total / scans:.1f}x the floor  [target: < 3 s]"

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from datetime import date, datetime
@@ -29,6 +29,10 @@ from typing import Any
 import aiosqlite
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
+
+
+class MalformedCsv(Exception):
+    """COPY could not read a file as CSV (ragged rows, a stray quote, bytes not UTF-8)."""
 
 
 class IntegrityError(Exception):
@@ -71,6 +75,17 @@ class PgConnection:
         """PostgreSQL's binary COPY: the fastest way in for many rows."""
         with _pg_errors():
             await self.raw.copy_records_to_table(table, records=rows, columns=list(columns))
+
+    async def copy_csv(self, table: str, columns: Sequence[str], source: AsyncIterable[bytes]) -> int:
+        """A CSV file's bytes (header line first) parsed by the server into `table`; how
+        many records it held."""
+        try:
+            status = await self.raw.copy_to_table(
+                table, source=source, columns=list(columns), format="csv", header=True, encoding="utf8"
+            )
+        except asyncpg.DataError as error:
+            raise MalformedCsv(str(error)) from error
+        return int(status.rsplit(" ", 1)[1])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

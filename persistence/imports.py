@@ -94,7 +94,8 @@ class CustomerRow:
     enrolled_at: datetime
 
 
-# Customers enrolled by their first imported order, in the entry tier.
+# Customers enrolled by their first imported order, in the entry tier, with the figures
+# their orders in the batch give (written once: updating them after cost as much again).
 _NEW_CUSTOMERS = Statement(
     insert_select(
         CUSTOMERS,
@@ -104,6 +105,9 @@ _NEW_CUSTOMERS = Statement(
             "tags": "'[]'",
             "tier": ":tier",
             **NEW_CUSTOMER,
+            "order_count": "COUNT(*)",
+            "lifetime_spend": "SUM(s.program_subtotal)",
+            "last_order_at": "MAX(s.placed_at)",
             "enrolled_at": "MIN(s.placed_at)",
             "referral_code": "MIN(s.referral_code)",
         },
@@ -153,7 +157,8 @@ _LINES = Statement(
     )
 )
 
-# The customers' cached figures move by what their new orders add, as recordOrder's do.
+# The enrolled customers' cached figures move by what their new orders add, as
+# recordOrder's do (run before _NEW_CUSTOMERS, which writes the new ones' own).
 _TOTALS = """
 UPDATE customers SET order_count = order_count + a.n, lifetime_spend = lifetime_spend + a.spend,
        last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < a.last
@@ -182,21 +187,39 @@ async def write_orders(batch: Sequence[OrderRow], entry_tier: str | None, now: d
             for o in batch
         ],
     )  # fmt: skip
-    # Orders already recorded (an earlier run, or the API) are left as they are.
-    await sql.execute("DELETE FROM import_orders WHERE external_id IN (SELECT external_id FROM orders)")
-    fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_orders")
-    if not fresh[0]["n"]:
+    fresh = await new_only()
+    if not fresh:
         return 0
     await sql.load_rows(
         "import_lines",
         line_columns,
         [(o.external_id, n, *line) for o in batch for n, line in enumerate(o.lines)],
     )
+    await move_staged(entry_tier, now)
+    return fresh
+
+
+async def new_only() -> int:
+    """Orders already recorded (an earlier run, or the API) are left as they are: dropped
+    from the staged batch; how many are left."""
+    await sql.execute("DELETE FROM import_orders WHERE external_id IN (SELECT external_id FROM orders)")
+    fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_orders")
+    return int(fresh[0]["n"])
+
+
+async def staging_tables() -> None:
+    """Empty `import_orders` and `import_lines` of this connection's own."""
+    await _staging("import_orders")
+    await _staging("import_lines")
+
+
+async def move_staged(entry_tier: str | None, now: datetime) -> None:
+    """The staged orders (none of them there yet) and their lines into the program's
+    tables, with the customers they enrol and the totals they move."""
+    await sql.execute(_TOTALS)
     await sql.execute_named(_NEW_CUSTOMERS, {"tier": entry_tier})
     await sql.execute_named(_ORDERS, {"rules_version": IMPORT_RULES_VERSION, "now": now})
     await sql.execute_named(_LINES, {})
-    await sql.execute(_TOTALS)
-    return int(fresh[0]["n"])
 
 
 async def write_customers(batch: Sequence[CustomerRow], entry_tier: str | None) -> int:

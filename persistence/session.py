@@ -13,6 +13,7 @@ from persistence import (
     adjustments,
     analytics,
     birthdays,
+    bulk_imports,
     carts,
     credentials,
     engagement,
@@ -60,6 +61,7 @@ class Session:
     free_items = free_items
     history = history
     imports = imports
+    bulk_imports = bulk_imports
     job_leases = job_leases
     jobs = jobs
     outbox = outbox

@@ -12,13 +12,13 @@ in, and otherwise on a connection of its own for just that statement.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from persistence.connections import Connection, Database, IntegrityError, current_database
+from persistence.connections import Connection, Database, IntegrityError, PgConnection, current_database
 from persistence.statements import Statement
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "fetch_named",
     "lean_connection",
     "lean_transaction",
+    "load_csv",
     "load_rows",
     "transaction",
 ]
@@ -164,6 +165,14 @@ async def load_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[
         return
     async with current_database().connection() as own:
         await own.copy_rows(table, columns, rows)
+
+
+async def load_csv(table: str, columns: Sequence[str], source: AsyncIterable[bytes]) -> int:
+    """A CSV file into a table by PostgreSQL's COPY (the caller checks on_postgres());
+    returns the number of records. Runs on the task's connection: call inside one."""
+    conn = _CURRENT.get()
+    assert isinstance(conn, PgConnection), "COPY of CSV text needs a PostgreSQL connection"
+    return await conn.copy_csv(table, columns, source)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -103,7 +103,7 @@ class Acquisition:
 
 async def _groups(info: Info, program: Program, span: Period, dimension: metrics.Dimension) -> list[MetricsGroup]:
     currency = program.exchange.program_currency
-    figures = await metrics.figures(info.context.services.uow, program, span, dimension)
+    figures = await info.context.metric_groups.load((span, dimension))
     return [MetricsGroup(key=key, metrics=Metrics.of(m, currency)) for key, m in figures]
 
 
