@@ -75,6 +75,16 @@ EXPIRY_POLICIES = [
     # (50), her birthday (100) and her July order (2000, due in November). Bob: his 300 and
     # 40 orders (his first was wholly returned). Carol: 600 and 80 (December's is not due).
     ExpiryPolicy("per-award", ", expires_in_days: 120", {"ada": 400 + 50 + 100 + 2000, "bob": 340, "carol": 680}),
+    # All available points expire 120 days after the last order, event or redemption. Ada:
+    # idle from her coffee and review (February 10) until June 10, so at the June 14 step,
+    # before her birthday, her 450 go with the 100 her unused coffee code gave back when it
+    # lapsed; then idle from her July order, so at the November 30 step her birthday's 100
+    # and the July 2000 go. Bob: idle from his March 1 order until June
+    # 29 (his 300 and 40, at the July 1 step). Carol: idle from her March 4 order until July
+    # 2 (600 and 80, at the November 30 step; December's order is pending, then recent).
+    ExpiryPolicy(
+        "after-inactivity", ", expires_after_inactive_days: 120", {"ada": 450 + 100 + 2100, "bob": 340, "carol": 680}
+    ),
 ]
 
 
@@ -327,7 +337,10 @@ async def walk_a_year(walk: Walk, policy: ExpiryPolicy, grace_days: int) -> None
 
     for name, expired in policy.expired.items():
         got = sum(p["points"] for t, p in await walk.events(name) if t == "points.expired")
-        assert got == expired, f"{name} expired {got}"
+        seen = [
+            (t, p.get("points"), p.get("balanceAfter")) for t, p in await walk.events(name) if t.startswith("points")
+        ]
+        assert got == expired, f"{name} expired {got}: {seen}"
     assert (await walk.customer("ada"))["tier"]["name"] == "Gold"
     assert (await walk.customer("bob"))["tier"]["name"] == "Bronze"
     assert (await walk.customer("carol"))["tier"]["name"] == "Silver"
