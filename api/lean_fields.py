@@ -198,7 +198,7 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return self._lean_item(object_type, is_type_of, value, grouped_field_set)
         if not isinstance(value, list | tuple):
             return _REFUSED
-        answers = []
+        answers: list[Any] = []
         for item in value:
             if item is None:
                 if not items[0]:
