@@ -195,7 +195,7 @@ class HttpClient:
 
 
 @contextlib.asynccontextmanager
-async def api_server(url: str, workers: int, observed: bool = True):
+async def api_server(url: str, workers: int, observed: bool = True, **environment: str):
     """`loyalty serve` on the bench database, as production runs it (`observed`: with the
     request metrics and the per-request log line, which production keeps on)."""
     port = free_port()
@@ -208,6 +208,7 @@ async def api_server(url: str, workers: int, observed: bool = True):
         "LOYALTY_LOG_FORMAT": "json",
         "LOYALTY_METRICS": switch,
         "LOYALTY_ACCESS_LOG": switch,
+        **environment,
     }
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/loyalty"), "serve", "--port", str(port), "--workers", str(workers)],
