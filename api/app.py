@@ -45,6 +45,7 @@ from api.schema import build_schema
 from api.tracing import TraceOperations, start_from_environment
 from app import tracing
 from app.bootstrap import Services, running_services
+from app.gc_tuning import tune_for_serving
 from app.settings import Settings
 
 
@@ -160,12 +161,16 @@ def create_app(
     watch_rules: bool = True,
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
     drain_on_signals: bool = False,
+    serving_process: bool = False,
 ) -> Starlette:
     """`extensions`: schema extensions (factories) to run on every operation, whichever
     path serves it, after the service's own (which include its request observation and,
     when on, tracing). `drain_on_signals`: SIGTERM drains before uvicorn stops
     (api/lifecycle.py); for a server process of its own, not for an app that tests run
-    inside their process."""
+    inside their process. `serving_process`: the process is this app's server (a `loyalty
+    serve` worker): the garbage collector is tuned for it once the services have started
+    (app/gc_tuning.py), a process-wide choice that tests running apps in their own
+    process do not make."""
     settings = settings or Settings.from_env()
     start_from_environment()
     quiet_strawberry_errors()
@@ -182,6 +187,8 @@ def create_app(
                 lifecycle.drain_on_signals(
                     drain_seconds=settings.shutdown_drain_seconds, grace_seconds=settings.shutdown_grace_seconds
                 )
+            if serving_process:
+                tune_for_serving()
             gauges = asyncio.create_task(keep_gauges_fresh(services), name="metrics-gauges")
             try:
                 yield
@@ -222,4 +229,4 @@ def create_app(
 
 def app_factory() -> Starlette:
     """For `uvicorn --factory api.app:app_factory` (each worker builds its own app)."""
-    return create_app(drain_on_signals=True)
+    return create_app(drain_on_signals=True, serving_process=True)

@@ -8,9 +8,18 @@ two thirds of the request's CPU, measured with cProfile under bench/bench_reads.
 field that strawberry itself calls "basic" (no resolver, no extensions), without
 arguments, whose type is a scalar or enum, this context reads the attribute the way
 strawberry's resolver does and serializes it the way graphql-core's completion does.
+The same holds one level up: a basic field whose type is an object type, or a list of
+one (a connection's `edges`, an edge's `node`, `pageInfo`), is read the same way and its
+selection answered in the same walk, once graphql-core has collected it (memoized per
+selection, so once per list). Before this, graphql-core completing the 20 edges' objects
+was about half of a `me` request's CPU (cProfile); strawberry's own type check (an
+isinstance test for a type with interfaces) is kept, a type's own `is_type_of` is not
+second-guessed (graphql-core's path), nor is any directive on such a field.
+
 Anything else (every field, when an extension hooks field resolution), and anything
-unusual on the way (a null in a non-null field, a value the scalar refuses), goes to
-graphql-core's own path, which answers it exactly as before.
+unusual on the way (a null in a non-null field, a value the scalar refuses, an object
+of the wrong type), goes to graphql-core's own path for the whole object, which answers
+it exactly as before (tests/unit/test_lean_fields.py compares both paths).
 """
 
 from __future__ import annotations
@@ -18,10 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLField, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import GraphQLEnumType, GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 from graphql.pyutils import Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 Plan = tuple[Callable[[Any, str], Any], str, Callable[[Any], Any], bool]
@@ -72,6 +82,63 @@ def _leaf(leaf: Plan, source: Any) -> Any:
     return _REFUSED if serialized is Undefined or serialized is None else serialized
 
 
+# (strawberry's attribute reader, the attribute, null allowed, None for one object or
+# (null items allowed,) for a list of them, the object type, its type check or None)
+ObjectPlan = tuple[
+    Callable[[Any, str], Any],
+    str,
+    bool,
+    tuple[bool] | None,
+    GraphQLObjectType,
+    Callable[[Any, Any], Any] | None,
+]
+_object_plans: dict[int, tuple[GraphQLField, ObjectPlan | None]] = {}
+
+
+def object_plan(field_def: GraphQLField | None) -> ObjectPlan | None:
+    """For a basic field (no resolver, no arguments) whose type is an object type or a
+    list of one: how to read it; None when graphql-core's path must answer it. A type
+    check (`is_type_of`) is kept only when strawberry made it (an isinstance test that
+    reads nothing of the resolve info); a type's own `is_type_of` takes the general path."""
+    if field_def is None:
+        return None
+    known = _object_plans.get(id(field_def))
+    if known is not None and known[0] is field_def:
+        return known[1]
+    found: ObjectPlan | None = None
+    strawberry_field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    outer = field_def.type
+    nullable = not isinstance(outer, GraphQLNonNull)
+    inner = outer.of_type if isinstance(outer, GraphQLNonNull) else outer
+    items: tuple[bool] | None = None
+    if isinstance(inner, GraphQLList):
+        item = inner.of_type
+        items = (not isinstance(item, GraphQLNonNull),)
+        inner = item.of_type if isinstance(item, GraphQLNonNull) else item
+    definition = (
+        inner.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if isinstance(inner, GraphQLObjectType) else None
+    )
+    if (
+        isinstance(strawberry_field, StrawberryField)
+        and strawberry_field.is_basic_field
+        and strawberry_field.base_resolver is None
+        and not field_def.args
+        and isinstance(inner, GraphQLObjectType)
+        and isinstance(definition, StrawberryObjectDefinition)
+        and definition.is_type_of is None
+    ):
+        found = (
+            strawberry_field.default_resolver,
+            strawberry_field.python_name,
+            nullable,
+            items,
+            inner,
+            inner.is_type_of,
+        )
+    _object_plans[id(field_def)] = (field_def, found)
+    return found
+
+
 class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _plain(self) -> bool:
         # Field middleware (a strawberry extension's resolve hook) must see every field.
@@ -86,20 +153,72 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        """An object whose selected fields are all plain leaves is answered in one loop."""
+        """An object whose selected fields are all plain leaves, or plain objects (and lists
+        of them) made of such fields, is answered in one walk."""
         if self._plain():
-            fields = parent_type.fields
-            results: dict[str, Any] = {}
-            for response_name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                leaf = None if node.arguments else plan(fields.get(node.name.value))
-                value = _REFUSED if leaf is None else _leaf(leaf, source_value)
-                if value is _REFUSED:
-                    break
-                results[response_name] = value
-            else:
+            results = self._lean_fields(parent_type, source_value, grouped_field_set)
+            if results is not _REFUSED:
                 return results
         return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+
+    def _lean_fields(self, parent_type: GraphQLObjectType, source: Any, grouped_field_set: Any) -> Any:
+        fields = parent_type.fields
+        results: dict[str, Any] = {}
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            if node.arguments:
+                return _REFUSED
+            field_def = fields.get(node.name.value)
+            leaf = plan(field_def)
+            if leaf is not None:
+                value = _leaf(leaf, source)
+            else:
+                nested = object_plan(field_def)
+                value = _REFUSED if nested is None else self._lean_object(nested, source, field_details_list)
+            if value is _REFUSED:
+                return _REFUSED
+            results[response_name] = value
+        return results
+
+    def _lean_object(self, nested: ObjectPlan, source: Any, field_details_list: Any) -> Any:
+        read, name, nullable, items, object_type, is_type_of = nested
+        try:
+            value = read(source, name)
+        except Exception:  # noqa: BLE001  # graphql-core's path reports it
+            return _REFUSED
+        if value is None:
+            return None if nullable else _REFUSED
+        if any(details.node.directives for details in field_details_list):
+            return _REFUSED  # @stream, @defer and the like are graphql-core's to honour
+        # Memoized by graphql-core per type and selection: once per list, not per item.
+        grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if defer_usages:
+            return _REFUSED
+        if items is None:
+            return self._lean_item(object_type, is_type_of, value, grouped_field_set)
+        if not isinstance(value, list | tuple):
+            return _REFUSED
+        answers: list[Any] = []
+        for item in value:
+            if item is None:
+                if not items[0]:
+                    return _REFUSED
+                answers.append(None)
+                continue
+            answer = self._lean_item(object_type, is_type_of, item, grouped_field_set)
+            if answer is _REFUSED:
+                return _REFUSED
+            answers.append(answer)
+        return answers
+
+    def _lean_item(self, object_type: GraphQLObjectType, is_type_of: Any, value: Any, grouped_field_set: Any) -> Any:
+        if is_type_of is not None:
+            try:
+                if is_type_of(value, None) is not True:
+                    return _REFUSED
+            except Exception:  # noqa: BLE001  # graphql-core's path reports it
+                return _REFUSED
+        return self._lean_fields(object_type, value, grouped_field_set)
 
     def execute_field(  # type: ignore[override]  # same signature as graphql-core's
         self,
@@ -109,11 +228,16 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        """A plain leaf among other fields."""
+        """A plain leaf, or a plain object of them, among other fields."""
         node = field_details_list[0].node
-        leaf = None if node.arguments or not self._plain() else plan(parent_type.fields.get(node.name.value))
-        if leaf is not None:
-            value = _leaf(leaf, source)
+        if not node.arguments and self._plain():
+            field_def = parent_type.fields.get(node.name.value)
+            leaf = plan(field_def)
+            if leaf is not None:
+                value = _leaf(leaf, source)
+            else:
+                nested = object_plan(field_def)
+                value = _REFUSED if nested is None else self._lean_object(nested, source, field_details_list)
             if value is not _REFUSED:
                 return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)

@@ -128,9 +128,10 @@ async def main() -> None:
 
     # As `loyalty serve` logs: JSON lines, written (to nowhere, so the disk is not measured).
     configure("json", stream=NOWHERE)
-    app = create_app(watch_rules=False)
+    # As a `loyalty serve` worker runs it (app/gc_tuning.py): the process is the server's.
+    app = create_app(watch_rules=False, serving_process=True)
     os.environ.update(LOYALTY_METRICS="off", LOYALTY_ACCESS_LOG="off")
-    bare = create_app(watch_rules=False) if args.observability else None
+    bare = create_app(watch_rules=False, serving_process=True) if args.observability else None
     pool = await floor_pool(url, args.clients)
     raw = await raw_transaction(pool, customers)
     floor_cpu: list[float] = []
@@ -161,4 +162,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        import uvloop  # as `loyalty serve` runs (uvicorn's loop="auto"), so CPU is counted alike
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

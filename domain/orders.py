@@ -19,6 +19,8 @@ from domain.program import LineFacts, OrderFacts
 MAX_LINES = 500
 MAX_QUANTITY = 1_000_000
 MAX_LINE_TAGS = 20
+# Made once: json.dumps(sort_keys=True) builds a new encoder on every call.
+_SORTED = json.JSONEncoder(sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class ValidOrder:
             body["country"] = self.facts.country
         if self.cart_id is not None:
             body["cart"] = self.cart_id
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(_SORTED.encode(body).encode()).hexdigest()
 
 
 def validate_order(order: OrderInput, exchange: ExchangeRates) -> ValidOrder:

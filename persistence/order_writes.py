@@ -28,6 +28,8 @@ from persistence.statements import RowsInsert, Statement, Unnest, insert, insert
 from persistence.tables import CUSTOMER_EVENT_SEQUENCES, CUSTOMERS, LEDGER_ENTRIES, ORDER_LINES, ORDERS, REWARD_EVENTS
 
 Event = tuple[str, str | None, dict]
+# Made once: json.dumps(separators=...) builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def order_row(
@@ -84,7 +86,7 @@ def line_rows(order: ValidOrder, order_id: int | None) -> list[dict[str, Any]]:
             "category": line.category,
             "quantity": line.quantity,
             "unit_price": line.unit_price,
-            "tags": json.dumps(sorted(line.tags), separators=(",", ":")),
+            "tags": _COMPACT.encode(sorted(line.tags)) if line.tags else "[]",
         }
         for index, line in enumerate(order.facts.lines)
     ]

@@ -11,6 +11,7 @@ look-up per value the order carries.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -69,12 +70,12 @@ def _line_matcher(spec: dict) -> Callable[[dict[str, Any]], bool]:
 
 
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {  # the rule files' comparison keys
-    "gte": lambda a, b: a >= b,
-    "gt": lambda a, b: a > b,
-    "lte": lambda a, b: a <= b,
-    "lt": lambda a, b: a < b,
-    "eq": lambda a, b: a == b,
-    "ne": lambda a, b: a != b,
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+    "eq": operator.eq,
+    "ne": operator.ne,
 }
 
 

@@ -72,3 +72,90 @@ async def test_only_basic_leaf_fields_skip_graphql_cores_per_field_path(monkeypa
     # The resolver field, introspection's __typename and the null in a non-null field
     # take graphql-core's path; the other leaves do not.
     assert sorted(set(seen)) == ["Entry.__typename", "Entry.doubled", "Entry.required", "Query.entries"]
+
+
+@strawberry.type
+class Edge:
+    cursor: str
+    node: Entry
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Badge(Named):
+    """Has an interface, so strawberry gives it an `is_type_of` (an isinstance test)."""
+
+    level: int
+
+
+@strawberry.type
+class Page:
+    edges: list[Edge]
+    badges: list[Badge | None]
+    first: Edge | None
+    missing: Edge | None
+    wrong: list[Edge]
+
+
+def _page() -> Page:
+    # The second entry holds a null in a non-null field: graphql-core's path reports it.
+    entries = [
+        Entry(kind=Kind.EARN, points=n, amount=Decimal(n), reason=None, required=required)  # type: ignore[arg-type]
+        for n, required in ((1, "x"), (2, None))
+    ]
+    edges = [Edge(cursor=f"c{n}", node=entry) for n, entry in enumerate(entries)]
+    # `wrong` holds a Badge where an Edge belongs: graphql-core's path reports it.
+    badges: list[Badge | None] = [Badge(name="b", level=1), None]
+    return Page(edges=edges, badges=badges, first=edges[0], missing=None, wrong=[Badge(name="x", level=0)])  # type: ignore[list-item]
+
+
+@strawberry.type
+class PageQuery:
+    @strawberry.field
+    def page(self) -> Page:
+        return _page()
+
+
+NESTED = [
+    "{ page { edges { cursor node { kind points reason } } badges { name level } first { cursor }"
+    " missing { cursor } } }",
+    "{ page { edges { cursor node { kind points doubled } } } }",
+    "{ page { edges { cursor node { required } } } }",
+    "{ page { wrong { cursor } } }",
+    "{ page { first { __typename node { __typename points } } } }",
+]
+
+
+async def test_plain_objects_and_lists_of_them_answer_as_graphql_core_does():
+    plain = strawberry.Schema(query=PageQuery)
+    lean = strawberry.Schema(query=PageQuery, execution_context_class=LeanExecutionContext)
+    for query in NESTED:
+        expected, answered = await plain.execute(query), await lean.execute(query)
+        assert answered.data == expected.data, query
+        assert [(e.message, e.path) for e in answered.errors or []] == [
+            (e.message, e.path) for e in expected.errors or []
+        ], query
+    # The cases that must fail do fail, on both paths.
+    assert (await plain.execute(NESTED[2])).errors
+    assert (await plain.execute(NESTED[3])).errors
+
+
+async def test_plain_objects_skip_graphql_cores_per_field_path(monkeypatch):
+    seen: list[str] = []
+    real = StrawberryGraphQLCoreExecutionContext.execute_field
+
+    def counting(self, parent_type, source, field_details_list, *args):
+        seen.append(f"{parent_type.name}.{field_details_list[0].node.name.value}")
+        return real(self, parent_type, source, field_details_list, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counting)
+    lean = strawberry.Schema(query=PageQuery, execution_context_class=LeanExecutionContext)
+    await lean.execute(NESTED[0])
+
+    # Only the root's resolver: the page's edges, nodes, badges (strawberry's own type
+    # check) and the null object are answered in one walk.
+    assert seen == ["PageQuery.page"]
