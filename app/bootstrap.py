@@ -212,7 +212,9 @@ async def _stopped(tasks: list[asyncio.Task[None]]) -> None:
         return
     _, pending = await asyncio.wait(tasks, timeout=STOP_SECONDS)
     for task in pending:
-        log.error("%s did not stop within %s s of shutdown; closing the database under it", task.get_name(), STOP_SECONDS)
+        log.error(
+            "%s did not stop within %s s of shutdown; closing the database under it", task.get_name(), STOP_SECONDS
+        )
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("%s had failed", task.get_name(), exc_info=task.exception())

@@ -54,7 +54,7 @@ async def serving(database_url: str, rules_dir: Path, log_path: Path, **env: str
                     except httpx.TransportError:
                         pass
                     if process.poll() is not None:
-                        raise RuntimeError(log_path.read_text())
+                        raise RuntimeError(await asyncio.to_thread(log_path.read_text))
                     await asyncio.sleep(0.1)
             yield process, url
         finally:

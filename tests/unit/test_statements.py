@@ -67,7 +67,9 @@ def test_a_statement_of_many_rows_compiles_in_time_that_grows_with_its_rows_not_
     # 200,000-entry insert held the event loop for over an hour, and SIGTERM with it.
     rows = 20_000
     compiled: list[Statement] = []
-    compiling = threading.Thread(target=lambda: compiled.append(RowsInsert(LEDGER_ENTRIES).statement(rows)), daemon=True)
+    compiling = threading.Thread(
+        target=lambda: compiled.append(RowsInsert(LEDGER_ENTRIES).statement(rows)), daemon=True
+    )
     compiling.start()
     compiling.join(timeout=30)  # about a second on a loaded machine; quadratic, many minutes
 
