@@ -139,7 +139,9 @@ class Program:
         starts = {period: period_start(period, now, self._zone) for period in ("day", "week", "month", "year")}
         day, found = self._periods
         if day != tuple(starts.values()):  # a new day: rebuilt (two tasks may both, alike)
-            found = {key: starts.get(each.period) if each.per_customer else None for key, each in self.counters.items()}
+            found = {
+                key: starts.get(each.period) if each.per_customer else None for key, each in self.counters.items()
+            }
             self._periods = (tuple(starts.values()), found)
         return dict(found)
 
