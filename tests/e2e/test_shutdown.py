@@ -185,6 +185,7 @@ async def test_sigterm_stops_the_scheduled_job_in_flight_and_the_next_run_does_i
     holder = asyncio.create_task(long_transaction())
     await locked.wait()
     log_path = tmp_path / "server.log"
+    pid = 0
     try:
         async with serving(
             database_url,
@@ -193,7 +194,8 @@ async def test_sigterm_stops_the_scheduled_job_in_flight_and_the_next_run_does_i
             LOYALTY_SCHEDULER="on",
             LOYALTY_SHUTDOWN_GRACE_SECONDS=str(GRACE),
         ) as (process, _):
-            run = await run_of(JOB, process.pid)
+            pid = process.pid
+            run = await run_of(JOB, pid)
             await asyncio.sleep(0.5)  # into its batch, waiting for the lock
             process.send_signal(signal.SIGTERM)
             try:
@@ -203,6 +205,11 @@ async def test_sigterm_stops_the_scheduled_job_in_flight_and_the_next_run_does_i
     finally:
         done.set()
         await holder
+        # The jobs it ran are due again for the tests that follow (a real schedule put them
+        # LOYALTY_JOBS_EVERY_SECONDS later).
+        await models.JobLease.filter(holder__contains=f":{pid}:").update(
+            leased_until=utcnow(), next_run_at=utcnow()
+        )
     log = log_path.read_text()
 
     # uvicorn ends by re-raising the signal it handled, as a process stopped by it exits.
