@@ -207,9 +207,7 @@ async def test_sigterm_stops_the_scheduled_job_in_flight_and_the_next_run_does_i
         await holder
         # The jobs it ran are due again for the tests that follow (a real schedule put them
         # LOYALTY_JOBS_EVERY_SECONDS later).
-        await models.JobLease.filter(holder__contains=f":{pid}:").update(
-            leased_until=utcnow(), next_run_at=utcnow()
-        )
+        await models.JobLease.filter(holder__contains=f":{pid}:").update(leased_until=utcnow(), next_run_at=utcnow())
     log = log_path.read_text()
 
     # uvicorn ends by re-raising the signal it handled, as a process stopped by it exits.
