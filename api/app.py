@@ -44,7 +44,7 @@ from api.operations_observed import ObserveOperations, quiet_strawberry_errors
 from api.schema import build_schema
 from api.tracing import TraceOperations, start_from_environment
 from app import tracing
-from app.bootstrap import Services, running_services
+from app.bootstrap import SHUTDOWN_SECONDS, Services, running_services
 from app.gc_tuning import tune_for_serving
 from app.settings import Settings
 
@@ -183,9 +183,12 @@ def create_app(
             graphql.services = services
             app.state.services = services
             app.state.lifecycle = lifecycle
+            lifecycle.on_drain.append(services.stop_jobs)
             if drain_on_signals:
                 lifecycle.drain_on_signals(
-                    drain_seconds=settings.shutdown_drain_seconds, grace_seconds=settings.shutdown_grace_seconds
+                    drain_seconds=settings.shutdown_drain_seconds,
+                    grace_seconds=settings.shutdown_grace_seconds,
+                    give_up_seconds=give_up_after(settings.shutdown_grace_seconds),
                 )
             if serving_process:
                 tune_for_serving()
@@ -194,6 +197,7 @@ def create_app(
                 yield
             finally:
                 lifecycle.begin_drain()
+                lifecycle.stop_background()
                 gauges.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await gauges
@@ -225,6 +229,13 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+def give_up_after(grace_seconds: float) -> float:
+    """From the signal to the watchdog (api/lifecycle.py): the drain and uvicorn's wait
+    for connections, each up to the grace period, then the services' end (the background
+    tasks' stop and the pool's closing, app.bootstrap.SHUTDOWN_SECONDS), and a margin."""
+    return 2 * grace_seconds + SHUTDOWN_SECONDS + 10
 
 
 def app_factory() -> Starlette:

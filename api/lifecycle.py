@@ -8,6 +8,12 @@ readiness off and waits, up to the grace period, until no request has been in fl
 for a moment; only then does it hand the signal to uvicorn's handler, which closes what
 is by then idle. A request arriving during the drain is served, not refused: behind a
 load balancer it is one that was routed before the balancer saw readiness turn off.
+
+Background work is told to stop when the drain begins (`on_drain`: the scheduler's job
+in flight stops then, not after the requests). Everything after the signal runs on the
+event loop, so a loop held by synchronous work would run none of it (it happened: a
+job compiling a statement for over an hour outlived SIGTERM by 90 minutes); a watchdog
+thread, armed by the signal, ends the process once every bound has passed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import signal
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -26,13 +34,19 @@ log = logging.getLogger("loyalty.lifecycle")
 # enough for the event loop to read requests that have arrived on open connections.
 QUIET_SECONDS = 1.0
 _TICK = 0.05
+EXIT_STUCK = 70
+"""The watchdog's exit status (EX_SOFTWARE): the process did not stop in time by itself."""
 
 
 class Lifecycle:
-    def __init__(self) -> None:
+    def __init__(self, exit_now: Callable[[int], object] = os._exit) -> None:
         self.draining = False
         self.in_flight = 0
+        self.on_drain: list[Callable[[], None]] = []
+        """Called on the event loop when the drain begins (stop background work)."""
         self._drain: asyncio.Task[None] | None = None
+        self._exit_now = exit_now
+        self._watchdog: threading.Timer | None = None
 
     def request_started(self) -> None:
         self.in_flight += 1
@@ -61,9 +75,31 @@ class Lifecycle:
             await asyncio.sleep(_TICK)
         log.warning("grace period over with %d requests in flight", self.in_flight)
 
-    def drain_on_signals(self, *, drain_seconds: float, grace_seconds: float) -> None:
+    def arm_watchdog(self, seconds: float) -> None:
+        """Ends the process `seconds` from now unless it has exited by then. A thread, so
+        that it fires even while the event loop is held."""
+        if self._watchdog is not None:
+            return
+
+        def expire() -> None:
+            log.error("still running %.0f s after the signal (the event loop is held): exiting", seconds)
+            self._exit_now(EXIT_STUCK)
+
+        self._watchdog = threading.Timer(seconds, expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def stop_background(self) -> None:
+        for stop in self.on_drain:
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - one failing stop must not keep the others from running
+                log.exception("stopping background work failed")
+
+    def drain_on_signals(self, *, drain_seconds: float, grace_seconds: float, give_up_seconds: float) -> None:
         """Puts the drain in front of the server's SIGTERM and SIGINT handlers (uvicorn's,
-        installed before the lifespan starts). A second signal hands over at once."""
+        installed before the lifespan starts). A second signal hands over at once.
+        `give_up_seconds` after the first signal the watchdog ends the process."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             server_handler = signal.getsignal(sig)
@@ -77,6 +113,7 @@ class Lifecycle:
                     server_handler(signum, frame)
                     return
                 self.begin_drain()
+                self.arm_watchdog(give_up_seconds)
                 log.info("%s: draining (%d requests in flight)", signal.Signals(signum).name, self.in_flight)
                 # A fresh context: the signal interrupts whichever request was running,
                 # and the drain must not carry that request's id into its log lines.
@@ -90,6 +127,8 @@ class Lifecycle:
     def _start_drain(
         self, server_handler: Callable[..., Any], signum: int, drain_seconds: float, grace_seconds: float
     ) -> None:
+        self.stop_background()
+
         async def drain_then_stop() -> None:
             await self.drained(drain_seconds=drain_seconds, grace_seconds=grace_seconds)
             log.info("drained; stopping")

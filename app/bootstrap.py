@@ -18,7 +18,7 @@ from app.program_memory import keep_in_force
 from app.rules_sync import follow_activations, put_in_force, store_rules_version
 from app.settings import Settings
 from persistence import database, notifications, outbox
-from persistence.connections import Database
+from persistence.connections import CLOSE_SECONDS, Database
 from persistence.notifications import REWARD_EVENTS_CHANNEL, listening
 from persistence.unit_of_work import UnitOfWork
 from rules import Program, RulesRegistry
@@ -41,6 +41,15 @@ class Services:
     auth_throttle: FailedAuthThrottle
     rules_told: asyncio.Event = field(default_factory=asyncio.Event)
     """Set by the event bus when a worker puts a rules version in force (app.rules_sync)."""
+    scheduler: asyncio.Task[None] | None = None
+    """This worker's scheduler (app.scheduler), when it runs one."""
+
+    def stop_jobs(self) -> None:
+        """Shutdown has begun: the scheduled job in flight stops now rather than after the
+        drain (its batch in flight rolls back, its lease is given back; see app.scheduler)."""
+        # Once: a second cancel would cut short the stopped job's giving back its lease.
+        if self.scheduler is not None and not self.scheduler.cancelling():
+            self.scheduler.cancel()
 
     @property
     def program(self) -> Program:
@@ -96,7 +105,8 @@ async def running_services(
             if settings.rules_watch:
                 tasks.append(asyncio.create_task(registry.watch(), name="rules-watcher"))
             if settings.scheduler:
-                tasks.append(asyncio.create_task(_schedule(registry, uow, settings), name="scheduler"))
+                services.scheduler = asyncio.create_task(_schedule(registry, uow, settings), name="scheduler")
+                tasks.append(services.scheduler)
         try:
             if serve_events:
                 async with serving_events(services):
@@ -104,10 +114,7 @@ async def running_services(
             else:
                 yield services
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _stopped(tasks)
     finally:
         await database.close_database(db)
 
@@ -187,6 +194,30 @@ async def event_bus(
     else:
         async with listening(settings.database_url, REWARD_EVENTS_CHANNEL, notified):
             yield
+
+
+STOP_SECONDS = 10.0
+"""The most the background tasks get to stop at shutdown (a cancelled job gives its lease
+back in app.scheduler.STOP_WRITES_SECONDS); one that has not stopped by then is left to
+the pool's closing, which is bounded too (persistence.connections.CLOSE_SECONDS)."""
+SHUTDOWN_SECONDS = STOP_SECONDS + CLOSE_SECONDS
+"""The most `running_services` takes to end once asked to."""
+
+
+async def _stopped(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        if not task.cancelling():  # the scheduler may be stopping already: let it give its lease back
+            task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+    for task in pending:
+        log.error(
+            "%s did not stop within %s s of shutdown; closing the database under it", task.get_name(), STOP_SECONDS
+        )
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("%s had failed", task.get_name(), exc_info=task.exception())
 
 
 async def _schedule(registry: RulesRegistry, uow: UnitOfWork, settings: Settings) -> None:

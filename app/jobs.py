@@ -28,6 +28,7 @@ per referral, the friend and then the referrer locked) and the learned-suggestio
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -203,6 +204,9 @@ async def run_job(uow: UnitOfWork, name: str, now: datetime, program: Program) -
     try:
         report = await job(uow, now, program)
         outcome = "ok"
+    except asyncio.CancelledError:
+        outcome = "stopped"
+        raise
     finally:
         metrics.JOB_RUNS.labels(name, outcome).inc()
         metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)

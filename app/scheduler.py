@@ -4,8 +4,10 @@ Each worker of `loyalty serve` ticks every few seconds; at a tick, each job that
 (its `next_run_at` has come) is run by whichever worker takes its lease first. The lease
 is a row (`persistence.job_leases`) taken and given back by single statements, so no pooled
 connection is held while a job runs. A job killed half-way leaves its lease to run out
-(`lease`); whoever runs it next writes only what is left, because every job relates what it
-writes to what it acts on under unique indexes.
+(`lease`); one stopped by a shutdown (its task cancelled: the batch in flight rolls back)
+records the run as 'stopped' and gives its lease back, due at once. Whoever runs it next
+writes only what is left, because every job relates what it writes to what it acts on
+under unique indexes.
 
 `loyalty jobs run` goes through the same leases (a job another runner holds is reported
 as held, not run twice) and records its runs in `job_runs` like the scheduler.
@@ -34,6 +36,8 @@ DEFAULT_LEASE = timedelta(minutes=30)
 """Longer than any run: a lease that runs out while its job still runs lets a second
 runner start (harmless for the ledger, wasted work)."""
 _FOREVER = timedelta(days=365 * 100)
+STOP_WRITES_SECONDS = 5.0
+"""The most a stopped run spends recording that it stopped and giving its lease back."""
 
 
 def holder_name() -> str:
@@ -44,7 +48,8 @@ def holder_name() -> str:
 class RunOutcome:
     name: str
     status: str
-    """'succeeded', 'failed', or 'held' (another runner holds the lease, or it is not due)."""
+    """'succeeded', 'failed', or 'held' (another runner holds the lease, or it is not due).
+    In `job_runs` a run may also be 'running', or 'stopped' (by a shutdown, half-way)."""
     report: JobReport | None = None
     error: str | None = None
 
@@ -79,16 +84,24 @@ async def run_once(
         run_id = await session.job_leases.start_run(name, holder, as_of=as_of, now=started)
     try:
         report = await run_job(uow, name, as_of, program)
+    except asyncio.CancelledError:
+        # Shutdown (or Ctrl-C on `jobs run`): the batch in flight rolled back and every
+        # batch before it committed, so the rest is due now, for whichever runner is next.
+        await _stopped(uow, name, holder, run_id, next_run_at=wall_now() if only_when_due else None)
+        raise
     except Exception as error:  # noqa: BLE001 - recorded and logged; the next run retries it
         log.exception("job %s failed", name)
         async with uow.transaction() as session:
             await session.job_leases.finish_run(run_id, now=wall_now(), status="failed", error=repr(error))
+            # A run by hand (`jobs run`) leaves the schedule as it was.
+            await session.job_leases.give_back(
+                name, holder, now=wall_now(), next_run_at=started + every if only_when_due else None
+            )
         return RunOutcome(name, "failed", error=repr(error))
-    finally:
-        # A run by hand (`jobs run`) leaves the schedule as it was.
-        next_run_at = started + every if only_when_due else None
-        async with uow.transaction() as session:
-            await session.job_leases.give_back(name, holder, now=wall_now(), next_run_at=next_run_at)
+    async with uow.transaction() as session:
+        await session.job_leases.give_back(
+            name, holder, now=wall_now(), next_run_at=started + every if only_when_due else None
+        )
     async with uow.transaction() as session:
         await session.job_leases.finish_run(
             run_id,
@@ -99,6 +112,20 @@ async def run_once(
             points=report.points,
         )
     return RunOutcome(name, "succeeded", report)
+
+
+async def _stopped(uow: UnitOfWork, name: str, holder: str, run_id: int, *, next_run_at: datetime | None) -> None:
+    """Records a run stopped half-way and gives its lease back, within STOP_WRITES_SECONDS:
+    a database that does not answer must not hold the shutdown (the lease then runs out
+    by itself, and the run stays 'running' in `job_runs`)."""
+    try:
+        async with asyncio.timeout(STOP_WRITES_SECONDS), uow.transaction() as session:
+            await session.job_leases.finish_run(run_id, now=wall_now(), status="stopped", error="stopped by shutdown")
+            await session.job_leases.give_back(name, holder, now=wall_now(), next_run_at=next_run_at)
+    except Exception:  # noqa: BLE001 - TimeoutError or the database's: the lease lapses instead
+        log.warning("job %s stopped; its lease could not be given back and runs out by itself", name, exc_info=True)
+    else:
+        log.info("job %s stopped by shutdown; what is left runs next time", name)
 
 
 async def run_jobs(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
@@ -40,6 +41,8 @@ class IntegrityError(Exception):
     key, a foreign key, the ledger's append-only trigger): nothing of the statement, nor of
     the transaction it ran in, was written."""
 
+
+log = logging.getLogger("loyalty.database")
 
 # The process's PostgreSQL pools, for /metrics and readiness (persistence.pool_use).
 # asyncpg pools take no weak references; closed ones are dropped when read.
@@ -123,6 +126,10 @@ class _Binding:
         self.unbind(self._tokens.pop())
 
 
+CLOSE_SECONDS = 10.0
+"""The most closing a pool waits for its connections to be given back (at shutdown)."""
+
+
 class PostgresDatabase(_Binding):
     dialect = "postgres"
 
@@ -153,7 +160,13 @@ class PostgresDatabase(_Binding):
 
     async def close(self) -> None:
         open_pools.discard(self.pool)
-        await self.pool.close()
+        try:
+            # Pool.close waits for every connection to be given back, for ever; one still
+            # held by a task that did not stop would hold the process. Cancelled by the
+            # timeout, Pool.close terminates the pool (asyncpg's documented behaviour).
+            await asyncio.wait_for(self.pool.close(), CLOSE_SECONDS)
+        except TimeoutError:
+            log.error("connections still in use %s s into closing the pool: closed under them", CLOSE_SECONDS)
 
 
 # ---- SQLite -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from persistence import models
@@ -58,6 +60,23 @@ def test_a_rows_insert_numbers_each_row_and_keeps_one_text_per_row_count():
     assert rows_insert.statement(2) is two
     params = rows_insert.params([{"order_id": 1, "sku": "A", "other": 0}, {"order_id": 1, "sku": "B"}])
     assert two.values(params) == [1, "A", 1, "B"]
+
+
+def test_a_statement_of_many_rows_compiles_in_time_that_grows_with_its_rows_not_their_square():
+    # Quadratic once (each name searched for in a list of the names before it): a job's
+    # 200,000-entry insert held the event loop for over an hour, and SIGTERM with it.
+    rows = 20_000
+    compiled: list[Statement] = []
+    compiling = threading.Thread(
+        target=lambda: compiled.append(RowsInsert(LEDGER_ENTRIES).statement(rows)), daemon=True
+    )
+    compiling.start()
+    compiling.join(timeout=30)  # about a second on a loaded machine; quadratic, many minutes
+
+    assert compiled, "compiling a 20,000-row insert took over 30 s"
+    columns = len(RowsInsert(LEDGER_ENTRIES).columns)
+    assert len(compiled[0].names) == rows * columns
+    assert compiled[0].text.endswith(f"${rows * columns})")
 
 
 def test_unnest_casts_each_array_as_its_column_is_typed():
