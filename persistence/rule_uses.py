@@ -69,17 +69,18 @@ async def usage_snapshot(
     amounts: dict[str, Decimal] = {}
     uses: dict[str, int] = {}
     if program_keys and not for_update:
-        marks = ", ".join(f"${i + 1}" for i in range(len(program_keys)))
-        rows = await sql.fetch(
-            f"SELECT rule_id, points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id IN ({marks})",
-            *sorted(program_keys),
-        )
-        found = {row["rule_id"]: row for row in rows}
-        for key in program_keys:
-            figures = found.get(key) or {"points_awarded": 0, "amount_awarded": 0, "uses": 0}
-            points[key] = int(figures["points_awarded"])
-            amounts[key] = decimal_of(figures["amount_awarded"])
-            uses[key] = int(figures["uses"])
+        # A dry run asks for every program-wide counter (about 400 in a realistic 5,000-rule
+        # program), while rows exist only for those some recording moved: the whole table,
+        # kept for the counters asked, costs less than a placeholder per key, and a counter
+        # without a row is left out, which the evaluation reads as nothing used (as no row).
+        wanted = set(program_keys)
+        rows = await sql.fetch("SELECT rule_id, points_awarded, amount_awarded, uses FROM rule_budgets")
+        for row in rows:
+            key = row["rule_id"]
+            if key in wanted:
+                points[key] = int(row["points_awarded"])
+                amounts[key] = decimal_of(row["amount_awarded"])
+                uses[key] = int(row["uses"])
     elif program_keys:
         lock = " FOR UPDATE" if sql.on_postgres() else ""
         for key in sorted(program_keys):
