@@ -55,9 +55,10 @@ async def evaluate_within_limits(
     program_wide = program.program_wide_keys
     locked: list[str] = []
     for _ in range(len(program_wide) + 1):
-        wanted = sorted(_program_keys(program, evaluation) - set(locked))
         if dry_run:  # nothing is locked: every figure is read at once
-            wanted = sorted(program_wide)
+            wanted = list(program_wide)
+        else:
+            wanted = sorted(_program_keys(program, evaluation) - set(locked))
         usage = await session.limits.usage_snapshot(
             customer_id, limited, [*locked, *wanted], scopes=scopes, for_update=not dry_run
         )
