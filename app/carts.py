@@ -19,7 +19,7 @@ from app.suggestions import with_learned_suggestions
 from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, DomainErrors, ErrorCode
-from domain.ledger import Balance, earn_entries
+from domain.ledger import Balance
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import Evaluation, EventFacts
 from persistence.unit_of_work import Session, UnitOfWork
@@ -106,7 +106,7 @@ async def _evaluate_cart(
     )
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
-    (customer.balance if customer else Balance()).after(earn_entries(evaluation, now))
+    (customer.balance if customer else Balance()).after_earning(evaluation)
     if not extras:
         return CartEvaluation(evaluation, CartRewards())
     evaluation = await with_learned_suggestions(session, program, order.converted.facts, evaluation)
@@ -151,7 +151,7 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput,
         event=event_facts,
     )
     evaluation = limited.evaluation
-    customer.balance.after(earn_entries(evaluation, now))  # as recordEvent would refuse
+    customer.balance.after_earning(evaluation)  # as recordEvent would refuse
     return evaluation
 
 

@@ -52,12 +52,13 @@ async def evaluate_within_limits(
         session.needs_lock()  # uses are counted under the customer's lock
     limited = program.limited_rules(now)
     scopes = program.scopes(event)
-    program_wide = {key for key in limited if program.counter(key).program_wide}
+    program_wide = program.program_wide_keys
     locked: list[str] = []
     for _ in range(len(program_wide) + 1):
-        wanted = sorted(_program_keys(program, evaluation) - set(locked))
         if dry_run:  # nothing is locked: every figure is read at once
-            wanted = sorted(program_wide)
+            wanted = list(program_wide)
+        else:
+            wanted = sorted(_program_keys(program, evaluation) - set(locked))
         usage = await session.limits.usage_snapshot(
             customer_id, limited, [*locked, *wanted], scopes=scopes, for_update=not dry_run
         )

@@ -30,6 +30,15 @@ class Use:
     """A budget or program cap: its row in rule_budgets moves too."""
 
 
+_USES = "SELECT rule_id, used_at, uses, scope FROM rule_uses WHERE customer_id = $1"
+_BUDGETS = "SELECT rule_id, points_awarded, amount_awarded, uses FROM rule_budgets"
+_USES_AND_BUDGETS = (
+    "SELECT 'use' AS kind, rule_id, used_at, uses, scope, NULL AS points_awarded, NULL AS amount_awarded"
+    " FROM rule_uses WHERE customer_id = $1"
+    " UNION ALL SELECT 'budget', rule_id, NULL, uses, NULL, points_awarded, amount_awarded FROM rule_budgets"
+)
+
+
 async def usage_snapshot(
     customer_id: int | None,
     periods: Mapping[str, datetime | None],
@@ -45,41 +54,50 @@ async def usage_snapshot(
     spend the last of a budget or a cap. `for_update=False` (dry runs) reads the same
     figures and writes and locks nothing; `customer_id=None` (an anonymous cart) has no uses."""
     scopes = scopes or {}
+    reads_uses = bool(periods) and customer_id is not None
+    reads_budgets = bool(program_keys) and not for_update
+    # Every use of the customer's, kept for the given counters here: a large program has a
+    # thousand limited rules, and a placeholder each cost more than the rest of a dry run
+    # (measured: 1,130 rules, 2 ms per evaluateCart), while the rows are the same (a use is
+    # only ever written for a limited counter, and periods are compared below). A dry run
+    # asks for every program-wide counter (about 400 in a realistic 5,000-rule program),
+    # while rows exist only for those some recording moved: the whole budgets table, kept
+    # for the counters asked, costs less than a placeholder per key, and a counter without
+    # a row is left out, which the evaluation reads as nothing used (as no row). When both
+    # are read, one statement reads both (a round trip fewer per evaluateCart).
+    use_rows: list[dict] = []
+    budget_rows: list[dict] = []
+    if reads_uses and reads_budgets:
+        for row in await sql.fetch(_USES_AND_BUDGETS, customer_id):
+            (use_rows if row["kind"] == "use" else budget_rows).append(row)
+    elif reads_uses:
+        use_rows = await sql.fetch(_USES, customer_id)
+    elif reads_budgets:
+        budget_rows = await sql.fetch(_BUDGETS)
     customer_uses: dict[str, int] = {}
-    if periods and customer_id is not None:
-        # Every use of the customer's, kept for the given counters here: a large program has a
-        # thousand limited rules, and a placeholder each cost more than the rest of a dry run
-        # (measured: 1,130 rules, 2 ms per evaluateCart), while the rows are the same (a use
-        # is only ever written for a limited counter, and periods are compared below).
-        query = "SELECT rule_id, used_at, uses, scope FROM rule_uses WHERE customer_id = $1"
-        rows = await sql.fetch(query, customer_id)
-        for row in rows:
-            key = row["rule_id"]
-            if key not in periods:
-                continue  # a counter no longer limited, or gone from the program
-            start = periods[key]
-            used_at = row["used_at"]
-            if isinstance(used_at, str):  # SQLite hands back text
-                used_at = datetime.fromisoformat(used_at)
-            if key in scopes and row["scope"] != scopes[key]:
-                continue
-            if start is None or used_at >= start:
-                customer_uses[key] = customer_uses.get(key, 0) + row["uses"]
+    for row in use_rows:
+        key = row["rule_id"]
+        if key not in periods:
+            continue  # a counter no longer limited, or gone from the program
+        start = periods[key]
+        used_at = row["used_at"]
+        if isinstance(used_at, str):  # SQLite hands back text
+            used_at = datetime.fromisoformat(used_at)
+        if key in scopes and row["scope"] != scopes[key]:
+            continue
+        if start is None or used_at >= start:
+            customer_uses[key] = customer_uses.get(key, 0) + row["uses"]
     points: dict[str, int] = {}
     amounts: dict[str, Decimal] = {}
     uses: dict[str, int] = {}
-    if program_keys and not for_update:
-        marks = ", ".join(f"${i + 1}" for i in range(len(program_keys)))
-        rows = await sql.fetch(
-            f"SELECT rule_id, points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id IN ({marks})",
-            *sorted(program_keys),
-        )
-        found = {row["rule_id"]: row for row in rows}
-        for key in program_keys:
-            figures = found.get(key) or {"points_awarded": 0, "amount_awarded": 0, "uses": 0}
-            points[key] = int(figures["points_awarded"])
-            amounts[key] = decimal_of(figures["amount_awarded"])
-            uses[key] = int(figures["uses"])
+    if reads_budgets:
+        wanted = set(program_keys)
+        for row in budget_rows:
+            key = row["rule_id"]
+            if key in wanted:
+                points[key] = int(row["points_awarded"])
+                amounts[key] = decimal_of(row["amount_awarded"])
+                uses[key] = int(row["uses"])
     elif program_keys:
         lock = " FOR UPDATE" if sql.on_postgres() else ""
         for key in sorted(program_keys):

