@@ -64,8 +64,12 @@ class JobReport:
     customers: int = 0
     entries: int = 0
     points: int = 0
+    said: str = ""
+    """The job's own words for what it did, where points and entries are not its measure."""
 
     def summary(self) -> str:
+        if self.said:
+            return f"{self.name}: {self.said}"
         return f"{self.name}: {self.points} points in {self.entries} entries for {self.customers} customers"
 
 
@@ -109,7 +113,8 @@ async def send_expiry_notices(
 ) -> JobReport:
     """`points.expiring` for points that expire within the policy's `notice_days` (app.expiry_notices)."""
     customers, points = await expiry_notices.send_notices(uow, now.astimezone(UTC), policy, range_size)
-    return JobReport("expiry-notices", customers=customers, points=points)
+    said = f"{customers} notices sent, of {points} points expiring"
+    return JobReport("expiry-notices", customers=customers, points=points, said=said)
 
 
 async def complete_referrals(
@@ -118,7 +123,8 @@ async def complete_referrals(
     """Rewards both sides of every referral whose friend's first order is past its return
     window (see app.referrals)."""
     completed, entries, points = await referrals.complete_due_referrals(uow, program, now, batch_size)
-    return JobReport("referral-completion", completed, entries, points)
+    said = f"{completed} referrals completed, {points} points in {entries} entries"
+    return JobReport("referral-completion", completed, entries, points, said)
 
 
 async def refresh_learned_suggestions(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
@@ -140,13 +146,15 @@ class LearnedReport(JobReport):
 async def review_tiers(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
     """Applies the tier reviews due by `now` (see app.tier_reviews)."""
     report = await tier_reviews.review_tiers(uow, program, now)
-    return JobReport("tier-review", customers=report.customers, entries=report.lowered)
+    said = f"{report.customers} customers reviewed, {report.lowered} lowered"
+    return JobReport("tier-review", customers=report.customers, entries=report.lowered, said=said)
 
 
 async def celebrate_birthdays(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
     """`customer.birthday` for every customer whose birthday it is (see app.birthdays)."""
     report = await birthdays.celebrate_birthdays(uow, program, now)
-    return JobReport("birthdays", customers=report.customers, points=report.points)
+    said = f"{report.customers} birthdays, {report.points} points"
+    return JobReport("birthdays", customers=report.customers, points=report.points, said=said)
 
 
 async def abandon_carts(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
