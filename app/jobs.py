@@ -1,7 +1,7 @@
 """Scheduled jobs (`loyalty jobs run [NAME]`): each run does what is due at `now`, once.
 
 Release, expiry and the expiry notices are set-based: they walk the customers by id
-range (`BATCH_SIZE` ids a batch), one transaction per batch, in which one statement
+range (`RANGE_SIZE` ids a batch), one transaction per batch, in which one statement
 appends the batch's entries (`INSERT ... SELECT`, persistence.jobs), one moves the
 cached balances by what it wrote, and one writes the outbox events (one per customer
 whose points moved). Every entry relates to the entry it acts on, under the unique index
@@ -130,17 +130,8 @@ async def complete_referrals(
 async def refresh_learned_suggestions(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
     """Rebuilds the "bought together" pairs from order history (see app.suggestions)."""
     pairs = await suggestions.refresh_learned_pairs(uow, program, now)
-    return LearnedReport("learned-suggestions", pairs=pairs)
-
-
-@dataclass(frozen=True)
-class LearnedReport(JobReport):
-    pairs: int | None = None
-
-    def summary(self) -> str:
-        if self.pairs is None:
-            return f"{self.name}: off (no learned_suggestions in the rule files)"
-        return f"{self.name}: {self.pairs} pairs"
+    said = "off (no learned_suggestions in the rule files)" if pairs is None else f"{pairs} pairs"
+    return JobReport("learned-suggestions", said=said)
 
 
 async def review_tiers(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
@@ -160,15 +151,9 @@ async def celebrate_birthdays(uow: UnitOfWork, program: Program, now: datetime) 
 async def abandon_carts(uow: UnitOfWork, program: Program, now: datetime) -> JobReport:
     """`cart.abandoned` for every cart left without an order (see app.abandoned_carts)."""
     report = await abandoned_carts.abandon_carts(uow, program, now)
-    return CartsReport("abandoned-carts", customers=report.carts, points=report.points)
-
-
-@dataclass(frozen=True)
-class CartsReport(JobReport):
-    """`customers`: carts abandoned (one customer's each); `points`: what they would have earned."""
-
-    def summary(self) -> str:
-        return f"{self.name}: {self.customers} carts abandoned, worth {self.points} points to their customers"
+    said = f"{report.carts} carts abandoned, worth {report.points} points to their customers"
+    # `customers`: carts abandoned (one customer's each); `points`: what they would have earned.
+    return JobReport("abandoned-carts", customers=report.carts, points=report.points, said=said)
 
 
 Job = Callable[[UnitOfWork, datetime, Program], Awaitable[JobReport]]

@@ -130,5 +130,6 @@ async def record_applied_uses(
 ) -> None:
     if not result.limited:
         return
-    assert set(result.locked) >= {u.key for u in uses_of(program, result) if u.program_wide}, "an unlocked counter"
-    await session.limits.record_uses(customer_id, uses_of(program, result), now, order_id=order_id, event_id=event_id)
+    uses = uses_of(program, result)
+    assert set(result.locked) >= {u.key for u in uses if u.program_wide}, "an unlocked counter"
+    await session.limits.record_uses(customer_id, uses, now, order_id=order_id, event_id=event_id)
