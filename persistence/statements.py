@@ -5,10 +5,14 @@ times, anywhere. It is compiled once, when the statement is made, into the `$n` 
 persistence.sql runs on both databases (SQLite gets `$n` as `?n`, its numbered
 parameter, so one value serves every use of its name) and the order of the names, so no
 caller counts positions. Quoted text and PostgreSQL's casts (`:payload::jsonb`) are left
-as they are.
+as they are. A module constant (`Statement(...)`) is compiled at import; a text written
+where it runs goes through `named(...)`, compiled once per text. Only statements whose
+placeholders are counted out at run time (an `IN` list, a multi-row `VALUES`) still write
+`$n` themselves, through `persistence.sql.fetch`/`execute`.
 
 The builders take column lists and types from `persistence.tables`, so an INSERT names
-its table's columns as the model declares them and a typed array is cast as its column is.
+its table's columns as the model declares them and rows given as JSON are typed as their
+columns are.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from persistence.tables import Table
@@ -66,6 +71,14 @@ class Statement:
 
     def __repr__(self) -> str:
         return f"Statement({self.source!r})"
+
+
+@lru_cache(maxsize=1024)
+def named(source: str) -> Statement:
+    """The statement of a text written where it runs (a module constant of `Statement` is
+    the other way): compiled on first use, then found by its text. A text made at run time
+    from a few fixed variants (`FOR UPDATE` or not) is a statement per variant."""
+    return Statement(source)
 
 
 def column_list(columns: Sequence[str]) -> str:
