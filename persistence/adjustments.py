@@ -8,6 +8,7 @@ from datetime import datetime
 from domain.ledger import Balance
 from persistence import sql
 from persistence.entries import counts_as_earned
+from persistence.statements import named
 
 
 @dataclass(frozen=True)
@@ -23,35 +24,42 @@ async def insert_adjustment(idempotency_key: str, customer_id: int, request_hash
     """Call right after the adjustment's entry is appended, with the customer locked: the
     customer's newest entry is then that one. The unique index on the key refuses a retry,
     and the whole adjustment rolls back."""
-    await sql.execute(
-        "INSERT INTO adjustments (idempotency_key, customer_id, entry_id, request_hash, created_at)"
-        " SELECT $1, $2, MAX(id), $3, $4 FROM ledger_entries WHERE customer_id = $5",
-        idempotency_key,
-        customer_id,
-        request_hash,
-        now,
-        customer_id,
+    await sql.execute_named(
+        named(
+            "INSERT INTO adjustments (idempotency_key, customer_id, entry_id, request_hash, created_at)"
+            " SELECT :idempotency_key, :customer_id, MAX(id), :request_hash, :now FROM ledger_entries WHERE"
+            " customer_id = :customer_id"
+        ),
+        {
+            "idempotency_key": idempotency_key,
+            "customer_id": customer_id,
+            "request_hash": request_hash,
+            "now": now,
+        },
     )
 
 
 async def find_adjustment(idempotency_key: str) -> StoredAdjustment | None:
-    rows = await sql.fetch(
-        "SELECT a.customer_id, a.entry_id, a.request_hash, c.external_id FROM adjustments a"
-        " JOIN customers c ON c.id = a.customer_id WHERE a.idempotency_key = $1",
-        idempotency_key,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT a.customer_id, a.entry_id, a.request_hash, c.external_id FROM adjustments a"
+            " JOIN customers c ON c.id = a.customer_id WHERE a.idempotency_key = :idempotency_key"
+        ),
+        {"idempotency_key": idempotency_key},
     )
     if not rows:
         return None
     row = rows[0]
     # Every entry of a customer is appended under the customer's lock, so the entries up to
     # this one are exactly those its balance was the sum of when it was written.
-    [sums] = await sql.fetch(
-        "SELECT COALESCE(SUM(CASE WHEN bucket = 'available' THEN points ELSE 0 END), 0) AS available,"
-        " COALESCE(SUM(CASE WHEN bucket = 'pending' THEN points ELSE 0 END), 0) AS pending,"
-        f" COALESCE(SUM(CASE WHEN {counts_as_earned()} THEN points ELSE 0 END), 0) AS lifetime"
-        " FROM ledger_entries WHERE customer_id = $1 AND id <= $2",
-        row["customer_id"],
-        row["entry_id"],
+    [sums] = await sql.fetch_named(
+        named(
+            "SELECT COALESCE(SUM(CASE WHEN bucket = 'available' THEN points ELSE 0 END), 0) AS available,"
+            " COALESCE(SUM(CASE WHEN bucket = 'pending' THEN points ELSE 0 END), 0) AS pending,"
+            f" COALESCE(SUM(CASE WHEN {counts_as_earned()} THEN points ELSE 0 END), 0) AS lifetime"
+            " FROM ledger_entries WHERE customer_id = :customer_id AND id <= :entry_id"
+        ),
+        {"customer_id": row["customer_id"], "entry_id": row["entry_id"]},
     )
     return StoredAdjustment(
         idempotency_key=idempotency_key,

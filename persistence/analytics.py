@@ -22,6 +22,7 @@ from typing import Any
 
 from domain.metrics import Period
 from persistence import sql
+from persistence.statements import named
 
 
 class Dimension(StrEnum):
@@ -132,12 +133,12 @@ async def _sorted_aggregates(on: bool) -> None:
             )
 
 
-async def _fetch(statement: str, *values: Any) -> list[dict[str, Any]]:
-    return await sql.fetch(statement, *values)
+async def _fetch(statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return await sql.fetch_named(named(statement), params)
 
 
 def _in(column: str) -> str:
-    return f"{column} >= $1 AND {column} < $2"
+    return f"{column} >= :start AND {column} < :end"
 
 
 def _customers(dimension: Dimension, alias: str) -> str:
@@ -151,9 +152,9 @@ def _customers(dimension: Dimension, alias: str) -> str:
 # one scan gives every per-customer figure that the rates are built from.
 _ACTIVITY = (
     "SELECT customer_id, placed_at AS at, program_subtotal AS amount, 1 AS o FROM orders"
-    " WHERE placed_at >= $1 AND placed_at < $3"
+    " WHERE placed_at >= :orders_from AND placed_at < :end"
     " UNION ALL SELECT customer_id, occurred_at, CAST(NULL AS NUMERIC), 0 FROM engagement_events"
-    " WHERE occurred_at >= $2 AND occurred_at < $3"
+    " WHERE occurred_at >= :start AND occurred_at < :end"
 )
 
 
@@ -178,8 +179,7 @@ async def groups_for(dimensions: Sequence[Dimension], span: Period) -> dict[Dime
                 " SUM(CASE WHEN f.score >= 9 THEN 1 ELSE 0 END) AS promoters,"
                 " SUM(CASE WHEN f.score <= 6 THEN 1 ELSE 0 END) AS detractors"
                 f" FROM feedback f{_customers(dimension, 'f')} WHERE {_in('f.created_at')} GROUP BY 1",
-                span.start,
-                span.end,
+                {"start": span.start, "end": span.end},
             )
             out.put(rows)
     return outs
@@ -211,33 +211,33 @@ _ACTIVITY_SUMS = (
     " SUM(CASE WHEN n > 0 OR ev > 0 THEN 1 ELSE 0 END) AS active_members, SUM(ev) AS events,"
     " SUM(life) AS lifetime_revenue, SUM(CASE WHEN life_orders > 0 THEN 1 ELSE 0 END) AS lifetime_buyers"
 )
-# Each customer's orders and events ($1-$2: the period, $3: the start of the one before):
+# Each customer's orders and events (`:start`-`:end`: the period, `:before_start`: the start of the one before):
 # each table summed by customer alone, in customer order, then joined to its customer
 # (grouped by the group's key and customer at once, the planner expected a few hundred
 # groups, not 100,000, and its hashes and sorts spilled to disk).
 _CUSTOMER_ACTIVITY = (
     "SELECT c.id AS customer_id, c.tier, c.enrolled_at, COALESCE(o.n, 0) AS n, o.rev, COALESCE(o.before, 0) AS before,"
     " COALESCE(v.ev, 0) AS ev, o.life, COALESCE(o.life_orders, 0) AS life_orders FROM customers c"
-    " LEFT JOIN (SELECT customer_id, SUM(CASE WHEN placed_at >= $1 THEN 1 ELSE 0 END) AS n,"
-    " SUM(CASE WHEN placed_at >= $1 THEN program_subtotal END) AS rev,"
-    " MAX(CASE WHEN placed_at >= $3 AND placed_at < $1 THEN 1 ELSE 0 END) AS before,"
+    " LEFT JOIN (SELECT customer_id, SUM(CASE WHEN placed_at >= :start THEN 1 ELSE 0 END) AS n,"
+    " SUM(CASE WHEN placed_at >= :start THEN program_subtotal END) AS rev,"
+    " MAX(CASE WHEN placed_at >= :before_start AND placed_at < :start THEN 1 ELSE 0 END) AS before,"
     " SUM(program_subtotal) AS life, COUNT(*) AS life_orders"
-    " FROM orders WHERE placed_at < $2 GROUP BY customer_id) o ON o.customer_id = c.id"
+    " FROM orders WHERE placed_at < :end GROUP BY customer_id) o ON o.customer_id = c.id"
     " LEFT JOIN (SELECT customer_id, COUNT(*) AS ev FROM engagement_events"
-    " WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY customer_id) v ON v.customer_id = c.id"
+    " WHERE occurred_at >= :start AND occurred_at < :end GROUP BY customer_id) v ON v.customer_id = c.id"
     " WHERE o.customer_id IS NOT NULL OR v.customer_id IS NOT NULL"
 )
 _LEDGER_SUMS = (
     "SUM(outstanding) AS outstanding_points, SUM(earned) AS points_earned, SUM(redeemed) AS points_redeemed,"
     " SUM(redeemer) AS redeemers"
 )
-# Each customer's entries up to the period's end ($2); earned and redeemed within it ($1).
+# Each customer's entries up to the period's end; earned and redeemed within it (from `:start`).
 _CUSTOMER_LEDGER = (
     "SELECT c.tier, c.enrolled_at, l.* FROM customers c JOIN (SELECT e.customer_id, SUM(e.points) AS outstanding,"
-    " SUM(CASE WHEN e.kind = 'earn' AND e.created_at >= $1 THEN e.points END) AS earned,"
-    " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') AND e.created_at >= $1 THEN e.points END) AS redeemed,"
+    " SUM(CASE WHEN e.kind = 'earn' AND e.created_at >= :start THEN e.points END) AS earned,"
+    " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') AND e.created_at >= :start THEN e.points END) AS redeemed,"
     " MAX(CASE WHEN e.kind = 'redeem' THEN 1 ELSE 0 END) AS redeemer"
-    " FROM ledger_entries e WHERE e.created_at < $2 GROUP BY e.customer_id) l ON l.customer_id = c.id"
+    " FROM ledger_entries e WHERE e.created_at < :end GROUP BY e.customer_id) l ON l.customer_id = c.id"
 )
 
 
@@ -253,12 +253,12 @@ async def _per_customer(outs: dict[Dimension, Groups], span: Period) -> None:
     put(
         await _fetch(
             f"WITH t AS ({_CUSTOMER_ACTIVITY}) {_each(dimensions, _ACTIVITY_SUMS)}",
-            span.start,
-            span.end,
-            span.previous.start,
+            {"start": span.start, "end": span.end, "before_start": span.previous.start},
         )
     )
-    rows = await _fetch(f"WITH t AS ({_CUSTOMER_LEDGER}) {_each(dimensions, _LEDGER_SUMS)}", span.start, span.end)
+    rows = await _fetch(
+        f"WITH t AS ({_CUSTOMER_LEDGER}) {_each(dimensions, _LEDGER_SUMS)}", {"start": span.start, "end": span.end}
+    )
     put(rows)
     await _sorted_aggregates(False)
     redeemers = {(row["d"], row["k"]): int(row["redeemers"] or 0) for row in rows}
@@ -266,10 +266,9 @@ async def _per_customer(outs: dict[Dimension, Groups], span: Period) -> None:
         out.put(
             await _fetch(
                 f"SELECT {_key(dimension, 'c.enrolled_at')} AS k, COUNT(*) AS members,"
-                " SUM(CASE WHEN c.enrolled_at >= $1 THEN 1 ELSE 0 END) AS new_enrolments"
-                " FROM customers c WHERE c.enrolled_at < $2 GROUP BY 1",
-                span.start,
-                span.end,
+                " SUM(CASE WHEN c.enrolled_at >= :start THEN 1 ELSE 0 END) AS new_enrolments"
+                " FROM customers c WHERE c.enrolled_at < :end GROUP BY 1",
+                {"start": span.start, "end": span.end},
             )
         )
         for key, group in out.by_key.items():
@@ -294,13 +293,11 @@ async def _monthly(out: Groups, span: Period) -> None:
         " FROM (SELECT COALESCE(o.customer_id, v.customer_id) AS customer_id, COALESCE(o.m, v.m) AS m,"
         " COALESCE(o.n, 0) AS n, o.rev, COALESCE(v.ev, 0) AS ev"
         f" FROM (SELECT customer_id, {_month_index('placed_at')} AS m, COUNT(*) AS n, SUM(program_subtotal) AS rev"
-        " FROM orders WHERE placed_at >= $1 AND placed_at < $3 GROUP BY 1, 2) o"
+        " FROM orders WHERE placed_at >= :orders_from AND placed_at < :end GROUP BY 1, 2) o"
         f" FULL JOIN (SELECT customer_id, {_month_index('occurred_at')} AS m, COUNT(*) AS ev FROM engagement_events"
-        " WHERE occurred_at >= $2 AND occurred_at < $3 GROUP BY 1, 2) v"
+        " WHERE occurred_at >= :start AND occurred_at < :end GROUP BY 1, 2) v"
         " ON v.customer_id = o.customer_id AND v.m = o.m) a) b GROUP BY m",
-        _month_start(span.start, back=1),
-        span.start,
-        span.end,
+        {"orders_from": _month_start(span.start, back=1), "start": span.start, "end": span.end},
     )
     await _sorted_aggregates(False)
     wanted = set(months(span))
@@ -349,23 +346,21 @@ async def _monthly_stocks(out: Groups, span: Period) -> None:
     plus each month's change (one row per month from the database, summed here)."""
     labels = months(span)
     before = await _fetch(
-        "SELECT (SELECT COUNT(*) FROM customers WHERE enrolled_at < $1) AS members,"
-        " (SELECT SUM(points) FROM ledger_entries WHERE created_at < $1) AS points",
-        span.start,
+        "SELECT (SELECT COUNT(*) FROM customers WHERE enrolled_at < :start) AS members,"
+        " (SELECT SUM(points) FROM ledger_entries WHERE created_at < :start) AS points",
+        {"start": span.start},
     )
     enrolled = await _fetch(
         f"SELECT {_month('c.enrolled_at')} AS k, COUNT(*) AS n FROM customers c"
         f" WHERE {_in('c.enrolled_at')} GROUP BY 1",
-        span.start,
-        span.end,
+        {"start": span.start, "end": span.end},
     )
     moved = await _fetch(
         f"SELECT {_month('e.created_at')} AS k, SUM(e.points) AS n,"
         " SUM(CASE WHEN e.kind = 'earn' THEN e.points END) AS points_earned,"
         " -SUM(CASE WHEN e.kind IN ('redeem', 'refund') THEN e.points END) AS points_redeemed"
         f" FROM ledger_entries e WHERE {_in('e.created_at')} GROUP BY 1",
-        span.start,
-        span.end,
+        {"start": span.start, "end": span.end},
     )
     out.put(moved)
     new = {row["k"]: int(row["n"]) for row in enrolled}
@@ -403,14 +398,12 @@ async def rule_figures(span: Period) -> list[RuleFigures]:
             "SELECT r.rule_id, SUM(r.points) AS points, SUM(o.program_subtotal) AS revenue"
             " FROM (SELECT e.order_id, e.rule_id, SUM(e.points) AS points FROM ledger_entries e"
             f" WHERE {earned} GROUP BY 1, 2) r LEFT JOIN orders o ON o.id = r.order_id GROUP BY 1 ORDER BY 1",
-            span.start,
-            span.end,
+            {"start": span.start, "end": span.end},
         )
         reached = await _fetch(
             "SELECT rule_id, COUNT(*) AS customers FROM (SELECT DISTINCT e.rule_id, e.customer_id"
             f" FROM ledger_entries e WHERE {earned}) d GROUP BY 1",
-            span.start,
-            span.end,
+            {"start": span.start, "end": span.end},
         )
     customers = {row["rule_id"]: int(row["customers"]) for row in reached}
     return [
@@ -422,27 +415,25 @@ async def rule_figures(span: Period) -> list[RuleFigures]:
 async def marketing_spend(span: Period) -> Decimal | None:
     """Spend recorded for periods that start within this one (None when none was)."""
     rows = await _fetch(
-        "SELECT SUM(amount) AS n FROM marketing_spend WHERE period_start >= $1 AND period_start < $2",
-        span.start.date(),
-        span.end.date(),
+        "SELECT SUM(amount) AS n FROM marketing_spend WHERE period_start >= :start AND period_start < :end",
+        {"start": span.start.date(), "end": span.end.date()},
     )
     return _plain(rows[0]["n"]) if rows and rows[0]["n"] is not None else None
 
 
 async def new_enrolments(span: Period) -> int:
     rows = await _fetch(
-        "SELECT COUNT(*) AS n FROM customers WHERE enrolled_at >= $1 AND enrolled_at < $2", span.start, span.end
+        "SELECT COUNT(*) AS n FROM customers WHERE enrolled_at >= :start AND enrolled_at < :end",
+        {"start": span.start, "end": span.end},
     )
     return int(rows[0]["n"])
 
 
 async def record_marketing_spend(first: date, last: date, amount: Decimal, currency: str, now: datetime) -> None:
-    await sql.execute(
-        "INSERT INTO marketing_spend (period_start, period_end, amount, currency, created_at)"
-        " VALUES ($1, $2, $3, $4, $5)",
-        first,
-        last,
-        amount,
-        currency,
-        now,
+    await sql.execute_named(
+        named(
+            "INSERT INTO marketing_spend (period_start, period_end, amount, currency, created_at)"
+            " VALUES (:first, :last, :amount, :currency, :now)"
+        ),
+        {"first": first, "last": last, "amount": amount, "currency": currency, "now": now},
     )

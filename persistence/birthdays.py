@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from persistence import sql
+from persistence.statements import named
 
 
 async def due(days: Sequence[str], year: int, after_id: int, limit: int) -> list[tuple[int, str]]:
@@ -26,11 +27,12 @@ async def due(days: Sequence[str], year: int, after_id: int, limit: int) -> list
 
 async def mark(customer_id: int, year: int) -> bool:
     """False when another run marked this year first."""
-    rows = await sql.fetch(
-        "UPDATE customers SET birthday_year = $1 WHERE id = $2 AND (birthday_year IS NULL OR birthday_year < $3)"
-        " RETURNING id",
-        year,
-        customer_id,
-        year,
+    rows = await sql.fetch_named(
+        named(
+            "UPDATE customers SET birthday_year = :year WHERE id = :customer_id AND (birthday_year IS NULL OR"
+            " birthday_year < :year)"
+            " RETURNING id"
+        ),
+        {"year": year, "customer_id": customer_id},
     )
     return bool(rows)

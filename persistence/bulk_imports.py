@@ -27,6 +27,7 @@ from domain.orders import MAX_LINES, MAX_QUANTITY
 from persistence import sql
 from persistence.connections import MalformedCsv
 from persistence.imports import move_staged, new_only, staging_tables
+from persistence.statements import named
 
 __all__ = ["MalformedCsv", "available", "classify", "customers_to_enrol", "drop_staging",
            "referral_codes", "slow_rows", "stage_csv", "write_fast"]  # fmt: skip
@@ -241,24 +242,27 @@ async def write_fast(batch: int, entry_tier: str | None, program_currency: str, 
     async with sql.transaction():
         await sql.execute("SET LOCAL work_mem = '256MB'")  # the customers' sums and the lines' joins
         await staging_tables()
-        await sql.execute(
-            "INSERT INTO import_orders (external_id, customer_external_id, email, currency, placed_at, subtotal,"
-            " shipping_amount, request_hash, program_currency, program_subtotal, exchange_rate, referral_code)"
-            " SELECT g.oid, g.cust, g.email, g.currency, g.placed_at, g.subtotal, COALESCE(g.shipping_amount, 0),"
-            " g.request_hash, $2, g.program_subtotal, g.rate, c.code"
-            " FROM import_grp g LEFT JOIN import_codes c ON c.k = g.cust WHERE g.fast AND g.batch = $1",
-            batch,
-            program_currency,
+        await sql.execute_named(
+            named(
+                "INSERT INTO import_orders (external_id, customer_external_id, email, currency, placed_at, subtotal,"
+                " shipping_amount, request_hash, program_currency, program_subtotal, exchange_rate, referral_code)"
+                " SELECT g.oid, g.cust, g.email, g.currency, g.placed_at, g.subtotal, COALESCE(g.shipping_amount, 0),"
+                " g.request_hash, :program_currency, g.program_subtotal, g.rate, c.code"
+                " FROM import_grp g LEFT JOIN import_codes c ON c.k = g.cust WHERE g.fast AND g.batch = :batch"
+            ),
+            {"batch": batch, "program_currency": program_currency},
         )
         staged = int((await sql.fetch("SELECT COUNT(*) AS n FROM import_orders"))[0]["n"])
         fresh = await new_only()
         if not fresh:
             return staged, 0
-        await sql.execute(
-            "INSERT INTO import_lines (order_external_id, position, sku, category, quantity, unit_price)"
-            " SELECT r.oid, r.n - r.grp, r.sku, NULLIF(r.category, ''), r.q, r.price FROM import_rec r"
-            " WHERE r.batch = $1 AND r.oid IN (SELECT external_id FROM import_orders)",
-            batch,
+        await sql.execute_named(
+            named(
+                "INSERT INTO import_lines (order_external_id, position, sku, category, quantity, unit_price)"
+                " SELECT r.oid, r.n - r.grp, r.sku, NULLIF(r.category, ''), r.q, r.price FROM import_rec r"
+                " WHERE r.batch = :batch AND r.oid IN (SELECT external_id FROM import_orders)"
+            ),
+            {"batch": batch},
         )
         await move_staged(entry_tier, now)
         return staged, fresh

@@ -15,7 +15,7 @@ from typing import Any
 from domain.money import minor_units
 from persistence import sql
 from persistence.rows import json_of, json_text, moment_of
-from persistence.statements import Statement
+from persistence.statements import Statement, named
 
 OPEN, ABANDONED, ORDERED, RECOVERED = "open", "abandoned", "ordered", "recovered"
 
@@ -147,12 +147,14 @@ async def close(cart_id: str, customer_id: int, order_id: int, now: datetime) ->
 
 
 async def find(cart_id: str) -> StoredCart | None:
-    rows = await sql.fetch(
-        "SELECT k.cart_id, k.state, k.currency, k.lines, k.subtotal, k.revision, k.abandonments, k.updated_at,"
-        " k.abandoned_at, k.closed_at, c.external_id, o.external_id AS order_external_id"
-        " FROM carts k JOIN customers c ON c.id = k.customer_id LEFT JOIN orders o ON o.id = k.order_id"
-        " WHERE k.cart_id = $1",
-        cart_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT k.cart_id, k.state, k.currency, k.lines, k.subtotal, k.revision, k.abandonments, k.updated_at,"
+            " k.abandoned_at, k.closed_at, c.external_id, o.external_id AS order_external_id"
+            " FROM carts k JOIN customers c ON c.id = k.customer_id LEFT JOIN orders o ON o.id = k.order_id"
+            " WHERE k.cart_id = :cart_id"
+        ),
+        {"cart_id": cart_id},
     )
     if not rows:
         return None
@@ -175,10 +177,11 @@ async def find(cart_id: str) -> StoredCart | None:
 
 async def states(since: datetime, until: datetime) -> dict[str, int]:
     """Carts by state among those created in [since, until) (abandoned vs recovered)."""
-    rows = await sql.fetch(
-        "SELECT state, COUNT(*) AS n FROM carts WHERE created_at >= $1 AND created_at < $2 GROUP BY state",
-        since,
-        until,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT state, COUNT(*) AS n FROM carts WHERE created_at >= :since AND created_at < :until GROUP BY state"
+        ),
+        {"since": since, "until": until},
     )
     return {row["state"]: int(row["n"]) for row in rows}
 

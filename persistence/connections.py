@@ -66,13 +66,20 @@ class PgConnection:
     def __init__(self, raw: asyncpg.Connection):
         self.raw = raw
 
+    # The two statements every order runs: the driver's errors are caught here, not by
+    # `_pg_errors()`, a generator-based context manager per statement.
     async def fetch(self, sql: str, *values: Any) -> list[dict]:
-        with _pg_errors():
-            return [dict(row) for row in await self.raw.fetch(sql, *values)]
+        try:
+            rows = await self.raw.fetch(sql, *values)
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as error:
+            raise IntegrityError(str(error)) from error
+        return [dict(row) for row in rows]
 
     async def execute(self, sql: str, *values: Any) -> None:
-        with _pg_errors():
+        try:
             await self.raw.execute(sql, *values)
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as error:
+            raise IntegrityError(str(error)) from error
 
     async def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """PostgreSQL's binary COPY: the fastest way in for many rows."""
@@ -152,6 +159,13 @@ class PostgresDatabase(_Binding):
     async def connection(self) -> AsyncIterator[PgConnection]:
         async with self.pool.acquire() as raw:
             yield PgConnection(raw)
+
+    async def acquire(self) -> asyncpg.Connection:
+        """A pooled connection, for `release` to give back (persistence.sql.LeanScope)."""
+        return await self.pool.acquire()
+
+    async def release(self, raw: asyncpg.Connection) -> None:
+        await self.pool.release(raw)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:

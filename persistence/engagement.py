@@ -12,6 +12,7 @@ from domain.program import PointsAward
 from persistence import sql
 from persistence.entries import earn_entries_of
 from persistence.rows import CustomerRow, moment_of
+from persistence.statements import named
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,24 @@ async def insert_event(
     then rolls back and is answered from the stored event."""
     # In UTC, as the database gives it back, so that a replay answers the same instant alike.
     occurred_at = sql.as_utc(event.occurred_at or now)
-    [row] = await sql.fetch(
-        "INSERT INTO engagement_events (external_id, customer_id, type, attributes, occurred_at,"
-        " points_earned, rules_version, request_hash, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        event.external_id,
-        customer.id,
-        event.facts.type,
-        json.dumps(dict(event.facts.attributes), separators=(",", ":")),
-        occurred_at,
-        points,
-        rules_version,
-        event.request_hash,
-        now,
+    [row] = await sql.fetch_named(
+        named(
+            "INSERT INTO engagement_events (external_id, customer_id, type, attributes, occurred_at,"
+            " points_earned, rules_version, request_hash, created_at)"
+            " VALUES (:external_id, :id, :type, :attributes, :occurred_at, :points, :rules_version,"
+            " :request_hash, :now) RETURNING id"
+        ),
+        {
+            "external_id": event.external_id,
+            "id": customer.id,
+            "type": event.facts.type,
+            "attributes": json.dumps(dict(event.facts.attributes), separators=(",", ":")),
+            "occurred_at": occurred_at,
+            "points": points,
+            "rules_version": rules_version,
+            "request_hash": event.request_hash,
+            "now": now,
+        },
     )
     stored = StoredEvent(
         external_id=event.external_id,
@@ -61,11 +67,13 @@ async def insert_event(
 
 
 async def find_event(external_id: str) -> StoredEvent | None:
-    rows = await sql.fetch(
-        "SELECT e.id, e.external_id, c.external_id AS customer_external_id, e.type, e.occurred_at,"
-        " e.points_earned, e.rules_version, e.request_hash FROM engagement_events e"
-        " JOIN customers c ON c.id = e.customer_id WHERE e.external_id = $1",
-        external_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT e.id, e.external_id, c.external_id AS customer_external_id, e.type, e.occurred_at,"
+            " e.points_earned, e.rules_version, e.request_hash FROM engagement_events e"
+            " JOIN customers c ON c.id = e.customer_id WHERE e.external_id = :external_id"
+        ),
+        {"external_id": external_id},
     )
     if not rows:
         return None

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from persistence import sql
 from persistence.jobs import IN_AVAILABLE_NOT_EXPIRED, available_remaining, last_activity, without_jit
+from persistence.statements import named
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,14 @@ async def expiring_entries(lo: int, hi: int, now: datetime, horizon: datetime) -
     """Per award: earn entries of customers lo < id <= hi that expire after `now` and by
     `horizon`, with what each still holds in the available bucket."""
     await without_jit()
-    rows = await sql.fetch(
-        f"SELECT e.customer_id, c.external_id, e.expires_at, {available_remaining()} AS points"
-        " FROM ledger_entries e JOIN customers c ON c.id = e.customer_id"
-        " WHERE e.customer_id > $1 AND e.customer_id <= $2 AND e.expires_at > $3 AND e.expires_at <= $4"
-        f" AND {IN_AVAILABLE_NOT_EXPIRED}",
-        lo,
-        hi,
-        now,
-        horizon,
+    rows = await sql.fetch_named(
+        named(
+            f"SELECT e.customer_id, c.external_id, e.expires_at, {available_remaining()} AS points"
+            " FROM ledger_entries e JOIN customers c ON c.id = e.customer_id"
+            " WHERE e.customer_id > :lo AND e.customer_id <= :hi AND e.expires_at > :now AND e.expires_at <= :horizon"
+            f" AND {IN_AVAILABLE_NOT_EXPIRED}"
+        ),
+        {"lo": lo, "hi": hi, "now": now, "horizon": horizon},
     )
     return [_expiring(row) for row in rows]
 
@@ -42,14 +42,14 @@ async def inactive_customers(lo: int, hi: int, since: datetime, until: datetime)
     is after `since` (not yet expired) and at or before `until`; `expires_at` is their last
     activity (the caller adds the policy's days)."""
     await without_jit()
-    rows = await sql.fetch(
-        f"SELECT * FROM (SELECT c.id AS customer_id, c.external_id, {last_activity()} AS expires_at,"
-        " c.points_available AS points FROM customers c WHERE c.id > $1 AND c.id <= $2 AND c.points_available > 0) a"
-        " WHERE a.expires_at > $3 AND a.expires_at <= $4",
-        lo,
-        hi,
-        since,
-        until,
+    rows = await sql.fetch_named(
+        named(
+            f"SELECT * FROM (SELECT c.id AS customer_id, c.external_id, {last_activity()} AS expires_at,"
+            " c.points_available AS points FROM customers c WHERE c.id > :lo AND c.id <= :hi AND"
+            " c.points_available > 0) a"
+            " WHERE a.expires_at > :since AND a.expires_at <= :until"
+        ),
+        {"lo": lo, "hi": hi, "since": since, "until": until},
     )
     return [_expiring(row) for row in rows]
 

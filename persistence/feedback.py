@@ -8,6 +8,7 @@ from datetime import datetime
 
 from domain.feedback import FeedbackInput
 from persistence import sql
+from persistence.statements import named
 
 
 @dataclass(frozen=True)
@@ -23,25 +24,34 @@ class StoredFeedback:
 async def customers_order(order_external_id: str, customer_id: int) -> int | None:
     """The order's id when it is this customer's; None otherwise (another customer's order
     is as unknown to this one as an order that does not exist)."""
-    rows = await sql.fetch(
-        "SELECT id FROM orders WHERE external_id = $1 AND customer_id = $2", order_external_id, customer_id
+    rows = await sql.fetch_named(
+        named("SELECT id FROM orders WHERE external_id = :order_external_id AND customer_id = :customer_id"),
+        {"order_external_id": order_external_id, "customer_id": customer_id},
     )
     return int(rows[0]["id"]) if rows else None
 
 
 async def insert(customer_id: int, order_id: int | None, feedback: FeedbackInput, now: datetime) -> int:
     """Raises IntegrityError when the order already has feedback."""
-    [row] = await sql.fetch(
-        "INSERT INTO feedback (customer_id, order_id, score, comment, created_at) VALUES ($1, $2, $3, $4, $5)"
-        " RETURNING id",
-        customer_id,
-        order_id,
-        feedback.score,
-        feedback.comment,
-        now,
+    [row] = await sql.fetch_named(
+        named(
+            "INSERT INTO feedback (customer_id, order_id, score, comment, created_at) VALUES (:customer_id,"
+            " :order_id, :score, :comment, :now)"
+            " RETURNING id"
+        ),
+        {
+            "customer_id": customer_id,
+            "order_id": order_id,
+            "score": feedback.score,
+            "comment": feedback.comment,
+            "now": now,
+        },
     )
     return int(row["id"])
 
 
 async def link_event(feedback_id: int, event_id: int) -> None:
-    await sql.execute("UPDATE feedback SET event_id = $1 WHERE id = $2", event_id, feedback_id)
+    await sql.execute_named(
+        named("UPDATE feedback SET event_id = :event_id WHERE id = :feedback_id"),
+        {"event_id": event_id, "feedback_id": feedback_id},
+    )

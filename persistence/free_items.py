@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from domain.program import FreeProduct
 from persistence import sql
 from persistence.rows import decimal_of
+from persistence.statements import named
 
 
 async def write_free_items(order_id: int, products: Sequence[FreeProduct]) -> None:
@@ -21,8 +22,9 @@ async def write_free_items(order_id: int, products: Sequence[FreeProduct]) -> No
 
 
 async def free_items_of(order_id: int) -> tuple[FreeProduct, ...]:
-    rows = await sql.fetch(
-        "SELECT rule_id, sku, quantity, value FROM order_free_items WHERE order_id = $1 ORDER BY id", order_id
+    rows = await sql.fetch_named(
+        named("SELECT rule_id, sku, quantity, value FROM order_free_items WHERE order_id = :order_id ORDER BY id"),
+        {"order_id": order_id},
     )
     return tuple(
         FreeProduct(row["sku"], row["rule_id"], int(row["quantity"]), decimal_of(row["value"])) for row in rows

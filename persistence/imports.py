@@ -18,7 +18,7 @@ from decimal import Decimal
 from domain.referrals import new_referral_code
 from persistence import sql
 from persistence.repositories import NEW_CUSTOMER
-from persistence.statements import Statement, insert_select, whole_row
+from persistence.statements import Statement, insert_select, named, whole_row
 from persistence.tables import CUSTOMERS, ORDER_LINES, ORDERS
 
 IMPORT_RULES_VERSION = "import"
@@ -233,11 +233,13 @@ async def write_customers(batch: Sequence[CustomerRow], entry_tier: str | None) 
     )
     await sql.execute("DELETE FROM import_customers WHERE external_id IN (SELECT external_id FROM customers)")
     fresh = await sql.fetch("SELECT COUNT(*) AS n FROM import_customers")
-    await sql.execute(
-        "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
-        " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
-        " SELECT external_id, email, name, birthday, '[]', $1, 0, 0, 0, 0, 0, enrolled_at, referral_code"
-        " FROM import_customers",
-        entry_tier,
+    await sql.execute_named(
+        named(
+            "INSERT INTO customers (external_id, email, name, birthday, tags, tier, points_available,"
+            " points_pending, lifetime_earned, lifetime_spend, order_count, enrolled_at, referral_code)"
+            " SELECT external_id, email, name, birthday, '[]', :entry_tier, 0, 0, 0, 0, 0, enrolled_at, referral_code"
+            " FROM import_customers"
+        ),
+        {"entry_tier": entry_tier},
     )
     return int(fresh[0]["n"])

@@ -12,43 +12,40 @@ from datetime import datetime
 from typing import Any
 
 from persistence import sql
+from persistence.statements import named
 
 
 async def take(name: str, holder: str, *, now: datetime, until: datetime, due_by: datetime) -> bool:
     """Takes the lease on `name` when it is free (expired) and the job is due by `due_by`."""
-    rows = await sql.fetch(
-        "INSERT INTO job_leases (name, holder, leased_until, next_run_at) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, leased_until = excluded.leased_until"
-        " WHERE job_leases.leased_until <= $4 AND job_leases.next_run_at <= $5 RETURNING holder",
-        name,
-        holder,
-        until,
-        now,
-        due_by,
+    rows = await sql.fetch_named(
+        named(
+            "INSERT INTO job_leases (name, holder, leased_until, next_run_at) VALUES (:name, :holder, :until, :now)"
+            " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, leased_until = excluded.leased_until"
+            " WHERE job_leases.leased_until <= :now AND job_leases.next_run_at <= :due_by RETURNING holder"
+        ),
+        {"name": name, "holder": holder, "until": until, "now": now, "due_by": due_by},
     )
     return bool(rows)
 
 
 async def give_back(name: str, holder: str, *, now: datetime, next_run_at: datetime | None) -> None:
     """Frees the lease; `next_run_at` None keeps the schedule as it was (a run by hand)."""
-    await sql.execute(
-        "UPDATE job_leases SET leased_until = $1, next_run_at = COALESCE($2, next_run_at)"
-        " WHERE name = $3 AND holder = $4",
-        now,
-        next_run_at,
-        name,
-        holder,
+    await sql.execute_named(
+        named(
+            "UPDATE job_leases SET leased_until = :now, next_run_at = COALESCE(:next_run_at, next_run_at)"
+            " WHERE name = :name AND holder = :holder"
+        ),
+        {"now": now, "next_run_at": next_run_at, "name": name, "holder": holder},
     )
 
 
 async def start_run(name: str, holder: str, *, as_of: datetime, now: datetime) -> int:
-    rows = await sql.fetch(
-        "INSERT INTO job_runs (name, holder, as_of, started_at, status, customers, entries, points)"
-        " VALUES ($1, $2, $3, $4, 'running', 0, 0, 0) RETURNING id",
-        name,
-        holder,
-        as_of,
-        now,
+    rows = await sql.fetch_named(
+        named(
+            "INSERT INTO job_runs (name, holder, as_of, started_at, status, customers, entries, points)"
+            " VALUES (:name, :holder, :as_of, :now, 'running', 0, 0, 0) RETURNING id"
+        ),
+        {"name": name, "holder": holder, "as_of": as_of, "now": now},
     )
     return int(rows[0]["id"])
 
@@ -63,16 +60,21 @@ async def finish_run(
     points: int = 0,
     error: str | None = None,
 ) -> None:
-    await sql.execute(
-        "UPDATE job_runs SET finished_at = $1, status = $2, customers = $3, entries = $4, points = $5, error = $6"
-        " WHERE id = $7",
-        now,
-        status,
-        customers,
-        entries,
-        points,
-        error,
-        run_id,
+    await sql.execute_named(
+        named(
+            "UPDATE job_runs SET finished_at = :now, status = :status, customers = :customers, entries ="
+            " :entries, points = :points, error = :error"
+            " WHERE id = :run_id"
+        ),
+        {
+            "now": now,
+            "status": status,
+            "customers": customers,
+            "entries": entries,
+            "points": points,
+            "error": error,
+            "run_id": run_id,
+        },
     )
 
 

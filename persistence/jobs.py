@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from persistence import sql
+from persistence.statements import named
 
 
 def _none_related(kind: str) -> str:
@@ -303,12 +304,12 @@ async def move_balances(moves: Sequence[tuple[int, int, int]]) -> list[BalanceAf
 
 async def customers_page(exists: str, now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
     """A page of customers (c) after `after_id` for whom the subquery `exists` finds a row;
-    it may compare with `now` as $1."""
-    rows = await sql.fetch(
-        # Placeholders in textual order, each once: SQLite's are positional `?`.
-        f"SELECT c.id, c.external_id FROM customers c WHERE EXISTS ({exists}) AND c.id > $2 ORDER BY c.id LIMIT $3",
-        now,
-        after_id,
-        limit,
+    it may compare with `:now`."""
+    rows = await sql.fetch_named(
+        named(
+            f"SELECT c.id, c.external_id FROM customers c WHERE EXISTS ({exists})"
+            " AND c.id > :after_id ORDER BY c.id LIMIT :limit"
+        ),
+        {"now": now, "after_id": after_id, "limit": limit},
     )
     return [(row["id"], row["external_id"]) for row in rows]

@@ -14,6 +14,7 @@ import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 
 from persistence import sql
+from persistence.statements import named
 
 log = logging.getLogger("loyalty.events")
 
@@ -35,7 +36,10 @@ async def announce(payload: str) -> None:
     """Within the transaction of a change: every worker is told at commit (NOTIFY is
     transactional; the relays are called after the commit), none if it rolls back."""
     if sql.on_postgres():
-        await sql.execute("SELECT pg_notify($1, $2)", REWARD_EVENTS_CHANNEL, payload)
+        await sql.execute_named(
+            named("SELECT pg_notify(:channel, :payload)"),
+            {"channel": REWARD_EVENTS_CHANNEL, "payload": payload},
+        )
     for relay in list(relays):
         sql.after_commit(functools.partial(relay, payload))
 

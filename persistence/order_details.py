@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.money import minor_units
 from persistence import sql
+from persistence.statements import named
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,13 @@ class OrderDetails:
 
 
 async def order_details(external_id: str) -> OrderDetails | None:
-    rows = await sql.fetch(
-        "SELECT o.currency, o.country, l.sku, l.category, l.quantity, l.unit_price, l.tags"
-        " FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id WHERE o.external_id = $1 ORDER BY l.position",
-        external_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT o.currency, o.country, l.sku, l.category, l.quantity, l.unit_price, l.tags"
+            " FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id WHERE o.external_id = :external_id"
+            " ORDER BY l.position"
+        ),
+        {"external_id": external_id},
     )
     if not rows:
         return None

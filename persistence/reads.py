@@ -22,25 +22,25 @@ from typing import Any
 from domain.customers import Customer
 from domain.ledger import Balance
 from persistence import sql
+from persistence.statements import Statement
 
-_CUSTOMER = (
+_CUSTOMER = Statement(
     "SELECT id, external_id, email, name, birthday, tags, attributes, referral_code, tier, points_available,"
     " points_pending, lifetime_earned, lifetime_spend, order_count, last_order_at, enrolled_at,"
     " referred_by_id IS NOT NULL AS referred"
-    " FROM customers WHERE external_id = $1"
+    " FROM customers WHERE external_id = :external_id"
 )
 
 # The customer's id comes from the unique index on external_id (an InitPlan run once),
-# so the page itself is a backward walk of (customer_id, id) that stops after $2 rows.
+# so the page itself is a backward walk of (customer_id, id) that stops after `:limit` rows.
 _PAGE_COLUMNS = (
     "SELECT e.id, e.kind, e.bucket, e.points, e.reason, e.rule_id, e.rules_version, e.variant,"
     " o.external_id AS order_external_id, e.created_at, e.available_at, e.expires_at"
     " FROM ledger_entries e LEFT JOIN orders o ON o.id = e.order_id"
-    " WHERE e.customer_id = (SELECT id FROM customers WHERE external_id = $1)"
+    " WHERE e.customer_id = (SELECT id FROM customers WHERE external_id = :external_id)"
 )
-_FIRST_PAGE = _PAGE_COLUMNS + " ORDER BY e.id DESC LIMIT $2"
-# Placeholders in textual order: SQLite's are positional.
-_PAGE_AFTER = _PAGE_COLUMNS + " AND e.id < $2 ORDER BY e.id DESC LIMIT $3"
+_FIRST_PAGE = Statement(_PAGE_COLUMNS + " ORDER BY e.id DESC LIMIT :limit")
+_PAGE_AFTER = Statement(_PAGE_COLUMNS + " AND e.id < :before_id ORDER BY e.id DESC LIMIT :limit")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ async def customer(external_id: str) -> Customer | None:
 async def customer_with_id(external_id: str) -> tuple[int, Customer] | None:
     """The customer and its row id (what a dry run reads the rules' usage by)."""
     async with sql.lean_connection():
-        rows = await sql.fetch(_CUSTOMER, external_id)
+        rows = await sql.fetch_named(_CUSTOMER, {"external_id": external_id})
     return (int(rows[0]["id"]), _customer(rows[0])) if rows else None
 
 
@@ -76,9 +76,11 @@ async def ledger_page(customer_external_id: str, first: int, before_id: int | No
     whether another page exists."""
     async with sql.lean_connection():
         if before_id is None:
-            rows = await sql.fetch(_FIRST_PAGE, customer_external_id, first + 1)
+            rows = await sql.fetch_named(_FIRST_PAGE, {"external_id": customer_external_id, "limit": first + 1})
         else:
-            rows = await sql.fetch(_PAGE_AFTER, customer_external_id, before_id, first + 1)
+            rows = await sql.fetch_named(
+                _PAGE_AFTER, {"external_id": customer_external_id, "before_id": before_id, "limit": first + 1}
+            )
     page = [
         LedgerRow(
             id=row["id"],

@@ -18,6 +18,7 @@ from domain.program import RedeemedReward, Reward
 from domain.rewards import Lot, Redemption, RedemptionState, SpentLot
 from persistence import sql
 from persistence.jobs import IN_AVAILABLE_NOT_EXPIRED, available_remaining, customers_page
+from persistence.statements import named
 
 _COLUMNS = (
     "r.id, r.code, c.external_id AS customer_external_id, r.reward_id, r.reward_name, r.kind, r.value, r.sku,"
@@ -77,21 +78,21 @@ def _stored(row: Mapping) -> StoredRedemption:
     return StoredRedemption(redemption, int(row.get("customer_id") or 0), int(row["points_untraced"]))
 
 
-async def _one(where: str, *values: object) -> StoredRedemption | None:
-    rows = await sql.fetch(f"SELECT {_COLUMNS}, r.customer_id{_FROM} WHERE {where}", *values)
+async def _one(where: str, params: dict[str, object]) -> StoredRedemption | None:
+    rows = await sql.fetch_named(named(f"SELECT {_COLUMNS}, r.customer_id{_FROM} WHERE {where}"), params)
     return _stored(rows[0]) if rows else None
 
 
 async def find_by_id(redemption_id: int) -> StoredRedemption | None:
-    return await _one("r.id = $1", redemption_id)
+    return await _one("r.id = :id", {"id": redemption_id})
 
 
 async def find_by_key(idempotency_key: str) -> StoredRedemption | None:
-    return await _one("r.idempotency_key = $1", idempotency_key)
+    return await _one("r.idempotency_key = :key", {"key": idempotency_key})
 
 
 async def find_by_code(code: str) -> StoredRedemption | None:
-    return await _one("r.code = $1", code)
+    return await _one("r.code = :code", {"code": code})
 
 
 async def find_by_codes(codes: Sequence[str]) -> dict[str, StoredRedemption]:
@@ -104,10 +105,12 @@ async def find_by_codes(codes: Sequence[str]) -> dict[str, StoredRedemption]:
 
 async def of_customer(customer_external_id: str, active_only: bool, limit: int) -> list[StoredRedemption]:
     state = " AND r.state = 'active'" if active_only else ""
-    rows = await sql.fetch(
-        f"SELECT {_COLUMNS}, r.customer_id{_FROM} WHERE c.external_id = $1{state} ORDER BY r.id DESC LIMIT $2",
-        customer_external_id,
-        limit,
+    rows = await sql.fetch_named(
+        named(
+            f"SELECT {_COLUMNS}, r.customer_id{_FROM} WHERE c.external_id = :customer_external_id{state} ORDER"
+            " BY r.id DESC LIMIT :limit"
+        ),
+        {"customer_external_id": customer_external_id, "limit": limit},
     )
     return [_stored(row) for row in rows]
 
@@ -118,10 +121,12 @@ async def of_customer(customer_external_id: str, active_only: bool, limit: int) 
 async def lots(customer_id: int) -> list[Lot]:
     """The customer's lots: what each earn entry not yet expired still holds in the
     available bucket (only those holding something)."""
-    rows = await sql.fetch(
-        f"SELECT e.id, e.expires_at, {available_remaining()} AS remaining FROM ledger_entries e"
-        f" WHERE {IN_AVAILABLE_NOT_EXPIRED} AND e.customer_id = $1 ORDER BY e.id",
-        customer_id,
+    rows = await sql.fetch_named(
+        named(
+            f"SELECT e.id, e.expires_at, {available_remaining()} AS remaining FROM ledger_entries e"
+            f" WHERE {IN_AVAILABLE_NOT_EXPIRED} AND e.customer_id = :customer_id ORDER BY e.id"
+        ),
+        {"customer_id": customer_id},
     )
     found = [
         Lot(row["id"], int(row["remaining"]), _datetime(row["expires_at"]) if row["expires_at"] else None)
@@ -167,17 +172,23 @@ async def lock_stock(reward: Reward) -> int:
     """Redemptions left of a stocked reward, its counter row locked until the transaction
     ends (after the customer's row) so that two customers cannot take the last one."""
     assert reward.stock is not None
-    await sql.execute(
-        "INSERT INTO reward_stock (reward_id, redeemed) VALUES ($1, 0) ON CONFLICT (reward_id) DO NOTHING", reward.id
+    await sql.execute_named(
+        named("INSERT INTO reward_stock (reward_id, redeemed) VALUES (:id, 0) ON CONFLICT (reward_id) DO NOTHING"),
+        {"id": reward.id},
     )
     lock = " FOR UPDATE" if sql.on_postgres() else ""
-    [row] = await sql.fetch(f"SELECT redeemed FROM reward_stock WHERE reward_id = $1{lock}", reward.id)
+    [row] = await sql.fetch_named(
+        named(f"SELECT redeemed FROM reward_stock WHERE reward_id = :id{lock}"), {"id": reward.id}
+    )
     return max(0, reward.stock - int(row["redeemed"]))
 
 
 async def move_stock(reward_id: str, delta: int) -> None:
     """Rewards without a stock have no row; the UPDATE then does nothing."""
-    await sql.execute("UPDATE reward_stock SET redeemed = redeemed + $1 WHERE reward_id = $2", delta, reward_id)
+    await sql.execute_named(
+        named("UPDATE reward_stock SET redeemed = redeemed + :delta WHERE reward_id = :reward_id"),
+        {"delta": delta, "reward_id": reward_id},
+    )
 
 
 # ---- writes -------------------------------------------------------------------------------
@@ -197,27 +208,33 @@ async def insert(
     expires_at: datetime,
 ) -> int:
     """Raises IntegrityError when the idempotency key is taken (a retry, or a race lost)."""
-    [row] = await sql.fetch(
-        "INSERT INTO redemptions (code, customer_id, reward_id, reward_name, kind, value, sku, min_order, currency,"
-        " points_spent, points_untraced, state, rules_version, idempotency_key, request_hash, created_at, expires_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
-        code,
-        customer_id,
-        reward.id,
-        reward.name,
-        reward.kind,
-        reward.value,
-        reward.sku,
-        reward.min_order,
-        currency,
-        reward.points_cost,
-        untraced,
-        RedemptionState.ACTIVE.value,
-        rules_version,
-        idempotency_key,
-        request_hash,
-        now,
-        expires_at,
+    [row] = await sql.fetch_named(
+        named(
+            "INSERT INTO redemptions (code, customer_id, reward_id, reward_name, kind, value, sku, min_order, currency,"
+            " points_spent, points_untraced, state, rules_version, idempotency_key, request_hash, created_at,"
+            " expires_at)"
+            " VALUES (:code, :customer_id, :id, :name, :kind, :value, :sku, :min_order, :currency, :points_cost,"
+            " :untraced, :active, :rules_version, :idempotency_key, :request_hash, :now, :expires_at) RETURNING id"
+        ),
+        {
+            "code": code,
+            "customer_id": customer_id,
+            "id": reward.id,
+            "name": reward.name,
+            "kind": reward.kind,
+            "value": reward.value,
+            "sku": reward.sku,
+            "min_order": reward.min_order,
+            "currency": currency,
+            "points_cost": reward.points_cost,
+            "untraced": untraced,
+            "active": RedemptionState.ACTIVE.value,
+            "rules_version": rules_version,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "now": now,
+            "expires_at": expires_at,
+        },
     )
     return int(row["id"])
 
@@ -233,11 +250,13 @@ async def add_lots(redemption_id: int, taken: Sequence[tuple[int, int]], now: da
 
 async def spent_lots(redemption_id: int) -> list[SpentLot]:
     """What the redemption still holds of each lot, with that earn entry's expiry."""
-    rows = await sql.fetch(
-        "SELECT s.entry_id, SUM(s.points) AS points, e.expires_at FROM redemption_lots s"
-        " JOIN ledger_entries e ON e.id = s.entry_id WHERE s.redemption_id = $1"
-        " GROUP BY s.entry_id, e.expires_at HAVING SUM(s.points) > 0 ORDER BY s.entry_id",
-        redemption_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT s.entry_id, SUM(s.points) AS points, e.expires_at FROM redemption_lots s"
+            " JOIN ledger_entries e ON e.id = s.entry_id WHERE s.redemption_id = :redemption_id"
+            " GROUP BY s.entry_id, e.expires_at HAVING SUM(s.points) > 0 ORDER BY s.entry_id"
+        ),
+        {"redemption_id": redemption_id},
     )
     return [
         SpentLot(row["entry_id"], int(row["points"]), _datetime(row["expires_at"]) if row["expires_at"] else None)
@@ -247,10 +266,12 @@ async def spent_lots(redemption_id: int) -> list[SpentLot]:
 
 async def redeem_entry_id(customer_id: int, redemption_id: int) -> int:
     # By customer first: the (customer_id, id) index finds the entry among few.
-    [row] = await sql.fetch(
-        "SELECT id FROM ledger_entries WHERE customer_id = $1 AND source = $2 AND kind = 'redeem'",
-        customer_id,
-        source_of(redemption_id),
+    [row] = await sql.fetch_named(
+        named(
+            "SELECT id FROM ledger_entries WHERE customer_id = :customer_id AND source = :redemption_id AND kind"
+            " = 'redeem'"
+        ),
+        {"customer_id": customer_id, "redemption_id": source_of(redemption_id)},
     )
     return int(row["id"])
 
@@ -276,21 +297,24 @@ async def mark_used(redemption_ids: Sequence[int], order_id: int, now: datetime)
 async def end(redemption_id: int, state: RedemptionState, now: datetime) -> bool:
     """Cancels or expires an active redemption; False when it was no longer active."""
     assert state in (RedemptionState.CANCELLED, RedemptionState.EXPIRED)
-    rows = await sql.fetch(
-        "UPDATE redemptions SET state = $1, ended_at = $2 WHERE id = $3 AND state = 'active' RETURNING id",
-        state.value,
-        now,
-        redemption_id,
+    rows = await sql.fetch_named(
+        named(
+            "UPDATE redemptions SET state = :value, ended_at = :now WHERE id = :redemption_id AND state ="
+            " 'active' RETURNING id"
+        ),
+        {"value": state.value, "now": now, "redemption_id": redemption_id},
     )
     return bool(rows)
 
 
 async def give_back_codes(order_id: int) -> list[str]:
     """The codes a (wholly) returned order used become usable again; returns them."""
-    rows = await sql.fetch(
-        "UPDATE redemptions SET state = 'active', order_id = NULL, used_at = NULL"
-        " WHERE order_id = $1 AND state = 'used' RETURNING code",
-        order_id,
+    rows = await sql.fetch_named(
+        named(
+            "UPDATE redemptions SET state = 'active', order_id = NULL, used_at = NULL"
+            " WHERE order_id = :order_id AND state = 'used' RETURNING code"
+        ),
+        {"order_id": order_id},
     )
     return sorted(row["code"] for row in rows)
 
@@ -299,15 +323,16 @@ async def give_back_codes(order_id: int) -> list[str]:
 
 
 async def customers_with_expired(now: datetime, after_id: int, limit: int) -> list[tuple[int, str]]:
-    exists = "SELECT 1 FROM redemptions r WHERE r.customer_id = c.id AND r.state = 'active' AND r.expires_at <= $1"
+    exists = "SELECT 1 FROM redemptions r WHERE r.customer_id = c.id AND r.state = 'active' AND r.expires_at <= :now"
     return await customers_page(exists, now, after_id, limit)
 
 
 async def expired_of(customer_id: int, now: datetime) -> list[StoredRedemption]:
-    rows = await sql.fetch(
-        f"SELECT {_COLUMNS}, r.customer_id{_FROM} WHERE r.customer_id = $1 AND r.state = 'active'"
-        " AND r.expires_at <= $2 ORDER BY r.id",
-        customer_id,
-        now,
+    rows = await sql.fetch_named(
+        named(
+            f"SELECT {_COLUMNS}, r.customer_id{_FROM} WHERE r.customer_id = :customer_id AND r.state = 'active'"
+            " AND r.expires_at <= :now ORDER BY r.id"
+        ),
+        {"customer_id": customer_id, "now": now},
     )
     return [_stored(row) for row in rows]

@@ -22,7 +22,7 @@ from persistence.entries import LinkedEntry, counts_as_earned, earn_entries_of, 
 from persistence.free_items import free_items_of
 from persistence.rows import CustomerRow, customer_row, decimal_of, json_of, json_text, moment_of
 from persistence.sql import IntegrityError
-from persistence.statements import Statement, insert
+from persistence.statements import Statement, insert, named
 from persistence.tables import CUSTOMERS
 
 __all__ = ["CustomerRow", "IntegrityError", "transaction"]
@@ -129,8 +129,13 @@ async def update_customer(
     await sql.execute(f"UPDATE customers SET {assignments} WHERE id = ${len(values) + 1}", *values.values(), row.id)
 
 
+# Read on every order (the customer whose facts the rules see): made once.
+_CUSTOMER = Statement("SELECT * FROM customers WHERE external_id = :external_id")
+_LOCK_CUSTOMER = Statement("SELECT * FROM customers WHERE external_id = :external_id FOR UPDATE")
+
+
 async def find_customer(external_id: str) -> CustomerRow | None:
-    rows = await sql.fetch("SELECT * FROM customers WHERE external_id = $1", external_id)
+    rows = await sql.fetch_named(_CUSTOMER, {"external_id": external_id})
     return customer_row(rows[0]) if rows else None
 
 
@@ -150,7 +155,7 @@ async def customers_by_external_ids(external_ids: Sequence[str]) -> dict[str, Cu
 
 
 async def read_customer(external_id: str, field: list[str]) -> CustomerRow:
-    rows = await sql.fetch("SELECT * FROM customers WHERE external_id = $1", external_id)
+    rows = await sql.fetch_named(_CUSTOMER, {"external_id": external_id})
     if not rows:
         raise _customer_not_found(external_id, field)
     return customer_row(rows[0])
@@ -160,8 +165,7 @@ async def lock_customer(external_id: str, field: list[str]) -> CustomerRow:
     """The customer row, locked until the transaction ends: every change to one customer's
     balance goes through this lock, so concurrent writers queue instead of racing.
     (SQLite has no row locks; Tortoise serialises its transactions instead.)"""
-    lock = " FOR UPDATE" if sql.on_postgres() else ""
-    rows = await sql.fetch(f"SELECT * FROM customers WHERE external_id = $1{lock}", external_id)
+    rows = await sql.fetch_named(_LOCK_CUSTOMER if sql.on_postgres() else _CUSTOMER, {"external_id": external_id})
     if not rows:
         raise _customer_not_found(external_id, field)
     return customer_row(rows[0])
@@ -260,12 +264,14 @@ class StoredOrder:
     """What the rules' free_item gave it."""
 
 
+_ORDER = Statement(
+    "SELECT o.*, c.external_id AS customer_external_id FROM orders o"
+    " JOIN customers c ON c.id = o.customer_id WHERE o.external_id = :external_id"
+)
+
+
 async def find_order(external_id: str) -> StoredOrder | None:
-    rows = await sql.fetch(
-        "SELECT o.*, c.external_id AS customer_external_id FROM orders o"
-        " JOIN customers c ON c.id = o.customer_id WHERE o.external_id = $1",
-        external_id,
-    )
+    rows = await sql.fetch_named(_ORDER, {"external_id": external_id})
     if not rows:
         return None
     row = rows[0]
@@ -307,10 +313,13 @@ def _quantum(currency: str) -> Decimal:
 
 async def ledger_sums(customer_external_id: str) -> Balance:
     """The balance recomputed from the entries themselves (for audits and tests)."""
-    rows = await sql.fetch(
-        f"SELECT e.bucket, e.points, {counts_as_earned('e')} AS earned"
-        " FROM ledger_entries e JOIN customers c ON c.id = e.customer_id WHERE c.external_id = $1",
-        customer_external_id,
+    rows = await sql.fetch_named(
+        named(
+            f"SELECT e.bucket, e.points, {counts_as_earned('e')} AS earned"
+            " FROM ledger_entries e JOIN customers c ON c.id = e.customer_id WHERE c.external_id ="
+            " :customer_external_id"
+        ),
+        {"customer_external_id": customer_external_id},
     )
     available = sum(r["points"] for r in rows if r["bucket"] == "available")
     pending = sum(r["points"] for r in rows if r["bucket"] == "pending")
@@ -333,21 +342,25 @@ async def add_events(
 async def save_rules_version(version: str, sources: dict[str, str], now: datetime) -> None:
     # Another worker may store the same version first: its row stands, and no error
     # aborts the caller's transaction.
-    await sql.execute(
-        "INSERT INTO rules_versions (version, sources, created_at) VALUES ($1, $2, $3)"
-        " ON CONFLICT (version) DO NOTHING",
-        version,
-        json_text(sources),
-        now,
+    await sql.execute_named(
+        named(
+            "INSERT INTO rules_versions (version, sources, created_at) VALUES (:version, :sources, :now)"
+            " ON CONFLICT (version) DO NOTHING"
+        ),
+        {"version": version, "sources": json_text(sources), "now": now},
     )
 
 
 async def rules_version_sources(version: str) -> dict[str, str] | None:
-    rows = await sql.fetch("SELECT sources FROM rules_versions WHERE version = $1", version)
+    rows = await sql.fetch_named(
+        named("SELECT sources FROM rules_versions WHERE version = :version"), {"version": version}
+    )
     return dict(json_of(rows[0]["sources"])) if rows else None
 
 
 async def rules_version_stored_at(version: str) -> datetime | None:
     """When this version was first stored, i.e. first activated by any worker."""
-    rows = await sql.fetch("SELECT created_at FROM rules_versions WHERE version = $1", version)
+    rows = await sql.fetch_named(
+        named("SELECT created_at FROM rules_versions WHERE version = :version"), {"version": version}
+    )
     return moment_of(rows[0]["created_at"]) if rows else None

@@ -12,6 +12,7 @@ from domain.returns import OrderedLine, ValidReturn
 from persistence import sql
 from persistence.rows import decimal_of
 from persistence.rule_uses import insert_uses, move_program_counter, use_row
+from persistence.statements import named
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,20 @@ class StoredReturn:
 
 
 async def find_order(external_id: str) -> OrderForReturn | None:
-    rows = await sql.fetch(
-        "SELECT o.id, o.external_id, c.external_id AS customer_external_id, o.currency, o.subtotal,"
-        " o.program_currency, o.program_subtotal FROM orders o JOIN customers c ON c.id = o.customer_id"
-        " WHERE o.external_id = $1",
-        external_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT o.id, o.external_id, c.external_id AS customer_external_id, o.currency, o.subtotal,"
+            " o.program_currency, o.program_subtotal FROM orders o JOIN customers c ON c.id = o.customer_id"
+            " WHERE o.external_id = :external_id"
+        ),
+        {"external_id": external_id},
     )
     if not rows:
         return None
     row = rows[0]
-    lines = await sql.fetch(
-        "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = $1 ORDER BY position", row["id"]
+    lines = await sql.fetch_named(
+        named("SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = :id ORDER BY position"),
+        {"id": row["id"]},
     )
     subtotal = decimal_of(row["subtotal"])
     return OrderForReturn(
@@ -66,11 +70,13 @@ async def find_order(external_id: str) -> OrderForReturn | None:
 
 
 async def find_return(external_id: str) -> StoredReturn | None:
-    rows = await sql.fetch(
-        "SELECT r.external_id, o.external_id AS order_external_id, o.currency, r.returned_amount,"
-        " r.points_reversed, r.request_hash, r.points_unrecovered FROM order_returns r"
-        " JOIN orders o ON o.id = r.order_id WHERE r.external_id = $1",
-        external_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT r.external_id, o.external_id AS order_external_id, o.currency, r.returned_amount,"
+            " r.points_reversed, r.request_hash, r.points_unrecovered FROM order_returns r"
+            " JOIN orders o ON o.id = r.order_id WHERE r.external_id = :external_id"
+        ),
+        {"external_id": external_id},
     )
     if not rows:
         return None
@@ -87,10 +93,12 @@ async def find_return(external_id: str) -> StoredReturn | None:
 
 
 async def returned_before(order_id: int) -> dict[str, int]:
-    rows = await sql.fetch(
-        "SELECT l.sku, SUM(l.quantity) AS quantity FROM order_return_lines l"
-        " JOIN order_returns r ON r.id = l.order_return_id WHERE r.order_id = $1 GROUP BY l.sku",
-        order_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT l.sku, SUM(l.quantity) AS quantity FROM order_return_lines l"
+            " JOIN order_returns r ON r.id = l.order_return_id WHERE r.order_id = :order_id GROUP BY l.sku"
+        ),
+        {"order_id": order_id},
     )
     return {row["sku"]: int(row["quantity"]) for row in rows}
 
@@ -115,12 +123,14 @@ async def earned_by_event(event_id: int) -> list[EarnedPart]:
 
 async def _earned(column: str, value: int) -> list[EarnedPart]:
     assert column in ("order_id", "event_id"), column
-    rows = await sql.fetch(
-        "SELECT e.rule_id, e.points, e.rules_version, e.bucket,"
-        " EXISTS (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id"
-        " AND r.kind = 'release') AS released"
-        f" FROM ledger_entries e WHERE e.{column} = $1 AND e.kind = 'earn' ORDER BY e.id",
-        value,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT e.rule_id, e.points, e.rules_version, e.bucket,"
+            " EXISTS (SELECT 1 FROM ledger_entries r WHERE r.related_entry_id = e.id"
+            " AND r.kind = 'release') AS released"
+            f" FROM ledger_entries e WHERE e.{column} = :value AND e.kind = 'earn' ORDER BY e.id"
+        ),
+        {"value": value},
     )
     return [
         EarnedPart(
@@ -131,10 +141,12 @@ async def _earned(column: str, value: int) -> list[EarnedPart]:
 
 
 async def reversed_by_rule(order_id: int) -> dict[str, int]:
-    rows = await sql.fetch(
-        "SELECT rule_id, SUM(points) AS points FROM ledger_entries"
-        " WHERE order_id = $1 AND kind = 'reverse' GROUP BY rule_id",
-        order_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT rule_id, SUM(points) AS points FROM ledger_entries"
+            " WHERE order_id = :order_id AND kind = 'reverse' GROUP BY rule_id"
+        ),
+        {"order_id": order_id},
     )
     return {row["rule_id"]: -int(row["points"]) for row in rows}
 
@@ -142,16 +154,21 @@ async def reversed_by_rule(order_id: int) -> dict[str, int]:
 async def insert_return(
     order_id: int, ret: ValidReturn, amount: Decimal, points: int, unrecovered: int, now: datetime
 ) -> None:
-    [row] = await sql.fetch(
-        "INSERT INTO order_returns (external_id, order_id, returned_amount, points_reversed, points_unrecovered,"
-        " request_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        ret.external_id,
-        order_id,
-        amount,
-        points,
-        unrecovered,
-        ret.request_hash,
-        now,
+    [row] = await sql.fetch_named(
+        named(
+            "INSERT INTO order_returns (external_id, order_id, returned_amount, points_reversed, points_unrecovered,"
+            " request_hash, created_at) VALUES (:external_id, :order_id, :amount, :points, :unrecovered,"
+            " :request_hash, :now) RETURNING id"
+        ),
+        {
+            "external_id": ret.external_id,
+            "order_id": order_id,
+            "amount": amount,
+            "points": points,
+            "unrecovered": unrecovered,
+            "request_hash": ret.request_hash,
+            "now": now,
+        },
     )
     columns, values = sql.values_rows([(row["id"], sku, qty) for sku, qty in sorted(ret.quantities.items())])
     await sql.execute("INSERT INTO order_return_lines (order_return_id, sku, quantity) VALUES " + columns, *values)
@@ -161,10 +178,13 @@ async def give_back_uses(order_id: int, customer_id: int, now: datetime) -> list
     """Append negative uses, dated like the uses they cancel, for every use the order
     still holds (per counter and value); budgets and program caps get their points,
     discounts and uses back. Returns the counter keys given back."""
-    rows = await sql.fetch(
-        "SELECT rule_id, scope, MIN(used_at) AS used_at, SUM(uses) AS uses, SUM(points) AS points,"
-        " SUM(amount) AS amount FROM rule_uses WHERE order_id = $1 GROUP BY rule_id, scope HAVING SUM(uses) > 0",
-        order_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT rule_id, scope, MIN(used_at) AS used_at, SUM(uses) AS uses, SUM(points) AS points,"
+            " SUM(amount) AS amount FROM rule_uses WHERE order_id = :order_id GROUP BY rule_id, scope HAVING"
+            " SUM(uses) > 0"
+        ),
+        {"order_id": order_id},
     )
     if not rows:
         return []

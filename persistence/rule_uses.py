@@ -13,7 +13,7 @@ from typing import Any
 from domain.program import UsageSnapshot
 from persistence import sql
 from persistence.rows import decimal_of
-from persistence.statements import RowsInsert
+from persistence.statements import RowsInsert, Statement, named
 from persistence.tables import RULE_USES
 
 
@@ -30,11 +30,11 @@ class Use:
     """A budget or program cap: its row in rule_budgets moves too."""
 
 
-_USES = "SELECT rule_id, used_at, uses, scope FROM rule_uses WHERE customer_id = $1"
-_BUDGETS = "SELECT rule_id, points_awarded, amount_awarded, uses FROM rule_budgets"
-_USES_AND_BUDGETS = (
+_USES = Statement("SELECT rule_id, used_at, uses, scope FROM rule_uses WHERE customer_id = :customer_id")
+_BUDGETS = Statement("SELECT rule_id, points_awarded, amount_awarded, uses FROM rule_budgets")
+_USES_AND_BUDGETS = Statement(
     "SELECT 'use' AS kind, rule_id, used_at, uses, scope, NULL AS points_awarded, NULL AS amount_awarded"
-    " FROM rule_uses WHERE customer_id = $1"
+    " FROM rule_uses WHERE customer_id = :customer_id"
     " UNION ALL SELECT 'budget', rule_id, NULL, uses, NULL, points_awarded, amount_awarded FROM rule_budgets"
 )
 
@@ -68,12 +68,12 @@ async def usage_snapshot(
     use_rows: list[dict] = []
     budget_rows: list[dict] = []
     if reads_uses and reads_budgets:
-        for row in await sql.fetch(_USES_AND_BUDGETS, customer_id):
+        for row in await sql.fetch_named(_USES_AND_BUDGETS, {"customer_id": customer_id}):
             (use_rows if row["kind"] == "use" else budget_rows).append(row)
     elif reads_uses:
-        use_rows = await sql.fetch(_USES, customer_id)
+        use_rows = await sql.fetch_named(_USES, {"customer_id": customer_id})
     elif reads_budgets:
-        budget_rows = await sql.fetch(_BUDGETS)
+        budget_rows = await sql.fetch_named(_BUDGETS, {})
     customer_uses: dict[str, int] = {}
     for row in use_rows:
         key = row["rule_id"]
@@ -101,13 +101,16 @@ async def usage_snapshot(
     elif program_keys:
         lock = " FOR UPDATE" if sql.on_postgres() else ""
         for key in sorted(program_keys):
-            await sql.execute(
-                "INSERT INTO rule_budgets (rule_id, points_awarded, amount_awarded, uses) VALUES ($1, 0, 0, 0)"
-                " ON CONFLICT (rule_id) DO NOTHING",
-                key,
+            await sql.execute_named(
+                named(
+                    "INSERT INTO rule_budgets (rule_id, points_awarded, amount_awarded, uses) VALUES (:key, 0, 0, 0)"
+                    " ON CONFLICT (rule_id) DO NOTHING"
+                ),
+                {"key": key},
             )
-            [row] = await sql.fetch(
-                f"SELECT points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id = $1{lock}", key
+            [row] = await sql.fetch_named(
+                named(f"SELECT points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id = :key{lock}"),
+                {"key": key},
             )
             points[key] = int(row["points_awarded"])
             amounts[key] = decimal_of(row["amount_awarded"])
@@ -153,13 +156,13 @@ async def insert_uses(rows: Sequence[dict[str, Any]]) -> None:
 
 async def move_program_counter(key: str, uses: int, points: int, amount: Decimal) -> None:
     """A budget or cap row moved by a recording (positive) or a return (negative)."""
-    await sql.execute(
-        "UPDATE rule_budgets SET points_awarded = points_awarded + $1, amount_awarded = amount_awarded + $2,"
-        " uses = uses + $3 WHERE rule_id = $4",
-        points,
-        amount,
-        uses,
-        key,
+    await sql.execute_named(
+        named(
+            "UPDATE rule_budgets SET points_awarded = points_awarded + :points, amount_awarded = amount_awarded"
+            " + :amount,"
+            " uses = uses + :uses WHERE rule_id = :key"
+        ),
+        {"points": points, "amount": amount, "uses": uses, "key": key},
     )
 
 

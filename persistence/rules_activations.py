@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from persistence import notifications, sql
+from persistence.statements import named
 
 
 async def record_activation(version: str, now: datetime) -> int:
     """Say that `version` is now in force everywhere; returns the activation's id."""
-    [row] = await sql.fetch(
-        "INSERT INTO rules_activations (version, activated_at) VALUES ($1, $2) RETURNING id", version, now
+    [row] = await sql.fetch_named(
+        named("INSERT INTO rules_activations (version, activated_at) VALUES (:version, :now) RETURNING id"),
+        {"version": version, "now": now},
     )
     # Workers that follow activations read at once instead of at their next poll.
     await notifications.announce(notifications.RULES_CHANGED)

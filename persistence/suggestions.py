@@ -7,24 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from persistence import sql
+from persistence.statements import Statement
 
 # Set-based on purpose: the database joins each order's lines with themselves and counts
 # the orders per pair, whatever the history's size; nothing goes through Python. Both ways
 # round (A with B, B with A), so a cart is looked up by its own skus alone.
-_REBUILD = """
+_REBUILD = Statement("""
 INSERT INTO learned_pairs (sku, category, suggested_sku, suggested_category, orders, refreshed_at)
-SELECT a.sku, MAX(a.category), b.sku, MAX(b.category), COUNT(DISTINCT a.order_id), $1
+SELECT a.sku, MAX(a.category), b.sku, MAX(b.category), COUNT(DISTINCT a.order_id), :now
 FROM order_lines a JOIN order_lines b ON b.order_id = a.order_id AND b.sku <> a.sku
 GROUP BY a.sku, b.sku
-HAVING COUNT(DISTINCT a.order_id) >= $2
-"""
+HAVING COUNT(DISTINCT a.order_id) >= :min_support
+""")
 
 
 async def rebuild(min_support: int, now: datetime) -> int:
     """Replaces every pair (call inside a transaction: readers see the old set or the new
     one); returns how many pairs there are now."""
     await sql.execute("DELETE FROM learned_pairs")
-    await sql.execute(_REBUILD, now, min_support)
+    await sql.execute_named(_REBUILD, {"now": now, "min_support": min_support})
     [row] = await sql.fetch("SELECT COUNT(*) AS n FROM learned_pairs")
     return int(row["n"])
 

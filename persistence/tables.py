@@ -4,7 +4,7 @@
 migrations are generated from them); this module reads them once, at import, through
 `Model.describe()`, Tortoise's public description of a model. Statements are built from
 these descriptions (`persistence.statements`): the column list of an INSERT, the typed
-arrays of an `unnest(...)`, the casts of a parameter PostgreSQL cannot infer. So a column
+rows of a `jsonb_to_recordset(...)`, the casts of a parameter PostgreSQL cannot infer. So a column
 is named in one place, and a column added to a model is written by every INSERT built
 from its table, or fails there (its row builder lacks it), never silently left out.
 """

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from persistence import sql
 from persistence.entries import counts_as_earned
+from persistence.statements import Statement, named
 
 TIER_CHANGED = "tier.changed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -38,22 +39,26 @@ class ReviewCandidate:
     reviewed_at: datetime | None
 
 
+_CANDIDATES = Statement(
+    _CANDIDATE + " WHERE c.tier IS NOT NULL AND c.tier <> :lowest"
+    " AND (c.tier_reviewed_at IS NULL OR c.tier_reviewed_at < :reviewed_before) AND c.id > :after_id"
+    " ORDER BY c.id LIMIT :limit"
+)
+_ONE_CANDIDATE = Statement(_CANDIDATE + " WHERE c.external_id = :external_id")
+
+
 async def review_candidates(lowest: str, reviewed_before: datetime, after_id: int, limit: int) -> list[ReviewCandidate]:
     """Customers above the lowest tier whose last review (if any) is before `reviewed_before`."""
-    rows = await sql.fetch(
-        _CANDIDATE + " WHERE c.tier IS NOT NULL AND c.tier <> $1"
-        " AND (c.tier_reviewed_at IS NULL OR c.tier_reviewed_at < $2) AND c.id > $3 ORDER BY c.id LIMIT $4",
-        lowest,
-        reviewed_before,
-        after_id,
-        limit,
+    rows = await sql.fetch_named(
+        _CANDIDATES,
+        {"lowest": lowest, "reviewed_before": reviewed_before, "after_id": after_id, "limit": limit},
     )
     return [_candidate(row) for row in rows]
 
 
 async def review_candidate(external_id: str) -> ReviewCandidate | None:
     """One customer's review dates (for tierProgress)."""
-    rows = await sql.fetch(_CANDIDATE + " WHERE c.external_id = $1", external_id)
+    rows = await sql.fetch_named(_ONE_CANDIDATE, {"external_id": external_id})
     return _candidate(rows[0]) if rows else None
 
 
@@ -157,10 +162,12 @@ class TierChange:
 
 
 async def tier_history(external_id: str) -> list[TierChange]:
-    rows = await sql.fetch(
-        "SELECT occurred_at, payload FROM reward_events WHERE customer_external_id = $1"
-        f" AND type = '{TIER_CHANGED}' ORDER BY id",
-        external_id,
+    rows = await sql.fetch_named(
+        named(
+            "SELECT occurred_at, payload FROM reward_events WHERE customer_external_id = :external_id"
+            f" AND type = '{TIER_CHANGED}' ORDER BY id"
+        ),
+        {"external_id": external_id},
     )
     changes = []
     for row in rows:

@@ -58,7 +58,7 @@ class UnitOfWork:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
-        async with sql.bound(self.database), sql.lean_connection():
+        async with sql.LeanScope(self.database):
             yield Session(mode="read")
 
     async def guarded(self, work: Callable[[Session], Awaitable[T | None]]) -> T:
@@ -67,7 +67,7 @@ class UnitOfWork:
         if self.guards_writes:
             for _ in range(UNLOCKED_TRIES):
                 try:
-                    async with sql.bound(self.database), sql.lean_connection():
+                    async with sql.LeanScope(self.database):
                         result = await work(Session(mode="unlocked"))
                 except NeedsLock:
                     break

@@ -18,6 +18,7 @@ from typing import Any
 from persistence import notifications, outbox, sql
 from persistence.notifications import WEBHOOKS_CHANGED
 from persistence.outbox import OutboxEvent
+from persistence.statements import named
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 FAN_OUT_CURSOR = "webhooks"
@@ -71,21 +72,27 @@ def _webhook(row: dict[str, Any]) -> WebhookRow:
 
 
 async def insert_webhook(url: str, event_types: list[str] | None, secret: str, by: str, now: datetime) -> WebhookRow:
-    rows = await sql.fetch(
-        "INSERT INTO webhooks (url, event_types, secret, enabled, created_by, created_at, updated_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {_WEBHOOK_COLUMNS}",
-        url,
-        _json_types(event_types),
-        secret,
-        True,  # the model's default, which only the ORM supplied
-        by,
-        now,
+    rows = await sql.fetch_named(
+        named(
+            "INSERT INTO webhooks (url, event_types, secret, enabled, created_by, created_at, updated_at)"
+            f" VALUES (:url, :event_types, :secret, :enabled, :by, :now, :now) RETURNING {_WEBHOOK_COLUMNS}"
+        ),
+        {
+            "url": url,
+            "event_types": _json_types(event_types),
+            "secret": secret,
+            "enabled": True,  # the model's default, which only the ORM supplied
+            "by": by,
+            "now": now,
+        },
     )
     return _webhook(rows[0])
 
 
 async def find_webhook(webhook_id: int) -> WebhookRow | None:
-    rows = await sql.fetch(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1", webhook_id)
+    rows = await sql.fetch_named(
+        named(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = :webhook_id"), {"webhook_id": webhook_id}
+    )
     return _webhook(rows[0]) if rows else None
 
 
@@ -96,20 +103,26 @@ async def all_webhooks() -> list[WebhookRow]:
 async def save_webhook(webhook: WebhookRow) -> None:
     """What the use cases change (URL, types, state, secrets); not `last_success_at`, which
     the delivery worker sets meanwhile and a stale copy must not put back."""
-    await sql.execute(
-        "UPDATE webhooks SET url = $1, event_types = $2, secret = $3, previous_secret = $4,"
-        " previous_secret_until = $5, enabled = $6, disabled_reason = $7, disabled_at = $8, updated_at = $9"
-        " WHERE id = $10",
-        webhook.url,
-        _json_types(webhook.event_types),
-        webhook.secret,
-        webhook.previous_secret,
-        webhook.previous_secret_until,
-        webhook.enabled,
-        webhook.disabled_reason,
-        webhook.disabled_at,
-        webhook.updated_at,
-        webhook.id,
+    await sql.execute_named(
+        named(
+            "UPDATE webhooks SET url = :url, event_types = :event_types, secret = :secret, previous_secret ="
+            " :previous_secret,"
+            " previous_secret_until = :previous_secret_until, enabled = :enabled, disabled_reason ="
+            " :disabled_reason, disabled_at = :disabled_at, updated_at = :updated_at"
+            " WHERE id = :id"
+        ),
+        {
+            "url": webhook.url,
+            "event_types": _json_types(webhook.event_types),
+            "secret": webhook.secret,
+            "previous_secret": webhook.previous_secret,
+            "previous_secret_until": webhook.previous_secret_until,
+            "enabled": webhook.enabled,
+            "disabled_reason": webhook.disabled_reason,
+            "disabled_at": webhook.disabled_at,
+            "updated_at": webhook.updated_at,
+            "id": webhook.id,
+        },
     )
 
 
@@ -132,7 +145,11 @@ async def announce_change() -> None:
 
 async def delete_webhook(webhook_id: int) -> bool:
     # Deliveries and their attempts go with it (ON DELETE CASCADE).
-    return bool(await sql.fetch("DELETE FROM webhooks WHERE id = $1 RETURNING id", webhook_id))
+    return bool(
+        await sql.fetch_named(
+            named("DELETE FROM webhooks WHERE id = :webhook_id RETURNING id"), {"webhook_id": webhook_id}
+        )
+    )
 
 
 # ---- fan-out: one delivery per event and endpoint that takes it ---------------------------
@@ -144,12 +161,17 @@ async def fan_out(upto: int, now: datetime, limit: int) -> int | None:
     nothing when no endpoint is enabled (idle workers must not hold SQLite's write lock)."""
     hooks = [
         (int(row["id"]), _event_types(row["event_types"]), _moment(row["created_at"]))
-        for row in await sql.fetch("SELECT id, event_types, created_at FROM webhooks WHERE enabled = $1", True)
+        for row in await sql.fetch_named(
+            named("SELECT id, event_types, created_at FROM webhooks WHERE enabled = :enabled"), {"enabled": True}
+        )
     ]
     if not hooks:
         return 0
     lock = " FOR UPDATE SKIP LOCKED" if sql.on_postgres() else ""
-    rows = await sql.fetch(f"SELECT last_event_id FROM outbox_cursors WHERE name = $1{lock}", FAN_OUT_CURSOR)
+    rows = await sql.fetch_named(
+        named(f"SELECT last_event_id FROM outbox_cursors WHERE name = :cursor{lock}"),
+        {"cursor": FAN_OUT_CURSOR},
+    )
     if not rows:
         return None
     cursor = int(rows[0]["last_event_id"])
@@ -170,19 +192,27 @@ async def fan_out(upto: int, now: datetime, limit: int) -> int | None:
 async def start_fan_out_after(event_id: int) -> None:
     """Within a transaction, when an endpoint is registered: the fan-out need not read
     events older than this (they occurred before any endpoint now enabled existed)."""
-    rows = await sql.fetch("SELECT last_event_id FROM outbox_cursors WHERE name = $1", FAN_OUT_CURSOR)
+    rows = await sql.fetch_named(
+        named("SELECT last_event_id FROM outbox_cursors WHERE name = :cursor"),
+        {"cursor": FAN_OUT_CURSOR},
+    )
     if not rows:
-        await sql.execute(
-            "INSERT INTO outbox_cursors (name, last_event_id) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            FAN_OUT_CURSOR,
-            event_id,
+        await sql.execute_named(
+            named(
+                "INSERT INTO outbox_cursors (name, last_event_id) VALUES (:cursor, :event_id) ON CONFLICT (name)"
+                " DO NOTHING"
+            ),
+            {"cursor": FAN_OUT_CURSOR, "event_id": event_id},
         )
     elif int(rows[0]["last_event_id"]) < event_id:
         await _move_cursor(event_id)
 
 
 async def _move_cursor(last_event_id: int) -> None:
-    await sql.execute("UPDATE outbox_cursors SET last_event_id = $1 WHERE name = $2", last_event_id, FAN_OUT_CURSOR)
+    await sql.execute_named(
+        named("UPDATE outbox_cursors SET last_event_id = :last_event_id WHERE name = :cursor"),
+        {"last_event_id": last_event_id, "cursor": FAN_OUT_CURSOR},
+    )
 
 
 async def _insert_deliveries(pairs: Sequence[tuple[int, int]], now: datetime) -> None:
@@ -216,24 +246,23 @@ async def claim_due(now: datetime, locked_until: datetime, limit: int) -> list[C
     worker takes them again). SKIP LOCKED keeps concurrent workers off each other's rows.
     Each claim writes a new token on its rows, so that a claim that lapsed, or a delivery
     redelivered meanwhile, is not overwritten by the recording of an older attempt."""
-    if not await sql.fetch(
-        "SELECT 1 AS due FROM webhook_deliveries WHERE status = $1 AND next_attempt_at <= $2 LIMIT 1", PENDING, now
+    if not await sql.fetch_named(
+        named("SELECT 1 AS due FROM webhook_deliveries WHERE status = :pending AND next_attempt_at <= :now LIMIT 1"),
+        {"pending": PENDING, "now": now},
     ):
         return []  # and no write: idle workers must not take SQLite's write lock
     lock = " FOR UPDATE OF d SKIP LOCKED" if sql.on_postgres() else ""
     token = uuid.uuid4().hex
-    rows = await sql.fetch(
-        "UPDATE webhook_deliveries SET locked_until = $1, claim_token = $6 WHERE id IN ("
-        " SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
-        " WHERE d.status = $2 AND d.next_attempt_at <= $3 AND (d.locked_until IS NULL OR d.locked_until < $4)"
-        f" AND w.enabled ORDER BY d.next_attempt_at LIMIT $5{lock})"
-        " RETURNING id, webhook_id, event_id, attempts, created_at",
-        locked_until,
-        PENDING,
-        now,
-        now,
-        limit,
-        token,
+    rows = await sql.fetch_named(
+        named(
+            "UPDATE webhook_deliveries SET locked_until = :locked_until, claim_token = :token WHERE id IN ("
+            " SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+            " WHERE d.status = :pending AND d.next_attempt_at <= :now AND (d.locked_until IS NULL OR"
+            " d.locked_until < :now)"
+            f" AND w.enabled ORDER BY d.next_attempt_at LIMIT :limit{lock})"
+            " RETURNING id, webhook_id, event_id, attempts, created_at"
+        ),
+        {"locked_until": locked_until, "pending": PENDING, "now": now, "limit": limit, "token": token},
     )
     if not rows:
         return []
@@ -279,7 +308,10 @@ async def record(outcomes: Sequence[Outcome], disables: dict[int, str], now: dat
             if webhook_id in disables:
                 await disable(webhook_id, disables[webhook_id], now)
             else:
-                await sql.execute("UPDATE webhooks SET last_success_at = $1 WHERE id = $2", now, webhook_id)
+                await sql.execute_named(
+                    named("UPDATE webhooks SET last_success_at = :now WHERE id = :webhook_id"),
+                    {"now": now, "webhook_id": webhook_id},
+                )
     elif succeeded:
         # One statement for every endpoint that answered (a batch spans many), which
         # locks their rows in id order all the same.
@@ -321,28 +353,31 @@ async def record(outcomes: Sequence[Outcome], disables: dict[int, str], now: dat
         )
     for o in outcomes:
         if not o.delivered:
-            await sql.execute(
-                "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2,"
-                " last_error = $3, next_attempt_at = $4, locked_until = NULL, claim_token = NULL"
-                " WHERE id = $5 AND claim_token = $6",
-                PENDING if o.next_attempt_at else FAILED,
-                o.status_code,
-                o.error,
-                o.next_attempt_at,
-                o.claim.delivery_id,
-                o.claim.token,
+            await sql.execute_named(
+                named(
+                    "UPDATE webhook_deliveries SET status = :status, attempts = attempts + 1,"
+                    " last_status_code = :status_code, last_error = :error, next_attempt_at = :next_attempt_at,"
+                    " locked_until = NULL, claim_token = NULL"
+                    " WHERE id = :delivery_id AND claim_token = :token"
+                ),
+                {
+                    "status": PENDING if o.next_attempt_at else FAILED,
+                    "status_code": o.status_code,
+                    "error": o.error,
+                    "next_attempt_at": o.next_attempt_at,
+                    "delivery_id": o.claim.delivery_id,
+                    "token": o.claim.token,
+                },
             )
 
 
 async def disable(webhook_id: int, reason: str, now: datetime) -> None:
-    await sql.execute(
-        "UPDATE webhooks SET enabled = $1, disabled_reason = $2, disabled_at = $3, updated_at = $3"
-        " WHERE id = $4 AND enabled = $5",
-        False,
-        reason[:1000],
-        now,
-        webhook_id,
-        True,
+    await sql.execute_named(
+        named(
+            "UPDATE webhooks SET enabled = :enabled, disabled_reason = :reason, disabled_at = :now, updated_at = :now"
+            " WHERE id = :webhook_id AND enabled = :was_enabled"
+        ),
+        {"enabled": False, "reason": reason[:1000], "now": now, "webhook_id": webhook_id, "was_enabled": True},
     )
 
 
@@ -415,11 +450,9 @@ async def deliveries_page(
     webhook_id: int, first: int, before_id: int | None
 ) -> tuple[list[DeliveryRow], dict[int, list[AttemptRow]], bool]:
     """Newest first, with each delivery's attempts (oldest first)."""
-    rows = await sql.fetch(
-        f"{_DELIVERIES} WHERE d.webhook_id = $1 AND d.id < $2 ORDER BY d.id DESC LIMIT $3",
-        webhook_id,
-        before_id if before_id is not None else _NO_CURSOR,
-        first + 1,
+    rows = await sql.fetch_named(
+        named(f"{_DELIVERIES} WHERE d.webhook_id = :webhook_id AND d.id < :before_id ORDER BY d.id DESC LIMIT :limit"),
+        {"webhook_id": webhook_id, "before_id": before_id if before_id is not None else _NO_CURSOR, "limit": first + 1},
     )
     page = [_delivery(row) for row in rows[:first]]
     attempts: dict[int, list[AttemptRow]] = {row.id: [] for row in page}
@@ -440,22 +473,26 @@ async def deliveries_page(
 async def redeliver(webhook_id: int, event_id: int, now: datetime) -> DeliveryRow:
     """The event to the endpoint again, from the first step of the schedule. The claim
     token is cleared: an attempt in flight is logged but leaves this schedule alone."""
-    rows = await sql.fetch(
-        "INSERT INTO webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at)"
-        " VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = excluded.status,"
-        " attempts = 0, next_attempt_at = excluded.next_attempt_at, locked_until = NULL, claim_token = NULL,"
-        " created_at = excluded.created_at RETURNING id",
-        webhook_id,
-        event_id,
-        PENDING,
-        now,
+    rows = await sql.fetch_named(
+        named(
+            "INSERT INTO webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at)"
+            " VALUES (:webhook_id, :event_id, :pending, 0, :now, :now) ON CONFLICT (webhook_id, event_id) DO"
+            " UPDATE SET status = excluded.status,"
+            " attempts = 0, next_attempt_at = excluded.next_attempt_at, locked_until = NULL, claim_token = NULL,"
+            " created_at = excluded.created_at RETURNING id"
+        ),
+        {"webhook_id": webhook_id, "event_id": event_id, "pending": PENDING, "now": now},
     )
-    found = await sql.fetch(f"{_DELIVERIES} WHERE d.id = $1", rows[0]["id"])
+    found = await sql.fetch_named(named(f"{_DELIVERIES} WHERE d.id = :id"), {"id": rows[0]["id"]})
     return _delivery(found[0])
 
 
 async def event_exists(event_id: int) -> bool:
-    return bool(await sql.fetch("SELECT 1 AS found FROM reward_events WHERE id = $1", event_id))
+    return bool(
+        await sql.fetch_named(
+            named("SELECT 1 AS found FROM reward_events WHERE id = :event_id"), {"event_id": event_id}
+        )
+    )
 
 
 def _marks(ids: Sequence[int], first: int) -> tuple[str, list[Any]]:

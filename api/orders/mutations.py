@@ -71,20 +71,38 @@ class AppliedRule:
         return [cls(rule_id=a.rule_id, points=a.points, reason=a.reason) for a in awards]
 
 
+def _order(root: RecordOrderPayload) -> Order | None:
+    return None if root.result is None else Order.of(root.result.order)
+
+
+def _applied_rules(root: RecordOrderPayload) -> list[AppliedRule]:
+    return [] if root.result is None else AppliedRule.of(root.result.order.awards)
+
+
+def _free_products(root: RecordOrderPayload) -> list[FreeProduct]:
+    if root.result is None:
+        return []
+    stored = root.result.order
+    return [FreeProduct.of(p, stored.program_currency) for p in stored.free_items]
+
+
 @strawberry.type
 class RecordOrderPayload:
-    order: Order | None = None
+    # The order, its rules and free products are made only when a query asks for them
+    # (most stores ask for pointsEarned and errors), from the recorded result.
+    order: Order | None = strawberry.field(resolver=_order)
     points_earned: int = 0
     replayed: bool = strawberry.field(
         default=False, description="True when this order id was already recorded: nothing new was written."
     )
-    applied_rules: list[AppliedRule] = strawberry.field(default_factory=list)
+    applied_rules: list[AppliedRule] = strawberry.field(resolver=_applied_rules)
     free_products: list[FreeProduct] = strawberry.field(
-        default_factory=list,
+        resolver=_free_products,
         description="Products the rules' free_item gave the order: the store adds each as a line at price 0"
         " (its value counted toward the per-order discount cap).",
     )
     errors: list[UserError] = strawberry.field(default_factory=list)
+    result: strawberry.Private[orders.OrderResult | None] = None
 
 
 @strawberry.type
@@ -109,13 +127,7 @@ class OrderMutations:
             result = await orders.record_order(info.context.services.uow, info.context.services.program, data)
         except DomainError as error:
             return RecordOrderPayload(errors=user_errors(error))
-        return RecordOrderPayload(
-            order=Order.of(result.order),
-            points_earned=result.points_earned,
-            replayed=result.replayed,
-            applied_rules=AppliedRule.of(result.order.awards),
-            free_products=[FreeProduct.of(p, result.order.program_currency) for p in result.order.free_items],
-        )
+        return RecordOrderPayload(result=result, points_earned=result.points_earned, replayed=result.replayed)
 
 
 @strawberry.input(name="ReturnLineInput")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from persistence import models
-from persistence.statements import RowsInsert, Statement, Unnest, insert, insert_select, whole_row
+from persistence.statements import JsonRows, RowsInsert, Statement, insert, insert_select, whole_row
 from persistence.tables import LEDGER_ENTRIES, ORDER_LINES, ORDERS, TABLES, describe
 
 
@@ -79,16 +82,30 @@ def test_a_statement_of_many_rows_compiles_in_time_that_grows_with_its_rows_not_
     assert compiled[0].text.endswith(f"${rows * columns})")
 
 
-def test_unnest_casts_each_array_as_its_column_is_typed():
-    lines = Unnest(ORDER_LINES, ("position", "sku", "unit_price"), "line")
+def test_json_rows_type_each_column_as_the_table_does_and_keep_values_exact():
+    lines = JsonRows(ORDER_LINES, ("position", "sku", "unit_price", "tags"), "lines")
     assert lines.sql == (
-        "unnest(:line_position::int[], :line_sku::varchar[], :line_unit_price::numeric[])"
-        " AS x(position, sku, unit_price)"
+        "jsonb_to_recordset(:lines::jsonb) AS x(position int, sku varchar, unit_price numeric, tags text)"
     )
-    rows = [{"position": 0, "sku": "A", "unit_price": 1}, {"position": 1, "sku": "B", "unit_price": 2}]
-    assert lines.params(rows) == {"line_position": [0, 1], "line_sku": ["A", "B"], "line_unit_price": [1, 2]}
-    numbered = Unnest(ORDER_LINES, ("sku",), "line", ordinality=True)
-    assert numbered.sql == "unnest(:line_sku::varchar[]) WITH ORDINALITY AS x(sku, n)"
+    # A JSON column is read as text and cast; the others as they are.
+    assert lines.column("tags") == "x.tags::jsonb"
+    assert lines.column("sku") == "x.sku"
+    rows = [
+        {"position": 0, "sku": "A", "unit_price": Decimal("0.10"), "tags": "[]", "unused": 1},
+        {"position": 1, "sku": 'B"', "unit_price": Decimal("1E+2"), "tags": '["x"]'},
+    ]
+    [text] = lines.params(rows).values()
+    assert json.loads(text) == [
+        {"position": 0, "sku": "A", "unit_price": "0.10", "tags": "[]"},
+        {"position": 1, "sku": 'B"', "unit_price": "1E+2", "tags": '["x"]'},
+    ]
+    numbered = JsonRows(LEDGER_ENTRIES, ("expires_at",), "entries", numbered=True)
+    assert numbered.sql.endswith("AS x(expires_at timestamptz, n int)")
+    moment = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert json.loads(numbered.params([{"expires_at": moment}, {"expires_at": None}])["entries"]) == [
+        {"expires_at": "2026-01-02T03:04:05.000006+00:00", "n": 1},
+        {"expires_at": None, "n": 2},
+    ]
 
 
 def test_insert_select_takes_each_column_from_its_expression():
