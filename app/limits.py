@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from domain.program import Evaluation, EventFacts, UsageSnapshot
-from persistence.rule_uses import Use
+from persistence.rule_uses import UsageJson, Use
 from persistence.unit_of_work import Session
 from rules import Program
 
@@ -41,10 +41,12 @@ async def evaluate_within_limits(
     *,
     dry_run: bool = False,
     event: EventFacts | None = None,
+    read: UsageJson | None = None,
 ) -> LimitedEvaluation:
     """`dry_run`: the same evaluation a recording would make now, reading usage without
     locking or writing anything (previews). `customer_id=None`: an anonymous cart, which
-    only budgets and program caps can hold back. `event`: for limits per its attributes."""
+    only budgets and program caps can hold back. `event`: for limits per its attributes.
+    `read`: a dry run's usage, read with the customer (a round trip fewer)."""
     evaluation = evaluate(None)
     if not applied_limited_rule(program, evaluation):
         return LimitedEvaluation(evaluation)
@@ -59,9 +61,12 @@ async def evaluate_within_limits(
             wanted = list(program_wide)
         else:
             wanted = sorted(_program_keys(program, evaluation) - set(locked))
-        usage = await session.limits.usage_snapshot(
-            customer_id, limited, [*locked, *wanted], scopes=scopes, for_update=not dry_run
-        )
+        if dry_run and read is not None:
+            usage = session.limits.snapshot_of(read.rows(), limited, wanted, scopes=scopes)
+        else:
+            usage = await session.limits.usage_snapshot(
+                customer_id, limited, [*locked, *wanted], scopes=scopes, for_update=not dry_run
+            )
         locked += wanted
         if nothing_used(usage):
             break  # what evaluate(None) assumed: the evaluation stands (one fewer per order)
