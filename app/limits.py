@@ -11,7 +11,7 @@ is known gets its rows locked and the recording evaluated once more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +25,7 @@ from rules import Program
 @dataclass(frozen=True)
 class LimitedEvaluation:
     evaluation: Evaluation
-    limited: dict[str, datetime | None] = field(default_factory=dict)
+    limited: Mapping[str, datetime | None] = field(default_factory=dict)
     """The program's counters and the start of their current periods (empty when no
     limited rule applied, and then nothing needs recording)."""
     locked: tuple[str, ...] = ()
@@ -57,8 +57,9 @@ async def evaluate_within_limits(
     program_wide = program.program_wide_keys
     locked: list[str] = []
     for _ in range(len(program_wide) + 1):
+        wanted: Sequence[str]
         if dry_run:  # nothing is locked: every figure is read at once
-            wanted = list(program_wide)
+            wanted = program_wide
         else:
             wanted = sorted(_program_keys(program, evaluation) - set(locked))
         if dry_run and read is not None:

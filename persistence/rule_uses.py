@@ -148,7 +148,7 @@ def snapshot_of(
     points: dict[str, int] = {}
     amounts: dict[str, Decimal] = {}
     uses: dict[str, int] = {}
-    wanted = set(program_keys)
+    wanted = set(program_keys) if rows.budgets else ()
     for row in rows.budgets:
         key = row["rule_id"]
         if key in wanted:
