@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from app.clock import utcnow
 from app.limits import evaluate_within_limits
-from app.reads import get_customer_with_id
+from app.reads import get_customer_with_usage
 from app.redemptions import CartRewards, plain_coupons, rewards_for_cart, usable_redemptions
 from app.suggestions import with_learned_suggestions
 from domain import validation
@@ -22,6 +22,7 @@ from domain.errors import DomainError, DomainErrors, ErrorCode
 from domain.ledger import Balance
 from domain.orders import OrderInput, OrderLineInput, validate_order
 from domain.program import Evaluation, EventFacts
+from persistence.rule_uses import UsageJson
 from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
@@ -86,8 +87,8 @@ async def _evaluate_cart(
         ),
         program.exchange,
     )
-    customer_id, customer = (
-        await _customer(session, cart.customer_external_id) if cart.customer_external_id else (None, None)
+    customer_id, customer, usage = (
+        await _customer(session, cart.customer_external_id) if cart.customer_external_id else (None, None, None)
     )
     facts = customer.facts() if customer else None
     now = utcnow()
@@ -103,6 +104,7 @@ async def _evaluate_cart(
         now,
         lambda usage: program.evaluate_order(facts, order_facts, now, usage, rewards, trace=trace),
         dry_run=True,
+        read=usage,
     )
     evaluation = limited.evaluation
     # What recordOrder would refuse for points, a dry run refuses too (pointsToEarn is an Int).
@@ -137,7 +139,7 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput,
         errors.append(DomainError(ErrorCode.INVALID, "Attributes must be a JSON object.", ["attributes"]))
     if errors:
         raise DomainErrors(errors)
-    customer_id, customer = await _customer(session, event.customer_external_id)
+    customer_id, customer, usage = await _customer(session, event.customer_external_id)
     assert isinstance(event.attributes, Mapping)
     now = utcnow()
     facts, event_facts = customer.facts(), EventFacts(event_type, dict(event.attributes))
@@ -149,15 +151,16 @@ async def _evaluate_event(session: Session, program: Program, event: EventInput,
         lambda usage: program.evaluate_event(facts, event_facts, now, usage, trace=trace),
         dry_run=True,
         event=event_facts,
+        read=usage,
     )
     evaluation = limited.evaluation
     customer.balance.after_earning(evaluation)  # as recordEvent would refuse
     return evaluation
 
 
-async def _customer(session: Session, external_id: str) -> tuple[int, Customer]:
+async def _customer(session: Session, external_id: str) -> tuple[int, Customer, UsageJson]:
     try:
-        return await get_customer_with_id(session, external_id)
+        return await get_customer_with_usage(session, external_id)
     except DomainError as error:
         # get_customer names its own argument; here the input names it customer_external_id.
         error.field = ["customer_external_id"]

@@ -11,13 +11,13 @@ is known gets its rows locked and the recording evaluated once more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 
 from domain.program import Evaluation, EventFacts, UsageSnapshot
-from persistence.rule_uses import Use
+from persistence.rule_uses import UsageJson, Use
 from persistence.unit_of_work import Session
 from rules import Program
 
@@ -25,7 +25,7 @@ from rules import Program
 @dataclass(frozen=True)
 class LimitedEvaluation:
     evaluation: Evaluation
-    limited: dict[str, datetime | None] = field(default_factory=dict)
+    limited: Mapping[str, datetime | None] = field(default_factory=dict)
     """The program's counters and the start of their current periods (empty when no
     limited rule applied, and then nothing needs recording)."""
     locked: tuple[str, ...] = ()
@@ -41,10 +41,12 @@ async def evaluate_within_limits(
     *,
     dry_run: bool = False,
     event: EventFacts | None = None,
+    read: UsageJson | None = None,
 ) -> LimitedEvaluation:
     """`dry_run`: the same evaluation a recording would make now, reading usage without
     locking or writing anything (previews). `customer_id=None`: an anonymous cart, which
-    only budgets and program caps can hold back. `event`: for limits per its attributes."""
+    only budgets and program caps can hold back. `event`: for limits per its attributes.
+    `read`: a dry run's usage, read with the customer (a round trip fewer)."""
     evaluation = evaluate(None)
     if not applied_limited_rule(program, evaluation):
         return LimitedEvaluation(evaluation)
@@ -55,13 +57,17 @@ async def evaluate_within_limits(
     program_wide = program.program_wide_keys
     locked: list[str] = []
     for _ in range(len(program_wide) + 1):
+        wanted: Sequence[str]
         if dry_run:  # nothing is locked: every figure is read at once
-            wanted = list(program_wide)
+            wanted = program_wide
         else:
             wanted = sorted(_program_keys(program, evaluation) - set(locked))
-        usage = await session.limits.usage_snapshot(
-            customer_id, limited, [*locked, *wanted], scopes=scopes, for_update=not dry_run
-        )
+        if dry_run and read is not None:
+            usage = session.limits.snapshot_of(read.rows(), limited, wanted, scopes=scopes)
+        else:
+            usage = await session.limits.usage_snapshot(
+                customer_id, limited, [*locked, *wanted], scopes=scopes, for_update=not dry_run
+            )
         locked += wanted
         if nothing_used(usage):
             break  # what evaluate(None) assumed: the evaluation stands (one fewer per order)

@@ -9,6 +9,7 @@ from domain import validation
 from domain.customers import Customer
 from domain.errors import DomainError, ErrorCode
 from persistence.reads import LedgerRow
+from persistence.rule_uses import UsageJson
 from persistence.unit_of_work import Session, UnitOfWork
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "get_customer",
     "get_customer_in",
     "get_customer_with_id",
+    "get_customer_with_usage",
     "ledger_page",
 ]
 
@@ -41,6 +43,15 @@ async def get_customer_with_id(session: Session, external_id: str) -> tuple[int,
     """The customer and its row id (for what is read by it, such as the rules' usage)."""
     validation.external_id(external_id, ["external_id"])
     found = await session.reads.customer_with_id(external_id)
+    if found is None:
+        raise _not_found(external_id)
+    return found
+
+
+async def get_customer_with_usage(session: Session, external_id: str) -> tuple[int, Customer, UsageJson]:
+    """The customer, its row id, and its rules' usage as a dry run reads it, in one statement."""
+    validation.external_id(external_id, ["external_id"])
+    found = await session.reads.customer_with_usage(external_id)
     if found is None:
         raise _not_found(external_id)
     return found

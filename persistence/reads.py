@@ -22,14 +22,35 @@ from typing import Any
 from domain.customers import Customer
 from domain.ledger import Balance
 from persistence import sql
+from persistence.rule_uses import UsageJson
 from persistence.statements import Statement
 
-_CUSTOMER = Statement(
+_CUSTOMER_COLUMNS = (
     "SELECT id, external_id, email, name, birthday, tags, attributes, referral_code, tier, points_available,"
     " points_pending, lifetime_earned, lifetime_spend, order_count, last_order_at, enrolled_at,"
     " referred_by_id IS NOT NULL AS referred"
-    " FROM customers WHERE external_id = :external_id"
 )
+_BY_EXTERNAL_ID = " FROM customers WHERE external_id = :external_id"
+_CUSTOMER = Statement(_CUSTOMER_COLUMNS + _BY_EXTERNAL_ID)
+# A dry run's usage beside the customer, in one round trip (columns as in rule_uses.UsageJson):
+# the customer's rule uses (by the (customer_id, rule_id, used_at) index) and the whole
+# budgets table, whose rows exist only for counters some recording moved.
+_WITH_USAGE = {
+    "postgres": Statement(
+        _CUSTOMER_COLUMNS
+        + ", (SELECT json_agg(json_build_array(u.rule_id, u.used_at, u.uses, u.scope)) FROM rule_uses u"
+        " WHERE u.customer_id = customers.id) AS usage_uses"
+        ", (SELECT json_agg(json_build_array(b.rule_id, b.points_awarded, b.amount_awarded, b.uses))"
+        " FROM rule_budgets b) AS usage_budgets" + _BY_EXTERNAL_ID
+    ),
+    "sqlite": Statement(
+        _CUSTOMER_COLUMNS
+        + ", (SELECT json_group_array(json_array(u.rule_id, u.used_at, u.uses, u.scope)) FROM rule_uses u"
+        " WHERE u.customer_id = customers.id) AS usage_uses"
+        ", (SELECT json_group_array(json_array(b.rule_id, b.points_awarded, b.amount_awarded, b.uses))"
+        " FROM rule_budgets b) AS usage_budgets" + _BY_EXTERNAL_ID
+    ),
+}
 
 # The customer's id comes from the unique index on external_id (an InitPlan run once),
 # so the page itself is a backward walk of (customer_id, id) that stops after `:limit` rows.
@@ -69,6 +90,19 @@ async def customer_with_id(external_id: str) -> tuple[int, Customer] | None:
     async with sql.lean_connection():
         rows = await sql.fetch_named(_CUSTOMER, {"external_id": external_id})
     return (int(rows[0]["id"]), _customer(rows[0])) if rows else None
+
+
+async def customer_with_usage(external_id: str) -> tuple[int, Customer, UsageJson] | None:
+    """The customer, its row id, and what a dry run under limits reads by it (the
+    customer's rule uses, the program-wide counters), in one statement."""
+    async with sql.lean_connection():
+        rows = await sql.fetch_named(
+            _WITH_USAGE["postgres" if sql.on_postgres() else "sqlite"], {"external_id": external_id}
+        )
+    if not rows:
+        return None
+    row = rows[0]
+    return int(row["id"]), _customer(row), UsageJson(row["usage_uses"], row["usage_budgets"])
 
 
 async def ledger_page(customer_external_id: str, first: int, before_id: int | None) -> tuple[list[LedgerRow], bool]:

@@ -4,6 +4,7 @@ the recording consumed. Keys are counter keys: a rule id, or campaign:<id>."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,48 +75,114 @@ async def usage_snapshot(
         use_rows = await sql.fetch_named(_USES, {"customer_id": customer_id})
     elif reads_budgets:
         budget_rows = await sql.fetch_named(_BUDGETS, {})
+    if not for_update or not program_keys:
+        return snapshot_of(UsageRows(use_rows, budget_rows), periods, program_keys, scopes=scopes)
+    points: dict[str, int] = {}
+    amounts: dict[str, Decimal] = {}
+    uses: dict[str, int] = {}
+    lock = " FOR UPDATE" if sql.on_postgres() else ""
+    for key in sorted(program_keys):
+        await sql.execute_named(
+            named(
+                "INSERT INTO rule_budgets (rule_id, points_awarded, amount_awarded, uses) VALUES (:key, 0, 0, 0)"
+                " ON CONFLICT (rule_id) DO NOTHING"
+            ),
+            {"key": key},
+        )
+        [row] = await sql.fetch_named(
+            named(f"SELECT points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id = :key{lock}"),
+            {"key": key},
+        )
+        points[key] = int(row["points_awarded"])
+        amounts[key] = decimal_of(row["amount_awarded"])
+        uses[key] = int(row["uses"])
+    return UsageSnapshot(
+        customer_uses=_customer_uses(use_rows, periods, scopes),
+        program_points=points,
+        program_amounts=amounts,
+        program_uses=uses,
+    )
+
+
+@dataclass(frozen=True)
+class UsageRows:
+    """A customer's rule uses and the program-wide counters' rows, as read: what a dry run
+    reads beside the customer, in the same statement (persistence.reads)."""
+
+    uses: Sequence[Mapping[str, Any]]
+    """rule_id, used_at, uses, scope"""
+    budgets: Sequence[Mapping[str, Any]]
+    """rule_id, points_awarded, amount_awarded, uses"""
+
+
+_USE_COLUMNS = ("rule_id", "used_at", "uses", "scope")
+_BUDGET_COLUMNS = ("rule_id", "points_awarded", "amount_awarded", "uses")
+_DECODE = json.JSONDecoder(parse_float=Decimal)  # amounts stay exact
+
+
+@dataclass(frozen=True)
+class UsageJson:
+    """The same rows as two JSON arrays of arrays (columns in the order above), as one
+    statement reads them beside the customer (persistence.reads), decoded only when asked:
+    most carts apply no limited rule, and then nothing needs them."""
+
+    uses: str | list | None
+    budgets: str | list | None
+
+    def rows(self) -> UsageRows:
+        return UsageRows(_decoded(self.uses, _USE_COLUMNS), _decoded(self.budgets, _BUDGET_COLUMNS))
+
+
+def _decoded(value: str | list | None, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    items = _DECODE.decode(value) if isinstance(value, str) else value
+    return [dict(zip(columns, item, strict=True)) for item in items or ()]
+
+
+def snapshot_of(
+    rows: UsageRows,
+    periods: Mapping[str, datetime | None],
+    program_keys: Sequence[str],
+    *,
+    scopes: Mapping[str, str] | None = None,
+) -> UsageSnapshot:
+    """The snapshot `usage_snapshot(..., for_update=False)` reads, from rows read already:
+    the uses in the counters' current periods, and the program-wide counters asked that
+    have a row (one without reads as nothing used)."""
+    points: dict[str, int] = {}
+    amounts: dict[str, Decimal] = {}
+    uses: dict[str, int] = {}
+    wanted = set(program_keys) if rows.budgets else ()
+    for row in rows.budgets:
+        key = row["rule_id"]
+        if key in wanted:
+            points[key] = int(row["points_awarded"])
+            amounts[key] = decimal_of(row["amount_awarded"])
+            uses[key] = int(row["uses"])
+    return UsageSnapshot(
+        customer_uses=_customer_uses(rows.uses, periods, scopes or {}),
+        program_points=points,
+        program_amounts=amounts,
+        program_uses=uses,
+    )
+
+
+def _customer_uses(
+    rows: Sequence[Mapping[str, Any]], periods: Mapping[str, datetime | None], scopes: Mapping[str, str]
+) -> dict[str, int]:
     customer_uses: dict[str, int] = {}
-    for row in use_rows:
+    for row in rows:
         key = row["rule_id"]
         if key not in periods:
             continue  # a counter no longer limited, or gone from the program
         start = periods[key]
         used_at = row["used_at"]
-        if isinstance(used_at, str):  # SQLite hands back text
+        if isinstance(used_at, str):  # SQLite hands back text, and JSON gives text
             used_at = datetime.fromisoformat(used_at)
         if key in scopes and row["scope"] != scopes[key]:
             continue
         if start is None or used_at >= start:
             customer_uses[key] = customer_uses.get(key, 0) + row["uses"]
-    points: dict[str, int] = {}
-    amounts: dict[str, Decimal] = {}
-    uses: dict[str, int] = {}
-    if reads_budgets:
-        wanted = set(program_keys)
-        for row in budget_rows:
-            key = row["rule_id"]
-            if key in wanted:
-                points[key] = int(row["points_awarded"])
-                amounts[key] = decimal_of(row["amount_awarded"])
-                uses[key] = int(row["uses"])
-    elif program_keys:
-        lock = " FOR UPDATE" if sql.on_postgres() else ""
-        for key in sorted(program_keys):
-            await sql.execute_named(
-                named(
-                    "INSERT INTO rule_budgets (rule_id, points_awarded, amount_awarded, uses) VALUES (:key, 0, 0, 0)"
-                    " ON CONFLICT (rule_id) DO NOTHING"
-                ),
-                {"key": key},
-            )
-            [row] = await sql.fetch_named(
-                named(f"SELECT points_awarded, amount_awarded, uses FROM rule_budgets WHERE rule_id = :key{lock}"),
-                {"key": key},
-            )
-            points[key] = int(row["points_awarded"])
-            amounts[key] = decimal_of(row["amount_awarded"])
-            uses[key] = int(row["uses"])
-    return UsageSnapshot(customer_uses=customer_uses, program_points=points, program_amounts=amounts, program_uses=uses)
+    return customer_uses
 
 
 def use_row(

@@ -27,14 +27,16 @@ def _selects(info: Info, name: str) -> bool:
     """Whether the query selects `name` on this field's result, fragments included: the
     whole trace (a "conditions not met" entry per rule considered) is most of the cost of
     evaluating a large program, so it is built only for a client that reads it."""
+    return any(_found(field.selections, name) for field in info.selected_fields)
 
-    def found(selections: list[Selection]) -> bool:
-        return any(
-            selection.name == name if isinstance(selection, SelectedField) else found(selection.selections)
-            for selection in selections
-        )
 
-    return any(found(field.selections) for field in info.selected_fields)
+def _found(selections: list[Selection], name: str) -> bool:
+    # A module function, not a closure that calls itself: that closure is a reference
+    # cycle, and with it everything the request made waited for the garbage collector.
+    return any(
+        selection.name == name if isinstance(selection, SelectedField) else _found(selection.selections, name)
+        for selection in selections
+    )
 
 
 @strawberry.type
@@ -53,14 +55,13 @@ class CartQueries:
             coupon_codes=tuple(input.coupon_codes or ()),
             country=input.country,
         )
+        trace = _selects(info, "trace")
         try:
             program = info.context.services.program  # one version for the evaluation and its currency
-            evaluation = await carts.evaluate_cart(
-                info.context.services.uow, program, cart, trace=_selects(info, "trace")
-            )
+            evaluation = await carts.evaluate_cart(info.context.services.uow, program, cart, trace=trace)
         except DomainError as error:
             return CartEvaluation(errors=user_errors(error))
-        return CartEvaluation.of(evaluation, program.exchange.program_currency)
+        return CartEvaluation.of(evaluation, program.exchange.program_currency, trace=trace)
 
     @strawberry.field(
         description="A dry run of an event (review.published, ...) for a customer: no side effects.",

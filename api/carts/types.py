@@ -130,8 +130,9 @@ class CartEvaluation:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, result: AppCartEvaluation, currency: str) -> CartEvaluation:
-        """`currency`: the program's, which the evaluation's amounts are in."""
+    def of(cls, result: AppCartEvaluation, currency: str, *, trace: bool = True) -> CartEvaluation:
+        """`currency`: the program's, which the evaluation's amounts are in. `trace=False`:
+        for a query that does not select the trace, which is then left empty."""
         evaluation = result.evaluation
         shipping = evaluation.free_shipping
 
@@ -160,7 +161,7 @@ class CartEvaluation:
             free_products=[FreeProduct.of(p, currency) for p in evaluation.free_products],
             redeemable_rewards=[CartReward.of(r, currency) for r in result.rewards.redeemable],
             rewards_out_of_reach=[CartReward.of(r, currency) for r in result.rewards.out_of_reach],
-            trace=_trace(evaluation),
+            trace=_trace(evaluation) if trace else [],
         )
 
 

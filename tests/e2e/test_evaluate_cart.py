@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+from types import FunctionType
+
+from graphql.execution import Executor
+
+from api.context import Context
 from app.credentials import create_api_key
 from persistence import repositories as repo
 from tests.conftest import unique
@@ -259,3 +265,34 @@ async def test_a_customer_token_cannot_preview_an_event_for_another_customer(adm
         body = (await gql_raw(storefront, EVALUATE_EVENT, input={"customerExternalId": theirs, "type": "x.y"})).json()
     assert own["errors"] == []
     assert body["data"] is None and body["errors"]
+
+
+def _request_made(thing: object) -> bool:
+    """Made by a request's GraphQL execution: its context, graphql-core's execution context,
+    or a function of the API's modules (a closure, as _selects' recursive one was)."""
+    if isinstance(thing, Context | Executor):
+        return True
+    return isinstance(thing, FunctionType) and thing.__module__.startswith("api.")
+
+
+async def test_a_preview_is_freed_as_it_ends_not_by_the_garbage_collector(admin):
+    """No reference cycle per request: a collection that frees many requests at once is a
+    pause that the requests in flight wait for (their p99)."""
+    customer = unique("cust")
+    await enroll(admin, customer)
+    request = cart(("CRIB-1", 1, "40.00", "cribs"), ("LAMP", 2, "20.00", None), customerExternalId=customer)
+    await gql(admin, WITHOUT_TRACE, input=request)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for query in (WITHOUT_TRACE, TRACE_IN_A_FRAGMENT, EVALUATE_CART):
+            await gql(admin, query, input=request)
+        gc.collect()
+        left = [type(thing).__qualname__ for thing in gc.garbage if _request_made(thing)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+    assert left == []

@@ -3,6 +3,8 @@ own path does, errors included (a strawberry upgrade that changes this fails her
 
 from __future__ import annotations
 
+import gc
+import weakref
 from decimal import Decimal
 from enum import Enum
 
@@ -159,3 +161,33 @@ async def test_plain_objects_skip_graphql_cores_per_field_path(monkeypatch):
     # Only the root's resolver: the page's edges, nodes, badges (strawberry's own type
     # check) and the null object are answered in one walk.
     assert seen == ["PageQuery.page"]
+
+
+class _Context:
+    """A request's context: what everything a request makes hangs from."""
+
+
+@strawberry.type
+class AsyncQuery:
+    @strawberry.field
+    async def points(self, info: strawberry.Info) -> int:
+        return 5 if isinstance(info.context, _Context) else 0
+
+
+async def _context_left_after(execution_context_class: type) -> bool:
+    schema = strawberry.Schema(query=AsyncQuery, execution_context_class=execution_context_class)
+    context = _Context()
+    left = weakref.ref(context)
+    gc.disable()
+    try:
+        result = await schema.execute("{ points }", context_value=context)
+        del context
+        return left() is not None and result.data == {"points": 5}
+    finally:
+        gc.enable()
+
+
+async def test_a_request_is_freed_when_it_ends_not_by_the_garbage_collector():
+    assert not await _context_left_after(LeanExecutionContext)
+    # graphql-core's own context keeps it in a reference cycle until a collection
+    assert await _context_left_after(StrawberryGraphQLCoreExecutionContext)

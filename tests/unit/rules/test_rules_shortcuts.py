@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rules_testkit import NOW, customer, order, program_of
@@ -86,10 +87,12 @@ def test_a_snapshot_where_nothing_is_used_evaluates_as_no_snapshot():
     assert not nothing_used(UsageSnapshot(program_points={"campaign": 5}))
 
 
-def test_limited_rules_are_rebuilt_when_a_period_starts_and_each_caller_gets_its_own():
+def test_limited_rules_are_rebuilt_when_a_period_starts_and_shared_read_only():
     program = program_of(LIMITED)
     first = program.limited_rules(NOW)
-    first["monthly"] = None  # a caller's copy: the program's answer is untouched
+    with pytest.raises(TypeError):
+        first["monthly"] = None  # type: ignore[index]  # shared by every caller: no one changes it
+    assert program.limited_rules(NOW - timedelta(days=1))["daily"] == datetime(2025, 3, 3, tzinfo=UTC)
     assert program.limited_rules(NOW)["monthly"] == datetime(2025, 3, 1, tzinfo=UTC)
     assert program.limited_rules(NOW)["daily"] == datetime(2025, 3, 4, tzinfo=UTC)
     assert program.limited_rules(NOW + timedelta(days=1))["daily"] == datetime(2025, 3, 5, tzinfo=UTC)
