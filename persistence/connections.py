@@ -19,7 +19,7 @@ import itertools
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from datetime import date, datetime
@@ -69,6 +69,12 @@ class PgConnection:
     async def fetch(self, sql: str, *values: Any) -> list[dict]:
         with _pg_errors():
             return [dict(row) for row in await self.raw.fetch(sql, *values)]
+
+    async def fetch_rows(self, sql: str, *values: Any) -> Sequence[Mapping[str, Any]]:
+        """Rows as the driver gives them (read by column name or position), without a dict
+        built for each: for reads whose rows are turned into something else at once."""
+        with _pg_errors():
+            return await self.raw.fetch(sql, *values)  # type: ignore[no-any-return]
 
     async def execute(self, sql: str, *values: Any) -> None:
         with _pg_errors():
@@ -153,6 +159,14 @@ class PostgresDatabase(_Binding):
         async with self.pool.acquire() as raw:
             yield PgConnection(raw)
 
+    async def acquire(self) -> PgConnection:
+        """A pooled connection, for a scope that is not a block (persistence.sql.Scope):
+        give it back with `release`."""
+        return PgConnection(await self.pool.acquire())
+
+    async def release(self, conn: PgConnection) -> None:
+        await self.pool.release(conn.raw)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:
         async with self.pool.acquire() as raw, raw.transaction():
@@ -214,6 +228,9 @@ class SqliteConnection:
         with _sqlite_errors():
             rows = await self.raw.execute_fetchall(sqlite_text(sql), [_sqlite_value(v) for v in values])
         return [dict(row) for row in rows]
+
+    async def fetch_rows(self, sql: str, *values: Any) -> Sequence[Mapping[str, Any]]:
+        return await self.fetch(sql, *values)
 
     async def execute(self, sql: str, *values: Any) -> None:
         with _sqlite_errors():
