@@ -106,7 +106,7 @@ def _customer(row: Any) -> Customer:
         birthday=date.fromisoformat(row["birthday"]) if isinstance(row["birthday"], str) else row["birthday"],
         tier=row["tier"],
         balance=Balance(row["points_available"], row["points_pending"], row["lifetime_earned"]),
-        lifetime_spend=Decimal(str(row["lifetime_spend"])),
+        lifetime_spend=_decimal(row["lifetime_spend"]),
         order_count=row["order_count"],
         last_order_at=_timestamp(row["last_order_at"]),
         enrolled_at=_timestamp(row["enrolled_at"]),
@@ -115,6 +115,11 @@ def _customer(row: Any) -> Customer:
         attributes=_json(row["attributes"]) or {},
         referred=bool(row["referred"]),
     )
+
+
+def _decimal(value: Any) -> Decimal:
+    # asyncpg decodes NUMERIC as Decimal already; SQLite hands back text or a float.
+    return value if type(value) is Decimal else Decimal(str(value))
 
 
 def _json(value: Any) -> Any:
