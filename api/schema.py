@@ -34,8 +34,8 @@ from api.events.reward_events import RewardEventQueries, RewardEventSubscription
 from api.events.webhooks import WebhookMutations, WebhookQueries
 from api.feedback.mutations import FeedbackMutations
 from api.inputs import compile_inputs
-from api.lean_fields import LeanExecutionContext
 from api.orders.mutations import OrderMutations, ReturnMutations
+from api.planned import PlannedExecutionContext
 from api.prepared import (
     CheckedQueries,
     CheckedTexts,
@@ -132,7 +132,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=LeanExecutionContext,
+        execution_context_class=PlannedExecutionContext,
         config=schema_config(settings),
     )
     compile_inputs(schema)

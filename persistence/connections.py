@@ -19,7 +19,7 @@ import itertools
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from datetime import date, datetime
@@ -74,6 +74,12 @@ class PgConnection:
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as error:
             raise IntegrityError(str(error)) from error
         return [dict(row) for row in rows]
+
+    async def fetch_rows(self, sql: str, *values: Any) -> Sequence[Mapping[str, Any]]:
+        """Rows as the driver gives them (read by column name or position), without a dict
+        built for each: for reads whose rows are turned into something else at once."""
+        with _pg_errors():
+            return await self.raw.fetch(sql, *values)  # type: ignore[no-any-return]
 
     async def execute(self, sql: str, *values: Any) -> None:
         try:
@@ -228,6 +234,9 @@ class SqliteConnection:
         with _sqlite_errors():
             rows = await self.raw.execute_fetchall(sqlite_text(sql), [_sqlite_value(v) for v in values])
         return [dict(row) for row in rows]
+
+    async def fetch_rows(self, sql: str, *values: Any) -> Sequence[Mapping[str, Any]]:
+        return await self.fetch(sql, *values)
 
     async def execute(self, sql: str, *values: Any) -> None:
         with _sqlite_errors():

@@ -14,10 +14,9 @@ Tortoise's per-query wrappers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.customers import Customer
 from domain.ledger import Balance
@@ -54,6 +53,7 @@ _WITH_USAGE = {
 
 # The customer's id comes from the unique index on external_id (an InitPlan run once),
 # so the page itself is a backward walk of (customer_id, id) that stops after `:limit` rows.
+# The columns are LedgerRow's, in its order: a row becomes one without naming them.
 _PAGE_COLUMNS = (
     "SELECT e.id, e.kind, e.bucket, e.points, e.reason, e.rule_id, e.rules_version, e.variant,"
     " o.external_id AS order_external_id, e.created_at, e.available_at, e.expires_at"
@@ -64,8 +64,9 @@ _FIRST_PAGE = Statement(_PAGE_COLUMNS + " ORDER BY e.id DESC LIMIT :limit")
 _PAGE_AFTER = Statement(_PAGE_COLUMNS + " AND e.id < :before_id ORDER BY e.id DESC LIMIT :limit")
 
 
-@dataclass(frozen=True)
-class LedgerRow:
+class LedgerRow(NamedTuple):
+    """A tuple, in the page statement's column order: built straight from its rows."""
+
     id: int
     kind: str
     bucket: str
@@ -88,7 +89,7 @@ async def customer(external_id: str) -> Customer | None:
 async def customer_with_id(external_id: str) -> tuple[int, Customer] | None:
     """The customer and its row id (what a dry run reads the rules' usage by)."""
     async with sql.lean_connection():
-        rows = await sql.fetch_named(_CUSTOMER, {"external_id": external_id})
+        rows = await sql.fetch_rows_named(_CUSTOMER, {"external_id": external_id})
     return (int(rows[0]["id"]), _customer(rows[0])) if rows else None
 
 
@@ -110,32 +111,29 @@ async def ledger_page(customer_external_id: str, first: int, before_id: int | No
     whether another page exists."""
     async with sql.lean_connection():
         if before_id is None:
-            rows = await sql.fetch_named(_FIRST_PAGE, {"external_id": customer_external_id, "limit": first + 1})
+            rows = await sql.fetch_rows_named(_FIRST_PAGE, {"external_id": customer_external_id, "limit": first + 1})
         else:
-            rows = await sql.fetch_named(
+            rows = await sql.fetch_rows_named(
                 _PAGE_AFTER, {"external_id": customer_external_id, "before_id": before_id, "limit": first + 1}
             )
-    page = [
-        LedgerRow(
-            id=row["id"],
-            kind=row["kind"],
-            bucket=row["bucket"],
-            points=row["points"],
-            reason=row["reason"],
-            rule_id=row["rule_id"],
-            rules_version=row["rules_version"],
-            variant=row["variant"],
-            order_external_id=row["order_external_id"],
-            created_at=_timestamp(row["created_at"]),
-            available_at=_timestamp(row["available_at"]),
-            expires_at=_timestamp(row["expires_at"]),
-        )
-        for row in rows[:first]
-    ]
+    page = [_ledger_row(row) for row in rows[:first]]
     return page, len(rows) > first
 
 
-def _customer(row: dict[str, Any]) -> Customer:
+_TIMESTAMPS = tuple(LedgerRow._fields.index(name) for name in ("created_at", "available_at", "expires_at"))
+
+
+def _ledger_row(row: Any) -> LedgerRow:
+    values = tuple(row.values()) if isinstance(row, dict) else row
+    if isinstance(values[_TIMESTAMPS[0]], str):
+        # SQLite hands timestamps back as the ISO text Tortoise stored.
+        values = list(values)
+        for index in _TIMESTAMPS:
+            values[index] = _timestamp(values[index])
+    return LedgerRow._make(values)
+
+
+def _customer(row: Any) -> Customer:
     tags = row["tags"]
     return Customer(
         external_id=row["external_id"],
@@ -144,7 +142,7 @@ def _customer(row: dict[str, Any]) -> Customer:
         birthday=date.fromisoformat(row["birthday"]) if isinstance(row["birthday"], str) else row["birthday"],
         tier=row["tier"],
         balance=Balance(row["points_available"], row["points_pending"], row["lifetime_earned"]),
-        lifetime_spend=Decimal(str(row["lifetime_spend"])),
+        lifetime_spend=_decimal(row["lifetime_spend"]),
         order_count=row["order_count"],
         last_order_at=_timestamp(row["last_order_at"]),
         enrolled_at=_timestamp(row["enrolled_at"]),
@@ -153,6 +151,11 @@ def _customer(row: dict[str, Any]) -> Customer:
         attributes=_json(row["attributes"]) or {},
         referred=bool(row["referred"]),
     )
+
+
+def _decimal(value: Any) -> Decimal:
+    # asyncpg decodes NUMERIC as Decimal already; SQLite hands back text or a float.
+    return value if type(value) is Decimal else Decimal(str(value))
 
 
 def _json(value: Any) -> Any:

@@ -35,7 +35,9 @@ __all__ = [
     "execute",
     "execute_named",
     "fetch",
+    "fetch_rows",
     "fetch_named",
+    "fetch_rows_named",
     "lean_connection",
     "lean_transaction",
     "load_csv",
@@ -107,23 +109,26 @@ class LeanScope:
     nested generator-based context managers, because every order and read opens one:
     those cost a few microseconds each on entry and exit, measured."""
 
-    __slots__ = ("_after", "_bound", "_current", "_database", "_raw")
+    __slots__ = ("_after", "_bound", "_current", "_database", "_raw", "_value")
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, value: Any = None):
+        """`value` is what `async with` gives (the unit of work's reading session)."""
         self._database = database
+        self._value = value
         self._raw: Any = None
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> Any:
         database = self._database
         self._bound = database.bind()
         if _CURRENT.get() is not None or not isinstance(database, PostgresDatabase):
-            return
+            return self._value
         try:
             self._raw = await database.acquire()
         except BaseException:
             database.unbind(self._bound)
             raise
         self._current, self._after = _CURRENT.set(PgConnection(self._raw)), _AFTER.set([])
+        return self._value
 
     async def __aexit__(self, *exc: object) -> None:
         database, raw = self._database, self._raw
@@ -175,6 +180,15 @@ async def fetch(sql: str, *values: Any) -> list[dict]:
         return await own.fetch(sql, *values)
 
 
+async def fetch_rows(sql: str, *values: Any) -> Sequence[Mapping[str, Any]]:
+    """As `fetch`, the rows as the driver gives them (by column name or position)."""
+    conn = _CURRENT.get()
+    if conn is not None:
+        return await conn.fetch_rows(sql, *values)
+    async with current_database().connection() as own:
+        return await own.fetch_rows(sql, *values)
+
+
 async def execute(sql: str, *values: Any) -> None:
     conn = _CURRENT.get()
     if conn is not None:
@@ -186,6 +200,10 @@ async def execute(sql: str, *values: Any) -> None:
 
 async def fetch_named(statement: Statement, params: Mapping[str, Any]) -> list[dict]:
     return await fetch(statement.text, *statement.values(params))
+
+
+async def fetch_rows_named(statement: Statement, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+    return await fetch_rows(statement.text, *statement.values(params))
 
 
 async def execute_named(statement: Statement, params: Mapping[str, Any]) -> None:

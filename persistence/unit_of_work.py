@@ -36,6 +36,9 @@ T = TypeVar("T")
 # tried again; after this many, or when the work needs the lock, the lock is taken.
 UNLOCKED_TRIES = 2
 
+# A reading session holds no state of its own (its repositories are modules): one serves all.
+_READING = Session(mode="read")
+
 
 class UnitOfWork:
     def __init__(self, database: Database):
@@ -56,10 +59,9 @@ class UnitOfWork:
         async with sql.bound(self.database), sql.transaction():
             yield Session(mode="locked")
 
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[Session]:
-        async with sql.LeanScope(self.database):
-            yield Session(mode="read")
+    def reading(self) -> sql.LeanScope:
+        """`async with uow.reading() as session:`."""
+        return sql.LeanScope(self.database, _READING)
 
     async def guarded(self, work: Callable[[Session], Awaitable[T | None]]) -> T:
         """`work` returns None when its guarded write was refused (the customer changed

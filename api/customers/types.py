@@ -96,6 +96,11 @@ class PointsBucket(Enum):
     PENDING = strawberry.enum_value("pending", description="Points waiting for their return window to end.")
 
 
+# By value, as Enum's own lookup finds them, without its call per entry (a page has 20).
+_KINDS: dict[str, LedgerEntryKind] = {cast(str, kind.value): kind for kind in LedgerEntryKind}
+_BUCKETS: dict[str, PointsBucket] = {cast(str, bucket.value): bucket for bucket in PointsBucket}
+
+
 @strawberry.type(description="One line of a customer's ledger; entries are never changed or removed.")
 class LedgerEntry(relay.Node):
     kind: LedgerEntryKind = strawberry.field(description="Why it was written.")
@@ -117,8 +122,8 @@ class LedgerEntry(relay.Node):
     @classmethod
     def of(cls, row: LedgerRow, customer_external_id: str) -> LedgerEntry:
         return cls(
-            kind=LedgerEntryKind(row.kind),
-            bucket=PointsBucket(row.bucket),
+            kind=_KINDS.get(row.kind) or LedgerEntryKind(row.kind),
+            bucket=_BUCKETS.get(row.bucket) or PointsBucket(row.bucket),
             points=row.points,
             reason=row.reason,
             rule_id=row.rule_id,
