@@ -17,7 +17,13 @@ from datetime import date, datetime
 
 from domain.expiry import ExpiryPolicy
 from persistence import outbox, sql
-from persistence.jobs import IN_AVAILABLE_NOT_EXPIRED, available_remaining, last_activity, without_jit
+from persistence.jobs import (
+    IN_AVAILABLE_NOT_EXPIRED,
+    available_remaining,
+    joins_by_hash,
+    last_activity,
+    without_jit,
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ async def _notify_pg(found: str, due: str, values: list[object], moment: datetim
         " || CASE WHEN EXTRACT(MICROSECONDS FROM n.expires_at) % 1000000 <> 0"
         " THEN to_char(timezone('UTC', n.expires_at), '.US') ELSE '' END || '+00:00'"
     )
+    await joins_by_hash()
     rows = await sql.fetch(
         f"""WITH found AS MATERIALIZED ({found}),
         due AS MATERIALIZED ({due}),

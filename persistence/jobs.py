@@ -192,6 +192,20 @@ async def without_jit() -> None:
         await sql.execute("SET LOCAL enable_bitmapscan = off")
 
 
+async def joins_by_hash() -> None:
+    """For the rest of the transaction (PostgreSQL), joins by hash, not by nested loops.
+
+    The statements that write a batch join the rows of their own `WITH` parts (the
+    events' numbers to the balances after, the notices to the points they announce). The
+    planner guesses such a part at one row whatever it holds, and so joined two of them
+    by a nested loop: measured on a batch of 5,000 customers, 7,099,560 comparisons for
+    2,665 events, 3.2 s of the statement's 4.4 s. Each join that reads a table (the
+    balances' update) is bounded by the batch's id range, so by hash it reads that range
+    of the table by its key, not the table."""
+    if sql.on_postgres():
+        await sql.execute("SET LOCAL enable_nestloop = off")
+
+
 async def release_batch(lo: int, hi: int, now: datetime, event_type: str) -> Totals:
     """Releases the batch's pending earn entries due by `now`: a pair of entries each
     (-n pending, +n available); an entry with nothing left to release is skipped."""
@@ -283,6 +297,7 @@ async def _write(
     # here and sending balances and events back cost as much CPU as the job's writes).
     # The balances' update is bounded by the batch's id range as well, so that it reads
     # the batch's customers by the key, whatever the planner guesses of the sums' rows.
+    await joins_by_hash()
     rows = await sql.fetch(
         f"""{due_rows},
         written AS ({insert} RETURNING customer_id, bucket, points),
