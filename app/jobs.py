@@ -1,10 +1,11 @@
 """Scheduled jobs (`loyalty jobs run [NAME]`): each run does what is due at `now`, once.
 
 Release, expiry and the expiry notices are set-based: they walk the customers by id
-range (`RANGE_SIZE` ids a batch), one transaction per batch, in which one statement
-appends the batch's entries (`INSERT ... SELECT`, persistence.jobs), one moves the
-cached balances by what it wrote, and one writes the outbox events (one per customer
-whose points moved). Every entry relates to the entry it acts on, under the unique index
+range (`RANGE_SIZE` ids a batch), one transaction per batch, which appends the batch's
+entries (`INSERT ... SELECT`), moves the cached balances by what it wrote, and writes the
+outbox events (one per customer whose points moved): on PostgreSQL all in one statement,
+summed per customer in the database, so no row comes back here (persistence.jobs,
+persistence.expiry_notices). Every entry relates to the entry it acts on, under the unique index
 on (kind, bucket, related_entry_id): a run killed between two batches and run again, or
 two runs at once, write only what is left, so they end in the ledger one run writes.
 
