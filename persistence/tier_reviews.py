@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from persistence import outbox, sql
 from persistence.entries import counts_as_earned
+from persistence.jobs import joins_by_hash
 
 TIER_CHANGED = "tier.changed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -145,13 +146,16 @@ async def apply_verdicts(verdicts: Sequence[Verdict], rules_version: str, now: d
         return 0, 0
     if not sql.on_postgres():
         return await _apply_in_python(verdicts, rules_version, now)
+    # The page's id range bounds the update: joined by hash (the events to their numbers
+    # by nested loop compared every pair), it reads those customers by the key.
+    await joins_by_hash()
     rows = await sql.fetch(
         f"""WITH v AS (
           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
             AS v(customer_id, tier_before, tier_after, review_date, review_day)
         ), applied AS (
           UPDATE customers c SET tier = v.tier_after, tier_reviewed_at = v.review_date
-          FROM v WHERE c.id = v.customer_id AND c.tier = v.tier_before
+          FROM v WHERE c.id = v.customer_id AND c.id >= $8 AND c.id <= $9 AND c.tier = v.tier_before
             AND (c.tier_reviewed_at IS NULL OR c.tier_reviewed_at < v.review_date)
           RETURNING c.external_id, v.tier_before, v.tier_after, v.review_day
         ), lowered AS (
@@ -177,6 +181,8 @@ async def apply_verdicts(verdicts: Sequence[Verdict], rules_version: str, now: d
         [v.review_day.isoformat() for v in verdicts],
         now,
         rules_version,
+        min(v.customer_id for v in verdicts),
+        max(v.customer_id for v in verdicts),
     )
     if rows[0]["lowered"]:
         outbox.announce_written()
