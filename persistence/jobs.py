@@ -294,7 +294,8 @@ async def _write(
     # PostgreSQL: one statement. The entries come back to the database, not to this
     # process: summed per customer there, they move the balances, and the events are built
     # from the balances after (measured at 1,000,000 customers: returning every written row
-    # here and sending balances and events back cost as much CPU as the job's writes).
+    # here and sending balances and events back took 23-25 s of this process's CPU beside
+    # PostgreSQL's 55 s; now 1 s).
     # The balances' update is bounded by the batch's id range as well, so that it reads
     # the batch's customers by the key, whatever the planner guesses of the sums' rows.
     await joins_by_hash()
