@@ -1,10 +1,11 @@
 """Scheduled jobs (`loyalty jobs run [NAME]`): each run does what is due at `now`, once.
 
 Release, expiry and the expiry notices are set-based: they walk the customers by id
-range (`RANGE_SIZE` ids a batch), one transaction per batch, in which one statement
-appends the batch's entries (`INSERT ... SELECT`, persistence.jobs), one moves the
-cached balances by what it wrote, and one writes the outbox events (one per customer
-whose points moved). Every entry relates to the entry it acts on, under the unique index
+range (`RANGE_SIZE` ids a batch), one transaction per batch, which appends the batch's
+entries (`INSERT ... SELECT`), moves the cached balances by what it wrote, and writes the
+outbox events (one per customer whose points moved): on PostgreSQL all in one statement,
+summed per customer in the database, so no row comes back here (persistence.jobs,
+persistence.expiry_notices). Every entry relates to the entry it acts on, under the unique index
 on (kind, bucket, related_entry_id): a run killed between two batches and run again, or
 two runs at once, write only what is left, so they end in the ledger one run writes.
 
@@ -35,13 +36,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app import abandoned_carts, birthdays, expiry_notices, metrics, referrals, suggestions, tier_reviews
-from app.events import balance_payload
 from app.redemptions import end_redemption
 from domain.errors import DomainError, ErrorCode
 from domain.expiry import ExpiryPolicy
-from domain.ledger import Balance, Bucket
 from domain.rewards import RedemptionState
-from persistence.jobs import Written
+from persistence.jobs import Totals
 from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
@@ -78,10 +77,10 @@ async def release_pending_points(
 ) -> JobReport:
     """Moves pending points whose `available_at` has come to the available bucket."""
 
-    async def batch(session: Session, lo: int, hi: int) -> list[Written]:
-        return await session.jobs.release_batch(lo, hi, now)
+    async def batch(session: Session, lo: int, hi: int) -> Totals:
+        return await session.jobs.release_batch(lo, hi, now, POINTS_PENDING_RELEASED)
 
-    return await _in_batches(uow, "points-release", POINTS_PENDING_RELEASED, batch, now, range_size, after_batch)
+    return await _in_batches(uow, "points-release", batch, now.astimezone(UTC), range_size, after_batch)
 
 
 async def expire_redemptions(uow: UnitOfWork, now: datetime, *, batch_size: int = BATCH_SIZE) -> JobReport:
@@ -102,10 +101,10 @@ async def expire_points(
     policy = policy or ExpiryPolicy()
     inactive_since = policy.inactive_since(now.astimezone(UTC)) if policy.after_inactivity else None
 
-    async def batch(session: Session, lo: int, hi: int) -> list[Written]:
-        return await session.jobs.expire_batch(lo, hi, now, inactive_since)
+    async def batch(session: Session, lo: int, hi: int) -> Totals:
+        return await session.jobs.expire_batch(lo, hi, now, inactive_since, POINTS_EXPIRED)
 
-    return await _in_batches(uow, "points-expiry", POINTS_EXPIRED, batch, now, range_size, after_batch)
+    return await _in_batches(uow, "points-expiry", batch, now.astimezone(UTC), range_size, after_batch)
 
 
 async def send_expiry_notices(
@@ -250,48 +249,31 @@ async def _expire_redemptions(uow: UnitOfWork, external_id: str, now: datetime) 
     return entries, points
 
 
-Batch = Callable[[Session, int, int], Awaitable[list[Written]]]
+Batch = Callable[[Session, int, int], Awaitable[Totals]]
 
 
 async def _in_batches(
     uow: UnitOfWork,
     name: str,
-    event_type: str,
     batch: Batch,
     now: datetime,
     range_size: int,
     after_batch: AfterBatch | None,
 ) -> JobReport:
     """Runs `batch` over customer ids (lo, lo + range_size], one transaction each: its
-    entries, the balances they move, and one `event_type` event per customer whose points
-    moved (the points out of the pending bucket for a release, out of the available one
-    for an expiry)."""
-    now = now.astimezone(UTC)
+    entries, the balances they move, and one event per customer whose points moved (the
+    points out of the pending bucket for a release, out of the available one for an
+    expiry; persistence.jobs)."""
     customers = entries = points = 0
     async with uow.reading() as session:
         top = await session.jobs.last_customer_id()
     for lo in range(0, top, range_size):
         hi = lo + range_size
         async with uow.transaction() as session:
-            written = await batch(session, lo, hi)
-            moves: dict[int, list[int]] = {}
-            for entry in written:
-                move = moves.setdefault(entry.customer_id, [0, 0])
-                move[0 if entry.bucket == Bucket.AVAILABLE else 1] += entry.points
-            balances = await session.jobs.move_balances([(c, a, p) for c, (a, p) in sorted(moves.items())])
-            events = []
-            for after in balances:
-                available, pending = moves[after.customer_id]
-                moved = -pending if event_type == POINTS_PENDING_RELEASED else -available
-                if moved:
-                    balance = Balance(after.available, after.pending, after.lifetime_earned)
-                    events.append(
-                        (event_type, after.external_id, {"points": moved, "balanceAfter": balance_payload(balance)})
-                    )
-                    points += moved
-            await session.outbox.add_batch_events(events, now)
-        customers += len(events)
-        entries += len(written)
+            done = await batch(session, lo, hi)
+        customers += done.customers
+        entries += done.entries
+        points += done.points
         if after_batch is not None:
             await after_batch(hi)
     return JobReport(name, customers, entries, points)

@@ -20,12 +20,11 @@ from domain import tiers as rules_of_tiers
 from domain.customers import Customer
 from domain.program import Tier
 from domain.tiers import TierProgress, TierReview
-from persistence.tier_reviews import ReviewCandidate, TierChange
+from persistence.tier_reviews import ReviewCandidate, TierChange, Verdict
 from persistence.unit_of_work import Session, UnitOfWork
 from rules import Program
 
-TIER_CHANGED = "tier.changed"
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 _YEAR = timedelta(days=365)
 
 
@@ -67,27 +66,16 @@ async def review_tiers(
         for candidate, date in due:
             qualified = program.tier_for(int(amounts[candidate.id]), Decimal(amounts[candidate.id]))
             after = rules_of_tiers.reviewed(tiers, candidate.tier, qualified, review.drop_at_most_one_tier)
-            verdicts.append((candidate, date, after or candidate.tier))
-        # The page's verdicts in one statement, and its events in one more: each applied
-        # once (the statement's guard), whoever runs the job.
+            day = date.astimezone(program.zone).date()
+            verdicts.append(
+                Verdict(candidate.id, candidate.external_id, candidate.tier, after or candidate.tier, date, day)
+            )
+        # The page's verdicts and their events in one transaction: each applied once (the
+        # statement's guard), whoever runs the job.
         async with uow.transaction() as session:
-            applied = await session.tiers.apply_reviews([(c.id, c.tier, after, date) for c, date, after in verdicts])
-            events = []
-            for candidate, date, after in verdicts:
-                if candidate.id not in applied:
-                    continue
-                reviewed += 1
-                if after != candidate.tier:
-                    lowered += 1
-                    payload = {
-                        "from": candidate.tier,
-                        "to": after,
-                        "reason": "review",
-                        "reviewDate": date.astimezone(program.zone).date().isoformat(),
-                        "rulesVersion": program.version,
-                    }
-                    events.append((TIER_CHANGED, candidate.external_id, payload))
-            await session.outbox.add_batch_events(events, now)
+            applied, down = await session.tiers.apply_verdicts(verdicts, program.version, now)
+        reviewed += applied
+        lowered += down
     return ReviewReport(reviewed, lowered)
 
 

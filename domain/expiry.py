@@ -11,13 +11,15 @@ A program has one of two expiry policies (the rule files' `program.points`):
   counted from their enrolment.
 
 With `notice_days`, a `points.expiring` notice goes out that many days before a date on
-which points will expire. Pending points never expire: they wait for their release.
+which points will expire, naming that date as a day of the program's time zone (the
+rule files' `program.time_zone`): a Paris shop's points that expire at 23:30 UTC expire
+on the next day in Paris. Pending points never expire: they wait for their release.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class ExpiryPolicy:
     """None: points expire per award (each earn entry's `expires_at`)."""
     notice_days: int | None = None
     """None: no `points.expiring` notices."""
+    zone: tzinfo = UTC
+    """The program's time zone: the days notices name are its days."""
 
     @property
     def after_inactivity(self) -> bool:
@@ -52,5 +56,10 @@ class ExpiryPolicy:
         return None if horizon is None else self.inactive_since(horizon)
 
     def notice_day(self, expires_at: datetime) -> date:
-        """The date a notice names: one notice per customer and date (UTC)."""
-        return expires_at.date()
+        """The date a notice names, in the program's time zone: one notice per customer and date."""
+        return expires_at.astimezone(self.zone).date()
+
+    @property
+    def zone_name(self) -> str:
+        """The zone as the IANA database names it (PostgreSQL's `timezone()` takes it)."""
+        return "UTC" if self.zone is UTC else str(self.zone)

@@ -5,8 +5,12 @@ customers that have something due (PostgreSQL; SQLite runs one writer at a time)
 appends the entries of the whole batch with one `INSERT ... SELECT`, relating each to the
 entry it acts on. The unique index on (kind, bucket, related_entry_id) makes a repeat (a
 run killed half-way and run again, or a second scheduler) insert nothing for what is
-done; `RETURNING` says what this call wrote, and the cached balances move by exactly that
-(`move_balances`).
+done; what this call wrote (`RETURNING`), and nothing else, moves the cached balances and
+makes the batch's events. On PostgreSQL all of that is the one statement (writable
+`WITH` parts: the entries summed per customer in the database, the balances moved by the
+sums, the events built from the balances after); SQLite, whose statements cannot read
+another's `RETURNING`, sums the returned rows in Python and writes balances and events
+by two more statements (`_moved_in_python`).
 
 Amounts are clamped per customer in SQL, oldest first, by a running sum (a window):
 an entry releases or expires at most what it still holds, and all of them together at
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from persistence import sql
+from persistence import outbox, sql
 from persistence.statements import named
 
 
@@ -109,13 +113,6 @@ async def last_customer_id() -> int:
     return int(rows[0]["top"])
 
 
-@dataclass(frozen=True)
-class Written:
-    customer_id: int
-    bucket: str
-    points: int
-
-
 _COLUMNS = (
     "customer_id, kind, bucket, points, reason, rule_id, rules_version, source, created_at,"
     " available_at, related_entry_id"
@@ -196,7 +193,21 @@ async def without_jit() -> None:
         await sql.execute("SET LOCAL enable_bitmapscan = off")
 
 
-async def release_batch(lo: int, hi: int, now: datetime) -> list[Written]:
+async def joins_by_hash() -> None:
+    """For the rest of the transaction (PostgreSQL), joins by hash, not by nested loops.
+
+    The statements that write a batch join the rows of their own `WITH` parts (the
+    events' numbers to the balances after, the notices to the points they announce). The
+    planner guesses such a part at one row whatever it holds, and so joined two of them
+    by a nested loop: measured on a batch of 5,000 customers, 7,099,560 comparisons for
+    2,665 events, 3.2 s of the statement's 4.4 s. Each join that reads a table (the
+    balances' update) is bounded by the batch's id range, so by hash it reads that range
+    of the table by its key, not the table."""
+    if sql.on_postgres():
+        await sql.execute("SET LOCAL enable_nestloop = off")
+
+
+async def release_batch(lo: int, hi: int, now: datetime, event_type: str) -> Totals:
     """Releases the batch's pending earn entries due by `now`: a pair of entries each
     (-n pending, +n available); an entry with nothing left to release is skipped."""
 
@@ -208,21 +219,17 @@ async def release_batch(lo: int, hi: int, now: datetime) -> list[Written]:
     p = _Params()
     stamp = p(now, "TIMESTAMPTZ")
     due_rows, clamped = _clamped(due, _pending_remaining(), "points_pending", "d.id", p, lo, hi)
-    rows = await sql.fetch(
-        f"""{due_rows} INSERT INTO ledger_entries ({_COLUMNS})
+    insert = f"""INSERT INTO ledger_entries ({_COLUMNS})
         SELECT u.customer_id, 'release', b.bucket, b.sign * u.take, 'Pending points released', u.rule_id,
                u.rules_version, 'job:points-release', {stamp}, CASE WHEN b.sign > 0 THEN {stamp} END, u.id
         FROM {clamped} u
         CROSS JOIN (SELECT 'pending' AS bucket, -1 AS sign UNION ALL SELECT 'available', 1) b
         WHERE u.take > 0
-        ON CONFLICT (kind, bucket, related_entry_id) DO NOTHING
-        RETURNING customer_id, bucket, points""",
-        *p.values,
-    )
-    return [Written(int(r["customer_id"]), r["bucket"], int(r["points"])) for r in rows]
+        ON CONFLICT (kind, bucket, related_entry_id) DO NOTHING"""
+    return await _write(due_rows, insert, p, stamp, now, (lo, hi), "pending", event_type)
 
 
-async def expire_batch(lo: int, hi: int, now: datetime, inactive_since: datetime | None) -> list[Written]:
+async def expire_batch(lo: int, hi: int, now: datetime, inactive_since: datetime | None, event_type: str) -> Totals:
     """Expires the batch's points due by `now`: per award (None), earn entries past their
     `expires_at`, soonest first; after inactivity, every credit of customers whose last
     activity is at or before `inactive_since`, oldest first. One expiry entry per credit,
@@ -247,19 +254,118 @@ async def expire_batch(lo: int, hi: int, now: datetime, inactive_since: datetime
     p = _Params()
     stamp = p(now, "TIMESTAMPTZ")
     due_rows, clamped = _clamped(due, available_remaining(), "points_available", order, p, lo, hi)
-    rows = await sql.fetch(
-        f"""{due_rows} INSERT INTO ledger_entries ({_COLUMNS})
+    insert = f"""INSERT INTO ledger_entries ({_COLUMNS})
         SELECT u.customer_id, 'expire', 'available', -u.take,
                CASE WHEN u.take > 0 THEN CAST(u.take AS TEXT) || ' of ' || CAST(u.remaining AS TEXT) || {why}
                     ELSE 'None of ' || CAST(u.remaining AS TEXT) || ' points left to expire: all were spent' END,
                u.rule_id, u.rules_version, 'job:points-expiry', {stamp}, {stamp}, u.id
         FROM {clamped} u
         WHERE TRUE
-        ON CONFLICT (kind, bucket, related_entry_id) DO NOTHING
-        RETURNING customer_id, bucket, points""",
+        ON CONFLICT (kind, bucket, related_entry_id) DO NOTHING"""
+    return await _write(due_rows, insert, p, stamp, now, (lo, hi), "available", event_type)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What one batch wrote: events (one per customer whose points moved), entries, and
+    the points moved out of the job's bucket."""
+
+    customers: int
+    entries: int
+    points: int
+
+
+async def _write(
+    due_rows: str,
+    insert: str,
+    p: _Params,
+    stamp: str,
+    now: datetime,
+    span: tuple[int, int],
+    moved_from: str,
+    event_type: str,
+) -> Totals:
+    """The batch's entries (`insert`), the balances they move and one `event_type` event per
+    customer whose `moved_from` bucket moved (payload: points moved and the balance after,
+    as app.events.balance_payload words it)."""
+    if not sql.on_postgres():
+        rows = await sql.fetch(f"{due_rows} {insert} RETURNING customer_id, bucket, points", *p.values)
+        written = [(int(r["customer_id"]), r["bucket"], int(r["points"])) for r in rows]
+        return await _moved_in_python(written, moved_from, event_type, now)
+    # PostgreSQL: one statement. The entries come back to the database, not to this
+    # process: summed per customer there, they move the balances, and the events are built
+    # from the balances after (measured at 1,000,000 customers: returning every written row
+    # here and sending balances and events back took 23-25 s of this process's CPU beside
+    # PostgreSQL's 55 s; now 1 s).
+    # The balances' update is bounded by the batch's id range as well, so that it reads
+    # the batch's customers by the key, whatever the planner guesses of the sums' rows.
+    await joins_by_hash()
+    rows = await sql.fetch(
+        f"""{due_rows},
+        written AS ({insert} RETURNING customer_id, bucket, points),
+        moves AS (
+          SELECT customer_id, COUNT(*) AS entries,
+                 SUM(CASE WHEN bucket = 'available' THEN points ELSE 0 END) AS available,
+                 SUM(CASE WHEN bucket = 'pending' THEN points ELSE 0 END) AS pending
+          FROM written GROUP BY customer_id
+        ),
+        after AS (
+          UPDATE customers c SET points_available = c.points_available + m.available,
+                                 points_pending = c.points_pending + m.pending
+          FROM moves m WHERE c.id = m.customer_id AND c.id > {p(span[0])} AND c.id <= {p(span[1])}
+          RETURNING c.external_id, c.points_available, c.points_pending, c.lifetime_earned, m.entries,
+                    -m.{moved_from} AS moved
+        ),
+        numbers AS (
+          INSERT INTO customer_event_sequences (customer_external_id, last_sequence)
+          SELECT external_id, 1 FROM after WHERE moved <> 0
+          {outbox.COUNT_EVENTS}
+          RETURNING customer_external_id, last_sequence
+        ),
+        events AS (
+          INSERT INTO reward_events (type, customer_external_id, occurred_at, payload, customer_sequence)
+          SELECT {p(event_type, "TEXT")}, a.external_id, {stamp},
+                 jsonb_build_object('points', a.moved, 'balanceAfter', jsonb_build_object(
+                   'available', a.points_available, 'pending', a.points_pending,
+                   'lifetimeEarned', a.lifetime_earned)),
+                 n.last_sequence
+          FROM after a JOIN numbers n ON n.customer_external_id = a.external_id
+        )
+        SELECT COUNT(*) FILTER (WHERE moved <> 0) AS customers, COALESCE(SUM(entries), 0) AS entries,
+               COALESCE(SUM(moved), 0) AS points,
+               COUNT(*) FILTER (WHERE points_available < 0 OR points_pending < 0) AS below_zero
+        FROM after""",
         *p.values,
     )
-    return [Written(int(r["customer_id"]), r["bucket"], int(r["points"])) for r in rows]
+    row = rows[0]
+    # The invariant the whole ledger rests on: nothing takes points a customer does not have.
+    assert row["below_zero"] == 0, row
+    if row["customers"]:
+        outbox.announce_written()
+    return Totals(int(row["customers"]), int(row["entries"]), int(row["points"]))
+
+
+async def _moved_in_python(
+    written: list[tuple[int, str, int]], moved_from: str, event_type: str, now: datetime
+) -> Totals:
+    """SQLite's way (no statement there reads what another in it wrote): the written rows
+    summed here, the balances moved by one statement, the events written by another."""
+    moves: dict[int, list[int]] = {}
+    for customer_id, bucket, points in written:
+        move = moves.setdefault(customer_id, [0, 0])
+        move[0 if bucket == "available" else 1] += points
+    balances = await move_balances([(c, a, n) for c, (a, n) in sorted(moves.items())])
+    events: list[outbox.Event] = []
+    moved_total = 0
+    for after in balances:
+        available, pending = moves[after.customer_id]
+        moved = -pending if moved_from == "pending" else -available
+        if moved:
+            balance = {"available": after.available, "pending": after.pending, "lifetimeEarned": after.lifetime_earned}
+            events.append((event_type, after.external_id, {"points": moved, "balanceAfter": balance}))
+            moved_total += moved
+    await outbox.add_batch_events(events, now)
+    return Totals(len(events), len(written), moved_total)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from persistence import sql
+from persistence import outbox, sql
 from persistence.entries import counts_as_earned
+from persistence.jobs import joins_by_hash
 from persistence.statements import Statement, named
 
 TIER_CHANGED = "tier.changed"
@@ -84,19 +85,23 @@ async def qualifying_amounts(
     redemptions) or net spend, from the window's start (None: ever) until its end."""
     if not windows:
         return {}
-    # VALUES gives its parameters no type of their own on PostgreSQL: they are cast there.
-    typed = sql.on_postgres()
-    groups: list[str] = []
-    values: list[object] = []
-    for customer_id, start, end in windows:
-        n = len(values)
-        groups.append(
-            f"(CAST(${n + 1} AS BIGINT), CAST(${n + 2} AS TIMESTAMPTZ), CAST(${n + 3} AS TIMESTAMPTZ))"
-            if typed
-            else f"(${n + 1}, ${n + 2}, ${n + 3})"
-        )
-        values += [customer_id, start or _EPOCH, end]
-    rows_sql = ", ".join(groups)
+    if sql.on_postgres():
+        # Three arrays, not a placeholder per value: a page's 10,000 windows are one short
+        # statement for PostgreSQL to parse and plan.
+        windows_sql = "SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[])"
+        values: list[object] = [
+            [customer_id for customer_id, _, _ in windows],
+            [start or _EPOCH for _, start, _ in windows],
+            [end for _, _, end in windows],
+        ]
+    else:
+        groups: list[str] = []
+        values = []
+        for customer_id, start, end in windows:
+            n = len(values)
+            groups.append(f"(${n + 1}, ${n + 2}, ${n + 3})")
+            values += [customer_id, start or _EPOCH, end]
+        windows_sql = f"VALUES {', '.join(groups)}"
     if basis == "spend":
         amount = (
             "COALESCE(SUM(o.program_subtotal - o.exchange_rate * COALESCE((SELECT SUM(r.returned_amount)"
@@ -113,7 +118,7 @@ async def qualifying_amounts(
             " AND e.created_at >= w.start_at AND e.created_at < w.end_at"
         )
     rows = await sql.fetch(
-        f"WITH w (customer_id, start_at, end_at) AS (VALUES {rows_sql})"
+        f"WITH w (customer_id, start_at, end_at) AS ({windows_sql})"
         f" SELECT w.customer_id, {amount} AS amount FROM w {join} GROUP BY w.customer_id",
         *values,
     )
@@ -123,24 +128,79 @@ async def qualifying_amounts(
     }
 
 
-async def apply_reviews(reviews: Sequence[tuple[int, str, str, datetime]]) -> set[int]:
-    """Records a page of (customer id, tier before, tier after, review date) reviews, and
-    the new tiers, in one statement; returns the ids of the customers whose review this
-    applied: not those already reviewed for that date, nor those whose tier changed
-    meanwhile (an order raised it: that stands)."""
-    if not reviews:
-        return set()
-    typed = sql.on_postgres()
+@dataclass(frozen=True)
+class Verdict:
+    customer_id: int
+    external_id: str
+    before: str
+    after: str
+    review_date: datetime
+    review_day: date
+    """The review's date as a day of the program's time zone (the event names it)."""
+
+
+async def apply_verdicts(verdicts: Sequence[Verdict], rules_version: str, now: datetime) -> tuple[int, int]:
+    """Records a page of reviews and the new tiers, and a `tier.changed` event (reason
+    `review`) for each tier lowered; returns (reviews applied, tiers lowered). A review is
+    applied only once for its date, and not when the tier changed meanwhile (an order
+    raised it: that stands), whoever runs the job.
+
+    PostgreSQL: one statement over arrays (the updated rows make the events there);
+    SQLite: one update, then the events by `outbox.add_batch_events`."""
+    if not verdicts:
+        return 0, 0
+    if not sql.on_postgres():
+        return await _apply_in_python(verdicts, rules_version, now)
+    # The page's id range bounds the update: joined by hash (the events to their numbers
+    # by nested loop compared every pair), it reads those customers by the key.
+    await joins_by_hash()
+    rows = await sql.fetch(
+        f"""WITH v AS (
+          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+            AS v(customer_id, tier_before, tier_after, review_date, review_day)
+        ), applied AS (
+          UPDATE customers c SET tier = v.tier_after, tier_reviewed_at = v.review_date
+          FROM v WHERE c.id = v.customer_id AND c.id >= $8 AND c.id <= $9 AND c.tier = v.tier_before
+            AND (c.tier_reviewed_at IS NULL OR c.tier_reviewed_at < v.review_date)
+          RETURNING c.external_id, v.tier_before, v.tier_after, v.review_day
+        ), lowered AS (
+          SELECT * FROM applied WHERE tier_after <> tier_before
+        ), numbers AS (
+          INSERT INTO customer_event_sequences (customer_external_id, last_sequence)
+          SELECT external_id, 1 FROM lowered
+          {outbox.COUNT_EVENTS}
+          RETURNING customer_external_id, last_sequence
+        ), events AS (
+          INSERT INTO reward_events (type, customer_external_id, occurred_at, payload, customer_sequence, rules_version)
+          SELECT '{TIER_CHANGED}', l.external_id, $6,
+                 jsonb_build_object('from', l.tier_before, 'to', l.tier_after, 'reason', 'review',
+                                    'reviewDate', l.review_day, 'rulesVersion', CAST($7 AS TEXT)),
+                 n.last_sequence, $7
+          FROM lowered l JOIN numbers n ON n.customer_external_id = l.external_id
+        )
+        SELECT COUNT(*) AS reviewed, COUNT(*) FILTER (WHERE tier_after <> tier_before) AS lowered FROM applied""",
+        [v.customer_id for v in verdicts],
+        [v.before for v in verdicts],
+        [v.after for v in verdicts],
+        [v.review_date for v in verdicts],
+        [v.review_day.isoformat() for v in verdicts],
+        now,
+        rules_version,
+        min(v.customer_id for v in verdicts),
+        max(v.customer_id for v in verdicts),
+    )
+    if rows[0]["lowered"]:
+        outbox.announce_written()
+    return int(rows[0]["reviewed"]), int(rows[0]["lowered"])
+
+
+async def _apply_in_python(verdicts: Sequence[Verdict], rules_version: str, now: datetime) -> tuple[int, int]:
     groups: list[str] = []
     values: list[object] = []
-    for customer_id, before, after, date in reviews:
+    for v in verdicts:
         n = len(values)
-        groups.append(
-            f"(CAST(${n + 1} AS BIGINT), CAST(${n + 2} AS TEXT), CAST(${n + 3} AS TEXT), CAST(${n + 4} AS TIMESTAMPTZ))"
-            if typed
-            else f"(${n + 1}, ${n + 2}, ${n + 3}, ${n + 4})"
-        )
-        values += [customer_id, before, after, date]
+        groups.append(f"(${n + 1}, ${n + 2}, ${n + 3}, ${n + 4})")
+        values += [v.customer_id, v.before, v.after, v.review_date]
     rows = await sql.fetch(
         "UPDATE customers SET tier = r.tier_after, tier_reviewed_at = r.review_date"
         " FROM (SELECT column1 AS customer_id, column2 AS tier_before, column3 AS tier_after, column4 AS review_date"
@@ -149,7 +209,24 @@ async def apply_reviews(reviews: Sequence[tuple[int, str, str, datetime]]) -> se
         " AND (customers.tier_reviewed_at IS NULL OR customers.tier_reviewed_at < r.review_date) RETURNING id",
         *values,
     )
-    return {int(row["id"]) for row in rows}
+    applied = {int(row["id"]) for row in rows}
+    events: list[outbox.Event] = [
+        (
+            TIER_CHANGED,
+            v.external_id,
+            {
+                "from": v.before,
+                "to": v.after,
+                "reason": "review",
+                "reviewDate": v.review_day.isoformat(),
+                "rulesVersion": rules_version,
+            },
+        )
+        for v in verdicts
+        if v.customer_id in applied and v.after != v.before
+    ]
+    await outbox.add_batch_events(events, now)
+    return len(applied), len(events)
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ class _Parser:
             pending_days=points.get("pending_days", 0),
             expires_in_days=points.get("expires_in_days"),
             earn_on=points.get("earn_on", "subtotal"),
-            expiry=self._expiry(seen.get("program"), points),
+            expiry=self._expiry(seen.get("program"), points, _zone(time_zone)),
             tier_basis=qualification.get("basis", "points"),
             tier_period="rolling" if isinstance(period, dict) else period,
             tier_rolling_days=period.get("rolling_days") if isinstance(period, dict) else None,
@@ -166,13 +166,13 @@ class _Parser:
             anniversary=False, month=month, day=day, grace_days=grace, drop_at_most_one_tier=drop_one, zone=zone
         )
 
-    def _expiry(self, doc: Document | None, points: dict[str, Any]) -> ExpiryPolicy:
+    def _expiry(self, doc: Document | None, points: dict[str, Any], zone: tzinfo) -> ExpiryPolicy:
         """The expiry policy: per award or after inactivity, never both; a notice needs a
         policy and must come before the expiry it warns of."""
         inactive = points.get("expires_after_inactive_days")
         notice = points.get("notice_days")
         if doc is None or not all(isinstance(v, int) for v in (inactive or 0, notice or 0)):
-            return ExpiryPolicy()  # the schema has said what is wrong
+            return ExpiryPolicy(zone=zone)  # the schema has said what is wrong
         if inactive is not None and "expires_in_days" in points:
             self.err(
                 doc,
@@ -197,7 +197,7 @@ class _Parser:
                 f"notice_days ({notice}) must be fewer than the {days} days after which points expire",
                 key="notice_days",
             )
-        return ExpiryPolicy(inactive_days=inactive, notice_days=notice)
+        return ExpiryPolicy(inactive_days=inactive, notice_days=notice, zone=zone)
 
     def _currency(self, doc: Document | None, code: str) -> str:
         if doc is not None and not is_currency(code):

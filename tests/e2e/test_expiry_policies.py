@@ -9,6 +9,7 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -35,11 +36,12 @@ PENDING, EXPIRES, NOTICE = 14, 30, 7
 INACTIVE, INACTIVE_NOTICE = 60, 10
 
 
-async def _server_with(server: Server, tmp_path: Path, points: str) -> AsyncIterator[Server]:
+async def _server_with(server: Server, tmp_path: Path, points: str, zone: str = "UTC") -> AsyncIterator[Server]:
     folder = tmp_path / "rules"
     shutil.copytree(TEST_RULES_DIR, folder)
     program = folder / "program.yaml"
-    program.write_text(program.read_text().replace("  currency: EUR\n", f"  currency: EUR\n  points: {points}\n", 1))
+    settings = f"  currency: EUR\n  points: {points}\n  time_zone: {zone}\n"
+    program.write_text(program.read_text().replace("  currency: EUR\n", settings, 1))
     async with running_server(make_settings(server.database_url, LOYALTY_RULES_DIR=str(folder))) as running:
         yield running
 
@@ -49,6 +51,24 @@ async def award_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
     async for running in _server_with(
         server, tmp_path, f"{{pending_days: {PENDING}, expires_in_days: {EXPIRES}, notice_days: {NOTICE}}}"
     ):
+        yield running
+
+
+# 14 hours ahead of UTC all year: noon UTC there is 02:00 on the next day.
+FAR_EAST = "Pacific/Kiritimati"
+
+
+@pytest.fixture
+async def far_east_award_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
+    points = f"{{pending_days: {PENDING}, expires_in_days: {EXPIRES}, notice_days: {NOTICE}}}"
+    async for running in _server_with(server, tmp_path, points, FAR_EAST):
+        yield running
+
+
+@pytest.fixture
+async def far_east_inactivity_server(server: Server, tmp_path: Path) -> AsyncIterator[Server]:
+    points = f"{{expires_after_inactive_days: {INACTIVE}, notice_days: {INACTIVE_NOTICE}}}"
+    async for running in _server_with(server, tmp_path, points, FAR_EAST):
         yield running
 
 
@@ -141,6 +161,42 @@ async def test_all_points_expire_after_inactivity_and_an_activity_moves_the_date
     assert sorted(p for kind, _, p in await kinds(inactivity_server, customer) if kind == "expire") == [-100, -20, -10]
     assert [e["points"] for e in await outbox(customer, "points.expired")] == [130]
     await assert_balance_is_the_sum_of_entries(inactivity_server, customer)
+
+
+async def test_a_notice_names_the_day_points_expire_in_the_program_time_zone(far_east_award_server, moved_clock: Clock):
+    customer = await customer_with_pending_points(far_east_award_server, "100.00")
+    expires_at = utcnow() + timedelta(days=PENDING + EXPIRES)
+    there = expires_at.astimezone(ZoneInfo(FAR_EAST)).date()
+    assert there != expires_at.date()  # the moved clock's noon: the zone's next day
+
+    moved_clock.advance(timedelta(days=PENDING + EXPIRES - NOTICE + 1))
+    await run_all(far_east_award_server)
+    await run_all(far_east_award_server)
+
+    [notice] = await outbox(customer, "points.expiring")
+    assert (notice["points"], notice["expiresOn"]) == (100, there.isoformat())
+    # The entry's own time, in UTC as Python writes it (the clock ran on while the order went in).
+    assert notice["expiresAt"].endswith("+00:00")
+    assert abs(datetime.fromisoformat(notice["expiresAt"]) - expires_at) < timedelta(seconds=30)
+
+
+async def test_an_inactivity_notice_names_the_day_in_the_program_time_zone(
+    far_east_inactivity_server, moved_clock: Clock
+):
+    customer = unique("cust")
+    async with far_east_inactivity_server.client() as admin:
+        await enroll(admin, customer)
+    await order(far_east_inactivity_server, customer, "100.00")
+    ends = utcnow() + timedelta(days=INACTIVE)
+    there = ends.astimezone(ZoneInfo(FAR_EAST)).date()
+    assert there != ends.date()
+
+    moved_clock.advance(timedelta(days=INACTIVE - INACTIVE_NOTICE + 1))
+    await run_all(far_east_inactivity_server)
+
+    [notice] = await outbox(customer, "points.expiring")
+    assert (notice["points"], notice["expiresOn"]) == (100, there.isoformat())
+    assert abs(datetime.fromisoformat(notice["expiresAt"]) - ends) < timedelta(seconds=30)
 
 
 class Killed(Exception):

@@ -4,6 +4,7 @@ and the dates each policy gives (domain.expiry)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from domain.expiry import ExpiryPolicy
 from tests.unit.rules.rules_testkit import errors_of, program_of
@@ -65,3 +66,20 @@ def test_a_notice_is_due_its_days_before_the_expiry_and_names_the_day():
     assert policy.notice_horizon(at(1)) == at(1) + timedelta(days=7)
     assert policy.notice_day(at(8, 23)) == date(2026, 3, 8)
     assert ExpiryPolicy().notice_horizon(at(1)) is None
+
+
+def test_a_notice_names_the_day_of_the_program_time_zone():
+    """At 23:30 UTC on March 8, it is March 9 in Paris and still March 8 in New York; on
+    March 29 Paris moves to summer time (+2), and 22:30 UTC is already the 30th there."""
+    paris = program_of(**{"p.yaml": "program:\n  time_zone: Europe/Paris\n  points: {expires_in_days: 30}\n"})
+    assert paris.settings.expiry.notice_day(at(8, 23).replace(minute=30)) == date(2026, 3, 9)
+    assert paris.settings.expiry.notice_day(at(29, 22).replace(minute=30)) == date(2026, 3, 30)
+    assert paris.settings.expiry.notice_day(at(28, 22).replace(minute=30)) == date(2026, 3, 28)
+    new_york = ExpiryPolicy(notice_days=7, zone=ZoneInfo("America/New_York"))
+    assert new_york.notice_day(at(8, 23).replace(minute=30)) == date(2026, 3, 8)
+    assert new_york.notice_day(at(9, 3)) == date(2026, 3, 8)
+    assert (paris.settings.expiry.zone_name, new_york.zone_name, ExpiryPolicy().zone_name) == (
+        "Europe/Paris",
+        "America/New_York",
+        "UTC",
+    )
