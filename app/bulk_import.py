@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from app.clock import utcnow
 from app.import_formats import Columns
-from domain.referrals import new_referral_code
+from domain.referrals import new_referral_codes
 from persistence.unit_of_work import UnitOfWork
 from rules import Program
 
@@ -94,7 +94,9 @@ async def import_orders(
             if not await bulk.classify(header, cols.mapping, program.exchange, batches):
                 return None
             # Every customer has a referral code of their own, as enrollCustomer gives.
-            await bulk.referral_codes([(k, new_referral_code()) for k in await bulk.customers_to_enrol()])
+            await bulk.mark_known()
+            enrolling = await bulk.customers_to_enrol()
+            await bulk.referral_codes(list(zip(enrolling, new_referral_codes(len(enrolling)), strict=True)))
             entry = program.tier_for(0, Decimal(0))
             now = utcnow()
             for batch in range(batches):
