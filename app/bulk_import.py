@@ -99,10 +99,9 @@ async def import_orders(
             await bulk.referral_codes(list(zip(enrolling, new_referral_codes(len(enrolling)), strict=True)))
             entry = program.tier_for(0, Decimal(0))
             now = utcnow()
-            for batch in range(batches):
-                staged, new = await bulk.write_fast(
-                    batch, entry.name if entry else None, program.exchange.program_currency, now
-                )
+            for batch, (staged, new) in enumerate(await bulk.batch_sizes(batches)):
+                if new:
+                    await bulk.write_fast(batch, entry.name if entry else None, program.exchange.program_currency, now)
                 report.imported += new
                 report.skipped += staged - new
                 if progress:
