@@ -17,7 +17,7 @@ orders: Python per order (validation, digest, reading columns) was the whole cos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -32,7 +32,8 @@ from persistence.statements import Statement, insert_select
 from persistence.tables import CUSTOMERS, ORDER_LINES, ORDERS
 
 __all__ = ["MalformedCsv", "available", "batch_sizes", "classify", "customers_to_enrol", "drop_staging",
-           "mark_known", "referral_codes", "slow_rows", "stage_csv", "write_fast"]  # fmt: skip
+           "hand_over", "mark_known", "referral_codes", "slow_rows", "stage_csv", "table_definitions", "take_over",
+           "write_fast"]  # fmt: skip
 
 _RAW = "import_raw"
 # PostgreSQL's regular expressions cost per character and per state: a bounded repeat
@@ -377,6 +378,49 @@ async def write_fast(batch: int, entry_tier: str | None, program_currency: str, 
             _ORDERS_AND_LINES,
             {"batch": batch, "program_currency": program_currency, "rules_version": IMPORT_RULES_VERSION, "now": now},
         )
+
+
+# What a second writer (another connection: app.bulk_import) needs of this connection's
+# tables for the batches it takes: their rows, copied to tables of its own in binary COPY.
+_HANDED = ("import_grp", "import_rec", "import_codes")
+
+
+async def table_definitions() -> list[str]:
+    """CREATE TEMP TABLE statements for the tables a second writer needs, as they are here."""
+    rows = await sql.fetch(
+        "SELECT c.relname AS name, string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod),"
+        " ', ' ORDER BY a.attnum) AS columns FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " WHERE a.attrelid IN ('import_grp'::regclass, 'import_rec'::regclass, 'import_codes'::regclass)"
+        " AND a.attnum > 0 AND NOT a.attisdropped GROUP BY c.relname"
+    )
+    columns = {row["name"]: row["columns"] for row in rows}
+    return [f"DROP TABLE IF EXISTS {table}; CREATE TEMP TABLE {table} ({columns[table]})" for table in _HANDED]
+
+
+async def hand_over(batches: Sequence[int], send: Callable[[bytes | None], Awaitable[None]]) -> None:
+    """The rows of those batches a second writer needs, table after table (None after each)."""
+    listed = ", ".join(str(int(batch)) for batch in batches)
+    for table, rows in zip(
+        _HANDED, (f"fast AND NOT known AND batch IN ({listed})", f"batch IN ({listed})", "true"), strict=True
+    ):
+        await sql.copy_out(f"SELECT * FROM {table} WHERE {rows}", send)
+        await send(None)
+
+
+async def take_over(definitions: Sequence[str], receive: Callable[[], Awaitable[bytes | None]]) -> None:
+    """On the second writer's connection: its own tables, with what hand_over sends."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while (chunk := await receive()) is not None:
+            yield chunk
+
+    for table, definition in zip(_HANDED, definitions, strict=True):
+        await sql.execute(definition)
+        await sql.copy_in(table, chunks())
+    await sql.execute(
+        "CREATE INDEX ON import_rec (batch); CREATE INDEX ON import_grp (batch) WHERE fast;"
+        " CREATE INDEX ON import_codes (k)"
+    )
 
 
 async def slow_rows() -> list[tuple[int, list[str | None]]]:

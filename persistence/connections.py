@@ -19,7 +19,7 @@ import itertools
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from datetime import date, datetime
@@ -89,6 +89,14 @@ class PgConnection:
         except asyncpg.DataError as error:
             raise MalformedCsv(str(error)) from error
         return int(status.rsplit(" ", 1)[1])
+
+    async def copy_out(self, query: str, sink: Callable[[bytes], Awaitable[None]]) -> None:
+        """The rows of `query` in PostgreSQL's binary COPY format, chunk by chunk, to `sink`."""
+        await self.raw.copy_from_query(query, output=sink, format="binary")
+
+    async def copy_in(self, table: str, source: AsyncIterable[bytes]) -> None:
+        """Binary COPY data, as copy_out gives it, into `table`."""
+        await self.raw.copy_to_table(table, source=source, format="binary")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

@@ -50,10 +50,13 @@ from app.import_formats import columns
 from app.settings import Settings
 
 async def main():
+    if sys.argv[2] == "bulk-batches":  # a batch per 2 records: both writers, each several batches
+        from app import bulk_import
+        bulk_import.ROWS_PER_BATCH = 2
     async with running_services(Settings.from_env()) as services:
         report = await imports.import_orders(
             services.uow, services.program, Path(sys.argv[1]), columns("orders", "loyalty", None),
-            bulk=sys.argv[2] == "bulk",
+            bulk=sys.argv[2].startswith("bulk"),
         )
     print(report.imported, report.skipped)
     for line, message in report.bad:
@@ -108,12 +111,13 @@ _WRITTEN = (
 )
 
 
-def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, tmp_path):
+@pytest.mark.parametrize("how", ["bulk", "bulk-batches"])
+def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, tmp_path, how):
     bulk_url, rows_url = databases
     path = tmp_path / "orders.csv"
     path.write_text(MIXED)
 
-    bulk = _import(bulk_url, path, "bulk")
+    bulk = _import(bulk_url, path, how)
     by_rows = _import(rows_url, path, "rows")
 
     assert bulk == by_rows
@@ -125,5 +129,5 @@ def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, 
     assert [float(s) for (s,) in rows(bulk_url, "SELECT program_subtotal FROM orders WHERE external_id = 'o-5'")] == [
         0.46
     ]
-    again = _import(bulk_url, path, "bulk")
+    again = _import(bulk_url, path, how)
     assert again[0] == "0 9" and again[1:] == bulk[1:]
