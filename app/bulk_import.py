@@ -142,6 +142,8 @@ async def import_orders(
             if line_of is None:
                 return None
             batches = max(1, -(-records // ROWS_PER_BATCH))
+            if batches > 1:  # as many for each writer
+                batches = -(-batches // WRITERS) * WRITERS
             if not await bulk.classify(header, cols.mapping, program.exchange, batches):
                 return None
             # Every customer has a referral code of their own, as enrollCustomer gives.
