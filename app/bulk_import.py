@@ -78,7 +78,11 @@ second writer is handed its batches' rows first (binary COPY between the connect
 
 
 async def _write(
-    uow: UnitOfWork, batches: list[int], write: Callable[[int], Awaitable[None]], done: Callable[[float], None]
+    uow: UnitOfWork,
+    writers: int,
+    batches: list[int],
+    write: Callable[[int], Awaitable[None]],
+    done: Callable[[float], None],
 ) -> None:
     written = 0
 
@@ -89,7 +93,7 @@ async def _write(
             written += 1
             done(written / len(batches))
 
-    theirs = batches[1::2] if WRITERS > 1 else []
+    theirs = batches[1::2] if writers > 1 else []
     if not theirs:
         await each(batches)
         return
@@ -142,8 +146,9 @@ async def import_orders(
             if line_of is None:
                 return None
             batches = max(1, -(-records // ROWS_PER_BATCH))
+            writers = bulk.writers(WRITERS)
             if batches > 1:  # as many for each writer
-                batches = -(-batches // WRITERS) * WRITERS
+                batches = -(-batches // writers) * writers
             if not await bulk.classify(header, cols.mapping, program.exchange, batches):
                 return None
             # Every customer has a referral code of their own, as enrollCustomer gives.
@@ -157,6 +162,7 @@ async def import_orders(
             entry = program.tier_for(0, Decimal(0))
             await _write(
                 uow,
+                writers,
                 [batch for batch, (_, new) in enumerate(sizes) if new],
                 functools.partial(
                     bulk.write_fast,

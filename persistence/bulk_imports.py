@@ -33,7 +33,7 @@ from persistence.tables import CUSTOMERS, ORDER_LINES, ORDERS
 
 __all__ = ["MalformedCsv", "available", "batch_sizes", "classify", "customers_to_enrol", "drop_staging",
            "hand_over", "mark_known", "referral_codes", "slow_rows", "stage_csv", "table_definitions", "take_over",
-           "write_fast"]  # fmt: skip
+           "write_fast", "writers"]  # fmt: skip
 
 _RAW = "import_raw"
 # PostgreSQL's regular expressions cost per character and per state: a bounded repeat
@@ -378,6 +378,12 @@ async def write_fast(batch: int, entry_tier: str | None, program_currency: str, 
             _ORDERS_AND_LINES,
             {"batch": batch, "program_currency": program_currency, "rules_version": IMPORT_RULES_VERSION, "now": now},
         )
+
+
+def writers(wanted: int) -> int:
+    """How many connections may write batches at once: `wanted`, fewer when the pool is
+    smaller (the first writer holds one while the second waits for another)."""
+    return max(1, min(wanted, sql.connections_at_most()))
 
 
 # What a second writer (another connection: app.bulk_import) needs of this connection's

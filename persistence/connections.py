@@ -156,6 +156,10 @@ class PostgresDatabase(_Binding):
         open_pools.add(pool)
         return cls(pool)
 
+    def max_size(self) -> int:
+        """How many connections the pool opens at most."""
+        return self.pool.get_max_size()
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[PgConnection]:
         async with self.pool.acquire() as raw:

@@ -18,7 +18,14 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from persistence.connections import Connection, Database, IntegrityError, PgConnection, current_database
+from persistence.connections import (
+    Connection,
+    Database,
+    IntegrityError,
+    PgConnection,
+    PostgresDatabase,
+    current_database,
+)
 from persistence.statements import Statement
 
 __all__ = [
@@ -79,6 +86,12 @@ def guarded_writes() -> bool:
 def on_postgres() -> bool:
     conn = _CURRENT.get()
     return (conn if conn is not None else current_database()).dialect == "postgres"
+
+
+def connections_at_most() -> int:
+    """How many connections the task's database opens at once (SQLite: its one)."""
+    database = current_database()
+    return database.max_size() if isinstance(database, PostgresDatabase) else 1
 
 
 def in_transaction() -> bool:
