@@ -131,3 +131,15 @@ def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, 
     ]
     again = _import(bulk_url, path, how)
     assert again[0] == "0 9" and again[1:] == bulk[1:]
+
+
+def test_a_pool_of_one_connection_writes_every_batch_on_it(databases, tmp_path):
+    """A second writer would wait for ever for a connection the first one holds."""
+    if TEST_DATABASE == "sqlite":
+        pytest.skip("the bulk path is PostgreSQL's")
+    bulk_url, _ = databases
+    path = tmp_path / "orders.csv"
+    path.write_text(MIXED)
+    written = _import(f"{bulk_url}?minsize=1&maxsize=1", path, "bulk-batches")
+    assert written[0] == "9 0"
+    assert rows(bulk_url, "SELECT COUNT(*) FROM order_lines") == [(10,)]
