@@ -169,6 +169,7 @@ async def import_orders(
                     entry_tier=entry.name if entry else None,
                     program_currency=program.exchange.program_currency,
                     now=utcnow(),
+                    enrolled=await bulk.any_enrolled(),
                 ),
                 lambda share: progress(int(total * share), total) if progress else None,
             )

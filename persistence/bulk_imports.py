@@ -31,7 +31,7 @@ from persistence.repositories import NEW_CUSTOMER
 from persistence.statements import Statement, insert_select
 from persistence.tables import CUSTOMERS, ORDER_LINES, ORDERS
 
-__all__ = ["MalformedCsv", "available", "batch_sizes", "classify", "customers_to_enrol", "drop_staging",
+__all__ = ["MalformedCsv", "any_enrolled", "available", "batch_sizes", "classify", "customers_to_enrol", "drop_staging",
            "hand_over", "mark_known", "referral_codes", "slow_rows", "stage_csv", "table_definitions", "take_over",
            "write_fast", "writers"]  # fmt: skip
 
@@ -216,7 +216,7 @@ SELECT h.*, CASE WHEN h.fast THEN encode(sha256(convert_to(
          '{{"coupons": [], "currency": "' || h.currency || '", "customer": "' || h.cust || '", "lines": ['
          || h.lines_json || '], "placedAt": "' || to_char(h.placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
          || '+00:00", "shipping": "' || CASE WHEN h.shipping_amount <> 0 THEN h.shipping_amount::text ELSE '0' END
-         || '"}}', 'UTF8')), 'hex') END AS request_hash, false AS known
+         || '"}}', 'UTF8')), 'hex') END AS request_hash, false AS known, false AS enrolled
 FROM (SELECT g.grp, g.batch, g.oid, g.cust, g.email, g.currency, g.subtotal, g.program_subtotal, g.rate,
              g.lines_json, g.placed_at, g.shipping_amount, g.odd_id,
              g.digits IS NOT NULL AND g.ok AND g.rows = g.last - g.grp + 1 AND g.rows <= {MAX_LINES}
@@ -241,16 +241,14 @@ CREATE INDEX ON import_grp (batch) WHERE fast"""
 
 
 async def customers_to_enrol() -> list[str]:
-    """Customers of the fast orders who are not enrolled yet."""
-    rows = await sql.fetch(
-        "SELECT DISTINCT g.cust FROM import_grp g WHERE g.fast"
-        " AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = g.cust)"
-    )
+    """Customers of the fast orders who are not enrolled yet; call after mark_known."""
+    rows = await sql.fetch("SELECT DISTINCT g.cust FROM import_grp g WHERE g.fast AND NOT g.enrolled")
     return [r["cust"] for r in rows]
 
 
 async def mark_known() -> None:
-    """Marks the fast orders already recorded; call once, before write_fast."""
+    """Marks the fast orders already recorded, and those of customers already enrolled;
+    call once, before write_fast."""
     await sql.execute(_KNOWN)
 
 
@@ -270,7 +268,9 @@ async def referral_codes(codes: Sequence[tuple[str, str]]) -> None:
 # id of the file fails its batch on the unique key; running the import again resumes it.
 _BATCH = "import_grp g WHERE g.batch = :batch AND g.fast AND NOT g.known"
 _KNOWN = (
-    "UPDATE import_grp g SET known = true WHERE g.fast AND EXISTS (SELECT 1 FROM orders o WHERE o.external_id = g.oid)"
+    "UPDATE import_grp g SET known = true WHERE g.fast AND EXISTS (SELECT 1 FROM orders o WHERE o.external_id = g.oid);"
+    " UPDATE import_grp g SET enrolled = true WHERE g.fast"
+    " AND EXISTS (SELECT 1 FROM customers c WHERE c.external_id = g.cust)"
 )
 # The enrolled customers' cached figures move by what their new orders add, as
 # recordOrder's do (run before _NEW_CUSTOMERS, which writes the new ones' own).
@@ -279,7 +279,7 @@ UPDATE customers SET order_count = order_count + a.n, lifetime_spend = lifetime_
        last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < a.last
                             THEN a.last ELSE customers.last_order_at END
 FROM (SELECT g.cust AS k, COUNT(*) AS n, SUM(g.program_subtotal) AS spend, MAX(g.placed_at) AS last
-      FROM {_BATCH} GROUP BY g.cust) a
+      FROM {_BATCH} AND g.enrolled GROUP BY g.cust) a
 WHERE customers.external_id = a.k""")
 # Customers enrolled by their first imported order, in the entry tier, with the figures
 # their orders give (a batch holds all of a customer's orders: written once). In order of
@@ -299,9 +299,8 @@ _NEW_CUSTOMERS = Statement(
             "enrolled_at": "MIN(g.placed_at)",
             "referral_code": "MIN(c.code)",
         },
-        f"{_BATCH.replace(' WHERE ', ' LEFT JOIN import_codes c ON c.k = g.cust WHERE ', 1)}"
-        " AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.external_id = g.cust)"
-        ' GROUP BY g.cust ORDER BY g.cust COLLATE "C"',
+        f"{_BATCH.replace(' WHERE ', ' JOIN import_codes c ON c.k = g.cust WHERE ', 1)}"
+        ' AND NOT g.enrolled GROUP BY g.cust ORDER BY g.cust COLLATE "C"',
     )
 )
 # Imported orders earn nothing (points_earned 0, rules_version `import`); `--award` records
@@ -363,7 +362,15 @@ async def batch_sizes(batches: int) -> list[tuple[int, int]]:
     return [sizes.get(batch, (0, 0)) for batch in range(batches)]
 
 
-async def write_fast(batch: int, entry_tier: str | None, program_currency: str, now: datetime) -> None:
+async def any_enrolled() -> bool:
+    """Whether a new fast order's customer is enrolled already (their figures then move)."""
+    rows = await sql.fetch("SELECT EXISTS (SELECT 1 FROM import_grp WHERE fast AND NOT known AND enrolled) AS any")
+    return bool(rows[0]["any"])
+
+
+async def write_fast(
+    batch: int, entry_tier: str | None, program_currency: str, now: datetime, *, enrolled: bool = True
+) -> None:
     """The new fast orders of one batch (all of its customers' orders), in one transaction.
 
     Committed without waiting for the WAL to reach the disk (synchronous_commit off, this
@@ -372,7 +379,8 @@ async def write_fast(batch: int, entry_tier: str | None, program_currency: str, 
     async with sql.transaction():
         await sql.execute("SET LOCAL work_mem = '256MB'")  # the customers' sums and the lines' joins
         await sql.execute("SET LOCAL synchronous_commit = off")
-        await sql.execute_named(_TOTALS, {"batch": batch})
+        if enrolled:  # else nothing to update: the statement would still read every customer
+            await sql.execute_named(_TOTALS, {"batch": batch})
         await sql.execute_named(_NEW_CUSTOMERS, {"batch": batch, "tier": entry_tier})
         await sql.fetch_named(
             _ORDERS_AND_LINES,

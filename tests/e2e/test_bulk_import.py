@@ -41,6 +41,13 @@ o-11,c-11,eleven@example.com,2025-02-14T10:00:00Z,EUR,SKU-L,,x,2.00,,
  o-12 , c-1 ,one@example.com, 2025-03-01 09:15:00+02:00 ,EUR, SKU-M ,,1,3.00,,1.00
 '''
 
+LATER = '''order_id,customer_id,email,placed_at,currency,sku,category,quantity,unit_price,line_total,shipping
+o-20,c-2,two@example.com,2025-03-10T12:00:00Z,EUR,SKU-A,,2,40.00,,
+o-21,c-5,five@example.com,2025-01-01T08:00:00Z,EUR,SKU-B,,1,9.99,,1.00
+o-2,c-2,two@example.com,2025-02-11 08:30:00 +0100,USD,SKU-C,,3,,31.50,0.00
+o-22,c-30,thirty@example.com,2025-03-11T12:00:00Z,EUR,SKU-C,,1,5.00,,
+'''
+
 _RUN = """
 import asyncio, sys
 from pathlib import Path
@@ -131,6 +138,14 @@ def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, 
     ]
     again = _import(bulk_url, path, how)
     assert again[0] == "0 9" and again[1:] == bulk[1:]
+
+    # Later orders of customers enrolled by the first file (their figures move), of a new
+    # customer, and one already there.
+    later = tmp_path / "later.csv"
+    later.write_text(LATER)
+    assert _import(bulk_url, later, how) == _import(rows_url, later, "rows") == ["3 1"]
+    for statement in _WRITTEN:
+        assert rows(bulk_url, statement) == rows(rows_url, statement)
 
 
 def test_a_pool_of_one_connection_writes_every_batch_on_it(databases, tmp_path):
