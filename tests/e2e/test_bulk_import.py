@@ -41,12 +41,12 @@ o-11,c-11,eleven@example.com,2025-02-14T10:00:00Z,EUR,SKU-L,,x,2.00,,
  o-12 , c-1 ,one@example.com, 2025-03-01 09:15:00+02:00 ,EUR, SKU-M ,,1,3.00,,1.00
 '''
 
-LATER = '''order_id,customer_id,email,placed_at,currency,sku,category,quantity,unit_price,line_total,shipping
+LATER = """order_id,customer_id,email,placed_at,currency,sku,category,quantity,unit_price,line_total,shipping
 o-20,c-2,two@example.com,2025-03-10T12:00:00Z,EUR,SKU-A,,2,40.00,,
 o-21,c-5,five@example.com,2025-01-01T08:00:00Z,EUR,SKU-B,,1,9.99,,1.00
 o-2,c-2,two@example.com,2025-02-11 08:30:00 +0100,USD,SKU-C,,3,,31.50,0.00
 o-22,c-30,thirty@example.com,2025-03-11T12:00:00Z,EUR,SKU-C,,1,5.00,,
-'''
+"""
 
 _RUN = """
 import asyncio, sys
