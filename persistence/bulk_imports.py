@@ -2,9 +2,11 @@
 
 The CSV goes to the server as it is (COPY ... FORMAT csv into a table of text columns, one
 per header field). One statement then reads each row's fields through the column mapping
-and groups consecutive rows with one order id into an order (`import_rec`); a second
-makes one row per order (`import_grp`) with the checks of domain.orders.validate_order
-and the request digest recordOrder computes (sha256 of the same JSON text).
+and gathers the rows with one order id into an order (`import_rec`, the order's figures on
+its first row); a second makes one row per order (`import_grp`) with the checks of
+domain.orders.validate_order and the request digest recordOrder computes (sha256 of the
+same JSON text). Batches of whole customers are then written (write_fast), by one
+connection or two (hand_over, take_over).
 
 The checks are deliberately narrow: an order is written here only when every field has a
 strict, common shape (printable ASCII, an ISO 8601 time, a plain decimal, a currency the
