@@ -2,9 +2,11 @@
 
 1. Writes a CSV of 1,000,000 orders (100,000 customers, one to three lines each, placed
    from July 2024 to December 2025) in our import shape, and imports it with
-   app.imports.import_orders (what `loyalty import orders` runs: validation, COPY into
-   staging tables, INSERT ... SELECT). Floor: the same rows, already in memory, COPY'd
-   into two bare tables with no checks: the least any import of them could cost.
+   app.imports.import_orders (what `loyalty import orders` runs: the file COPY'd to the
+   server, its rows checked and grouped into orders in SQL, the batches written by two
+   connections). Floor: the same rows, already in memory, COPY'd into two bare tables with
+   no checks: the least any import of them could cost. Also prints the CPU the import took
+   in PostgreSQL's backends and in this process, and the load average.
 2. Adds an earn entry per order, a redeem entry for a tenth of the customers and 200,000
    engagement events (plain SQL), then computes every part of programMetrics for 2025
    (app.program_metrics, as the resolvers call it). Floor: one scan of each table the metrics read
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import random
 import sys
 import tempfile
@@ -33,6 +36,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_events import fresh_database  # noqa: E402
+from bench.bench_simulate import backends_cpu  # noqa: E402
 
 ORDERS = 1_000_000
 CUSTOMERS = 100_000
@@ -136,16 +140,24 @@ async def main() -> None:
         floor = await copy_floor(url, path)
         settings = Settings.from_env({"LOYALTY_DATABASE_URL": url.replace("postgresql://", "postgres://")})
         async with running_services(settings) as services:
+            database_cpu = await backends_cpu(url, args.database_name)
+            own_cpu = time.process_time()
             started = time.perf_counter()
             report = await imports.import_orders(
                 services.uow, services.program, path, columns("orders", "loyalty", None)
             )
             took = time.perf_counter() - started
+            own_cpu = time.process_time() - own_cpu
+            database_cpu = await backends_cpu(url, args.database_name) - database_cpu
             assert report.imported == args.orders and not report.bad, report
             print(
                 f"import: {args.orders / took:,.0f} orders/s ({took:.1f} s); floor, bare COPY of the same rows:"
                 f" {args.orders / floor:,.0f} orders/s ({floor:.1f} s); import takes {took / floor:.1f}x the floor"
                 "  [target: >= 20,000 orders/s]"
+            )
+            print(
+                f"  CPU: PostgreSQL {database_cpu:.1f} s, this process {own_cpu:.1f} s;"
+                f" load average {os.getloadavg()[0]:.1f} at the end"
             )
             conn = await asyncpg.connect(url)
             try:

@@ -24,6 +24,24 @@ def new_referral_code() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+# Random bytes below 248 (8 x 31) read as letters of the alphabet, each letter as likely;
+# the others dropped: many codes drawn at once (an import enrolling 100,000 customers)
+# at a hundredth of new_referral_code's cost each, as uniform.
+_USABLE = 256 - 256 % len(_ALPHABET)
+_LETTERS = bytes(ord(_ALPHABET[b % len(_ALPHABET)]) if b < _USABLE else 0 for b in range(256))
+_UNUSABLE = bytes(range(_USABLE, 256))
+
+
+def new_referral_codes(count: int) -> list[str]:
+    """`count` codes drawn as new_referral_code draws one."""
+    letters = b""
+    while len(letters) < count * CODE_LENGTH:
+        wanted = count * CODE_LENGTH - len(letters)
+        letters += secrets.token_bytes(wanted + wanted // 16 + 8).translate(_LETTERS, _UNUSABLE)[:wanted]
+    text = letters.decode("ascii")
+    return [text[i : i + CODE_LENGTH] for i in range(0, count * CODE_LENGTH, CODE_LENGTH)]
+
+
 def normalise_code(code: str) -> str:
     return code.strip().upper()
 

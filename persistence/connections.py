@@ -19,7 +19,7 @@ import itertools
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from datetime import date, datetime
@@ -103,6 +103,14 @@ class PgConnection:
             raise MalformedCsv(str(error)) from error
         return int(status.rsplit(" ", 1)[1])
 
+    async def copy_out(self, query: str, sink: Callable[[bytes], Awaitable[None]]) -> None:
+        """The rows of `query` in PostgreSQL's binary COPY format, chunk by chunk, to `sink`."""
+        await self.raw.copy_from_query(query, output=sink, format="binary")
+
+    async def copy_in(self, table: str, source: AsyncIterable[bytes]) -> None:
+        """Binary COPY data, as copy_out gives it, into `table`."""
+        await self.raw.copy_to_table(table, source=source, format="binary")
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         # asyncpg nests a transaction as a savepoint: an inner failure undoes the inner part only.
@@ -160,6 +168,10 @@ class PostgresDatabase(_Binding):
         pool = await asyncpg.create_pool(min_size=min_size, max_size=max_size, reset=_keep_session, **credentials)
         open_pools.add(pool)
         return cls(pool)
+
+    def max_size(self) -> int:
+        """How many connections the pool opens at most."""
+        return self.pool.get_max_size()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[PgConnection]:

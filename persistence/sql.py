@@ -12,7 +12,7 @@ in, and otherwise on a connection of its own for just that statement.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -32,6 +32,8 @@ __all__ = [
     "IntegrityError",
     "LeanScope",
     "after_commit",
+    "copy_in",
+    "copy_out",
     "execute",
     "execute_named",
     "fetch",
@@ -87,6 +89,12 @@ def guarded_writes() -> bool:
 def on_postgres() -> bool:
     conn = _CURRENT.get()
     return (conn if conn is not None else current_database()).dialect == "postgres"
+
+
+def connections_at_most() -> int:
+    """How many connections the task's database opens at once (SQLite: its one)."""
+    database = current_database()
+    return database.max_size() if isinstance(database, PostgresDatabase) else 1
 
 
 def in_transaction() -> bool:
@@ -228,6 +236,20 @@ async def load_csv(table: str, columns: Sequence[str], source: AsyncIterable[byt
     conn = _CURRENT.get()
     assert isinstance(conn, PgConnection), "COPY of CSV text needs a PostgreSQL connection"
     return await conn.copy_csv(table, columns, source)
+
+
+async def copy_out(query: str, sink: Callable[[bytes], Awaitable[None]]) -> None:
+    """A query's rows as binary COPY data to `sink`, on the task's PostgreSQL connection."""
+    conn = _CURRENT.get()
+    assert isinstance(conn, PgConnection), "binary COPY needs a PostgreSQL connection"
+    await conn.copy_out(query, sink)
+
+
+async def copy_in(table: str, source: AsyncIterable[bytes]) -> None:
+    """Binary COPY data (copy_out's) into a table, on the task's PostgreSQL connection."""
+    conn = _CURRENT.get()
+    assert isinstance(conn, PgConnection), "binary COPY needs a PostgreSQL connection"
+    await conn.copy_in(table, source)
 
 
 def as_utc(moment: datetime) -> datetime:

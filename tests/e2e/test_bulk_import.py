@@ -41,6 +41,13 @@ o-11,c-11,eleven@example.com,2025-02-14T10:00:00Z,EUR,SKU-L,,x,2.00,,
  o-12 , c-1 ,one@example.com, 2025-03-01 09:15:00+02:00 ,EUR, SKU-M ,,1,3.00,,1.00
 '''
 
+LATER = """order_id,customer_id,email,placed_at,currency,sku,category,quantity,unit_price,line_total,shipping
+o-20,c-2,two@example.com,2025-03-10T12:00:00Z,EUR,SKU-A,,2,40.00,,
+o-21,c-5,five@example.com,2025-01-01T08:00:00Z,EUR,SKU-B,,1,9.99,,1.00
+o-2,c-2,two@example.com,2025-02-11 08:30:00 +0100,USD,SKU-C,,3,,31.50,0.00
+o-22,c-30,thirty@example.com,2025-03-11T12:00:00Z,EUR,SKU-C,,1,5.00,,
+"""
+
 _RUN = """
 import asyncio, sys
 from pathlib import Path
@@ -50,10 +57,13 @@ from app.import_formats import columns
 from app.settings import Settings
 
 async def main():
+    if sys.argv[2] == "bulk-batches":  # a batch per 2 records: both writers, each several batches
+        from app import bulk_import
+        bulk_import.ROWS_PER_BATCH = 2
     async with running_services(Settings.from_env()) as services:
         report = await imports.import_orders(
             services.uow, services.program, Path(sys.argv[1]), columns("orders", "loyalty", None),
-            bulk=sys.argv[2] == "bulk",
+            bulk=sys.argv[2].startswith("bulk"),
         )
     print(report.imported, report.skipped)
     for line, message in report.bad:
@@ -108,12 +118,13 @@ _WRITTEN = (
 )
 
 
-def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, tmp_path):
+@pytest.mark.parametrize("how", ["bulk", "bulk-batches"])
+def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, tmp_path, how):
     bulk_url, rows_url = databases
     path = tmp_path / "orders.csv"
     path.write_text(MIXED)
 
-    bulk = _import(bulk_url, path, "bulk")
+    bulk = _import(bulk_url, path, how)
     by_rows = _import(rows_url, path, "rows")
 
     assert bulk == by_rows
@@ -125,5 +136,25 @@ def test_the_bulk_import_writes_and_reports_what_validate_order_does(databases, 
     assert [float(s) for (s,) in rows(bulk_url, "SELECT program_subtotal FROM orders WHERE external_id = 'o-5'")] == [
         0.46
     ]
-    again = _import(bulk_url, path, "bulk")
+    again = _import(bulk_url, path, how)
     assert again[0] == "0 9" and again[1:] == bulk[1:]
+
+    # Later orders of customers enrolled by the first file (their figures move), of a new
+    # customer, and one already there.
+    later = tmp_path / "later.csv"
+    later.write_text(LATER)
+    assert _import(bulk_url, later, how) == _import(rows_url, later, "rows") == ["3 1"]
+    for statement in _WRITTEN:
+        assert rows(bulk_url, statement) == rows(rows_url, statement)
+
+
+def test_a_pool_of_one_connection_writes_every_batch_on_it(databases, tmp_path):
+    """A second writer would wait for ever for a connection the first one holds."""
+    if TEST_DATABASE == "sqlite":
+        pytest.skip("the bulk path is PostgreSQL's")
+    bulk_url, _ = databases
+    path = tmp_path / "orders.csv"
+    path.write_text(MIXED)
+    written = _import(f"{bulk_url}?minsize=1&maxsize=1", path, "bulk-batches")
+    assert written[0] == "9 0"
+    assert rows(bulk_url, "SELECT COUNT(*) FROM order_lines") == [(10,)]

@@ -12,7 +12,7 @@ from domain.errors import DomainErrors, ErrorCode
 from domain.exchange import ExchangeRates
 from domain.feedback import FeedbackInput, rule_attributes, validate_feedback
 from domain.orders import OrderInput, OrderLineInput, validate_order
-from domain.referrals import CODE_LENGTH, Party, new_referral_code, refusal
+from domain.referrals import _ALPHABET, CODE_LENGTH, Party, new_referral_code, new_referral_codes, refusal
 
 EARLY, LATE = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -25,6 +25,21 @@ def test_a_referral_code_is_short_and_has_no_look_alike_characters():
     codes = {new_referral_code() for _ in range(200)}
     assert len(codes) == 200
     assert all(len(code) == CODE_LENGTH and not set(code) & set("01ILO") for code in codes)
+
+
+def test_codes_drawn_many_at_once_are_as_new_referral_code_draws_them():
+    codes = new_referral_codes(20_000)
+    assert len(set(codes)) == 20_000 and new_referral_codes(0) == []
+    assert all(len(code) == CODE_LENGTH for code in codes)
+    # Every letter of the alphabet, each about as often (160,000 letters: 5,161 each on
+    # average, a standard deviation of 71; reading all 256 byte values mod 31 would give
+    # eight letters 5,625 each).
+    counts = {letter: 0 for letter in _ALPHABET}
+    for code in codes:
+        for letter in code:
+            counts[letter] += 1
+    assert sum(counts.values()) == 160_000
+    assert all(4_810 < n < 5_510 for n in counts.values()), counts
 
 
 @pytest.mark.parametrize(
