@@ -36,9 +36,9 @@ from strawberry import Schema
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types import ExecutionResult, StreamExecutionResult
+from strawberry.types import ExecutionResult
 
-from api.error_codes import TopLevelCode, set_codes
+from api.error_codes import TopLevelCode
 
 
 @dataclass(frozen=True)
@@ -210,37 +210,6 @@ class MaskInternalErrors(MaskErrors):
 
 
 _PLAIN_RESULTS = (GraphQLExecutionResult, ExecutionResult)
-
-
-class ServiceOperations(CheckedQueries):
-    """CheckedQueries, then (in production) MaskInternalErrors, then ErrorCodes, as one
-    extension with one hook: each extension strawberry holds costs an instance, a look-up
-    of each of its hooks and a context manager per hook on every request. What each does
-    is unchanged and in the same order: the check before the operation; after it the
-    masking, then the codes (so a masked error keeps one). Streamed results are masked by
-    `on_stream_result`, as MaskErrors does."""
-
-    def __init__(self, checker: QueryChecker, should_mask_error: Callable[[GraphQLError], bool] | None = None):
-        super().__init__(checker)
-        self.masking = MaskInternalErrors(should_mask_error=should_mask_error) if should_mask_error else None
-
-    def on_operation(self) -> Iterator[None]:
-        self.check()
-        masking = None
-        if self.masking is not None:
-            self.masking.execution_context = self.execution_context
-            masking = cast(Generator[None, None, None], self.masking.on_operation())
-            next(masking)
-        yield
-        if masking is not None:
-            next(masking, None)
-        set_codes(self.execution_context)
-
-    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
-        if self.masking is not None:
-            yield from self.masking.on_stream_result(result)
-        else:
-            yield
 
 
 def graphql_core_schema(schema: Schema) -> GraphQLSchema:

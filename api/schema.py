@@ -39,7 +39,6 @@ from api.prepared import (
     CheckedTexts,
     Limits,
     QueryChecker,
-    ServiceOperations,
     graphql_core_schema,
 )
 from api.rewards.mutations import RewardMutations
@@ -47,6 +46,7 @@ from api.rewards.queries import RewardQueries
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
+from api.service_operations import ServiceOperations
 from app.settings import Settings
 
 Query = merge_types(
@@ -106,10 +106,15 @@ def limits(settings: Settings) -> Limits:
 
 
 def build_schema(
-    settings: Settings, extra_extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    settings: Settings,
+    extra_extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    *,
+    observe_operations: bool = False,
 ) -> strawberry.Schema:
     """The schema, with every limit configured here once (in ServiceOperations) and the
-    masking of internal errors in production; `extra_extensions` run after them."""
+    masking of internal errors in production; `extra_extensions` run after them.
+    `observe_operations`: the request's record gets the operation, caller and errors
+    (api/operations_observed.py), before the masking hides what failed."""
     schema: strawberry.Schema | None = None
 
     def graphql_schema() -> GraphQLSchema:
@@ -119,10 +124,10 @@ def build_schema(
     checker = QueryChecker(
         graphql_schema, limits(settings), CheckedTexts(DOCUMENT_CACHE_SIZE, settings.document_cache_bytes)
     )
-    # The check, the masking (production) and the codes (after masking, so masked errors
+    # The check, the observation, the masking (production) and the codes (after masking, so masked errors
     # get one): one extension, one hook per request (api.prepared.ServiceOperations).
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(ServiceOperations, checker, _is_internal if settings.production else None),
+        partial(ServiceOperations, checker, _is_internal if settings.production else None, observe_operations),
         *extra_extensions,
     ]
     _check_extensions(extensions)
