@@ -41,7 +41,7 @@ from api.lifecycle import Lifecycle
 from api.metrics import ROUTES as METRICS_ROUTES
 from api.metrics import keep_gauges_fresh, worker_exited
 from api.observed import ObserveRequests
-from api.operations_observed import ObserveOperations, quiet_strawberry_errors
+from api.operations_observed import quiet_strawberry_errors
 from api.schema import build_schema
 from api.tracing import TraceOperations, start_from_environment
 from app import tracing
@@ -53,7 +53,7 @@ from app.settings import Settings
 class LoyaltyGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, extensions: Sequence[Callable[[], SchemaExtension]] = ()):
         super().__init__(
-            build_schema(settings, extensions),
+            build_schema(settings, extensions, observe_operations=settings.request_metrics or settings.access_log),
             graphql_ide=None if settings.production else "graphiql",
             # Queries may use GET (cacheable); mutations never do.
             allow_queries_via_get=True,
@@ -159,12 +159,11 @@ class DatabaseContext:
 
 
 def observing_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """The request's observation (operation, caller, errors) and, when tracing is on,
-    its spans: schema extensions, so they run whichever path serves the request. With
-    metrics and the request line both off (only to measure their cost) nothing observes."""
+    """When tracing is on, the operation's spans: a schema extension, so it runs whichever
+    path serves the request. The request's observation (operation, caller, errors) is
+    part of the schema's own extension (api/service_operations.py); with metrics and the
+    request line both off (only to measure their cost) nothing observes."""
     observing: list[Callable[[], SchemaExtension]] = []
-    if settings.request_metrics or settings.access_log:
-        observing.append(ObserveOperations)
     if tracing.tracer() is not None:
         observing.append(TraceOperations)
     return observing

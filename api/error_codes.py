@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import PreExecutionError
+from strawberry.types.execution import ExecutionContext, PreExecutionError
 
 
 class TopLevelCode(StrEnum):
@@ -57,14 +57,18 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        context = self.execution_context
-        result = context.result
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        executed = not isinstance(result, PreExecutionError)
-        authenticated = getattr(context.context, "caller", None) is not None
-        for error in errors:
-            code = code_for(error, executed=executed, authenticated=authenticated)
-            if (error.extensions or {}).get("code") != code:
-                error.extensions = {**(error.extensions or {}), "code": str(code)}
+        set_codes(self.execution_context)
+
+
+def set_codes(context: ExecutionContext) -> None:
+    """Gives each of the operation's errors its code, once the operation has ended."""
+    result = context.result
+    errors = getattr(result, "errors", None)
+    if not errors:
+        return
+    executed = not isinstance(result, PreExecutionError)
+    authenticated = getattr(context.context, "caller", None) is not None
+    for error in errors:
+        code = code_for(error, executed=executed, authenticated=authenticated)
+        if (error.extensions or {}).get("code") != code:
+            error.extensions = {**(error.extensions or {}), "code": str(code)}

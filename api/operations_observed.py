@@ -12,11 +12,9 @@ a traceback only for the server's faults. Outside a request strawberry's logging
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
 from typing import Any
 
 from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
 
 from api.observed import RequestRecord, current_record
 from domain.auth import ApiKeyCaller, CustomerCaller
@@ -46,23 +44,6 @@ def quiet_strawberry_errors() -> None:
     logger = logging.getLogger(STRAWBERRY_ERRORS)
     if not any(isinstance(f, QuietStrawberryErrors) for f in logger.filters):
         logger.addFilter(QuietStrawberryErrors())
-
-
-class ObserveOperations(SchemaExtension):
-    """Names the operation and the caller in the request's record; when the server
-    failed, gives the client the request id (`extensions.requestId`) to quote."""
-
-    def on_operation(self) -> Generator[None, None, None]:
-        # One hook, everything read after the operation: strawberry wraps each hook of
-        # each extension on every request, so fewer hooks cost less.
-        yield
-        context = self.execution_context
-        # Before MaskErrors (listed earlier, so it exits later) hides what failed.
-        errors = context.result.errors if context.result is not None else context.pre_execution_errors
-        observe_operation(context.context, context.graphql_document, context.operation_name, errors)
-
-    def get_results(self) -> dict[str, Any]:
-        return request_id_for_faults()
 
 
 def observe_operation(

@@ -167,6 +167,11 @@ class CheckedQueries(SchemaExtension):
         self.checker = checker
 
     def on_operation(self) -> Iterator[None]:
+        self.check()
+        yield
+
+    def check(self) -> None:
+        """Sets the document and its validation errors, or the parse's token limit."""
         context = self.execution_context
         query = context.query
         if query is not None and context.graphql_document is None:
@@ -180,7 +185,6 @@ class CheckedQueries(SchemaExtension):
             else:
                 context.graphql_document = checked.document
                 context.pre_execution_errors = checked.errors
-        yield
 
 
 class MaskInternalErrors(MaskErrors):

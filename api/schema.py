@@ -28,7 +28,6 @@ from api.carts.mutations import CartMutations
 from api.carts.queries import CartQueries
 from api.customers.mutations import CustomerMutations
 from api.customers.queries import CustomerQueries
-from api.error_codes import ErrorCodes
 from api.events.mutations import EventMutations
 from api.events.reward_events import RewardEventQueries, RewardEventSubscriptions
 from api.events.webhooks import WebhookMutations, WebhookQueries
@@ -37,10 +36,8 @@ from api.inputs import compile_inputs
 from api.orders.mutations import OrderMutations, ReturnMutations
 from api.planned import PlannedExecutionContext
 from api.prepared import (
-    CheckedQueries,
     CheckedTexts,
     Limits,
-    MaskInternalErrors,
     QueryChecker,
     graphql_core_schema,
 )
@@ -49,6 +46,7 @@ from api.rewards.queries import RewardQueries
 from api.rules.mutations import RulesMutations
 from api.rules.queries import RulesQueries
 from api.scalars import DECIMAL
+from api.service_operations import ServiceOperations
 from app.settings import Settings
 
 Query = merge_types(
@@ -108,10 +106,15 @@ def limits(settings: Settings) -> Limits:
 
 
 def build_schema(
-    settings: Settings, extra_extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    settings: Settings,
+    extra_extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    *,
+    observe_operations: bool = False,
 ) -> strawberry.Schema:
-    """The schema, with every limit configured here once (in CheckedQueries) and the
-    masking of internal errors in production; `extra_extensions` run after them."""
+    """The schema, with every limit configured here once (in ServiceOperations) and the
+    masking of internal errors in production; `extra_extensions` run after them.
+    `observe_operations`: the request's record gets the operation, caller and errors
+    (api/operations_observed.py), before the masking hides what failed."""
     schema: strawberry.Schema | None = None
 
     def graphql_schema() -> GraphQLSchema:
@@ -121,11 +124,12 @@ def build_schema(
     checker = QueryChecker(
         graphql_schema, limits(settings), CheckedTexts(DOCUMENT_CACHE_SIZE, settings.document_cache_bytes)
     )
-    # ErrorCodes before the masking: its hook ends after masking's, so masked errors get a code.
-    extensions: list[Callable[[], SchemaExtension]] = [partial(CheckedQueries, checker), ErrorCodes]
-    if settings.production:
-        extensions.append(partial(MaskInternalErrors, should_mask_error=_is_internal))
-    extensions += extra_extensions
+    # The check, the observation, the masking (production) and the codes (after masking, so masked errors
+    # get one): one extension, one hook per request (api.prepared.ServiceOperations).
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(ServiceOperations, checker, _is_internal if settings.production else None, observe_operations),
+        *extra_extensions,
+    ]
     _check_extensions(extensions)
     schema = strawberry.Schema(
         query=Query,

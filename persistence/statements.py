@@ -25,6 +25,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from persistence.tables import Table
 
 # A quoted literal or identifier (skipped whole, so `'a:b'` is no parameter), or
@@ -161,7 +163,11 @@ class JsonRows:
     more of recordOrder's CPU (about 7% of its instructions, callgrind) than the JSON
     encoder's C loop. Decimals go as their text (exact: PostgreSQL reads the string with
     numeric's own input), times in ISO 8601 with their offset, and a JSON column's value
-    as its text (read as text, then cast). `numbered` adds `n`, each row's number from 1."""
+    as its text (read as text, then cast). `numbered` adds `n`, each row's number from 1.
+    Encoded by orjson (a third of the json module's CPU for these rows): its datetimes are
+    the ISO 8601 text `_json_value` gives (naive ones read as UTC), non-ASCII characters
+    UTF-8 rather than escapes (the same JSON to PostgreSQL); what orjson refuses (an
+    integer past 64 bits) goes through the json module as before."""
 
     __slots__ = ("_encode", "_json", "_numbered", "columns", "name", "sql")
 
@@ -184,7 +190,10 @@ class JsonRows:
             body = [{**{c: row[c] for c in columns}, "n": n} for n, row in enumerate(rows, 1)]
         else:
             body = [{c: row[c] for c in columns} for row in rows]
-        return {self.name: self._encode(body)}
+        try:
+            return {self.name: orjson.dumps(body, default=_json_value, option=orjson.OPT_NAIVE_UTC).decode()}
+        except TypeError:  # orjson.JSONEncodeError
+            return {self.name: self._encode(body)}
 
 
 def _json_value(value: Any) -> Any:
