@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import realistic_rules  # noqa: E402
+from bench.asgi_post import graphql_post  # noqa: E402
 from bench.bench_evaluate_cart import CARTS, cart_body, enrol  # noqa: E402
 from bench.bench_record_order import ensure_database  # noqa: E402
 
@@ -42,40 +43,10 @@ NOWHERE = open(os.devnull, "w")  # noqa: SIM115 -- the log lines' stream, for th
 
 
 def asgi_caller(app, bodies: list[bytes]):
-    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {KEY}".encode())]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    post = graphql_post(app, KEY)
 
     async def one(n: int) -> bytes:
-        body = bodies[n % len(bodies)]
-        sent = False
-        chunks: list[bytes] = []
-
-        async def receive():
-            nonlocal sent
-            if sent:
-                await asyncio.sleep(3600)
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message):
-            if message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await app(dict(scope), receive, send)
-        return b"".join(chunks)
+        return await post(bodies[n % len(bodies)])
 
     return one
 

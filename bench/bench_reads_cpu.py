@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.asgi_post import graphql_post  # noqa: E402
 from bench.bench_reads import BIG, ME, SECRET, SMALL, customer_query, raw_read  # noqa: E402
 from bench.bench_record_order import ensure_database, floor_pool  # noqa: E402
 from bench.bench_record_order_cpu import KEY, NOWHERE  # noqa: E402
@@ -42,39 +43,10 @@ async def measure(one, clients: int, total: int) -> float:
 
 
 def asgi_reader(app, credential: str, body: bytes, name: str):
-    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {credential}".encode())]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    post = graphql_post(app, credential)
 
     async def one(index: int, n: int) -> None:
-        sent = False
-        chunks: list[bytes] = []
-
-        async def receive():
-            nonlocal sent
-            if sent:
-                await asyncio.sleep(3600)
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message):
-            if message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await app(dict(scope), receive, send)
-        answer = json.loads(b"".join(chunks))
+        answer = json.loads(await post(body))
         if answer.get("errors") or not answer["data"][name]["ledger"]["edges"]:
             raise RuntimeError(answer)
 

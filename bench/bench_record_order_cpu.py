@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.asgi_post import graphql_post  # noqa: E402
 from bench.bench_record_order import (  # noqa: E402
     RECORD,
     SEQUENCE,
@@ -50,7 +51,7 @@ async def measure(one, clients: int, total: int) -> float:
 
 def asgi_caller(app, customers: list[str]):
     run = uuid.uuid4().hex[:8]
-    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {KEY}".encode())]
+    post = graphql_post(app, KEY)
 
     async def one(index: int, n: int) -> None:
         body = json.dumps(
@@ -66,36 +67,7 @@ def asgi_caller(app, customers: list[str]):
                 },
             }
         ).encode()
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/graphql",
-            "raw_path": b"/graphql",
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 80),
-        }
-        sent = False
-        chunks: list[bytes] = []
-
-        async def receive():
-            nonlocal sent
-            if sent:
-                await asyncio.sleep(3600)
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message):
-            if message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await app(scope, receive, send)
-        answer = json.loads(b"".join(chunks))
+        answer = json.loads(await post(body))
         if answer.get("errors") or answer["data"]["recordOrder"]["errors"]:
             raise RuntimeError(answer)
 
