@@ -105,6 +105,26 @@ ObjectPlan = tuple[
 _object_plans: dict[int, tuple[GraphQLField, ObjectPlan | None]] = {}
 
 
+def strawberry_object_shape(return_type: Any) -> tuple[bool, bool | None, GraphQLObjectType] | None:
+    """(null allowed, whether a list's items may be null or None for one object, the object
+    type) when a field's type is an object type strawberry defined without an `is_type_of`
+    of its own, or a list of one; None otherwise: graphql-core's completion then answers
+    (a type's own `is_type_of` may read the resolve info)."""
+    nullable = not isinstance(return_type, GraphQLNonNull)
+    inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+    items: bool | None = None
+    if isinstance(inner, GraphQLList):
+        item = inner.of_type
+        items = not isinstance(item, GraphQLNonNull)
+        inner = item.of_type if isinstance(item, GraphQLNonNull) else item
+    if not isinstance(inner, GraphQLObjectType):
+        return None
+    definition = inner.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryObjectDefinition) or definition.is_type_of is not None:
+        return None
+    return nullable, items, inner
+
+
 def object_plan(field_def: GraphQLField | None) -> ObjectPlan | None:
     """For a basic field (no resolver, no arguments) whose type is an object type or a
     list of one: how to read it; None when graphql-core's path must answer it. A type
@@ -117,31 +137,20 @@ def object_plan(field_def: GraphQLField | None) -> ObjectPlan | None:
         return known[1]
     found: ObjectPlan | None = None
     strawberry_field = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    outer = field_def.type
-    nullable = not isinstance(outer, GraphQLNonNull)
-    inner = outer.of_type if isinstance(outer, GraphQLNonNull) else outer
-    items: tuple[bool] | None = None
-    if isinstance(inner, GraphQLList):
-        item = inner.of_type
-        items = (not isinstance(item, GraphQLNonNull),)
-        inner = item.of_type if isinstance(item, GraphQLNonNull) else item
-    definition = (
-        inner.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if isinstance(inner, GraphQLObjectType) else None
-    )
+    shape = strawberry_object_shape(field_def.type)
     if (
-        isinstance(strawberry_field, StrawberryField)
+        shape is not None
+        and isinstance(strawberry_field, StrawberryField)
         and strawberry_field.is_basic_field
         and strawberry_field.base_resolver is None
         and not field_def.args
-        and isinstance(inner, GraphQLObjectType)
-        and isinstance(definition, StrawberryObjectDefinition)
-        and definition.is_type_of is None
     ):
+        nullable, items, inner = shape
         found = (
             strawberry_field.default_resolver,
             strawberry_field.python_name,
             nullable,
-            items,
+            None if items is None else (items,),
             inner,
             inner.is_type_of,
         )

@@ -38,7 +38,6 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLInt,
-    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
@@ -55,10 +54,8 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, gather_with_cancel
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.base import StrawberryObjectDefinition
 
-from api.lean_fields import LeanExecutionContext, object_plan, plan
+from api.lean_fields import LeanExecutionContext, object_plan, plan, strawberry_object_shape
 
 # Field kinds, and how a resolver's value completes.
 _LEAF, _OBJECT, _RESOLVE, _TYPENAME, _GENERAL = range(5)
@@ -285,19 +282,11 @@ class PlannedExecutionContext(LeanExecutionContext):
     def _plan_completion(self, found: FieldPlan) -> None:
         """How a resolver's value completes: one object or a list of objects of a type
         strawberry defined (planned), anything else by graphql-core's completion."""
-        outer = found.return_type
-        found.nullable = not isinstance(outer, GraphQLNonNull)
-        inner = outer.of_type if isinstance(outer, GraphQLNonNull) else outer
-        items: bool | None = None
-        if isinstance(inner, GraphQLList):
-            item = inner.of_type
-            items = not isinstance(item, GraphQLNonNull)
-            inner = item.of_type if isinstance(item, GraphQLNonNull) else item
-        if not isinstance(inner, GraphQLObjectType):
+        found.nullable = not isinstance(found.return_type, GraphQLNonNull)
+        shape = strawberry_object_shape(found.return_type)
+        if shape is None:
             return
-        definition = inner.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if not isinstance(definition, StrawberryObjectDefinition) or definition.is_type_of is not None:
-            return  # a type's own is_type_of may read the resolve info: graphql-core's
+        _, items, inner = shape
         found.object_type = inner
         found.is_type_of = inner.is_type_of
         found.items_nullable = items
