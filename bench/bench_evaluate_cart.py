@@ -77,6 +77,24 @@ def cart_body(customer: str, order) -> bytes:
     return json.dumps({"query": QUERY, "variables": variables}).encode()
 
 
+async def carts_and_program(url: str, rules: int, lines: int) -> tuple[dict[str, str], list, list[bytes]]:
+    """The realistic program's rule files (windows around now), its customers enrolled in
+    the database at `url`, and for each cart: (customer, order) as the floor evaluates it,
+    and the evaluateCart body the server answers."""
+    now = datetime.now(UTC)
+    sources = realistic_rules.generate(rules, now=now)
+    cases = realistic_rules.orders(CARTS, rules, lines, now=now)
+    enrolled = now - timedelta(days=1000)
+    ids = await enrol(url, cases, enrolled)
+    # The floor sees each customer as the server reads it back from its row.
+    cases = [
+        (dataclasses.replace(customer, external_id=external_id, enrolled_at=enrolled), order)
+        for external_id, (customer, order) in zip(ids, cases, strict=True)
+    ]
+    bodies = [cart_body(external_id, order) for external_id, (_, order) in zip(ids, cases, strict=True)]
+    return sources, cases, bodies
+
+
 async def enrol(url: str, cases: list, enrolled: datetime) -> list[str]:
     """The carts' customers as rows, with the facts the generated carts give them."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -164,18 +182,8 @@ async def main() -> None:
     from rules import load_program_from_sources
 
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
-    now = datetime.now(UTC)
-    sources = realistic_rules.generate(args.rules, now=now)
-    cases = realistic_rules.orders(CARTS, args.rules, args.lines, now=now)
-    enrolled = now - timedelta(days=1000)
     url = await ensure_database(args.database_url, args.database_name)
-    ids = await enrol(url, cases, enrolled)
-    # The floor sees each customer as the server reads it back from its row.
-    cases = [
-        (dataclasses.replace(customer, external_id=external_id, enrolled_at=enrolled), order)
-        for external_id, (customer, order) in zip(ids, cases, strict=True)
-    ]
-    bodies = [cart_body(external_id, order) for external_id, (_, order) in zip(ids, cases, strict=True)]
+    sources, cases, bodies = await carts_and_program(url, args.rules, args.lines)
     program = load_program_from_sources(sources)
     print(
         f"evaluateCart on PostgreSQL: {len(program.rules):,} rules (realistic mix), {args.lines}-line carts,"

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import dataclasses
 import gc
 import json
 import os
@@ -27,15 +26,14 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import realistic_rules  # noqa: E402
 from bench.asgi_post import graphql_post  # noqa: E402
-from bench.bench_evaluate_cart import CARTS, cart_body, enrol  # noqa: E402
+from bench.bench_evaluate_cart import carts_and_program  # noqa: E402
 from bench.bench_record_order import ensure_database  # noqa: E402
 
 KEY = "bench-cart-cpu-" + uuid.uuid4().hex
@@ -79,17 +77,8 @@ async def main() -> None:
     args = parser.parse_args()
 
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
-    now = datetime.now(UTC)
-    sources = realistic_rules.generate(args.rules, now=now)
-    cases = realistic_rules.orders(CARTS, args.rules, args.lines, now=now)
-    enrolled = now - timedelta(days=1000)
     url = await ensure_database(args.database_url, args.database_name)
-    ids = await enrol(url, cases, enrolled)
-    cases = [
-        (dataclasses.replace(customer, external_id=external_id, enrolled_at=enrolled), order)
-        for external_id, (customer, order) in zip(ids, cases, strict=True)
-    ]
-    bodies = [cart_body(external_id, order) for external_id, (_, order) in zip(ids, cases, strict=True)]
+    sources, cases, bodies = await carts_and_program(url, args.rules, args.lines)
 
     folder = tempfile.mkdtemp(prefix="bench-cart-cpu-rules-")
     for name, text in sources.items():
