@@ -26,20 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bench.asgi_post import graphql_post  # noqa: E402
 from bench.bench_reads import BIG, ME, SECRET, SMALL, customer_query, raw_read  # noqa: E402
 from bench.bench_record_order import ensure_database, floor_pool  # noqa: E402
-from bench.bench_record_order_cpu import KEY, NOWHERE  # noqa: E402
-
-
-async def measure(one, clients: int, total: int) -> float:
-    """Process CPU seconds per call, `total` calls with `clients` in flight."""
-    budget = iter(range(total))
-
-    async def client(index: int) -> None:
-        for n in budget:
-            await one(index, n)
-
-    start = time.process_time()
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    return (time.process_time() - start) / total
+from bench.bench_record_order_cpu import KEY, NOWHERE, measure  # noqa: E402
 
 
 def asgi_reader(app, credential: str, body: bytes, name: str):
